@@ -1,0 +1,68 @@
+# retain: `make demo` runs the whole product on synthetic data; `make test` runs every check.
+# Both create the environment (.venv, pinned by uv.lock) on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+PORT ?= 3000
+CUSTOMERS ?= 5000
+export BENTOML_DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test lint typecheck pytest bench bench-features bench-serving bench-scoring docs clean
+
+help: ## Show the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --compile-bytecode --quiet
+	@touch $@
+
+venv: $(VENV)/.synced ## Create or update the environment from uv.lock
+
+demo: venv ## Demo data -> train -> package -> score -> campaign -> report -> serve on 127.0.0.1:$(PORT)
+	$(BIN)/retain demo-data --customers $(CUSTOMERS)
+	$(BIN)/retain train --config experiments/demo.yaml
+	$(BIN)/retain package
+	$(BIN)/retain score --config experiments/demo.yaml --as-of latest
+	$(BIN)/retain campaign --budget 2000
+	$(BIN)/retain report --config experiments/demo.yaml
+	@echo
+	@echo "Service starting on http://127.0.0.1:$(PORT) (Swagger UI at /). In another terminal:"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/score_ids -H 'Content-Type: application/json' -d '{\"customer_ids\": [\"R000001\", \"R000002\"]}'"
+	@echo
+	$(BIN)/retain serve --port $(PORT)
+
+test: venv lint typecheck pytest ## ruff, mypy and pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest
+
+bench: bench-features bench-serving bench-scoring ## All benchmarks (results under experiments/results)
+
+bench-features: venv ## Feature and BTYD-summary speed vs lifetimes
+	$(BIN)/python experiments/bench_features.py
+
+bench-serving: venv ## HTTP latency and throughput vs mlflow models serve
+	$(BIN)/python experiments/bench_serving.py
+
+bench-scoring: venv ## Batch scoring of 1M customers
+	$(BIN)/python experiments/bench_scoring.py
+
+docs: venv ## Regenerate docs/FEATURES.md from the catalogue
+	$(BIN)/retain features --list --markdown > docs/FEATURES.md
+
+clean: ## Remove the environment, demo data and local state
+	rm -rf $(VENV) .retain data .mypy_cache .ruff_cache .pytest_cache

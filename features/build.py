@@ -1,0 +1,127 @@
+"""One entry point for customer features as of a cutoff, used by training, batch scoring and serving.
+
+``build_features(data, as_of)`` returns one row per customer known by the end of the cutoff day,
+computed from events on or before that day only. The batch path (a whole base) and the serving
+path (the raw events of one customer in a request) call this same function, so their features are
+equal by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from features.accounts import profile_family, subscription_family, voice_family
+from features.catalogue import FAMILIES, family_features
+from features.errors import ConfigError
+from features.history import TRANSACTION_FAMILIES, PastTransactions
+from features.loading import CustomerData
+from features.prepare import PreparedData, prepare, to_day
+from features.schema import CUSTOMER_ID
+
+CUTOFF = "cutoff"
+
+
+def available_families(data: CustomerData | PreparedData) -> list[str]:
+    """Families whose input tables the data has, in catalogue order."""
+    has = {
+        "transactions": True,
+        "customers": (data.customers if isinstance(data, CustomerData) else data.attributes)
+        is not None,
+        "subscriptions": data.subscriptions is not None,
+        "interactions": data.interactions is not None,
+    }
+    return [name for name, fam in FAMILIES.items() if has[fam.source]]
+
+
+def resolve_families(
+    requested: Sequence[str] | None, data: CustomerData | PreparedData
+) -> list[str]:
+    """The requested families (default: all available), checked against the data's tables."""
+    available = available_families(data)
+    if requested is None:
+        return available
+    unknown = [f for f in requested if f not in FAMILIES]
+    if unknown:
+        raise ConfigError(f"unknown feature family {unknown}; valid: {list(FAMILIES)}")
+    missing = [f for f in requested if f not in available]
+    if missing:
+        need = sorted({FAMILIES[f].source for f in missing})
+        raise ConfigError(
+            f"feature families {missing} need the {', '.join(need)} table(s), which the data lacks"
+        )
+    return [f for f in FAMILIES if f in requested]
+
+
+def build_features(
+    data: CustomerData | PreparedData,
+    as_of: pd.Timestamp | str,
+    *,
+    families: Sequence[str] | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Features of every customer known by the end of ``as_of``, from events up to that day.
+
+    Parameters
+    ----------
+    data
+        Canonical tables (``features.loading``) or their prepared arrays, to reuse over cutoffs.
+    as_of
+        The cutoff date. Events dated on this day are included; later ones are never read.
+    families
+        Feature families to compute; default all whose input table is present.
+    progress
+        Show a progress bar over the families (for large bases from the command line).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (sorted), one column per feature in catalogue order;
+    numeric features are float64, categorical ones (plan, text attributes) are text.
+    """
+    prep = data if isinstance(data, PreparedData) else prepare(data)
+    chosen = resolve_families(families, prep)
+    cutoff = to_day(as_of)
+    columns: dict[str, np.ndarray | pd.Series] = {}
+    needs_past = any(f in TRANSACTION_FAMILIES for f in chosen)
+    past = PastTransactions.at(prep.transactions, cutoff, prep.n_customers) if needs_past else None
+    for family in tqdm(chosen, desc="features", unit="family", disable=not progress):
+        if family in TRANSACTION_FAMILIES:
+            assert past is not None
+            columns.update(TRANSACTION_FAMILIES[family](past))
+        elif family == "profile":
+            columns.update(profile_family(prep, cutoff))
+        elif family == "subscription":
+            assert prep.subscriptions is not None
+            columns.update(subscription_family(prep.subscriptions, cutoff, prep.n_customers))
+        elif family == "voice":
+            assert prep.interactions is not None
+            columns.update(voice_family(prep.interactions, cutoff, prep.n_customers))
+    rows = prep.existing_at(cutoff)
+    frame = pd.DataFrame(
+        {name: _take(values, rows) for name, values in columns.items()},
+        index=pd.Index(prep.ids[rows], name=CUSTOMER_ID, dtype="str"),
+    )
+    return frame
+
+
+def _take(values: np.ndarray | pd.Series, rows: np.ndarray) -> np.ndarray | pd.Series:
+    if isinstance(values, pd.Series):
+        taken = values.iloc[rows].reset_index(drop=True)
+        if pd.api.types.is_numeric_dtype(taken):
+            return taken.to_numpy(dtype=np.float64)
+        return taken.astype("str").mask(taken.isna()).to_numpy(dtype=object)
+    return values[rows]
+
+
+def feature_names(families: Sequence[str], attributes: Sequence[str] = ()) -> list[str]:
+    """The column names ``build_features`` gives for these families and attribute columns."""
+    names: list[str] = []
+    for family in FAMILIES:
+        if family in families:
+            names += family_features(family)
+            if family == "profile":
+                names += [f"attr_{a}" for a in attributes]
+    return names

@@ -1,0 +1,437 @@
+"""The feature catalogue: every feature's name, meaning, dtype, source table, window and family.
+
+This is the one machine-readable place that says what each feature is. ``retain features --list``
+prints it, ``docs/FEATURES.md`` is generated from it, and the builders are checked against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import pandas as pd
+
+from features.schema import ATTRIBUTE_PREFIX
+
+Dtype = Literal["float", "int", "category"]
+
+WINDOWS = (30, 90, 180, 365)
+"""Activity windows in days, each ending on (and including) the cutoff day."""
+TREND_WINDOWS = (30, 90, 180)
+"""Windows whose activity is compared with the window of the same length just before it."""
+TICKET_WINDOWS = (30, 90)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature: what it is and where it comes from."""
+
+    name: str
+    family: str
+    dtype: Dtype
+    source: str
+    window: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of features computed together from one input table."""
+
+    name: str
+    source: str
+    description: str
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("btyd", "transactions", "BTYD summary as lifetimes defines it, in days."),
+        Family("rfm", "transactions", "Recency, frequency and monetary value over all history."),
+        Family(
+            "activity",
+            "transactions",
+            "Orders, spend and active days over recent windows, and their trends.",
+        ),
+        Family(
+            "gaps", "transactions", "Time between purchase days, and how overdue the next one is."
+        ),
+        Family("basket", "transactions", "Basket size, product and category diversity, returns."),
+        Family(
+            "profile",
+            "customers",
+            "Tenure and the customer's attributes (one attr_<column> per column).",
+        ),
+        Family(
+            "subscription",
+            "subscriptions",
+            "Plan, price, tenure and plan changes; contractual businesses.",
+        ),
+        Family("voice", "interactions", "Support tickets and NPS/CSAT survey answers."),
+    )
+}
+
+
+def _transaction_features() -> list[FeatureSpec]:
+    all_time = "all history to the cutoff"
+    specs = [
+        FeatureSpec(
+            "btyd_frequency",
+            "btyd",
+            "float",
+            "transactions",
+            all_time,
+            "Repeat purchase days: distinct days with a purchase, minus one.",
+        ),
+        FeatureSpec(
+            "btyd_recency",
+            "btyd",
+            "float",
+            "transactions",
+            all_time,
+            "Days from the first to the last purchase day (0 with one purchase day).",
+        ),
+        FeatureSpec(
+            "btyd_T",
+            "btyd",
+            "float",
+            "transactions",
+            all_time,
+            "Days from the first purchase day to the cutoff (the customer's age).",
+        ),
+        FeatureSpec(
+            "btyd_monetary_value",
+            "btyd",
+            "float",
+            "transactions",
+            all_time,
+            "Mean spend of the repeat purchase days (first day excluded); 0 without repeats.",
+        ),
+        FeatureSpec(
+            "days_since_last_purchase",
+            "rfm",
+            "float",
+            "transactions",
+            all_time,
+            "Days from the last purchase day to the cutoff; empty if never bought.",
+        ),
+        FeatureSpec(
+            "orders_total",
+            "rfm",
+            "float",
+            "transactions",
+            all_time,
+            "Orders placed (order_id, else one per customer and timestamp); returns excluded.",
+        ),
+        FeatureSpec(
+            "spend_total",
+            "rfm",
+            "float",
+            "transactions",
+            all_time,
+            "Net spend: purchases minus returns.",
+        ),
+        FeatureSpec(
+            "avg_order_value",
+            "rfm",
+            "float",
+            "transactions",
+            all_time,
+            "Gross purchase value per order; empty without orders.",
+        ),
+    ]
+    for w in WINDOWS:
+        window = f"last {w} days"
+        specs += [
+            FeatureSpec(
+                f"orders_{w}d",
+                "activity",
+                "float",
+                "transactions",
+                window,
+                f"Orders in the last {w} days.",
+            ),
+            FeatureSpec(
+                f"spend_{w}d",
+                "activity",
+                "float",
+                "transactions",
+                window,
+                f"Net spend in the last {w} days.",
+            ),
+            FeatureSpec(
+                f"active_days_{w}d",
+                "activity",
+                "float",
+                "transactions",
+                window,
+                f"Distinct purchase days in the last {w} days.",
+            ),
+        ]
+    for w in TREND_WINDOWS:
+        window = f"last {w} days vs the {w} before"
+        specs += [
+            FeatureSpec(
+                f"orders_trend_{w}d",
+                "activity",
+                "float",
+                "transactions",
+                window,
+                f"Orders in the last {w} days divided by orders in the {w} days before; "
+                "empty if there were none before.",
+            ),
+            FeatureSpec(
+                f"spend_trend_{w}d",
+                "activity",
+                "float",
+                "transactions",
+                window,
+                f"Net spend in the last {w} days divided by that of the {w} days before; "
+                "empty if there was none before.",
+            ),
+        ]
+    specs += [
+        FeatureSpec(
+            "gap_mean_days",
+            "gaps",
+            "float",
+            "transactions",
+            all_time,
+            "Mean days between consecutive purchase days; needs two purchase days.",
+        ),
+        FeatureSpec(
+            "gap_std_days",
+            "gaps",
+            "float",
+            "transactions",
+            all_time,
+            "Standard deviation of the days between purchase days; needs three purchase days.",
+        ),
+        FeatureSpec(
+            "gap_last_days",
+            "gaps",
+            "float",
+            "transactions",
+            all_time,
+            "Days between the last two purchase days.",
+        ),
+        FeatureSpec(
+            "overdue_ratio",
+            "gaps",
+            "float",
+            "transactions",
+            all_time,
+            "Days since the last purchase divided by the mean gap: above 1 means overdue.",
+        ),
+        FeatureSpec(
+            "items_per_order",
+            "basket",
+            "float",
+            "transactions",
+            all_time,
+            "Items bought per order (quantity, 1 per line when absent).",
+        ),
+        FeatureSpec(
+            "distinct_products",
+            "basket",
+            "float",
+            "transactions",
+            all_time,
+            "Distinct products bought; empty when the data has no product_id.",
+        ),
+        FeatureSpec(
+            "distinct_categories",
+            "basket",
+            "float",
+            "transactions",
+            all_time,
+            "Distinct categories bought; empty when the data has no category.",
+        ),
+        FeatureSpec(
+            "return_rows_share",
+            "basket",
+            "float",
+            "transactions",
+            all_time,
+            "Share of the customer's lines that are returns (negative amount or quantity).",
+        ),
+        FeatureSpec(
+            "return_value_share",
+            "basket",
+            "float",
+            "transactions",
+            all_time,
+            "Value returned divided by value bought.",
+        ),
+    ]
+    return specs
+
+
+def _other_features() -> list[FeatureSpec]:
+    all_time = "all history to the cutoff"
+    specs = [
+        FeatureSpec(
+            "tenure_days",
+            "profile",
+            "float",
+            "customers",
+            "at the cutoff",
+            "Days since signup_date, else since the first event of any kind.",
+        ),
+        FeatureSpec(
+            "plan",
+            "subscription",
+            "category",
+            "subscriptions",
+            "at the cutoff",
+            "Plan of the latest subscription started by the cutoff.",
+        ),
+        FeatureSpec(
+            "monthly_amount",
+            "subscription",
+            "float",
+            "subscriptions",
+            "at the cutoff",
+            "Monthly price of that subscription.",
+        ),
+        FeatureSpec(
+            "subscription_active",
+            "subscription",
+            "float",
+            "subscriptions",
+            "at the cutoff",
+            "1 if a subscription is running at the cutoff (ends after it count as running).",
+        ),
+        FeatureSpec(
+            "subscription_tenure_days",
+            "subscription",
+            "float",
+            "subscriptions",
+            all_time,
+            "Days since the first subscription started.",
+        ),
+        FeatureSpec(
+            "plan_changes",
+            "subscription",
+            "float",
+            "subscriptions",
+            all_time,
+            "Subscription rows started after the first one: plan changes and restarts.",
+        ),
+        FeatureSpec(
+            "days_since_plan_change",
+            "subscription",
+            "float",
+            "subscriptions",
+            all_time,
+            "Days since the latest subscription row started.",
+        ),
+        FeatureSpec(
+            "nps_latest",
+            "voice",
+            "float",
+            "interactions",
+            all_time,
+            "Latest NPS answer (0-10); empty if none.",
+        ),
+        FeatureSpec("nps_mean", "voice", "float", "interactions", all_time, "Mean NPS answer."),
+        FeatureSpec(
+            "csat_mean", "voice", "float", "interactions", all_time, "Mean CSAT answer (1-5)."
+        ),
+        FeatureSpec(
+            "csat_latest", "voice", "float", "interactions", all_time, "Latest CSAT answer."
+        ),
+    ]
+    for w in TICKET_WINDOWS:
+        specs.append(
+            FeatureSpec(
+                f"tickets_{w}d",
+                "voice",
+                "float",
+                "interactions",
+                f"last {w} days",
+                f"Support tickets opened in the last {w} days.",
+            )
+        )
+    specs += [
+        FeatureSpec(
+            "tickets_total", "voice", "float", "interactions", all_time, "Support tickets opened."
+        ),
+        FeatureSpec(
+            "days_since_last_ticket",
+            "voice",
+            "float",
+            "interactions",
+            all_time,
+            "Days since the latest support ticket; empty if none.",
+        ),
+    ]
+    return specs
+
+
+CATALOGUE: tuple[FeatureSpec, ...] = tuple(_transaction_features() + _other_features())
+BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in CATALOGUE}
+
+
+def family_features(family: str) -> list[str]:
+    """Names of a family's fixed features, in catalogue order (attributes come on top)."""
+    if family not in FAMILIES:
+        raise KeyError(f"unknown feature family {family!r}; valid: {list(FAMILIES)}")
+    return [f.name for f in CATALOGUE if f.family == family]
+
+
+def attribute_spec(column: str, dtype: Dtype) -> FeatureSpec:
+    """The catalogue entry for a customers-table attribute, which is named after its column."""
+    return FeatureSpec(
+        f"{ATTRIBUTE_PREFIX}{column}",
+        "profile",
+        dtype,
+        "customers",
+        "static",
+        f"The customer's '{column}' attribute, as given (assumed not to change over time).",
+    )
+
+
+def catalogue_frame(available: set[str] | None = None) -> pd.DataFrame:
+    """The catalogue as a table; with ``available`` (table names), says which families apply."""
+    rows = [asdict(f) for f in CATALOGUE]
+    frame = pd.DataFrame(rows)
+    if available is not None:
+        frame["available"] = frame["source"].isin(available)
+    return frame
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as Markdown, for docs/FEATURES.md."""
+    lines = [
+        "# Feature catalogue",
+        "",
+        "Generated from `features/catalogue.py` by `retain features --list --markdown`; "
+        "do not edit by hand.",
+        "",
+        "Every feature is computed from events on or before the cutoff day only. Families whose "
+        "input table is absent are left out. Windows end on the cutoff day and include it.",
+        "",
+        "## Families",
+        "",
+        "| family | source table | what |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{f.name}` | {f.source} | {f.description} |" for f in FAMILIES.values()]
+    lines += [
+        "",
+        "## Features",
+        "",
+        "| name | family | dtype | source | window | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{f.name}` | {f.family} | {f.dtype} | {f.source} | {f.window} | {f.description} |"
+        for f in CATALOGUE
+    ]
+    lines += [
+        f"| `{ATTRIBUTE_PREFIX}<column>` | profile | category or float | customers | static | "
+        "One per extra column of the customers table (text becomes a category). |",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""The ``retain`` command line: a thin layer over functions, one command per step of the workflow.
+
+The root lives here and adds the data commands; ``training`` and ``serving`` add theirs through the
+``retain.commands`` entry-point group, so this package never imports them.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from features.errors import RetainError
+from features.settings import default_data_dir, disable_telemetry
+
+HELP = """\
+retain: churn and customer-lifetime-value prediction, from raw transactions to a scoring service.
+
+\b
+Workflow (each step reads what the previous one wrote):
+  1. retain demo-data                    synthetic demo data (or bring yours: README, Input data)
+  2. retain train --config experiments/demo.yaml
+                                         features, LightGBM + baselines, out-of-time test,
+                                         MLflow tracking, registry gate
+  3. retain package                      champion models -> BentoML model store
+  4. retain serve                        HTTP scoring service on http://127.0.0.1:3000
+  5. retain score --as-of DATE           score every active customer, refresh id lookups
+  6. retain campaign --budget 5000       whom to contact for the most retained value
+  7. retain report                       one self-contained HTML page for the CCO
+
+\b
+Inspect: retain features --list, retain models. Move the champion: retain promote, rollback.
+State lives in .retain/ of the checkout (RETAIN_HOME overrides; MLFLOW_TRACKING_URI for MLflow).
+"""
+
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+COMMAND_GROUPS = ("training", "serving")
+
+
+class DemoFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+class DemoBusiness(StrEnum):
+    retail = "retail"
+    subscription = "subscription"
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder to write <business>/<table>.csv into [default: data/demo]."),
+    ] = None,
+    customers: Annotated[
+        int,
+        typer.Option(
+            min=100, max=1_000_000, help="Retail customers (the subscription business gets 60%)."
+        ),
+    ] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    fmt: Annotated[DemoFormat, typer.Option("--format", help="File format.")] = DemoFormat.csv,
+    business: Annotated[
+        list[DemoBusiness] | None,
+        typer.Option(help="Business to write; repeat for both (default)."),
+    ] = None,
+) -> None:
+    """Write synthetic demo businesses with known churn drivers, plus their latent truth.
+
+    retail: non-contractual shop (transactions, customers). subscription: SaaS plans
+    (transactions, customers, subscriptions, interactions). truth.parquet beside each holds the
+    planted per-customer state (rates, death or cancellation date) for checking models.
+    """
+    from features.synthetic import write_demo
+
+    chosen = tuple(b.value for b in business or list(DemoBusiness))
+    written = write_demo(
+        out or default_data_dir(),
+        customers=customers,
+        seed=seed,
+        fmt=fmt.value,
+        businesses=chosen,
+    )
+    for name, folder in written.items():
+        files = ", ".join(sorted(p.name for p in folder.iterdir()))
+        typer.echo(f"{name}: {folder} ({files})")
+
+
+@app.command("features")
+def features_command(
+    list_: Annotated[
+        bool, typer.Option("--list", help="Print the feature catalogue and exit.")
+    ] = False,
+    markdown: Annotated[bool, typer.Option(help="With --list: print it as Markdown.")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Experiment YAML whose 'data' (and 'families') to use.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Cutoff date: events on or before it are used.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")] = Path("features.parquet"),
+    strict: Annotated[bool, typer.Option(help="Fail on any unusable input row.")] = False,
+) -> None:
+    """List the feature catalogue, or write the features of every customer as of a date.
+
+    Example: retain features --config experiments/demo.yaml --as-of 2024-06-30 --out f.parquet
+    """
+    from features.catalogue import catalogue_frame, catalogue_markdown
+
+    if list_:
+        if markdown:
+            typer.echo(catalogue_markdown())
+        else:
+            frame = catalogue_frame()[["name", "family", "dtype", "window", "description"]]
+            with _wide_pandas():
+                typer.echo(frame.to_string(index=False))
+        return
+    if config is None or as_of is None:
+        raise RetainError("give --list, or both --config and --as-of (see retain features --help)")
+    from features.build import build_features
+    from features.loading import load_data, raise_if_unclean
+    from features.sources import read_data_section
+
+    data_config, families = read_data_section(config)
+    data, reports = load_data(data_config)
+    for report in reports:
+        for line in report.lines():
+            typer.echo(line, err=True)
+    if strict:
+        raise_if_unclean(reports)
+    frame = build_features(data, as_of, families=families, progress=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out)
+    typer.echo(f"wrote {len(frame):,} customers x {frame.shape[1]} features as of {as_of} to {out}")
+
+
+class _wide_pandas:
+    def __enter__(self) -> None:
+        import pandas as pd
+
+        self._ctx = pd.option_context(
+            "display.max_colwidth", 90, "display.width", 200, "display.max_rows", 500
+        )
+        self._ctx.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+def _register_groups() -> None:
+    found = {ep.name: ep for ep in entry_points(group="retain.commands")}
+    for name in COMMAND_GROUPS:
+        if name in found:
+            found[name].load()(app)
+
+
+def main() -> None:
+    """Console entry point: user mistakes print a clear message (exit 2), never a traceback."""
+    disable_telemetry()
+    _register_groups()
+    try:
+        app(standalone_mode=False)
+    except RetainError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)

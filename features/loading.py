@@ -1,0 +1,507 @@
+"""Read messy customer exports into clean canonical tables, counting every row that cannot be used.
+
+Each table goes through one path, ``validate_table``, whether it comes from a file or from an HTTP
+request, so the service and the batch jobs see exactly the same values. Rows that cannot be used
+are excluded and reported with their count, reason and examples; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.errors import DataValidationError
+from features.schema import (
+    CUSTOMER_ID,
+    CUSTOMERS,
+    END_DATE,
+    INTERACTION_TYPE,
+    INTERACTION_TYPES,
+    INTERACTIONS,
+    SCORE,
+    SCORE_RANGES,
+    START_DATE,
+    SUBSCRIPTIONS,
+    TABLES,
+    TRANSACTIONS,
+    ColumnSpec,
+    TableSpec,
+)
+from features.sources import DataConfig, TableSource
+
+MAX_EXAMPLES = 3
+_OFFSET_PATTERN = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+"""A time of day followed by a UTC offset: such values are converted to the business zone."""
+_THOUSANDS_PATTERN = r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Rows of one table excluded for one reason, with a few examples to find them by."""
+
+    column: str
+    problem: str
+    count: int
+    examples: tuple[str, ...]
+
+    def describe(self) -> str:
+        examples = ", ".join(self.examples)
+        return f"{self.count:,} row(s): '{self.column}' {self.problem} (e.g. {examples})"
+
+
+@dataclass
+class TableReport:
+    """What loading one table did: rows read and kept, and why the others were excluded."""
+
+    table: str
+    source: str
+    rows_read: int
+    rows_kept: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    duplicates_dropped: int = 0
+
+    @property
+    def rows_excluded(self) -> int:
+        return self.rows_read - self.rows_kept - self.duplicates_dropped
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one line per fact."""
+        out = [
+            f"{self.table} ({self.source}): read {self.rows_read:,} rows, kept {self.rows_kept:,}"
+        ]
+        if self.rows_excluded:
+            out.append(f"  excluded {self.rows_excluded:,} unusable row(s):")
+            out.extend(f"    - {p.describe()}" for p in self.problems)
+        if self.duplicates_dropped:
+            out.append(
+                f"  dropped {self.duplicates_dropped:,} exact duplicate row(s) "
+                "(set drop_duplicates: false to keep them)"
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    """The canonical input tables of one business; only transactions are required."""
+
+    transactions: pd.DataFrame
+    customers: pd.DataFrame | None = None
+    subscriptions: pd.DataFrame | None = None
+    interactions: pd.DataFrame | None = None
+
+    @property
+    def contractual(self) -> bool:
+        """True when the business has subscriptions, whose end defines churn."""
+        return self.subscriptions is not None
+
+
+def read_table(source: TableSource) -> pd.DataFrame:
+    """Read a CSV or Parquet file as it is; CSV cells stay text so validation sees the raw values."""
+    path = source.path
+    if not path.exists():
+        raise DataValidationError(f"input file not found: {path}")
+    fmt = source.format
+    if fmt == "auto":
+        fmt = "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        engine = "pyarrow" if len(source.sep) == 1 and source.names is None else "c"
+        if source.sep == r"\s+":
+            engine = "c"
+        return pd.read_csv(
+            path,
+            sep=source.sep,
+            header=0 if source.header else None,
+            names=source.names,
+            dtype=str,
+            keep_default_na=False,
+            engine=engine,
+        )
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise DataValidationError(f"cannot read {path} as {fmt}: {err}") from err
+
+
+def load_table(source: TableSource, spec: TableSpec) -> tuple[pd.DataFrame, TableReport]:
+    """Read one configured table and validate it into canonical form."""
+    raw = read_table(source)
+    return validate_table(raw, spec, source=source, source_name=str(source.path))
+
+
+def load_data(config: DataConfig) -> tuple[CustomerData, list[TableReport]]:
+    """Load every configured table; under ``config.strict`` any unusable row is an error."""
+    frames: dict[str, pd.DataFrame] = {}
+    reports: list[TableReport] = []
+    for name, source in config.sources().items():
+        frame, report = load_table(source, TABLES[name])
+        frames[name] = frame
+        reports.append(report)
+    if config.strict:
+        raise_if_unclean(reports)
+    return CustomerData(**frames), reports
+
+
+def raise_if_unclean(reports: list[TableReport]) -> None:
+    """Strict mode: fail with every problem listed if any row was excluded or dropped."""
+    bad = [r for r in reports if r.rows_excluded or r.duplicates_dropped]
+    if bad:
+        lines = [line for r in bad for line in r.lines()]
+        raise DataValidationError(
+            "strict mode: some rows cannot be used as given\n" + "\n".join(lines)
+        )
+
+
+def validate_table(
+    raw: pd.DataFrame,
+    spec: TableSpec,
+    *,
+    source: TableSource | None = None,
+    source_name: str = "input",
+) -> tuple[pd.DataFrame, TableReport]:
+    """Map, parse and check one table; return the usable rows in canonical form and a report.
+
+    The result has the spec's columns in order (optional ones absent from the input are added as
+    empty), then for tables that keep extra columns, the attributes. A missing required column is
+    an error; a row with an unusable value is excluded and counted in the report.
+    """
+    options = source or TableSource(path=Path(source_name))
+    report = TableReport(spec.name, source_name, rows_read=len(raw))
+    raw = raw.reset_index(drop=True)
+    columns: dict[str, pd.Series] = {}
+    bad_masks: list[tuple[str, str, np.ndarray, pd.Series]] = []
+    used_source_columns: set[str] = set()
+
+    for col in spec.columns:
+        mapped = options.columns.get(col.name, col.name)
+        sources = [mapped] if isinstance(mapped, str) else list(mapped)
+        missing = [s for s in sources if s not in raw.columns]
+        if missing:
+            if col.required:
+                raise DataValidationError(
+                    _missing_column_message(spec, col, missing, raw, source_name)
+                )
+            continue
+        used_source_columns.update(sources)
+        if len(sources) == 1:
+            values, problems = _parse_column(raw[sources[0]], col, options)
+            bad_masks.extend((sources[0], p, m, raw[sources[0]]) for p, m in problems)
+        else:
+            values = pd.Series(1.0, index=raw.index)
+            for s in sources:
+                part, problems = _parse_column(raw[s], col, options)
+                bad_masks.extend((s, p, m, raw[s]) for p, m in problems)
+                values = values * part
+        columns[col.name] = values
+
+    frame = pd.DataFrame(columns, index=raw.index)
+    bad_masks.extend(_table_rules(frame, spec))
+    frame = _add_absent_optional(frame, spec)
+    if spec.keeps_extra_columns:
+        frame = _with_attributes(frame, raw, options, used_source_columns, spec)
+
+    excluded = np.zeros(len(frame), dtype=bool)
+    for column, problem, mask, raw_values in bad_masks:
+        if mask.any():
+            excluded |= mask
+            report.problems.append(_problem(column, problem, mask, raw_values))
+    frame = frame.loc[~excluded]
+    if options.drop_duplicates:
+        dupes = frame.duplicated().to_numpy()
+        report.duplicates_dropped = int(dupes.sum())
+        frame = frame.loc[~dupes]
+    report.rows_kept = len(frame)
+    if report.rows_read and not report.rows_kept:
+        raise DataValidationError(
+            f"{spec.name} ({source_name}): none of the {report.rows_read:,} rows is usable\n"
+            + "\n".join(report.lines()[1:])
+        )
+    return frame.reset_index(drop=True), report
+
+
+def _missing_column_message(
+    spec: TableSpec, col: ColumnSpec, missing: list[str], raw: pd.DataFrame, source_name: str
+) -> str:
+    have = ", ".join(repr(c) for c in raw.columns[:30])
+    mapped = missing[0] if missing[0] != col.name else None
+    how = (
+        f"it is mapped to {mapped!r}, which the file does not have"
+        if mapped
+        else "the file has no column of that name"
+    )
+    return (
+        f"{spec.name} ({source_name}): required column '{col.name}' is missing: {how}. "
+        f"The file has: {have}. Map your column in the experiment config, e.g. "
+        f"data.{spec.name}.columns.{col.name}: <your column name>."
+    )
+
+
+def _parse_column(
+    raw: pd.Series, col: ColumnSpec, options: TableSource
+) -> tuple[pd.Series, list[tuple[str, np.ndarray]]]:
+    """Parse one raw column by its kind; return values and (problem, row mask) pairs."""
+    if col.kind == "id":
+        values = parse_ids(raw)
+        return values, [("is empty (every row needs a customer id)", values.isna().to_numpy())]
+    if col.kind == "datetime":
+        values, unparseable = parse_datetimes(
+            raw,
+            date_format=options.date_format,
+            dayfirst=options.dayfirst,
+            timezone=options.timezone,
+        )
+        problems = [
+            ("is not a date (expected e.g. 2024-03-31 or 2024-03-31T14:05:00+01:00)", unparseable)
+        ]
+        if col.required:
+            problems.append(("is empty", (values.isna().to_numpy() & ~unparseable)))
+        return values, problems
+    if col.kind == "number":
+        values, not_numeric = parse_numbers(raw)
+        problems = [("is not a finite number", not_numeric)]
+        if col.required:
+            problems.append(("is empty", values.isna().to_numpy() & ~not_numeric))
+        return values, problems
+    return parse_text(raw), []
+
+
+def _is_blank(raw: pd.Series) -> np.ndarray:
+    if raw.dtype.kind in "biufcmM":
+        return raw.isna().to_numpy()
+    text = raw.astype("str")
+    return (raw.isna() | (text.str.strip() == "")).to_numpy()
+
+
+def parse_ids(raw: pd.Series) -> pd.Series:
+    """Customer ids as text: integers and integral floats (12345.0) become '12345'; blank is NA."""
+    if raw.dtype.kind in "iu":
+        return raw.astype("str")
+    if raw.dtype.kind == "f":
+        out = pd.Series(pd.NA, index=raw.index, dtype="str")
+        ok = raw.notna() & np.isfinite(raw)
+        integral = ok & (raw == np.floor(raw))
+        out[integral] = raw[integral].astype(np.int64).astype("str")
+        out[ok & ~integral] = raw[ok & ~integral].astype("str")
+        return out
+    text = raw.astype("str").str.strip()
+    text = text.mask(text == "")
+    floaty = text.str.contains(".", regex=False, na=False)
+    if floaty.any():
+        text[floaty] = text[floaty].str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    return text
+
+
+def parse_numbers(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers from text, tolerating currency symbols and thousands separators; flags the rest."""
+    if raw.dtype.kind in "biuf":
+        values = raw.astype("float64")
+        return values, ~np.isfinite(values.fillna(0.0).to_numpy())
+    blank = _is_blank(raw)
+    values = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+    retry = values.isna().to_numpy() & ~blank
+    if retry.any():
+        text = raw[retry].astype("str").str.strip()
+        text = text.str.replace(r"^(-?)[\$€£¥]\s*", r"\1", regex=True).str.replace(
+            "\u00a0", "", regex=False
+        )
+        thousands = text.str.match(_THOUSANDS_PATTERN, na=False)
+        text = text.where(~thousands, text.str.replace(",", "", regex=False))
+        values[retry] = pd.to_numeric(text, errors="coerce").astype("float64")
+    finite = np.isfinite(values.fillna(0.0).to_numpy())
+    not_numeric = (values.isna().to_numpy() & ~blank) | ~finite
+    values[~finite] = np.nan
+    return values, not_numeric
+
+
+def parse_datetimes(
+    raw: pd.Series,
+    *,
+    date_format: str | None = None,
+    dayfirst: bool = False,
+    timezone: str = "UTC",
+) -> tuple[pd.Series, np.ndarray]:
+    """Timestamps as naive local time in ``timezone``; returns values and an unparseable mask.
+
+    Values with a UTC offset are converted to the business time zone; values without one are
+    taken as already in it. ISO 8601 (or ``date_format``) is tried first, vectorised; only the
+    values that fail it are parsed one by one in any recognisable format.
+    """
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        local = raw.dt.tz_convert(timezone).dt.tz_localize(None)
+        return local.astype("datetime64[ns]"), np.zeros(len(raw), dtype=bool)
+    if raw.dtype.kind == "M":
+        return raw.astype("datetime64[ns]"), np.zeros(len(raw), dtype=bool)
+    blank = _is_blank(raw)
+    text = raw.astype("str").str.strip().where(~blank)
+    result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    with_offset = text.str.contains(_OFFSET_PATTERN, regex=True, na=False).to_numpy()
+    naive = ~with_offset & ~blank
+    if naive.any():
+        fmt = date_format or "ISO8601"
+        result[naive] = pd.to_datetime(text[naive], format=fmt, errors="coerce").astype(
+            "datetime64[ns]"
+        )
+    if with_offset.any():
+        aware = pd.to_datetime(
+            text[with_offset], format=date_format or "ISO8601", errors="coerce", utc=True
+        )
+        result[with_offset] = (
+            aware.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[ns]")
+        )
+    retry = result.isna().to_numpy() & ~blank
+    if retry.any():
+        result[retry] = _parse_any_format(text[retry], dayfirst=dayfirst, timezone=timezone)
+    return result, result.isna().to_numpy() & ~blank
+
+
+def _parse_any_format(text: pd.Series, *, dayfirst: bool, timezone: str) -> pd.Series:
+    """Slow path for the values ISO 8601 could not read: each parsed on its own."""
+    parsed = pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce", utc=True)
+    has_offset = text.str.contains(_OFFSET_PATTERN, regex=True, na=False) | text.str.contains(
+        r"\b(?:UTC|GMT)\b", regex=True, na=False
+    )
+    local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
+    naive = parsed.dt.tz_localize(None)
+    return naive.where(~has_offset, local).astype("datetime64[ns]")
+
+
+def parse_text(raw: pd.Series) -> pd.Series:
+    """Text values stripped of surrounding blanks; blank becomes NA."""
+    if raw.dtype.kind in "iuf":
+        return parse_ids(raw)
+    text = raw.astype("str").str.strip()
+    return text.mask(text == "")
+
+
+def _table_rules(
+    frame: pd.DataFrame, spec: TableSpec
+) -> list[tuple[str, str, np.ndarray, pd.Series]]:
+    """Checks across columns or specific to one table (interaction types, score ranges, dates)."""
+    out: list[tuple[str, str, np.ndarray, pd.Series]] = []
+    if spec is INTERACTIONS and INTERACTION_TYPE in frame:
+        kind = frame[INTERACTION_TYPE].str.lower()
+        frame[INTERACTION_TYPE] = kind
+        unknown = ~kind.isin(INTERACTION_TYPES).to_numpy()
+        out.append((INTERACTION_TYPE, f"is not one of {list(INTERACTION_TYPES)}", unknown, kind))
+        if SCORE in frame:
+            for survey, (low, high) in SCORE_RANGES.items():
+                is_survey = (kind == survey).to_numpy()
+                score = frame[SCORE].to_numpy()
+                outside = is_survey & ~((score >= low) & (score <= high))
+                out.append(
+                    (
+                        SCORE,
+                        f"is outside [{low:g}, {high:g}] for a {survey} answer",
+                        outside,
+                        frame[SCORE],
+                    )
+                )
+        else:
+            surveys = kind.isin(list(SCORE_RANGES)).to_numpy()
+            out.append(
+                (SCORE, "is missing: survey answers (nps, csat) need a score column", surveys, kind)
+            )
+    if spec is CUSTOMERS:
+        again = (
+            frame[CUSTOMER_ID].duplicated(keep="first").to_numpy()
+            & frame[CUSTOMER_ID].notna().to_numpy()
+        )
+        out.append(
+            (
+                CUSTOMER_ID,
+                "appears again (one row per customer; the first is kept)",
+                again,
+                frame[CUSTOMER_ID],
+            )
+        )
+    if spec is SUBSCRIPTIONS and END_DATE in frame:
+        ends_first = (frame[END_DATE] < frame[START_DATE]).to_numpy()
+        out.append((END_DATE, "is before start_date", ends_first, frame[END_DATE]))
+    return out
+
+
+def _add_absent_optional(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    dtypes = {"id": "str", "datetime": "datetime64[ns]", "number": "float64", "text": "str"}
+    for col in spec.columns:
+        if col.name not in frame:
+            frame[col.name] = pd.Series(
+                pd.NA if col.kind in ("id", "text") else np.nan,
+                index=frame.index,
+                dtype=dtypes[col.kind],
+            )
+    return frame[[c.name for c in spec.columns]]
+
+
+def _with_attributes(
+    frame: pd.DataFrame,
+    raw: pd.DataFrame,
+    options: TableSource,
+    used: set[str],
+    spec: TableSpec,
+) -> pd.DataFrame:
+    """Keep the customers table's other columns as attributes: numbers stay numbers, rest text."""
+    if options.attributes is not None:
+        missing = [a for a in options.attributes if a not in raw.columns]
+        if missing:
+            raise DataValidationError(
+                f"{spec.name}: attribute column(s) {missing} not in the file; it has {list(raw.columns)}"
+            )
+        names = list(options.attributes)
+    else:
+        names = [c for c in raw.columns if c not in used and c not in frame.columns]
+    for name in names:
+        frame[str(name)] = _attribute_values(raw[name])
+    return frame
+
+
+def _attribute_values(raw: pd.Series) -> pd.Series:
+    """An attribute column: numeric if every non-blank value is a number, otherwise text."""
+    if raw.dtype.kind in "biuf":
+        return raw.astype("float64")
+    values, not_numeric = parse_numbers(raw)
+    if not not_numeric.any() and values.notna().any():
+        return values
+    return parse_text(raw)
+
+
+def _problem(column: str, problem: str, mask: np.ndarray, raw_values: pd.Series) -> RowProblem:
+    rows = np.flatnonzero(mask)
+    examples = tuple(f"row {i + 1}: {_show(raw_values.iloc[i])}" for i in rows[:MAX_EXAMPLES])
+    return RowProblem(column, problem, int(mask.sum()), examples)
+
+
+def _show(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "empty"
+    text = str(value)
+    return "empty" if not text.strip() else repr(text[:40])
+
+
+def tables_of(data: CustomerData) -> dict[str, pd.DataFrame]:
+    """The present tables of ``data`` by canonical name."""
+    tables = {
+        TRANSACTIONS.name: data.transactions,
+        CUSTOMERS.name: data.customers,
+        SUBSCRIPTIONS.name: data.subscriptions,
+        INTERACTIONS.name: data.interactions,
+    }
+    return {k: v for k, v in tables.items() if v is not None}
+
+
+__all__ = [
+    "CUSTOMER_ID",
+    "CustomerData",
+    "RowProblem",
+    "TableReport",
+    "load_data",
+    "load_table",
+    "parse_datetimes",
+    "parse_ids",
+    "parse_numbers",
+    "raise_if_unclean",
+    "read_table",
+    "tables_of",
+    "validate_table",
+]

@@ -1,0 +1,139 @@
+"""The scoring artefact shared by training (which writes it) and serving (which reads it).
+
+A bundle is a LightGBM booster plus everything needed to use it exactly as trained: the feature
+encoding, the churn model's probability calibration, the horizon and the feature families. Both
+the evaluation in training and the HTTP service call ``predict`` and ``contributions`` here, so
+the scores a data scientist evaluated are the scores a CRM receives.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.build import feature_names
+from features.encoding import FeatureEncoding
+from features.errors import DataValidationError
+
+ModelKind = Literal["churn", "clv"]
+BOOSTER_FILE = "booster.txt"
+BUNDLE_FILE = "bundle.json"
+SMALL_BATCH = 64
+"""Up to this many rows are predicted on one thread: starting threads costs more than it saves."""
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class ModelBundle:
+    """A trained churn or CLV booster with its encoding, calibration and provenance.
+
+    ``platt = (a, b)`` maps the churn booster's raw log-odds ``f`` to a calibrated probability
+    ``sigmoid(a * f + b)``; being linear in ``f`` it maps TreeSHAP contributions too, so the
+    reasons explain the calibrated score. CLV boosters (Tweedie, log link) predict spend directly.
+    """
+
+    kind: ModelKind
+    booster: lgb.Booster
+    encoding: FeatureEncoding
+    horizon_days: int
+    families: list[str]
+    attributes: list[str] = field(default_factory=list)
+    platt: tuple[float, float] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    num_threads: int = 0
+
+    def check_schema(self) -> None:
+        """Fail loudly if booster, encoding and the feature builder disagree on the features."""
+        expected = feature_names(self.families, self.attributes)
+        booster_names = self.booster.feature_name()
+        problems = []
+        if list(self.encoding.columns) != expected:
+            missing = sorted(set(expected) - set(self.encoding.columns))
+            extra = sorted(set(self.encoding.columns) - set(expected))
+            problems.append(
+                f"the {self.kind} model's features differ from the feature schema: "
+                f"missing {missing}, unexpected {extra}"
+                + ("" if missing or extra else " (same names, different order)")
+            )
+        if booster_names != list(self.encoding.columns):
+            problems.append(f"the {self.kind} booster's feature names differ from its encoding")
+        if problems:
+            raise DataValidationError("; ".join(problems))
+
+    def _threads(self, rows: int) -> int:
+        """One thread for a few rows (no thread start-up cost), else ``num_threads`` (0 = all)."""
+        return 1 if rows <= SMALL_BATCH else self.num_threads
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Churn probability or expected spend for rows of an encoded matrix."""
+        threads = self._threads(len(matrix))
+        if self.kind == "clv":
+            return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype=np.float64)
+        raw = np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
+        a, b = self.platt or (1.0, 0.0)
+        return sigmoid(a * raw + b)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scores for a feature frame (columns by name, as ``build_features`` returns them)."""
+        return self.predict_matrix(self.encoding.transform(frame))
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions, shape (rows, features + 1); the last column is the base value.
+
+        Churn: in calibrated log-odds, summing to ``logit(probability)``. CLV: in log spend,
+        summing to ``log(expected spend)``.
+        """
+        contrib = np.asarray(
+            self.booster.predict(matrix, pred_contrib=True, num_threads=self._threads(len(matrix))),
+            dtype=np.float64,
+        )
+        if self.kind == "churn" and self.platt is not None:
+            a, b = self.platt
+            contrib = contrib * a
+            contrib[:, -1] += b
+        return contrib
+
+    def save(self, folder: Path) -> Path:
+        """Write the bundle as two files, a booster text model and a JSON description."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / BOOSTER_FILE))
+        meta = {
+            "kind": self.kind,
+            "encoding": self.encoding.to_dict(),
+            "horizon_days": self.horizon_days,
+            "families": self.families,
+            "attributes": self.attributes,
+            "platt": list(self.platt) if self.platt is not None else None,
+            "metadata": self.metadata,
+        }
+        (folder / BUNDLE_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelBundle:
+        """Read a bundle written by ``save``."""
+        meta_path = folder / BUNDLE_FILE
+        if not meta_path.exists():
+            raise DataValidationError(f"not a retain model folder (no {BUNDLE_FILE}): {folder}")
+        meta = json.loads(meta_path.read_text())
+        booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        platt = meta.get("platt")
+        return cls(
+            kind=meta["kind"],
+            booster=booster,
+            encoding=FeatureEncoding.from_dict(meta["encoding"]),
+            horizon_days=int(meta["horizon_days"]),
+            families=list(meta["families"]),
+            attributes=list(meta.get("attributes", [])),
+            platt=(float(platt[0]), float(platt[1])) if platt else None,
+            metadata=dict(meta.get("metadata", {})),
+        )

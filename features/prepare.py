@@ -1,0 +1,272 @@
+"""Canonical tables turned once into integer arrays, so every cutoff is a few vectorised passes.
+
+Customers get integer codes (their position in the sorted id list), timestamps become day numbers
+(days since 1970-01-01, in the business time zone), and rows are sorted by customer then time.
+Per-customer aggregates are then ``np.bincount`` and ``np.add.reduceat`` calls: no Python loop over
+customers, and the same arrays serve every cutoff of a training snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.errors import DataValidationError
+from features.loading import CustomerData
+from features.schema import (
+    AMOUNT,
+    CATEGORY,
+    CUSTOMER_ID,
+    END_DATE,
+    INTERACTION_TYPE,
+    MONTHLY_AMOUNT,
+    ORDER_ID,
+    PLAN,
+    PRODUCT_ID,
+    QUANTITY,
+    SCORE,
+    SIGNUP_DATE,
+    START_DATE,
+    TIMESTAMP,
+)
+
+NEVER = np.iinfo(np.int64).max // 4
+"""Day number standing for 'not yet' (no signup date, a subscription still running)."""
+
+
+def day_number(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Whole days since 1970-01-01 of naive timestamps; NaT becomes ``NEVER``."""
+    arr = np.asarray(values, dtype="datetime64[ns]")
+    days = arr.astype("datetime64[D]").astype(np.int64)
+    return np.where(np.isnat(arr), NEVER, days)
+
+
+def to_day(value: pd.Timestamp | str) -> int:
+    """The day number of one date."""
+    return int(np.datetime64(pd.Timestamp(value).normalize().to_datetime64(), "D").astype(np.int64))
+
+
+def from_day(day: int) -> pd.Timestamp:
+    """The date of a day number."""
+    return pd.Timestamp(np.datetime64(int(day), "D"))
+
+
+@dataclass(frozen=True)
+class Transactions:
+    """Transaction rows sorted by (customer, timestamp); orders are coded per customer."""
+
+    customer: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray
+    quantity: np.ndarray
+    is_return: np.ndarray
+    order: np.ndarray
+    product: np.ndarray
+    category: np.ndarray
+    order_customer: np.ndarray
+    order_first_day: np.ndarray
+    has_product: bool
+    has_category: bool
+
+    @property
+    def n_products(self) -> int:
+        return int(self.product.max(initial=-1)) + 1
+
+    @property
+    def n_categories(self) -> int:
+        return int(self.category.max(initial=-1)) + 1
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    """Subscription rows sorted by (customer, start)."""
+
+    customer: np.ndarray
+    start_day: np.ndarray
+    end_day: np.ndarray
+    plan: np.ndarray
+    monthly_amount: np.ndarray
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Interaction rows sorted by (customer, timestamp); kind 0 = ticket, 1 = nps, 2 = csat."""
+
+    customer: np.ndarray
+    day: np.ndarray
+    kind: np.ndarray
+    score: np.ndarray
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Every table of one business as arrays over a shared customer coding."""
+
+    ids: np.ndarray
+    transactions: Transactions
+    signup_day: np.ndarray | None
+    attributes: pd.DataFrame | None
+    subscriptions: Subscriptions | None
+    interactions: Interactions | None
+    first_day: np.ndarray
+    start_day: int
+    end_day: int
+
+    @property
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last day with any event in any table."""
+        return from_day(self.start_day), from_day(self.end_day)
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.ids)
+
+    def existing_at(self, day: int) -> np.ndarray:
+        """Codes of customers known by the end of ``day``: a first event or signup on or before it."""
+        return np.flatnonzero(self.first_day <= day)
+
+
+def prepare(data: CustomerData) -> PreparedData:
+    """Code customers and convert every table to sorted arrays (done once per data set)."""
+    id_columns = [data.transactions[CUSTOMER_ID]]
+    for table in (data.customers, data.subscriptions, data.interactions):
+        if table is not None:
+            id_columns.append(table[CUSTOMER_ID])
+    ids = np.sort(pd.unique(pd.concat(id_columns, ignore_index=True).astype("str").to_numpy()))
+    index = pd.Index(ids)
+
+    def codes(table: pd.DataFrame) -> np.ndarray:
+        return index.get_indexer(table[CUSTOMER_ID].astype("str")).astype(np.int64)
+
+    tx = _transactions(data.transactions, codes(data.transactions), len(ids))
+    first = np.full(len(ids), NEVER, dtype=np.int64)
+    _min_into(first, tx.customer, tx.day, presorted=True)
+
+    signup_day = attributes = None
+    if data.customers is not None:
+        c = data.customers
+        code = codes(c)
+        signup_day = np.full(len(ids), NEVER, dtype=np.int64)
+        signup_day[code] = day_number(c[SIGNUP_DATE])
+        first = np.minimum(first, signup_day)
+        extra = [col for col in c.columns if col not in (CUSTOMER_ID, SIGNUP_DATE)]
+        attributes = c[extra].set_axis(code, axis=0).reindex(np.arange(len(ids)))
+
+    subs = None
+    if data.subscriptions is not None:
+        s = data.subscriptions
+        code = codes(s)
+        start = day_number(s[START_DATE])
+        order = np.lexsort((start, code))
+        subs = Subscriptions(
+            customer=code[order],
+            start_day=start[order],
+            end_day=day_number(s[END_DATE])[order],
+            plan=s[PLAN].astype("str").to_numpy()[order],
+            monthly_amount=s[MONTHLY_AMOUNT].to_numpy(dtype=np.float64)[order],
+        )
+        _min_into(first, subs.customer, subs.start_day)
+
+    inter = None
+    if data.interactions is not None:
+        i = data.interactions
+        code = codes(i)
+        stamp = i[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
+        order = np.lexsort((stamp, code))
+        kind = i[INTERACTION_TYPE].map({"ticket": 0, "nps": 1, "csat": 2}).to_numpy(dtype=np.int64)
+        inter = Interactions(
+            customer=code[order],
+            day=day_number(i[TIMESTAMP])[order],
+            kind=kind[order],
+            score=i[SCORE].to_numpy(dtype=np.float64)[order],
+        )
+    days = [tx.day]
+    if subs is not None:
+        days += [subs.start_day, subs.end_day[subs.end_day < NEVER]]
+    if inter is not None:
+        days.append(inter.day)
+    all_days = np.concatenate(days)
+    if not len(all_days):
+        raise DataValidationError("the data has no events: the transactions table is empty")
+    return PreparedData(
+        ids,
+        tx,
+        signup_day,
+        attributes,
+        subs,
+        inter,
+        first,
+        int(all_days.min()),
+        int(all_days.max()),
+    )
+
+
+def _min_into(
+    target: np.ndarray, codes: np.ndarray, values: np.ndarray, *, presorted: bool = False
+) -> None:
+    """Lower ``target[c]`` to the smallest value of code ``c``; ``presorted``: by code, then value."""
+    if len(codes) == 0:
+        return
+    if not presorted:
+        order = np.lexsort((values, codes))
+        codes, values = codes[order], values[order]
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    target[codes[first]] = np.minimum(target[codes[first]], values[first])
+
+
+def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Transactions:
+    stamp = tx[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
+    order = np.lexsort((stamp, code))
+    code = code[order]
+    stamp = stamp[order]
+    day = stamp.astype("datetime64[D]").astype(np.int64)
+    amount = tx[AMOUNT].to_numpy(dtype=np.float64)[order]
+    quantity = tx[QUANTITY].to_numpy(dtype=np.float64, na_value=np.nan)[order]
+    is_return = (amount < 0) | (quantity < 0)
+    quantity = np.where(np.isnan(quantity), 1.0, quantity)
+    order_code = _order_codes(tx[ORDER_ID], order, code, stamp)
+    n_orders = int(order_code.max(initial=-1)) + 1
+    order_customer = np.zeros(n_orders, dtype=np.int64)
+    order_customer[order_code] = code
+    order_first_day = np.full(n_orders, NEVER, dtype=np.int64)
+    bought = ~is_return
+    _min_into(order_first_day, order_code[bought], day[bought])
+    product, has_product = _optional_codes(tx[PRODUCT_ID], order)
+    category, has_category = _optional_codes(tx[CATEGORY], order)
+    return Transactions(
+        customer=code,
+        day=day,
+        amount=amount,
+        quantity=quantity,
+        is_return=is_return,
+        order=order_code,
+        product=product,
+        category=category,
+        order_customer=order_customer,
+        order_first_day=order_first_day,
+        has_product=has_product,
+        has_category=has_category,
+    )
+
+
+def _order_codes(
+    order_id: pd.Series, order: np.ndarray, code: np.ndarray, stamp: np.ndarray
+) -> np.ndarray:
+    """One code per (customer, order_id); rows without an order_id: per (customer, timestamp)."""
+    oid = pd.factorize(order_id.to_numpy()[order], use_na_sentinel=True)[0].astype(np.int64)
+    has_oid = oid >= 0
+    key = pd.DataFrame(
+        {
+            "customer": code,
+            "order": np.where(has_oid, oid, -1),
+            "stamp": np.where(has_oid, 0, stamp.astype(np.int64)),
+        }
+    )
+    return key.groupby(["customer", "order", "stamp"], sort=False).ngroup().to_numpy(np.int64)
+
+
+def _optional_codes(values: pd.Series, order: np.ndarray) -> tuple[np.ndarray, bool]:
+    codes = pd.factorize(values.to_numpy()[order], use_na_sentinel=True)[0].astype(np.int64)
+    return codes, bool((codes >= 0).any())

@@ -1,0 +1,156 @@
+"""The input contract: canonical table and column names that every loader maps user data onto.
+
+Everything downstream (features, labels, training, serving) reads these names and nothing else, so
+a user's own column names are translated exactly once, at load time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnKind = Literal["id", "datetime", "number", "text"]
+
+CUSTOMER_ID = "customer_id"
+TIMESTAMP = "timestamp"
+AMOUNT = "amount"
+ORDER_ID = "order_id"
+QUANTITY = "quantity"
+PRODUCT_ID = "product_id"
+CATEGORY = "category"
+SIGNUP_DATE = "signup_date"
+START_DATE = "start_date"
+END_DATE = "end_date"
+PLAN = "plan"
+MONTHLY_AMOUNT = "monthly_amount"
+INTERACTION_TYPE = "type"
+SCORE = "score"
+
+INTERACTION_TYPES = ("ticket", "nps", "csat")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an input table: its canonical name, kind and whether it must be present."""
+
+    name: str
+    kind: ColumnKind
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """An input table: its name, its columns, and whether extra columns are kept (as attributes)."""
+
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    description: str
+    keeps_extra_columns: bool = False
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if not c.required)
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+TRANSACTIONS = TableSpec(
+    "transactions",
+    (
+        ColumnSpec(
+            CUSTOMER_ID,
+            "id",
+            True,
+            "Who bought. Text; float-typed ids like 12345.0 are read as 12345.",
+        ),
+        ColumnSpec(
+            TIMESTAMP,
+            "datetime",
+            True,
+            "When. A date or date-time; ISO 8601, with or without a UTC offset.",
+        ),
+        ColumnSpec(
+            AMOUNT, "number", True, "Money of the line or order; negative for returns and refunds."
+        ),
+        ColumnSpec(
+            ORDER_ID,
+            "text",
+            False,
+            "Groups lines into orders; without it, lines with the same customer and timestamp are one order.",
+        ),
+        ColumnSpec(
+            QUANTITY,
+            "number",
+            False,
+            "Items on the line; negative for returns. Taken as 1 when absent.",
+        ),
+        ColumnSpec(PRODUCT_ID, "text", False, "Product bought, for product-diversity features."),
+        ColumnSpec(CATEGORY, "text", False, "Product category, for category-diversity features."),
+    ),
+    "One row per purchase (or order line, or return).",
+)
+
+CUSTOMERS = TableSpec(
+    "customers",
+    (
+        ColumnSpec(CUSTOMER_ID, "id", True, "The customer."),
+        ColumnSpec(
+            SIGNUP_DATE,
+            "datetime",
+            False,
+            "When the customer was acquired; tenure counts from here.",
+        ),
+    ),
+    "One row per customer; every other column is kept as an attribute (region, channel, ...).",
+    keeps_extra_columns=True,
+)
+
+SUBSCRIPTIONS = TableSpec(
+    "subscriptions",
+    (
+        ColumnSpec(CUSTOMER_ID, "id", True, "The subscriber."),
+        ColumnSpec(
+            START_DATE, "datetime", True, "When this subscription (or plan period) started."
+        ),
+        ColumnSpec(
+            END_DATE, "datetime", False, "When it ended or was cancelled; empty while it runs."
+        ),
+        ColumnSpec(PLAN, "text", False, "Plan name."),
+        ColumnSpec(MONTHLY_AMOUNT, "number", False, "Recurring monthly price."),
+    ),
+    "One row per subscription period; a plan change ends one row and starts the next.",
+)
+
+INTERACTIONS = TableSpec(
+    "interactions",
+    (
+        ColumnSpec(CUSTOMER_ID, "id", True, "The customer."),
+        ColumnSpec(
+            TIMESTAMP, "datetime", True, "When the ticket was opened or the survey answered."
+        ),
+        ColumnSpec(INTERACTION_TYPE, "text", True, "One of: ticket, nps, csat."),
+        ColumnSpec(
+            SCORE, "number", False, "NPS answer 0-10 or CSAT answer 1-5; empty for tickets."
+        ),
+    ),
+    "Support tickets and survey answers (voice of the customer).",
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (TRANSACTIONS, CUSTOMERS, SUBSCRIPTIONS, INTERACTIONS)
+}
+
+SCORE_RANGES: dict[str, tuple[float, float]] = {"nps": (0.0, 10.0), "csat": (1.0, 5.0)}
+"""Valid survey answer ranges, by interaction type."""
+
+ATTRIBUTE_PREFIX = "attr_"
+"""Customer-table attributes become features named ``attr_<column>``."""

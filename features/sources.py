@@ -1,0 +1,138 @@
+"""Where input tables live and how a user's columns map onto the canonical contract.
+
+These typed models are the ``data:`` section of an experiment config and the arguments of
+``retain score``; they reject unknown keys and unknown canonical columns with the valid names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from features.errors import ConfigError
+from features.schema import TABLES, TableSpec
+
+
+class TableSource(BaseModel):
+    """One input table: a CSV or Parquet file and how its columns map to the canonical names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Field(
+        description="CSV or Parquet file; relative paths are relative to the config file."
+    )
+    columns: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Canonical name -> your column. A list multiplies columns, e.g. "
+            "amount: [Quantity, Price]. Unmapped canonical names are looked up as is."
+        ),
+    )
+    format: Literal["auto", "csv", "parquet"] = Field(
+        "auto", description="By file suffix when auto."
+    )
+    sep: str = Field(",", description=r"CSV separator; '\s+' for whitespace-separated files.")
+    header: bool = Field(True, description="Whether the CSV's first line holds column names.")
+    names: list[str] | None = Field(None, description="Column names for a CSV without a header.")
+    date_format: str | None = Field(
+        None, description="strptime format such as %Y%m%d; by default ISO 8601, then any format."
+    )
+    dayfirst: bool = Field(False, description="Read 01/02/2024 as 1 February, for non-ISO dates.")
+    timezone: str = Field(
+        "UTC",
+        description=(
+            "The business's time zone: times with a UTC offset are converted to it, times "
+            "without one are taken as already in it. Days are counted in this zone."
+        ),
+    )
+    drop_duplicates: bool = Field(
+        True, description="Drop rows identical in every column (reported with their count)."
+    )
+    attributes: list[str] | None = Field(
+        None, description="customers table only: extra columns to keep as attributes (default all)."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value != "UTC" and value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris")
+        return value
+
+    @model_validator(mode="after")
+    def _names_need_headerless(self) -> TableSource:
+        if self.names is not None and self.header:
+            raise ValueError("'names' is only for CSV files without a header: set header: false")
+        return self
+
+    def check_for(self, spec: TableSpec) -> None:
+        """Raise ValueError if the mapping names a canonical column the table does not have."""
+        valid = [c.name for c in spec.columns]
+        unknown = sorted(set(self.columns) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"{spec.name}.columns: unknown canonical column(s) {unknown}; valid: {valid}"
+            )
+        if self.attributes is not None and not spec.keeps_extra_columns:
+            raise ValueError(f"{spec.name}: 'attributes' is only valid for the customers table")
+
+    def resolved(self, base: Path) -> TableSource:
+        """This source with a relative path made absolute against ``base``."""
+        path = self.path if self.path.is_absolute() else (base / self.path)
+        return self.model_copy(update={"path": path.resolve()})
+
+
+class DataConfig(BaseModel):
+    """The input tables of one data set: transactions always, the rest when the business has them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transactions: TableSource
+    customers: TableSource | None = None
+    subscriptions: TableSource | None = None
+    interactions: TableSource | None = None
+    strict: bool = Field(False, description="Fail on any unusable row instead of excluding it.")
+
+    @model_validator(mode="after")
+    def _mappings_match_tables(self) -> DataConfig:
+        for name, source in self.sources().items():
+            source.check_for(TABLES[name])
+        return self
+
+    def sources(self) -> dict[str, TableSource]:
+        """The configured tables, by canonical table name."""
+        tables = {
+            "transactions": self.transactions,
+            "customers": self.customers,
+            "subscriptions": self.subscriptions,
+            "interactions": self.interactions,
+        }
+        return {k: v for k, v in tables.items() if v is not None}
+
+    def resolved(self, base: Path) -> DataConfig:
+        """This config with every relative path made absolute against ``base``."""
+        update = {k: v.resolved(base) for k, v in self.sources().items()}
+        return self.model_copy(update=update)
+
+
+def read_data_section(path: Path) -> tuple[DataConfig, list[str] | None]:
+    """The ``data`` section (paths resolved against the file) and ``families`` of a config YAML."""
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw: Any = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict) or "data" not in raw:
+        raise ConfigError(f"{path}: expected a mapping with a 'data' section")
+    try:
+        data = DataConfig.model_validate(raw["data"])
+    except ValidationError as err:
+        lines = [f"  - data.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None
+    families = raw.get("families")
+    return data.resolved(path.parent.resolve()), families

@@ -1,0 +1,178 @@
+"""``retain package``, ``serve``, ``score``, ``campaign`` and ``report``: thin wrappers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features.errors import RetainError
+from features.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
+
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        help="MLflow tracking URI; default $MLFLOW_TRACKING_URI, else sqlite under .retain."
+    ),
+]
+
+
+def _tracking(uri: str | None) -> str:
+    from features.settings import retain_home as home
+
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
+
+
+def package_command(
+    churn: Annotated[str, typer.Option(help="Registered churn model name.")] = "churn",
+    clv: Annotated[str, typer.Option(help="Registered CLV model name.")] = "clv",
+    alias: Annotated[str, typer.Option(help="Registry alias to package.")] = "champion",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Copy the champion churn and CLV models from the MLflow registry into BentoML's store.
+
+    Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
+    """
+    use_local_bentoml_home()
+    from serving.store import package
+
+    for m in package(churn, clv, alias=alias, tracking_uri=_tracking(tracking_uri)):
+        typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
+
+
+def serve_command(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 3000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="RETAIN_API_KEY", help="Require this X-API-Key on scoring endpoints."),
+    ] = None,
+) -> None:
+    """Serve the packaged champion models over HTTP (BentoML), until interrupted.
+
+    POST /score, /score_ids, /model_info; GET /healthz, /readyz, /metrics, /docs.json; Swagger UI
+    at /. Run `retain package` first.
+    """
+    home = use_local_bentoml_home()
+    root = project_root() or Path.cwd()
+    env = {**os.environ, "RETAIN_WORKERS": str(workers), "BENTOML_HOME": str(home)}
+    disable_telemetry()
+    env.update(
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("BENTOML_DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK")
+        }
+    )
+    if api_key:
+        env["RETAIN_API_KEY"] = api_key
+    command = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:Retain",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--working-dir",
+        str(root),
+    ]
+    typer.echo(f"serving on http://{host}:{port} (models from {home}); Ctrl-C stops")
+    os.execvpe(command[0], command, env)
+
+
+def score_command(
+    as_of: Annotated[
+        str, typer.Option(help="Score as of this date (events on or before it), or latest.")
+    ] = "latest",
+    config: Annotated[
+        Path, typer.Option(help="Experiment YAML whose 'data' section to score.")
+    ] = Path("experiments/demo.yaml"),
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default .retain/scores).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Fail on any unusable input row.")] = False,
+) -> None:
+    """Score every active customer with the packaged champion models; refresh the id lookup table.
+
+    Writes scores.parquet and scores.csv (churn probability, CLV, value at risk, risk tier, top
+    reasons, segment columns) and the latest-features table the service looks ids up in.
+    """
+    use_local_bentoml_home()
+    from serving.batch import score_base
+
+    result = score_base(config, as_of, out_dir=out or retain_home() / "scores", strict=strict)
+    for line in result.lines():
+        typer.echo(line)
+
+
+def campaign_command(
+    budget: Annotated[float, typer.Option(help="Total money to spend on offers and contacts.")],
+    offer_cost: Annotated[
+        float, typer.Option(help="Cost of the retention offer, paid when accepted.")
+    ] = 10.0,
+    contact_cost: Annotated[float, typer.Option(help="Cost of contacting one customer.")] = 1.0,
+    acceptance: Annotated[
+        float,
+        typer.Option(help="Share of contacted would-be churners the offer retains, in [0, 1]."),
+    ] = 0.3,
+    scores: Annotated[Path | None, typer.Option(help="Scores table from `retain score`.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default beside the scores).")
+    ] = None,
+) -> None:
+    """Choose whom to contact to maximise expected retained value minus cost, within the budget.
+
+    Writes a CRM-importable CSV (customer_id, churn probability, CLV, expected gain, action,
+    reasons, rank) and the expected profit curve with the optimum marked.
+    """
+    from serving.campaign import CampaignParams, plan_campaign
+
+    scores_path = scores or retain_home() / "scores" / "scores.parquet"
+    params = CampaignParams.checked(
+        budget=budget, offer_cost=offer_cost, contact_cost=contact_cost, acceptance=acceptance
+    )
+    result = plan_campaign(scores_path, params, out_dir=out or scores_path.parent)
+    for line in result.lines():
+        typer.echo(line)
+
+
+def report_command(
+    scores: Annotated[Path | None, typer.Option(help="Scores table from `retain score`.")] = None,
+    config: Annotated[Path, typer.Option(help="Experiment YAML of the scored data.")] = Path(
+        "experiments/demo.yaml"
+    ),
+    out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Write one self-contained HTML report for the CCO: KPIs, plots, top at-risk accounts."""
+    from serving.report import write_report
+
+    scores_path = scores or retain_home() / "scores" / "scores.parquet"
+    path = write_report(
+        scores_path,
+        config,
+        out or scores_path.parent / "report.html",
+        tracking_uri=_tracking(tracking_uri),
+    )
+    typer.echo(f"report: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the serving commands to the root ``retain`` app."""
+    app.command("package")(package_command)
+    app.command("serve")(serve_command)
+    app.command("score")(score_command)
+    app.command("campaign")(campaign_command)
+    app.command("report")(report_command)
+
+
+__all__ = ["RetainError", "register"]

@@ -1,0 +1,438 @@
+"""``retain report``: one self-contained HTML page for a Chief Customer Officer.
+
+Headline KPIs, where the value at risk sits, what a campaign would return, how far to trust the
+models, and the accounts to call first with the reasons. Images are inlined as base64 PNG and the
+CSS is inline, so the file opens anywhere with no server and no network. Every KPI also carries
+its exact value in a ``data-value`` attribute, so tests can check it against the scores table.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from features.errors import DataValidationError
+from features.labels import make_labels
+from features.loading import load_data
+from features.prepare import PreparedData, prepare, to_day
+from features.schema import CUSTOMER_ID
+from features.sources import read_data_section
+from serving.campaign import CampaignParams, plan, plot_curve
+
+TOP_ACCOUNTS = 50
+SEGMENT_CANDIDATES = ("region", "channel", "plan", "company_size", "segment")
+
+
+@dataclass
+class Kpi:
+    key: str
+    label: str
+    value: float
+    fmt: str = "{:,.0f}"
+    note: str = ""
+
+    def shown(self) -> str:
+        return "n/a" if self.value is None or np.isnan(self.value) else self.fmt.format(self.value)
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows, computed before any HTML is written."""
+
+    as_of: pd.Timestamp
+    kpis: list[Kpi]
+    figures: dict[str, str]
+    top: pd.DataFrame
+    provenance: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def compute_kpis(
+    scores: pd.DataFrame,
+    prep: PreparedData,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    *,
+    contractual: bool,
+    active_days: int,
+) -> tuple[list[Kpi], list[str]]:
+    """Headline numbers: base size, last-horizon churn and revenue, CLV, value at risk, NPS/CSAT."""
+    notes: list[str] = []
+    start = as_of - pd.Timedelta(days=horizon_days)
+    churn_rate = float("nan")
+    revenue_existing = float("nan")
+    if to_day(start) >= prep.start_day:
+        labels, _ = make_labels(
+            prep,
+            start,
+            horizon_days,
+            active_days=None if contractual else active_days,
+            contractual=contractual,
+        )
+        churn_rate = float(labels["churn"].mean()) if len(labels) else float("nan")
+        tx = prep.transactions
+        existing = prep.first_day <= to_day(start)
+        window = (tx.day > to_day(start)) & (tx.day <= to_day(as_of))
+        revenue_existing = float(tx.amount[window & existing[tx.customer]].sum())
+    else:
+        notes.append(
+            f"the data starts less than {horizon_days} days before {as_of.date()}: "
+            "no churn rate over the last horizon"
+        )
+    kpis = [
+        Kpi("active_customers", "Active customers", float(len(scores))),
+        Kpi(
+            "churn_rate",
+            f"Churn rate, last {horizon_days} days",
+            churn_rate,
+            "{:.1%}",
+            f"of customers active on {start.date()}",
+        ),
+        Kpi(
+            "retention_rate", f"Retention rate, last {horizon_days} days", 1 - churn_rate, "{:.1%}"
+        ),
+        Kpi(
+            "revenue_existing",
+            f"Revenue from existing customers, last {horizon_days} days",
+            revenue_existing,
+            "{:,.0f}",
+        ),
+        Kpi(
+            "mean_clv",
+            f"Mean CLV (next {horizon_days} days)",
+            float(scores["clv"].mean()),
+            "{:,.2f}",
+        ),
+        Kpi("total_clv", f"Total CLV (next {horizon_days} days)", float(scores["clv"].sum())),
+        Kpi(
+            "total_value_at_risk",
+            "Total value at risk",
+            float(scores["value_at_risk"].sum()),
+            "{:,.0f}",
+            "sum of churn probability x CLV",
+        ),
+        Kpi(
+            "high_risk_customers",
+            "High-risk customers",
+            float((scores["risk_tier"] == "high").sum()),
+        ),
+    ]
+    if prep.interactions is not None:
+        inter = prep.interactions
+        recent = (inter.day > to_day(as_of) - 365) & (inter.day <= to_day(as_of))
+        nps = inter.score[recent & (inter.kind == 1)]
+        csat = inter.score[recent & (inter.kind == 2)]
+        nps_value = (
+            float(((nps >= 9).mean() - (nps <= 6).mean()) * 100) if len(nps) else float("nan")
+        )
+        kpis += [
+            Kpi("nps", "NPS, last 365 days", nps_value, "{:+.0f}", f"{len(nps):,} answers"),
+            Kpi(
+                "csat",
+                "Mean CSAT, last 365 days",
+                float(csat.mean()) if len(csat) else float("nan"),
+                "{:.2f}",
+                f"{len(csat):,} answers, scale 1-5",
+            ),
+        ]
+    return kpis, notes
+
+
+def _png(fig: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def risk_distribution(scores: pd.DataFrame, cutoffs: tuple[float, float] | None) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    ax.hist(scores["churn_probability"], bins=40, color="C0")
+    if cutoffs:
+        for value, name in zip(cutoffs, ("high", "medium"), strict=True):
+            ax.axvline(
+                value,
+                color="C3" if name == "high" else "C1",
+                linestyle="--",
+                label=f"{name} from {value:.2f}",
+            )
+        ax.legend()
+    ax.set_xlabel("churn probability over the horizon")
+    ax.set_ylabel("customers")
+    ax.set_title("Churn-risk distribution")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def segment_columns(scores: pd.DataFrame) -> list[str]:
+    return [c for c in SEGMENT_CANDIDATES if c in scores.columns and scores[c].nunique() <= 30]
+
+
+def value_at_risk_by_segment(scores: pd.DataFrame) -> str | None:
+    columns = segment_columns(scores)
+    if not columns:
+        return None
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(3.4 * len(columns), 3.6), dpi=100, squeeze=False
+    )
+    for ax, column in zip(axes[0], columns, strict=True):
+        totals = (
+            scores.groupby(column, dropna=False)["value_at_risk"].sum().sort_values(ascending=False)
+        )
+        ax.bar([str(i) for i in totals.index], totals.to_numpy(), color="C3")
+        ax.set_title(f"by {column}")
+        ax.tick_params(axis="x", rotation=45)
+    axes[0][0].set_ylabel("value at risk")
+    fig.suptitle("Where the value at risk sits")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def training_plots(
+    churn_version: str, tracking_uri: str | None
+) -> tuple[dict[str, str], dict[str, Any], str | None]:
+    """The champion's calibration and gain plots and test metrics from MLflow, if reachable."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if tracking_uri:
+            mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(tracking_uri)
+        name, version = churn_version.rsplit(":", 1)
+        client = MlflowClient()
+        mv = client.get_model_version(name, version)
+        run = client.get_run(mv.run_id)
+        parent = run.data.tags.get("mlflow.parentRunId", mv.run_id)
+        figures = {}
+        for key, artifact in (("calibration", "plots/calibration.png"), ("gain", "plots/gain.png")):
+            local = mlflow.artifacts.download_artifacts(run_id=parent, artifact_path=artifact)
+            figures[key] = base64.b64encode(Path(local).read_bytes()).decode()
+        metrics = {
+            k.removeprefix("test."): v
+            for k, v in run.data.metrics.items()
+            if k.startswith("test.") and k.count(".") == 1
+        }
+        info = {
+            "run_id": mv.run_id,
+            "trained": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime(
+                "%Y-%m-%d %H:%M UTC"
+            ),
+            "metrics": metrics,
+            "test_cutoff": run.data.tags.get("split.test", ""),
+        }
+        parent_run = client.get_run(parent)
+        info["test_cutoff"] = parent_run.data.tags.get("split.test", "")
+        return figures, info, None
+    except (MlflowException, OSError, ValueError, KeyError) as err:
+        # the report still renders without MLflow's plots; the page says why
+        return {}, {}, f"training plots unavailable from MLflow ({type(err).__name__}: {err})"
+
+
+def gather(scores_path: Path, config: Path, *, tracking_uri: str | None = None) -> ReportData:
+    """Read the scores, the data behind them and MLflow, and compute what the page shows."""
+    if not scores_path.exists():
+        raise DataValidationError(f"no scores table at {scores_path}: run `retain score` first")
+    scores = pd.read_parquet(scores_path)
+    if scores.empty:
+        raise DataValidationError(f"the scores table {scores_path} is empty")
+    as_of = pd.Timestamp(scores["as_of"].iloc[0])
+    data_config, _ = read_data_section(config)
+    data, _ = load_data(data_config)
+    prep = prepare(data)
+    churn_version = str(scores["churn_model"].iloc[0])
+    figures_mlflow, info, problem = training_plots(churn_version, tracking_uri)
+    meta = _score_meta(scores_path.parent)
+    kpis, notes = compute_kpis(
+        scores,
+        prep,
+        as_of,
+        int(meta.get("horizon_days", 90)),
+        contractual=bool(meta.get("contractual", prep.subscriptions is not None)),
+        active_days=int(meta.get("active_days", 365)),
+    )
+    if problem:
+        notes.append(problem)
+    campaign = _campaign_params(scores_path.parent)
+    campaign_plan = plan(scores, campaign)
+    figures = {
+        "risk": risk_distribution(scores, _tier_cutoffs(scores)),
+        "profit": _png(plot_curve(campaign_plan.curve, campaign)),
+    }
+    segments = value_at_risk_by_segment(scores)
+    if segments:
+        figures["segments"] = segments
+    figures.update(figures_mlflow)
+    top = scores.sort_values("value_at_risk", ascending=False, kind="stable").head(TOP_ACCOUNTS)
+    start, end = prep.date_range
+    provenance = {
+        "churn model": churn_version,
+        "CLV model": str(scores["clv_model"].iloc[0]),
+        "trained": info.get("trained", "n/a"),
+        "test cutoff": info.get("test_cutoff", "n/a"),
+        "data range": f"{start.date()} to {end.date()}",
+        "scored as of": str(as_of.date()),
+        "campaign economics": (
+            f"offer {campaign.offer_cost:g}, contact {campaign.contact_cost:g}, "
+            f"acceptance {campaign.acceptance:g}, budget {campaign.budget:,.0f}"
+        ),
+        "metrics": info.get("metrics", {}),
+    }
+    return ReportData(as_of, kpis, figures, top, provenance, notes)
+
+
+def _score_meta(folder: Path) -> dict[str, Any]:
+    """What `retain score` recorded beside the scores (horizon, active window, business)."""
+    path = folder / "score_meta.json"
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def _tier_cutoffs(scores: pd.DataFrame) -> tuple[float, float] | None:
+    if "risk_tier" not in scores:
+        return None
+    high = scores.loc[scores["risk_tier"] == "high", "churn_probability"]
+    medium = scores.loc[scores["risk_tier"] == "medium", "churn_probability"]
+    if high.empty or medium.empty:
+        return None
+    return float(high.min()), float(medium.min())
+
+
+def _campaign_params(folder: Path) -> CampaignParams:
+    saved = folder / "campaign.json"
+    if saved.exists():
+        return CampaignParams(**json.loads(saved.read_text()))
+    return CampaignParams(budget=float("inf"))
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#1d2433;padding:0 1rem}
+h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde;padding-bottom:.3rem}
+.sub{color:#667}.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:.8rem}
+.kpi{background:#f5f7fb;border-radius:8px;padding:.8rem 1rem}.kpi .v{font-size:1.6rem;font-weight:600}
+.kpi .l{color:#556;font-size:.85rem}.kpi .n{color:#889;font-size:.75rem}
+img{max-width:100%;height:auto}table{border-collapse:collapse;width:100%;font-size:.85rem}
+th,td{border-bottom:1px solid #e4e7ee;padding:.35rem .5rem;text-align:left}th{background:#f5f7fb}
+td.num{text-align:right;font-variant-numeric:tabular-nums}.note{color:#a05a00}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+"""
+
+
+def render(report: ReportData) -> str:
+    """The report as one HTML document (no scripts, no external resources)."""
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Retention report, {report.as_of.date()}</title><style>{CSS}</style></head><body>",
+        f'<h1>Retention report</h1><p class="sub">Customers as of {report.as_of.date()} &middot; '
+        "who is about to leave, what they are worth, whom to call first.</p>",
+        '<h2 id="kpis">Headline</h2><div class="kpis">',
+    ]
+    for k in report.kpis:
+        value = "" if k.value is None or np.isnan(k.value) else repr(float(k.value))
+        parts.append(
+            f'<div class="kpi" data-kpi="{e(k.key)}" data-value="{value}"><div class="v">{e(k.shown())}</div>'
+            f'<div class="l">{e(k.label)}</div><div class="n">{e(k.note)}</div></div>'
+        )
+    parts.append("</div>")
+    parts += [f'<p class="note">{e(n)}</p>' for n in report.notes]
+    figs = report.figures
+    parts.append('<h2 id="risk">Risk and value at risk</h2><div class="grid2">')
+    parts.append(_img(figs.get("risk"), "Churn-risk distribution"))
+    parts.append(_img(figs.get("profit"), "Expected campaign profit by reach"))
+    parts.append("</div>")
+    if "segments" in figs:
+        parts.append(_img(figs["segments"], "Value at risk by segment"))
+    parts.append('<h2 id="models">How far to trust the scores</h2>')
+    if "calibration" in figs:
+        parts.append(
+            '<div class="grid2">'
+            + _img(figs["calibration"], "Calibration on the test cutoff")
+            + _img(figs.get("gain"), "Cumulative gain on the test cutoff")
+            + "</div>"
+        )
+    else:
+        parts.append('<p class="note">Training plots are not available (see the note above).</p>')
+    parts.append(f'<h2 id="top">Top {len(report.top)} accounts by value at risk</h2>')
+    parts.append(_top_table(report.top))
+    parts.append('<h2 id="provenance">Provenance</h2><table>')
+    for key, value in report.provenance.items():
+        if key == "metrics":
+            continue
+        parts.append(f"<tr><th>{e(key)}</th><td>{e(str(value))}</td></tr>")
+    parts.append("</table>")
+    metrics = report.provenance.get("metrics") or {}
+    if metrics:
+        parts.append("<h3>Churn model test metrics</h3><table>")
+        parts += [
+            f'<tr><th>{e(k)}</th><td class="num" data-metric="{e(k)}">{v:.4f}</td></tr>'
+            for k, v in sorted(metrics.items())
+        ]
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _img(b64: str | None, alt: str) -> str:
+    if not b64:
+        return ""
+    label = html.escape(alt)
+    return (
+        f'<figure><img alt="{label}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{label}</figcaption></figure>"
+    )
+
+
+def _top_table(top: pd.DataFrame) -> str:
+    e = html.escape
+    reason_cols = sorted(
+        {c.split("_")[1] for c in top.columns if c.startswith("reason_") and c.count("_") == 1}
+    )
+    segs = segment_columns(top)
+    head = ["#", "customer", "churn probability", "CLV", "value at risk", "tier", "reasons", *segs]
+    rows = ['<table id="top-accounts"><tr>' + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
+    for i, r in enumerate(top.itertuples(index=False), start=1):
+        d = r._asdict()
+        reasons = "; ".join(
+            f"{d[f'reason_{k}']} = {d[f'reason_{k}_value']} ({d[f'reason_{k}_direction']})"
+            for k in reason_cols
+        )
+        cells = [
+            f"<td>{i}</td>",
+            f'<td data-customer="{e(str(d[CUSTOMER_ID]))}">{e(str(d[CUSTOMER_ID]))}</td>',
+            f'<td class="num">{d["churn_probability"]:.1%}</td>',
+            f'<td class="num">{d["clv"]:,.2f}</td>',
+            f'<td class="num" data-value="{float(d["value_at_risk"])!r}">{d["value_at_risk"]:,.2f}</td>',
+            f"<td>{e(str(d['risk_tier']))}</td>",
+            f"<td>{e(reasons)}</td>",
+            *[f"<td>{e(str(d[s]))}</td>" for s in segs],
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def write_report(
+    scores_path: Path, config: Path, out: Path, *, tracking_uri: str | None = None
+) -> Path:
+    """Gather, render and write the report; returns its path."""
+    report = gather(scores_path, config, tracking_uri=tracking_uri)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(report), encoding="utf-8")
+    return out

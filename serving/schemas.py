@@ -1,0 +1,221 @@
+"""The HTTP contract: typed, described request and response models, with examples the tests import.
+
+A customer to score is given one of two ways: ``features`` (values the caller computed, keyed by
+feature name) or raw events (``transactions``, optionally ``interactions``, ``subscriptions`` and
+``attributes``) plus ``as_of``, from which the service computes the features with the same code as
+training. Bad input is rejected with a 4xx naming the field path and the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from features.schema import SCORE_RANGES
+
+FeatureValue = float | str | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _finite(value: float | None, name: str) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return value
+
+
+class TransactionEvent(_Strict):
+    """One purchase line or return, as in the transactions table."""
+
+    timestamp: dt.datetime = Field(description="When; ISO 8601, with or without a UTC offset.")
+    amount: float = Field(description="Money of the line; negative for a return.")
+    order_id: str | None = Field(None, max_length=128, description="Groups lines into one order.")
+    quantity: float | None = Field(None, description="Items; negative for a return.")
+    product_id: str | None = Field(None, max_length=128)
+    category: str | None = Field(None, max_length=128)
+
+    @field_validator("amount", "quantity")
+    @classmethod
+    def _finite_numbers(cls, value: float | None, info: object) -> float | None:
+        return _finite(value, getattr(info, "field_name", "value"))
+
+
+class InteractionEvent(_Strict):
+    """A support ticket or a survey answer."""
+
+    timestamp: dt.datetime
+    type: Literal["ticket", "nps", "csat"] = Field(description="ticket, nps or csat.")
+    score: float | None = Field(None, description="NPS 0-10 or CSAT 1-5; empty for tickets.")
+
+    @model_validator(mode="after")
+    def _score_in_range(self) -> InteractionEvent:
+        if self.type in SCORE_RANGES:
+            low, high = SCORE_RANGES[self.type]
+            if self.score is None or not (low <= self.score <= high):
+                raise ValueError(
+                    f"a {self.type} answer needs a score in [{low:g}, {high:g}], got {self.score}"
+                )
+        return self
+
+
+class SubscriptionPeriod(_Strict):
+    """One subscription (or plan period) of a contractual customer."""
+
+    start_date: dt.date
+    end_date: dt.date | None = Field(None, description="Empty while it runs.")
+    plan: str | None = Field(None, max_length=64)
+    monthly_amount: float | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> SubscriptionPeriod:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        _finite(self.monthly_amount, "monthly_amount")
+        return self
+
+
+class CustomerInput(_Strict):
+    """One customer to score: feature values, or raw events with the date to score them as of."""
+
+    customer_id: str = Field(min_length=1, max_length=128, description="Your id for the customer.")
+    features: dict[str, FeatureValue] | None = Field(
+        None, description="Every model feature by name (null for missing); see GET /model_info."
+    )
+    as_of: dt.date | None = Field(None, description="Score as of this day; required with events.")
+    transactions: list[TransactionEvent] | None = Field(None, max_length=100_000)
+    interactions: list[InteractionEvent] | None = Field(None, max_length=100_000)
+    subscriptions: list[SubscriptionPeriod] | None = Field(None, max_length=1_000)
+    signup_date: dt.date | None = None
+    attributes: dict[str, str | float | None] | None = Field(
+        None, description="Customer attributes such as region or channel (customers table columns)."
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _finite_features(
+        cls, value: dict[str, FeatureValue] | None
+    ) -> dict[str, FeatureValue] | None:
+        for key, v in (value or {}).items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"feature {key!r} must be finite or null, got {v}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_and_dated(self) -> CustomerInput:
+        has_events = any(
+            x is not None for x in (self.transactions, self.interactions, self.subscriptions)
+        )
+        if self.features is not None and has_events:
+            raise ValueError("give either 'features' or raw events (transactions, ...), not both")
+        if self.features is None and not has_events:
+            raise ValueError("give 'features', or raw events (transactions, ...) with 'as_of'")
+        if has_events:
+            if self.as_of is None:
+                raise ValueError("'as_of' is required when scoring from raw events")
+            last_day = self.as_of
+            stamps = [
+                ("transactions", i, t.timestamp) for i, t in enumerate(self.transactions or [])
+            ]
+            stamps += [
+                ("interactions", i, e.timestamp) for i, e in enumerate(self.interactions or [])
+            ]
+            for name, i, stamp in stamps:
+                if stamp.date() > last_day:
+                    raise ValueError(
+                        f"{name}[{i}].timestamp {stamp.date()} is after as_of {last_day}: "
+                        "only events up to the scoring date may be sent"
+                    )
+            for i, s in enumerate(self.subscriptions or []):
+                if s.start_date > last_day:
+                    raise ValueError(
+                        f"subscriptions[{i}].start_date {s.start_date} is after as_of {last_day}"
+                    )
+        return self
+
+
+class Reason(BaseModel):
+    """One driver of a score: a feature, its value, and how it moves the churn risk."""
+
+    feature: str
+    value: FeatureValue = Field(description="The customer's value of the feature.")
+    contribution: float = Field(description="TreeSHAP contribution to the churn log-odds.")
+    direction: Literal["raises risk", "lowers risk"]
+
+
+class ModelVersions(BaseModel):
+    churn: str
+    clv: str
+
+
+class CustomerScore(BaseModel):
+    """Scores for one customer; ``error`` is set (and scores empty) when it could not be scored."""
+
+    customer_id: str
+    churn_probability: float | None = Field(None, description="P(churn within the horizon).")
+    risk_tier: Literal["high", "medium", "low"] | None = None
+    clv: float | None = Field(None, description="Expected spend over the horizon.")
+    value_at_risk: float | None = Field(None, description="churn_probability x clv.")
+    reasons: list[Reason] = Field(default_factory=list, description="Top drivers of churn risk.")
+    as_of: dt.date | None = None
+    model_versions: ModelVersions | None = None
+    error: str | None = None
+
+
+class ScoreResponse(BaseModel):
+    """Scores in request order; an item that could not be scored carries an ``error`` instead."""
+
+    scores: list[CustomerScore]
+
+
+class ModelInfo(BaseModel):
+    """What the service runs: model versions, training provenance, features and test metrics."""
+
+    churn_version: str
+    clv_version: str
+    horizon_days: int
+    trained_at: str
+    features: list[str]
+    categorical_features: dict[str, list[str]]
+    risk_tiers: dict[str, float]
+    test_metrics: dict[str, dict[str, float]]
+    feature_table: dict[str, str | int | None]
+    max_batch: int
+
+
+EXAMPLE_FEATURES_REQUEST = {
+    "customers": [
+        {
+            "customer_id": "R000001",
+            "features": {"days_since_last_purchase": 12.0, "orders_total": 9.0},
+        }
+    ]
+}
+"""Shape of a by-features request; real requests carry every feature (GET /model_info lists them)."""
+
+EXAMPLE_EVENTS_REQUEST = {
+    "customers": [
+        {
+            "customer_id": "C-42",
+            "as_of": "2024-09-30",
+            "signup_date": "2024-01-15",
+            "attributes": {"channel": "referral", "region": "north"},
+            "transactions": [
+                {"timestamp": "2024-01-15T10:00:00", "amount": 52.5, "order_id": "A1"},
+                {"timestamp": "2024-03-02T18:30:00+01:00", "amount": 31.0, "order_id": "A2"},
+                {
+                    "timestamp": "2024-08-20T09:12:00",
+                    "amount": -12.0,
+                    "order_id": "A2-R",
+                    "quantity": -1,
+                },
+            ],
+        }
+    ]
+}
+
+EXAMPLE_IDS_REQUEST = {"customer_ids": ["R000001", "R000002", "does-not-exist"]}

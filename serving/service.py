@@ -1,0 +1,294 @@
+"""The retain scoring service (BentoML 1.4): churn probability, CLV, value at risk and reasons.
+
+Endpoints (all POST, JSON):
+  /score        customers given by feature values or raw events (+ as_of)
+  /score_ids    customers looked up by id in the feature table written by ``retain score``
+  /model_info   model versions, training date, features, risk tiers, test metrics
+BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
+
+Settings come from the environment: RETAIN_API_KEY (when set, scoring endpoints need it in the
+``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS,
+RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL (BentoML model tags, default the latest packaged).
+
+Latency: the default BentoML worker's tail is full garbage collections over a heap that keeps
+every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the
+heap is frozen after start-up, the access log is off, responses skip BentoML's per-request schema
+generation, small batches run on the event loop, and single records are encoded without pandas.
+"""
+
+from __future__ import annotations
+
+import gc
+import hmac
+import logging
+import os
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+import bentoml
+import numpy as np
+from pydantic_core import to_json
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from features.errors import RetainError
+from features.settings import disable_telemetry
+from serving.runtime import tune_bentoml_runtime
+from serving.schemas import CustomerInput, ModelInfo, ScoreResponse
+from serving.scorer import FeatureKeyError
+from serving.store import BENTO_NAMES, make_scorer
+
+disable_telemetry()  # BentoML reads this when the worker imports the module, before serving
+tune_bentoml_runtime()  # must precede the app BentoML builds from the class below
+logger = logging.getLogger("bentoml.retain")
+
+OPEN_PATHS = (
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/metrics",
+    "/docs.json",
+    "/docs",
+    "/",
+    "/static_content",
+)
+PROTECTED = ("/score", "/score_ids", "/model_info")
+INLINE_ROWS = 64
+"""Requests up to this many customers are scored on the event loop, larger ones in a thread."""
+
+
+def _setting(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+class ApiKeyMiddleware:
+    """When RETAIN_API_KEY is set, scoring endpoints answer 401 without it in ``X-API-Key``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        key = os.environ.get("RETAIN_API_KEY", "")
+        self.key = key.encode() if key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.key is not None
+            and scope["type"] == "http"
+            and scope["path"].rstrip("/") in PROTECTED
+        ):
+            given = dict(scope["headers"]).get(b"x-api-key", b"")
+            if not hmac.compare_digest(given, self.key):
+                response = JSONResponse(
+                    {"error": "missing or wrong API key: send it in the X-API-Key header"},
+                    status_code=401,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def error_response(status: int, message: str, loc: list[Any] | None = None) -> Any:
+    """A client error in the same shape as BentoML's validation errors: error + detail[loc, msg]."""
+    detail = [{"loc": loc or [], "msg": message}]
+    return JSONResponse({"error": message, "detail": detail}, status_code=status)
+
+
+CHURN_TAG = _setting("RETAIN_CHURN_MODEL", f"{BENTO_NAMES['churn']}:latest")
+CLV_TAG = _setting("RETAIN_CLV_MODEL", f"{BENTO_NAMES['clv']}:latest")
+
+
+@bentoml.service(
+    name="retain",
+    workers=int(os.environ.get("RETAIN_WORKERS", "1")),
+    traffic={"timeout": 60, "max_concurrency": 512},
+    logging={"access": {"enabled": False}},
+    tracing={"sample_rate": 0.0},
+    metrics={"enabled": True},
+)
+class Retain:
+    """Champion churn and CLV models behind a typed HTTP API."""
+
+    churn_model = bentoml.models.BentoModel(CHURN_TAG)
+    clv_model = bentoml.models.BentoModel(CLV_TAG)
+
+    def __init__(self) -> None:
+        meta_churn = dict(self.churn_model.info.metadata)  # resolved to the stored model here
+        meta_clv = dict(self.clv_model.info.metadata)
+        try:
+            self.scorer = make_scorer(
+                Path(self.churn_model.path),
+                meta_churn,
+                Path(self.clv_model.path),
+                meta_clv,
+                top_k=int(_setting("RETAIN_TOP_REASONS", "3")),
+            )
+        except RetainError as err:
+            logger.error("retain start-up check failed, the service will not become ready: %s", err)
+            raise
+        if self.scorer.feature_table is None:
+            logger.warning(
+                "no feature table at %s: /score_ids answers 400 until `retain score` writes one",
+                self.scorer.feature_table_path,
+            )
+        versions = self.scorer.versions
+        self.max_batch = int(_setting("RETAIN_MAX_BATCH", "10000"))
+        self.test_metrics = {
+            "churn": meta_churn.get("test_metrics", {}),
+            "clv": meta_clv.get("test_metrics", {}),
+        }
+        logger.info("retain models loaded: churn %s, clv %s", versions["churn"], versions["clv"])
+        gc.collect()
+        gc.freeze()  # start-up objects (models, imports) leave the collector's view
+
+    async def _run(self, rows: int, work: Any, *args: Any) -> Any:
+        """Small batches run inline (no thread hop); large ones in a thread, not blocking the loop."""
+        if rows <= INLINE_ROWS:
+            return work(*args)
+        return await anyio.to_thread.run_sync(work, *args)
+
+    @bentoml.api(route="/score")
+    async def score(self, customers: list[CustomerInput]) -> ScoreResponse:
+        """Score customers given by feature values or by raw events with an as_of date."""
+        if len(customers) > self.max_batch:
+            return self._too_many(len(customers), "customers")
+        return await self._run(len(customers), self._score, customers)
+
+    def _score(self, customers: list[CustomerInput]) -> Any:
+        by_features = [i for i, c in enumerate(customers) if c.features is not None]
+        by_events = [i for i, c in enumerate(customers) if c.features is None]
+        out: list[dict[str, Any]] = [{}] * len(customers)
+        scorer = self.scorer
+        if by_features:
+            rows = [customers[i].features or {} for i in by_features]
+            try:
+                churn_m, clv_m = scorer.matrices_from_features(rows)
+            except FeatureKeyError as err:
+                return error_response(
+                    422, str(err), ["customers", by_features[err.row], "features"]
+                )
+            scores = scorer.score_matrices(churn_m, clv_m)
+            recs = scorer.records(
+                [customers[i].customer_id for i in by_features],
+                scores,
+                churn_m,
+                None,
+                [customers[i].as_of for i in by_features],
+            )
+            for i, rec in zip(by_features, recs, strict=True):
+                out[i] = rec
+        if by_events:
+            group = [customers[i] for i in by_events]
+            try:
+                frame, days = scorer.features_from_events(group)
+            except RetainError as err:
+                return error_response(422, str(err), ["customers"])
+            known = frame.notna().any(axis=1).to_numpy()
+            churn_m = scorer.churn.encoding.transform(frame)
+            scores = scorer.score_matrices(churn_m, scorer.clv.encoding.transform(frame))
+            recs = scorer.records([c.customer_id for c in group], scores, churn_m, frame, days)
+            for j, (i, rec) in enumerate(zip(by_events, recs, strict=True)):
+                out[i] = (
+                    rec
+                    if known[j]
+                    else _item_error(
+                        customers[i].customer_id,
+                        "no transaction, subscription or signup on or before as_of",
+                    )
+                )
+        return json_response({"scores": out})
+
+    @bentoml.api(route="/score_ids")
+    async def score_ids(self, customer_ids: list[str]) -> ScoreResponse:
+        """Score customers by id from the latest feature table; an unknown id is an item error."""
+        if len(customer_ids) > self.max_batch:
+            return self._too_many(len(customer_ids), "customer_ids")
+        return await self._run(len(customer_ids), self._score_ids, customer_ids)
+
+    def _score_ids(self, customer_ids: list[str]) -> Any:
+        try:
+            positions, matrices = self.scorer.lookup(customer_ids)
+        except RetainError as err:
+            return error_response(400, str(err), ["customer_ids"])
+        found = positions >= 0
+        rows = positions[found]
+        churn_m, clv_m = matrices["churn"][rows], matrices["clv"][rows]
+        ids = [cid for cid, ok in zip(customer_ids, found.tolist(), strict=True) if ok]
+        recs = iter(
+            self.scorer.records(
+                ids,
+                self.scorer.score_matrices(churn_m, clv_m),
+                churn_m,
+                None,
+                self.scorer.table_as_of(rows),
+            )
+            if ids
+            else []
+        )
+        return json_response(
+            {
+                "scores": [
+                    next(recs)
+                    if ok
+                    else _item_error(cid, "unknown customer_id: not in the feature table")
+                    for cid, ok in zip(customer_ids, found.tolist(), strict=True)
+                ]
+            }
+        )
+
+    def _too_many(self, n: int, field: str) -> Any:
+        return error_response(
+            413, f"batch of {n} exceeds the maximum of {self.max_batch} (RETAIN_MAX_BATCH)", [field]
+        )
+
+    @bentoml.api(route="/model_info")
+    def model_info(self) -> ModelInfo:
+        """Model versions, training date, features, risk tiers and test metrics."""
+        s = self.scorer
+        table = s.feature_table
+        return ModelInfo(
+            churn_version=s.versions["churn"],
+            clv_version=s.versions["clv"],
+            horizon_days=s.churn.horizon_days,
+            trained_at=str(s.churn.metadata.get("trained_at", "")),
+            features=s.columns,
+            categorical_features={k: list(v) for k, v in s.churn.encoding.categories.items()},
+            risk_tiers={"high": s.tier_cutoffs[0], "medium": s.tier_cutoffs[1]},
+            test_metrics={
+                k: {m: float(x) for m, x in v.items() if np.isfinite(x)}
+                for k, v in self.test_metrics.items()
+            },
+            feature_table={
+                "path": str(s.feature_table_path),
+                "customers": None if table is None else len(table),
+                "as_of": None
+                if table is None or "as_of" not in table
+                else str(table["as_of"].max())[:10],
+            },
+            max_batch=self.max_batch,
+        )
+
+
+cast(Any, Retain).add_asgi_middleware(ApiKeyMiddleware)
+
+
+def _item_error(customer_id: str, message: str) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "churn_probability": None,
+        "risk_tier": None,
+        "clv": None,
+        "value_at_risk": None,
+        "reasons": [],
+        "as_of": None,
+        "model_versions": None,
+        "error": message,
+    }
+
+
+def json_response(payload: Any) -> Any:
+    """Serialise with pydantic-core (Rust) and bypass BentoML's per-request output schema work.
+
+    BentoML regenerates the JSON schema of a list return type on every response; the payload
+    here has the documented ``ScoreResponse`` shape (the contract tests parse it with it).
+    """
+    return Response(to_json(payload), media_type="application/json")

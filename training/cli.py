@@ -1,0 +1,114 @@
+"""``retain train``, ``models``, ``promote`` and ``rollback``: thin wrappers over training functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        help="MLflow tracking URI; default $MLFLOW_TRACKING_URI, else sqlite under .retain."
+    ),
+]
+
+
+def train_command(
+    config: Annotated[
+        Path, typer.Option(help="Experiment YAML, e.g. experiments/demo.yaml.")
+    ] = Path("experiments/demo.yaml"),
+    tracking_uri: TrackingUri = None,
+    strict: Annotated[
+        bool, typer.Option(help="Fail on any unusable input row instead of excluding it.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train churn and CLV models, evaluate them out of time beside baselines, track in MLflow.
+
+    Builds features and labels at monthly cutoffs, trains on the earlier ones, early-stops and
+    calibrates on a later one, tests on the latest. Every model and baseline is logged in one
+    parent MLflow run; the LightGBM models are registered as 'churn' and 'clv' (names from the
+    config) and become 'champion' only if they beat the current champion on the same test data.
+    """
+    from training.config import load_config
+    from training.pipeline import train
+
+    cfg = load_config(config)
+    if strict:
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"strict": True})})
+    train(cfg, tracking_uri=tracking_uri, progress=not quiet)
+
+
+def models_command(
+    config: Annotated[
+        Path | None, typer.Option(help="Read registered model names from this config.")
+    ] = None,
+    name: Annotated[
+        list[str] | None, typer.Option(help="Registered model names (default churn, clv).")
+    ] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """List registered versions with their aliases, gate decisions and test metrics."""
+    import pandas as pd
+
+    from training.registry import list_versions
+    from training.tracking import configure_tracking
+
+    configure_tracking(tracking_uri)
+    names = _names(config, name)
+    table = list_versions(names)
+    if table.empty:
+        typer.echo(f"no registered versions of {names}; run `retain train` first")
+        return
+    with pd.option_context(
+        "display.width", 220, "display.max_columns", 30, "display.max_colwidth", 80
+    ):
+        typer.echo(table.to_string(index=False))
+
+
+def promote_command(
+    model: Annotated[str, typer.Argument(help="Registered model name, e.g. churn.")],
+    version: Annotated[str, typer.Argument(help="Version to make champion.")],
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Make a version the champion by hand (overriding the gate); logged on the version."""
+    from training.registry import promote
+    from training.tracking import configure_tracking
+
+    configure_tracking(tracking_uri)
+    previous = promote(model, version)
+    typer.echo(f"{model}: champion is now v{version}" + (f" (was v{previous})" if previous else ""))
+
+
+def rollback_command(
+    model: Annotated[str, typer.Argument(help="Registered model name, e.g. churn.")],
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Give the champion alias back to the previous champion."""
+    from training.registry import rollback
+    from training.tracking import configure_tracking
+
+    configure_tracking(tracking_uri)
+    old, new = rollback(model)
+    typer.echo(f"{model}: champion rolled back from v{old} to v{new}")
+
+
+def _names(config: Path | None, names: list[str] | None) -> list[str]:
+    if names:
+        return names
+    if config is not None:
+        from training.config import load_config
+
+        cfg = load_config(config)
+        return [cfg.registry.churn, cfg.registry.clv]
+    return ["churn", "clv"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to the root ``retain`` app."""
+    app.command("train")(train_command)
+    app.command("models")(models_command)
+    app.command("promote")(promote_command)
+    app.command("rollback")(rollback_command)

@@ -1,0 +1,198 @@
+"""The experiment config: one frozen, typed object per ``retain train`` run, loaded from YAML.
+
+Unknown or misspelt keys are rejected with their path and the valid keys at that level, so a typo
+never silently falls back to a default. Relative data paths are relative to the YAML file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from features.catalogue import FAMILIES
+from features.errors import ConfigError
+from features.sources import DataConfig
+
+ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
+ClvMetric = Literal["gini", "spearman", "mae", "rmse", "decile_mape", "top_decile_share"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SplitConfig(_Frozen):
+    """Which cutoffs to build and how they are split out of time."""
+
+    cutoffs: list[dt.date] | None = Field(
+        None, description="Explicit cutoffs; default month ends over the data (see below)."
+    )
+    every_months: int = Field(1, ge=1, description="Spacing of the default month-end cutoffs.")
+    min_history_days: int = Field(90, ge=0, description="History before the first default cutoff.")
+    max_train_cutoffs: int | None = Field(
+        12, ge=1, description="Train on at most this many of the latest eligible cutoffs."
+    )
+
+
+class LightGBMParams(_Frozen):
+    """LightGBM settings shared by the churn and CLV boosters."""
+
+    n_estimators: int = Field(
+        2000, ge=1, description="Upper bound; early stopping picks the number."
+    )
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(100, ge=1)
+    n_jobs: int = Field(2, ge=1, description="Threads; fixed so runs are reproducible.")
+
+
+class ChurnConfig(_Frozen):
+    """The churn classifier: LightGBM with class balancing and Platt calibration."""
+
+    lightgbm: LightGBMParams = LightGBMParams()
+    balance_classes: bool = Field(True, description="Weight classes equally while boosting.")
+    calibrate: bool = Field(True, description="Platt-scale probabilities on the validation cutoff.")
+
+
+class ClvConfig(_Frozen):
+    """The future-value regressor: LightGBM with a Tweedie loss for zero-heavy, skewed spend."""
+
+    lightgbm: LightGBMParams = LightGBMParams()
+    tweedie_variance_power: float = Field(1.3, gt=1.0, lt=2.0)
+
+
+class EmpcConfig(_Frozen):
+    """EMPC parameters (Verbraken et al. 2013 defaults)."""
+
+    clv: float = Field(200.0, gt=0)
+    incentive: float = Field(10.0, ge=0)
+    contact_cost: float = Field(1.0, ge=0)
+    alpha: float = Field(6.0, gt=0, description="Beta(alpha, beta) acceptance of the offer.")
+    beta: float = Field(14.0, gt=0)
+
+
+class PromotionConfig(_Frozen):
+    """How a new model must compare with the champion, on the same test data, to replace it."""
+
+    churn_metric: ChurnMetric = "roc_auc"
+    clv_metric: ClvMetric = "gini"
+    min_improvement: float = Field(0.0, ge=0, description="Required margin in the metric's units.")
+
+
+class RegistryConfig(_Frozen):
+    """Registered model names; give each business its own pair."""
+
+    churn: str = "churn"
+    clv: str = "clv"
+
+
+class ExperimentConfig(_Frozen):
+    """Everything one training run needs; see experiments/README.md for a guide."""
+
+    name: str = Field(description="MLflow experiment name.")
+    description: str = ""
+    data: DataConfig
+    business: Literal["auto", "noncontractual", "contractual"] = Field(
+        "auto", description="auto: contractual when a subscriptions table is given."
+    )
+    horizon_days: int = Field(90, ge=1, description="Churn and future value look this far ahead.")
+    active_days: int = Field(
+        365, ge=1, description="Non-contractual: label customers who bought in this many days."
+    )
+    families: list[str] | None = Field(None, description="Feature families; default all available.")
+    new_customer_days: int = Field(180, ge=1, description="Customers younger than this are 'new'.")
+    split: SplitConfig = SplitConfig()
+    churn: ChurnConfig = ChurnConfig()
+    clv: ClvConfig = ClvConfig()
+    empc: EmpcConfig = EmpcConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    registry: RegistryConfig = RegistryConfig()
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _known_families(self) -> ExperimentConfig:
+        if self.families is not None:
+            unknown = [f for f in self.families if f not in FAMILIES]
+            if unknown:
+                raise ValueError(f"unknown feature families {unknown}; valid: {list(FAMILIES)}")
+        return self
+
+    @property
+    def contractual(self) -> bool:
+        if self.business == "auto":
+            return self.data.subscriptions is not None
+        return self.business == "contractual"
+
+
+def load_config(path: Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read a YAML experiment config; data paths become absolute against the file's folder."""
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    raw.update(overrides or {})
+    config = parse_config(raw, source=str(path))
+    return config.model_copy(update={"data": config.data.resolved(path.parent)})
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    """Validate a config mapping; errors name each bad key's path and what was expected."""
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(
+            f"{source} is invalid:\n" + "\n".join(describe_errors(err, ExperimentConfig))
+        ) from None
+
+
+def describe_errors(err: ValidationError, root: type[BaseModel]) -> list[str]:
+    """One line per error, naming the key path; unknown keys also list the valid keys there."""
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            valid = _valid_keys(root, e["loc"][:-1])
+            hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
+            lines.append(f"  - {where}: unknown key{hint}")
+        elif e["type"] == "missing":
+            lines.append(f"  - {where}: required key is missing")
+        else:
+            lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r})")
+    return lines
+
+
+def _valid_keys(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    model: Any = root
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as ``TableSource | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

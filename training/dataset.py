@@ -1,0 +1,163 @@
+"""From an experiment config to the training frame: load, snapshot at cutoffs, split out of time.
+
+The split never mixes time: the test cutoff is the latest labellable one, validation is the latest
+whose horizon ends by the test cutoff, and training cutoffs are those whose horizon ends by the
+validation cutoff. So no label a model learns from, or is tuned on, overlaps the test horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.build import CUTOFF, resolve_families
+from features.errors import CutoffError
+from features.labels import LabelReport
+from features.loading import TableReport, load_data
+from features.prepare import PreparedData, prepare
+from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
+from features.snapshots import build_snapshots, month_end_cutoffs
+from training.config import ExperimentConfig
+from training.tracking import data_fingerprint
+
+CHURN = "churn"
+FUTURE_VALUE = "future_value"
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training, validation (early stopping, calibration) and test cutoffs."""
+
+    train: list[pd.Timestamp]
+    validation: pd.Timestamp
+    test: pd.Timestamp
+
+
+def out_of_time_split(
+    cutoffs: list[pd.Timestamp], horizon_days: int, max_train: int | None = None
+) -> Split:
+    """Test on the latest cutoff, validate on the latest one whose horizon ends by it, train before."""
+    ordered = sorted(pd.Timestamp(c) for c in cutoffs)
+    if not ordered:
+        raise CutoffError("no cutoffs to split")
+    horizon = pd.Timedelta(days=horizon_days)
+    test = ordered[-1]
+    earlier = [c for c in ordered if c + horizon <= test]
+    if not earlier:
+        raise CutoffError(
+            f"no cutoff ends its {horizon_days}-day horizon by the test cutoff {test.date()}: "
+            f"need cutoffs at least {horizon_days} days apart (have {[str(c.date()) for c in ordered]})"
+        )
+    validation = earlier[-1]
+    train = [c for c in ordered if c + horizon <= validation]
+    if not train:
+        raise CutoffError(
+            f"no training cutoff ends its {horizon_days}-day horizon by the validation cutoff "
+            f"{validation.date()}: the data is too short for this horizon. Use a shorter horizon, "
+            "an earlier first cutoff (split.min_history_days) or more data."
+        )
+    if max_train is not None:
+        train = train[-max_train:]
+    return Split(train=train, validation=validation, test=test)
+
+
+@dataclass
+class TrainingData:
+    """Everything the models need, with the provenance MLflow records."""
+
+    prep: PreparedData
+    families: list[str]
+    frame: pd.DataFrame
+    split: Split
+    features: list[str]
+    categorical: list[str]
+    load_reports: list[TableReport]
+    label_reports: list[LabelReport]
+    fingerprint: str
+    rows: int
+
+    @property
+    def attributes(self) -> list[str]:
+        return [
+            c.removeprefix(ATTRIBUTE_PREFIX)
+            for c in self.features
+            if c.startswith(ATTRIBUTE_PREFIX)
+        ]
+
+    def part(self, name: str) -> pd.DataFrame:
+        """Rows of the 'train', 'validation' or 'test' cutoffs."""
+        cutoffs = {
+            "train": self.split.train,
+            "validation": [self.split.validation],
+            "test": [self.split.test],
+        }[name]
+        return self.frame.loc[self.frame[CUTOFF].isin(cutoffs)].reset_index(drop=True)
+
+    def tags(self) -> dict[str, str]:
+        start, end = self.prep.date_range
+        return {
+            "data.fingerprint": self.fingerprint,
+            "data.rows": str(self.rows),
+            "data.customers": str(self.prep.n_customers),
+            "data.start": str(start.date()),
+            "data.end": str(end.date()),
+            "split.train": ",".join(str(c.date()) for c in self.split.train),
+            "split.validation": str(self.split.validation.date()),
+            "split.test": str(self.split.test.date()),
+        }
+
+
+def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> TrainingData:
+    """Load the configured tables, build snapshots at every needed cutoff and split them."""
+    data, load_reports = load_data(config.data)
+    prep = prepare(data)
+    if config.contractual and prep.subscriptions is None:
+        raise CutoffError("business: contractual needs a subscriptions table in data")
+    families = resolve_families(config.families, prep)
+    if config.split.cutoffs:
+        cutoffs = [pd.Timestamp(c) for c in config.split.cutoffs]
+    else:
+        cutoffs = month_end_cutoffs(
+            prep,
+            config.horizon_days,
+            min_history_days=config.split.min_history_days,
+            every_months=config.split.every_months,
+        )
+    split = out_of_time_split(cutoffs, config.horizon_days, config.split.max_train_cutoffs)
+    needed = [*split.train, split.validation, split.test]
+    frame, label_reports = build_snapshots(
+        prep,
+        needed,
+        config.horizon_days,
+        families=families,
+        active_days=None if config.contractual else config.active_days,
+        progress=progress,
+    )
+    features = [c for c in frame.columns if c not in (CUSTOMER_ID, CUTOFF, CHURN, FUTURE_VALUE)]
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+    for name in ("train", "validation", "test"):
+        part = frame.loc[
+            frame[CUTOFF].isin(
+                {"train": split.train, "validation": [split.validation], "test": [split.test]}[name]
+            ),
+            CHURN,
+        ]
+        if part.nunique() < 2:
+            raise CutoffError(
+                f"the {name} cutoffs have only {'churners' if part.mean() == 1 else 'non-churners'} "
+                f"({len(part):,} rows): churn cannot be learned or evaluated; check horizon_days and cutoffs"
+            )
+    return TrainingData(
+        prep=prep,
+        families=families,
+        frame=frame,
+        split=split,
+        features=features,
+        categorical=categorical,
+        load_reports=load_reports,
+        label_reports=label_reports,
+        fingerprint=data_fingerprint(data.transactions),
+        rows=int(np.sum([r.rows_read for r in load_reports])),
+    )

@@ -1,0 +1,329 @@
+"""Churn and CLV estimators, following scikit-learn's contract (``__init__`` stores, ``fit`` learns).
+
+* ``LightGBMChurn``: a boosted classifier with class balancing, early stopping on a later cutoff
+  and Platt calibration there, so its probabilities are honest despite the balancing.
+* ``LightGBMSpend``: a Tweedie booster for zero-heavy, skewed future spend.
+* ``RecencyRule``: the baseline most teams start with, churn risk rising with days since the last
+  purchase, calibrated by isotonic regression.
+* ``logistic_baseline``: a scikit-learn Pipeline (impute, scale, one-hot, logistic regression).
+
+The fitted boosters become ``ModelBundle``s, the artefact serving uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from features.model_bundle import sigmoid
+
+
+def _booster_params(est: Any, objective: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **objective,
+        "learning_rate": est.learning_rate,
+        "num_leaves": est.num_leaves,
+        "max_depth": est.max_depth,
+        "min_child_samples": est.min_child_samples,
+        "bagging_fraction": est.subsample,
+        "bagging_freq": 1 if est.subsample < 1 else 0,
+        "feature_fraction": est.colsample_bytree,
+        "lambda_l2": est.reg_lambda,
+        "seed": est.random_state,
+        "num_threads": est.n_jobs,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbosity": -1,
+    }
+
+
+class _Booster(BaseEstimator):
+    """Shared LightGBM training with early stopping on an evaluation set."""
+
+    def __init__(
+        self,
+        n_estimators: int = 2000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        max_depth: int = 4,
+        min_child_samples: int = 50,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 100,
+        random_state: int = 42,
+        n_jobs: int = 2,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _train(
+        self,
+        params: dict[str, Any],
+        X: np.ndarray,
+        y: np.ndarray,
+        eval_set: tuple[np.ndarray, np.ndarray] | None,
+        feature_names: list[str] | None,
+        categorical: list[int] | None,
+        weight: np.ndarray | None = None,
+    ) -> lgb.Booster:
+        names = feature_names or [f"f{i}" for i in range(X.shape[1])]
+        cats = categorical or []
+        train = lgb.Dataset(
+            X, y, weight=weight, feature_name=names, categorical_feature=cats, free_raw_data=False
+        )
+        valid_sets = [train]
+        callbacks: list[Any] = []
+        if eval_set is not None:
+            valid = lgb.Dataset(
+                eval_set[0],
+                eval_set[1],
+                reference=train,
+                feature_name=names,
+                categorical_feature=cats,
+            )
+            valid_sets = [valid]
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        booster = lgb.train(
+            params,
+            train,
+            num_boost_round=self.n_estimators,
+            valid_sets=valid_sets,
+            callbacks=callbacks,
+        )
+        if eval_set is not None and booster.best_iteration > 0:
+            booster = lgb.Booster(
+                model_str=booster.model_to_string(num_iteration=booster.best_iteration)
+            )
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.best_iteration_ = booster.current_iteration()
+        return booster
+
+    def feature_importance(self) -> dict[str, float]:
+        """Total gain per feature, as a share of the total."""
+        check_is_fitted(self, "booster_")
+        gain = self.booster_.feature_importance(importance_type="gain")
+        total = float(gain.sum()) or 1.0
+        return {
+            n: float(g) / total for n, g in zip(self.booster_.feature_name(), gain, strict=True)
+        }
+
+
+class LightGBMChurn(ClassifierMixin, _Booster):
+    """LightGBM churn classifier; ``balance_classes`` weights both classes equally while boosting
+    and ``calibrate`` then Platt-scales the raw score on the evaluation set."""
+
+    def __init__(
+        self,
+        n_estimators: int = 2000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        max_depth: int = 4,
+        min_child_samples: int = 50,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 100,
+        random_state: int = 42,
+        n_jobs: int = 2,
+        balance_classes: bool = True,
+        calibrate: bool = True,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            max_depth=max_depth,
+            min_child_samples=min_child_samples,
+            subsample=subsample,
+            colsample_bytree=colsample_bytree,
+            reg_lambda=reg_lambda,
+            early_stopping_rounds=early_stopping_rounds,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
+        self.balance_classes = balance_classes
+        self.calibrate = calibrate
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        eval_set: tuple[np.ndarray, np.ndarray] | None = None,
+        feature_names: list[str] | None = None,
+        categorical: list[int] | None = None,
+    ) -> LightGBMChurn:
+        y = np.asarray(y).astype(int)
+        if set(np.unique(y)) != {0, 1}:
+            raise ValueError("churn labels must contain both classes 0 and 1")
+        weight = None
+        if self.balance_classes:
+            share = y.mean()
+            weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
+        params = _booster_params(self, {"objective": "binary", "metric": "auc"})
+        self.booster_ = self._train(params, X, y, eval_set, feature_names, categorical, weight)
+        self.classes_ = np.array([0, 1])
+        self.platt_: tuple[float, float] | None = None
+        if self.calibrate:
+            calib_X, calib_y = eval_set if eval_set is not None else (X, y)
+            raw = np.asarray(self.booster_.predict(calib_X, raw_score=True)).reshape(-1, 1)
+            lr = LogisticRegression(C=1e6, max_iter=1000).fit(raw, np.asarray(calib_y).astype(int))
+            self.platt_ = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "booster_")
+        raw = np.asarray(self.booster_.predict(X, raw_score=True))
+        a, b = self.platt_ or (1.0, 0.0)
+        p = sigmoid(a * raw + b)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class LightGBMSpend(RegressorMixin, _Booster):
+    """LightGBM regressor of future spend with a Tweedie loss (log link, mass at zero)."""
+
+    def __init__(
+        self,
+        n_estimators: int = 2000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        max_depth: int = 4,
+        min_child_samples: int = 50,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 100,
+        random_state: int = 42,
+        n_jobs: int = 2,
+        tweedie_variance_power: float = 1.3,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            max_depth=max_depth,
+            min_child_samples=min_child_samples,
+            subsample=subsample,
+            colsample_bytree=colsample_bytree,
+            reg_lambda=reg_lambda,
+            early_stopping_rounds=early_stopping_rounds,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
+        self.tweedie_variance_power = tweedie_variance_power
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        eval_set: tuple[np.ndarray, np.ndarray] | None = None,
+        feature_names: list[str] | None = None,
+        categorical: list[int] | None = None,
+    ) -> LightGBMSpend:
+        y = np.asarray(y, dtype=np.float64)
+        if (y < 0).any() or not np.isfinite(y).all():
+            raise ValueError("future spend must be finite and non-negative")
+        params = _booster_params(
+            self,
+            {
+                "objective": "tweedie",
+                "tweedie_variance_power": self.tweedie_variance_power,
+                "metric": "tweedie",
+            },
+        )
+        self.booster_ = self._train(params, X, y, eval_set, feature_names, categorical)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "booster_")
+        return np.asarray(self.booster_.predict(X), dtype=np.float64)
+
+
+class RecencyRule(ClassifierMixin, BaseEstimator):
+    """Churn risk as a non-decreasing function of days since the last purchase (isotonic fit).
+
+    X has one column, days since the last purchase; missing (never bought) counts as the largest.
+    """
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> RecencyRule:
+        days = self._days(X)
+        self.iso_ = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        self.iso_.fit(days, np.asarray(y, dtype=np.float64))
+        self.fill_ = float(np.nanmax(days)) if np.isfinite(days).any() else 0.0
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = 1
+        return self
+
+    @staticmethod
+    def _days(X: np.ndarray) -> np.ndarray:
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.ndim == 2:
+            if arr.shape[1] != 1:
+                raise ValueError(
+                    f"RecencyRule takes one column (days since last purchase), got {arr.shape[1]}"
+                )
+            arr = arr[:, 0]
+        return arr
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "iso_")
+        days = self._days(X)
+        days = np.where(np.isnan(days), self.fill_, days)
+        p = np.clip(self.iso_.predict(days), 0.0, 1.0)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def logistic_baseline(numeric: list[str], categorical: list[str], seed: int = 42) -> Pipeline:
+    """Logistic regression on all features: median-impute (with missing flags), log-scale, one-hot."""
+    numeric_steps = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        FunctionTransformer(_signed_log1p),
+        StandardScaler(),
+    )
+    categorical_steps = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="(missing)"),
+        OneHotEncoder(handle_unknown="ignore", min_frequency=20),
+    )
+    columns = ColumnTransformer(
+        [("numeric", numeric_steps, numeric), ("categorical", categorical_steps, categorical)],
+        sparse_threshold=0.0,
+    )
+    return Pipeline(
+        [
+            ("columns", columns),
+            ("model", LogisticRegression(max_iter=2000, C=1.0, random_state=seed)),
+        ]
+    )
+
+
+def _signed_log1p(x: np.ndarray) -> np.ndarray:
+    """log(1 + |x|) with x's sign: tames heavy-tailed counts and spend for a linear model."""
+    return np.sign(x) * np.log1p(np.abs(x))

@@ -1,0 +1,224 @@
+"""The model registry gate: a new version becomes ``champion`` only if it beats the current one.
+
+Both are scored on the same test data (the current run's test cutoff); the decision, the two
+scores and the reason are written as tags on the new version and logged in the run. Every change
+of champion is recorded on the registered model, so ``rollback`` can restore the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model
+
+from features.errors import RetainError
+from features.model_bundle import ModelBundle
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "retain.champion_history"
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "mae", "rmse", "decile_mape"})
+
+
+class RegistryError(RetainError):
+    """A registry operation cannot be done (unknown model or version, nothing to roll back to)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a new version replaces the champion, and why."""
+
+    promote: bool
+    reason: str
+    metric: str
+    new_score: float
+    champion_version: str | None = None
+    champion_score: float | None = None
+
+    def tags(self) -> dict[str, str]:
+        return {
+            "retain.decision": CHAMPION if self.promote else CHALLENGER,
+            "retain.reason": self.reason,
+            "retain.gate_metric": self.metric,
+            "retain.gate_score": f"{self.new_score:.6g}",
+            "retain.gate_champion_score": ""
+            if self.champion_score is None
+            else f"{self.champion_score:.6g}",
+        }
+
+
+def decide(
+    metric: str,
+    new_score: float,
+    champion_version: str | None,
+    champion_score: float | None,
+    min_improvement: float = 0.0,
+) -> Decision:
+    """Promote when there is no champion, or when the new score beats it by ``min_improvement``."""
+    if champion_version is None:
+        return Decision(True, "no champion yet", metric, new_score)
+    if champion_score is None or math.isnan(champion_score):
+        return Decision(
+            False,
+            f"champion v{champion_version} could not be scored on this run's test data; "
+            "compare by hand and use `retain promote`",
+            metric,
+            new_score,
+            champion_version,
+            None,
+        )
+    lower = metric in LOWER_IS_BETTER
+    gain = (champion_score - new_score) if lower else (new_score - champion_score)
+    better = gain > min_improvement if min_improvement > 0 else gain > 0
+    word = "lower" if lower else "higher"
+    comparison = (
+        f"{metric} {new_score:.4f} vs champion v{champion_version} {champion_score:.4f} "
+        f"on the same test data ({word} is better"
+        + (f", margin required {min_improvement:g})" if min_improvement > 0 else ")")
+    )
+    return Decision(
+        better,
+        ("beats" if better else "does not beat") + f" the champion: {comparison}",
+        metric,
+        new_score,
+        champion_version,
+        champion_score,
+    )
+
+
+def client() -> MlflowClient:
+    return MlflowClient()
+
+
+def champion(name: str) -> ModelVersion | None:
+    """The version holding the champion alias, or None if the model or alias does not exist."""
+    try:
+        return client().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def load_bundle(name: str, version: str) -> ModelBundle:
+    """Download a registered version and load its bundle."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp))
+        return ModelBundle.load(bundle_folder(local))
+
+
+def bundle_folder(model_dir: Path) -> Path:
+    """Where the bundle files sit inside a downloaded MLflow model folder."""
+    flavor = Model.load(str(model_dir)).flavors.get("python_function", {})
+    data = flavor.get("data")
+    if data is None:
+        raise RegistryError(f"{model_dir} is not a retain model (no pyfunc data folder)")
+    return model_dir / data
+
+
+def _history(name: str) -> list[str]:
+    tags = client().get_registered_model(name).tags
+    return list(json.loads(tags.get(HISTORY_TAG, "[]")))
+
+
+def set_champion(name: str, version: str, reason: str) -> None:
+    """Give ``version`` the champion alias and record it in the champion history."""
+    c = client()
+    previous = champion(name)
+    c.set_registered_model_alias(name, CHAMPION, version)
+    history = [v for v in _history(name) if v != version] + [version]
+    c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    c.set_model_version_tag(name, version, "retain.decision", CHAMPION)
+    c.set_model_version_tag(name, version, "retain.reason", reason)
+    if previous is not None and previous.version != version:
+        c.set_model_version_tag(name, previous.version, "retain.decision", "retired")
+
+
+def apply_decision(name: str, version: str, decision: Decision) -> None:
+    """Tag the new version with the decision and move the aliases accordingly."""
+    c = client()
+    for key, value in decision.tags().items():
+        c.set_model_version_tag(name, version, key, value)
+    if decision.promote:
+        set_champion(name, version, decision.reason)
+    else:
+        c.set_registered_model_alias(name, CHALLENGER, version)
+
+
+def promote(name: str, version: str) -> str:
+    """Make ``version`` the champion by hand; returns the version it replaced (or '')."""
+    _check_version(name, version)
+    previous = champion(name)
+    set_champion(name, version, "promoted by hand with `retain promote`")
+    return previous.version if previous is not None else ""
+
+
+def rollback(name: str) -> tuple[str, str]:
+    """Give the champion alias back to the previous champion; returns (from, to) versions."""
+    current = champion(name)
+    if current is None:
+        raise RegistryError(f"model {name!r} has no champion to roll back")
+    history = [v for v in _history(name) if v != current.version]
+    if not history:
+        raise RegistryError(
+            f"model {name!r}: v{current.version} is the only champion there has been"
+        )
+    target = history[-1]
+    c = client()
+    c.set_registered_model_alias(name, CHAMPION, target)
+    c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    c.set_model_version_tag(name, current.version, "retain.decision", "rolled back")
+    c.set_model_version_tag(
+        name, target, "retain.reason", f"restored by `retain rollback` from v{current.version}"
+    )
+    return current.version, target
+
+
+def _check_version(name: str, version: str) -> ModelVersion:
+    try:
+        return client().get_model_version(name, version)
+    except MlflowException as err:
+        raise RegistryError(f"model {name!r} has no version {version!r}") from err
+
+
+def list_versions(names: list[str]) -> pd.DataFrame:
+    """Every version of the named models with aliases, gate decision and test metrics."""
+    c = client()
+    rows = []
+    for name in names:
+        try:
+            versions = c.search_model_versions(f"name='{name}'")
+        except MlflowException:
+            continue
+        for v in versions:
+            run = c.get_run(v.run_id) if v.run_id else None
+            metrics = run.data.metrics if run else {}
+            tags = v.tags or {}
+            rows.append(
+                {
+                    "model": name,
+                    "version": int(v.version),
+                    "aliases": ",".join(sorted(v.aliases)),
+                    "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime(
+                        "%Y-%m-%d %H:%M"
+                    ),
+                    "decision": tags.get("retain.decision", ""),
+                    "gate": f"{tags.get('retain.gate_metric', '')}={tags.get('retain.gate_score', '')}",
+                    **{
+                        k.removeprefix("test."): round(val, 4)
+                        for k, val in metrics.items()
+                        if k.startswith("test.")
+                    },
+                    "reason": tags.get("retain.reason", ""),
+                }
+            )
+    if not rows:
+        return pd.DataFrame(columns=["model", "version", "aliases"])
+    return pd.DataFrame(rows).sort_values(["model", "version"]).reset_index(drop=True)
