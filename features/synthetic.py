@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,9 +62,6 @@ PLAN_SHARE = (0.6, 0.3, 0.1)
 PLAN_PRICE = {"basic": 19.0, "pro": 49.0, "enterprise": 199.0}
 PLAN_HAZARD = {"basic": 0.045, "pro": 0.03, "enterprise": 0.015}
 SIZES = ("1-10", "11-50", "51-200", "200+")
-
-Business = Literal["retail", "subscription"]
-
 
 @dataclass(frozen=True)
 class DemoTables:
@@ -459,13 +456,18 @@ def write_demo(
     *,
     customers: int = 5000,
     seed: int = 42,
-    fmt: Literal["csv", "parquet"] = "csv",
-    businesses: tuple[Business, ...] = ("retail", "subscription"),
+    fmt: str = "csv",
+    businesses: Sequence[str] = ("retail", "subscription"),
 ) -> dict[str, Path]:
     """Write the demo businesses under ``out_dir/<business>/``; return each folder.
 
     The subscription business gets 60% as many customers as retail and a derived seed.
     """
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"format must be csv or parquet, got {fmt!r}")
+    unknown = [b for b in businesses if b not in ("retail", "subscription")]
+    if unknown:
+        raise ValueError(f"unknown demo business {unknown}; valid: retail, subscription")
     written: dict[str, Path] = {}
     for business in businesses:
         if business == "retail":
