@@ -19,9 +19,9 @@ customers; the subscription simulation steps over months, not over customers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,7 @@ PLAN_SHARE = (0.6, 0.3, 0.1)
 PLAN_PRICE = {"basic": 19.0, "pro": 49.0, "enterprise": 199.0}
 PLAN_HAZARD = {"basic": 0.045, "pro": 0.03, "enterprise": 0.015}
 SIZES = ("1-10", "11-50", "51-200", "200+")
+
 
 @dataclass(frozen=True)
 class DemoTables:

@@ -60,6 +60,10 @@ class ChurnConfig(_Frozen):
     lightgbm: LightGBMParams = LightGBMParams()
     balance_classes: bool = Field(True, description="Weight classes equally while boosting.")
     calibrate: bool = Field(True, description="Platt-scale probabilities on the validation cutoff.")
+    monotone_increasing: list[str] = Field(
+        default_factory=lambda: ["days_since_last_purchase"],
+        description="Features that may only raise churn risk as they grow (ignored if absent).",
+    )
 
 
 class ClvConfig(_Frozen):

@@ -131,7 +131,9 @@ class _Booster(BaseEstimator):
 
 class LightGBMChurn(ClassifierMixin, _Booster):
     """LightGBM churn classifier; ``balance_classes`` weights both classes equally while boosting
-    and ``calibrate`` then Platt-scales the raw score on the evaluation set."""
+    and ``calibrate`` then Platt-scales the raw score on the evaluation set. Features named in
+    ``monotone_increasing`` can only raise the risk as they grow (e.g. days since last purchase),
+    so the model cannot learn that a later purchase makes a customer riskier."""
 
     def __init__(
         self,
@@ -148,6 +150,7 @@ class LightGBMChurn(ClassifierMixin, _Booster):
         n_jobs: int = 2,
         balance_classes: bool = True,
         calibrate: bool = True,
+        monotone_increasing: tuple[str, ...] = (),
     ) -> None:
         super().__init__(
             n_estimators=n_estimators,
@@ -164,6 +167,7 @@ class LightGBMChurn(ClassifierMixin, _Booster):
         )
         self.balance_classes = balance_classes
         self.calibrate = calibrate
+        self.monotone_increasing = monotone_increasing
 
     def fit(
         self,
@@ -182,6 +186,12 @@ class LightGBMChurn(ClassifierMixin, _Booster):
             share = y.mean()
             weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
         params = _booster_params(self, {"objective": "binary", "metric": "auc"})
+        if self.monotone_increasing:
+            names = feature_names or []
+            unknown = sorted(set(self.monotone_increasing) - set(names))
+            if unknown:
+                raise ValueError(f"monotone_increasing names unknown features {unknown}")
+            params["monotone_constraints"] = [int(n in self.monotone_increasing) for n in names]
         self.booster_ = self._train(params, X, y, eval_set, feature_names, categorical, weight)
         self.classes_ = np.array([0, 1])
         self.platt_: tuple[float, float] | None = None

@@ -237,6 +237,9 @@ def _churn_models(
         **_lgb_kwargs(config, "churn"),
         balance_classes=config.churn.balance_classes,
         calibrate=config.churn.calibrate,
+        monotone_increasing=tuple(
+            c for c in config.churn.monotone_increasing if c in encoding.columns
+        ),
     )
     lgbm.fit(
         m["train"],

@@ -27,7 +27,7 @@ from training.btyd import (
     _gamma_gamma_objective,
 )
 
-CDNOW_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
+CDNOW_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cdnow"
 CALIBRATION_END = pd.Timestamp("1997-09-30")  # end of week 39; the cohort joined in Jan-Mar 1997
 
 

@@ -1,0 +1,129 @@
+"""Test helpers: real processes on loopback ports, and the paths tests share."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW_DIR = ROOT.parent / "shared" / "data" / "cdnow"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, Any]:
+    """One HTTP request; returns (status, parsed JSON or text) for 2xx and error statuses alike."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    text = raw.decode()
+    try:
+        return status, json.loads(text)
+    except json.JSONDecodeError:
+        return status, text
+
+
+class Server:
+    """A real ``bentoml serve`` process of the retain service on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        command = [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "serving.service:Retain",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--working-dir",
+            str(ROOT),
+        ]
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 90) -> bool:
+        """True once /readyz answers 200; False if the process exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.3)
+        return False
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait()
+        self._log_file.close()
+
+
+def write_config(path: Path, data_dir: Path, **overrides: Any) -> Path:
+    """An experiment YAML for the demo retail data in ``data_dir`` (absolute paths)."""
+    import yaml
+
+    config: dict[str, Any] = {
+        "name": f"test-{path.stem}",
+        "data": {
+            "transactions": {"path": str(data_dir / "transactions.csv")},
+            "customers": {"path": str(data_dir / "customers.csv")},
+        },
+        "horizon_days": 90,
+        "seed": 42,
+    }
+    config.update(overrides)
+    path.write_text(yaml.safe_dump(config))
+    return path
