@@ -52,10 +52,16 @@ pytest: venv
 
 bench: bench-features bench-serving bench-scoring ## All benchmarks (results under experiments/results)
 
-bench-features: venv ## Feature and BTYD-summary speed vs lifetimes
+.venv-bench/.synced: experiments/bench-requirements.txt | venv
+	$(BIN)/uv venv --quiet --python $(PYTHON) .venv-bench
+	VIRTUAL_ENV=.venv-bench $(BIN)/uv pip install --quiet -r experiments/bench-requirements.txt
+	@touch $@
+
+bench-features: venv .venv-bench/.synced ## Feature and BTYD-summary speed vs lifetimes
 	$(BIN)/python experiments/bench_features.py
 
-bench-serving: venv ## HTTP latency and throughput vs mlflow models serve
+bench-serving: venv ## HTTP latency and throughput vs mlflow models serve (needs wrk)
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python experiments/bench_serving.py
 
 bench-scoring: venv ## Batch scoring of 1M customers
@@ -65,4 +71,4 @@ docs: venv ## Regenerate docs/FEATURES.md from the catalogue
 	$(BIN)/retain features --list --markdown > docs/FEATURES.md
 
 clean: ## Remove the environment, demo data and local state
-	rm -rf $(VENV) .retain data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bench .retain data .mypy_cache .ruff_cache .pytest_cache

@@ -112,7 +112,8 @@ def _take(values: np.ndarray | pd.Series, rows: np.ndarray) -> np.ndarray | pd.S
         taken = values.iloc[rows].reset_index(drop=True)
         if pd.api.types.is_numeric_dtype(taken):
             return taken.to_numpy(dtype=np.float64)
-        return taken.astype("str").mask(taken.isna()).to_numpy(dtype=object)
+        # a text array, not object: the dtype must not depend on whether any value is present
+        return taken.astype("str").mask(taken.isna()).array
     return values[rows]
 
 

@@ -237,7 +237,7 @@ def _transaction_features() -> list[FeatureSpec]:
             "float",
             "transactions",
             all_time,
-            "Distinct products bought; empty when the data has no product_id.",
+            "Distinct products bought; empty if none of the customer's purchases has a product_id.",
         ),
         FeatureSpec(
             "distinct_categories",
@@ -245,7 +245,7 @@ def _transaction_features() -> list[FeatureSpec]:
             "float",
             "transactions",
             all_time,
-            "Distinct categories bought; empty when the data has no category.",
+            "Distinct categories bought; empty if none of the customer's purchases has a category.",
         ),
         FeatureSpec(
             "return_rows_share",

@@ -43,8 +43,6 @@ class PastTransactions:
     quantity: np.ndarray
     product: np.ndarray
     category: np.ndarray
-    has_product: bool
-    has_category: bool
     # one row per (customer, purchase day), sorted by customer then day
     pday_customer: np.ndarray
     pday_day: np.ndarray
@@ -79,8 +77,6 @@ class PastTransactions:
             quantity=tx.quantity[past],
             product=tx.product[past],
             category=tx.category[past],
-            has_product=tx.has_product,
-            has_category=tx.has_category,
             pday_customer=b_customer[starts],
             pday_day=b_day[starts],
             pday_spend=np.add.reduceat(b_amount, starts) if len(starts) else np.zeros(0),
@@ -201,23 +197,24 @@ def basket_family(p: PastTransactions) -> Columns:
     returned = 0.0 - _count(p.customer[p.is_return], p.n, p.amount[p.is_return])
     return {
         "items_per_order": _ratio(_count(p.customer[bought], p.n, p.quantity[bought]), orders),
-        "distinct_products": _distinct(p.customer[bought], p.product[bought], p.n, p.has_product),
-        "distinct_categories": _distinct(
-            p.customer[bought], p.category[bought], p.n, p.has_category
-        ),
+        "distinct_products": _distinct(p.customer[bought], p.product[bought], p.n),
+        "distinct_categories": _distinct(p.customer[bought], p.category[bought], p.n),
         "return_rows_share": _ratio(_count(p.customer[p.is_return], p.n), lines),
         "return_value_share": _ratio(returned, gross),
     }
 
 
-def _distinct(customer: np.ndarray, item: np.ndarray, n: int, present: bool) -> np.ndarray:
-    """Distinct non-missing items per customer; NaN everywhere when the column is absent."""
-    if not present:
-        return np.full(n, np.nan)
+def _distinct(customer: np.ndarray, item: np.ndarray, n: int) -> np.ndarray:
+    """Distinct known items per customer; NaN for a customer without any known item.
+
+    Decided per customer, never by whether other customers or later rows have the column, so a
+    customer's value is the same in a whole base, alone in a request, and at every later date.
+    """
     known = item >= 0
     width = int(item.max(initial=0)) + 1
     pairs = np.unique(customer[known] * width + item[known])
-    return _count(pairs // width, n)
+    counts = _count(pairs // width, n)
+    return np.where(counts > 0, counts, np.nan)
 
 
 TRANSACTION_FAMILIES = {

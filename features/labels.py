@@ -53,8 +53,8 @@ def check_window(prep: PreparedData, cutoff: int, horizon_days: int) -> None:
         raise CutoffError(f"horizon must be a positive number of days, got {horizon_days}")
     if cutoff < start:
         raise CutoffError(
-            f"cutoff {from_day(cutoff).date()} is before the data starts: {span}. "
-            "Choose a later cutoff."
+            f"cutoff {from_day(cutoff).date()} (with a {horizon_days}-day horizon) is before the "
+            f"data starts: {span}. Choose a later cutoff."
         )
     if cutoff + horizon_days > end:
         latest = from_day(end - horizon_days).date()

@@ -179,7 +179,7 @@ def validate_table(
         sources = [mapped] if isinstance(mapped, str) else list(mapped)
         missing = [s for s in sources if s not in raw.columns]
         if missing:
-            if col.required:
+            if col.required or col.name in options.columns:
                 raise DataValidationError(
                     _missing_column_message(spec, col, missing, raw, source_name)
                 )
@@ -231,8 +231,9 @@ def _missing_column_message(
         if mapped
         else "the file has no column of that name"
     )
+    kind = "required" if col.required else "mapped"
     return (
-        f"{spec.name} ({source_name}): required column '{col.name}' is missing: {how}. "
+        f"{spec.name} ({source_name}): {kind} column '{col.name}' is missing: {how}. "
         f"The file has: {have}. Map your column in the experiment config, e.g. "
         f"data.{spec.name}.columns.{col.name}: <your column name>."
     )

@@ -44,8 +44,11 @@ def day_number(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
 
 
 def to_day(value: pd.Timestamp | str) -> int:
-    """The day number of one date."""
-    return int(np.datetime64(pd.Timestamp(value).normalize().to_datetime64(), "D").astype(np.int64))
+    """The day number of one date; a date with a UTC offset counts as the date it shows."""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)  # not its UTC date, which may be the day before or after
+    return int(np.datetime64(stamp.normalize().to_datetime64(), "D").astype(np.int64))
 
 
 def from_day(day: int) -> pd.Timestamp:
@@ -67,8 +70,6 @@ class Transactions:
     category: np.ndarray
     order_customer: np.ndarray
     order_first_day: np.ndarray
-    has_product: bool
-    has_category: bool
 
     @property
     def n_products(self) -> int:
@@ -182,6 +183,7 @@ def prepare(data: CustomerData) -> PreparedData:
             kind=kind[order],
             score=i[SCORE].to_numpy(dtype=np.float64)[order],
         )
+        _min_into(first, inter.customer, inter.day, presorted=True)
     days = [tx.day]
     if subs is not None:
         days += [subs.start_day, subs.end_day[subs.end_day < NEVER]]
@@ -233,8 +235,8 @@ def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Trans
     order_first_day = np.full(n_orders, NEVER, dtype=np.int64)
     bought = ~is_return
     _min_into(order_first_day, order_code[bought], day[bought])
-    product, has_product = _optional_codes(tx[PRODUCT_ID], order)
-    category, has_category = _optional_codes(tx[CATEGORY], order)
+    product = _optional_codes(tx[PRODUCT_ID], order)
+    category = _optional_codes(tx[CATEGORY], order)
     return Transactions(
         customer=code,
         day=day,
@@ -246,8 +248,6 @@ def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Trans
         category=category,
         order_customer=order_customer,
         order_first_day=order_first_day,
-        has_product=has_product,
-        has_category=has_category,
     )
 
 
@@ -267,6 +267,6 @@ def _order_codes(
     return key.groupby(["customer", "order", "stamp"], sort=False).ngroup().to_numpy(np.int64)
 
 
-def _optional_codes(values: pd.Series, order: np.ndarray) -> tuple[np.ndarray, bool]:
-    codes = pd.factorize(values.to_numpy()[order], use_na_sentinel=True)[0].astype(np.int64)
-    return codes, bool((codes >= 0).any())
+def _optional_codes(values: pd.Series, order: np.ndarray) -> np.ndarray:
+    """Codes of an optional text column in row order; -1 where it is empty."""
+    return pd.factorize(values.to_numpy()[order], use_na_sentinel=True)[0].astype(np.int64)

@@ -77,6 +77,16 @@ class TableSource(BaseModel):
             raise ValueError(
                 f"{spec.name}.columns: unknown canonical column(s) {unknown}; valid: {valid}"
             )
+        lists = {k: v for k, v in self.columns.items() if isinstance(v, list)}
+        not_numbers = sorted(k for k in lists if spec.column(k).kind != "number")
+        if not_numbers:
+            raise ValueError(
+                f"{spec.name}.columns: {not_numbers} map to a list of columns, which are "
+                "multiplied; only number columns can (e.g. amount: [Quantity, Price])"
+            )
+        empty = sorted(k for k, v in lists.items() if not v)
+        if empty:
+            raise ValueError(f"{spec.name}.columns: {empty} map to an empty list of columns")
         if self.attributes is not None and not spec.keeps_extra_columns:
             raise ValueError(f"{spec.name}: 'attributes' is only valid for the customers table")
 

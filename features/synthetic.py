@@ -137,7 +137,7 @@ def make_retail(
     n_candidates = rng.poisson(rate * peak * exposure)
     owner = np.repeat(np.arange(n), n_candidates)
     when = acquired[owner] + 1 + rng.uniform(0.0, 1.0, size=owner.size) * exposure[owner]
-    doy = (pd.Timestamp(start).dayofyear + when.astype(np.int64)) % 365
+    doy = (pd.Timestamp(start).day_of_year + when.astype(np.int64)) % 365
     slowdown = np.where(when > death[owner] - 120, 0.25, 1.0)
     keep = rng.uniform(size=owner.size) < seasonality(doy) * slowdown / peak
     owner = np.concatenate([np.arange(n), owner[keep]])

@@ -61,7 +61,19 @@ class ScoreRun:
 def resolve_as_of(prep: PreparedData, as_of: str) -> pd.Timestamp:
     """'latest' means the data's last day; a date must lie within the data's range."""
     start, end = prep.date_range
-    day = end if as_of == "latest" else pd.Timestamp(as_of).normalize()
+    if as_of == "latest":
+        day = end
+    else:
+        try:
+            parsed = pd.Timestamp(as_of)
+        except ValueError:
+            parsed = pd.NaT
+        if pd.isna(parsed) or parsed.tzinfo is not None:
+            raise CutoffError(
+                f"--as-of {as_of!r} is not a date: give a day such as {end.date()} (the data runs "
+                f"from {start.date()} to {end.date()}) or 'latest'"
+            )
+        day = parsed.normalize()
     if not start <= day <= end:
         raise CutoffError(
             f"--as-of {day.date()} is outside the data, which runs from {start.date()} to "

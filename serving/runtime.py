@@ -8,7 +8,9 @@ model:
    it. The timer handle keeps the request's context (and through it the OpenTelemetry span, the
    request and response objects) alive for the whole timeout, 60 s by default: at 500 req/s that
    is 30,000 requests' objects in the oldest GC generation, all walked by every full collection.
-   ``PromptTimeoutMiddleware`` behaves the same but cancels its timer once the response starts.
+   ``PromptTimeoutMiddleware`` behaves the same but cancels its timer once the response starts,
+   and stops waiting when the app finishes without responding (BentoML's waits out the timeout
+   and swallows the app's exception).
 2. BentoML's sampler records every span even at ``sample_rate: 0`` (``RECORD_ONLY``), building
    attributes and events per request that nothing exports. Unless ``RETAIN_TRACING=1``, the
    tracer provider is replaced by one that samples nothing, so spans are no-ops.
@@ -42,11 +44,12 @@ class PromptTimeoutMiddleware:
         timer = loop.call_later(self.timeout, _expire, started)
 
         async def send_and_mark(message: Message) -> None:
-            if not started.done():
-                started.set_result(None)
+            _release(started)
             await send(message)
 
         task = asyncio.ensure_future(self.app(scope, receive, send_and_mark))
+        # an app that fails (or returns) before responding must not wait out the timeout
+        task.add_done_callback(lambda _: _release(started))
         try:
             await started
         except TimeoutError:
@@ -57,6 +60,11 @@ class PromptTimeoutMiddleware:
         finally:
             timer.cancel()
         await task
+
+
+def _release(started: asyncio.Future[None]) -> None:
+    if not started.done():
+        started.set_result(None)
 
 
 def _expire(started: asyncio.Future[None]) -> None:

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from features.schema import SCORE_RANGES
+from features.schema import CUSTOMER_ID, SCORE_RANGES, SIGNUP_DATE
 
-FeatureValue = float | str | None
+FeatureValue = Annotated[float, Strict()] | str | None
+"""A number (integers too), a text or null; strict so that ``true`` is an error, not 1.0."""
 
 
 class _Strict(BaseModel):
@@ -91,18 +100,25 @@ class CustomerInput(_Strict):
     interactions: list[InteractionEvent] | None = Field(None, max_length=100_000)
     subscriptions: list[SubscriptionPeriod] | None = Field(None, max_length=1_000)
     signup_date: dt.date | None = None
-    attributes: dict[str, str | float | None] | None = Field(
+    attributes: dict[str, FeatureValue] | None = Field(
         None, description="Customer attributes such as region or channel (customers table columns)."
     )
 
-    @field_validator("features")
+    @field_validator("features", "attributes")
     @classmethod
-    def _finite_features(
-        cls, value: dict[str, FeatureValue] | None
+    def _finite_values(
+        cls, value: dict[str, FeatureValue] | None, info: ValidationInfo
     ) -> dict[str, FeatureValue] | None:
+        kind = "feature" if info.field_name == "features" else "attribute"
         for key, v in (value or {}).items():
             if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"feature {key!r} must be finite or null, got {v}")
+                raise ValueError(f"{kind} {key!r} must be finite or null, got {v}")
+        if kind == "attribute":
+            reserved = sorted({CUSTOMER_ID, SIGNUP_DATE} & set(value or {}))
+            if reserved:
+                raise ValueError(
+                    f"attributes may not be named {reserved}: those are the customer's own fields"
+                )
         return value
 
     @model_validator(mode="after")
@@ -125,7 +141,9 @@ class CustomerInput(_Strict):
                 ("interactions", i, e.timestamp) for i, e in enumerate(self.interactions or [])
             ]
             for name, i, stamp in stamps:
-                if stamp.date() > last_day:
+                # a timestamp with a UTC offset is compared in the business time zone, which
+                # only the models know: ``Scorer.features_from_events`` checks those
+                if stamp.tzinfo is None and stamp.date() > last_day:
                     raise ValueError(
                         f"{name}[{i}].timestamp {stamp.date()} is after as_of {last_day}: "
                         "only events up to the scoring date may be sent"

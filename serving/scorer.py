@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -192,15 +193,15 @@ class Scorer:
             levels = bundle.encoding.categories.get(name)
             if levels is None:
                 column = [r[name] for r in rows]
-                try:
-                    out[:, j] = np.asarray(
-                        [np.nan if v is None else v for v in column], dtype=np.float64
-                    )
-                except (TypeError, ValueError):
-                    i = next(i for i, v in enumerate(column) if not _is_number(v))
+                # checked, not just converted: numpy would turn the text "5" into 5.0
+                i = next((i for i, v in enumerate(column) if not _is_number(v)), -1)
+                if i >= 0:
                     raise FeatureKeyError(
                         i, f"feature {name!r} must be a number or null, got {column[i]!r}"
-                    ) from None
+                    )
+                out[:, j] = np.asarray(
+                    [np.nan if v is None else v for v in column], dtype=np.float64
+                )
             else:
                 lookup = {level: float(k) for k, level in enumerate(levels)}
                 texts = [_category_text(r[name]) for r in rows]
@@ -213,6 +214,7 @@ class Scorer:
         Customers are grouped by ``as_of``; each group goes through ``validate_table`` and
         ``build_features`` exactly as a batch would. Returns features in request order.
         """
+        check_event_days(customers, self.timezone)
         frames = []
         by_day: dict[dt.date, list[int]] = {}
         for i, c in enumerate(customers):
@@ -222,7 +224,8 @@ class Scorer:
             data = events_to_data(group, timezone=self.timezone)
             feats = build_features(data, pd.Timestamp(day), families=self.families)
             keys = [f"{i}" for i in positions]
-            feats = feats.reindex(keys)
+            # attributes nobody in the request gave are missing values, not missing columns
+            feats = feats.reindex(index=keys, columns=self.columns)
             feats.index = pd.Index(positions)
             frames.append(feats)
         frame = pd.concat(frames).sort_index()
@@ -279,6 +282,40 @@ class FeatureKeyError(ValueError):
         self.row = row
 
 
+class EventDayError(DataValidationError):
+    """A by-events request item with an event after its ``as_of`` day in the business time zone."""
+
+    def __init__(self, row: int, field: list[str | int], message: str) -> None:
+        super().__init__(message)
+        self.row = row
+        self.field = field
+
+
+def check_event_days(customers: Sequence[Any], timezone: str) -> None:
+    """Events with a UTC offset must fall on or before ``as_of`` in the business time zone.
+
+    The request schema checks timestamps without an offset (they are business time already);
+    those with one are converted as ``features.loading.parse_datetimes`` converts them, so an
+    event is rejected here rather than silently left out of the features.
+    """
+    zone = ZoneInfo(timezone)
+    for row, c in enumerate(customers):
+        for name in ("transactions", "interactions"):
+            for j, event in enumerate(getattr(c, name) or []):
+                stamp = event.timestamp
+                if stamp.tzinfo is None:
+                    continue
+                local = stamp.astimezone(zone)
+                if local.date() > c.as_of:
+                    raise EventDayError(
+                        row,
+                        [name, j, "timestamp"],
+                        f"{name}[{j}].timestamp {stamp.isoformat()} is {local:%Y-%m-%d %H:%M} in "
+                        f"the business time zone ({timezone}), after as_of {c.as_of}: only "
+                        "events up to the scoring date may be sent",
+                    )
+
+
 def _is_number(v: Any) -> bool:
     return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
 
@@ -307,13 +344,13 @@ def events_to_data(customers: Sequence[Any], *, timezone: str = "UTC") -> Custom
     inter_rows: list[dict[str, Any]] = []
     sub_rows: list[dict[str, Any]] = []
     cust_rows: list[dict[str, Any]] = []
-    any_customers = any(c.attributes is not None or c.signup_date is not None for c in customers)
     for key, c in zip(_keys(customers), customers, strict=True):
         tx_rows += [{CUSTOMER_ID: key, **t.model_dump()} for t in c.transactions or []]
         inter_rows += [{CUSTOMER_ID: key, **e.model_dump()} for e in c.interactions or []]
         sub_rows += [{CUSTOMER_ID: key, **s.model_dump()} for s in c.subscriptions or []]
-        if any_customers:
-            cust_rows.append({CUSTOMER_ID: key, SIGNUP_DATE: c.signup_date, **(c.attributes or {})})
+        # every customer gets a customers row, as in a batch: attributes and signup date may be
+        # absent (missing values), and the profile features still have their table
+        cust_rows.append({CUSTOMER_ID: key, SIGNUP_DATE: c.signup_date, **(c.attributes or {})})
 
     def table(rows: list[dict[str, Any]], spec: Any, columns: list[str]) -> pd.DataFrame:
         raw = pd.DataFrame(rows, columns=columns if not rows else None)

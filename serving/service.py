@@ -36,7 +36,7 @@ from features.errors import RetainError
 from features.settings import disable_telemetry
 from serving.runtime import tune_bentoml_runtime
 from serving.schemas import CustomerInput, ModelInfo, ScoreResponse
-from serving.scorer import FeatureKeyError
+from serving.scorer import EventDayError, FeatureKeyError
 from serving.store import BENTO_NAMES, make_scorer
 
 disable_telemetry()  # BentoML reads this when the worker imports the module, before serving
@@ -180,6 +180,8 @@ class Retain:
             group = [customers[i] for i in by_events]
             try:
                 frame, days = scorer.features_from_events(group)
+            except EventDayError as err:
+                return error_response(422, str(err), ["customers", by_events[err.row], *err.field])
             except RetainError as err:
                 return error_response(422, str(err), ["customers"])
             known = frame.notna().any(axis=1).to_numpy()

@@ -1,7 +1,8 @@
 """Honest baselines that need no feature engineering: BG/NBD (+ Gamma-Gamma) and last period.
 
 BG/NBD is fitted the way practitioners use it: on every customer's purchase history up to the
-cutoff (time in days), then asked about the horizon after it. Its churn score is the exact
+cutoff, then asked about the horizon after it. Time is measured in weeks, as in the paper: the
+model is scale-free but its optimiser is better conditioned in weeks than in days. Its churn score is the exact
 probability of no purchase in the horizon, not just 1 - P(alive).
 """
 
@@ -17,6 +18,7 @@ from features.prepare import PreparedData, to_day
 from training.btyd import BetaGeoFitter, GammaGammaFitter
 
 BTYD_COLUMNS = {"btyd_frequency": "frequency", "btyd_recency": "recency", "btyd_T": "T"}
+WEEK = 7.0
 
 
 def probability_no_purchase(bg: BetaGeoFitter, summary: pd.DataFrame, t: float) -> np.ndarray:
@@ -53,29 +55,31 @@ class BtydBaseline:
 def fit_btyd(
     prep: PreparedData, cutoff: pd.Timestamp, horizon_days: int, ids: pd.Index
 ) -> BtydBaseline:
-    """Fit BG/NBD (+ Gamma-Gamma on repeat buyers) at ``cutoff`` and predict the horizon for ``ids``."""
+    """Fit BG/NBD (+ Gamma-Gamma on repeat buyers) at ``cutoff`` and predict the horizon for ``ids``.
+
+    Customers in ``ids`` without a purchase by the cutoff are scored as brand-new (x = t_x = T = 0).
+    """
     summary = build_features(prep, cutoff, families=["btyd"])
-    summary = summary.loc[summary["btyd_T"].notna()]
-    fit_on = summary.rename(columns=BTYD_COLUMNS)[["frequency", "recency", "T"]]
-    bg = BetaGeoFitter().fit(fit_on)
-    target = summary.reindex(ids)
-    x = target.rename(columns=BTYD_COLUMNS)[["frequency", "recency", "T"]].fillna(0.0)
-    churn = probability_no_purchase(bg, x, float(horizon_days))
-    repeaters = summary.loc[(summary["btyd_frequency"] > 0) & (summary["btyd_monetary_value"] > 0)]
+    summary = summary.loc[summary["btyd_T"].notna()].rename(
+        columns={**BTYD_COLUMNS, "btyd_monetary_value": "monetary_value"}
+    )
+    summary["recency"] /= WEEK
+    summary["T"] /= WEEK
+    horizon = horizon_days / WEEK
+    bg = BetaGeoFitter().fit(summary[["frequency", "recency", "T"]])
+    target = summary.reindex(ids).fillna(
+        {"frequency": 0.0, "recency": 0.0, "T": 0.0, "monetary_value": 0.0}
+    )
+    churn = probability_no_purchase(bg, target, horizon)
+    repeaters = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     gg = None
     if len(repeaters) >= 20:
-        gg = GammaGammaFitter().fit(
-            repeaters.rename(columns={**BTYD_COLUMNS, "btyd_monetary_value": "monetary_value"})[
-                ["frequency", "recency", "T", "monetary_value"]
-            ]
+        gg = GammaGammaFitter().fit(repeaters[["frequency", "recency", "T", "monetary_value"]])
+        spend = gg.expected_spend(
+            bg, target.assign(monetary_value=target["monetary_value"].clip(lower=0.0)), horizon
         )
-        with_money = x.assign(
-            monetary_value=target["btyd_monetary_value"].fillna(0.0).clip(lower=0.0)
-        )
-        spend = gg.expected_spend(bg, with_money, float(horizon_days))
     else:
-        mean_value = float(summary["btyd_monetary_value"].mean())
-        spend = bg.expected_purchases(float(horizon_days), x) * mean_value
+        spend = bg.expected_purchases(horizon, target) * float(summary["monetary_value"].mean())
     return BtydBaseline(bg, gg, np.asarray(churn), np.asarray(spend, dtype=np.float64))
 
 

@@ -44,8 +44,11 @@ class LightGBMParams(_Frozen):
     n_estimators: int = Field(
         2000, ge=1, description="Upper bound; early stopping picks the number."
     )
-    learning_rate: float = Field(0.03, gt=0, le=1)
-    num_leaves: int = Field(31, ge=2)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    max_depth: int = Field(
+        4, ge=-1, description="Shallow trees keep TreeSHAP reasons fast; -1: no limit."
+    )
     min_child_samples: int = Field(50, ge=1)
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
@@ -103,7 +106,7 @@ class ExperimentConfig(_Frozen):
 
     name: str = Field(description="MLflow experiment name.")
     description: str = ""
-    data: DataConfig
+    data: DataConfig = Field(description="Input tables and how their columns map to the contract.")
     business: Literal["auto", "noncontractual", "contractual"] = Field(
         "auto", description="auto: contractual when a subscriptions table is given."
     )
@@ -113,13 +116,13 @@ class ExperimentConfig(_Frozen):
     )
     families: list[str] | None = Field(None, description="Feature families; default all available.")
     new_customer_days: int = Field(180, ge=1, description="Customers younger than this are 'new'.")
-    split: SplitConfig = SplitConfig()
-    churn: ChurnConfig = ChurnConfig()
-    clv: ClvConfig = ClvConfig()
-    empc: EmpcConfig = EmpcConfig()
-    promotion: PromotionConfig = PromotionConfig()
-    registry: RegistryConfig = RegistryConfig()
-    seed: int = 42
+    split: SplitConfig = Field(SplitConfig(), description="Cutoffs and the out-of-time split.")
+    churn: ChurnConfig = Field(ChurnConfig(), description="The churn classifier.")
+    clv: ClvConfig = Field(ClvConfig(), description="The future-value regressor.")
+    empc: EmpcConfig = Field(EmpcConfig(), description="Economics for the EMPC metric.")
+    promotion: PromotionConfig = Field(PromotionConfig(), description="The registry gate.")
+    registry: RegistryConfig = Field(RegistryConfig(), description="Registered model names.")
+    seed: int = Field(42, description="Seed for every random step; same seed, same models.")
 
     @model_validator(mode="after")
     def _known_families(self) -> ExperimentConfig:

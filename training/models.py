@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from features.model_bundle import sigmoid
 
@@ -63,6 +64,7 @@ class _Booster(BaseEstimator):
         early_stopping_rounds: int = 100,
         random_state: int = 42,
         n_jobs: int = 2,
+        verbose: int = 0,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -75,6 +77,7 @@ class _Booster(BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def _train(
         self,
@@ -103,13 +106,24 @@ class _Booster(BaseEstimator):
             )
             valid_sets = [valid]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        booster = lgb.train(
-            params,
-            train,
-            num_boost_round=self.n_estimators,
-            valid_sets=valid_sets,
-            callbacks=callbacks,
+        bar = tqdm(
+            total=self.n_estimators,
+            desc=type(self).__name__,
+            unit="round",
+            leave=False,
+            disable=not self.verbose,
         )
+        callbacks.append(lambda env: bar.update(1))
+        try:
+            booster = lgb.train(
+                params,
+                train,
+                num_boost_round=self.n_estimators,
+                valid_sets=valid_sets,
+                callbacks=callbacks,
+            )
+        finally:
+            bar.close()
         if eval_set is not None and booster.best_iteration > 0:
             booster = lgb.Booster(
                 model_str=booster.model_to_string(num_iteration=booster.best_iteration)
@@ -148,6 +162,7 @@ class LightGBMChurn(ClassifierMixin, _Booster):
         early_stopping_rounds: int = 100,
         random_state: int = 42,
         n_jobs: int = 2,
+        verbose: int = 0,
         balance_classes: bool = True,
         calibrate: bool = True,
         monotone_increasing: tuple[str, ...] = (),
@@ -164,6 +179,7 @@ class LightGBMChurn(ClassifierMixin, _Booster):
             early_stopping_rounds=early_stopping_rounds,
             random_state=random_state,
             n_jobs=n_jobs,
+            verbose=verbose,
         )
         self.balance_classes = balance_classes
         self.calibrate = calibrate
@@ -229,6 +245,7 @@ class LightGBMSpend(RegressorMixin, _Booster):
         early_stopping_rounds: int = 100,
         random_state: int = 42,
         n_jobs: int = 2,
+        verbose: int = 0,
         tweedie_variance_power: float = 1.3,
     ) -> None:
         super().__init__(
@@ -243,6 +260,7 @@ class LightGBMSpend(RegressorMixin, _Booster):
             early_stopping_rounds=early_stopping_rounds,
             random_state=random_state,
             n_jobs=n_jobs,
+            verbose=verbose,
         )
         self.tweedie_variance_power = tweedie_variance_power
 

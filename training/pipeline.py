@@ -8,9 +8,11 @@ through the promotion gate against the current champion on that same test data.
 from __future__ import annotations
 
 import io
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -23,7 +25,7 @@ from features.model_bundle import ModelBundle
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
 from training import plots
-from training.baselines import fit_btyd, last_period_spend
+from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.config import ExperimentConfig
 from training.dataset import CHURN, FUTURE_VALUE, TrainingData, load_training_data
 from training.metrics import EMPCParams, churn_metrics, clv_metrics, metrics_by_slice
@@ -61,6 +63,8 @@ class TrainResult:
     versions: dict[str, str]
     test_cutoff: pd.Timestamp
     seconds: float
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Test rows: customer_id, segment, churn, future_value and every model's prediction."""
 
 
 class _Clock:
@@ -115,20 +119,30 @@ def train(
         }
         segment = _segments(data, test_df, config.new_customer_days)
 
+        step("fitting BG/NBD and Gamma-Gamma baselines")
+        btyd = fit_btyd(
+            data.prep, data.split.test, config.horizon_days, pd.Index(test_df[CUSTOMER_ID])
+        )
         step("fitting churn models")
-        churn_results = _churn_models(
-            config, data, encoding, matrices, train_df, valid_df, test_df, segment
+        fold = Fold(
+            config, data, encoding, matrices, train_df, valid_df, test_df, segment, btyd, progress
         )
+        churn_results = _churn_models(fold)
         step("fitting CLV models")
-        clv_results = _clv_models(
-            config, data, encoding, matrices, train_df, valid_df, test_df, segment
-        )
+        clv_results = _clv_models(fold)
         results = churn_results + clv_results
         evaluation = evaluation_table(results)
+        predictions = test_df[[CUSTOMER_ID, CHURN, FUTURE_VALUE]].assign(segment=segment)
+        for r in results:
+            predictions[f"{r.task}.{r.name}"] = r.test_pred
         log("\n" + markdown_table(evaluation))
 
         step("logging to MLflow, registering and gating the LightGBM models")
         _log_parent(evaluation, results, test_df)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "test_predictions.parquet"
+            predictions.to_parquet(path, index=False)
+            mlflow.log_artifact(str(path))
         decisions: dict[str, Decision] = {}
         versions: dict[str, str] = {}
         gates = {
@@ -167,6 +181,7 @@ def train(
         versions,
         data.split.test,
         seconds,
+        predictions,
     )
 
 
@@ -206,21 +221,37 @@ def _bundle(
     )
 
 
-def _lgb_kwargs(config: ExperimentConfig, task: str) -> dict[str, Any]:
+def _lgb_kwargs(config: ExperimentConfig, task: str, progress: bool) -> dict[str, Any]:
     params = (config.churn.lightgbm if task == "churn" else config.clv.lightgbm).model_dump()
-    return {**params, "random_state": config.seed}
+    return {**params, "random_state": config.seed, "verbose": int(progress)}
 
 
-def _churn_models(
-    config: ExperimentConfig,
-    data: TrainingData,
-    encoding: FeatureEncoding,
-    m: dict[str, np.ndarray],
-    train_df: pd.DataFrame,
-    valid_df: pd.DataFrame,
-    test_df: pd.DataFrame,
-    segment: np.ndarray,
-) -> list[ModelResult]:
+@dataclass
+class Fold:
+    """One out-of-time split with everything the model fits share."""
+
+    config: ExperimentConfig
+    data: TrainingData
+    encoding: FeatureEncoding
+    matrices: dict[str, np.ndarray]
+    train_df: pd.DataFrame
+    valid_df: pd.DataFrame
+    test_df: pd.DataFrame
+    segment: np.ndarray
+    btyd: BtydBaseline
+    progress: bool = False
+
+
+def _churn_models(fold: Fold) -> list[ModelResult]:
+    """LightGBM (first) and the churn baselines, scored on the test cutoff."""
+    config, data, encoding, m = fold.config, fold.data, fold.encoding, fold.matrices
+    train_df, valid_df, test_df, segment, btyd = (
+        fold.train_df,
+        fold.valid_df,
+        fold.test_df,
+        fold.segment,
+        fold.btyd,
+    )
     y_train, y_valid, y_test = (df[CHURN].to_numpy() for df in (train_df, valid_df, test_df))
     empc = EMPCParams(**config.empc.model_dump())
 
@@ -234,7 +265,7 @@ def _churn_models(
         )
 
     lgbm = LightGBMChurn(
-        **_lgb_kwargs(config, "churn"),
+        **_lgb_kwargs(config, "churn", fold.progress),
         balance_classes=config.churn.balance_classes,
         calibrate=config.churn.calibrate,
         monotone_increasing=tuple(
@@ -279,22 +310,21 @@ def _churn_models(
             )
         )
 
-    btyd = fit_btyd(data.prep, data.split.test, config.horizon_days, pd.Index(test_df[CUSTOMER_ID]))
     out.append(result("bgnbd", btyd.churn, btyd.params()))
     bundle.metadata["test_metrics"] = out[0].metrics
     return out
 
 
-def _clv_models(
-    config: ExperimentConfig,
-    data: TrainingData,
-    encoding: FeatureEncoding,
-    m: dict[str, np.ndarray],
-    train_df: pd.DataFrame,
-    valid_df: pd.DataFrame,
-    test_df: pd.DataFrame,
-    segment: np.ndarray,
-) -> list[ModelResult]:
+def _clv_models(fold: Fold) -> list[ModelResult]:
+    """LightGBM (first) and the CLV baselines, scored on the test cutoff."""
+    config, data, encoding, m = fold.config, fold.data, fold.encoding, fold.matrices
+    train_df, valid_df, test_df, segment, btyd = (
+        fold.train_df,
+        fold.valid_df,
+        fold.test_df,
+        fold.segment,
+        fold.btyd,
+    )
     y_train, y_valid, y_test = (df[FUTURE_VALUE].to_numpy() for df in (train_df, valid_df, test_df))
 
     def result(name: str, pred: np.ndarray, params: dict[str, Any], **extra: Any) -> ModelResult:
@@ -303,7 +333,8 @@ def _clv_models(
         return ModelResult("clv", name, pred, clv_metrics(y_test, pred), slices, params, **extra)
 
     lgbm = LightGBMSpend(
-        **_lgb_kwargs(config, "clv"), tweedie_variance_power=config.clv.tweedie_variance_power
+        **_lgb_kwargs(config, "clv", fold.progress),
+        tweedie_variance_power=config.clv.tweedie_variance_power,
     )
     lgbm.fit(
         m["train"],
@@ -322,7 +353,6 @@ def _clv_models(
             importance=lgbm.feature_importance(),
         )
     ]
-    btyd = fit_btyd(data.prep, data.split.test, config.horizon_days, pd.Index(test_df[CUSTOMER_ID]))
     out.append(result("bgnbd_gamma_gamma", btyd.spend, btyd.params()))
     last = last_period_spend(
         data.prep, data.split.test, config.horizon_days, pd.Index(test_df[CUSTOMER_ID])
@@ -420,23 +450,23 @@ def _champion_score(
     current = champion(name)
     if current is None:
         return None, None
-    bundle = load_bundle(name, current.version)
+    bundle = load_bundle(name, str(current.version))
     if bundle.horizon_days != config.horizon_days:
-        return current.version, None
+        return str(current.version), None
     try:
         feats = build_features(data.prep, data.split.test, families=bundle.families)
     except ValueError:
-        return current.version, None
+        return str(current.version), None
     feats = feats.reindex(pd.Index(test_df[CUSTOMER_ID]))
     if bundle.encoding.missing_from(feats.columns):
-        return current.version, None
+        return str(current.version), None
     pred = bundle.predict(feats)
     if result.task == "churn":
         empc = EMPCParams(**config.empc.model_dump())
         metrics = churn_metrics(test_df[CHURN].to_numpy(), pred, empc_params=empc)
     else:
         metrics = clv_metrics(test_df[FUTURE_VALUE].to_numpy(), pred)
-    return current.version, float(metrics[metric])
+    return str(current.version), float(metrics[metric])
 
 
 def _register(

@@ -137,8 +137,8 @@ def set_champion(name: str, version: str, reason: str) -> None:
     c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     c.set_model_version_tag(name, version, "retain.decision", CHAMPION)
     c.set_model_version_tag(name, version, "retain.reason", reason)
-    if previous is not None and previous.version != version:
-        c.set_model_version_tag(name, previous.version, "retain.decision", "retired")
+    if previous is not None and str(previous.version) != version:
+        c.set_model_version_tag(name, str(previous.version), "retain.decision", "retired")
 
 
 def apply_decision(name: str, version: str, decision: Decision) -> None:
@@ -157,7 +157,7 @@ def promote(name: str, version: str) -> str:
     _check_version(name, version)
     previous = champion(name)
     set_champion(name, version, "promoted by hand with `retain promote`")
-    return previous.version if previous is not None else ""
+    return str(previous.version) if previous is not None else ""
 
 
 def rollback(name: str) -> tuple[str, str]:
@@ -165,7 +165,7 @@ def rollback(name: str) -> tuple[str, str]:
     current = champion(name)
     if current is None:
         raise RegistryError(f"model {name!r} has no champion to roll back")
-    history = [v for v in _history(name) if v != current.version]
+    history = [v for v in _history(name) if v != str(current.version)]
     if not history:
         raise RegistryError(
             f"model {name!r}: v{current.version} is the only champion there has been"
@@ -174,11 +174,11 @@ def rollback(name: str) -> tuple[str, str]:
     c = client()
     c.set_registered_model_alias(name, CHAMPION, target)
     c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    c.set_model_version_tag(name, current.version, "retain.decision", "rolled back")
+    c.set_model_version_tag(name, str(current.version), "retain.decision", "rolled back")
     c.set_model_version_tag(
         name, target, "retain.reason", f"restored by `retain rollback` from v{current.version}"
     )
-    return current.version, target
+    return str(current.version), target
 
 
 def _check_version(name: str, version: str) -> ModelVersion:

@@ -1,0 +1,425 @@
+"""Benchmark: the retain service vs `mlflow models serve` vs in-process predict, on one champion.
+
+All servers run one worker on 127.0.0.1 and are loaded with wrk from this machine, one server at
+a time, in the same invocation: single-record requests at concurrency 1, 8 and 32 (each run
+bounded by ``--seconds`` and by ``--max-requests`` per connection thread), then 1,000-customer
+batches. Every configuration is repeated ``--repeats`` times; the table gives medians.
+
+    python experiments/bench_serving.py [--seconds 10] [--repeats 3]
+
+Servers measured:
+  retain            the service as shipped (serving.service)
+  retain-default    the same service on BentoML's default runtime (RETAIN_RUNTIME_TUNING=0):
+                    lingering timeout timers, recorded spans, no heap freeze
+  mlflow            `mlflow models serve --env-manager local` of the same registered churn model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = ROOT / ".retain" / "bench-home"
+RESULTS = ROOT / "experiments" / "results"
+
+LUA = """
+local limit = tonumber(os.getenv("WRK_MAX_REQUESTS") or "0")
+local count = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open(os.getenv("WRK_BODY")):read("*a")
+response = function(status, headers, body)
+  if status ~= 200 then errors_non200 = (errors_non200 or 0) + 1 end
+  count = count + 1
+  if limit > 0 and count >= limit then wrk.thread:stop() end
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50_us": %d, "p99_us": %d, ' ..
+    '"max_us": %d, "errors": %d, "non2xx": %d}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50), latency:percentile(99), latency.max,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+
+
+def env_for_home() -> dict[str, str]:
+    return {
+        **os.environ,
+        "RETAIN_HOME": str(HOME),
+        "BENTOML_HOME": str(HOME / "bentoml"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{HOME / 'mlflow.db'}",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_LOG_UV_FILES": "false",
+    }
+
+
+def ensure_champion(customers: int) -> None:
+    """Demo data, training, packaging and batch scoring in the benchmark's own home, once."""
+    if (HOME / "serving" / "features_latest.parquet").exists():
+        return
+    retain = str(Path(sys.executable).parent / "retain")
+    env = env_for_home()
+    (HOME / "data").mkdir(parents=True, exist_ok=True)
+    config = HOME / "demo.yaml"
+    config.write_text(
+        "name: bench\ndata:\n  transactions: {path: data/retail/transactions.csv}\n"
+        "  customers: {path: data/retail/customers.csv}\n"
+    )
+    for args in (
+        [
+            "demo-data",
+            "--out",
+            str(HOME / "data"),
+            "--customers",
+            str(customers),
+            "--business",
+            "retail",
+        ],
+        ["train", "--config", str(config), "--quiet"],
+        ["package"],
+        ["score", "--config", str(config)],
+    ):
+        print("  retain", " ".join(args), flush=True)
+        subprocess.run([retain, *args], env=env, cwd=ROOT, check=True, capture_output=True)
+
+
+def wait(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {seconds}s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(kind: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = env_for_home()
+    if kind == "mlflow":
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/churn@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ]
+        ready = f"http://127.0.0.1:{port}/health"
+    else:
+        if kind == "retain-default":
+            env["RETAIN_RUNTIME_TUNING"] = "0"
+        command = [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "serving.service:Retain",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--working-dir",
+            str(ROOT),
+        ]
+        ready = f"http://127.0.0.1:{port}/readyz"
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait(ready, process)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, 15)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+
+
+def wrk(
+    url: str, body: Path, connections: int, seconds: float, max_requests: int, lua: Path
+) -> dict[str, Any]:
+    env = {**os.environ, "WRK_BODY": str(body), "WRK_MAX_REQUESTS": str(max_requests)}
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(lua),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def median_runs(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        "req_s": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+        "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+        "max_ms": max(r["max_us"] for r in runs) / 1000,
+        "errors": sum(r["errors"] + r["non2xx"] for r in runs),
+    }
+
+
+def payloads(tmp: Path) -> dict[str, Path]:
+    """Request bodies built from real customers of the benchmark's feature table."""
+    from features.model_bundle import ModelBundle
+    from serving.store import BENTO_NAMES
+
+    os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
+    import bentoml
+
+    churn = ModelBundle.load(Path(bentoml.models.get(f"{BENTO_NAMES['churn']}:latest").path))
+    clv = ModelBundle.load(Path(bentoml.models.get(f"{BENTO_NAMES['clv']}:latest").path))
+    table = pd.read_parquet(HOME / "serving" / "features_latest.parquet").set_index("customer_id")
+    columns = list(dict.fromkeys([*churn.encoding.columns, *clv.encoding.columns]))
+    rows = table[columns].sample(1000, random_state=0, replace=len(table) < 1000)
+
+    def record(i: int) -> dict[str, Any]:
+        values = rows.iloc[i].to_dict()
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in values.items()}
+
+    def mlflow_body(frame: pd.DataFrame) -> dict[str, Any]:
+        data = frame[list(churn.encoding.columns)].astype(object).where(frame.notna(), None)
+        return {
+            "dataframe_split": {
+                "columns": list(churn.encoding.columns),
+                "data": data.values.tolist(),
+            }
+        }
+
+    bodies = {
+        "retain_one": {"customers": [{"customer_id": str(rows.index[0]), "features": record(0)}]},
+        "retain_batch_features": {
+            "customers": [
+                {"customer_id": str(rows.index[i]), "features": record(i)} for i in range(1000)
+            ]
+        },
+        "retain_batch_ids": {"customer_ids": [str(i) for i in rows.index]},
+        "mlflow_one": mlflow_body(rows.iloc[:1]),
+        "mlflow_batch": mlflow_body(rows),
+    }
+    paths = {}
+    for name, body in bodies.items():
+        paths[name] = tmp / f"{name}.json"
+        paths[name].write_text(json.dumps(body, default=str))
+    return paths
+
+
+def in_process(repeats: int = 2000) -> dict[str, float]:
+    """Per-call times of the model itself, without HTTP: the floor any server adds to."""
+    from serving.store import load_packaged_scorer
+
+    os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
+    scorer = load_packaged_scorer(threads=1)
+    table = pd.read_parquet(HOME / "serving" / "features_latest.parquet").set_index("customer_id")
+    one = scorer.churn.encoding.transform(table.iloc[:1])
+    batch_frame = table.sample(1000, random_state=0, replace=len(table) < 1000)
+    batch = scorer.churn.encoding.transform(batch_frame)
+    clv_batch = scorer.clv.encoding.transform(batch_frame)
+    booster = scorer.churn.booster
+
+    def timed(fn: Any, n: int) -> float:
+        fn()
+        samples = []
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples.append((time.perf_counter() - t) / n * 1000)
+        return statistics.median(samples)
+
+    return {
+        "booster_predict_1_row_numpy_ms": timed(
+            lambda: booster.predict(one, num_threads=1), repeats
+        ),
+        "booster_predict_1_row_dataframe_ms": timed(
+            lambda: booster.predict(
+                pd.DataFrame(one, columns=booster.feature_name()), num_threads=1
+            ),
+            repeats // 4,
+        ),
+        "score_1_row_with_reasons_ms": timed(
+            lambda: scorer.score_matrices(one, scorer.clv.encoding.transform(table.iloc[:1])),
+            repeats // 4,
+        ),
+        "score_1000_rows_with_reasons_ms": timed(
+            lambda: scorer.score_matrices(batch, clv_batch), 10
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per wrk thread and run")
+    parser.add_argument("--customers", type=int, default=5000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    print("preparing the champion model (demo data, train, package, score)", flush=True)
+    ensure_champion(args.customers)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        lua = tmp / "bench.lua"
+        lua.write_text(LUA)
+        bodies = payloads(tmp)
+        for kind in ("retain", "retain-default", "mlflow"):
+            print(f"{kind}: starting", flush=True)
+            process, url = start(kind, tmp / f"{kind}.log")
+            try:
+                endpoint = f"{url}/invocations" if kind == "mlflow" else f"{url}/score"
+                one = bodies["mlflow_one" if kind == "mlflow" else "retain_one"]
+                wrk(endpoint, one, 1, 3, 0, lua)  # warm-up
+                for connections in (1, 8, 32):
+                    runs = [
+                        wrk(endpoint, one, connections, args.seconds, args.max_requests, lua)
+                        for _ in range(args.repeats)
+                    ]
+                    rows.append(
+                        {
+                            "server": kind,
+                            "request": "1 customer",
+                            "concurrency": connections,
+                            **median_runs(runs),
+                        }
+                    )
+                    print(f"  {rows[-1]}", flush=True)
+                batches = (
+                    [
+                        (
+                            "1000 customers by features, reasons",
+                            endpoint,
+                            bodies["retain_batch_features"],
+                        ),
+                        (
+                            "1000 customers by id, reasons",
+                            f"{url}/score_ids",
+                            bodies["retain_batch_ids"],
+                        ),
+                    ]
+                    if kind != "mlflow"
+                    else [("1000 customers, no reasons", endpoint, bodies["mlflow_batch"])]
+                )
+                for label, target, body in batches:
+                    runs = [wrk(target, body, 1, args.seconds, 0, lua) for _ in range(args.repeats)]
+                    rows.append(
+                        {"server": kind, "request": label, "concurrency": 1, **median_runs(runs)}
+                    )
+                    print(f"  {rows[-1]}", flush=True)
+            finally:
+                stop(process)
+    model = in_process()
+    table = pd.DataFrame(rows)
+    single = table.loc[table["request"] == "1 customer"].set_index(["server", "concurrency"])
+    ratios = {
+        "throughput retain / mlflow at c=8": single.loc[("retain", 8), "req_s"]
+        / single.loc[("mlflow", 8), "req_s"],
+        "throughput retain / retain-default at c=8": single.loc[("retain", 8), "req_s"]
+        / single.loc[("retain-default", 8), "req_s"],
+        "p99 retain-default / retain at c=1": single.loc[("retain-default", 1), "p99_ms"]
+        / single.loc[("retain", 1), "p99_ms"],
+    }
+    write_results(table, model, ratios, args)
+
+
+def write_results(
+    table: pd.DataFrame, model: dict[str, float], ratios: dict[str, float], args: Any
+) -> None:
+    def fmt(v: object) -> str:
+        return f"{v:,.1f}" if isinstance(v, float) else str(v)
+
+    head = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"`python experiments/bench_serving.py --seconds {args.seconds:g} --repeats {args.repeats}` on this",
+        "2-core machine: one server worker, wrk -t1 on 127.0.0.1, medians of the repeats (max: worst of all).",
+        "",
+        head,
+        rule,
+        *body,
+        "",
+        "Ratios:",
+        "",
+        *[f"- {k}: {v:.1f}x" for k, v in ratios.items()],
+        "",
+        "In-process, same model, no HTTP (median ms per call):",
+        "",
+        *[f"- {k}: {v:.4f}" for k, v in model.items()],
+        "",
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serving.md").write_text("\n".join(lines))
+    (RESULTS / "serving.json").write_text(
+        json.dumps(
+            {"rows": table.to_dict(orient="records"), "in_process": model, "ratios": ratios},
+            indent=2,
+        )
+    )
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

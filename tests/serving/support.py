@@ -1,0 +1,144 @@
+"""Helpers of the serving tests: raw HTTP, requests built from the demo data, contract checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serving.schemas import CustomerScore, ModelInfo
+
+API_KEY = "test-key-7f3a"  # only ever given to the test server's environment
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+
+def post_raw(
+    url: str,
+    data: bytes | str,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """POST a body exactly as given (malformed JSON, NaN literals, other content types)."""
+    import json
+
+    body = data.encode() if isinstance(data, str) else data
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type, **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    text = raw.decode()
+    try:
+        return status, json.loads(text)
+    except json.JSONDecodeError:
+        return status, text
+
+
+def error_items(body: Any) -> list[tuple[list[Any], str]]:
+    """(loc, msg) of every problem in an error body, BentoML's and the service's alike."""
+    assert isinstance(body, dict), f"error body is not JSON: {body!r}"
+    assert body.get("error"), body
+    return [(list(d.get("loc", [])), str(d.get("msg", ""))) for d in body.get("detail", [])]
+
+
+def assert_client_error(status: int, body: Any, expected: int, loc: list[Any], *words: str) -> None:
+    """A 4xx with a problem at ``loc`` (or below it) whose message has every one of ``words``."""
+    assert status == expected, (status, body)
+    items = error_items(body)
+    matching = [msg for where, msg in items if where[: len(loc)] == loc]
+    assert matching, f"no problem at {loc}: {items}"
+    text = " ".join(matching) + " " + str(body["error"])
+    for word in words:
+        assert word in text, f"{word!r} not in {text!r}"
+
+
+def feature_values(row: pd.Series, columns: list[str]) -> dict[str, Any]:
+    """A feature-table row as the JSON ``features`` object of a request (NaN and NA as null)."""
+    out: dict[str, Any] = {}
+    for name in columns:
+        value = row[name]
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            out[name] = None
+        elif isinstance(value, np.generic):
+            out[name] = value.item()
+        else:
+            out[name] = value
+    return out
+
+
+def demo_events(
+    data_dir: Path, customer_ids: list[str], as_of: pd.Timestamp, *, offsets: bool = True
+) -> list[dict[str, Any]]:
+    """Customers' raw rows from the demo CSVs, up to ``as_of``, as by-events request items.
+
+    With ``offsets`` the timestamps (naive, business time UTC) are sent in three spellings that
+    name the same instant: as they are, with ``Z``, and shifted to +05:30; so the request mixes
+    offsets while its features must stay those of the batch.
+    """
+    tx = pd.read_csv(data_dir / "transactions.csv", dtype=str, keep_default_na=False)
+    customers = pd.read_csv(data_dir / "customers.csv", dtype=str, keep_default_na=False)
+    tx = tx.loc[pd.to_datetime(tx["timestamp"]).dt.normalize() <= as_of]
+    items = []
+    for cid in customer_ids:
+        rows = tx.loc[tx["customer_id"] == cid]
+        events = []
+        for k, r in enumerate(rows.itertuples(index=False)):
+            stamp = r.timestamp
+            if offsets and k % 3 == 1:
+                stamp = f"{stamp}Z"
+            elif offsets and k % 3 == 2:
+                stamp = pd.Timestamp(stamp).tz_localize("UTC").tz_convert(IST).isoformat()
+            events.append(
+                {
+                    "timestamp": stamp,
+                    "amount": float(r.amount),
+                    "order_id": r.order_id,
+                    "quantity": float(r.quantity),
+                    "product_id": r.product_id,
+                    "category": r.category,
+                }
+            )
+        person = customers.loc[customers["customer_id"] == cid].iloc[0]
+        items.append(
+            {
+                "customer_id": cid,
+                "as_of": str(as_of.date()),
+                "signup_date": person["signup_date"],
+                "attributes": {"channel": person["channel"], "region": person["region"]},
+                "transactions": events,
+            }
+        )
+    return items
+
+
+def check_score(score: CustomerScore, info: ModelInfo, top_k: int = 3) -> None:
+    """The invariants every scored customer satisfies, whatever the input path."""
+    assert score.error is None, score.error
+    p, clv, var = score.churn_probability, score.clv, score.value_at_risk
+    assert p is not None
+    assert clv is not None
+    assert var is not None
+    assert 0.0 <= p <= 1.0
+    assert clv >= 0.0
+    assert math.isclose(var, p * clv, rel_tol=1e-12, abs_tol=1e-12)
+    high, medium = info.risk_tiers["high"], info.risk_tiers["medium"]
+    expected_tier = "high" if p >= high else "medium" if p >= medium else "low"
+    assert score.risk_tier == expected_tier, (p, info.risk_tiers)
+    assert len(score.reasons) == top_k
+    magnitudes = [abs(r.contribution) for r in score.reasons]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+    for reason in score.reasons:
+        assert reason.feature in info.features
+        assert reason.direction == ("raises risk" if reason.contribution > 0 else "lowers risk")
+    assert score.model_versions is not None
+    assert score.model_versions.churn == info.churn_version
+    assert score.model_versions.clv == info.clv_version

@@ -1,0 +1,203 @@
+"""serving.campaign on a case solved by hand, its budget rule, its profit curve and its errors.
+
+The hand-made case: offer d = 10, contact f = 1, acceptance g = 0.5, so per customer
+    gain  = p * g * (V - d) - (1 - p) * d - f
+    spend = f + d * (p * g + 1 - p)
+
+    customer   p     V     gain                                spend                    gain/spend
+    A         0.8   100    0.8*0.5*90  - 0.2*10 - 1 = 33.0     1 + 10*(0.40+0.2) = 7.0    4.714
+    B         0.5    60    0.5*0.5*50  - 0.5*10 - 1 =  6.5     1 + 10*(0.25+0.5) = 8.5    0.765
+    C         0.9    20    0.9*0.5*10  - 0.1*10 - 1 =  2.5     1 + 10*(0.45+0.1) = 6.5    0.385
+    D         0.1   500    0.1*0.5*490 - 0.9*10 - 1 = 14.5     1 + 10*(0.05+0.9) = 10.5   1.381
+    E         0.3    10    0.3*0.5*0   - 0.7*10 - 1 = -8.0     1 + 10*(0.15+0.7) = 9.5    (never)
+
+Contact order by gain per unit spent: A, D, B, C; E loses money and is never contacted.
+With a budget of 20: A (spend 7) and D (cumulative 17.5) fit, B would bring it to 26: the plan
+contacts A and D for an expected profit of 33 + 14.5 = 47.5, spending 17.5.
+Profit curve (top k by gain: A, D, B, C, E): 0, 33, 47.5, 54, 56.5, 48.5 -> optimum k = 4, 56.5.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import ConfigError, DataValidationError
+from serving.campaign import (
+    CONTACT,
+    NO_ACTION,
+    OVER_BUDGET,
+    CampaignParams,
+    expected_economics,
+    plan,
+    plan_campaign,
+    select,
+)
+from tests.helpers import ROOT
+
+IDS = ["A", "B", "C", "D", "E"]
+P = np.array([0.8, 0.5, 0.9, 0.1, 0.3])
+V = np.array([100.0, 60.0, 20.0, 500.0, 10.0])
+GAIN = [33.0, 6.5, 2.5, 14.5, -8.0]
+SPEND = [7.0, 8.5, 6.5, 10.5, 9.5]
+
+
+def params(budget: float) -> CampaignParams:
+    return CampaignParams(budget=budget, offer_cost=10, contact_cost=1, acceptance=0.5)
+
+
+@pytest.fixture
+def scores() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": IDS,
+            "churn_probability": P,
+            "clv": V,
+            "value_at_risk": P * V,
+            "risk_tier": ["high", "medium", "high", "low", "low"],
+            "reason_1": "days_since_last_purchase",
+        }
+    )
+
+
+def test_expected_gain_and_spend_match_the_hand_computation() -> None:
+    gain, spend = expected_economics(P, V, params(20))
+    assert gain == pytest.approx(GAIN)
+    assert spend == pytest.approx(SPEND)
+
+
+def test_select_ranks_by_gain_per_spend_and_stops_at_the_budget() -> None:
+    rank, chosen = select(P, V, params(20))
+    assert rank.tolist() == [1, 3, 4, 2, -1]  # A, D, B, C; E never
+    assert [c for c, yes in zip(IDS, chosen, strict=True) if yes] == ["A", "D"]
+
+
+def test_plan_contacts_exactly_the_hand_computed_customers(scores: pd.DataFrame) -> None:
+    result = plan(scores, params(20))
+    contacted = result.contacted
+    assert contacted["customer_id"].tolist() == ["A", "D"]
+    assert contacted["expected_gain"].sum() == pytest.approx(47.5)
+    assert contacted["expected_spend"].sum() == pytest.approx(17.5)
+    actions = dict(
+        zip(result.table["customer_id"], result.table["recommended_action"], strict=True)
+    )
+    assert actions == {
+        "A": CONTACT,
+        "D": CONTACT,
+        "B": OVER_BUDGET,
+        "C": OVER_BUDGET,
+        "E": NO_ACTION,
+    }
+    assert result.table["customer_id"].tolist() == ["A", "D", "B", "C", "E"]  # CRM order
+    assert result.table["rank"].tolist()[:4] == [1, 2, 3, 4]
+    assert result.table["rank"].isna().tolist() == [False] * 4 + [True]
+    assert {"risk_tier", "reason_1"} <= set(result.table.columns)
+    assert "contact 2 of 5 customers: expected profit 47.50" in result.lines()[0]
+
+
+@pytest.mark.parametrize(
+    ("budget", "contacted"),
+    [
+        (0.0, []),
+        (6.99, []),  # A alone costs 7
+        (7.0, ["A"]),  # exactly the budget is allowed
+        (17.5, ["A", "D"]),
+        (26.0, ["A", "D", "B"]),
+        (32.5, ["A", "D", "B", "C"]),
+        (math.inf, ["A", "D", "B", "C"]),  # never E, however large the budget
+    ],
+)
+def test_budget_limits(scores: pd.DataFrame, budget: float, contacted: list[str]) -> None:
+    result = plan(scores, params(budget))
+    assert result.contacted["customer_id"].tolist() == contacted
+    assert result.contacted["expected_spend"].sum() <= budget + 1e-9
+
+
+def test_profit_curve_and_its_optimum(scores: pd.DataFrame) -> None:
+    curve = plan(scores, params(20)).curve
+    assert curve["contacted"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert curve["expected_profit"].tolist() == pytest.approx([0, 33, 47.5, 54, 56.5, 48.5])
+    assert curve["expected_spend"].tolist() == pytest.approx([0, 7, 17.5, 26, 32.5, 42])
+    best = curve.loc[curve["expected_profit"].idxmax()]
+    assert (best["contacted"], best["share_contacted"]) == (4, 0.8)
+    unlimited = plan(scores, params(math.inf)).contacted["expected_gain"].sum()
+    assert unlimited == pytest.approx(best["expected_profit"])
+
+
+def test_plan_campaign_writes_list_curve_and_settings(scores: pd.DataFrame, tmp_path: Path) -> None:
+    source = tmp_path / "scores.parquet"
+    scores.to_parquet(source)
+    result = plan_campaign(source, params(20), out_dir=tmp_path / "out")
+    assert result.csv is not None
+    assert result.curve_png is not None
+    assert result.curve_csv is not None
+    written = pd.read_csv(result.csv)
+    assert written["customer_id"].tolist() == ["A", "D", "B", "C", "E"]
+    assert result.curve_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(pd.read_csv(result.curve_csv)) == 6
+    assert CampaignParams.model_validate_json(
+        (tmp_path / "out" / "campaign.json").read_text()
+    ) == params(20)
+
+
+def test_scores_without_needed_columns_are_refused(scores: pd.DataFrame) -> None:
+    with pytest.raises(DataValidationError, match="'clv'"):
+        plan(scores.drop(columns="clv"), params(20))
+
+
+@pytest.mark.parametrize(
+    ("values", "flag", "words"),
+    [
+        ({"budget": -1.0}, "--budget", "greater than or equal to 0"),
+        ({"budget": math.nan}, "--budget", "greater than or equal to 0"),
+        ({"budget": 10.0, "acceptance": 1.5}, "--acceptance", "less than or equal to 1"),
+        ({"budget": 10.0, "acceptance": -0.1}, "--acceptance", "greater than or equal to 0"),
+        ({"budget": 10.0, "offer_cost": -1.0}, "--offer-cost", "greater than or equal to 0"),
+        ({"budget": 10.0, "contact_cost": -0.5}, "--contact-cost", "greater than or equal to 0"),
+    ],
+)
+def test_bad_settings_name_the_flag(values: dict[str, float], flag: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        CampaignParams.checked(**values)
+    message = str(err.value)
+    assert message.startswith("invalid campaign settings: ")
+    assert f"{flag}: Input should be {words}" in message
+
+
+def test_every_bad_setting_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as err:
+        CampaignParams.checked(budget=-1, offer_cost=-1, contact_cost=-1, acceptance=2)
+    for flag in ("--budget", "--offer-cost", "--contact-cost", "--acceptance"):
+        assert flag in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--budget", "-1"], "--budget"),
+        (["--budget", "100", "--acceptance", "1.5"], "--acceptance"),
+        (["--budget", "100", "--offer-cost", "-3"], "--offer-cost"),
+    ],
+)
+def test_cli_reports_bad_settings_without_a_traceback(
+    args: list[str], flag: str, tmp_path: Path
+) -> None:
+    retain = Path(sys.executable).parent / "retain"
+    scores = tmp_path / "scores.parquet"  # never read: the settings are checked first
+    done = subprocess.run(
+        [str(retain), "campaign", *args, "--scores", str(scores)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: invalid campaign settings")
+    assert flag in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

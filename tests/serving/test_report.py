@@ -1,0 +1,229 @@
+"""serving.report: every section is there, the numbers equal the scores table, the file stands alone.
+
+The HTML is parsed with html.parser; KPIs carry their exact value in ``data-value``, which must
+equal what is computed here from the scores table. With Chromium installed, the page is also
+rendered headless (no network, no console errors).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from serving.report import write_report
+from tests.conftest import TrainedProject
+
+CHROMIUM = Path("/usr/bin/chromium")
+SECTIONS = {"kpis", "risk", "models", "top", "provenance"}
+FIGURES = {
+    "Churn-risk distribution",
+    "Expected campaign profit by reach",
+    "Value at risk by segment",
+    "Calibration on the test cutoff",
+    "Cumulative gain on the test cutoff",
+}
+
+
+class Page(HTMLParser):
+    """What the tests read from the report: sections, KPIs, images, tables, notes, tag names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: dict[str, str] = {}
+        self.kpis: dict[str, str] = {}
+        self.images: dict[str, str] = {}
+        self.top_ids: list[str] = []
+        self.top_values: list[str] = []
+        self.provenance: dict[str, str] = {}
+        self.metrics: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.tags: set[str] = set()
+        self._section = ""
+        self._table = ""
+        self._row: list[str] = []
+        self._target: tuple[str, str] | None = None
+        self._text: list[str] = []
+
+    def _collect(self, kind: str, key: str = "") -> None:
+        self._target, self._text = (kind, key), []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.tags.add(tag)
+        if "data-kpi" in a:
+            self.kpis[a["data-kpi"]] = a["data-value"]
+        if tag == "h2":
+            self._section = a.get("id", "")
+            self._collect("section", self._section)
+        elif tag == "table":
+            self._table = a.get("id") or self._section
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("th", "td"):
+            if self._table == "top-accounts" and "data-customer" in a:
+                self.top_ids.append(a["data-customer"])
+            if self._table == "top-accounts" and "data-value" in a:
+                self.top_values.append(a["data-value"])
+            if "data-metric" in a:
+                self._collect("metric", a["data-metric"])
+            else:
+                self._collect("cell")
+        elif tag == "p" and "note" in a.get("class", "").split():
+            self._collect("note")
+        elif tag == "img":
+            self.images[a["alt"]] = a["src"]
+
+    def handle_data(self, data: str) -> None:
+        if self._target is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = ""
+        elif tag == "tr" and self._table == "provenance" and len(self._row) == 2:
+            self.provenance[self._row[0]] = self._row[1]
+        if self._target is None or tag not in ("h2", "th", "td", "p"):
+            return
+        kind, key = self._target
+        text = "".join(self._text)
+        if kind == "section":
+            self.sections[key] = text
+        elif kind == "metric":
+            self.metrics[key] = text
+        elif kind == "note":
+            self.notes.append(text)
+        else:
+            self._row.append(text)
+        self._target = None
+
+
+@pytest.fixture(scope="module")
+def report(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    uri = f"sqlite:///{trained.home / 'mlflow.db'}"
+    return write_report(trained.scores, trained.config, out, tracking_uri=uri)
+
+
+@pytest.fixture(scope="module")
+def page(report: Path) -> Page:
+    parsed = Page()
+    parsed.feed(report.read_text(encoding="utf-8"))
+    parsed.close()
+    return parsed
+
+
+def test_every_section_and_figure_is_there(page: Page) -> None:
+    assert set(page.sections) >= SECTIONS
+    assert page.sections["top"] == "Top 50 accounts by value at risk"
+    assert set(page.images) == FIGURES
+    assert page.notes == []  # e.g. no "training plots unavailable"
+
+
+def test_images_are_inline_pngs(page: Page) -> None:
+    for alt, src in page.images.items():
+        prefix = "data:image/png;base64,"
+        assert src.startswith(prefix), alt
+        assert base64.b64decode(src.removeprefix(prefix))[:8] == b"\x89PNG\r\n\x1a\n", alt
+
+
+def test_the_file_is_self_contained(report: Path, page: Page) -> None:
+    text = report.read_text(encoding="utf-8")
+    assert "http://" not in text
+    assert "https://" not in text
+    assert "script" not in page.tags
+    assert "link" not in page.tags
+    assert "iframe" not in page.tags
+    assert "url(" not in text  # no CSS fetches either
+
+
+def test_kpis_equal_the_numbers_of_the_scores_table(page: Page, scores: pd.DataFrame) -> None:
+    expected = {
+        "active_customers": len(scores),
+        "total_value_at_risk": scores["value_at_risk"].sum(),
+        "mean_clv": scores["clv"].mean(),
+        "total_clv": scores["clv"].sum(),
+        "high_risk_customers": (scores["risk_tier"] == "high").sum(),
+    }
+    for key, value in expected.items():
+        assert math.isclose(float(page.kpis[key]), float(value), rel_tol=1e-12), key
+    churn_rate = float(page.kpis["churn_rate"])
+    assert 0 < churn_rate < 1
+    assert math.isclose(float(page.kpis["retention_rate"]), 1 - churn_rate)
+
+
+def test_top_table_lists_the_50_highest_value_at_risk_in_order(
+    page: Page, scores: pd.DataFrame
+) -> None:
+    top = scores.sort_values("value_at_risk", ascending=False, kind="stable").head(50)
+    assert page.top_ids == top["customer_id"].tolist()
+    assert [float(v) for v in page.top_values] == top["value_at_risk"].tolist()
+
+
+def test_provenance_names_models_training_metrics_and_data_range(
+    page: Page, scores: pd.DataFrame, trained: TrainedProject
+) -> None:
+    import bentoml
+
+    tx = pd.read_csv(trained.data / "transactions.csv", parse_dates=["timestamp"])
+    first, last = tx["timestamp"].min().date(), tx["timestamp"].max().date()
+    prov = page.provenance
+    assert prov["churn model"] == scores["churn_model"].iloc[0]
+    assert prov["CLV model"] == scores["clv_model"].iloc[0]
+    assert prov["data range"] == f"{first} to {last}"
+    assert prov["scored as of"] == str(trained.as_of.date())
+    trained_at = pd.Timestamp(prov["trained"].removesuffix(" UTC"))
+    assert abs(pd.Timestamp.now() - trained_at) < pd.Timedelta(days=1)
+    assert pd.Timestamp(prov["test cutoff"]) < trained.as_of
+    packaged = bentoml.models.get("retain-churn:latest").info.metadata["test_metrics"]
+    assert set(page.metrics) == set(packaged)
+    for name, shown in page.metrics.items():
+        assert shown == f"{packaged[name]:.4f}", name
+
+
+def _chromium_dump(url: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        url,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def _console_problems(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser at {CHROMIUM}")
+def test_report_renders_in_a_headless_browser(report: Path, tmp_path: Path) -> None:
+    # the check itself works: a page with a console error and an exception is caught
+    bad = tmp_path / "bad.html"
+    bad.write_text("<p>x</p><script>console.error('broken'); missingFunction();</script>")
+    control = _chromium_dump(bad.as_uri(), tmp_path / "profile-control")
+    assert len(_console_problems(control.stderr)) >= 2, control.stderr[-2000:]
+    shutil.rmtree(tmp_path / "profile-control", ignore_errors=True)
+
+    done = _chromium_dump(report.as_uri(), tmp_path / "profile")
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert "<h1>Retention report</h1>" in dom
+    assert dom.count('data-kpi="') >= 8
+    assert dom.count("<tr>") > 50
+    assert 'id="top-accounts"' in dom
+    assert _console_problems(done.stderr) == []

@@ -1,0 +1,114 @@
+"""The `retain` command line: a --help that teaches, and user mistakes without tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+RETAIN = str(Path(sys.executable).parent / "retain")
+COMMANDS = (
+    "demo-data",
+    "features",
+    "train",
+    "models",
+    "promote",
+    "rollback",
+    "package",
+    "serve",
+    "score",
+    "campaign",
+    "report",
+)
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RETAIN, *args], cwd=cwd, capture_output=True, text=True, env=os.environ.copy(), timeout=300
+    )
+
+
+def test_help_explains_the_workflow_and_lists_every_command() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+    assert "Workflow" in result.stdout
+    assert "127.0.0.1:3000" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("train", "--config", "does/not/exist.yaml"),
+            "config file not found: does/not/exist.yaml",
+        ),
+        (("features",), "give --list, or both --config and --as-of"),
+        (("campaign", "--budget", "-1"), "--budget"),
+        (("campaign", "--budget", "10", "--acceptance", "2"), "--acceptance"),
+        (("promote", "no-such-model", "1"), "no-such-model"),
+    ],
+)
+def test_user_mistakes_exit_2_with_a_message_and_no_traceback(
+    args: tuple[str, ...], message: str
+) -> None:
+    result = run(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "error:" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bad_data_file_is_reported_with_column_counts_and_examples(tmp_path: Path) -> None:
+    data = tmp_path / "tx.csv"
+    data.write_text(
+        "customer_id,timestamp,amount\nA,2024-01-01,10\nB,not-a-date,5\nC,2024-01-02,abc\n"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(f"name: x\ndata:\n  transactions:\n    path: {data}\n    header: true\n")
+    result = run(
+        "features",
+        "--config",
+        str(config),
+        "--as-of",
+        "2024-01-02",
+        "--out",
+        str(tmp_path / "f.parquet"),
+        "--strict",
+    )
+    assert result.returncode == 2
+    assert "'timestamp' is not a date" in result.stderr
+    assert "row 2: 'not-a-date'" in result.stderr
+    assert "'amount' is not a finite number" in result.stderr
+    assert "row 3: 'abc'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_data_is_seeded_and_written_in_the_documented_format(tmp_path: Path) -> None:
+    first = run("demo-data", "--out", str(tmp_path / "a"), "--customers", "300", "--seed", "3")
+    second = run("demo-data", "--out", str(tmp_path / "b"), "--customers", "300", "--seed", "3")
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    for business, tables in (
+        ("retail", ("transactions", "customers")),
+        ("subscription", ("transactions", "customers", "subscriptions", "interactions")),
+    ):
+        for table in tables:
+            a = (tmp_path / "a" / business / f"{table}.csv").read_bytes()
+            assert a == (tmp_path / "b" / business / f"{table}.csv").read_bytes()
+        assert (tmp_path / "a" / business / "truth.parquet").exists()
+    header = (tmp_path / "a" / "retail" / "transactions.csv").read_text().splitlines()[0]
+    assert header == "customer_id,timestamp,amount,order_id,quantity,product_id,category"

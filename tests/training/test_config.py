@@ -1,0 +1,107 @@
+"""The experiment config: typed, frozen, and every mistake named with its path and the valid keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from features.errors import ConfigError
+from tests.helpers import ROOT
+from training.config import ExperimentConfig, load_config, parse_config
+
+MINIMAL = {"name": "x", "data": {"transactions": {"path": "tx.csv"}}}
+
+
+def test_the_shipped_experiment_configs_load() -> None:
+    for path in sorted((ROOT / "experiments").glob("*.yaml")):
+        config = load_config(path)
+        assert config.data.transactions.path.is_absolute(), path
+
+
+def test_relative_data_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "c.yaml"
+    path.write_text("name: x\ndata:\n  transactions:\n    path: ../data/tx.csv\n")
+    assert load_config(path).data.transactions.path == (tmp_path / "data" / "tx.csv").resolve()
+
+
+def test_defaults_are_sensible_and_overridable() -> None:
+    config = parse_config({**MINIMAL, "horizon_days": 30, "churn": {"lightgbm": {"num_leaves": 7}}})
+    assert config.horizon_days == 30
+    assert config.churn.lightgbm.num_leaves == 7
+    assert config.clv.lightgbm.num_leaves == 15
+    assert config.promotion.churn_metric == "roc_auc"
+    assert config.contractual is False
+    with_subs = parse_config(
+        {**MINIMAL, "data": {**MINIMAL["data"], "subscriptions": {"path": "s.csv"}}}
+    )
+    assert with_subs.contractual is True
+
+
+def test_config_is_frozen() -> None:
+    config = parse_config(MINIMAL)
+    with pytest.raises(pydantic.ValidationError):
+        config.horizon_days = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {**MINIMAL, "horizn_days": 90},
+            "horizn_days: unknown key; valid keys here: name, description, data,",
+        ),
+        (
+            {**MINIMAL, "churn": {"lightgbm": {"num_leavs": 3}}},
+            "churn.lightgbm.num_leavs: unknown key; valid keys here: n_estimators, learning_rate, num_leaves",
+        ),
+        (
+            {**MINIMAL, "data": {"transactions": {"path": "t.csv", "sepp": ";"}}},
+            "data.transactions.sepp: unknown key; valid keys here: path, columns, format, sep",
+        ),
+        ({**MINIMAL, "horizon_days": "ninety"}, "horizon_days: Input should be a valid integer"),
+        (
+            {**MINIMAL, "horizon_days": 0},
+            "horizon_days: Input should be greater than or equal to 1",
+        ),
+        ({"name": "x"}, "data: required key is missing"),
+        ({**MINIMAL, "families": ["rfm", "vibes"]}, "unknown feature families ['vibes']"),
+        (
+            {**MINIMAL, "promotion": {"churn_metric": "accuracy"}},
+            "promotion.churn_metric: Input should be",
+        ),
+        (
+            {**MINIMAL, "data": {"transactions": {"path": "t.csv", "columns": {"amout": "Price"}}}},
+            "unknown canonical column(s) ['amout']; valid: ['customer_id', 'timestamp', 'amount'",
+        ),
+    ],
+)
+def test_bad_configs_name_the_key_and_what_was_expected(raw: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, source="exp.yaml")
+    assert "exp.yaml is invalid" in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(listy)
+
+
+def test_the_model_carries_a_description_for_every_field() -> None:
+    undocumented = [
+        n
+        for n, f in ExperimentConfig.model_fields.items()
+        if not f.description and n != "description"
+    ]
+    assert undocumented == []
