@@ -131,24 +131,17 @@ class PreparedData:
 
 def prepare(data: CustomerData) -> PreparedData:
     """Code customers and convert every table to sorted arrays (done once per data set)."""
-    id_columns = [data.transactions[CUSTOMER_ID]]
-    for table in (data.customers, data.subscriptions, data.interactions):
-        if table is not None:
-            id_columns.append(table[CUSTOMER_ID])
-    ids = np.sort(pd.unique(pd.concat(id_columns, ignore_index=True).astype("str").to_numpy()))
-    index = pd.Index(ids)
-
-    def codes(table: pd.DataFrame) -> np.ndarray:
-        return index.get_indexer(table[CUSTOMER_ID].astype("str")).astype(np.int64)
-
-    tx = _transactions(data.transactions, codes(data.transactions), len(ids))
+    ids, (tx_code, customers_code, subscriptions_code, interactions_code) = _customer_codes(
+        [data.transactions, data.customers, data.subscriptions, data.interactions]
+    )
+    tx = _transactions(data.transactions, tx_code, len(ids))
     first = np.full(len(ids), NEVER, dtype=np.int64)
     _min_into(first, tx.customer, tx.day, presorted=True)
 
     signup_day = attributes = None
     if data.customers is not None:
         c = data.customers
-        code = codes(c)
+        code = customers_code
         signup_day = np.full(len(ids), NEVER, dtype=np.int64)
         signup_day[code] = day_number(c[SIGNUP_DATE])
         first = np.minimum(first, signup_day)
@@ -158,7 +151,7 @@ def prepare(data: CustomerData) -> PreparedData:
     subs = None
     if data.subscriptions is not None:
         s = data.subscriptions
-        code = codes(s)
+        code = subscriptions_code
         start = day_number(s[START_DATE])
         order = np.lexsort((start, code))
         subs = Subscriptions(
@@ -173,7 +166,7 @@ def prepare(data: CustomerData) -> PreparedData:
     inter = None
     if data.interactions is not None:
         i = data.interactions
-        code = codes(i)
+        code = interactions_code
         stamp = i[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
         order = np.lexsort((stamp, code))
         kind = i[INTERACTION_TYPE].map({"ticket": 0, "nps": 1, "csat": 2}).to_numpy(dtype=np.int64)
@@ -205,13 +198,49 @@ def prepare(data: CustomerData) -> PreparedData:
     )
 
 
+def _customer_codes(
+    tables: list[pd.DataFrame | None],
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Sorted ids over all tables and, per table, each row's position in them (empty if absent).
+
+    Each id column is factorized on its own (a hash pass, fast on Arrow strings); only the distinct
+    ids are sorted and matched, never the full columns as Python objects.
+    """
+    factorized = [
+        pd.factorize(_as_text(t[CUSTOMER_ID])) if t is not None else (np.empty(0, np.int64), [])
+        for t in tables
+    ]
+    distinct = pd.unique(np.concatenate([np.asarray(u, dtype=object) for _, u in factorized]))
+    ids = np.sort(distinct.astype(object))
+    index = pd.Index(ids)
+    return ids, [
+        index.get_indexer(pd.Index(u, dtype=object)).astype(np.int64)[c] for c, u in factorized
+    ]
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    return values if isinstance(values.dtype, pd.StringDtype) else values.astype("str")
+
+
 def _min_into(
-    target: np.ndarray, codes: np.ndarray, values: np.ndarray, *, presorted: bool = False
+    target: np.ndarray,
+    codes: np.ndarray,
+    values: np.ndarray,
+    *,
+    presorted: bool = False,
+    stable_by_code: bool = False,
 ) -> None:
-    """Lower ``target[c]`` to the smallest value of code ``c``; ``presorted``: by code, then value."""
+    """Lower ``target[c]`` to the smallest value of code ``c``.
+
+    ``presorted``: rows are sorted by code, then value. ``stable_by_code``: the values of each code
+    already appear in increasing order, so a stable sort by code alone suffices.
+    """
     if len(codes) == 0:
         return
-    if not presorted:
+    if stable_by_code:
+        order = np.argsort(codes, kind="stable")
+        codes, values = codes[order], values[order]
+    elif not presorted:
         order = np.lexsort((values, codes))
         codes, values = codes[order], values[order]
     first = np.r_[True, codes[1:] != codes[:-1]]
@@ -234,7 +263,9 @@ def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Trans
     order_customer[order_code] = code
     order_first_day = np.full(n_orders, NEVER, dtype=np.int64)
     bought = ~is_return
-    _min_into(order_first_day, order_code[bought], day[bought])
+    # rows are in time order per customer and an order has one customer: a stable sort by order
+    # code (near-sorted already, so cheap) puts each order's earliest purchase row first
+    _min_into(order_first_day, order_code[bought], day[bought], stable_by_code=True)
     product = _optional_codes(tx[PRODUCT_ID], order)
     category = _optional_codes(tx[CATEGORY], order)
     return Transactions(
@@ -254,19 +285,20 @@ def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Trans
 def _order_codes(
     order_id: pd.Series, order: np.ndarray, code: np.ndarray, stamp: np.ndarray
 ) -> np.ndarray:
-    """One code per (customer, order_id); rows without an order_id: per (customer, timestamp)."""
-    oid = pd.factorize(order_id.to_numpy()[order], use_na_sentinel=True)[0].astype(np.int64)
+    """One code per (customer, order_id); rows without an order_id: per (customer, timestamp).
+
+    Rows arrive sorted by (customer, timestamp), so the rows of one id-less order are adjacent.
+    """
+    oid = pd.factorize(order_id)[0].astype(np.int64)[order]
     has_oid = oid >= 0
-    key = pd.DataFrame(
-        {
-            "customer": code,
-            "order": np.where(has_oid, oid, -1),
-            "stamp": np.where(has_oid, 0, stamp.astype(np.int64)),
-        }
-    )
-    return key.groupby(["customer", "order", "stamp"], sort=False).ngroup().to_numpy(np.int64)
+    key = code * (int(oid.max(initial=0)) + 1) + oid  # >= 0 where the row has an order_id
+    if not has_oid.all():
+        c, t = code[~has_oid], stamp[~has_oid]
+        new_order = np.r_[True, (c[1:] != c[:-1]) | (t[1:] != t[:-1])]
+        key[~has_oid] = -np.cumsum(new_order)  # negative: never equal to a key with an order_id
+    return pd.factorize(key)[0].astype(np.int64)
 
 
 def _optional_codes(values: pd.Series, order: np.ndarray) -> np.ndarray:
     """Codes of an optional text column in row order; -1 where it is empty."""
-    return pd.factorize(values.to_numpy()[order], use_na_sentinel=True)[0].astype(np.int64)
+    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)[order]

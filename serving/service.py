@@ -40,7 +40,11 @@ from serving.scorer import EventDayError, FeatureKeyError
 from serving.store import BENTO_NAMES, make_scorer
 
 disable_telemetry()  # BentoML reads this when the worker imports the module, before serving
-tune_bentoml_runtime()  # must precede the app BentoML builds from the class below
+# must precede the app BentoML builds from the class below; RETAIN_RUNTIME_TUNING=0 keeps BentoML's
+# default runtime (for the benchmark's side-by-side comparison)
+RUNTIME_TUNING = os.environ.get("RETAIN_RUNTIME_TUNING", "1") != "0"
+if RUNTIME_TUNING:
+    tune_bentoml_runtime()
 logger = logging.getLogger("bentoml.retain")
 
 OPEN_PATHS = (
@@ -137,8 +141,9 @@ class Retain:
             "clv": meta_clv.get("test_metrics", {}),
         }
         logger.info("retain models loaded: churn %s, clv %s", versions["churn"], versions["clv"])
-        gc.collect()
-        gc.freeze()  # start-up objects (models, imports) leave the collector's view
+        if RUNTIME_TUNING:
+            gc.collect()
+            gc.freeze()  # start-up objects (models, imports) leave the collector's view
 
     async def _run(self, rows: int, work: Any, *args: Any) -> Any:
         """Small batches run inline (no thread hop); large ones in a thread, not blocking the loop."""

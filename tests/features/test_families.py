@@ -199,6 +199,25 @@ def test_orders_without_order_id_are_distinct_customer_timestamps() -> None:
     assert row["orders_30d"] == 2
 
 
+def test_order_ids_are_per_customer_and_mix_with_rows_without_one() -> None:
+    # a: order o1 has lines on May 25 and Jun 3 (it starts May 25, outside the 30-day window);
+    #    two id-less lines at Jun 2 12:00 form a second order. b reuses the id o1: its own order.
+    data = CustomerData(
+        tx(
+            ("a", "2021-06-03T09:00:00", 5.0, "o1"),
+            ("a", "2021-06-02T12:00:00", 7.0, None),
+            ("b", "2021-06-05T08:00:00", 20.0, "o1"),
+            ("a", "2021-05-25T10:00:00", 10.0, "o1"),
+            ("a", "2021-06-02T12:00:00", 3.0, None),
+        )
+    )
+    frame = build_features(data, CUTOFF, families=["rfm", "activity"])
+    assert frame["orders_total"].tolist() == [2, 1]
+    assert frame["avg_order_value"].tolist() == [12.5, 20.0]  # (10 + 5 + 7 + 3) / 2
+    assert frame["orders_30d"].tolist() == [1, 1]
+    assert frame["orders_90d"].tolist() == [2, 1]
+
+
 def test_profile_family_with_attributes_and_customers_without_transactions(
     shop: CustomerData,
 ) -> None:
