@@ -124,6 +124,8 @@ def start(kind: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = env_for_home()
     if kind == "mlflow":
+        # mlflow runs `uvicorn` through bash: the environment's bin must be on PATH
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         command = [
             sys.executable,
             "-m",
@@ -167,11 +169,17 @@ def start(kind: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    wait(ready, process)
+    try:
+        wait(ready, process)
+    except RuntimeError as error:
+        stop(process)
+        raise RuntimeError(f"{kind}: {error}\n{log.read_text()[-3000:]}") from None
     return process, f"http://127.0.0.1:{port}"
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
     os.killpg(process.pid, 15)
     try:
         process.wait(timeout=30)
@@ -188,7 +196,7 @@ def wrk(
             "wrk",
             "-t1",
             f"-c{connections}",
-            f"-d{seconds}s",
+            f"-d{max(1, round(seconds))}s",
             "--timeout",
             "10s",
             "-s",
@@ -198,8 +206,10 @@ def wrk(
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0 or "RESULT " not in done.stdout:
+        raise RuntimeError(f"wrk failed on {url}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / result["seconds"]

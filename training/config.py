@@ -57,10 +57,24 @@ class LightGBMParams(_Frozen):
     n_jobs: int = Field(2, ge=1, description="Threads; fixed so runs are reproducible.")
 
 
+class ChurnLightGBMParams(LightGBMParams):
+    """The churn booster's settings: depth-3 trees, whose TreeSHAP reasons come from small tables.
+
+    On the demo data they score the same ROC-AUC as depth 4 with 15 leaves (0.888) and explain
+    1,000 customers in about 11 ms instead of 100 ms.
+    """
+
+    learning_rate: float = Field(0.1, gt=0, le=1)
+    num_leaves: int = Field(7, ge=2)
+    max_depth: int = Field(
+        3, ge=-1, description="Trees up to 8 splits get table-driven TreeSHAP; -1: no limit."
+    )
+
+
 class ChurnConfig(_Frozen):
     """The churn classifier: LightGBM with class balancing and Platt calibration."""
 
-    lightgbm: LightGBMParams = LightGBMParams()
+    lightgbm: ChurnLightGBMParams = ChurnLightGBMParams()
     balance_classes: bool = Field(True, description="Weight classes equally while boosting.")
     calibrate: bool = Field(True, description="Platt-scale probabilities on the validation cutoff.")
     monotone_increasing: list[str] = Field(
