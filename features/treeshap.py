@@ -23,14 +23,24 @@ larger trees are left to LightGBM.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
-MAX_NODES = 8
+MAX_NODES = 8  # splits per tree: a tree's decisions pack into one byte
 CHUNK_ROWS = 2048
+THREADS = 2
+PADDING = {
+    "split_feature": 0,
+    "threshold": -np.inf,
+    "decision_type": "<=",
+    "default_left": False,
+    "missing_type": "None",
+}
+"""A split that fills a tree's unused node columns; its bit is masked off."""
 ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold, a C float
 
 
@@ -41,7 +51,8 @@ class _Splits:
     feature: np.ndarray  # int, column of the node's feature
     threshold: np.ndarray  # float, numerical splits
     default_left: np.ndarray  # bool
-    missing: np.ndarray  # 0 none, 1 zero, 2 nan
+    nan_left: np.ndarray  # where NaN goes: the default side if missing, else where 0 goes
+    zero_missing: np.ndarray  # nodes where zero is the missing value (default side)
     categorical: np.ndarray  # nodes with a categorical split
     category_left: np.ndarray  # (categorical nodes, codes + 1): code goes left; last: never
 
@@ -52,8 +63,7 @@ class TreeExplainer:
 
     n_features: int
     splits: _Splits
-    node_weight: np.ndarray  # 2^(node's position in its tree): a tree's nodes make its pattern
-    tree_starts: np.ndarray  # first node of each tree with splits
+    tree_mask: np.ndarray  # per tree with splits, the bits of its real (not padding) nodes
     table: np.ndarray  # per tree, (2^nodes, tree features): contributions for each pattern
     pair_tree: np.ndarray  # the tree of each (tree, feature) pair, pairs ordered by feature
     pair_offset: np.ndarray  # the pair's index in ``table`` for pattern 0
@@ -67,28 +77,26 @@ class TreeExplainer:
         """The explainer, or None if a tree has over ``MAX_NODES`` splits (use LightGBM then)."""
         dump = booster.dump_model()
         n_features = int(dump["max_feature_idx"]) + 1
-        nodes: list[dict[str, Any]] = []
-        trees: list[list[tuple[float, list[tuple[int, bool, float]]]]] = []
-        tree_starts: list[int] = []
+        nodes: list[dict[str, Any]] = []  # MAX_NODES per tree, padded with never-left splits
+        tree_mask: list[int] = []
+        tables, pairs = [], []
+        offset = 0
         base = 0.0
         for tree in dump["tree_info"]:
             root = tree["tree_structure"]
             if "leaf_value" in root:  # a tree without splits only shifts the base value
                 base += float(root["leaf_value"])
                 continue
-            tree_starts.append(len(nodes))
-            trees.append([])
-            _walk(root, [], nodes, trees[-1])
-            if len(nodes) - tree_starts[-1] > MAX_NODES:
+            tree_nodes: list[dict[str, Any]] = []
+            leaves: list[tuple[float, list[tuple[int, bool, float]]]] = []
+            _walk(root, [], tree_nodes, leaves)
+            if len(tree_nodes) > MAX_NODES:
                 return None
-        splits = _splits(nodes)
-        node_weight = np.zeros(len(nodes), dtype=np.int32)
-        tables, pairs = [], []
-        offset = 0
-        for t, (start, leaves) in enumerate(zip(tree_starts, trees, strict=True)):
-            end = tree_starts[t + 1] if t + 1 < len(tree_starts) else len(nodes)
-            node_weight[start:end] = 1 << np.arange(end - start)
-            table, tree_features, tree_base = _tree_table(leaves, start, end, splits.feature)
+            t = len(tree_mask)
+            tree_mask.append((1 << len(tree_nodes)) - 1)
+            nodes += tree_nodes + [PADDING] * (MAX_NODES - len(tree_nodes))
+            features_of_nodes = np.array([int(n["split_feature"]) for n in tree_nodes])
+            table, tree_features, tree_base = _tree_table(leaves, features_of_nodes)
             base += tree_base
             tables.append(table.reshape(-1))
             width = len(tree_features)
@@ -99,9 +107,8 @@ class TreeExplainer:
         starts = np.flatnonzero(np.r_[True, feature[1:] != feature[:-1]]) if pairs else feature
         return cls(
             n_features=n_features,
-            splits=splits,
-            node_weight=node_weight,
-            tree_starts=np.array(tree_starts, dtype=np.int64),
+            splits=_splits(nodes),
+            tree_mask=np.array(tree_mask, dtype=np.uint8),
             table=np.concatenate(tables) if tables else np.zeros(0),
             pair_tree=np.array([p[1] for p in pairs], dtype=np.int64),
             pair_offset=np.array([p[2] for p in pairs], dtype=np.int64),
@@ -118,30 +125,38 @@ class TreeExplainer:
         out[:, -1] = self.base
         if len(self.features) == 0 or len(matrix) == 0:
             return out
-        for lo in range(0, len(matrix), CHUNK_ROWS):
-            rows = matrix[lo : lo + CHUNK_ROWS]
-            goes_left = _decisions(rows, self.splits)
-            pattern = np.add.reduceat(goes_left * self.node_weight, self.tree_starts, axis=1)
-            index = np.take(pattern, self.pair_tree, axis=1) * self.pair_width + self.pair_offset
-            values = np.take(self.table, index)
-            out[lo : lo + CHUNK_ROWS, self.features] = np.add.reduceat(
-                values, self.feature_starts, axis=1
-            )
+        chunks = range(0, len(matrix), CHUNK_ROWS)
+        if len(chunks) == 1:
+            self._explain_into(matrix, out)
+        else:  # numpy releases the GIL in these loops: two threads, two cores
+            with ThreadPoolExecutor(THREADS) as pool:
+                list(
+                    pool.map(
+                        lambda lo: self._explain_into(
+                            matrix[lo : lo + CHUNK_ROWS], out[lo : lo + CHUNK_ROWS]
+                        ),
+                        chunks,
+                    )
+                )
         return out
+
+    def _explain_into(self, rows: np.ndarray, out: np.ndarray) -> None:
+        goes_left = _decisions(rows, self.splits)  # MAX_NODES = 8 columns per tree: one byte
+        pattern = np.packbits(goes_left, axis=1, bitorder="little") & self.tree_mask
+        index = np.take(pattern, self.pair_tree, axis=1) * self.pair_width + self.pair_offset
+        values = np.take(self.table, index)
+        out[:, self.features] = np.add.reduceat(values, self.feature_starts, axis=1)
 
 
 def _tree_table(
-    leaves: list[tuple[float, list[tuple[int, bool, float]]]],
-    start: int,
-    end: int,
-    node_feature: np.ndarray,
+    leaves: list[tuple[float, list[tuple[int, bool, float]]]], node_feature: np.ndarray
 ) -> tuple[np.ndarray, list[int], float]:
     """One tree's contributions for every pattern of its split decisions.
 
     Returns the table (2^nodes, features of the tree), those features, and the tree's expected
     value. Bit ``j`` of a pattern says the row goes left at the tree's ``j``-th node.
     """
-    n_nodes = end - start
+    n_nodes = len(node_feature)
     depth = max(len(path) for _, path in leaves)
     goes_left = ((np.arange(2**n_nodes)[:, None] >> np.arange(n_nodes)[None, :]) & 1).astype(bool)
     values = np.array([value for value, _ in leaves])
@@ -155,7 +170,7 @@ def _tree_table(
             slot = slots.setdefault(feature, len(slots))
             slot_feature[i, slot] = feature
             z[i, slot] *= ratio
-            failed[:, i] |= (goes_left[:, node - start] != left) << slot
+            failed[:, i] |= (goes_left[:, node] != left) << slot
     leaf_table = _leaf_tables(values, z, depth)  # (leaves, 2^depth, depth)
     satisfied = (2**depth - 1) - failed  # padding slots are never failed: o = z = 1
     per_leaf = leaf_table[np.arange(len(leaves))[None, :], satisfied]  # (2^nodes, leaves, depth)
@@ -192,13 +207,17 @@ def _splits(nodes: list[dict[str, Any]]) -> _Splits:
     category_left = np.zeros((len(categorical), width), dtype=bool)
     for row, codes in enumerate(sets):
         category_left[row, codes] = True
+    threshold = np.array(
+        [float(n["threshold"]) if n["decision_type"] == "<=" else np.nan for n in nodes]
+    )
+    default_left = np.array([bool(n["default_left"]) for n in nodes])
+    missing = np.array([missing_codes[str(n["missing_type"])] for n in nodes], dtype=np.int64)
     return _Splits(
         feature=np.array([int(n["split_feature"]) for n in nodes], dtype=np.int64),
-        threshold=np.array(
-            [float(n["threshold"]) if n["decision_type"] == "<=" else np.nan for n in nodes]
-        ),
-        default_left=np.array([bool(n["default_left"]) for n in nodes]),
-        missing=np.array([missing_codes[str(n["missing_type"])] for n in nodes], dtype=np.int64),
+        threshold=threshold,
+        default_left=default_left,
+        nan_left=np.where(missing == 0, threshold >= 0.0, default_left),
+        zero_missing=np.flatnonzero(missing == 1),
         categorical=np.array(categorical, dtype=np.int64),
         category_left=category_left,
     )
@@ -206,27 +225,28 @@ def _splits(nodes: list[dict[str, Any]]) -> _Splits:
 
 def _decisions(rows: np.ndarray, splits: _Splits) -> np.ndarray:
     """(rows, nodes): whether each row goes left at each node, exactly as LightGBM decides."""
-    values = rows[:, splits.feature]
     # LightGBM's predictor drops values within its zero threshold from the row: they read as 0
-    values = np.where(np.abs(values) <= ZERO, 0.0, values)
-    nan = np.isnan(values)
-    missing = splits.missing
-    # LightGBM reads NaN as 0 unless the node treats NaN as missing
-    values = np.where(nan & (missing != 2), 0.0, values)
-    is_missing = ((missing == 1) & (np.abs(values) <= ZERO)) | ((missing == 2) & nan)
+    x = np.where(np.abs(rows) <= ZERO, 0.0, rows)
+    values = np.take(x, splits.feature, axis=1)
     with np.errstate(invalid="ignore"):
-        left = np.where(is_missing, splits.default_left, values <= splits.threshold)
+        left = values <= splits.threshold
+    nan = np.isnan(x)
+    if nan.any():
+        left = np.where(np.take(nan, splits.feature, axis=1), splits.nan_left, left)
+    if len(splits.zero_missing):
+        nodes = splits.zero_missing
+        left[:, nodes] = np.where(
+            values[:, nodes] == 0.0, splits.default_left[nodes], left[:, nodes]
+        )
     if len(splits.categorical):
         nodes = splits.categorical
-        codes = rows[:, splits.feature[nodes]]
-        codes_nan = np.isnan(codes)
+        codes = np.take(x, splits.feature[nodes], axis=1)
         width = splits.category_left.shape[1]
         # LightGBM: NaN, negative and unseen codes go right; others truncate to an int code
-        code = np.trunc(np.clip(np.where(codes_nan, -1.0, codes), -1.0, width - 1.0))
+        code = np.trunc(np.clip(np.where(np.isnan(codes), -1.0, codes), -1.0, width - 1.0))
         code = np.where(code < 0, width - 1, code).astype(np.int64)
         flat = np.arange(len(nodes)) * width + code
-        goes_left = np.take(splits.category_left.reshape(-1), flat)
-        left[:, nodes] = goes_left
+        left[:, nodes] = np.take(splits.category_left.reshape(-1), flat)
     return left
 
 

@@ -129,7 +129,10 @@ def _display(scorer: Scorer, matrix: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Reason values as text: numbers compactly (%g), categories by their level name."""
     rows = np.arange(len(idx))
     values = matrix[rows, idx]
-    text = pd.Series(values).map(lambda v: "" if np.isnan(v) else f"{v:.6g}").to_numpy(dtype=object)
+    # format each distinct value once: reason values repeat (day counts, tiers, levels)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    formatted = np.array([f"{v:.6g}" for v in distinct] + [""], dtype=object)
+    text = formatted[codes]  # NaN has code -1: the trailing ""
     for j, name in enumerate(scorer.churn.encoding.columns):
         levels = scorer.churn.encoding.categories.get(name)
         if levels is None:
