@@ -184,7 +184,10 @@ class Scorer:
             raise FeatureKeyError(
                 i, f"unknown feature(s) {names[:10]}; GET /model_info lists the features"
             )
-        return self._encode_records(self.churn, rows), self._encode_records(self.clv, rows)
+        churn = self._encode_records(self.churn, rows)
+        if self.clv.encoding == self.churn.encoding:  # the usual case: one encoding, one pass
+            return churn, churn
+        return churn, self._encode_records(self.clv, rows)
 
     def _encode_records(self, bundle: ModelBundle, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         """Feature dicts to the model matrix without pandas (the single-record fast path)."""
@@ -194,14 +197,12 @@ class Scorer:
             if levels is None:
                 column = [r[name] for r in rows]
                 # checked, not just converted: numpy would turn the text "5" into 5.0
-                i = next((i for i, v in enumerate(column) if not _is_number(v)), -1)
-                if i >= 0:
+                if not set(map(type, column)) <= NUMBER_TYPES:
+                    i = next(i for i, v in enumerate(column) if not _is_number(v))
                     raise FeatureKeyError(
                         i, f"feature {name!r} must be a number or null, got {column[i]!r}"
                     )
-                out[:, j] = np.asarray(
-                    [np.nan if v is None else v for v in column], dtype=np.float64
-                )
+                out[:, j] = np.array(column, dtype=np.float64)  # None becomes NaN
             else:
                 lookup = {level: float(k) for k, level in enumerate(levels)}
                 texts = [_category_text(r[name]) for r in rows]
@@ -314,6 +315,9 @@ def check_event_days(customers: Sequence[Any], timezone: str) -> None:
                         f"the business time zone ({timezone}), after as_of {c.as_of}: only "
                         "events up to the scoring date may be sent",
                     )
+
+
+NUMBER_TYPES = {float, int, type(None)}
 
 
 def _is_number(v: Any) -> bool:
