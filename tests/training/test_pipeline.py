@@ -49,7 +49,8 @@ def test_parent_run_records_config_data_fingerprint_commit_and_artifacts(
 ) -> None:
     run = MlflowClient().get_run(trained.run_id)
     assert run.data.params["horizon_days"] == "90"
-    assert run.data.params["churn.lightgbm.num_leaves"] == "15"
+    assert run.data.params["churn.lightgbm.num_leaves"] == "7"  # the full config, defaults too
+    assert run.data.params["clv.lightgbm.num_leaves"] == "15"
     assert run.data.params["data.transactions.path"].endswith("transactions.csv")
     tags = run.data.tags
     assert len(tags["data.fingerprint"]) == 16
