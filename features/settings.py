@@ -15,10 +15,16 @@ TELEMETRY_OFF = {
 }
 
 
+QUIET_DEFAULTS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+"""Overridable: a model loads from a local store in milliseconds; no per-file progress bars."""
+
+
 def disable_telemetry() -> None:
     """Switch off BentoML's and MLflow's usage reporting: the tools run on closed machines."""
     for key, value in TELEMETRY_OFF.items():
         os.environ[key] = value
+    for key, value in QUIET_DEFAULTS.items():
+        os.environ.setdefault(key, value)
 
 
 def project_root() -> Path | None:
