@@ -30,21 +30,29 @@ def http(
     body: Any = None,
     headers: dict[str, str] | None = None,
     timeout: float = 60,
+    *,
+    raw: bytes | str | None = None,
+    content_type: str = "application/json",
 ) -> tuple[int, Any]:
-    """One HTTP request; returns (status, parsed JSON or text) for 2xx and error statuses alike."""
-    data = None if body is None else json.dumps(body).encode()
+    """One HTTP request; returns (status, parsed JSON or text) for 2xx and error statuses alike.
+
+    ``body`` is sent as JSON; ``raw`` exactly as given (malformed JSON, NaN literals, ...).
+    """
+    if raw is not None:
+        data: bytes | None = raw.encode() if isinstance(raw, str) else raw
+    else:
+        data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         url,
         data=data,
         method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
+        headers={"Content-Type": content_type, **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
+            status, text = response.status, response.read().decode()
     except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    text = raw.decode()
+        status, text = err.code, err.read().decode()
     try:
         return status, json.loads(text)
     except json.JSONDecodeError:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from serving.schemas import CustomerScore, ModelInfo
+from tests.helpers import http
 
 API_KEY = "test-key-7f3a"  # only ever given to the test server's environment
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
@@ -25,22 +24,7 @@ def post_raw(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """POST a body exactly as given (malformed JSON, NaN literals, other content types)."""
-    import json
-
-    body = data.encode() if isinstance(data, str) else data
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": content_type, **(headers or {})}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    text = raw.decode()
-    try:
-        return status, json.loads(text)
-    except json.JSONDecodeError:
-        return status, text
+    return http("POST", url, headers=headers, raw=data, content_type=content_type)
 
 
 def error_items(body: Any) -> list[tuple[list[Any], str]]:
