@@ -129,14 +129,21 @@ class Scorer:
         churn_l, clv_l = scores.churn.tolist(), scores.clv.tolist()
         tiers = scores.tier.tolist()
         idx_l, contrib_l = scores.reason_index.tolist(), scores.reason_contribution.tolist()
+        rows = np.arange(len(ids))[:, None]
+        encoded_l = churn_matrix[rows, scores.reason_index].tolist()  # the reasons' values
+        categorical = [name in self.churn.encoding.categories for name in names]
         for i, cid in enumerate(ids):
             reasons = []
-            for j, c in zip(idx_l[i], contrib_l[i], strict=True):
+            for j, c, v in zip(idx_l[i], contrib_l[i], encoded_l[i], strict=True):
                 name = names[j]
                 reasons.append(
                     {
                         "feature": name,
-                        "value": self._display_value(name, churn_matrix[i, j], raw_values, i),
+                        "value": (
+                            self._display_value(name, v, raw_values, i)
+                            if categorical[j]
+                            else (None if v != v else v)  # NaN is missing
+                        ),
                         "contribution": round(c, 6),
                         "direction": "raises risk" if c > 0 else "lowers risk",
                     }
@@ -170,19 +177,20 @@ class Scorer:
         self, rows: Sequence[dict[str, Any]]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Encode caller-given feature dicts; every model feature must be present (null allowed)."""
-        missing_by_row = [(i, [c for c in self.columns if c not in r]) for i, r in enumerate(rows)]
-        problems = [(i, m) for i, m in missing_by_row if m]
-        if problems:
-            i, missing = problems[0]
+        expected = set(self.columns)
+        # a C-level comparison per row; the details only for the first row that differs
+        first_bad = next((i for i, r in enumerate(rows) if r.keys() != expected), None)
+        if first_bad is not None:
+            given = rows[first_bad]
+            missing = [c for c in self.columns if c not in given]
+            if missing:
+                raise FeatureKeyError(
+                    first_bad,
+                    f"missing feature(s) {missing[:10]}{' ...' if len(missing) > 10 else ''}",
+                )
+            names = sorted(set(given) - expected)
             raise FeatureKeyError(
-                i, f"missing feature(s) {missing[:10]}{' ...' if len(missing) > 10 else ''}"
-            )
-        unknown = [(i, sorted(set(r) - set(self.columns))) for i, r in enumerate(rows)]
-        bad = [(i, u) for i, u in unknown if u]
-        if bad:
-            i, names = bad[0]
-            raise FeatureKeyError(
-                i, f"unknown feature(s) {names[:10]}; GET /model_info lists the features"
+                first_bad, f"unknown feature(s) {names[:10]}; GET /model_info lists the features"
             )
         churn = self._encode_records(self.churn, rows)
         if self.clv.encoding == self.churn.encoding:  # the usual case: one encoding, one pass
