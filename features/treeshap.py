@@ -33,6 +33,8 @@ import numpy as np
 MAX_NODES = 8  # splits per tree: a tree's decisions pack into one byte
 CHUNK_ROWS = 2048
 THREADS = 2
+PARALLEL_ROWS = 256
+"""From this many rows on, the rows are explained in THREADS pieces at once."""
 PADDING = {
     "split_feature": 0,
     "threshold": -np.inf,
@@ -125,17 +127,17 @@ class TreeExplainer:
         out[:, -1] = self.base
         if len(self.features) == 0 or len(matrix) == 0:
             return out
-        chunks = range(0, len(matrix), CHUNK_ROWS)
-        if len(chunks) == 1:
+        pieces = max(-(-len(matrix) // CHUNK_ROWS), THREADS if len(matrix) >= PARALLEL_ROWS else 1)
+        bounds = np.linspace(0, len(matrix), pieces + 1).astype(int)
+        if pieces == 1:
             self._explain_into(matrix, out)
         else:  # numpy releases the GIL in these loops: two threads, two cores
             with ThreadPoolExecutor(THREADS) as pool:
                 list(
                     pool.map(
-                        lambda lo: self._explain_into(
-                            matrix[lo : lo + CHUNK_ROWS], out[lo : lo + CHUNK_ROWS]
-                        ),
-                        chunks,
+                        lambda lo, hi: self._explain_into(matrix[lo:hi], out[lo:hi]),
+                        bounds[:-1],
+                        bounds[1:],
                     )
                 )
         return out
