@@ -74,6 +74,7 @@ class Scorer:
                 f"churn model horizon {self.churn.horizon_days} days differs from CLV model "
                 f"horizon {self.clv.horizon_days} days; package models trained with the same horizon"
             )
+        _ = self.churn.explainer  # build the TreeSHAP tables now, not in the first request
         self.families = sorted(set(self.churn.families) | set(self.clv.families))
         self.timezone = str(self.churn.metadata.get("timezone", "UTC"))
         self.columns = list(
