@@ -198,6 +198,9 @@ def prepare(data: CustomerData) -> PreparedData:
     )
 
 
+TABLE_NAMES = ("transactions", "customers", "subscriptions", "interactions")
+
+
 def _customer_codes(
     tables: list[pd.DataFrame | None],
 ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -210,6 +213,11 @@ def _customer_codes(
         pd.factorize(_as_text(t[CUSTOMER_ID])) if t is not None else (np.empty(0, np.int64), [])
         for t in tables
     ]
+    for name, (codes, _) in zip(TABLE_NAMES, factorized, strict=True):
+        if (codes < 0).any():  # the loaders exclude these; a hand-built CustomerData may not
+            raise DataValidationError(
+                f"{int((codes < 0).sum())} rows of the {name} table have no {CUSTOMER_ID}"
+            )
     distinct = pd.unique(np.concatenate([np.asarray(u, dtype=object) for _, u in factorized]))
     ids = np.sort(distinct.astype(object))
     index = pd.Index(ids)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from features.build import available_families, build_features, feature_names, resolve_families
 from features.catalogue import FAMILIES
-from features.errors import ConfigError
+from features.errors import ConfigError, DataValidationError
 from features.loading import CustomerData
 from features.prepare import prepare
 from features.schema import TRANSACTIONS
@@ -490,3 +490,10 @@ def test_btyd_summary_equals_lifetimes_definition(cutoff: int, rows: list[dict[s
     others = ours.loc[~ours.index.isin(reference.index)]
     assert others["btyd_T"].isna().all()
     assert (others[["btyd_frequency", "btyd_recency", "btyd_monetary_value"]] == 0).all().all()
+
+
+def test_a_hand_built_table_with_a_missing_id_is_refused_not_misassigned() -> None:
+    frame = tx(("a", "2021-06-01", 3.0), ("b", "2021-06-02", 4.0))
+    frame.loc[1, "customer_id"] = None  # the loaders never let this through; a caller might
+    with pytest.raises(DataValidationError, match="1 rows of the transactions table have no"):
+        build_features(CustomerData(frame), CUTOFF)
