@@ -110,9 +110,12 @@ class CustomerInput(_Strict):
         cls, value: dict[str, FeatureValue] | None, info: ValidationInfo
     ) -> dict[str, FeatureValue] | None:
         kind = "feature" if info.field_name == "features" else "attribute"
-        for key, v in (value or {}).items():
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"{kind} {key!r} must be finite or null, got {v}")
+        # one sum tells whether any float is NaN or infinite (or the sum overflowed): only then
+        # look for the culprit; a batch of 1,000 customers has 38,000 values to check
+        if value and not math.isfinite(sum([v for v in value.values() if type(v) is float])):
+            for key, v in value.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ValueError(f"{kind} {key!r} must be finite or null, got {v}")
         if kind == "attribute":
             reserved = sorted({CUSTOMER_ID, SIGNUP_DATE} & set(value or {}))
             if reserved:
