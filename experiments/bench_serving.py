@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from serving.cli import bentoml_serve_args
+
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".retain" / "bench-home"
 RESULTS = ROOT / "experiments" / "results"
@@ -147,19 +149,7 @@ def start(kind: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     else:
         if kind == "retain-default":
             env["RETAIN_RUNTIME_TUNING"] = "0"
-        command = [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "serving.service:Retain",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--working-dir",
-            str(ROOT),
-        ]
+        command = bentoml_serve_args("127.0.0.1", port)
         ready = f"http://127.0.0.1:{port}/readyz"
     process = subprocess.Popen(
         command,

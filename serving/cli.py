@@ -20,6 +20,24 @@ TrackingUri = Annotated[
 ]
 
 
+def bentoml_serve_args(host: str, port: int) -> list[str]:
+    """The ``bentoml serve`` command line of the retain service (also used by tests, benchmarks)."""
+    root = project_root() or Path.cwd()
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:Retain",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--working-dir",
+        str(root),
+    ]
+
+
 def _tracking(uri: str | None) -> str:
     from features.settings import retain_home as home
 
@@ -60,31 +78,11 @@ def serve_command(
     at /. Run `retain package` first.
     """
     home = use_local_bentoml_home()
-    root = project_root() or Path.cwd()
+    disable_telemetry()  # sets the variables in os.environ, which the server inherits
     env = {**os.environ, "RETAIN_WORKERS": str(workers), "BENTOML_HOME": str(home)}
-    disable_telemetry()
-    env.update(
-        {
-            k: v
-            for k, v in os.environ.items()
-            if k in ("BENTOML_DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK")
-        }
-    )
     if api_key:
         env["RETAIN_API_KEY"] = api_key
-    command = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "serving.service:Retain",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--working-dir",
-        str(root),
-    ]
+    command = bentoml_serve_args(host, port)
     typer.echo(f"serving on http://{host}:{port} (models from {home}); Ctrl-C stops")
     os.execvpe(command[0], command, env)
 

@@ -6,12 +6,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from serving.cli import bentoml_serve_args
 
 ROOT = Path(__file__).resolve().parents[1]
 CDNOW_DIR = ROOT.parent / "shared" / "data" / "cdnow"
@@ -66,19 +67,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        command = [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "serving.service:Retain",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--working-dir",
-            str(ROOT),
-        ]
+        command = bentoml_serve_args("127.0.0.1", self.port)
         self._log_file = log.open("w")
         self.process = subprocess.Popen(
             command,
