@@ -2,8 +2,9 @@
 
 ``lifetimes.utils.summary_data_from_transaction_data`` is what every BTYD user runs today. This
 computes the same table from integer arrays with one sort of (customer, day) keys and
-``np.bincount`` (no per-customer groups). The ``btyd`` feature family computes the same
-definition from the purchase-day arrays the other families share; a test holds the two equal.
+``np.bincount`` (no per-customer groups). The ``btyd`` feature family calls the same
+``summary_arrays`` on the purchase-day rows the other families share, so the standalone summary
+and the features have one implementation.
 """
 
 from __future__ import annotations

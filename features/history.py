@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.btyd import summary_arrays
 from features.catalogue import TREND_WINDOWS, WINDOWS
 from features.prepare import NEVER, Transactions
 
@@ -103,24 +104,17 @@ def _since(day: np.ndarray, cutoff: int) -> np.ndarray:
 
 
 def btyd_family(p: PastTransactions) -> Columns:
-    """frequency, recency, T and monetary value exactly as lifetimes' summary (days, D periods)."""
-    count, first, last = p.purchase_day_bounds()
-    bought = count > 0
-    frequency = np.where(bought, count - 1, 0).astype(np.float64)
-    recency = np.where(bought, last - first, 0).astype(np.float64)
-    age = _since(first, p.cutoff)
-    spend_all = _count(p.pday_customer, p.n, p.pday_spend)
-    spend_first = np.zeros(p.n)
-    c = p.pday_customer
-    if len(c):
-        is_first = np.r_[True, c[1:] != c[:-1]]
-        spend_first[c[is_first]] = p.pday_spend[is_first]
-    monetary = np.where(frequency > 0, (spend_all - spend_first) / np.maximum(frequency, 1), 0.0)
+    """frequency, recency, T and monetary value exactly as lifetimes' summary (days, D periods).
+
+    One implementation with the standalone ``features.btyd.summary``: both call
+    ``summary_arrays``, here on the rows of distinct purchase days already at hand.
+    """
+    summary = summary_arrays(p.pday_customer, p.pday_day, p.pday_spend, p.n, p.cutoff)
     return {
-        "btyd_frequency": frequency,
-        "btyd_recency": recency,
-        "btyd_T": age,
-        "btyd_monetary_value": monetary,
+        "btyd_frequency": summary.frequency,
+        "btyd_recency": summary.recency,
+        "btyd_T": summary.T,
+        "btyd_monetary_value": summary.monetary_value,
     }
 
 
