@@ -31,7 +31,7 @@ ROWS_PER_CUSTOMER = 20.63  # rows per customer of the synthetic retail generator
 OURS_SUMMARY = """
 import resource, statistics, sys, time, json
 import pandas as pd
-from features.btyd import summary
+from experiments.lifetimes_summary import summary
 df = pd.read_parquet(sys.argv[1], columns=["customer_id", "timestamp", "amount"])
 df = df.loc[df["amount"] >= 0]
 loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -88,7 +88,7 @@ def synthetic(rows: int) -> tuple[Path, Path, str]:
     """Canonical transactions and customers of a synthetic retail base with about ``rows`` rows."""
     from features.loading import validate_table
     from features.schema import CUSTOMERS, TRANSACTIONS
-    from features.synthetic import make_retail
+    from retain.demo_data import make_retail
 
     CACHE.mkdir(parents=True, exist_ok=True)
     tx_path, cust_path = CACHE / f"tx_{rows}.parquet", CACHE / f"customers_{rows}.parquet"

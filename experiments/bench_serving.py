@@ -218,7 +218,7 @@ def median_runs(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def payloads(tmp: Path) -> dict[str, Path]:
     """Request bodies built from real customers of the benchmark's feature table."""
-    from features.model_bundle import ModelBundle
+    from model.bundle import ModelBundle
     from serving.store import BENTO_NAMES
 
     os.environ["BENTOML_HOME"] = str(HOME / "bentoml")

@@ -106,7 +106,7 @@ def _since(day: np.ndarray, cutoff: int) -> np.ndarray:
 def btyd_family(p: PastTransactions) -> Columns:
     """frequency, recency, T and monetary value exactly as lifetimes' summary (days, D periods).
 
-    One implementation with the standalone ``features.btyd.summary``: both call
+    One implementation with the benchmark's lifetimes-style ``summary``: both call
     ``summary_arrays``, here on the rows of distinct purchase days already at hand.
     """
     summary = summary_arrays(p.pday_customer, p.pday_day, p.pday_spend, p.n, p.cutoff)

@@ -161,8 +161,8 @@ def score_base(
     day = resolve_as_of(prep, as_of)
     scorer = scorer or load_packaged_scorer()
     features = build_features(prep, day, families=scorer.families, progress=progress)
-    contractual = scorer.churn.metadata.get("business") == "contractual"
-    active_days = scorer.churn.metadata.get("active_days", 365)
+    contractual = scorer.churn.card.data.business == "contractual"
+    active_days = scorer.churn.card.data.active_days
     active, excluded = active_at(
         prep,
         to_day(day),

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from features.errors import RetainError
-from features.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
+from model.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
 
 TrackingUri = Annotated[
     str | None,
@@ -39,7 +39,7 @@ def bentoml_serve_args(host: str, port: int) -> list[str]:
 
 
 def _tracking(uri: str | None) -> str:
-    from features.settings import retain_home as home
+    from model.settings import retain_home as home
 
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
 

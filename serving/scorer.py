@@ -22,7 +22,6 @@ import pandas as pd
 from features.build import build_features
 from features.errors import DataValidationError
 from features.loading import CustomerData, validate_table
-from features.model_bundle import ModelBundle
 from features.schema import (
     CUSTOMER_ID,
     CUSTOMERS,
@@ -32,6 +31,7 @@ from features.schema import (
     TRANSACTIONS,
 )
 from features.sources import TableSource
+from model.bundle import ModelBundle
 
 TIERS = ("high", "medium", "low")
 AS_OF = "as_of"
@@ -76,12 +76,11 @@ class Scorer:
             )
         _ = self.churn.explainer  # build the TreeSHAP tables now, not in the first request
         self.families = sorted(set(self.churn.families) | set(self.clv.families))
-        self.timezone = str(self.churn.metadata.get("timezone", "UTC"))
+        self.timezone = self.churn.card.data.timezone
         self.columns = list(
             dict.fromkeys([*self.churn.encoding.columns, *self.clv.encoding.columns])
         )
-        tiers = self.churn.metadata.get("risk_tiers") or {"high": 0.5, "medium": 0.25}
-        self.tier_cutoffs = (float(tiers["high"]), float(tiers["medium"]))
+        self.tier_cutoffs = self.churn.risk_tiers or (0.5, 0.25)
         self._levels = {
             name: {level: i for i, level in enumerate(levels)}
             for name, levels in self.churn.encoding.categories.items()

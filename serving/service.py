@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from features.errors import RetainError
-from features.settings import disable_telemetry
+from model.settings import disable_telemetry
 from serving.runtime import tune_bentoml_runtime
 from serving.schemas import CustomerInput, ModelInfo, ScoreResponse
 from serving.scorer import EventDayError, FeatureKeyError
@@ -256,7 +256,7 @@ class Retain:
             churn_version=s.versions["churn"],
             clv_version=s.versions["clv"],
             horizon_days=s.churn.horizon_days,
-            trained_at=str(s.churn.metadata.get("trained_at", "")),
+            trained_at=s.churn.card.trained_at,
             features=s.columns,
             categorical_features={k: list(v) for k, v in s.churn.encoding.categories.items()},
             risk_tiers={"high": s.tier_cutoffs[0], "medium": s.tier_cutoffs[1]},

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from features.errors import RetainError
-from features.model_bundle import ModelBundle
-from features.settings import retain_home
+from model.bundle import ModelBundle
+from model.settings import retain_home
 from serving.scorer import Scorer, read_feature_table
 
 BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv"}
@@ -100,7 +100,7 @@ def package(
     from mlflow.exceptions import MlflowException
     from mlflow.models import Model
 
-    from features.settings import disable_telemetry
+    from model.settings import disable_telemetry
 
     disable_telemetry()
     if tracking_uri:
@@ -143,7 +143,7 @@ def package(
                 "tracking_uri": mlflow.get_tracking_uri(),
                 "features": list(bundle.encoding.columns),
                 "horizon_days": bundle.horizon_days,
-                "trained_at": str(bundle.metadata.get("trained_at", "")),
+                "trained_at": bundle.card.trained_at,
                 "test_metrics": {
                     k.removeprefix("test."): v
                     for k, v in (run.data.metrics if run else {}).items()

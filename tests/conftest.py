@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.settings import TELEMETRY_OFF
+from model.settings import TELEMETRY_OFF
 from tests.helpers import CDNOW_DIR, Server, write_config
 
 
@@ -45,7 +45,7 @@ def cdnow_sample() -> Path:
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Small demo businesses (2,000 retail customers) written as CSV; returns the folder."""
-    from features.synthetic import write_demo
+    from retain.demo_data import write_demo
 
     out = tmp_path_factory.mktemp("demo")
     write_demo(out, customers=2000, seed=7)

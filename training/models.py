@@ -26,7 +26,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from features.model_bundle import sigmoid
+from model.bundle import sigmoid
 
 
 def _booster_params(est: Any, objective: dict[str, Any]) -> dict[str, Any]:

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from features.build import CUTOFF, build_features
-from features.encoding import FeatureEncoding
-from features.model_bundle import ModelBundle
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
+from model.bundle import ModelBundle
+from model.card import Cutoffs, DataSummary, ModelCard
+from model.encoding import FeatureEncoding
 from training import plots
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.config import ExperimentConfig
@@ -207,17 +208,30 @@ def _bundle(
         families=data.families,
         attributes=data.attributes,
         platt=getattr(model, "platt_", None),
-        metadata={
-            "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-            "experiment": config.name,
-            "test_cutoff": str(data.split.test.date()),
-            "data_start": str(data.prep.date_range[0].date()),
-            "data_end": str(data.prep.date_range[1].date()),
-            "best_iteration": model.best_iteration_,
-            "business": "contractual" if config.contractual else "noncontractual",
-            "active_days": config.active_days,
-            "timezone": config.data.transactions.timezone,
-        },
+        card=ModelCard(
+            task="churn" if kind == "churn" else "clv",
+            model="lightgbm",
+            experiment=config.name,
+            trained_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+            horizon_days=config.horizon_days,
+            features=list(encoding.columns),
+            data=DataSummary(
+                fingerprint=data.fingerprint,
+                rows=data.rows,
+                customers=data.prep.n_customers,
+                start=str(data.prep.date_range[0].date()),
+                end=str(data.prep.date_range[1].date()),
+                timezone=config.data.transactions.timezone,
+                business="contractual" if config.contractual else "noncontractual",
+                active_days=config.active_days,
+            ),
+            cutoffs=Cutoffs(
+                train=[str(c.date()) for c in data.split.train],
+                validation=str(data.split.validation.date()),
+                test=str(data.split.test.date()),
+            ),
+            best_iteration=model.best_iteration_,
+        ),
     )
 
 
@@ -281,10 +295,8 @@ def _churn_models(fold: Fold) -> list[ModelResult]:
     )
     bundle = _bundle("churn", lgbm, encoding, config, data)
     valid_p = bundle.predict_matrix(m["valid"])
-    bundle.metadata["risk_tiers"] = {  # top 20% of validation scores 'high', next 30% 'medium'
-        "high": float(np.quantile(valid_p, 0.8)),
-        "medium": float(np.quantile(valid_p, 0.5)),
-    }
+    # top 20% of validation scores 'high', next 30% 'medium'
+    bundle.risk_tiers = (float(np.quantile(valid_p, 0.8)), float(np.quantile(valid_p, 0.5)))
     out = [
         result(
             "lightgbm",
@@ -311,7 +323,7 @@ def _churn_models(fold: Fold) -> list[ModelResult]:
         )
 
     out.append(result("bgnbd", btyd.churn, btyd.params()))
-    bundle.metadata["test_metrics"] = out[0].metrics
+    bundle.card = bundle.card.model_copy(update={"test_metrics": out[0].metrics})
     return out
 
 
@@ -358,7 +370,7 @@ def _clv_models(fold: Fold) -> list[ModelResult]:
         data.prep, data.split.test, config.horizon_days, pd.Index(test_df[CUSTOMER_ID])
     )
     out.append(result("last_period", last, {"days": config.horizon_days}))
-    bundle.metadata["test_metrics"] = out[0].metrics
+    bundle.card = bundle.card.model_copy(update={"test_metrics": out[0].metrics})
     return out
 
 

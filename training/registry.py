@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
 from features.errors import RetainError
-from features.model_bundle import ModelBundle
+from model.bundle import ModelBundle
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

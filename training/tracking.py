@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from features.model_bundle import ModelBundle
-from features.settings import disable_telemetry, project_root, retain_home
+from model.bundle import ModelBundle
+from model.settings import disable_telemetry, project_root, retain_home
 
-PYFUNC_LOADER = "training.pyfunc"
+PYFUNC_LOADER = "model.pyfunc"
 BUNDLE_ARTIFACT = "bundle"
 
 
@@ -106,7 +106,7 @@ def log_bundle(
     """Log a bundle as a pyfunc model (probabilities for churn, spend for CLV) with its contract.
 
     The model carries a signature and an input example built from real feature rows; the
-    pyfunc loader is ``training.pyfunc``, so ``mlflow models serve`` returns scores, not labels.
+    pyfunc loader is ``model.pyfunc``, so ``mlflow models serve`` returns scores, not labels.
     """
     with tempfile.TemporaryDirectory() as tmp:
         folder = bundle.save(Path(tmp) / BUNDLE_ARTIFACT)

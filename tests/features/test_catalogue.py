@@ -10,7 +10,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from features import cli
 from features.build import build_features, feature_names
 from features.catalogue import (
     BY_NAME,
@@ -22,7 +21,8 @@ from features.catalogue import (
 )
 from features.loading import CustomerData, validate_table
 from features.schema import ATTRIBUTE_PREFIX, TABLES
-from features.synthetic import make_subscription
+from retain import cli
+from retain.demo_data import make_subscription
 from tests.helpers import ROOT
 
 
@@ -38,8 +38,7 @@ def every_table() -> CustomerData:
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
     """The root ``retain`` app with every command group registered, as the console script has it."""
-    if not any(c.name == "train" for c in cli.app.registered_commands):
-        cli._register_groups()
+    cli.register_commands()
     return CliRunner()
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.btyd import summary
+from experiments.lifetimes_summary import summary
 from features.build import build_features
 from features.errors import DataValidationError
 from features.loading import CustomerData, load_table
@@ -71,7 +71,7 @@ def test_btyd_calibration_summary_matches_the_paper(cdnow: CustomerData) -> None
 
 
 def test_standalone_summary_equals_the_btyd_family(cdnow: CustomerData) -> None:
-    """Two code paths, one definition: features.btyd.summary and the btyd feature family."""
+    """Two code paths, one definition: the lifetimes-style summary and the btyd feature family."""
     tx = cdnow.transactions
     standalone = summary(
         tx, "customer_id", "timestamp", CALIBRATION_END, monetary_value_col="amount"

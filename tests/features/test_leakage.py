@@ -157,7 +157,7 @@ def subscription_demo() -> CustomerData:
     """A small synthetic subscription business, through the loader."""
     from features.loading import validate_table
     from features.schema import TABLES
-    from features.synthetic import make_subscription
+    from retain.demo_data import make_subscription
 
     tables = make_subscription(400, seed=11).tables()
     frames = {name: validate_table(frame, TABLES[name])[0] for name, frame in tables.items()}

@@ -21,7 +21,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from features.settings import TELEMETRY_OFF
+from model.settings import TELEMETRY_OFF
 from tests.conftest import TrainedProject
 from tests.helpers import ROOT
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from features.errors import DataValidationError
-from features.model_bundle import BUNDLE_FILE, ModelBundle
+from model.bundle import BUNDLE_FILE, ModelBundle
 from tests.conftest import TrainedProject
 from tests.helpers import Server
 

@@ -207,7 +207,7 @@ def test_lightgbm_recovers_the_planted_signal_better_than_every_baseline(tmp_pat
     U-shape, returns, slowing down): on the test cutoff LightGBM's ROC-AUC beats every churn
     baseline and its Gini beats every CLV baseline, each by a margin whose paired-bootstrap 95%
     interval excludes zero."""
-    from features.synthetic import write_demo
+    from retain.demo_data import write_demo
 
     write_demo(tmp_path / "data", customers=12000, seed=11, businesses=("retail",))
     config = load_config(

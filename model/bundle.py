@@ -1,9 +1,14 @@
-"""The scoring artefact shared by training (which writes it) and serving (which reads it).
+"""The deployable model, as training writes it and serving reads it.
 
 A bundle is a LightGBM booster plus everything needed to use it exactly as trained: the feature
-encoding, the churn model's probability calibration, the horizon and the feature families. Both
-the evaluation in training and the HTTP service call ``predict`` and ``contributions`` here, so
-the scores a data scientist evaluated are the scores a CRM receives.
+encoding, the churn model's probability calibration and risk tiers, the horizon, the feature
+families, and the model card. Both the evaluation in training and the HTTP service call
+``predict`` and ``contributions`` here, so the scores a data scientist evaluated are the scores a
+CRM receives.
+
+On disk a bundle is one folder of three files: ``booster.txt`` (LightGBM's text model),
+``bundle.json`` (encoding, calibration, tiers, horizon, families) and ``card.json``
+(``model.card``).
 """
 
 from __future__ import annotations
@@ -12,18 +17,18 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from features.build import feature_names
-from features.encoding import FeatureEncoding
 from features.errors import DataValidationError
-from features.treeshap import TreeExplainer
+from model.card import ModelCard, Task
+from model.encoding import FeatureEncoding
+from model.treeshap import TreeExplainer
 
-ModelKind = Literal["churn", "clv"]
+ModelKind = Task
 BOOSTER_FILE = "booster.txt"
 BUNDLE_FILE = "bundle.json"
 SMALL_BATCH = 64
@@ -36,11 +41,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ModelBundle:
-    """A trained churn or CLV booster with its encoding, calibration and provenance.
+    """A trained churn or CLV booster with its encoding, calibration and model card.
 
     ``platt = (a, b)`` maps the churn booster's raw log-odds ``f`` to a calibrated probability
     ``sigmoid(a * f + b)``; being linear in ``f`` it maps TreeSHAP contributions too, so the
     reasons explain the calibrated score. CLV boosters (Tweedie, log link) predict spend directly.
+    ``risk_tiers = (high, medium)``: churn probabilities from which a customer is in that tier.
     """
 
     kind: ModelKind
@@ -48,9 +54,10 @@ class ModelBundle:
     encoding: FeatureEncoding
     horizon_days: int
     families: list[str]
+    card: ModelCard
     attributes: list[str] = field(default_factory=list)
     platt: tuple[float, float] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    risk_tiers: tuple[float, float] | None = None
     num_threads: int = 0
 
     def check_schema(self) -> None:
@@ -68,6 +75,8 @@ class ModelBundle:
             )
         if booster_names != list(self.encoding.columns):
             problems.append(f"the {self.kind} booster's feature names differ from its encoding")
+        if self.card.task != self.kind or self.card.features != list(self.encoding.columns):
+            problems.append(f"the {self.kind} model's card describes another model")
         if problems:
             raise DataValidationError("; ".join(problems))
 
@@ -116,7 +125,7 @@ class ModelBundle:
         return contrib
 
     def save(self, folder: Path) -> Path:
-        """Write the bundle as two files, a booster text model and a JSON description."""
+        """Write the bundle's three files (booster, description, card) into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(folder / BOOSTER_FILE))
         meta = {
@@ -126,9 +135,10 @@ class ModelBundle:
             "families": self.families,
             "attributes": self.attributes,
             "platt": list(self.platt) if self.platt is not None else None,
-            "metadata": self.metadata,
+            "risk_tiers": list(self.risk_tiers) if self.risk_tiers is not None else None,
         }
-        (folder / BUNDLE_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        (folder / BUNDLE_FILE).write_text(json.dumps(meta, indent=2))
+        self.card.save(folder)
         return folder
 
     @classmethod
@@ -138,15 +148,17 @@ class ModelBundle:
         if not meta_path.exists():
             raise DataValidationError(f"not a retain model folder (no {BUNDLE_FILE}): {folder}")
         meta = json.loads(meta_path.read_text())
+        card = ModelCard.load(folder)
         booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
-        platt = meta.get("platt")
+        platt, tiers = meta.get("platt"), meta.get("risk_tiers")
         return cls(
             kind=meta["kind"],
             booster=booster,
             encoding=FeatureEncoding.from_dict(meta["encoding"]),
             horizon_days=int(meta["horizon_days"]),
             families=list(meta["families"]),
+            card=card,
             attributes=list(meta.get("attributes", [])),
             platt=(float(platt[0]), float(platt[1])) if platt else None,
-            metadata=dict(meta.get("metadata", {})),
+            risk_tiers=(float(tiers[0]), float(tiers[1])) if tiers else None,
         )

@@ -12,14 +12,31 @@ import pandas as pd
 import pytest
 
 from features.build import feature_names
-from features.encoding import FeatureEncoding
 from features.errors import DataValidationError
-from features.model_bundle import ModelBundle, sigmoid
+from model.bundle import ModelBundle, sigmoid
+from model.card import Cutoffs, DataSummary, ModelCard
+from model.encoding import FeatureEncoding
 
 FAMILIES = ["rfm", "profile"]
 ATTRIBUTES = ["region"]
 COLUMNS = feature_names(FAMILIES, ATTRIBUTES)
 # days_since_last_purchase, orders_total, spend_total, avg_order_value, tenure_days, attr_region
+
+
+def _card(kind: str, encoding: FeatureEncoding) -> ModelCard:
+    return ModelCard(
+        task="churn" if kind == "churn" else "clv",
+        model="lightgbm",
+        experiment="test",
+        trained_at="2024-07-01T00:00:00+00:00",
+        horizon_days=90,
+        features=list(encoding.columns),
+        data=DataSummary(
+            fingerprint="0" * 16, rows=400, customers=400, start="2023-01-01", end="2024-06-30"
+        ),
+        cutoffs=Cutoffs(train=["2023-12-31"], validation="2024-01-31", test="2024-03-31"),
+        test_metrics={"roc_auc": 0.8},
+    )
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
@@ -125,8 +142,9 @@ def bundles() -> dict[str, ModelBundle]:
             horizon_days=90,
             families=FAMILIES,
             attributes=ATTRIBUTES,
+            card=_card("churn", encoding),
             platt=(0.8, -0.3),
-            metadata={"run": "test"},
+            risk_tiers=(0.6, 0.3),
         ),
         "clv": ModelBundle(
             kind="clv",
@@ -134,6 +152,7 @@ def bundles() -> dict[str, ModelBundle]:
             encoding=encoding,
             horizon_days=90,
             families=FAMILIES,
+            card=_card("clv", encoding),
             attributes=ATTRIBUTES,
         ),
     }
@@ -150,6 +169,8 @@ def test_bundle_save_load_round_trip_predicts_identically(
     assert (loaded.kind, loaded.horizon_days, loaded.families) == (kind, 90, FAMILIES)
     assert loaded.encoding == bundle.encoding
     assert loaded.platt == bundle.platt
+    assert loaded.risk_tiers == bundle.risk_tiers
+    assert loaded.card == bundle.card
     assert loaded.attributes == ATTRIBUTES
     loaded.check_schema()
 
@@ -189,6 +210,7 @@ def test_check_schema_names_the_differing_features(bundles: dict[str, ModelBundl
         encoding=churn.encoding,
         horizon_days=90,
         families=["rfm"],
+        card=churn.card,
         attributes=[],
     )
     with pytest.raises(DataValidationError) as err:
@@ -205,6 +227,7 @@ def test_check_schema_names_the_differing_features(bundles: dict[str, ModelBundl
         encoding=reordered,
         horizon_days=90,
         families=FAMILIES,
+        card=churn.card,
         attributes=ATTRIBUTES,
     )
     with pytest.raises(DataValidationError) as err:

@@ -53,9 +53,3 @@ def use_local_bentoml_home() -> Path:
     home = bentoml_home()
     os.environ["BENTOML_HOME"] = str(home)
     return home
-
-
-def default_data_dir() -> Path:
-    """Where ``retain demo-data`` writes by default: <checkout>/data/demo, else ./data/demo."""
-    root = project_root()
-    return (root / "data" / "demo") if root else Path.cwd() / "data" / "demo"

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from features.treeshap import TreeExplainer
+from model.treeshap import TreeExplainer
 
 
 def _data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,14 +1,13 @@
 """The ``retain`` command line: a thin layer over functions, one command per step of the workflow.
 
-The root lives here and adds the data commands; ``training`` and ``serving`` add theirs through the
-``retain.commands`` entry-point group, so this package never imports them.
+The application layer: it may import every package, and none imports it. It adds the data
+commands itself (``demo-data``, ``features``) and those of ``training.cli`` and ``serving.cli``.
 """
 
 from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,7 @@ import click
 import typer
 
 from features.errors import RetainError
-from features.settings import default_data_dir, disable_telemetry
+from model.settings import disable_telemetry
 
 HELP = """\
 retain: churn and customer-lifetime-value prediction, from raw transactions to a scoring service.
@@ -46,8 +45,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-COMMAND_GROUPS = ("training", "serving")
 
 
 class DemoFormat(StrEnum):
@@ -85,7 +82,7 @@ def demo_data(
     (transactions, customers, subscriptions, interactions). truth.parquet beside each holds the
     planted per-customer state (rates, death or cancellation date) for checking models.
     """
-    from features.synthetic import write_demo
+    from retain.demo_data import default_data_dir, write_demo
 
     chosen = tuple(b.value for b in business or list(DemoBusiness))
     written = write_demo(
@@ -161,17 +158,20 @@ class _wide_pandas:
         self._ctx.__exit__(*exc)
 
 
-def _register_groups() -> None:
-    found = {ep.name: ep for ep in entry_points(group="retain.commands")}
-    for name in COMMAND_GROUPS:
-        if name in found:
-            found[name].load()(app)
+def register_commands() -> None:
+    """Add the training and serving commands once (their modules import their libraries lazily)."""
+    from serving.cli import register as register_serving
+    from training.cli import register as register_training
+
+    if "train" not in {c.name for c in app.registered_commands}:
+        register_training(app)
+        register_serving(app)
 
 
 def main() -> None:
     """Console entry point: user mistakes print a clear message (exit 2), never a traceback."""
     disable_telemetry()
-    _register_groups()
+    register_commands()
     try:
         app(standalone_mode=False)
     except RetainError as err:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.model_bundle import ModelBundle
+from model.bundle import ModelBundle
 
 
 class BundlePyfunc:

@@ -11,7 +11,7 @@ import pytest
 
 from features.loading import load_data
 from features.sources import DataConfig, TableSource
-from features.synthetic import DemoTables, make_retail, make_subscription, write_demo
+from retain.demo_data import DemoTables, make_retail, make_subscription, write_demo
 
 
 @pytest.fixture(scope="module")

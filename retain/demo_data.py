@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.settings import project_root
+
 CHANNELS = ("organic", "paid_search", "paid_social", "referral", "marketplace")
 CHANNEL_SHARE = (0.35, 0.2, 0.2, 0.1, 0.15)
 CHANNEL_RATE = {
@@ -489,3 +491,9 @@ def _write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False)
+
+
+def default_data_dir() -> Path:
+    """Where ``retain demo-data`` writes by default: <checkout>/data/demo, else ./data/demo."""
+    root = project_root()
+    return (root / "data" / "demo") if root else Path.cwd() / "data" / "demo"

@@ -1,0 +1,185 @@
+"""The MLflow side of the deployable model, defined once: store, names, aliases, tags, layout.
+
+Training logs and registers bundles through ``log_bundle``; packaging and the gate read them back
+through ``load_version``. Both sides take the tracking URI, the alias and tag names, and the place
+of the bundle inside an MLflow model from here, so they cannot drift apart.
+
+The default store is an embedded sqlite database at a fixed place (``<retain home>/mlflow.db``)
+with artifacts beside it, set by absolute path because MLflow's own default depends on the working
+directory. ``MLFLOW_TRACKING_URI`` (or ``--tracking-uri``) points elsewhere, e.g. a server.
+MLflow is imported inside the functions: the scoring service loads ``model`` without it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from features.errors import RetainError
+from model.bundle import ModelBundle
+from model.settings import disable_telemetry, retain_home
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+DEFAULT_NAMES = {"churn": "churn", "clv": "clv"}
+"""Registered model names per task unless the experiment config's ``registry`` says otherwise."""
+
+PYFUNC_LOADER = "model.pyfunc"
+"""The module MLflow's pyfunc flavour loads a logged bundle with (``mlflow models serve``)."""
+
+BUNDLE_ARTIFACT = "bundle"
+TEST_METRIC_PREFIX = "test."
+"""Run metrics of the test cutoff are logged as ``test.<metric>`` (and ``test.<segment>.<metric>``)."""
+
+
+class Tag:
+    """Tag names on registered models and versions, written by the gate, read by ``retain models``."""
+
+    DECISION = "retain.decision"
+    REASON = "retain.reason"
+    GATE_METRIC = "retain.gate_metric"
+    GATE_SCORE = "retain.gate_score"
+    GATE_CHAMPION_SCORE = "retain.gate_champion_score"
+    CHAMPION_HISTORY = "retain.champion_history"
+
+
+class RegistryError(RetainError):
+    """A registry operation cannot be done (unknown model or version, nothing to roll back to)."""
+
+
+def default_tracking_uri() -> str:
+    """sqlite store under retain's home, by absolute path."""
+    return f"sqlite:///{retain_home() / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """``uri`` if given, else $MLFLOW_TRACKING_URI, else the local default store."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def configure_tracking(uri: str | None = None) -> str:
+    """Point MLflow (tracking and registry) at ``resolve_tracking_uri(uri)`` and return it."""
+    import mlflow
+
+    disable_telemetry()
+    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")  # requirements are given explicitly
+    uri = resolve_tracking_uri(uri)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a local store, else the server's choice."""
+    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+        return (retain_home() / "mlartifacts").as_uri()
+    return None
+
+
+def pip_requirements() -> list[str]:
+    """Exact versions of what loading a bundle needs (given, so MLflow need not infer them)."""
+    from importlib.metadata import version
+
+    return [
+        f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn", "pyarrow")
+    ]
+
+
+def log_bundle(
+    bundle: ModelBundle, example: pd.DataFrame, registered_name: str | None = None
+) -> Any:
+    """Log a bundle in the active run as a pyfunc model with its contract; register it if named.
+
+    The model carries a signature and an input example built from real feature rows; the pyfunc
+    loader is ``model.pyfunc``, so ``mlflow models serve`` returns scores, not labels.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = bundle.save(Path(tmp) / BUNDLE_ARTIFACT)
+        signature = infer_signature(example, bundle.predict(example))
+        return mlflow.pyfunc.log_model(
+            name=f"{bundle.kind}_model",
+            loader_module=PYFUNC_LOADER,
+            data_path=str(folder),
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+            registered_model_name=registered_name,
+            metadata={"retain_kind": bundle.kind, "features": list(bundle.encoding.columns)},
+        )
+
+
+def bundle_folder(model_dir: Path) -> Path:
+    """Where the bundle files sit inside a downloaded MLflow model folder."""
+    from mlflow.models import Model
+
+    flavor = Model.load(str(model_dir)).flavors.get("python_function", {})
+    data = flavor.get("data")
+    if data is None:
+        raise RegistryError(f"{model_dir} is not a retain model (no pyfunc data folder)")
+    return model_dir / data
+
+
+def version_by_alias(name: str, alias: str = CHAMPION) -> ModelVersion | None:
+    """The version of ``name`` holding ``alias``, or None if the model or alias does not exist."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+@dataclass(frozen=True)
+class RegisteredBundle:
+    """A registered version's bundle, with where it came from."""
+
+    name: str
+    version: str
+    run_id: str
+    bundle: ModelBundle
+
+    @property
+    def label(self) -> str:
+        """'<registered name>:<version>', as scores and the service name a model."""
+        return f"{self.name}:{self.version}"
+
+
+def load_version(name: str, version: str, *, into: Path | None = None) -> RegisteredBundle:
+    """Download a registered version and load its bundle.
+
+    With ``into``, the bundle's files are also copied there (packaging keeps them); otherwise
+    the download goes to a temporary folder that is removed.
+    """
+    import shutil
+
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = MlflowClient().get_model_version(name, version)
+    except MlflowException as err:
+        raise RegistryError(f"model {name!r} has no version {version!r}") from err
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp))
+        folder = bundle_folder(local)
+        bundle = ModelBundle.load(folder)
+        if into is not None:
+            into.mkdir(parents=True, exist_ok=True)
+            for item in folder.iterdir():
+                shutil.copy2(item, into / item.name)
+    return RegisteredBundle(name, str(version), mv.run_id or "", bundle)
