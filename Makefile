@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint typecheck pytest bench bench-features bench-serving bench-scoring docs clean
+.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast bench results results-cdnow bench-features bench-serving bench-scoring docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,7 +38,9 @@ demo: venv ## Demo data -> train -> package -> score -> campaign -> report -> se
 	@echo
 	$(BIN)/retain serve --port $(PORT)
 
-test: venv lint typecheck pytest ## ruff, mypy and pytest
+test: venv lint typecheck pytest ## ruff, mypy and every test (what CI runs)
+
+test-fast: venv lint typecheck pytest-fast ## ruff, mypy and the unit tests (no servers, no full trainings)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -50,7 +52,15 @@ typecheck: venv
 pytest: venv
 	$(BIN)/pytest
 
+pytest-fast: venv
+	$(BIN)/pytest -m "not slow"
+
 bench: bench-features bench-serving bench-scoring ## All benchmarks (results under experiments/results)
+
+results: bench results-cdnow ## Regenerate every table the README quotes
+
+results-cdnow: venv ## The CDNOW evaluation table (needs ../shared/data/cdnow)
+	$(BIN)/python experiments/eval_cdnow.py
 
 .venv-bench/.synced: experiments/bench-requirements.txt | venv
 	$(BIN)/uv venv --quiet --python $(PYTHON) .venv-bench

@@ -10,7 +10,7 @@ batches. Every configuration is repeated ``--repeats`` times; the table gives me
 Servers measured:
   retain            the service as shipped (serving.service)
   retain-default    the same service on BentoML's default runtime (RETAIN_RUNTIME_TUNING=0):
-                    lingering timeout timers, recorded spans, no heap freeze
+                    a recorded span per request kept alive by the timeout timer, no heap freeze
   mlflow            `mlflow models serve --env-manager local` of the same registered churn model
 """
 
@@ -268,11 +268,9 @@ def in_process(repeats: int = 2000) -> dict[str, float]:
     os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
     scorer = load_packaged_scorer(threads=1)
     table = pd.read_parquet(HOME / "serving" / "features_latest.parquet").set_index("customer_id")
-    one = scorer.churn.encoding.transform(table.iloc[:1])
-    clv_one = scorer.clv.encoding.transform(table.iloc[:1])
+    one = scorer.encode(table.iloc[:1])
     batch_frame = table.sample(1000, random_state=0, replace=len(table) < 1000)
-    batch = scorer.churn.encoding.transform(batch_frame)
-    clv_batch = scorer.clv.encoding.transform(batch_frame)
+    batch = scorer.encode(batch_frame)
     booster = scorer.churn.booster
 
     def timed(fn: Any, n: int) -> float:
@@ -287,21 +285,19 @@ def in_process(repeats: int = 2000) -> dict[str, float]:
 
     return {
         "booster_predict_1_row_numpy_ms": timed(
-            lambda: booster.predict(one, num_threads=1), repeats
+            lambda: booster.predict(one.churn, num_threads=1), repeats
         ),
         "booster_predict_1_row_dataframe_ms": timed(
             lambda: booster.predict(
-                pd.DataFrame(one, columns=booster.feature_name()), num_threads=1
+                pd.DataFrame(one.churn, columns=booster.feature_name()), num_threads=1
             ),
             repeats // 4,
         ),
         "score_1_row_with_reasons_ms": timed(
-            lambda: scorer.score_matrices(one, clv_one),
+            lambda: scorer.score(one),
             repeats // 4,
         ),
-        "score_1000_rows_with_reasons_ms": timed(
-            lambda: scorer.score_matrices(batch, clv_batch), 10
-        ),
+        "score_1000_rows_with_reasons_ms": timed(lambda: scorer.score(batch), 10),
     }
 
 

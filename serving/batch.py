@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -21,13 +20,18 @@ from features.errors import CutoffError
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
-from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
+from features.schema import ATTRIBUTE_PREFIX
 from features.sources import read_data_section
-from serving.scorer import AS_OF, TIERS, Scorer
-from serving.store import feature_table_path, load_packaged_scorer
+from serving.lookup import feature_table_path, write_feature_table
+from serving.output import scores_table
+from serving.scorer import Scorer
+from serving.store import load_packaged_scorer
 
 CHUNK_ROWS = 100_000
 SCORE_META = "score_meta.json"
+"""What ``retain score`` records beside the scores: as-of day, horizon, base, models' cards."""
+CARDS = "cards"
+"""The key of ``SCORE_META`` holding the churn and CLV models' cards (``model.card``)."""
 
 
 @dataclass
@@ -87,8 +91,8 @@ def score_features(
 ) -> pd.DataFrame:
     """Scores, tiers, top reasons and segments for a feature frame indexed by customer id.
 
-    Vectorised in chunks (bounded memory for millions of customers); one row per customer with
-    ``reason_<k>`` (feature), ``reason_<k>_value`` and ``reason_<k>_direction`` columns.
+    Vectorised in chunks (bounded memory for millions of customers) through ``Scorer.encode`` and
+    ``Scorer.score``, the service's path; rows shaped by ``serving.output.scores_table``.
     """
     parts = []
     chunks = range(0, len(features), CHUNK_ROWS)
@@ -96,26 +100,8 @@ def score_features(
         chunks, desc="scoring", unit="chunk", disable=not progress or len(chunks) < 2
     ):
         part = features.iloc[start : start + CHUNK_ROWS]
-        churn_m = scorer.churn.encoding.transform(part)
-        scores = scorer.score_matrices(churn_m, scorer.clv.encoding.transform(part))
-        out = pd.DataFrame(
-            {
-                CUSTOMER_ID: part.index.astype("str"),
-                AS_OF: as_of,
-                "churn_probability": scores.churn,
-                "risk_tier": np.asarray(TIERS)[scores.tier],
-                "clv": scores.clv,
-                "value_at_risk": scores.value_at_risk,
-            }
-        )
-        names = np.asarray(scorer.churn.encoding.columns, dtype=object)
-        for k in range(scores.reason_index.shape[1]):
-            idx = scores.reason_index[:, k]
-            contrib = scores.reason_contribution[:, k]
-            out[f"reason_{k + 1}"] = names[idx]
-            out[f"reason_{k + 1}_value"] = _display(scorer, churn_m, idx)
-            out[f"reason_{k + 1}_direction"] = np.where(contrib > 0, "raises risk", "lowers risk")
-        parts.append(out)
+        batch = scorer.encode(part)
+        parts.append(scores_table(scorer, part.index, scorer.score(batch), batch, as_of))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     for column in features.columns:
         if column.startswith(ATTRIBUTE_PREFIX) or column == "plan":
@@ -123,23 +109,6 @@ def score_features(
     frame["churn_model"] = scorer.versions["churn"]
     frame["clv_model"] = scorer.versions["clv"]
     return frame
-
-
-def _display(scorer: Scorer, matrix: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Reason values as text: numbers compactly (%g), categories by their level name."""
-    rows = np.arange(len(idx))
-    values = matrix[rows, idx]
-    # format each distinct value once: reason values repeat (day counts, tiers, levels)
-    codes, distinct = pd.factorize(values, use_na_sentinel=True)
-    formatted = np.array([f"{v:.6g}" for v in distinct] + [""], dtype=object)
-    text = formatted[codes]  # NaN has code -1: the trailing ""
-    for j, name in enumerate(scorer.churn.encoding.columns):
-        levels = scorer.churn.encoding.categories.get(name)
-        if levels is None:
-            continue
-        hit = (idx == j) & ~np.isnan(values)
-        text[hit] = np.asarray(levels, dtype=object)[values[hit].astype(int)]
-    return text
 
 
 def score_base(
@@ -181,11 +150,7 @@ def score_base(
     scores_parquet, scores_csv = out_dir / "scores.parquet", out_dir / "scores.csv"
     scores.to_parquet(scores_parquet, index=False)
     scores.to_csv(scores_csv, index=False)
-    table_path = feature_table_path()
-    table_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = table_path.with_suffix(".tmp")
-    features.assign(**{AS_OF: day}).reset_index().to_parquet(tmp, index=False)
-    tmp.replace(table_path)  # atomic: the service never reads a half-written table
+    table_path = write_feature_table(features, day, feature_table_path())
     meta = {
         "as_of": str(day.date()),
         "horizon_days": scorer.churn.horizon_days,
@@ -194,8 +159,12 @@ def score_base(
         "churn_model": scorer.versions["churn"],
         "clv_model": scorer.versions["clv"],
         "scored": len(scores),
+        CARDS: {
+            "churn": scorer.churn.card.model_dump(mode="json"),
+            "clv": scorer.clv.card.model_dump(mode="json"),
+        },
     }
-    (out_dir / SCORE_META).write_text(json.dumps(meta, indent=2))
+    _write_atomic(out_dir / SCORE_META, json.dumps(meta, indent=2))
     return ScoreRun(
         as_of=from_day(to_day(day)),
         scored=len(scores),
@@ -208,3 +177,10 @@ def score_base(
         seconds=time.perf_counter() - started,
         load_lines=[line for r in reports for line in r.lines()],
     )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed over it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

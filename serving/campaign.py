@@ -17,13 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.errors import ConfigError, DataValidationError
@@ -169,9 +165,10 @@ def profit_curve(gain: np.ndarray, spend: np.ndarray) -> pd.DataFrame:
     )
 
 
-def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> plt.Figure:
+def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> Figure:
     """The expected profit curve with the unconstrained optimum and the budget point marked."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    fig = Figure(figsize=(6.4, 4.2), dpi=100)
+    ax = fig.subplots()
     ax.plot(curve["share_contacted"] * 100, curve["expected_profit"], label="expected profit")
     best = curve.loc[curve["expected_profit"].idxmax()]
     ax.scatter(
@@ -212,7 +209,5 @@ def plan_campaign(scores_path: Path, params: CampaignParams, *, out_dir: Path) -
     result.table.to_csv(result.csv, index=False)
     result.curve.to_csv(result.curve_csv, index=False)
     (out_dir / "campaign.json").write_text(params.model_dump_json(indent=2))
-    fig = plot_curve(result.curve, params)
-    fig.savefig(result.curve_png)
-    plt.close(fig)
+    plot_curve(result.curve, params).savefig(result.curve_png)
     return result

@@ -38,16 +38,16 @@ def bentoml_serve_args(host: str, port: int) -> list[str]:
     ]
 
 
-def _tracking(uri: str | None) -> str:
-    from model.settings import retain_home as home
-
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
-
-
 def package_command(
-    churn: Annotated[str, typer.Option(help="Registered churn model name.")] = "churn",
-    clv: Annotated[str, typer.Option(help="Registered CLV model name.")] = "clv",
-    alias: Annotated[str, typer.Option(help="Registry alias to package.")] = "champion",
+    churn: Annotated[
+        str | None, typer.Option(help="Registered churn model name; default the registry's.")
+    ] = None,
+    clv: Annotated[
+        str | None, typer.Option(help="Registered CLV model name; default the registry's.")
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option(help="Registry alias to package; default the champion.")
+    ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Copy the champion churn and CLV models from the MLflow registry into BentoML's store.
@@ -55,9 +55,16 @@ def package_command(
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
     """
     use_local_bentoml_home()
+    from model.registry import CHAMPION, DEFAULT_NAMES
     from serving.store import package
 
-    for m in package(churn, clv, alias=alias, tracking_uri=_tracking(tracking_uri)):
+    packaged = package(
+        churn or DEFAULT_NAMES["churn"],
+        clv or DEFAULT_NAMES["clv"],
+        alias=alias or CHAMPION,
+        tracking_uri=tracking_uri,
+    )
+    for m in packaged:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
 
 
@@ -149,18 +156,15 @@ def report_command(
         "experiments/demo.yaml"
     ),
     out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
-    tracking_uri: TrackingUri = None,
 ) -> None:
-    """Write one self-contained HTML report for the CCO: KPIs, plots, top at-risk accounts."""
+    """Write one self-contained HTML report for the CCO: KPIs, plots, top at-risk accounts.
+
+    The calibration, gain and test metrics come from the model cards `retain score` recorded.
+    """
     from serving.report import write_report
 
     scores_path = scores or retain_home() / "scores" / "scores.parquet"
-    path = write_report(
-        scores_path,
-        config,
-        out or scores_path.parent / "report.html",
-        tracking_uri=_tracking(tracking_uri),
-    )
+    path = write_report(scores_path, config, out or scores_path.parent / "report.html")
     typer.echo(f"report: {path}")
 
 

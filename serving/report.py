@@ -16,13 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from pydantic import ValidationError
 
 from features.errors import DataValidationError
 from features.labels import make_labels
@@ -30,6 +27,8 @@ from features.loading import load_data
 from features.prepare import PreparedData, prepare, to_day
 from features.schema import CUSTOMER_ID
 from features.sources import read_data_section
+from model.card import CalibrationCurve, GainCurve, ModelCard
+from serving.batch import CARDS, SCORE_META
 from serving.campaign import CampaignParams, plan, plot_curve
 
 TOP_ACCOUNTS = 50
@@ -151,15 +150,15 @@ def compute_kpis(
     return kpis, notes
 
 
-def _png(fig: plt.Figure) -> str:
+def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
 def risk_distribution(scores: pd.DataFrame, cutoffs: tuple[float, float] | None) -> str:
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.subplots()
     ax.hist(scores["churn_probability"], bins=40, color="C0")
     if cutoffs:
         for value, name in zip(cutoffs, ("high", "medium"), strict=True):
@@ -185,9 +184,8 @@ def value_at_risk_by_segment(scores: pd.DataFrame) -> str | None:
     columns = segment_columns(scores)
     if not columns:
         return None
-    fig, axes = plt.subplots(
-        1, len(columns), figsize=(3.4 * len(columns), 3.6), dpi=100, squeeze=False
-    )
+    fig = Figure(figsize=(3.4 * len(columns), 3.6), dpi=100)
+    axes = fig.subplots(1, len(columns), squeeze=False)
     for ax, column in zip(axes[0], columns, strict=True):
         totals = (
             scores.groupby(column, dropna=False)["value_at_risk"].sum().sort_values(ascending=False)
@@ -201,50 +199,79 @@ def value_at_risk_by_segment(scores: pd.DataFrame) -> str | None:
     return _png(fig)
 
 
-def training_plots(
-    churn_version: str, tracking_uri: str | None
-) -> tuple[dict[str, str], dict[str, Any], str | None]:
-    """The champion's calibration and gain plots and test metrics from MLflow, if reachable."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        if tracking_uri:
-            mlflow.set_tracking_uri(tracking_uri)
-            mlflow.set_registry_uri(tracking_uri)
-        name, version = churn_version.rsplit(":", 1)
-        client = MlflowClient()
-        mv = client.get_model_version(name, version)
-        run = client.get_run(mv.run_id)
-        parent = run.data.tags.get("mlflow.parentRunId", mv.run_id)
-        figures = {}
-        for key, artifact in (("calibration", "plots/calibration.png"), ("gain", "plots/gain.png")):
-            local = mlflow.artifacts.download_artifacts(run_id=parent, artifact_path=artifact)
-            figures[key] = base64.b64encode(Path(local).read_bytes()).decode()
-        metrics = {
-            k.removeprefix("test."): v
-            for k, v in run.data.metrics.items()
-            if k.startswith("test.") and k.count(".") == 1
-        }
-        info = {
-            "run_id": mv.run_id,
-            "trained": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime(
-                "%Y-%m-%d %H:%M UTC"
-            ),
-            "metrics": metrics,
-            "test_cutoff": run.data.tags.get("split.test", ""),
-        }
-        parent_run = client.get_run(parent)
-        info["test_cutoff"] = parent_run.data.tags.get("split.test", "")
-        return figures, info, None
-    except (MlflowException, OSError, ValueError, KeyError) as err:
-        # the report still renders without MLflow's plots; the page says why
-        return {}, {}, f"training plots unavailable from MLflow ({type(err).__name__}: {err})"
+def calibration_plot(curve: CalibrationCurve) -> str:
+    """Mean predicted probability against the observed churn rate, per decile of test score."""
+    fig = Figure(figsize=(5.2, 4.2), dpi=100)
+    ax = fig.subplots()
+    top = max([*curve.predicted, *curve.observed, 0.01])
+    ax.plot([0, top], [0, top], color="grey", linestyle=":", label="perfectly calibrated")
+    ax.plot(curve.predicted, curve.observed, marker="o", color="C0", label="model, per decile")
+    ax.set_xlabel("mean predicted churn probability")
+    ax.set_ylabel("observed churn rate")
+    ax.set_title("Calibration on the test cutoff")
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
 
 
-def gather(scores_path: Path, config: Path, *, tracking_uri: str | None = None) -> ReportData:
-    """Read the scores, the data behind them and MLflow, and compute what the page shows."""
+def gain_plot(curve: GainCurve) -> str:
+    """Share of churners reached against share of customers contacted, highest score first."""
+    fig = Figure(figsize=(5.2, 4.2), dpi=100)
+    ax = fig.subplots()
+    ax.plot([0, 100], [0, 100], color="grey", linestyle=":", label="random order")
+    ax.plot(
+        np.asarray(curve.share) * 100, np.asarray(curve.reached) * 100, color="C3", label="model"
+    )
+    ax.set_xlabel("customers contacted, highest churn score first (%)")
+    ax.set_ylabel("churners reached (%)")
+    ax.set_title("Cumulative gain on the test cutoff")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def card_plots(
+    cards: dict[str, ModelCard],
+) -> tuple[dict[str, str], dict[str, Any], list[str]]:
+    """The churn champion's calibration and gain plots, test metrics and dates, from its card.
+
+    Returns figures, provenance facts and notes; a card or curve that is missing is a note, and
+    the page renders without that plot.
+    """
+    card = cards.get("churn")
+    if card is None:
+        return (
+            {},
+            {},
+            ["training plots unavailable: no model cards beside the scores; rerun `retain score`"],
+        )
+    figures: dict[str, str] = {}
+    notes: list[str] = []
+    if card.calibration is not None:
+        figures["calibration"] = calibration_plot(card.calibration)
+    else:
+        notes.append(
+            "calibration plot unavailable: the churn model's card has no calibration curve"
+        )
+    if card.gain is not None:
+        figures["gain"] = gain_plot(card.gain)
+    else:
+        notes.append("gain plot unavailable: the churn model's card has no gain curve")
+    trained = pd.Timestamp(card.trained_at)
+    if trained.tzinfo is not None:
+        trained = trained.tz_convert("UTC").tz_localize(None)
+    info = {
+        "trained": trained.strftime("%Y-%m-%d %H:%M UTC"),
+        "test_cutoff": card.cutoffs.test,
+        "metrics": dict(card.test_metrics),
+    }
+    return figures, info, notes
+
+
+def gather(scores_path: Path, config: Path) -> ReportData:
+    """Read the scores, the data behind them and the models' cards; compute what the page shows."""
     if not scores_path.exists():
         raise DataValidationError(f"no scores table at {scores_path}: run `retain score` first")
     scores = pd.read_parquet(scores_path)
@@ -255,8 +282,8 @@ def gather(scores_path: Path, config: Path, *, tracking_uri: str | None = None) 
     data, _ = load_data(data_config)
     prep = prepare(data)
     churn_version = str(scores["churn_model"].iloc[0])
-    figures_mlflow, info, problem = training_plots(churn_version, tracking_uri)
     meta = _score_meta(scores_path.parent)
+    figures_cards, info, card_notes = card_plots(_cards(meta, scores_path.parent))
     kpis, notes = compute_kpis(
         scores,
         prep,
@@ -265,8 +292,7 @@ def gather(scores_path: Path, config: Path, *, tracking_uri: str | None = None) 
         contractual=bool(meta.get("contractual", prep.subscriptions is not None)),
         active_days=int(meta.get("active_days", 365)),
     )
-    if problem:
-        notes.append(problem)
+    notes += card_notes
     campaign = _campaign_params(scores_path.parent)
     campaign_plan = plan(scores, campaign)
     figures = {
@@ -276,7 +302,7 @@ def gather(scores_path: Path, config: Path, *, tracking_uri: str | None = None) 
     segments = value_at_risk_by_segment(scores)
     if segments:
         figures["segments"] = segments
-    figures.update(figures_mlflow)
+    figures.update(figures_cards)
     top = scores.sort_values("value_at_risk", ascending=False, kind="stable").head(TOP_ACCOUNTS)
     start, end = prep.date_range
     provenance = {
@@ -296,9 +322,19 @@ def gather(scores_path: Path, config: Path, *, tracking_uri: str | None = None) 
 
 
 def _score_meta(folder: Path) -> dict[str, Any]:
-    """What `retain score` recorded beside the scores (horizon, active window, business)."""
-    path = folder / "score_meta.json"
+    """What `retain score` recorded beside the scores (horizon, active window, business, cards)."""
+    path = folder / SCORE_META
     return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def _cards(meta: dict[str, Any], folder: Path) -> dict[str, ModelCard]:
+    """The models' cards `retain score` recorded; a malformed one is a clear error."""
+    try:
+        return {kind: ModelCard.model_validate(card) for kind, card in meta.get(CARDS, {}).items()}
+    except ValidationError as err:
+        raise DataValidationError(
+            f"the model cards in {folder / SCORE_META} are not valid ({err}); rerun `retain score`"
+        ) from None
 
 
 def _tier_cutoffs(scores: pd.DataFrame) -> tuple[float, float] | None:
@@ -360,10 +396,10 @@ def render(report: ReportData) -> str:
     if "segments" in figs:
         parts.append(_img(figs["segments"], "Value at risk by segment"))
     parts.append('<h2 id="models">How far to trust the scores</h2>')
-    if "calibration" in figs:
+    if "calibration" in figs or "gain" in figs:
         parts.append(
             '<div class="grid2">'
-            + _img(figs["calibration"], "Calibration on the test cutoff")
+            + _img(figs.get("calibration"), "Calibration on the test cutoff")
             + _img(figs.get("gain"), "Cumulative gain on the test cutoff")
             + "</div>"
         )
@@ -428,11 +464,9 @@ def _top_table(top: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
-def write_report(
-    scores_path: Path, config: Path, out: Path, *, tracking_uri: str | None = None
-) -> Path:
+def write_report(scores_path: Path, config: Path, out: Path) -> Path:
     """Gather, render and write the report; returns its path."""
-    report = gather(scores_path, config, tracking_uri=tracking_uri)
+    report = gather(scores_path, config)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(report), encoding="utf-8")
     return out

@@ -1,86 +1,43 @@
-"""Two fixes to BentoML 1.4's request runtime, which caused the default service's latency tail.
+"""BentoML runtime settings for a short latency tail, all through BentoML's public configuration.
 
-Measured on this service (one worker, wrk at c=1, 500 req/s): p99 grew from 17 ms to 290 ms
-within 30 s of load, with full garbage collections of 190-290 ms. The cause was the heap, not the
-model:
+BentoML 1.4's default service answered one customer in 2 ms at the median but 260-650 ms at p99
+under load here: full garbage collections of 190-290 ms over a heap holding tens of thousands of
+finished requests. Two things kept them alive:
 
-1. ``TimeoutMiddleware`` schedules ``loop.call_later(timeout, ...)`` per request and never cancels
-   it. The timer handle keeps the request's context (and through it the OpenTelemetry span, the
-   request and response objects) alive for the whole timeout, 60 s by default: at 500 req/s that
-   is 30,000 requests' objects in the oldest GC generation, all walked by every full collection.
-   ``PromptTimeoutMiddleware`` behaves the same but cancels its timer once the response starts,
-   and stops waiting when the app finishes without responding (BentoML's waits out the timeout
-   and swallows the app's exception).
-2. BentoML's sampler records every span even at ``sample_rate: 0`` (``RECORD_ONLY``), building
-   attributes and events per request that nothing exports. Unless ``RETAIN_TRACING=1``, the
-   tracer provider is replaced by one that samples nothing, so spans are no-ops.
+1. Tracing. With ``sample_rate: 0`` BentoML's sampler still *records* every span (``RECORD_ONLY``),
+   and each request's span, with its attributes, stays reachable from the context that
+   BentoML's timeout middleware captures in its 60-second timer.
+2. The timer itself, which holds that context (not the request) until it fires.
 
-``tune_bentoml_runtime`` applies both; the service module calls it before BentoML builds the app.
+Listing every URL under ``tracing.excluded_urls`` makes the OpenTelemetry middleware pass requests
+straight through, so no span exists and the timer's context holds almost nothing; the service
+then freezes its start-up heap (``gc.freeze``) so collections skip the models. Measured side by
+side, this matches the earlier fix that replaced BentoML's private timeout middleware, without
+touching BentoML's internals. ``RETAIN_TRACING=1`` keeps BentoML's spans (configure an exporter
+in BentoML's own configuration); ``RETAIN_RUNTIME_TUNING=0`` runs BentoML's defaults, for the
+benchmark's side-by-side row.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+EVERY_URL = ".*"
 
 
-class PromptTimeoutMiddleware:
-    """Answer 504 if a response has not started within ``timeout`` seconds; no lingering timer."""
-
-    def __init__(self, app: ASGIApp, timeout: float) -> None:
-        self.app = app
-        self.timeout = timeout
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        loop = asyncio.get_running_loop()
-        started: asyncio.Future[None] = loop.create_future()
-        timer = loop.call_later(self.timeout, _expire, started)
-
-        async def send_and_mark(message: Message) -> None:
-            _release(started)
-            await send(message)
-
-        task = asyncio.ensure_future(self.app(scope, receive, send_and_mark))
-        # an app that fails (or returns) before responding must not wait out the timeout
-        task.add_done_callback(lambda _: _release(started))
-        try:
-            await started
-        except TimeoutError:
-            if task.cancel():
-                body = {"error": f"Not able to process the request in {self.timeout} seconds"}
-                await JSONResponse(body, status_code=504)(scope, receive, send)
-            return
-        finally:
-            timer.cancel()
-        await task
+def runtime_tuning() -> bool:
+    """False when ``RETAIN_RUNTIME_TUNING=0``: BentoML's default runtime, for comparison."""
+    return os.environ.get("RETAIN_RUNTIME_TUNING", "1") != "0"
 
 
-def _release(started: asyncio.Future[None]) -> None:
-    if not started.done():
-        started.set_result(None)
+def tracing_enabled() -> bool:
+    """True when ``RETAIN_TRACING=1`` asks for BentoML's OpenTelemetry spans."""
+    return os.environ.get("RETAIN_TRACING", "0") == "1"
 
 
-def _expire(started: asyncio.Future[None]) -> None:
-    if not started.done():
-        started.set_exception(TimeoutError())
-
-
-def tune_bentoml_runtime() -> None:
-    """Install the prompt timeout middleware and, unless RETAIN_TRACING=1, no-op tracing."""
-    from bentoml._internal.server.http import traffic
-
-    traffic.TimeoutMiddleware = PromptTimeoutMiddleware
-    if os.environ.get("RETAIN_TRACING", "0") != "1":
-        from bentoml._internal.configuration.containers import BentoMLContainer
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-
-        provider: Any = TracerProvider(sampler=ALWAYS_OFF)
-        BentoMLContainer.tracer_provider.set(provider)
+def tracing_config() -> dict[str, Any]:
+    """BentoML's ``tracing`` service settings: no spans at all unless tracing is asked for."""
+    if tracing_enabled() or not runtime_tuning():
+        return {"sample_rate": 0.0}
+    return {"sample_rate": 0.0, "excluded_urls": [EVERY_URL]}

@@ -34,17 +34,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from features.errors import RetainError
 from model.settings import disable_telemetry
-from serving.runtime import tune_bentoml_runtime
+from serving.lookup import LookupTable, feature_table_path
+from serving.output import item_error, score_records
+from serving.requests import (
+    EventDayError,
+    FeatureKeyError,
+    encode_feature_items,
+    event_features,
+    lookup_ids,
+)
+from serving.runtime import runtime_tuning, tracing_config
 from serving.schemas import CustomerInput, ModelInfo, ScoreResponse
-from serving.scorer import EventDayError, FeatureKeyError
 from serving.store import BENTO_NAMES, make_scorer
 
-disable_telemetry()  # BentoML reads this when the worker imports the module, before serving
-# must precede the app BentoML builds from the class below; RETAIN_RUNTIME_TUNING=0 keeps BentoML's
-# default runtime (for the benchmark's side-by-side comparison)
-RUNTIME_TUNING = os.environ.get("RETAIN_RUNTIME_TUNING", "1") != "0"
-if RUNTIME_TUNING:
-    tune_bentoml_runtime()
+# This module is BentoML's entry point, not a library: importing it is the service's start-up,
+# and usage reporting must be off before BentoML builds the app.
+disable_telemetry()
+RUNTIME_TUNING = runtime_tuning()
 logger = logging.getLogger("bentoml.retain")
 
 OPEN_PATHS = (
@@ -106,7 +112,7 @@ CLV_TAG = _setting("RETAIN_CLV_MODEL", f"{BENTO_NAMES['clv']}:latest")
     workers=int(os.environ.get("RETAIN_WORKERS", "1")),
     traffic={"timeout": 60, "max_concurrency": 512},
     logging={"access": {"enabled": False}},
-    tracing={"sample_rate": 0.0},
+    tracing=tracing_config(),
     metrics={"enabled": True},
 )
 class Retain:
@@ -126,20 +132,17 @@ class Retain:
                 meta_clv,
                 top_k=int(_setting("RETAIN_TOP_REASONS", "3")),
             )
+            self.lookup = LookupTable(feature_table_path(), self.scorer)
         except RetainError as err:
             logger.error("retain start-up check failed, the service will not become ready: %s", err)
             raise
-        if self.scorer.feature_table is None:
+        if self.lookup.loaded is None:
             logger.warning(
                 "no feature table at %s: /score_ids answers 400 until `retain score` writes one",
-                self.scorer.feature_table_path,
+                self.lookup.path,
             )
         versions = self.scorer.versions
         self.max_batch = int(_setting("RETAIN_MAX_BATCH", "10000"))
-        self.test_metrics = {
-            "churn": meta_churn.get("test_metrics", {}),
-            "clv": meta_clv.get("test_metrics", {}),
-        }
         logger.info("retain models loaded: churn %s, clv %s", versions["churn"], versions["clv"])
         if RUNTIME_TUNING:
             gc.collect()
@@ -164,40 +167,45 @@ class Retain:
         out: list[dict[str, Any]] = [{}] * len(customers)
         scorer = self.scorer
         if by_features:
-            rows = [customers[i].features or {} for i in by_features]
+            items = [customers[i] for i in by_features]
             try:
-                churn_m, clv_m = scorer.matrices_from_features(rows)
+                batch = encode_feature_items(scorer, items)
             except FeatureKeyError as err:
                 return error_response(
                     422, str(err), ["customers", by_features[err.row], "features"]
                 )
-            scores = scorer.score_matrices(churn_m, clv_m)
-            recs = scorer.records(
-                [customers[i].customer_id for i in by_features],
-                scores,
-                churn_m,
-                None,
-                [customers[i].as_of for i in by_features],
+            recs = score_records(
+                scorer,
+                [c.customer_id for c in items],
+                scorer.score(batch),
+                batch,
+                [c.as_of for c in items],
             )
             for i, rec in zip(by_features, recs, strict=True):
                 out[i] = rec
         if by_events:
-            group = [customers[i] for i in by_events]
+            items = [customers[i] for i in by_events]
             try:
-                frame, days = scorer.features_from_events(group)
+                frame = event_features(scorer, items)
             except EventDayError as err:
                 return error_response(422, str(err), ["customers", by_events[err.row], *err.field])
             except RetainError as err:
                 return error_response(422, str(err), ["customers"])
             known = frame.notna().any(axis=1).to_numpy()
-            churn_m = scorer.churn.encoding.transform(frame)
-            scores = scorer.score_matrices(churn_m, scorer.clv.encoding.transform(frame))
-            recs = scorer.records([c.customer_id for c in group], scores, churn_m, frame, days)
+            batch = scorer.encode(frame)
+            recs = score_records(
+                scorer,
+                [c.customer_id for c in items],
+                scorer.score(batch),
+                batch,
+                [c.as_of for c in items],
+                raw=frame,
+            )
             for j, (i, rec) in enumerate(zip(by_events, recs, strict=True)):
                 out[i] = (
                     rec
                     if known[j]
-                    else _item_error(
+                    else item_error(
                         customers[i].customer_id,
                         "no transaction, subscription or signup on or before as_of",
                     )
@@ -213,21 +221,14 @@ class Retain:
 
     def _score_ids(self, customer_ids: list[str]) -> Any:
         try:
-            positions, matrices = self.scorer.lookup(customer_ids)
+            snapshot = self.lookup.current()  # this request uses this snapshot only
         except RetainError as err:
             return error_response(400, str(err), ["customer_ids"])
-        found = positions >= 0
-        rows = positions[found]
-        churn_m, clv_m = matrices["churn"][rows], matrices["clv"][rows]
-        ids = [cid for cid, ok in zip(customer_ids, found.tolist(), strict=True) if ok]
+        rows = lookup_ids(snapshot, customer_ids)
+        found = rows.found.tolist()
+        ids = [cid for cid, ok in zip(customer_ids, found, strict=True) if ok]
         recs = iter(
-            self.scorer.records(
-                ids,
-                self.scorer.score_matrices(churn_m, clv_m),
-                churn_m,
-                None,
-                self.scorer.table_as_of(rows),
-            )
+            score_records(self.scorer, ids, self.scorer.score(rows.batch), rows.batch, rows.as_of)
             if ids
             else []
         )
@@ -236,8 +237,8 @@ class Retain:
                 "scores": [
                     next(recs)
                     if ok
-                    else _item_error(cid, "unknown customer_id: not in the feature table")
-                    for cid, ok in zip(customer_ids, found.tolist(), strict=True)
+                    else item_error(cid, "unknown customer_id: not in the feature table")
+                    for cid, ok in zip(customer_ids, found, strict=True)
                 ]
             }
         )
@@ -249,9 +250,9 @@ class Retain:
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> ModelInfo:
-        """Model versions, training date, features, risk tiers and test metrics."""
+        """Model versions, training date, features, risk tiers and test metrics (model cards)."""
         s = self.scorer
-        table = s.feature_table
+        table = self.lookup.loaded
         return ModelInfo(
             churn_version=s.versions["churn"],
             clv_version=s.versions["clv"],
@@ -261,35 +262,19 @@ class Retain:
             categorical_features={k: list(v) for k, v in s.churn.encoding.categories.items()},
             risk_tiers={"high": s.tier_cutoffs[0], "medium": s.tier_cutoffs[1]},
             test_metrics={
-                k: {m: float(x) for m, x in v.items() if np.isfinite(x)}
-                for k, v in self.test_metrics.items()
+                kind: {m: float(x) for m, x in bundle.card.test_metrics.items() if np.isfinite(x)}
+                for kind, bundle in (("churn", s.churn), ("clv", s.clv))
             },
             feature_table={
-                "path": str(s.feature_table_path),
-                "customers": None if table is None else len(table),
-                "as_of": None
-                if table is None or "as_of" not in table
-                else str(table["as_of"].max())[:10],
+                "path": str(self.lookup.path),
+                "customers": None if table is None else table.customers,
+                "as_of": None if table is None else table.as_of,
             },
             max_batch=self.max_batch,
         )
 
 
 cast(Any, Retain).add_asgi_middleware(ApiKeyMiddleware)
-
-
-def _item_error(customer_id: str, message: str) -> dict[str, Any]:
-    return {
-        "customer_id": customer_id,
-        "churn_probability": None,
-        "risk_tier": None,
-        "clv": None,
-        "value_at_risk": None,
-        "reasons": [],
-        "as_of": None,
-        "model_versions": None,
-        "error": message,
-    }
 
 
 def json_response(payload: Any) -> Any:

@@ -1,13 +1,14 @@
 """``retain package``: champion models from the MLflow registry into the BentoML model store.
 
-Each bundle becomes a BentoML model (``retain-churn``, ``retain-clv``) whose metadata carries the
-registry name and version, the feature list and the training metrics; the service loads them
-from the store, so a bento built afterwards contains exactly these files.
+Each bundle becomes a BentoML model (``retain-churn``, ``retain-clv``) holding the bundle's files;
+its metadata carries the registry name and version (the version label answers show). What the
+model is and how it tested (features, horizon, training date, test metrics) is in the bundle's
+model card, read from the files. The registry side (tracking URI, alias, where the bundle sits in
+an MLflow model) is ``model.registry``'s.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -16,16 +17,16 @@ from typing import Any
 
 from features.errors import RetainError
 from model.bundle import ModelBundle
-from model.settings import retain_home
-from serving.scorer import Scorer, read_feature_table
+from model.registry import (
+    CHAMPION,
+    DEFAULT_NAMES,
+    configure_tracking,
+    load_version,
+    version_by_alias,
+)
+from serving.scorer import Scorer
 
 BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv"}
-
-
-def feature_table_path() -> Path:
-    """Where ``retain score`` writes, and the service reads, the latest features per customer."""
-    env = os.environ.get("RETAIN_FEATURE_TABLE")
-    return Path(env) if env else retain_home() / "serving" / "features_latest.parquet"
 
 
 def version_label(metadata: dict[str, Any], kind: str) -> str:
@@ -41,20 +42,15 @@ def make_scorer(
     *,
     top_k: int = 3,
     threads: int = 0,
-    with_feature_table: bool = True,
 ) -> Scorer:
-    """A Scorer over two packaged bundles (and the lookup table, if one has been written)."""
+    """A Scorer over two packaged bundles, labelled with their registry versions."""
     churn, clv = ModelBundle.load(churn_dir), ModelBundle.load(clv_dir)
     churn.num_threads = clv.num_threads = threads
     versions = {"churn": version_label(churn_meta, "churn"), "clv": version_label(clv_meta, "clv")}
-    path = feature_table_path()
-    table = read_feature_table(path) if with_feature_table and path.exists() else None
-    return Scorer(churn, clv, versions, top_k=top_k, feature_table=table, feature_table_path=path)
+    return Scorer(churn, clv, versions, top_k=top_k)
 
 
-def load_packaged_scorer(
-    *, top_k: int = 3, threads: int = 0, with_feature_table: bool = False
-) -> Scorer:
+def load_packaged_scorer(*, top_k: int = 3, threads: int = 0) -> Scorer:
     """The Scorer of the latest packaged models in the BentoML store (for batch scoring)."""
     import bentoml
     from bentoml.exceptions import NotFound
@@ -73,7 +69,6 @@ def load_packaged_scorer(
         dict(clv.info.metadata),
         top_k=top_k,
         threads=threads,
-        with_feature_table=with_feature_table,
     )
 
 
@@ -87,79 +82,60 @@ class PackagedModel:
 
 
 def package(
-    churn_name: str = "churn",
-    clv_name: str = "clv",
+    churn_name: str = DEFAULT_NAMES["churn"],
+    clv_name: str = DEFAULT_NAMES["clv"],
     *,
-    alias: str = "champion",
+    alias: str = CHAMPION,
     tracking_uri: str | None = None,
 ) -> list[PackagedModel]:
-    """Copy the ``alias`` versions of both registered models into the BentoML model store."""
+    """Copy the ``alias`` versions of both registered models into the BentoML model store.
+
+    Both bundles are downloaded and checked (task, feature schema) before anything is stored.
+    """
     import bentoml
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-    from mlflow.models import Model
 
-    from model.settings import disable_telemetry
-
-    disable_telemetry()
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
-    client = MlflowClient()
+    uri = configure_tracking(tracking_uri)
     out = []
-    for kind, name in (("churn", churn_name), ("clv", clv_name)):
-        try:
-            version = client.get_model_version_by_alias(name, alias)
-        except MlflowException as err:
-            raise RetainError(
-                f"registered model {name!r} has no '{alias}' version at {mlflow.get_tracking_uri()}: "
-                "run `retain train` first (or check MLFLOW_TRACKING_URI)"
-            ) from err
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    f"models:/{name}/{version.version}", dst_path=tmp
-                )
-            )
-            data = Model.load(str(local)).flavors.get("python_function", {}).get("data")
-            if data is None:
+    with tempfile.TemporaryDirectory() as tmp:
+        found = []
+        for kind, name in (("churn", churn_name), ("clv", clv_name)):
+            version = version_by_alias(name, alias)
+            if version is None:
                 raise RetainError(
-                    f"{name} v{version.version} is not a retain model (no bundle folder)"
+                    f"registered model {name!r} has no '{alias}' version at {uri}: "
+                    "run `retain train` first (or check MLFLOW_TRACKING_URI)"
                 )
-            bundle_dir = local / data
-            bundle = ModelBundle.load(bundle_dir)
-            if bundle.kind != kind:
+            folder = Path(tmp) / kind
+            registered = load_version(name, str(version.version), into=folder)
+            if registered.bundle.kind != kind:
                 raise RetainError(
-                    f"{name} v{version.version} is a {bundle.kind} model, expected {kind}"
+                    f"{name} v{registered.version} is a {registered.bundle.kind} model, "
+                    f"expected {kind}"
                 )
-            bundle.check_schema()
-            run = client.get_run(version.run_id) if version.run_id else None
-            metadata: dict[str, Any] = {
-                "registry_name": name,
-                "registry_version": str(version.version),
+            registered.bundle.check_schema()
+            found.append((kind, registered, folder))
+        for kind, registered, folder in found:
+            metadata = {
+                "registry_name": registered.name,
+                "registry_version": registered.version,
                 "alias": alias,
-                "run_id": version.run_id or "",
-                "tracking_uri": mlflow.get_tracking_uri(),
-                "features": list(bundle.encoding.columns),
-                "horizon_days": bundle.horizon_days,
-                "trained_at": bundle.card.trained_at,
-                "test_metrics": {
-                    k.removeprefix("test."): v
-                    for k, v in (run.data.metrics if run else {}).items()
-                    if k.startswith("test.") and k.count(".") == 1
-                },
+                "run_id": registered.run_id,
+                "tracking_uri": uri,
             }
             with bentoml.models.create(
                 BENTO_NAMES[kind],
-                labels={"registry_name": name, "registry_version": str(version.version)},
+                labels={"registry_name": registered.name, "registry_version": registered.version},
                 metadata=metadata,
             ) as model_ref:
-                for item in bundle_dir.iterdir():
+                for item in folder.iterdir():
                     shutil.copy2(item, Path(model_ref.path) / item.name)
             out.append(
                 PackagedModel(
-                    kind, str(model_ref.tag), name, str(version.version), Path(model_ref.path)
+                    kind,
+                    str(model_ref.tag),
+                    registered.name,
+                    registered.version,
+                    Path(model_ref.path),
                 )
             )
     return out

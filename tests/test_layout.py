@@ -1,4 +1,9 @@
-"""The dependency rule: features imports neither training nor serving; those two never each other."""
+"""The layer rule of docs/ARCHITECTURE.md, checked on every module's imports.
+
+features <- model <- training, serving <- retain: a package imports only the layers below it, and
+training and serving never import each other. Also: no lightgbm in features, no matplotlib backend
+switch anywhere, no BentoML private module, nothing written at import.
+"""
 
 from __future__ import annotations
 
@@ -10,35 +15,71 @@ import pytest
 
 from tests.helpers import ROOT
 
+PACKAGES = ("features", "model", "training", "serving", "retain")
 FORBIDDEN = {
-    "features": {"training", "serving"},
-    "training": {"serving"},
-    "serving": {"training"},
+    "features": {"model", "training", "serving", "retain", "lightgbm", "mlflow", "bentoml"},
+    "model": {"training", "serving", "retain", "bentoml"},
+    "training": {"serving", "retain"},
+    "serving": {"training", "retain"},
+    "retain": set(),
 }
 
 
-def imported_packages(path: Path) -> set[str]:
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module name a file imports, at any depth (lazy imports count too)."""
     tree = ast.parse(path.read_text())
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
     return names
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_package_imports_follow_the_dependency_rule(package: str) -> None:
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def test_the_packages_are_the_documented_layers() -> None:
+    found = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert found == set(PACKAGES)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_package_imports_follow_the_layer_rule(package: str) -> None:
     offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[package])
-        for path in (ROOT / package).glob("*.py")
+        str(path.relative_to(ROOT)): sorted(
+            {m.split(".")[0] for m in imported_modules(path)} & FORBIDDEN[package]
+        )
+        for path in modules(package)
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_no_module_touches_bentoml_internals() -> None:
+    """BentoML is configured through its public API only (serving/runtime.py says how)."""
+    touching = sorted(
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in modules(package)
+        if any(m.startswith(("bentoml._internal", "_bentoml_")) for m in imported_modules(path))
+    )
+    assert touching == []
+
+
+def test_no_module_switches_the_matplotlib_backend() -> None:
+    switching = [
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in modules(package)
+        if "matplotlib.use(" in path.read_text() or "import matplotlib.pyplot" in path.read_text()
+    ]
+    assert switching == []
+
+
 def test_top_level_layout_is_in_place() -> None:
-    for name in ("features", "training", "serving", "experiments", "tests"):
+    for name in ("features", "model", "training", "serving", "retain", "experiments", "tests"):
         assert (ROOT / name).is_dir(), name
     for name in ("bentofile.yaml", "pyproject.toml", "README.md", "Makefile", ".ci/run"):
         assert (ROOT / name).is_file(), name
@@ -49,9 +90,9 @@ def test_nothing_happens_at_import_time(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    modules = [
+    names = [
         f"{pkg}.{p.stem}"
-        for pkg in ("features", "training", "serving")
+        for pkg in PACKAGES
         for p in sorted((ROOT / pkg).glob("*.py"))
         if p.stem != "service"
     ]
@@ -67,7 +108,7 @@ def test_nothing_happens_at_import_time(tmp_path: Path) -> None:
         "MPLCONFIGDIR": str(home / "mpl"),
     }
     subprocess.run(
-        [sys.executable, "-c", script, *modules], cwd=cwd, env=env, check=True, capture_output=True
+        [sys.executable, "-c", script, *names], cwd=cwd, env=env, check=True, capture_output=True
     )
     assert sorted(p.name for p in cwd.iterdir()) == []
     assert not state.exists()

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.build import build_features
 from features.prepare import PreparedData, to_day
 from training.btyd import BetaGeoFitter, GammaGammaFitter
 
@@ -52,14 +51,14 @@ class BtydBaseline:
         return out
 
 
-def fit_btyd(
-    prep: PreparedData, cutoff: pd.Timestamp, horizon_days: int, ids: pd.Index
-) -> BtydBaseline:
-    """Fit BG/NBD (+ Gamma-Gamma on repeat buyers) at ``cutoff`` and predict the horizon for ``ids``.
+def fit_btyd(features: pd.DataFrame, horizon_days: int, ids: pd.Index) -> BtydBaseline:
+    """Fit BG/NBD (+ Gamma-Gamma on repeat buyers) on one cutoff's features; predict for ``ids``.
 
-    Customers in ``ids`` without a purchase by the cutoff are scored as brand-new (x = t_x = T = 0).
+    ``features`` is ``build_features`` at the cutoff for every customer, with the ``btyd`` family
+    (the pipeline reuses the test cutoff's frame). Customers in ``ids`` without a purchase by the
+    cutoff are scored as brand-new (x = t_x = T = 0).
     """
-    summary = build_features(prep, cutoff, families=["btyd"])
+    summary = features[[*BTYD_COLUMNS, "btyd_monetary_value"]]
     summary = summary.loc[summary["btyd_T"].notna()].rename(
         columns={**BTYD_COLUMNS, "btyd_monetary_value": "monetary_value"}
     )

@@ -53,8 +53,8 @@ def models_command(
     """List registered versions with their aliases, gate decisions and test metrics."""
     import pandas as pd
 
+    from model.registry import configure_tracking
     from training.registry import list_versions
-    from training.tracking import configure_tracking
 
     configure_tracking(tracking_uri)
     names = _names(config, name)
@@ -74,8 +74,8 @@ def promote_command(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Make a version the champion by hand (overriding the gate); logged on the version."""
+    from model.registry import configure_tracking
     from training.registry import promote
-    from training.tracking import configure_tracking
 
     configure_tracking(tracking_uri)
     previous = promote(model, version)
@@ -87,8 +87,8 @@ def rollback_command(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Give the champion alias back to the previous champion."""
+    from model.registry import configure_tracking
     from training.registry import rollback
-    from training.tracking import configure_tracking
 
     configure_tracking(tracking_uri)
     old, new = rollback(model)

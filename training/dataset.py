@@ -7,23 +7,22 @@ validation cutoff. So no label a model learns from, or is tuned on, overlaps the
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from features.build import CUTOFF, resolve_families
+from features.build import CUTOFF, build_features, feature_names, resolve_families
 from features.errors import CutoffError
-from features.labels import LabelReport
+from features.labels import CHURN, FUTURE_VALUE, LabelReport, check_window, make_labels
 from features.loading import TableReport, load_data
-from features.prepare import PreparedData, prepare
+from features.prepare import PreparedData, prepare, to_day
 from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.snapshots import build_snapshots, month_end_cutoffs
 from training.config import ExperimentConfig
-from training.tracking import data_fingerprint
 
-CHURN = "churn"
-FUTURE_VALUE = "future_value"
+BTYD = "btyd"
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,8 @@ class TrainingData:
     label_reports: list[LabelReport]
     fingerprint: str
     rows: int
+    test_features: pd.DataFrame
+    """Every customer known at the test cutoff: the model features plus the BTYD summary."""
 
     @property
     def attributes(self) -> list[str]:
@@ -112,7 +113,7 @@ class TrainingData:
 def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> TrainingData:
     """Load the configured tables, build snapshots at every needed cutoff and split them."""
     data, load_reports = load_data(config.data)
-    prep = prepare(data)
+    prep = prepare(data)  # once per run: every cutoff below reuses these arrays
     if config.contractual and prep.subscriptions is None:
         raise CutoffError("business: contractual needs a subscriptions table in data")
     families = resolve_families(config.families, prep)
@@ -126,15 +127,24 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
             every_months=config.split.every_months,
         )
     split = out_of_time_split(cutoffs, config.horizon_days, config.split.max_train_cutoffs)
-    needed = [*split.train, split.validation, split.test]
+    active_days = None if config.contractual else config.active_days
+    check_window(prep, to_day(split.test), config.horizon_days)
     frame, label_reports = build_snapshots(
         prep,
-        needed,
+        [*split.train, split.validation],
         config.horizon_days,
         families=families,
-        active_days=None if config.contractual else config.active_days,
+        active_days=active_days,
         progress=progress,
     )
+    test_features = build_features(prep, split.test, families=[*families, BTYD])
+    test_frame, test_report = _snapshot(
+        test_features, families, prep, split.test, config.horizon_days, active_days
+    )
+    frame = pd.concat([frame, test_frame], ignore_index=True).sort_values(
+        [CUTOFF, CUSTOMER_ID], kind="stable", ignore_index=True
+    )
+    label_reports.append(test_report)
     features = [c for c in frame.columns if c not in (CUSTOMER_ID, CUTOFF, CHURN, FUTURE_VALUE)]
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
     for name in ("train", "validation", "test"):
@@ -160,4 +170,27 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
         label_reports=label_reports,
         fingerprint=data_fingerprint(data.transactions),
         rows=int(np.sum([r.rows_read for r in load_reports])),
+        test_features=test_features,
     )
+
+
+def _snapshot(
+    features: pd.DataFrame,
+    families: list[str],
+    prep: PreparedData,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    active_days: int | None,
+) -> tuple[pd.DataFrame, LabelReport]:
+    """The test cutoff's snapshot rows from features already built, as ``build_snapshots`` lays them out."""
+    extra = [] if BTYD in families else feature_names([BTYD])
+    labels, report = make_labels(prep, cutoff, horizon_days, active_days=active_days)
+    joined = features.drop(columns=extra).join(labels, how="inner")
+    joined.insert(0, CUTOFF, cutoff.normalize())
+    return joined.reset_index(), report
+
+
+def data_fingerprint(transactions: pd.DataFrame) -> str:
+    """A content hash of the canonical transactions, independent of row order."""
+    hashes = pd.util.hash_pandas_object(transactions, index=False).to_numpy()
+    return hashlib.sha256(np.sort(hashes).tobytes()).hexdigest()[:16]

@@ -9,28 +9,23 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
 
-from features.errors import RetainError
-from model.bundle import ModelBundle
+from model.registry import (
+    CHALLENGER,
+    CHAMPION,
+    TEST_METRIC_PREFIX,
+    RegistryError,
+    Tag,
+    version_by_alias,
+)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-HISTORY_TAG = "retain.champion_history"
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "mae", "rmse", "decile_mape"})
-
-
-class RegistryError(RetainError):
-    """A registry operation cannot be done (unknown model or version, nothing to roll back to)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +41,11 @@ class Decision:
 
     def tags(self) -> dict[str, str]:
         return {
-            "retain.decision": CHAMPION if self.promote else CHALLENGER,
-            "retain.reason": self.reason,
-            "retain.gate_metric": self.metric,
-            "retain.gate_score": f"{self.new_score:.6g}",
-            "retain.gate_champion_score": ""
+            Tag.DECISION: CHAMPION if self.promote else CHALLENGER,
+            Tag.REASON: self.reason,
+            Tag.GATE_METRIC: self.metric,
+            Tag.GATE_SCORE: f"{self.new_score:.6g}",
+            Tag.GATE_CHAMPION_SCORE: ""
             if self.champion_score is None
             else f"{self.champion_score:.6g}",
         }
@@ -99,46 +94,22 @@ def client() -> MlflowClient:
     return MlflowClient()
 
 
-def champion(name: str) -> ModelVersion | None:
-    """The version holding the champion alias, or None if the model or alias does not exist."""
-    try:
-        return client().get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
-
-
-def load_bundle(name: str, version: str) -> ModelBundle:
-    """Download a registered version and load its bundle."""
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp))
-        return ModelBundle.load(bundle_folder(local))
-
-
-def bundle_folder(model_dir: Path) -> Path:
-    """Where the bundle files sit inside a downloaded MLflow model folder."""
-    flavor = Model.load(str(model_dir)).flavors.get("python_function", {})
-    data = flavor.get("data")
-    if data is None:
-        raise RegistryError(f"{model_dir} is not a retain model (no pyfunc data folder)")
-    return model_dir / data
-
-
 def _history(name: str) -> list[str]:
     tags = client().get_registered_model(name).tags
-    return list(json.loads(tags.get(HISTORY_TAG, "[]")))
+    return list(json.loads(tags.get(Tag.CHAMPION_HISTORY, "[]")))
 
 
 def set_champion(name: str, version: str, reason: str) -> None:
     """Give ``version`` the champion alias and record it in the champion history."""
     c = client()
-    previous = champion(name)
+    previous = version_by_alias(name)
     c.set_registered_model_alias(name, CHAMPION, version)
     history = [v for v in _history(name) if v != version] + [version]
-    c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    c.set_model_version_tag(name, version, "retain.decision", CHAMPION)
-    c.set_model_version_tag(name, version, "retain.reason", reason)
+    c.set_registered_model_tag(name, Tag.CHAMPION_HISTORY, json.dumps(history))
+    c.set_model_version_tag(name, version, Tag.DECISION, CHAMPION)
+    c.set_model_version_tag(name, version, Tag.REASON, reason)
     if previous is not None and str(previous.version) != version:
-        c.set_model_version_tag(name, str(previous.version), "retain.decision", "retired")
+        c.set_model_version_tag(name, str(previous.version), Tag.DECISION, "retired")
 
 
 def apply_decision(name: str, version: str, decision: Decision) -> None:
@@ -155,14 +126,14 @@ def apply_decision(name: str, version: str, decision: Decision) -> None:
 def promote(name: str, version: str) -> str:
     """Make ``version`` the champion by hand; returns the version it replaced (or '')."""
     _check_version(name, version)
-    previous = champion(name)
+    previous = version_by_alias(name)
     set_champion(name, version, "promoted by hand with `retain promote`")
     return str(previous.version) if previous is not None else ""
 
 
 def rollback(name: str) -> tuple[str, str]:
     """Give the champion alias back to the previous champion; returns (from, to) versions."""
-    current = champion(name)
+    current = version_by_alias(name)
     if current is None:
         raise RegistryError(f"model {name!r} has no champion to roll back")
     history = [v for v in _history(name) if v != str(current.version)]
@@ -173,10 +144,10 @@ def rollback(name: str) -> tuple[str, str]:
     target = history[-1]
     c = client()
     c.set_registered_model_alias(name, CHAMPION, target)
-    c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    c.set_model_version_tag(name, str(current.version), "retain.decision", "rolled back")
+    c.set_registered_model_tag(name, Tag.CHAMPION_HISTORY, json.dumps(history))
+    c.set_model_version_tag(name, str(current.version), Tag.DECISION, "rolled back")
     c.set_model_version_tag(
-        name, target, "retain.reason", f"restored by `retain rollback` from v{current.version}"
+        name, target, Tag.REASON, f"restored by `retain rollback` from v{current.version}"
     )
     return str(current.version), target
 
@@ -209,14 +180,14 @@ def list_versions(names: list[str]) -> pd.DataFrame:
                     "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime(
                         "%Y-%m-%d %H:%M"
                     ),
-                    "decision": tags.get("retain.decision", ""),
-                    "gate": f"{tags.get('retain.gate_metric', '')}={tags.get('retain.gate_score', '')}",
+                    "decision": tags.get(Tag.DECISION, ""),
+                    "gate": f"{tags.get(Tag.GATE_METRIC, '')}={tags.get(Tag.GATE_SCORE, '')}",
                     **{
-                        k.removeprefix("test."): round(val, 4)
+                        k.removeprefix(TEST_METRIC_PREFIX): round(val, 4)
                         for k, val in metrics.items()
-                        if k.startswith("test.")
+                        if k.startswith(TEST_METRIC_PREFIX)
                     },
-                    "reason": tags.get("retain.reason", ""),
+                    "reason": tags.get(Tag.REASON, ""),
                 }
             )
     if not rows:

@@ -1,46 +1,44 @@
-"""MLflow plumbing: the tracking store, experiments, run tags, and logging a model bundle.
+"""MLflow tracking of a finished training result: parent run, one nested run per candidate.
 
-The default store is an embedded sqlite database at a fixed place (``<retain home>/mlflow.db``)
-with artifacts beside it, set by absolute path because MLflow's own default depends on the working
-directory. ``MLFLOW_TRACKING_URI`` (or ``--tracking-uri``) points elsewhere, e.g. a server.
+``train`` opens the parent run (so its id exists while fitting) and hands the finished
+``TrainingRecord`` to ``log_training``, which writes everything users and tests read: config
+params, data tags, ``test.<metric>`` metrics, the evaluation tables, plots, test predictions, and
+per candidate its params, metrics, slices and importance. Servable candidates are logged and
+registered through ``model.registry``, which alone defines the store, names and bundle layout.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+import io
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
-from mlflow.models import infer_signature
 
-from model.bundle import ModelBundle
-from model.settings import disable_telemetry, project_root, retain_home
+from model.registry import CHALLENGER, CHAMPION, TEST_METRIC_PREFIX, artifact_location, log_bundle
+from model.settings import project_root
+from training import plots
+from training.config import ExperimentConfig
+from training.dataset import TrainingData
+from training.evaluation import Evaluation, ModelResult, markdown_table, slices_table
+from training.registry import Decision
 
-PYFUNC_LOADER = "model.pyfunc"
-BUNDLE_ARTIFACT = "bundle"
-
-
-def default_tracking_uri() -> str:
-    """sqlite store under retain's home, by absolute path."""
-    return f"sqlite:///{retain_home() / 'mlflow.db'}"
+T = TEST_METRIC_PREFIX
 
 
-def configure_tracking(uri: str | None = None) -> str:
-    """Point MLflow (tracking and registry) at ``uri``, $MLFLOW_TRACKING_URI or the default."""
-    disable_telemetry()
-    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")  # requirements are given explicitly
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
+@dataclass
+class TrainingRecord:
+    """A finished training run as tracking needs it: config, data, evaluation, registry names."""
+
+    config: ExperimentConfig
+    data: TrainingData
+    evaluation: Evaluation
+    registered_names: dict[str, str]
+    """Registered model name per task, for the servable results."""
 
 
 def ensure_experiment(name: str, uri: str) -> str:
@@ -48,10 +46,7 @@ def ensure_experiment(name: str, uri: str) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    location = None
-    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
-        location = (retain_home() / "mlartifacts").as_uri()
-    return str(mlflow.create_experiment(name, artifact_location=location))
+    return str(mlflow.create_experiment(name, artifact_location=artifact_location(uri)))
 
 
 def git_commit() -> str:
@@ -75,12 +70,6 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
-def data_fingerprint(transactions: pd.DataFrame) -> str:
-    """A content hash of the canonical transactions, independent of row order."""
-    hashes = pd.util.hash_pandas_object(transactions, index=False).to_numpy()
-    return hashlib.sha256(np.sort(hashes).tobytes()).hexdigest()[:16]
-
-
 def flatten(prefix: str, value: Any) -> dict[str, str]:
     """A nested config as flat MLflow params: {'churn.lightgbm.num_leaves': '31', ...}."""
     if isinstance(value, dict):
@@ -91,34 +80,104 @@ def flatten(prefix: str, value: Any) -> dict[str, str]:
     return {prefix: str(value)[:6000]}
 
 
-def pip_requirements() -> list[str]:
-    """Exact versions of what loading a bundle needs (given, so MLflow need not infer them)."""
-    from importlib.metadata import version
-
-    return [
-        f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn", "pyarrow")
-    ]
+def reports_text(data: TrainingData) -> str:
+    """The load and label reports, one line each, as ``data_report.txt`` holds them."""
+    lines = [line for r in data.load_reports for line in r.lines()]
+    lines += [r.line() for r in data.label_reports]
+    return "\n".join(lines) + "\n"
 
 
-def log_bundle(
-    bundle: ModelBundle, example: pd.DataFrame, registered_name: str | None = None
-) -> Any:
-    """Log a bundle as a pyfunc model (probabilities for churn, spend for CLV) with its contract.
+def log_training(record: TrainingRecord) -> dict[str, str]:
+    """Log a finished run into the active parent run; returns the registered version per task."""
+    config, data, evaluation = record.config, record.data, record.evaluation
+    mlflow.set_tags(
+        {
+            "retain.git_commit": git_commit(),
+            "retain.business": "contractual" if config.contractual else "noncontractual",
+            **data.tags(),
+        }
+    )
+    mlflow.log_params(flatten("", config.model_dump(mode="json")))
+    mlflow.log_text(reports_text(data), "data_report.txt")
+    _log_evaluation(evaluation)
+    versions: dict[str, str] = {}
+    for result in evaluation.results:
+        with mlflow.start_run(run_name=f"{result.task}/{result.name}", nested=True):
+            _log_model_run(result)
+            if result.bundle is not None:
+                columns = list(result.bundle.encoding.columns)
+                info = log_bundle(
+                    result.bundle,
+                    evaluation.test[columns].head(5),
+                    registered_name=record.registered_names[result.task],
+                )
+                versions[result.task] = str(info.registered_model_version)
+    return versions
 
-    The model carries a signature and an input example built from real feature rows; the
-    pyfunc loader is ``model.pyfunc``, so ``mlflow models serve`` returns scores, not labels.
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = bundle.save(Path(tmp) / BUNDLE_ARTIFACT)
-        predictions = bundle.predict(example)
-        signature = infer_signature(example, predictions)
-        return mlflow.pyfunc.log_model(
-            name=f"{bundle.kind}_model",
-            loader_module=PYFUNC_LOADER,
-            data_path=str(folder),
-            signature=signature,
-            input_example=example,
-            pip_requirements=pip_requirements(),
-            registered_model_name=registered_name,
-            metadata={"retain_kind": bundle.kind, "features": list(bundle.encoding.columns)},
+
+def log_gate(decisions: dict[str, Decision], versions: dict[str, str], seconds: float) -> None:
+    """The gate's decision per task and the run's duration, on the parent run."""
+    for task, decision in decisions.items():
+        mlflow.set_tags(
+            {
+                f"gate.{task}.decision": CHAMPION if decision.promote else CHALLENGER,
+                f"gate.{task}.reason": decision.reason,
+                f"gate.{task}.version": versions[task],
+            }
         )
+    mlflow.log_metric("train_seconds", seconds)
+
+
+def _finite(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
+    return {f"{prefix}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
+
+
+def _log_evaluation(evaluation: Evaluation) -> None:
+    """Parent-run metrics, evaluation tables, plots and test predictions."""
+    results = evaluation.results
+    for r in results:
+        mlflow.log_metrics(_finite(r.metrics, f"{T}{r.task}.{r.name}."))
+    table = evaluation.table
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False)
+    mlflow.log_text(buffer.getvalue(), "evaluation.csv")
+    mlflow.log_text(markdown_table(table) + "\n", "evaluation.md")
+    mlflow.log_text(slices_table(results).to_csv(), "evaluation_by_segment.csv")
+    churn = [r for r in results if r.task == "churn"]
+    y = evaluation.labels("churn")
+    scores = {r.name: r.test_pred for r in churn}
+    figures = {
+        "roc.png": plots.roc_plot(y, scores),
+        "precision_recall.png": plots.pr_plot(y, scores),
+        "calibration.png": plots.calibration_plot(
+            {r.name: r.calibration for r in churn if r.calibration is not None}
+        ),
+        "gain.png": plots.gain_plot({r.name: r.gain for r in churn if r.gain is not None}),
+    }
+    figures |= {
+        f"clv_deciles_{r.name}.png": plots.clv_decile_plot(r.deciles, r.name)
+        for r in results
+        if r.deciles is not None
+    }
+    for name, fig in figures.items():
+        mlflow.log_figure(fig, f"plots/{name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "test_predictions.parquet"
+        evaluation.predictions.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+def _log_model_run(result: ModelResult) -> None:
+    """Params, test metrics (overall and per segment) and importance of one model, in its run."""
+    mlflow.set_tags({"retain.task": result.task, "retain.model": result.name})
+    mlflow.log_params({k: str(v)[:500] for k, v in result.params.items()})
+    mlflow.log_metrics(_finite(result.metrics, T))
+    for segment, row in result.slices.iterrows():
+        mlflow.log_metrics(_finite(row.to_dict(), f"{T}{segment}."))
+    mlflow.log_text(result.slices.to_csv(), "slices.csv")
+    if result.importance:
+        fig = plots.importance_plot(
+            result.importance, f"{result.task} {result.name}: feature importance"
+        )
+        mlflow.log_figure(fig, "feature_importance.png")
+        mlflow.log_dict(result.importance, "feature_importance.json")

@@ -53,7 +53,7 @@ def scores(trained: TrainedProject) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def feature_table(trained: TrainedProject) -> pd.DataFrame:
     """The feature table the service looks ids up in, indexed by customer id."""
-    from serving.scorer import read_feature_table
+    from serving.lookup import read_feature_table
 
     return read_feature_table(trained.feature_table)
 

@@ -126,3 +126,99 @@ def check_score(score: CustomerScore, info: ModelInfo, top_k: int = 3) -> None:
     assert score.model_versions is not None
     assert score.model_versions.churn == info.churn_version
     assert score.model_versions.clv == info.clv_version
+
+
+# ----------------------------------------------------------------------------- tiny models
+# A real churn and CLV bundle pair fitted in a fraction of a second on synthetic rows, for unit
+# tests of the scorer, the request adapters, the lookup snapshot and the output shaping.
+
+TINY_FAMILIES = ["rfm", "profile"]
+TINY_ATTRIBUTES = ["region"]
+TINY_REGIONS = ("east", "north", "south")
+
+
+def tiny_features(n: int, seed: int = 0) -> pd.DataFrame:
+    """Synthetic feature rows (as ``build_features`` names them) indexed by customer id."""
+    from features.build import feature_names
+
+    rng = np.random.default_rng(seed)
+    columns = feature_names(TINY_FAMILIES, TINY_ATTRIBUTES)
+    frame = pd.DataFrame(
+        {
+            "days_since_last_purchase": rng.integers(0, 400, n).astype(float),
+            "orders_total": rng.integers(1, 30, n).astype(float),
+            "spend_total": rng.gamma(2.0, 50.0, n).round(2),
+            "avg_order_value": rng.gamma(2.0, 10.0, n).round(2),
+            "tenure_days": rng.integers(30, 2000, n).astype(float),
+            "attr_region": rng.choice(np.array(TINY_REGIONS, dtype=object), n),
+        },
+        index=pd.Index([f"C{i:05d}" for i in range(n)], name="customer_id"),
+    )
+    frame.loc[frame.index[::7], "avg_order_value"] = np.nan  # some missing values
+    frame.loc[frame.index[::11], "attr_region"] = None
+    assert list(frame.columns) == columns
+    return frame
+
+
+def tiny_scorer(top_k: int = 3) -> Any:
+    """A ``serving.scorer.Scorer`` over a tiny churn and CLV bundle pair fitted here."""
+    import lightgbm as lgb
+
+    from model.bundle import ModelBundle
+    from model.card import Cutoffs, DataSummary, ModelCard
+    from model.encoding import FeatureEncoding
+    from serving.scorer import Scorer
+
+    frame = tiny_features(400, seed=1)
+    encoding = FeatureEncoding.fit(frame)
+    matrix = encoding.transform(frame)
+    rng = np.random.default_rng(2)
+    logit = (frame["days_since_last_purchase"].to_numpy() - 150) / 60
+    logit += np.where(frame["attr_region"].to_numpy() == "south", 2.5, -1.0)
+    churned = (rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(float)
+    spend = (frame["orders_total"] * 3.0 * (1 - churned)).to_numpy()
+    params = {"verbose": -1, "min_data_in_leaf": 5, "num_leaves": 7, "seed": 0}
+    bundles = {}
+    for kind, objective, label in (("churn", "binary", churned), ("clv", "tweedie", spend)):
+        data = lgb.Dataset(
+            matrix,
+            label,
+            feature_name=list(encoding.columns),
+            categorical_feature=encoding.categorical_indices,
+            free_raw_data=False,
+        )
+        booster = lgb.train({**params, "objective": objective}, data, num_boost_round=8)
+        card = ModelCard(
+            task=kind,  # type: ignore[arg-type]
+            model="lightgbm",
+            experiment="tiny",
+            trained_at="2024-12-31T12:00:00+00:00",
+            horizon_days=90,
+            features=list(encoding.columns),
+            data=DataSummary(
+                fingerprint="tiny", rows=400, customers=400, start="2023-01-01", end="2024-12-31"
+            ),
+            cutoffs=Cutoffs(train=["2024-03-31"], validation="2024-06-30", test="2024-09-30"),
+        )
+        bundles[kind] = ModelBundle(
+            kind=kind,  # type: ignore[arg-type]
+            booster=booster,
+            encoding=encoding,
+            horizon_days=90,
+            families=list(TINY_FAMILIES),
+            card=card,
+            attributes=list(TINY_ATTRIBUTES),
+            risk_tiers=(0.65, 0.4) if kind == "churn" else None,
+        )
+    versions = {"churn": "churn:1", "clv": "clv:1"}
+    return Scorer(bundles["churn"], bundles["clv"], versions, top_k=top_k)
+
+
+def feature_items(frame: pd.DataFrame) -> list[Any]:
+    """Feature rows as typed by-features request items (``CustomerInput``), null for missing."""
+    from serving.schemas import CustomerInput
+
+    return [
+        CustomerInput(customer_id=str(cid), features=feature_values(row, list(frame.columns)))
+        for cid, row in frame.iterrows()
+    ]

@@ -18,6 +18,8 @@ from serving.scorer import Scorer
 from tests.conftest import TrainedProject
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.slow  # trains, packages and scores the demo project
+
 SCORE_COLUMNS = [
     "customer_id",
     "as_of",

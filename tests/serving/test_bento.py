@@ -51,7 +51,7 @@ def _bentofile() -> dict[str, Any]:
 def test_bentofile_packages_the_service_code_only() -> None:
     config = _bentofile()
     assert config["service"] == "serving.service:Retain"
-    assert config["include"] == ["features/**/*.py", "serving/**/*.py"]
+    assert config["include"] == ["features/**/*.py", "model/**/*.py", "serving/**/*.py"]
     assert "models" not in config  # taken from the service's BentoModel declarations
     python = config["python"]
     assert python["requirements_txt"] == "./serving/requirements.txt"
@@ -96,7 +96,7 @@ seen = set()
 real = builtins.__import__
 def spy(name, globals=None, locals=None, fromlist=(), level=0):
     importer = (globals or {}).get("__name__", "")
-    if level == 0 and importer.split(".")[0] in ("features", "serving"):
+    if level == 0 and importer.split(".")[0] in ("features", "model", "serving"):
         seen.add(name.split(".")[0])
     return real(name, globals, locals, fromlist, level)
 builtins.__import__ = spy
@@ -118,6 +118,7 @@ def test_requirements_cover_what_the_service_imports() -> None:
     imported = set(json.loads(out.strip().splitlines()[-1]))
     third_party = {m for m in imported if m not in sys.stdlib_module_names} - {
         "features",
+        "model",
         "serving",
     }
     assert {"bentoml", "lightgbm", "pandas", "pydantic", "yaml"} <= third_party  # the probe works
@@ -164,7 +165,7 @@ def test_retain_package_then_bentoml_build(trained: TrainedProject) -> None:
     assert "serving/service.py" in files
     assert "features/build.py" in files
     tops = {f.split("/")[0] for f in files}
-    assert tops == {"features", "serving", "bentofile.yaml"}, tops
+    assert tops == {"features", "model", "serving", "bentofile.yaml"}, tops
     assert all(f.endswith(".py") for f in files if f != "bentofile.yaml")
     assert not any("__pycache__" in f for f in files)
 

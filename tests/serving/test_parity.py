@@ -18,6 +18,8 @@ from tests.conftest import TrainedProject
 from tests.helpers import Server, http
 from tests.serving.support import demo_events, feature_values
 
+pytestmark = pytest.mark.slow  # starts the service on the trained demo project
+
 TOLERANCE = 1e-9
 
 

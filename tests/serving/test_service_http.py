@@ -27,6 +27,8 @@ from tests.conftest import TrainedProject
 from tests.helpers import Server, http
 from tests.serving.support import check_score, feature_values
 
+pytestmark = pytest.mark.slow  # starts the service on the trained demo project
+
 
 def _score(service: Server, customers: list[dict[str, Any]]) -> ScoreResponse:
     status, body = http("POST", f"{service.url}/score", {"customers": customers})

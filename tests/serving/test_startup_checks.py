@@ -18,6 +18,8 @@ from model.bundle import BUNDLE_FILE, ModelBundle
 from tests.conftest import TrainedProject
 from tests.helpers import Server
 
+pytestmark = pytest.mark.slow  # packages the trained demo project; starts a server
+
 RENAMED = ("tenure_days", "tenure_weeks")
 FAILURE_LINE = "retain start-up check failed"
 
@@ -47,7 +49,6 @@ def test_loading_the_tampered_bundle_names_the_differing_features(tampered_home:
     assert f"missing ['{RENAMED[0]}'], unexpected ['{RENAMED[1]}']" in str(err.value)
 
 
-@pytest.mark.slow
 def test_service_with_a_mismatched_model_never_becomes_ready(
     tampered_home: Path, tmp_path: Path
 ) -> None:

@@ -17,6 +17,8 @@ from serving.schemas import ModelInfo
 from tests.helpers import Server, http
 from tests.serving.support import assert_client_error, feature_values, post_raw
 
+pytestmark = pytest.mark.slow  # starts the service on the trained demo project
+
 AS_OF = "2024-09-30"
 TX = {"timestamp": "2024-09-01T10:00:00", "amount": 25.0}
 Body = dict[str, Any]

@@ -352,6 +352,7 @@ def test_empc_at_least_mp_at_mean_acceptance(case: str) -> None:
 _grid = st.sampled_from([round(0.05 * i, 2) for i in range(21)])
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.lists(st.tuples(st.integers(0, 1), _grid), min_size=2, max_size=40),

@@ -15,11 +15,10 @@ import pytest
 
 from features.build import build_features
 from features.loading import load_data
+from model.registry import CHAMPION, configure_tracking, load_version, version_by_alias
 from tests.helpers import free_port, write_config
 from training.config import load_config
 from training.pipeline import train
-from training.registry import CHAMPION, champion, load_bundle
-from training.tracking import configure_tracking
 
 
 @pytest.fixture
@@ -77,6 +76,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.mark.slow
 def test_train_against_a_tracking_server_and_load_the_champion_back(
     mlflow_server: str, demo_data: Path, tmp_path: Path
 ) -> None:
@@ -88,11 +88,11 @@ def test_train_against_a_tracking_server_and_load_the_champion_back(
     assert result.decisions["churn"].promote
 
     configure_tracking(mlflow_server)
-    version = champion("churn")
+    version = version_by_alias("churn")
     assert version is not None
     assert str(version.version) == result.versions["churn"]
     assert CHAMPION in version.aliases
-    bundle = load_bundle("churn", str(version.version))
+    bundle = load_version("churn", str(version.version)).bundle
     assert bundle.horizon_days == 90
     assert "days_since_last_purchase" in bundle.encoding.columns
     # the model loaded back from the server scores the test rows exactly as evaluated in training

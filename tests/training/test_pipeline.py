@@ -13,18 +13,20 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from model.registry import CHALLENGER, CHAMPION, load_version
 from tests.conftest import TrainedProject
 from tests.helpers import ROOT, write_config
+from tests.training.conftest import small_config
 from training.config import load_config
 from training.metrics import normalized_gini, roc_auc
 from training.pipeline import train
-from training.registry import CHALLENGER, CHAMPION, load_bundle
 
 CHURN_MODELS = {"lightgbm", "logistic", "recency_rule", "bgnbd"}
 CLV_MODELS = {"lightgbm", "bgnbd_gamma_gamma", "last_period"}
 QUIET = {"progress": False, "log": lambda _: None}
 
 
+@pytest.mark.slow
 def test_one_parent_run_with_a_nested_run_per_model(trained: TrainedProject) -> None:
     client = MlflowClient()
     parent = client.get_run(trained.run_id)
@@ -44,6 +46,7 @@ def test_one_parent_run_with_a_nested_run_per_model(trained: TrainedProject) -> 
         assert {"test.new.n", "test.established.n"} <= set(child.data.metrics)
 
 
+@pytest.mark.slow
 def test_parent_run_records_config_data_fingerprint_commit_and_artifacts(
     trained: TrainedProject,
 ) -> None:
@@ -79,6 +82,7 @@ def test_parent_run_records_config_data_fingerprint_commit_and_artifacts(
     assert set(table["model"]) == CHURN_MODELS | CLV_MODELS
 
 
+@pytest.mark.slow
 def test_registered_champions_serve_probabilities_through_pyfunc(trained: TrainedProject) -> None:
     client = MlflowClient()
     for name, kind in (("churn", "churn"), ("clv", "clv")):
@@ -90,7 +94,7 @@ def test_registered_champions_serve_probabilities_through_pyfunc(trained: Traine
         assert isinstance(example, pd.DataFrame)
         assert len(example) == 5
         scores = np.asarray(model.predict(example))
-        bundle = load_bundle(name, version.version)
+        bundle = load_version(name, version.version).bundle
         assert bundle.kind == kind
         np.testing.assert_allclose(scores, bundle.predict(example))
         if kind == "churn":  # probabilities, not 0/1 labels
@@ -104,20 +108,11 @@ def _pyfunc_uri(version) -> str:
     return f"models:/{version.name}/{version.version}"
 
 
+@pytest.mark.slow
 def test_promotion_gate_both_ways_promote_and_rollback(demo_data: Path, tmp_path: Path) -> None:
     registry = {"churn": "gate-churn", "clv": "gate-clv"}
-    weak = load_config(
-        write_config(
-            tmp_path / "weak.yaml",
-            demo_data / "retail",
-            name="gate",
-            families=["rfm"],
-            registry=registry,
-        )
-    )
-    strong = load_config(
-        write_config(tmp_path / "strong.yaml", demo_data / "retail", name="gate", registry=registry)
-    )
+    weak = small_config(tmp_path, demo_data / "retail", "gate", families=["rfm"], registry=registry)
+    strong = small_config(tmp_path / "strong", demo_data / "retail", "gate", registry=registry)
     first = train(weak, **QUIET)
     assert first.decisions["churn"].promote
     assert first.decisions["churn"].reason == "no champion yet"
@@ -232,6 +227,7 @@ def test_lightgbm_recovers_the_planted_signal_better_than_every_baseline(tmp_pat
         assert low > 0, f"LightGBM's Gini is not clearly above {baseline}"
 
 
+@pytest.mark.slow
 def test_planted_churners_score_higher_than_planted_loyal_customers(
     trained: TrainedProject,
 ) -> None:

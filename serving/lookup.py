@@ -1,0 +1,150 @@
+"""The by-id feature table as an immutable snapshot, swapped whole when ``retain score`` rewrites it.
+
+``retain score`` writes the latest features per customer (``feature_table_path``) atomically (a
+temporary file renamed over the old one). ``LookupTable.current`` notices a new file by its stat
+(mtime, size, inode), builds a new ``LookupSnapshot`` off to the side and swaps it in with one
+reference assignment under a lock. A request takes the current snapshot once and uses only it, so
+ids, matrices and dates always come from the same file, whatever happens meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.errors import DataValidationError
+from features.schema import CUSTOMER_ID
+from model.settings import retain_home
+from serving.scorer import EncodedBatch, Scorer
+
+AS_OF = "as_of"
+"""The feature table's column of the day its features are as of."""
+
+
+def feature_table_path() -> Path:
+    """Where ``retain score`` writes, and the service reads, the latest features per customer."""
+    env = os.environ.get("RETAIN_FEATURE_TABLE")
+    return Path(env) if env else retain_home() / "serving" / "features_latest.parquet"
+
+
+def read_feature_table(path: Path) -> pd.DataFrame:
+    """The latest-features table written by ``retain score``, indexed by customer id."""
+    table = pd.read_parquet(path)
+    if CUSTOMER_ID in table.columns:
+        table = table.set_index(CUSTOMER_ID)
+    table.index = table.index.astype("str")
+    return table
+
+
+def write_feature_table(features: pd.DataFrame, as_of: pd.Timestamp, path: Path) -> Path:
+    """Write features (indexed by customer id) with their as-of day, atomically: temp + rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    features.assign(**{AS_OF: as_of}).reset_index().to_parquet(tmp, index=False)
+    tmp.replace(path)  # atomic: the service never reads a half-written table
+    return path
+
+
+FileStamp = tuple[int, int, int]
+"""(mtime in ns, size, inode) of a file: a rename over it or a rewrite changes it."""
+
+
+def _stamp(path: Path) -> FileStamp | None:
+    try:
+        s = path.stat()
+    except FileNotFoundError:
+        return None
+    return (s.st_mtime_ns, s.st_size, s.st_ino)
+
+
+@dataclass(frozen=True, eq=False)
+class LookupSnapshot:
+    """One feature table as the scorer needs it; never changed after it is built.
+
+    ``ids`` index the rows of ``encoded``; ``days`` (datetime64, or None without an as-of
+    column) are the rows' as-of days.
+    """
+
+    path: Path
+    stamp: FileStamp
+    ids: pd.Index
+    encoded: EncodedBatch
+    days: np.ndarray | None
+
+    @property
+    def customers(self) -> int:
+        return len(self.ids)
+
+    @property
+    def as_of(self) -> str | None:
+        """The latest as-of day of the table (ISO), or None without an as-of column."""
+        if self.days is None or not len(self.days):
+            return None
+        return str(self.days.max())[:10]
+
+    def as_of_days(self, rows: np.ndarray) -> list[dt.date | None]:
+        """The as-of day of each row position."""
+        if self.days is None:
+            return [None] * len(rows)
+        return [d.date() for d in pd.to_datetime(self.days[rows])]
+
+    @classmethod
+    def build(cls, path: Path, scorer: Scorer) -> LookupSnapshot:
+        """Read and encode the table at ``path``; it must hold every feature the models need."""
+        stamp = _stamp(path)
+        table = read_feature_table(path)
+        missing = [c for c in scorer.columns if c not in table.columns]
+        if missing:
+            raise DataValidationError(
+                f"the feature table lacks features the models need: {missing}; "
+                "rerun `retain score` with the current champion models"
+            )
+        encoded = scorer.encode(table)
+        encoded.churn.setflags(write=False)
+        encoded.clv.setflags(write=False)
+        days = pd.to_datetime(table[AS_OF]).to_numpy() if AS_OF in table else None
+        if days is not None:
+            days.setflags(write=False)
+        return cls(path, stamp or (0, 0, 0), pd.Index(table.index), encoded, days)
+
+
+class LookupTable:
+    """The current snapshot of the feature table at ``path``, refreshed when the file changes."""
+
+    def __init__(self, path: Path, scorer: Scorer) -> None:
+        self.path = path
+        self.scorer = scorer
+        self._lock = threading.Lock()
+        self._snapshot: LookupSnapshot | None = None
+        if path.exists():
+            self._snapshot = LookupSnapshot.build(path, scorer)
+
+    @property
+    def loaded(self) -> LookupSnapshot | None:
+        """The snapshot loaded last, without looking at the file."""
+        return self._snapshot
+
+    def current(self) -> LookupSnapshot:
+        """The snapshot of the file as it is now: rebuilt and swapped in if the file changed.
+
+        A missing file keeps the last snapshot; with none loaded at all it is a clear error.
+        """
+        snapshot = self._snapshot
+        stamp = _stamp(self.path)
+        if stamp is not None and (snapshot is None or snapshot.stamp != stamp):
+            with self._lock:
+                snapshot = self._snapshot
+                if snapshot is None or snapshot.stamp != _stamp(self.path):
+                    snapshot = LookupSnapshot.build(self.path, self.scorer)
+                    self._snapshot = snapshot  # the swap: one reference assignment
+        if snapshot is None:
+            raise DataValidationError(
+                "no feature table is loaded: run `retain score --as-of DATE` to write one"
+            )
+        return snapshot

@@ -1,0 +1,162 @@
+"""Scores into what callers read: JSON records for the service, a scores table for ``retain score``.
+
+Both forms show a reason's value the same way (``reason_values``): a category by its level name,
+a number as it is, missing as missing; the table writes numbers as text with ``%.6g``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.schema import CUSTOMER_ID
+from model.encoding import FeatureEncoding
+from serving.lookup import AS_OF
+from serving.scorer import TIERS, EncodedBatch, ScoreArrays, Scorer
+
+RAISES, LOWERS = "raises risk", "lowers risk"
+
+
+def reason_values(
+    encoding: FeatureEncoding, matrix: np.ndarray, reason_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reasons' encoded values and, for categories, their level names (else None).
+
+    Both of shape ``reason_index.shape``; vectorised per categorical feature among the reasons.
+    """
+    values = matrix[np.arange(len(reason_index))[:, None], reason_index]
+    levels = np.full(values.shape, None, dtype=object)
+    categorical = np.array([c in encoding.categories for c in encoding.columns], dtype=bool)
+    hit = categorical[reason_index] & ~np.isnan(values)
+    if hit.any():
+        for j in np.unique(reason_index[hit]).tolist():
+            at = hit & (reason_index == j)
+            names = np.asarray(encoding.categories[encoding.columns[j]], dtype=object)
+            levels[at] = names[values[at].astype(int)]
+    return values, levels
+
+
+def score_records(
+    scorer: Scorer,
+    ids: Sequence[str],
+    scores: ScoreArrays,
+    batch: EncodedBatch,
+    as_of: Sequence[dt.date | None],
+    raw: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """JSON-ready dicts in the ``CustomerScore`` shape, one per customer, reasons with values.
+
+    ``raw`` (the feature frame of a by-events request, rows by position) shows a category the
+    model never saw as given, where the encoding alone knows only that it is missing.
+    """
+    encoding = scorer.churn.encoding
+    names = encoding.columns
+    versions = dict(scorer.versions)
+    values, levels = reason_values(encoding, batch.churn, scores.reason_index)
+    churn_l, clv_l = scores.churn.tolist(), scores.clv.tolist()
+    tiers = scores.tier.tolist()
+    idx_l, contrib_l = scores.reason_index.tolist(), scores.reason_contribution.tolist()
+    values_l, levels_l = values.tolist(), levels.tolist()
+    out = []
+    for i, cid in enumerate(ids):
+        reasons = []
+        for j, c, v, level in zip(idx_l[i], contrib_l[i], values_l[i], levels_l[i], strict=True):
+            name = names[j]
+            if level is not None:
+                value = level
+            elif v != v:  # NaN is missing; an unseen category may still be shown as given
+                value = (
+                    None if raw is None or name not in encoding.categories else _raw(raw, name, i)
+                )
+            else:
+                value = v
+            reasons.append(
+                {
+                    "feature": name,
+                    "value": value,
+                    "contribution": round(c, 6),
+                    "direction": RAISES if c > 0 else LOWERS,
+                }
+            )
+        day = as_of[i]
+        out.append(
+            {
+                "customer_id": cid,
+                "churn_probability": churn_l[i],
+                "risk_tier": TIERS[tiers[i]],
+                "clv": clv_l[i],
+                "value_at_risk": churn_l[i] * clv_l[i],
+                "reasons": reasons,
+                "as_of": day.isoformat() if day is not None else None,
+                "model_versions": versions,
+                "error": None,
+            }
+        )
+    return out
+
+
+def _raw(raw: pd.DataFrame, name: str, row: int) -> Any:
+    if name not in raw:
+        return None
+    v = raw[name].iloc[row]
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def item_error(customer_id: str, message: str) -> dict[str, Any]:
+    """A ``CustomerScore`` that could not be scored: empty scores and the reason why."""
+    return {
+        "customer_id": customer_id,
+        "churn_probability": None,
+        "risk_tier": None,
+        "clv": None,
+        "value_at_risk": None,
+        "reasons": [],
+        "as_of": None,
+        "model_versions": None,
+        "error": message,
+    }
+
+
+def scores_table(
+    scorer: Scorer,
+    ids: pd.Index,
+    scores: ScoreArrays,
+    batch: EncodedBatch,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """The scores table rows: scores, tier, and ``reason_<k>``, ``_value``, ``_direction``.
+
+    Reason values are text: categories by level name, numbers with ``%.6g``, missing as "".
+    """
+    out = pd.DataFrame(
+        {
+            CUSTOMER_ID: ids.astype("str"),
+            AS_OF: as_of,
+            "churn_probability": scores.churn,
+            "risk_tier": np.asarray(TIERS)[scores.tier],
+            "clv": scores.clv,
+            "value_at_risk": scores.value_at_risk,
+        }
+    )
+    encoding = scorer.churn.encoding
+    values, levels = reason_values(encoding, batch.churn, scores.reason_index)
+    # format each distinct value once: reason values repeat (day counts, tiers, levels)
+    codes, distinct = pd.factorize(values.ravel(), use_na_sentinel=True)
+    formatted = np.array([f"{v:.6g}" for v in distinct] + [""], dtype=object)
+    text = formatted[codes].reshape(values.shape)  # NaN has code -1: the trailing ""
+    is_level = levels != None  # noqa: E711 - elementwise on an object array
+    text[is_level] = levels[is_level]
+    names = np.asarray(encoding.columns, dtype=object)
+    for k in range(scores.reason_index.shape[1]):
+        out[f"reason_{k + 1}"] = names[scores.reason_index[:, k]]
+        out[f"reason_{k + 1}_value"] = text[:, k]
+        out[f"reason_{k + 1}_direction"] = np.where(
+            scores.reason_contribution[:, k] > 0, RAISES, LOWERS
+        )
+    return out

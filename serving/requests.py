@@ -1,0 +1,247 @@
+"""Request adapters: typed HTTP request items into the tables the scorer scores.
+
+Three ways to name a customer, three adapters:
+
+- ``encode_feature_items``: ``CustomerInput`` items with ``features`` -> an ``EncodedBatch``,
+  without pandas (the single-record fast path);
+- ``event_features``: items with raw events and ``as_of`` -> a feature frame, through
+  ``features.build.build_features`` (the training code) after the same validation as files;
+- ``lookup_ids``: customer ids -> rows of a ``serving.lookup.LookupSnapshot``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features
+from features.errors import DataValidationError
+from features.loading import CustomerData, validate_table
+from features.schema import (
+    CUSTOMER_ID,
+    CUSTOMERS,
+    INTERACTIONS,
+    SIGNUP_DATE,
+    SUBSCRIPTIONS,
+    TRANSACTIONS,
+)
+from features.sources import TableSource
+from model.encoding import FeatureEncoding
+from serving.lookup import LookupSnapshot
+from serving.schemas import CustomerInput
+from serving.scorer import EncodedBatch, Scorer
+
+
+class FeatureKeyError(ValueError):
+    """A by-features request item whose feature keys or values do not fit the model."""
+
+    def __init__(self, row: int, message: str) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+class EventDayError(DataValidationError):
+    """A by-events request item with an event after its ``as_of`` day in the business time zone."""
+
+    def __init__(self, row: int, field: list[str | int], message: str) -> None:
+        super().__init__(message)
+        self.row = row
+        self.field = field
+
+
+# ----------------------------------------------------------------------------- by features
+
+
+def encode_feature_items(scorer: Scorer, items: Sequence[CustomerInput]) -> EncodedBatch:
+    """Encode the items' ``features``; every model feature must be present (null allowed).
+
+    Raises ``FeatureKeyError`` naming the first item (position in ``items``) that does not fit.
+    """
+    rows = [item.features or {} for item in items]
+    expected = set(scorer.columns)
+    # a C-level comparison per row; the details only for the first row that differs
+    first_bad = next((i for i, r in enumerate(rows) if r.keys() != expected), None)
+    if first_bad is not None:
+        given = rows[first_bad]
+        missing = [c for c in scorer.columns if c not in given]
+        if missing:
+            raise FeatureKeyError(
+                first_bad,
+                f"missing feature(s) {missing[:10]}{' ...' if len(missing) > 10 else ''}",
+            )
+        names = sorted(set(given) - expected)
+        raise FeatureKeyError(
+            first_bad, f"unknown feature(s) {names[:10]}; GET /model_info lists the features"
+        )
+    churn = _encode_dicts(scorer.churn.encoding, rows)
+    if scorer.shared_encoding:  # the usual case: one encoding, one pass
+        return EncodedBatch(churn, churn)
+    return EncodedBatch(churn, _encode_dicts(scorer.clv.encoding, rows))
+
+
+NUMBER_TYPES = {float, int, type(None)}
+
+
+def _encode_dicts(encoding: FeatureEncoding, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+    """Feature dicts to the model matrix without pandas, column by column."""
+    out = np.empty((len(rows), len(encoding.columns)), dtype=np.float64)
+    for j, name in enumerate(encoding.columns):
+        levels = encoding.categories.get(name)
+        if levels is None:
+            column = [r[name] for r in rows]
+            # checked, not just converted: numpy would turn the text "5" into 5.0
+            if not set(map(type, column)) <= NUMBER_TYPES:
+                i = next(i for i, v in enumerate(column) if not _is_number(v))
+                raise FeatureKeyError(
+                    i, f"feature {name!r} must be a number or null, got {column[i]!r}"
+                )
+            out[:, j] = np.array(column, dtype=np.float64)  # None becomes NaN
+        else:
+            lookup = {level: float(k) for k, level in enumerate(levels)}
+            texts = [_category_text(r[name]) for r in rows]
+            out[:, j] = [np.nan if t is None else lookup.get(t, np.nan) for t in texts]
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+
+
+def _category_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+# ----------------------------------------------------------------------------- by events
+
+
+def event_features(scorer: Scorer, items: Sequence[CustomerInput]) -> pd.DataFrame:
+    """Features of items given by raw events, computed with the training feature code.
+
+    Items are grouped by ``as_of``; each group goes through ``validate_table`` and
+    ``build_features`` exactly as a batch would. Returns one row per item, indexed by position,
+    with ``scorer.columns`` (attributes nobody in the request gave are missing values).
+    """
+    check_event_days(items, scorer.timezone)
+    frames = []
+    by_day: dict[dt.date, list[int]] = {}
+    for i, item in enumerate(items):
+        assert item.as_of is not None  # the request model requires it with events
+        by_day.setdefault(item.as_of, []).append(i)
+    for day, positions in by_day.items():
+        data = events_to_data([items[i] for i in positions], timezone=scorer.timezone)
+        feats = build_features(data, pd.Timestamp(day), families=scorer.families)
+        feats = feats.reindex(index=_keys(len(positions)), columns=scorer.columns)
+        feats.index = pd.Index(positions)
+        frames.append(feats)
+    return pd.concat(frames).sort_index()
+
+
+def check_event_days(items: Sequence[CustomerInput], timezone: str) -> None:
+    """Events with a UTC offset must fall on or before ``as_of`` in the business time zone.
+
+    The request schema checks timestamps without an offset (they are business time already);
+    those with one are converted as ``features.loading.parse_datetimes`` converts them, so an
+    event is rejected here rather than silently left out of the features.
+    """
+    zone = ZoneInfo(timezone)
+    for row, item in enumerate(items):
+        events: list[tuple[str, Sequence[Any]]] = [
+            ("transactions", item.transactions or []),
+            ("interactions", item.interactions or []),
+        ]
+        for name, seq in events:
+            for j, event in enumerate(seq):
+                stamp = event.timestamp
+                if stamp.tzinfo is None or item.as_of is None:
+                    continue
+                local = stamp.astimezone(zone)
+                if local.date() > item.as_of:
+                    raise EventDayError(
+                        row,
+                        [name, j, "timestamp"],
+                        f"{name}[{j}].timestamp {stamp.isoformat()} is {local:%Y-%m-%d %H:%M} in "
+                        f"the business time zone ({timezone}), after as_of {item.as_of}: only "
+                        "events up to the scoring date may be sent",
+                    )
+
+
+def events_to_data(items: Sequence[CustomerInput], *, timezone: str = "UTC") -> CustomerData:
+    """Request items' raw events as canonical tables, through the same validation as files.
+
+    Customers are keyed by their position in ``items`` (so two items with the same id stay
+    apart); callers map positions back to ids.
+    """
+    tx_rows: list[dict[str, Any]] = []
+    inter_rows: list[dict[str, Any]] = []
+    sub_rows: list[dict[str, Any]] = []
+    cust_rows: list[dict[str, Any]] = []
+    for key, c in zip(_keys(len(items)), items, strict=True):
+        tx_rows += [{CUSTOMER_ID: key, **t.model_dump()} for t in c.transactions or []]
+        inter_rows += [{CUSTOMER_ID: key, **e.model_dump()} for e in c.interactions or []]
+        sub_rows += [{CUSTOMER_ID: key, **s.model_dump()} for s in c.subscriptions or []]
+        # every customer gets a customers row, as in a batch: attributes and signup date may be
+        # absent (missing values), and the profile features still have their table
+        cust_rows.append({CUSTOMER_ID: key, SIGNUP_DATE: c.signup_date, **(c.attributes or {})})
+
+    def table(rows: list[dict[str, Any]], spec: Any, columns: list[str]) -> pd.DataFrame:
+        raw = pd.DataFrame(rows, columns=columns if not rows else None)
+        source = TableSource(path=Path("request"), timezone=timezone, drop_duplicates=False)
+        frame, _ = validate_table(raw, spec, source=source, source_name="request")
+        return frame
+
+    tx_cols = [CUSTOMER_ID, "timestamp", "amount", "order_id", "quantity", "product_id", "category"]
+    return CustomerData(
+        transactions=table(tx_rows, TRANSACTIONS, tx_cols) if tx_rows else _empty_transactions(),
+        customers=table(cust_rows, CUSTOMERS, [CUSTOMER_ID, SIGNUP_DATE]) if cust_rows else None,
+        subscriptions=table(sub_rows, SUBSCRIPTIONS, []) if sub_rows else None,
+        interactions=table(inter_rows, INTERACTIONS, []) if inter_rows else None,
+    )
+
+
+def _keys(n: int) -> list[str]:
+    return [f"{i}" for i in range(n)]
+
+
+def _empty_transactions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            CUSTOMER_ID: pd.Series([], dtype="str"),
+            "timestamp": pd.Series([], dtype="datetime64[ns]"),
+            "amount": pd.Series([], dtype="float64"),
+            "order_id": pd.Series([], dtype="str"),
+            "quantity": pd.Series([], dtype="float64"),
+            "product_id": pd.Series([], dtype="str"),
+            "category": pd.Series([], dtype="str"),
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- by id
+
+
+@dataclass(frozen=True)
+class IdRows:
+    """The rows of requested ids in one lookup snapshot: which were found, their batch and day."""
+
+    found: np.ndarray
+    batch: EncodedBatch
+    as_of: list[dt.date | None]
+
+
+def lookup_ids(snapshot: LookupSnapshot, ids: Sequence[str]) -> IdRows:
+    """The found ids' encoded rows and as-of days, all from the one ``snapshot`` given."""
+    positions = snapshot.ids.get_indexer(list(ids))
+    found = positions >= 0
+    rows = positions[found]
+    return IdRows(found, snapshot.encoded.take(rows), snapshot.as_of_days(rows))

@@ -1,0 +1,191 @@
+"""Candidate models as specs: a name, a task, and a fit on the shared out-of-time fold.
+
+The pipeline runs every spec in ``CANDIDATES`` through one loop and evaluates them side by side on
+the test cutoff. Adding a model means adding one ``Candidate`` here. A candidate whose fit returns
+a ``Servable`` (a LightGBM booster with its calibration) becomes a ``ModelBundle`` that can be
+registered, gated and served; the others are baselines, evaluated and tracked only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.prepare import to_day
+from features.schema import CUSTOMER_ID
+from model.card import Task
+from model.encoding import FeatureEncoding
+from training.baselines import BtydBaseline, fit_btyd, last_period_spend
+from training.config import ExperimentConfig
+from training.dataset import TrainingData
+from training.evaluation import TARGETS
+from training.models import LightGBMChurn, LightGBMSpend, RecencyRule, logistic_baseline
+
+PARTS = ("train", "validation", "test")
+RECENCY = "days_since_last_purchase"
+
+
+@dataclass
+class Fold:
+    """One out-of-time split with what every candidate's fit shares: frames, encoded matrices."""
+
+    config: ExperimentConfig
+    data: TrainingData
+    progress: bool = False
+    frames: dict[str, pd.DataFrame] = field(init=False)
+    encoding: FeatureEncoding = field(init=False)
+    matrices: dict[str, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.frames = {part: self.data.part(part) for part in PARTS}
+        self.encoding = FeatureEncoding.fit(self.frames["train"], self.data.features)
+        self.matrices = {part: self.encoding.transform(df) for part, df in self.frames.items()}
+
+    @property
+    def test_ids(self) -> pd.Index:
+        """Customer ids of the test rows, in row order."""
+        return pd.Index(self.frames["test"][CUSTOMER_ID])
+
+    def y(self, part: str, task: Task) -> np.ndarray:
+        """Labels of ``task`` for the rows of ``part``."""
+        return self.frames[part][TARGETS[task]].to_numpy()
+
+    @cached_property
+    def segment(self) -> np.ndarray:
+        """'new' or 'established' per test row, by days since the customer's first event."""
+        prep = self.data.prep
+        codes = pd.Index(prep.ids).get_indexer(self.test_ids)
+        age = to_day(self.data.split.test) - prep.first_day[codes]
+        return np.where(age < self.config.new_customer_days, "new", "established")
+
+    @cached_property
+    def btyd(self) -> BtydBaseline:
+        """BG/NBD and Gamma-Gamma fitted at the test cutoff (shared by the churn and CLV specs)."""
+        return fit_btyd(self.data.test_features, self.config.horizon_days, self.test_ids)
+
+    def lightgbm_params(self, task: Task) -> dict[str, Any]:
+        """The configured LightGBM hyperparameters of ``task`` with the run's seed."""
+        params = (self.config.churn if task == "churn" else self.config.clv).lightgbm.model_dump()
+        return {**params, "random_state": self.config.seed, "verbose": int(self.progress)}
+
+    def lightgbm_fit_args(self, task: Task) -> dict[str, Any]:
+        """Early stopping on the validation cutoff, feature names and categorical columns."""
+        return {
+            "eval_set": (self.matrices["validation"], self.y("validation", task)),
+            "feature_names": list(self.encoding.columns),
+            "categorical": self.encoding.categorical_indices,
+        }
+
+
+@dataclass(frozen=True)
+class Servable:
+    """A fitted booster and what its bundle needs beside the encoding and the card."""
+
+    booster: lgb.Booster
+    best_iteration: int
+    platt: tuple[float, float] | None = None
+    risk_tiers: tuple[float, float] | None = None
+
+
+@dataclass
+class Fitted:
+    """What a candidate's fit returns: test predictions, params, and what it can ship."""
+
+    test_pred: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
+    servable: Servable | None = None
+    importance: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model to evaluate: ``fit`` returns its result on the fold, or None if it does not apply."""
+
+    name: str
+    task: Task
+    fit: Callable[[Fold], Fitted | None]
+
+
+def _lightgbm_churn(fold: Fold) -> Fitted:
+    m, config = fold.matrices, fold.config.churn
+    model = LightGBMChurn(
+        **fold.lightgbm_params("churn"),
+        balance_classes=config.balance_classes,
+        calibrate=config.calibrate,
+        monotone_increasing=tuple(
+            c for c in config.monotone_increasing if c in fold.encoding.columns
+        ),
+    )
+    model.fit(m["train"], fold.y("train", "churn"), **fold.lightgbm_fit_args("churn"))
+    valid_p = model.predict_proba(m["validation"])[:, 1]
+    # top 20% of validation scores 'high', next 30% 'medium'
+    tiers = (float(np.quantile(valid_p, 0.8)), float(np.quantile(valid_p, 0.5)))
+    return Fitted(
+        model.predict_proba(m["test"])[:, 1],
+        {**model.get_params(), "best_iteration": model.best_iteration_, "platt": model.platt_},
+        Servable(model.booster_, model.best_iteration_, model.platt_, tiers),
+        model.feature_importance(),
+    )
+
+
+def _logistic(fold: Fold) -> Fitted:
+    data = fold.data
+    numeric = [c for c in data.features if c not in data.categorical]
+    model = logistic_baseline(numeric, data.categorical, seed=fold.config.seed)
+    model.fit(fold.frames["train"][data.features], fold.y("train", "churn"))
+    return Fitted(model.predict_proba(fold.frames["test"][data.features])[:, 1], {"C": 1.0})
+
+
+def _recency_rule(fold: Fold) -> Fitted | None:
+    if RECENCY not in fold.frames["train"]:
+        return None
+    train, test = (fold.frames[p][[RECENCY]].to_numpy() for p in ("train", "test"))
+    rule = RecencyRule().fit(train, fold.y("train", "churn"))
+    return Fitted(rule.predict_proba(test)[:, 1])
+
+
+def _bgnbd_churn(fold: Fold) -> Fitted:
+    return Fitted(fold.btyd.churn, fold.btyd.params())
+
+
+def _lightgbm_spend(fold: Fold) -> Fitted:
+    m = fold.matrices
+    model = LightGBMSpend(
+        **fold.lightgbm_params("clv"),
+        tweedie_variance_power=fold.config.clv.tweedie_variance_power,
+    )
+    model.fit(m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv"))
+    return Fitted(
+        model.predict(m["test"]),
+        {**model.get_params(), "best_iteration": model.best_iteration_},
+        Servable(model.booster_, model.best_iteration_),
+        model.feature_importance(),
+    )
+
+
+def _bgnbd_gamma_gamma(fold: Fold) -> Fitted:
+    return Fitted(fold.btyd.spend, fold.btyd.params())
+
+
+def _last_period(fold: Fold) -> Fitted:
+    days = fold.config.horizon_days
+    spend = last_period_spend(fold.data.prep, fold.data.split.test, days, fold.test_ids)
+    return Fitted(spend, {"days": days})
+
+
+CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("lightgbm", "churn", _lightgbm_churn),
+    Candidate("logistic", "churn", _logistic),
+    Candidate("recency_rule", "churn", _recency_rule),
+    Candidate("bgnbd", "churn", _bgnbd_churn),
+    Candidate("lightgbm", "clv", _lightgbm_spend),
+    Candidate("bgnbd_gamma_gamma", "clv", _bgnbd_gamma_gamma),
+    Candidate("last_period", "clv", _last_period),
+)
+"""Every model a training run evaluates, in the order of the evaluation table."""
