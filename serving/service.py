@@ -43,7 +43,12 @@ from serving.requests import (
     event_features,
     lookup_ids,
 )
-from serving.runtime import runtime_tuning, tracing_config
+from serving.runtime import (
+    check_prompt_timeout,
+    install_prompt_timeout,
+    runtime_tuning,
+    tracing_config,
+)
 from serving.schemas import CustomerInput, ModelInfo, ScoreResponse
 from serving.store import BENTO_NAMES, make_scorer
 
@@ -51,6 +56,8 @@ from serving.store import BENTO_NAMES, make_scorer
 # and usage reporting must be off before BentoML builds the app.
 disable_telemetry()
 RUNTIME_TUNING = runtime_tuning()
+if RUNTIME_TUNING:
+    install_prompt_timeout()  # before BentoML builds the app from the class below
 logger = logging.getLogger("bentoml.retain")
 
 OPEN_PATHS = (
@@ -275,6 +282,8 @@ class Retain:
 
 
 cast(Any, Retain).add_asgi_middleware(ApiKeyMiddleware)
+if RUNTIME_TUNING:  # start-up check: the app BentoML builds really runs the prompt timeout
+    check_prompt_timeout(cast(Any, Retain).to_asgi())
 
 
 def json_response(payload: Any) -> Any:

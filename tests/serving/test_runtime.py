@@ -8,16 +8,24 @@ for. No model is needed to build the app: the service instance is created at lif
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import gc
 import json
 import os
 import subprocess
 import sys
+import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.settings import TELEMETRY_OFF
-from serving.runtime import EVERY_URL, tracing_config
+from serving.runtime import EVERY_URL, PromptTimeoutMiddleware, check_prompt_timeout, tracing_config
 from tests.helpers import ROOT
 
 PROBE = """
@@ -51,10 +59,37 @@ def _built_app(tmp_path: Path, **env: str) -> dict[str, list[object]]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def test_the_built_app_creates_no_spans_by_default(tmp_path: Path) -> None:
+def test_the_built_app_creates_no_spans_and_times_out_promptly(tmp_path: Path) -> None:
     app = _built_app(tmp_path)
     assert app["skipped"] == [True, True, True]
     assert "ApiKeyMiddleware" in app["chain"]  # our public middleware hook is in the same chain
+    assert "PromptTimeoutMiddleware" in app["chain"]
+    assert "TimeoutMiddleware" not in app["chain"]  # BentoML's, replaced by the one private hook
+
+
+def test_the_default_runtime_keeps_bentoml_timeout_middleware(tmp_path: Path) -> None:
+    chain = _built_app(tmp_path, RETAIN_RUNTIME_TUNING="0")["chain"]
+    assert "TimeoutMiddleware" in chain
+    assert "PromptTimeoutMiddleware" not in chain
+
+
+def test_start_up_check_fails_loudly_when_the_replacement_is_missing() -> None:
+    class Entry:
+        def __init__(self, cls: type) -> None:
+            self.cls = cls
+
+    class TimeoutMiddleware:  # stands for BentoML's, still in the chain
+        pass
+
+    class App:
+        def __init__(self, *classes: type) -> None:
+            self.user_middleware = [Entry(c) for c in classes]
+
+    with pytest.raises(RuntimeError, match="the prompt timeout is not in place"):
+        check_prompt_timeout(App(TimeoutMiddleware))
+    with pytest.raises(RuntimeError, match="the prompt timeout is not in place"):
+        check_prompt_timeout(App(PromptTimeoutMiddleware, TimeoutMiddleware))
+    check_prompt_timeout(App(PromptTimeoutMiddleware))
 
 
 @pytest.mark.parametrize("env", [{"RETAIN_TRACING": "1"}, {"RETAIN_RUNTIME_TUNING": "0"}])
@@ -73,3 +108,144 @@ def test_tracing_config_per_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETAIN_TRACING", "0")
     monkeypatch.setenv("RETAIN_RUNTIME_TUNING", "0")
     assert tracing_config() == {"sample_rate": 0.0}
+
+
+REQUEST: contextvars.ContextVar[object] = contextvars.ContextVar("request")
+Middleware = Callable[[ASGIApp, float], ASGIApp]
+
+
+class RequestState:
+    """Stands for what a request's context keeps (a tracing span, request and response)."""
+
+
+async def fast_app(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _bentoml_middleware() -> Middleware:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    return TimeoutMiddleware
+
+
+async def _call(app: ASGIApp, sent: list[Message], state: list[weakref.ref[object]]) -> None:
+    """One request, in its own task and context like uvicorn's, holding a state object."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    held = RequestState()
+    REQUEST.set(held)
+    state.append(weakref.ref(held))
+    del held
+    await app({"type": "http", "path": "/score"}, receive, send)
+
+
+def _after_one_request(middleware: Middleware) -> tuple[list[Message], bool, list[Any]]:
+    """Messages sent, whether the request's state is still alive, live timer handles left."""
+
+    async def main() -> tuple[list[Message], bool, list[Any]]:
+        sent: list[Message] = []
+        state: list[weakref.ref[object]] = []
+        await asyncio.create_task(_call(middleware(fast_app, 60.0), sent, state))
+        await asyncio.sleep(0)  # one loop iteration: cancelled timers leave the heap
+        gc.collect()
+        loop: Any = asyncio.get_running_loop()
+        live = [h for h in loop._scheduled if not h.cancelled()]
+        return sent, state[0]() is not None, live
+
+    return asyncio.run(main())
+
+
+def test_timer_is_cancelled_and_request_freed_after_the_response() -> None:
+    sent, alive, live = _after_one_request(PromptTimeoutMiddleware)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert live == []
+    assert not alive
+
+
+def test_control_bentoml_timeout_middleware_keeps_request_alive() -> None:
+    """Why the fix exists: the default middleware's timer holds the request for the timeout."""
+    sent, alive, live = _after_one_request(_bentoml_middleware())
+    assert sent[0]["status"] == 200
+    assert len(live) == 1
+    assert alive
+
+
+def _run(app: ASGIApp, timeout: float) -> tuple[list[Message], float]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def main() -> float:
+        started = time.monotonic()
+        await PromptTimeoutMiddleware(app, timeout)({"type": "http"}, receive, send)
+        return time.monotonic() - started
+
+    return sent, asyncio.run(main())
+
+
+def test_slow_app_gets_a_504_after_the_timeout_and_is_cancelled() -> None:
+    cancelled = []
+
+    async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        await fast_app(scope, receive, send)
+
+    sent, seconds = _run(slow_app, timeout=0.2)
+    assert 0.2 <= seconds < 2
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 504
+    assert b"Not able to process the request in 0.2 seconds" in sent[1]["body"]
+    assert cancelled == [True]
+
+
+def test_a_response_started_in_time_is_not_cut_by_the_timeout() -> None:
+    async def streaming_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0.3)  # the body takes longer than the timeout
+        await send({"type": "http.response.body", "body": b"late but whole"})
+
+    sent, _ = _run(streaming_app, timeout=0.1)
+    assert [m.get("status") for m in sent] == [200, None]
+    assert sent[1]["body"] == b"late but whole"
+
+
+def test_an_app_failing_before_responding_raises_at_once() -> None:
+    """The app's error surfaces now, not after the timeout (and is not swallowed)."""
+
+    async def failing_app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="boom"):
+        _run(failing_app, timeout=30)
+    assert time.monotonic() - started < 5
+
+
+def test_other_scopes_pass_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+
+    async def noop() -> Message:
+        return {}
+
+    async def drop(message: Message) -> None:
+        return None
+
+    asyncio.run(PromptTimeoutMiddleware(app, 0.01)({"type": "lifespan"}, noop, drop))
+    assert seen == ["lifespan"]
