@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast bench results results-cdnow bench-features bench-serving bench-scoring docs clean
+.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast bench results results-models bench-features bench-serving bench-scoring docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,10 +57,10 @@ pytest-fast: venv
 
 bench: bench-features bench-serving bench-scoring ## All benchmarks (results under experiments/results)
 
-results: bench results-cdnow ## Regenerate every table the README quotes
+results: bench results-models ## Regenerate every table the README quotes
 
-results-cdnow: venv ## The CDNOW evaluation table (needs ../shared/data/cdnow)
-	$(BIN)/python experiments/eval_cdnow.py
+results-models: venv ## Out-of-time model tables on the demo data and CDNOW (../shared/data/cdnow)
+	$(BIN)/python experiments/eval_models.py
 
 .venv-bench/.synced: experiments/bench-requirements.txt | venv
 	$(BIN)/uv venv --quiet --python $(PYTHON) .venv-bench
