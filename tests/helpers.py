@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from model.card import Cutoffs, DataSummary, ModelCard
 from serving.cli import bentoml_serve_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,3 +125,20 @@ def write_config(path: Path, data_dir: Path, **overrides: Any) -> Path:
     config.update(overrides)
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def card_for(kind: str, features: list[str], **fields: Any) -> ModelCard:
+    """A model card for a test bundle: fixed dates and data summary, ``fields`` override any."""
+    values: dict[str, Any] = {
+        "task": kind,
+        "model": "lightgbm",
+        "experiment": "test",
+        "trained_at": "2024-12-31T12:00:00+00:00",
+        "horizon_days": 90,
+        "features": features,
+        "data": DataSummary(
+            fingerprint="0" * 16, rows=400, customers=400, start="2023-01-01", end="2024-12-31"
+        ),
+        "cutoffs": Cutoffs(train=["2024-03-31"], validation="2024-06-30", test="2024-09-30"),
+    }
+    return ModelCard.model_validate({**values, **fields})

@@ -14,29 +14,13 @@ import pytest
 from features.build import feature_names
 from features.errors import DataValidationError
 from model.bundle import ModelBundle, sigmoid
-from model.card import Cutoffs, DataSummary, ModelCard
 from model.encoding import FeatureEncoding
+from tests.helpers import card_for
 
 FAMILIES = ["rfm", "profile"]
 ATTRIBUTES = ["region"]
 COLUMNS = feature_names(FAMILIES, ATTRIBUTES)
 # days_since_last_purchase, orders_total, spend_total, avg_order_value, tenure_days, attr_region
-
-
-def _card(kind: str, encoding: FeatureEncoding) -> ModelCard:
-    return ModelCard(
-        task="churn" if kind == "churn" else "clv",
-        model="lightgbm",
-        experiment="test",
-        trained_at="2024-07-01T00:00:00+00:00",
-        horizon_days=90,
-        features=list(encoding.columns),
-        data=DataSummary(
-            fingerprint="0" * 16, rows=400, customers=400, start="2023-01-01", end="2024-06-30"
-        ),
-        cutoffs=Cutoffs(train=["2023-12-31"], validation="2024-01-31", test="2024-03-31"),
-        test_metrics={"roc_auc": 0.8},
-    )
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
@@ -142,7 +126,7 @@ def bundles() -> dict[str, ModelBundle]:
             horizon_days=90,
             families=FAMILIES,
             attributes=ATTRIBUTES,
-            card=_card("churn", encoding),
+            card=card_for("churn", list(encoding.columns), test_metrics={"roc_auc": 0.8}),
             platt=(0.8, -0.3),
             risk_tiers=(0.6, 0.3),
         ),
@@ -152,7 +136,7 @@ def bundles() -> dict[str, ModelBundle]:
             encoding=encoding,
             horizon_days=90,
             families=FAMILIES,
-            card=_card("clv", encoding),
+            card=card_for("clv", list(encoding.columns)),
             attributes=ATTRIBUTES,
         ),
     }

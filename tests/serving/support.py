@@ -165,9 +165,9 @@ def tiny_scorer(top_k: int = 3) -> Any:
     import lightgbm as lgb
 
     from model.bundle import ModelBundle
-    from model.card import Cutoffs, DataSummary, ModelCard
     from model.encoding import FeatureEncoding
     from serving.scorer import Scorer
+    from tests.helpers import card_for
 
     frame = tiny_features(400, seed=1)
     encoding = FeatureEncoding.fit(frame)
@@ -188,18 +188,7 @@ def tiny_scorer(top_k: int = 3) -> Any:
             free_raw_data=False,
         )
         booster = lgb.train({**params, "objective": objective}, data, num_boost_round=8)
-        card = ModelCard(
-            task=kind,  # type: ignore[arg-type]
-            model="lightgbm",
-            experiment="tiny",
-            trained_at="2024-12-31T12:00:00+00:00",
-            horizon_days=90,
-            features=list(encoding.columns),
-            data=DataSummary(
-                fingerprint="tiny", rows=400, customers=400, start="2023-01-01", end="2024-12-31"
-            ),
-            cutoffs=Cutoffs(train=["2024-03-31"], validation="2024-06-30", test="2024-09-30"),
-        )
+        card = card_for(kind, list(encoding.columns), experiment="tiny")
         bundles[kind] = ModelBundle(
             kind=kind,  # type: ignore[arg-type]
             booster=booster,
