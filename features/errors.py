@@ -17,3 +17,7 @@ class ConfigError(RetainError, ValueError):
 
 class CutoffError(RetainError, ValueError):
     """A cutoff or horizon does not fit the data's date range."""
+
+
+class LeakageError(DataValidationError):
+    """A feature gives a label away on the training rows (training stops before any fit)."""

@@ -48,6 +48,8 @@ class Tag:
     GATE_METRIC = "retain.gate_metric"
     GATE_SCORE = "retain.gate_score"
     GATE_CHAMPION_SCORE = "retain.gate_champion_score"
+    GATE_INTERVAL = "retain.gate_interval"
+    """'<low> <high> <level>': the paired bootstrap interval of (new - champion) on the gate metric."""
     CHAMPION_HISTORY = "retain.champion_history"
 
 

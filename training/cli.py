@@ -24,13 +24,21 @@ def train_command(
         bool, typer.Option(help="Fail on any unusable input row instead of excluding it.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    promote_separately: Annotated[
+        bool,
+        typer.Option(
+            help="Let churn or CLV become champion alone (promotion.separately); by default "
+            "they are promoted only together."
+        ),
+    ] = False,
 ) -> None:
     """Train churn and CLV models, evaluate them out of time beside baselines, track in MLflow.
 
     Builds features and labels at monthly cutoffs, trains on the earlier ones, early-stops and
     calibrates on a later one, tests on the latest. Every model and baseline is logged in one
     parent MLflow run; the LightGBM models are registered as 'churn' and 'clv' (names from the
-    config) and become 'champion' only if they beat the current champion on the same test data.
+    config) and become 'champion' only if they beat the current champion significantly on the
+    same test customers (paired bootstrap), churn and CLV together.
     """
     from training.config import load_config
     from training.pipeline import train
@@ -38,6 +46,9 @@ def train_command(
     cfg = load_config(config)
     if strict:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"strict": True})})
+    if promote_separately:
+        promotion = cfg.promotion.model_copy(update={"separately": True})
+        cfg = cfg.model_copy(update={"promotion": promotion})
     train(cfg, tracking_uri=tracking_uri, progress=not quiet)
 
 
@@ -49,23 +60,32 @@ def models_command(
         list[str] | None, typer.Option(help="Registered model names (default churn, clv).")
     ] = None,
     tracking_uri: TrackingUri = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Everything (test metrics, tags, reasons, run ids) as JSON for scripts."
+        ),
+    ] = False,
 ) -> None:
-    """List registered versions with their aliases, gate decisions and test metrics."""
-    import pandas as pd
+    """List registered versions: aliases, gate decision and the gate metric's test value.
+
+    The table fits 100 columns; gate reasons and every test metric are in --json.
+    """
+    import json
 
     from model.registry import configure_tracking
-    from training.registry import list_versions
+    from training.registry import list_versions, versions_table
 
     configure_tracking(tracking_uri)
     names = _names(config, name)
-    table = list_versions(names)
-    if table.empty:
+    rows = list_versions(names)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
         typer.echo(f"no registered versions of {names}; run `retain train` first")
         return
-    with pd.option_context(
-        "display.width", 220, "display.max_columns", 30, "display.max_colwidth", 80
-    ):
-        typer.echo(table.to_string(index=False))
+    typer.echo(versions_table(rows))
 
 
 def promote_command(

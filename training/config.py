@@ -101,11 +101,31 @@ class EmpcConfig(_Frozen):
 
 
 class PromotionConfig(_Frozen):
-    """How a new model must compare with the champion, on the same test data, to replace it."""
+    """How a new model must compare with the champion, on the same test customers, to replace it.
+
+    It must be significantly better (a paired bootstrap interval of the gain wholly above zero)
+    or better by more than ``min_improvement``; churn and CLV move together unless ``separately``.
+    """
 
     churn_metric: ChurnMetric = "roc_auc"
     clv_metric: ClvMetric = "gini"
-    min_improvement: float = Field(0.0, ge=0, description="Required margin in the metric's units.")
+    min_improvement: float = Field(
+        0.0,
+        ge=0,
+        description="A gain above this (metric units) promotes even when not significant; "
+        "0 turns that path off, so only significant gains promote.",
+    )
+    confidence_level: float = Field(
+        0.95, gt=0, lt=1, description="Level of the paired bootstrap interval of the gain."
+    )
+    bootstrap_replicates: int = Field(
+        1000, ge=100, description="Resamples of the test customers (seeded by `seed`)."
+    )
+    separately: bool = Field(
+        False,
+        description="Promote churn and CLV each on its own verdict; by default they move only "
+        "together, so the served pair always comes from one run (one feature set).",
+    )
 
 
 class RegistryConfig(_Frozen):
@@ -113,6 +133,24 @@ class RegistryConfig(_Frozen):
 
     churn: str = "churn"
     clv: str = "clv"
+
+
+class LeakageConfig(_Frozen):
+    """The leakage guard run on the training rows before any fit (see ``training.leakage``)."""
+
+    allow_features: list[str] = Field(
+        default_factory=list,
+        description="Features (e.g. attr_status) the guard lets through: legitimate, not leaks.",
+    )
+    max_auc: float = Field(
+        0.98,
+        gt=0.5,
+        le=1,
+        description="Stop when one feature alone reaches this churn ROC-AUC (or 1 minus it).",
+    )
+    min_level_rows: int = Field(
+        20, ge=1, description="Levels with fewer training rows are pooled before being scored."
+    )
 
 
 class ExperimentConfig(_Frozen):
@@ -136,6 +174,7 @@ class ExperimentConfig(_Frozen):
     empc: EmpcConfig = Field(EmpcConfig(), description="Economics for the EMPC metric.")
     promotion: PromotionConfig = Field(PromotionConfig(), description="The registry gate.")
     registry: RegistryConfig = Field(RegistryConfig(), description="Registered model names.")
+    leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     seed: int = Field(42, description="Seed for every random step; same seed, same models.")
 
     @model_validator(mode="after")

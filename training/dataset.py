@@ -21,6 +21,7 @@ from features.prepare import PreparedData, prepare, to_day
 from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.snapshots import build_snapshots, month_end_cutoffs
 from training.config import ExperimentConfig
+from training.leakage import check_leakage
 
 BTYD = "btyd"
 
@@ -111,7 +112,10 @@ class TrainingData:
 
 
 def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> TrainingData:
-    """Load the configured tables, build snapshots at every needed cutoff and split them."""
+    """Load the configured tables, build snapshots at every needed cutoff and split them.
+
+    Before anything is fitted, the leakage guard checks the training rows (``training.leakage``).
+    """
     data, load_reports = load_data(config.data)
     prep = prepare(data)  # once per run: every cutoff below reuses these arrays
     if config.contractual and prep.subscriptions is None:
@@ -159,6 +163,7 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
                 f"the {name} cutoffs have only {'churners' if part.mean() == 1 else 'non-churners'} "
                 f"({len(part):,} rows): churn cannot be learned or evaluated; check horizon_days and cutoffs"
             )
+    check_leakage(frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage)
     return TrainingData(
         prep=prep,
         families=families,

@@ -34,7 +34,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 __all__ = [
+    "LOWER_IS_BETTER",
     "EMPCParams",
+    "PairedInterval",
     "ProfitResult",
     "brier",
     "capture_at",
@@ -48,8 +50,10 @@ __all__ = [
     "log_loss",
     "mae",
     "max_profit",
+    "metric_function",
     "metrics_by_slice",
     "normalized_gini",
+    "paired_bootstrap",
     "pr_auc",
     "rmse",
     "roc_auc",
@@ -654,3 +658,182 @@ def metrics_by_slice(
     )
     table.insert(0, "n", np.asarray(sizes, dtype=np.int64))
     return table
+
+
+# --------------------------------------------------------------------------- paired comparison
+
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "mae", "rmse", "decile_mape"})
+"""Metric keys of ``churn_metrics`` / ``clv_metrics`` where a smaller value is better."""
+
+Metric = Callable[[npt.ArrayLike, npt.ArrayLike], float]
+
+
+def metric_function(name: str, empc_params: EMPCParams | None = None) -> Metric:
+    """The one function behind a ``churn_metrics`` or ``clv_metrics`` key, e.g. ``'roc_auc'``."""
+    params = empc_params if empc_params is not None else EMPCParams()
+    functions: dict[str, Metric] = {
+        "roc_auc": roc_auc,
+        "pr_auc": pr_auc,
+        "brier": brier,
+        "log_loss": log_loss,
+        "lift_10": lambda y, p: lift_at(y, p, 0.1),
+        "capture_10": lambda y, p: capture_at(y, p, 0.1),
+        "empc": lambda y, p: empc(
+            y, p, params.clv, params.incentive, params.contact_cost, params.alpha, params.beta
+        ),
+        "gini": normalized_gini,
+        "spearman": spearman,
+        "mae": mae,
+        "rmse": rmse,
+        "decile_mape": decile_mape,
+        "top_decile_share": top_decile_revenue_share,
+    }
+    if name not in functions:
+        raise ValueError(f"unknown metric {name!r}; valid: {sorted(functions)}")
+    return functions[name]
+
+
+class PairedInterval(NamedTuple):
+    """A metric of two models on the same rows and a bootstrap interval of their difference."""
+
+    metric: str
+    challenger: float
+    champion: float
+    low: float
+    """Lower end of the interval of ``challenger - champion`` (nan if it cannot be estimated)."""
+    high: float
+    level: float
+    replicates: int
+    n: int
+    """Rows (customers) both models were scored on."""
+
+    @property
+    def diff(self) -> float:
+        """The observed ``challenger - champion`` on all rows."""
+        return self.challenger - self.champion
+
+
+BOOTSTRAP_CHUNK = 100
+"""Replicates drawn at a time: bounds memory to ``BOOTSTRAP_CHUNK x n`` resampled indices."""
+
+
+def paired_bootstrap(
+    metric: str,
+    y: npt.ArrayLike,
+    challenger: npt.ArrayLike,
+    champion: npt.ArrayLike,
+    *,
+    replicates: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    empc_params: EMPCParams | None = None,
+) -> PairedInterval:
+    """Percentile bootstrap interval of ``metric(challenger) - metric(champion)`` over rows.
+
+    Each replicate resamples the rows with replacement and scores both models on the *same*
+    resample (paired), so what the two share (the customers' difficulty) cancels out. The
+    metric is :func:`metric_function`'s, called per replicate; ROC-AUC and Gini (the default
+    gate metrics) are computed for all replicates at once from how often each row was drawn,
+    which equals :func:`roc_auc` / :func:`normalized_gini` on the resampled rows (a test checks
+    it). Replicates where the metric is undefined are dropped; the interval is nan when fewer
+    than half remain. Same ``seed``, same interval.
+    """
+    if replicates < 1:
+        raise ValueError(f"replicates must be >= 1, got {replicates}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    fn = metric_function(metric, empc_params)
+    y_arr = _as_1d(y, "y")
+    a = _as_1d(challenger, "challenger")
+    b = _as_1d(champion, "champion")
+    _check_lengths(y_arr, a, "y", "challenger")
+    _check_lengths(y_arr, b, "y", "champion")
+    n = y_arr.size
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(replicates, dtype=np.float64)
+    counted = _COUNTED.get(metric)
+    if counted is not None:
+        check = _churn_inputs if metric == "roc_auc" else _clv_inputs
+        check(y_arr, a)
+        check(y_arr, b)
+    for start in range(0, replicates, BOOTSTRAP_CHUNK):
+        m = min(BOOTSTRAP_CHUNK, replicates - start)
+        idx = rng.integers(0, n, size=(m, n))
+        if counted is not None:
+            counts = np.bincount(
+                (idx + (np.arange(m) * n)[:, None]).ravel(), minlength=m * n
+            ).reshape(m, n)
+            chunk = counted(y_arr, a, counts) - counted(y_arr, b, counts)
+        else:
+            chunk = np.array([fn(y_arr[i], a[i]) - fn(y_arr[i], b[i]) for i in idx])
+        diffs[start : start + m] = chunk
+    finite = diffs[np.isfinite(diffs)]
+    if finite.size * 2 < replicates:
+        low = high = NAN
+    else:
+        tail = (1.0 - level) / 2.0
+        low, high = (float(q) for q in np.quantile(finite, [tail, 1.0 - tail]))
+    return PairedInterval(metric, fn(y_arr, a), fn(y_arr, b), low, high, level, replicates, n)
+
+
+def _roc_auc_counts(y: FloatArray, s: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray:
+    """ROC-AUC of ``s`` for every row of ``counts`` (how often each customer was resampled).
+
+    Mann-Whitney with ties as one half: for each distinct score, its resampled churners times
+    (non-churners scored lower + half the non-churners scored equal), over churners x
+    non-churners. nan where a resample holds one class only.
+    """
+    order = np.argsort(s, kind="stable")
+    s_sorted = s[order]
+    starts = np.flatnonzero(np.append(True, s_sorted[1:] != s_sorted[:-1]))
+    weights = counts[:, order].astype(np.float64)
+    pos = weights * y[order]
+    neg = weights - pos
+    pos_g = np.add.reduceat(pos, starts, axis=1)
+    neg_g = np.add.reduceat(neg, starts, axis=1)
+    below = np.cumsum(neg_g, axis=1) - neg_g
+    pairs = pos_g.sum(axis=1) * neg_g.sum(axis=1)
+    wins = np.sum(pos_g * (below + 0.5 * neg_g), axis=1)
+    out = np.full(counts.shape[0], NAN)
+    np.divide(wins, pairs, out=out, where=pairs > 0)
+    return out
+
+
+def _gini_counts(y: FloatArray, pred: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray:
+    """Normalised Gini of ``pred`` for every row of ``counts`` (how often each row was drawn).
+
+    A row drawn ``w`` times fills ``w`` consecutive ranks, and tied predictions share their
+    group's mean spend, as in :func:`normalized_gini`. nan where a resample's spend is constant.
+    """
+    weights = counts.astype(np.float64)
+    by_pred = _desc_order(pred)
+    by_spend = _desc_order(y)
+    model = _gini_areas(y[by_pred], pred[by_pred], weights[:, by_pred])
+    best = _gini_areas(y[by_spend], y[by_spend], weights[:, by_spend])
+    drawn = counts > 0
+    constant = np.where(drawn, y, np.inf).min(axis=1) == np.where(drawn, y, -np.inf).max(axis=1)
+    out = np.full(counts.shape[0], NAN)
+    np.divide(model, best, out=out, where=~constant & (best != 0))
+    return out
+
+
+def _gini_areas(values: FloatArray, keys: FloatArray, weights: FloatArray) -> FloatArray:
+    """:func:`_gini_area` of every weighted resample of rows sorted best first, ties in ``keys``
+    averaged: a group of ``W`` draws with spend ``S`` adds ``W * (spend before) + S * (W + 1) / 2``
+    to the sum of cumulative spend."""
+    n = weights[0].sum()
+    starts = np.flatnonzero(np.append(True, keys[1:] != keys[:-1]))
+    drawn = np.add.reduceat(weights, starts, axis=1)
+    spend = np.add.reduceat(weights * values, starts, axis=1)
+    before = np.cumsum(spend, axis=1) - spend
+    total = spend.sum(axis=1)
+    cumulative = np.sum(drawn * before + spend * (drawn + 1.0) / 2.0, axis=1)
+    share = np.divide(cumulative, total, out=np.full(total.size, NAN), where=total > 0)
+    return (share - (n + 1.0) / 2.0) / n
+
+
+_COUNTED: dict[str, Callable[[FloatArray, FloatArray, npt.NDArray[np.intp]], FloatArray]] = {
+    "roc_auc": _roc_auc_counts,
+    "gini": _gini_counts,
+}
+"""Metrics computed for a whole chunk of replicates at once from resample counts."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from features.build import CUTOFF, build_features
@@ -32,10 +33,9 @@ from training.evaluation import (
     evaluate,
     evaluation_table,
     markdown_table,
-    test_metrics,
 )
-from training.metrics import EMPCParams
-from training.registry import Decision, apply_decision, decide
+from training.metrics import EMPCParams, paired_bootstrap
+from training.registry import Decision, apply_decision, decide, joint
 from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_training
 
 Log = Callable[[str], None]
@@ -97,11 +97,14 @@ def train(
 
         step("gating the servable models against the current champions")
         names = {"churn": config.registry.churn, "clv": config.registry.clv}
-        decisions: dict[str, Decision] = {
-            r.task: _gate(r, names[r.task], config, data, evaluation)
-            for r in evaluation.results
-            if r.bundle is not None
-        }
+        decisions = joint(
+            {
+                r.task: _gate(r, names[r.task], config, data, evaluation)
+                for r in evaluation.results
+                if r.bundle is not None
+            },
+            separately=config.promotion.separately,
+        )
         step("logging to MLflow and registering the servable models")
         versions = log_training(TrainingRecord(config, data, evaluation, names))
         for task, decision in decisions.items():
@@ -213,23 +216,37 @@ def _gate(
     data: TrainingData,
     evaluation: Evaluation,
 ) -> Decision:
-    """The promotion decision for a servable result against the current champion of ``name``."""
-    metric = (
-        config.promotion.churn_metric if result.task == "churn" else config.promotion.clv_metric
-    )
-    version, score = _champion_score(name, metric, result.task, config, data, evaluation)
-    return decide(metric, result.metrics[metric], version, score, config.promotion.min_improvement)
+    """The promotion decision for a servable result against the current champion of ``name``.
+
+    Both are scored on this run's test customers and compared by a paired bootstrap seeded by
+    the experiment's seed, so the same run gives the same decision.
+    """
+    promotion = config.promotion
+    metric = promotion.churn_metric if result.task == "churn" else promotion.clv_metric
+    version, champion_pred = _champion_predictions(name, result.task, config, data, evaluation)
+    interval = None
+    if champion_pred is not None:
+        interval = paired_bootstrap(
+            metric,
+            evaluation.labels(result.task),
+            result.test_pred,
+            champion_pred,
+            replicates=promotion.bootstrap_replicates,
+            level=promotion.confidence_level,
+            seed=config.seed,
+            empc_params=EMPCParams(**config.empc.model_dump()),
+        )
+    return decide(metric, result.metrics[metric], version, interval, promotion.min_improvement)
 
 
-def _champion_score(
+def _champion_predictions(
     name: str,
-    metric: str,
     task: Task,
     config: ExperimentConfig,
     data: TrainingData,
     evaluation: Evaluation,
-) -> tuple[str | None, float | None]:
-    """The current champion's score on this run's test rows, or None if it cannot be scored.
+) -> tuple[str | None, np.ndarray | None]:
+    """The current champion's predictions for this run's test rows, or None if it cannot score.
 
     The champion is scored on the test cutoff's features already built for this run when they
     hold its columns; only a champion of other feature families has them built again.
@@ -250,8 +267,7 @@ def _champion_score(
         if bundle.encoding.missing_from(feats.columns):
             return version, None
     pred = bundle.predict(feats.reindex(pd.Index(evaluation.test[CUSTOMER_ID])))
-    empc = EMPCParams(**config.empc.model_dump())
-    return version, float(test_metrics(task, evaluation.labels(task), pred, empc)[metric])
+    return version, np.asarray(pred, dtype=np.float64)
 
 
 __all__ = [

@@ -1,17 +1,21 @@
 """The model registry gate: a new version becomes ``champion`` only if it beats the current one.
 
-Both are scored on the same test data (the current run's test cutoff); the decision, the two
-scores and the reason are written as tags on the new version and logged in the run. Every change
-of champion is recorded on the registered model, so ``rollback`` can restore the previous one.
+Both are scored on the same test customers (the current run's test cutoff). A gain counts when a
+paired bootstrap interval of it lies wholly on the better side of zero, or when it exceeds
+``promotion.min_improvement``; churn and CLV move together unless told to move separately. The
+decision, the scores and the reason are written as tags on the new version and logged in the
+run. Every change of champion is recorded on the registered model, so ``rollback`` can restore
+the previous one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -24,13 +28,18 @@ from model.registry import (
     Tag,
     version_by_alias,
 )
+from training.metrics import LOWER_IS_BETTER, PairedInterval
 
-LOWER_IS_BETTER = frozenset({"brier", "log_loss", "mae", "rmse", "decile_mape"})
+NO_CHAMPION = "no champion yet"
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether a new version replaces the champion, and why."""
+    """Whether a new version replaces the champion, and why.
+
+    ``qualifies`` is the gate's verdict for this model alone; ``promote`` is the final one, which
+    joint promotion (:func:`joint`) may overrule so churn and CLV move together.
+    """
 
     promote: bool
     reason: str
@@ -38,8 +47,13 @@ class Decision:
     new_score: float
     champion_version: str | None = None
     champion_score: float | None = None
+    interval: PairedInterval | None = None
+    qualifies: bool = False
+    evidence: str = ""
+    """The comparison without the verdict, e.g. 'roc_auc +0.0008 (95% CI ...): not significant'."""
 
     def tags(self) -> dict[str, str]:
+        interval = self.interval
         return {
             Tag.DECISION: CHAMPION if self.promote else CHALLENGER,
             Tag.REASON: self.reason,
@@ -48,46 +62,107 @@ class Decision:
             Tag.GATE_CHAMPION_SCORE: ""
             if self.champion_score is None
             else f"{self.champion_score:.6g}",
+            Tag.GATE_INTERVAL: ""
+            if interval is None
+            else f"{interval.low:.6g} {interval.high:.6g} {interval.level:g}",
         }
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}"
 
 
 def decide(
     metric: str,
     new_score: float,
     champion_version: str | None,
-    champion_score: float | None,
+    interval: PairedInterval | None,
     min_improvement: float = 0.0,
 ) -> Decision:
-    """Promote when there is no champion, or when the new score beats it by ``min_improvement``."""
+    """Promote when there is no champion, when the paired interval of the gain lies wholly on
+    the better side of zero, or when the observed gain exceeds ``min_improvement`` (if > 0)."""
     if champion_version is None:
-        return Decision(True, "no champion yet", metric, new_score)
-    if champion_score is None or math.isnan(champion_score):
-        return Decision(
-            False,
+        return Decision(True, NO_CHAMPION, metric, new_score, qualifies=True, evidence=NO_CHAMPION)
+    if interval is None or math.isnan(interval.champion):
+        reason = (
             f"champion v{champion_version} could not be scored on this run's test data; "
-            "compare by hand and use `retain promote`",
-            metric,
-            new_score,
-            champion_version,
-            None,
+            "compare by hand and use `retain promote`"
         )
+        return Decision(False, reason, metric, new_score, champion_version, evidence=reason)
     lower = metric in LOWER_IS_BETTER
-    gain = (champion_score - new_score) if lower else (new_score - champion_score)
-    better = gain > min_improvement if min_improvement > 0 else gain > 0
-    word = "lower" if lower else "higher"
-    comparison = (
-        f"{metric} {new_score:.4f} vs champion v{champion_version} {champion_score:.4f} "
-        f"on the same test data ({word} is better"
-        + (f", margin required {min_improvement:g})" if min_improvement > 0 else ")")
+    diff, low, high = interval.diff, interval.low, interval.high
+    gain = -diff if lower else diff
+    pct = f"{interval.level * 100:g}%"
+    ci = (
+        f"{pct} CI could not be estimated"
+        if math.isnan(low)
+        else f"{pct} CI {_signed(low)} to {_signed(high)}"
     )
+    comparison = (
+        f"{metric} {_signed(diff)} ({ci}{'; lower is better' if lower else ''}) "
+        f"vs champion v{champion_version} on the same {interval.n:,} test customers"
+    )
+    better_side = (high < 0) if lower else (low > 0)
+    worse_side = (low > 0) if lower else (high < 0)
+    margin = min_improvement > 0 and gain > min_improvement
+    if better_side:
+        verdict = "significant"
+    elif margin:
+        verdict = f"not significant but above promotion.min_improvement {min_improvement:g}"
+    elif worse_side:
+        verdict = "significantly worse"
+    else:
+        verdict = "not significant"
+    qualifies = better_side or margin
     return Decision(
-        better,
-        ("beats" if better else "does not beat") + f" the champion: {comparison}",
+        qualifies,
+        f"{comparison}: {verdict}, " + ("promoted" if qualifies else "champion kept"),
         metric,
         new_score,
         champion_version,
-        champion_score,
+        interval.champion,
+        interval,
+        qualifies,
+        f"{comparison}: {verdict}",
     )
+
+
+def joint(decisions: dict[str, Decision], *, separately: bool = False) -> dict[str, Decision]:
+    """Move churn and CLV champions together, so the served pair comes from one training run.
+
+    When some models qualify and others do not, none is promoted and each reason says why; when
+    some model has no champion yet, all are promoted. ``separately`` keeps each model's verdict.
+    """
+    if separately or len(decisions) < 2:
+        return decisions
+    if all(d.promote for d in decisions.values()) or not any(
+        d.qualifies for d in decisions.values()
+    ):
+        return decisions
+    empty = [task for task, d in decisions.items() if d.champion_version is None]
+    if empty:
+        first = empty[0]
+        return {
+            task: d
+            if d.promote
+            else replace(
+                d,
+                promote=True,
+                reason=f"promoted with {first}, which has no champion yet, so both champions "
+                f"come from one run ({task} alone: {d.evidence})",
+            )
+            for task, d in decisions.items()
+        }
+    qualified = [task for task, d in decisions.items() if d.qualifies]
+    failed = [task for task, d in decisions.items() if not d.qualifies]
+    evidence = "; ".join(f"{task}: {d.evidence}" for task, d in decisions.items())
+    reason = (
+        f"{' and '.join(qualified)} {'qualifies' if len(qualified) == 1 else 'qualify'} but "
+        f"{' and '.join(failed)} {'does' if len(failed) == 1 else 'do'} not ({evidence}); "
+        "neither promoted, so the served models keep one feature set "
+        "(`retain train --promote-separately` or promotion.separately: true moves them alone)"
+    )
+    return {task: replace(d, promote=False, reason=reason) for task, d in decisions.items()}
 
 
 def client() -> MlflowClient:
@@ -159,37 +234,112 @@ def _check_version(name: str, version: str) -> ModelVersion:
         raise RegistryError(f"model {name!r} has no version {version!r}") from err
 
 
-def list_versions(names: list[str]) -> pd.DataFrame:
-    """Every version of the named models with aliases, gate decision and test metrics."""
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered version as ``retain models`` shows it."""
+
+    model: str
+    version: int
+    aliases: list[str]
+    created: str
+    decision: str
+    gate_metric: str
+    gate_value: float | None
+    """The gate metric's test value (from the version's run, else its gate tag)."""
+    reason: str
+    run_id: str
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_versions(names: list[str]) -> list[VersionInfo]:
+    """Every version of the named models with aliases, gate decision, test metrics and tags."""
     c = client()
-    rows = []
+    rows: list[VersionInfo] = []
     for name in names:
         try:
             versions = c.search_model_versions(f"name='{name}'")
+            aliases = c.get_registered_model(name).aliases  # search results may omit them
         except MlflowException:
             continue
         for v in versions:
             run = c.get_run(v.run_id) if v.run_id else None
-            metrics = run.data.metrics if run else {}
-            tags = v.tags or {}
+            metrics = {
+                k.removeprefix(TEST_METRIC_PREFIX): float(val)
+                for k, val in (run.data.metrics if run else {}).items()
+                if k.startswith(TEST_METRIC_PREFIX)
+            }
+            tags = dict(v.tags or {})
+            metric = tags.get(Tag.GATE_METRIC, "")
+            value = metrics.get(metric)
+            if value is None and tags.get(Tag.GATE_SCORE):
+                value = float(tags[Tag.GATE_SCORE])
             rows.append(
-                {
-                    "model": name,
-                    "version": int(v.version),
-                    "aliases": ",".join(sorted(v.aliases)),
-                    "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime(
-                        "%Y-%m-%d %H:%M"
+                VersionInfo(
+                    model=name,
+                    version=int(v.version),
+                    aliases=sorted(
+                        {a for a, version in aliases.items() if str(version) == str(v.version)}
+                        | set(v.aliases or [])
                     ),
-                    "decision": tags.get(Tag.DECISION, ""),
-                    "gate": f"{tags.get(Tag.GATE_METRIC, '')}={tags.get(Tag.GATE_SCORE, '')}",
-                    **{
-                        k.removeprefix(TEST_METRIC_PREFIX): round(val, 4)
-                        for k, val in metrics.items()
-                        if k.startswith(TEST_METRIC_PREFIX)
-                    },
-                    "reason": tags.get(Tag.REASON, ""),
-                }
+                    created=_utc(v.creation_timestamp),
+                    decision=tags.get(Tag.DECISION, ""),
+                    gate_metric=metric,
+                    gate_value=value,
+                    reason=tags.get(Tag.REASON, ""),
+                    run_id=v.run_id or "",
+                    metrics=dict(sorted(metrics.items())),
+                    tags=tags,
+                )
             )
-    if not rows:
-        return pd.DataFrame(columns=["model", "version", "aliases"])
-    return pd.DataFrame(rows).sort_values(["model", "version"]).reset_index(drop=True)
+    return sorted(rows, key=lambda r: (r.model, r.version))
+
+
+def _utc(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+VERSION_COLUMNS = {
+    "model": 14,
+    "version": 7,
+    "aliases": 19,
+    "decision": 11,
+    "gate metric": 23,
+    "created (UTC)": 16,
+}
+"""The compact listing's columns and their widest cells: 100 characters with the gaps."""
+
+
+def versions_table(rows: list[VersionInfo]) -> str:
+    """One line per version, at most 100 characters wide; reasons are left to ``--json``."""
+
+    def clip(text: str, width: int) -> str:
+        return text if len(text) <= width else text[: width - 1] + "~"
+
+    cells = [
+        [
+            r.model,
+            f"v{r.version}",
+            ",".join(r.aliases),
+            r.decision,
+            f"{r.gate_metric} {r.gate_value:.4f}" if r.gate_value is not None else r.gate_metric,
+            r.created,
+        ]
+        for r in rows
+    ]
+    limits = list(VERSION_COLUMNS.values())
+    header = list(VERSION_COLUMNS)
+    widths = [
+        min(limit, max([len(header[i])] + [len(row[i]) for row in cells]))
+        for i, limit in enumerate(limits)
+    ]
+    lines = [header, *cells]
+    return "\n".join(
+        "  ".join(clip(cell, w).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )

@@ -105,3 +105,19 @@ def test_the_model_carries_a_description_for_every_field() -> None:
         if not f.description and n != "description"
     ]
     assert undocumented == []
+
+
+def test_promotion_keys_default_to_a_95_percent_interval_and_joint_promotion() -> None:
+    promotion = parse_config(MINIMAL).promotion
+    assert promotion.confidence_level == 0.95
+    assert promotion.bootstrap_replicates == 1000
+    assert promotion.min_improvement == 0.0
+    assert promotion.separately is False
+    with pytest.raises(
+        ConfigError, match=r"promotion\.confidence_level: Input should be less than 1"
+    ):
+        parse_config({**MINIMAL, "promotion": {"confidence_level": 95}})
+    with pytest.raises(
+        ConfigError, match=r"promotion\.bootstrap_replicates: Input should be greater"
+    ):
+        parse_config({**MINIMAL, "promotion": {"bootstrap_replicates": 10}})

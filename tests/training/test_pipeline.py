@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,27 +111,38 @@ def _pyfunc_uri(version) -> str:
 
 @pytest.mark.slow
 def test_promotion_gate_both_ways_promote_and_rollback(demo_data: Path, tmp_path: Path) -> None:
+    """A planted improvement (every feature family over RFM alone) is promoted; a retrain of the
+    same data on another seed is noise and keeps the champion; promote, rollback and models."""
     registry = {"churn": "gate-churn", "clv": "gate-clv"}
     weak = small_config(tmp_path, demo_data / "retail", "gate", families=["rfm"], registry=registry)
     strong = small_config(tmp_path / "strong", demo_data / "retail", "gate", registry=registry)
+    reseeded = small_config(
+        tmp_path / "reseeded", demo_data / "retail", "gate", registry=registry, seed=7
+    )
     first = train(weak, **QUIET)
     assert first.decisions["churn"].promote
+    assert first.decisions["clv"].promote
     assert first.decisions["churn"].reason == "no champion yet"
 
     second = train(strong, **QUIET)
-    decision = second.decisions["churn"]
-    assert decision.promote, decision.reason
-    assert decision.champion_version == first.versions["churn"]
-    assert decision.new_score > decision.champion_score
-    assert "beats the champion: roc_auc" in decision.reason
+    for task in ("churn", "clv"):
+        decision = second.decisions[task]
+        assert decision.promote, decision.reason
+        assert decision.champion_version == first.versions[task]
+        assert decision.interval is not None
+        assert decision.interval.low > 0
+        assert decision.reason.endswith(": significant, promoted"), decision.reason
+    assert second.decisions["churn"].reason.startswith("roc_auc +")
+    assert "95% CI" in second.decisions["churn"].reason
 
-    third = train(strong, **QUIET)  # same config, data and seed: same metrics, so no promotion
-    pd.testing.assert_frame_equal(third.evaluation, second.evaluation)
-    assert not third.decisions["churn"].promote
-    assert "does not beat the champion" in third.decisions["churn"].reason
-    assert third.decisions["churn"].champion_score == pytest.approx(
-        second.decisions["churn"].new_score
-    )
+    third = train(reseeded, **QUIET)  # the same data on another seed: a different, equal model
+    for task in ("churn", "clv"):
+        decision = third.decisions[task]
+        assert not decision.qualifies, decision.reason
+        assert not decision.promote
+        assert decision.interval is not None
+        assert decision.interval.low < 0 < decision.interval.high
+        assert decision.reason.endswith("not significant, champion kept"), decision.reason
 
     client = MlflowClient()
     assert (
@@ -143,7 +155,8 @@ def test_promotion_gate_both_ways_promote_and_rollback(demo_data: Path, tmp_path
     )
     rejected = client.get_model_version("gate-churn", third.versions["churn"])
     assert rejected.tags["retain.decision"] == CHALLENGER
-    assert "does not beat" in rejected.tags["retain.reason"]
+    assert "not significant, champion kept" in rejected.tags["retain.reason"]
+    assert len(rejected.tags["retain.gate_interval"].split()) == 3
 
     retain = str(Path(sys.executable).parent / "retain")
     env = os.environ.copy()
@@ -168,19 +181,84 @@ def test_promotion_gate_both_ways_promote_and_rollback(demo_data: Path, tmp_path
         str(client.get_model_version_by_alias("gate-churn", CHAMPION).version)
         == second.versions["churn"]
     )
-    listing = subprocess.run(
-        [retain, "models", "--name", "gate-churn"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert listing.returncode == 0
+    models = [retain, "models", "--name", "gate-churn", "--name", "gate-clv"]
+    listing = subprocess.run(models, env=env, capture_output=True, text=True, cwd=ROOT)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
     assert "champion" in listing.stdout
-    assert "roc_auc" in listing.stdout
+    assert "roc_auc 0." in listing.stdout
+    assert "gini 0." in listing.stdout
+    assert len([line for line in lines if line.startswith("gate-churn")]) == 3
+    assert "not significant" not in listing.stdout  # reasons are in --json only
+    as_json = subprocess.run([*models, "--json"], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert as_json.returncode == 0, as_json.stderr
+    versions = json.loads(as_json.stdout)
+    assert [(v["model"], v["version"]) for v in versions] == [
+        (name, version) for name in ("gate-churn", "gate-clv") for version in (1, 2, 3)
+    ]
+    assert [v["aliases"] for v in versions[:3]] == [[], [CHAMPION], [CHALLENGER]]
+    third_churn = versions[2]
+    assert third_churn["run_id"]
+    assert third_churn["metrics"]["roc_auc"] == pytest.approx(third.decisions["churn"].new_score)
+    assert {"pr_auc", "brier", "empc"} <= set(third_churn["metrics"])
+    assert third_churn["reason"] == "promoted by hand with `retain promote`"
+    assert versions[5]["reason"].endswith("not significant, champion kept")  # gate-clv v3
+    assert third_churn["tags"]["retain.gate_metric"] == "roc_auc"
+
+
+@pytest.mark.slow
+def test_churn_and_clv_champions_move_together_unless_promoted_separately(
+    demo_data: Path, tmp_path: Path
+) -> None:
+    """A churn model crippled to a few stumps is beaten by the full one while CLV, trained the
+    same way both times, is not: neither moves, unless promotion is separate."""
+    registry = {"churn": "joint-churn", "clv": "joint-clv"}
+    data = demo_data / "retail"
+    full = small_config(tmp_path / "full", data, "joint", registry=registry)
+    stumps = full.churn.lightgbm.model_copy(
+        update={"n_estimators": 3, "num_leaves": 2, "max_depth": 1}
+    )
+    crippled = full.model_copy(update={"churn": full.churn.model_copy(update={"lightgbm": stumps})})
+    separately = small_config(
+        tmp_path / "separately", data, "joint", registry=registry, promotion={"separately": True}
+    )
+    first = train(crippled, **QUIET)
+    assert all(d.promote for d in first.decisions.values())
+
+    second = train(full, **QUIET)
+    churn, clv = second.decisions["churn"], second.decisions["clv"]
+    assert churn.qualifies, churn.reason
+    assert not clv.qualifies, clv.reason
+    assert not churn.promote
+    assert not clv.promote
+    for decision in (churn, clv):
+        assert decision.reason.startswith("churn qualifies but clv does not (churn: roc_auc +")
+        assert "neither promoted" in decision.reason
+    client = MlflowClient()
+    for task, name in registry.items():
+        assert (
+            str(client.get_model_version_by_alias(name, CHAMPION).version) == (first.versions[task])
+        )
+        assert (
+            str(client.get_model_version_by_alias(name, CHALLENGER).version)
+            == (second.versions[task])
+        )
+        version = client.get_model_version(name, second.versions[task])
+        assert version.tags["retain.decision"] == CHALLENGER
+        assert version.tags["retain.reason"].startswith("churn qualifies but clv does not")
+
+    third = train(separately, **QUIET)
+    assert third.decisions["churn"].promote
+    assert not third.decisions["clv"].promote
+    assert third.decisions["churn"].reason.endswith(": significant, promoted")
     assert (
-        len([line for line in listing.stdout.splitlines() if line.strip().startswith("gate-churn")])
-        == 3
+        str(client.get_model_version_by_alias("joint-churn", CHAMPION).version)
+        == (third.versions["churn"])
+    )
+    assert (
+        str(client.get_model_version_by_alias("joint-clv", CHAMPION).version)
+        == (first.versions["clv"])
     )
 
 

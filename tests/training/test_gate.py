@@ -1,0 +1,242 @@
+"""The promotion gate on hand-made predictions: paired bootstrap, significance, joint promotion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training import metrics as m
+from training.metrics import BOOTSTRAP_CHUNK, PairedInterval, paired_bootstrap
+from training.registry import NO_CHAMPION, Decision, VersionInfo, decide, joint, versions_table
+
+N = 3000
+
+
+def _labels(seed: int = 0, n: int = N, rate: float = 0.3) -> np.ndarray:
+    return (np.random.default_rng(seed).random(n) < rate).astype(np.float64)
+
+
+def _model(y: np.ndarray, signal: float, seed: int) -> np.ndarray:
+    """Churn probabilities separating the classes by ``signal`` (0: random) with own noise."""
+    noise = np.random.default_rng(seed).normal(size=y.size)
+    return 1.0 / (1.0 + np.exp(-(signal * (y - 0.5) + noise)))
+
+
+def _noise_pair(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two equally good models with independent noise, the one scoring higher ROC-AUC first."""
+    a, b = _model(y, 1.0, seed=1), _model(y, 1.0, seed=2)
+    return (a, b) if m.roc_auc(y, a) > m.roc_auc(y, b) else (b, a)
+
+
+def _gate(metric: str, y: np.ndarray, new: np.ndarray, old: np.ndarray, **kw: float) -> Decision:
+    interval = paired_bootstrap(metric, y, new, old, seed=42)
+    return decide(metric, interval.challenger, "3", interval, **kw)
+
+
+def test_metric_function_is_the_function_behind_each_metric_key() -> None:
+    y = _labels()
+    p = _model(y, 1.5, seed=3)
+    spend = np.where(y == 1, 0.0, np.random.default_rng(4).gamma(2.0, 30.0, y.size))
+    value = spend * 0.5 + np.random.default_rng(5).gamma(2.0, 10.0, y.size)
+    for key, expected in m.churn_metrics(y, p).items():
+        if key != "empc_fraction":
+            assert m.metric_function(key)(y, p) == expected, key
+    for key, expected in m.clv_metrics(spend, value).items():
+        assert m.metric_function(key)(spend, value) == expected, key
+    with pytest.raises(ValueError, match="unknown metric 'accuracy'"):
+        m.metric_function("accuracy")
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "gini"])
+def test_vectorised_replicates_equal_the_metric_on_the_resampled_customers(metric: str) -> None:
+    """ROC-AUC and Gini computed from resample counts equal the metric function called on every
+    resample (same seed, same draws), ties in scores and spend included."""
+    y = _labels(n=500)
+    a = np.round(_model(y, 1.0, seed=1), 2)  # coarse scores: many ties
+    b = np.round(_model(y, 0.5, seed=2), 2)
+    if metric == "gini":  # spend: zero for churners, ties among spenders
+        y = np.where(y == 1, 0.0, np.round(np.random.default_rng(3).gamma(2.0, 3.0, y.size)))
+    fn = m.metric_function(metric)
+    got = paired_bootstrap(metric, y, a, b, replicates=250, level=0.9, seed=7)
+    rng = np.random.default_rng(7)
+    diffs = []
+    for start in range(0, 250, BOOTSTRAP_CHUNK):
+        for i in rng.integers(0, y.size, size=(min(BOOTSTRAP_CHUNK, 250 - start), y.size)):
+            diffs.append(fn(y[i], a[i]) - fn(y[i], b[i]))
+    low, high = np.quantile(diffs, [0.05, 0.95])
+    assert got.low == pytest.approx(low, abs=1e-12)
+    assert got.high == pytest.approx(high, abs=1e-12)
+    assert got.challenger == fn(y, a)
+    assert got.champion == fn(y, b)
+
+
+def test_identical_models_are_not_promoted_and_their_interval_is_zero() -> None:
+    y = _labels()
+    p = _model(y, 1.0, seed=1)
+    decision = _gate("roc_auc", y, p, p.copy())
+    assert decision.interval is not None
+    assert decision.interval.low == decision.interval.high == 0.0
+    assert not decision.promote
+    assert not decision.qualifies
+    assert decision.reason == (
+        "roc_auc +0.0000 (95% CI +0.0000 to +0.0000) vs champion v3 on the same 3,000 test "
+        "customers: not significant, champion kept"
+    )
+
+
+def test_a_noise_gain_between_equally_good_models_keeps_the_champion() -> None:
+    y = _labels()
+    new, old = _noise_pair(y)
+    decision = _gate("roc_auc", y, new, old)
+    interval = decision.interval
+    assert interval is not None
+    assert 0 < interval.diff < 0.02
+    assert interval.low < 0 < interval.high
+    assert not decision.promote
+    assert decision.reason.endswith("test customers: not significant, champion kept")
+
+
+def test_a_planted_strong_improvement_is_promoted_with_an_interval_above_zero() -> None:
+    y = _labels()
+    good = np.clip(y * 0.6 + 0.2 + np.random.default_rng(1).normal(0, 0.1, y.size), 0, 1)
+    random = np.random.default_rng(2).random(y.size)
+    decision = _gate("roc_auc", y, good, random)
+    assert decision.interval is not None
+    assert decision.interval.low > 0.3
+    assert decision.promote
+    assert decision.reason.endswith(": significant, promoted")
+    reversed_ = _gate("roc_auc", y, random, good)
+    assert not reversed_.promote
+    assert reversed_.reason.endswith(": significantly worse, champion kept")
+
+
+@pytest.mark.parametrize("metric", ["brier", "log_loss"])
+def test_lower_is_better_metrics_promote_a_lower_score(metric: str) -> None:
+    y = _labels()
+    sharp, vague = _model(y, 3.0, seed=1), _model(y, 0.5, seed=2)
+    better = _gate(metric, y, sharp, vague)
+    assert better.interval is not None
+    assert better.interval.high < 0  # challenger minus champion: lower
+    assert better.promote
+    assert "; lower is better)" in better.reason
+    worse = _gate(metric, y, vague, sharp)
+    assert not worse.promote
+    assert worse.reason.endswith("significantly worse, champion kept")
+
+
+def test_lower_is_better_regression_metric() -> None:
+    rng = np.random.default_rng(0)
+    spend = rng.gamma(2.0, 30.0, N)
+    close, far = spend + rng.normal(0, 5, N), spend + rng.normal(0, 40, N)
+    assert _gate("mae", spend, close, far).promote
+    assert not _gate("mae", spend, far, close).promote
+
+
+def test_min_improvement_promotes_a_large_enough_gain_without_significance() -> None:
+    y = _labels()
+    new, old = _noise_pair(y)
+    gain = m.roc_auc(y, new) - m.roc_auc(y, old)
+    above = _gate("roc_auc", y, new, old, min_improvement=gain / 2)
+    assert above.promote
+    assert f"not significant but above promotion.min_improvement {gain / 2:g}, promoted" in (
+        above.reason
+    )
+    assert not _gate("roc_auc", y, new, old, min_improvement=gain * 2).promote
+    assert not _gate("roc_auc", y, old, new, min_improvement=gain / 2).promote  # a loss
+
+
+def test_the_interval_is_reproducible_from_the_seed() -> None:
+    y = _labels()
+    new, old = _noise_pair(y)
+    first = paired_bootstrap("gini", y, new, old, replicates=200, seed=5)
+    assert paired_bootstrap("gini", y, new, old, replicates=200, seed=5) == first
+    assert paired_bootstrap("gini", y, new, old, replicates=200, seed=6).low != first.low
+    roc = paired_bootstrap("roc_auc", y, new, old, seed=5)
+    assert paired_bootstrap("roc_auc", y, new, old, seed=5) == roc
+
+
+def test_confidence_level_widens_the_interval() -> None:
+    y = _labels()
+    new, old = _noise_pair(y)
+    narrow = paired_bootstrap("roc_auc", y, new, old, level=0.8, seed=1)
+    wide = paired_bootstrap("roc_auc", y, new, old, level=0.99, seed=1)
+    assert wide.low < narrow.low < narrow.high < wide.high
+    assert "(99% CI " in decide("roc_auc", wide.challenger, "1", wide).reason
+
+
+def test_no_champion_promotes_and_an_unscorable_champion_does_not() -> None:
+    assert decide("roc_auc", 0.8, None, None) == Decision(
+        True, NO_CHAMPION, "roc_auc", 0.8, qualifies=True, evidence=NO_CHAMPION
+    )
+    stuck = decide("roc_auc", 0.8, "2", None)
+    assert not stuck.promote
+    assert "champion v2 could not be scored" in stuck.reason
+
+
+def _decision(qualifies: bool, reason: str = "") -> Decision:
+    interval = PairedInterval("roc_auc", 0.8, 0.7, 0.05, 0.15, 0.95, 1000, 100)
+    evidence = reason or ("significant" if qualifies else "not significant")
+    verdict = "promoted" if qualifies else "champion kept"
+    return Decision(
+        qualifies, f"{evidence}, {verdict}", "roc_auc", 0.8, "1", 0.7, interval, qualifies, evidence
+    )
+
+
+def test_joint_promotion_moves_neither_when_only_one_qualifies() -> None:
+    decisions = {"churn": _decision(True, "churn ev"), "clv": _decision(False, "clv ev")}
+    both = joint(decisions)
+    assert not any(d.promote for d in both.values())
+    for d in both.values():
+        assert d.reason.startswith(
+            "churn qualifies but clv does not (churn: churn ev; clv: clv ev)"
+        )
+        assert "neither promoted" in d.reason
+    assert both["churn"].qualifies
+    assert not both["clv"].qualifies
+    assert joint(decisions, separately=True) == decisions
+
+
+def test_joint_promotion_keeps_agreeing_verdicts() -> None:
+    agree = {"churn": _decision(True), "clv": _decision(True)}
+    assert joint(agree) == agree
+    neither = {"churn": _decision(False), "clv": _decision(False)}
+    assert joint(neither) == neither
+
+
+def test_joint_promotion_promotes_both_when_one_has_no_champion() -> None:
+    fresh = decide("gini", 0.6, None, None)
+    decisions = {"churn": _decision(False, "churn ev"), "clv": fresh}
+    both = joint(decisions)
+    assert both["churn"].promote
+    assert both["clv"].promote
+    assert both["clv"].reason == NO_CHAMPION
+    assert both["churn"].reason == (
+        "promoted with clv, which has no champion yet, so both champions come from one run "
+        "(churn alone: churn ev)"
+    )
+
+
+def test_the_compact_version_table_fits_100_columns() -> None:
+    rows = [
+        VersionInfo(
+            model="a-very-long-registered-model-name-churn",
+            version=1234,
+            aliases=["champion", "challenger"],
+            created="2026-11-30 22:18",
+            decision="rolled back",
+            gate_metric="top_decile_share",
+            gate_value=0.123456,
+            reason="x" * 500,
+            run_id="f" * 32,
+            metrics={"top_decile_share": 0.123456},
+            tags={},
+        ),
+        VersionInfo("churn", 2, [], "2026-11-30 22:19", "", "", None, "", "", {}, {}),
+    ]
+    lines = versions_table(rows).splitlines()
+    assert len(lines) == 3
+    assert max(len(line) for line in lines) <= 100
+    assert lines[0].startswith("model")
+    assert "gate metric" in lines[0]
+    assert "top_decile_share 0.1235" in lines[1]
+    assert "x" * 10 not in versions_table(rows)
