@@ -53,7 +53,7 @@ pytest: venv
 	$(BIN)/pytest
 
 pytest-fast: venv
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2
 
 bench: bench-features bench-serving bench-scoring ## All benchmarks (results under experiments/results)
 

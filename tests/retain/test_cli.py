@@ -59,7 +59,11 @@ def test_every_command_has_help(command: str) -> None:
         (("features",), "give --list, or both --config and --as-of"),
         (("campaign", "--budget", "-1"), "--budget"),
         (("campaign", "--budget", "10", "--acceptance", "2"), "--acceptance"),
-        (("promote", "no-such-model", "1"), "no-such-model"),
+        pytest.param(
+            ("promote", "no-such-model", "1"),
+            "no-such-model",
+            marks=pytest.mark.slow,  # creates an MLflow store: several seconds
+        ),
     ],
 )
 def test_user_mistakes_exit_2_with_a_message_and_no_traceback(

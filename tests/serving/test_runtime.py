@@ -67,6 +67,7 @@ def test_the_built_app_creates_no_spans_and_times_out_promptly(tmp_path: Path) -
     assert "TimeoutMiddleware" not in app["chain"]  # BentoML's, replaced by the one private hook
 
 
+@pytest.mark.slow
 def test_the_default_runtime_keeps_bentoml_timeout_middleware(tmp_path: Path) -> None:
     chain = _built_app(tmp_path, RETAIN_RUNTIME_TUNING="0")["chain"]
     assert "TimeoutMiddleware" in chain
@@ -92,6 +93,7 @@ def test_start_up_check_fails_loudly_when_the_replacement_is_missing() -> None:
     check_prompt_timeout(App(PromptTimeoutMiddleware))
 
 
+@pytest.mark.slow  # two more BentoML start-ups; the default case above stays in the fast loop
 @pytest.mark.parametrize("env", [{"RETAIN_TRACING": "1"}, {"RETAIN_RUNTIME_TUNING": "0"}])
 def test_tracing_or_the_default_runtime_keep_bentoml_spans(
     tmp_path: Path, env: dict[str, str]

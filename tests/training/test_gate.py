@@ -28,8 +28,15 @@ def _noise_pair(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (a, b) if m.roc_auc(y, a) > m.roc_auc(y, b) else (b, a)
 
 
-def _gate(metric: str, y: np.ndarray, new: np.ndarray, old: np.ndarray, **kw: float) -> Decision:
-    interval = paired_bootstrap(metric, y, new, old, seed=42)
+def _gate(
+    metric: str,
+    y: np.ndarray,
+    new: np.ndarray,
+    old: np.ndarray,
+    replicates: int = 1000,
+    **kw: float,
+) -> Decision:
+    interval = paired_bootstrap(metric, y, new, old, replicates=replicates, seed=42)
     return decide(metric, interval.challenger, "3", interval, **kw)
 
 
@@ -114,12 +121,13 @@ def test_a_planted_strong_improvement_is_promoted_with_an_interval_above_zero() 
 def test_lower_is_better_metrics_promote_a_lower_score(metric: str) -> None:
     y = _labels()
     sharp, vague = _model(y, 3.0, seed=1), _model(y, 0.5, seed=2)
-    better = _gate(metric, y, sharp, vague)
+    # metrics scored per replicate: 200 resamples are plenty for so clear a difference
+    better = _gate(metric, y, sharp, vague, replicates=200)
     assert better.interval is not None
     assert better.interval.high < 0  # challenger minus champion: lower
     assert better.promote
     assert "; lower is better)" in better.reason
-    worse = _gate(metric, y, vague, sharp)
+    worse = _gate(metric, y, vague, sharp, replicates=200)
     assert not worse.promote
     assert worse.reason.endswith("significantly worse, champion kept")
 
@@ -128,8 +136,8 @@ def test_lower_is_better_regression_metric() -> None:
     rng = np.random.default_rng(0)
     spend = rng.gamma(2.0, 30.0, N)
     close, far = spend + rng.normal(0, 5, N), spend + rng.normal(0, 40, N)
-    assert _gate("mae", spend, close, far).promote
-    assert not _gate("mae", spend, far, close).promote
+    assert _gate("mae", spend, close, far, replicates=200).promote
+    assert not _gate("mae", spend, far, close, replicates=200).promote
 
 
 def test_min_improvement_promotes_a_large_enough_gain_without_significance() -> None:
