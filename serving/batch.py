@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,8 +149,8 @@ def score_base(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     scores_parquet, scores_csv = out_dir / "scores.parquet", out_dir / "scores.csv"
-    scores.to_parquet(scores_parquet, index=False)
-    scores.to_csv(scores_csv, index=False)
+    write_atomically(scores_parquet, lambda tmp: scores.to_parquet(tmp, index=False))
+    write_atomically(scores_csv, lambda tmp: scores.to_csv(tmp, index=False))
     table_path = write_feature_table(features, day, feature_table_path())
     meta = {
         "as_of": str(day.date()),
@@ -164,7 +165,7 @@ def score_base(
             "clv": scorer.clv.card.model_dump(mode="json"),
         },
     }
-    _write_atomic(out_dir / SCORE_META, json.dumps(meta, indent=2))
+    write_atomically(out_dir / SCORE_META, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
     return ScoreRun(
         as_of=from_day(to_day(day)),
         scored=len(scores),
@@ -179,8 +180,11 @@ def score_base(
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed over it."""
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A crash mid-write leaves the previous file whole (and at worst a stray temporary file).
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    write(tmp)
     tmp.replace(path)
