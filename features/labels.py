@@ -19,10 +19,9 @@ import pandas as pd
 
 from features.errors import CutoffError
 from features.prepare import PreparedData, from_day, to_day
-from features.schema import CUSTOMER_ID
+from features.schema import CUSTOMER_ID, FUTURE_VALUE
 
 CHURN = "churn"
-FUTURE_VALUE = "future_value"
 
 
 @dataclass(frozen=True)

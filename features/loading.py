@@ -15,6 +15,7 @@ import pandas as pd
 
 from features.errors import DataValidationError
 from features.schema import (
+    AS_OF,
     CUSTOMER_ID,
     CUSTOMERS,
     END_DATE,
@@ -23,6 +24,7 @@ from features.schema import (
     INTERACTIONS,
     SCORE,
     SCORE_RANGES,
+    SNAPSHOTS,
     START_DATE,
     SUBSCRIPTIONS,
     TABLES,
@@ -135,7 +137,7 @@ def load_data(config: DataConfig) -> tuple[CustomerData, list[TableReport]]:
     """Load every configured table; under ``config.strict`` any unusable row is an error."""
     frames: dict[str, pd.DataFrame] = {}
     reports: list[TableReport] = []
-    for name, source in config.sources().items():
+    for name, source in config.event_sources().items():
         frame, report = load_table(source, TABLES[name])
         frames[name] = frame
         reports.append(report)
@@ -417,6 +419,20 @@ def _table_rules(
                 frame[CUSTOMER_ID],
             )
         )
+    if spec is SNAPSHOTS:
+        again = (
+            frame.duplicated([CUSTOMER_ID, AS_OF], keep="first").to_numpy()
+            & frame[CUSTOMER_ID].notna().to_numpy()
+        )
+        out.append(
+            (
+                CUSTOMER_ID,
+                "appears again for the same as_of (one row per customer and day; the first is "
+                "kept)",
+                again,
+                frame[CUSTOMER_ID],
+            )
+        )
     if spec is SUBSCRIPTIONS and END_DATE in frame:
         ends_first = (frame[END_DATE] < frame[START_DATE]).to_numpy()
         out.append((END_DATE, "is before start_date", ends_first, frame[END_DATE]))
@@ -453,7 +469,8 @@ def _with_attributes(
     else:
         names = [c for c in raw.columns if c not in used and c not in frame.columns]
     for name in names:
-        frame[str(name)] = _attribute_values(raw[name])
+        # a snapshots table's attributes stay as read: ``features.labelled`` infers their types
+        frame[str(name)] = raw[name] if spec is SNAPSHOTS else _attribute_values(raw[name])
     return frame
 
 

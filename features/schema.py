@@ -25,6 +25,9 @@ PLAN = "plan"
 MONTHLY_AMOUNT = "monthly_amount"
 INTERACTION_TYPE = "type"
 SCORE = "score"
+AS_OF = "as_of"
+CHURNED = "churned"
+FUTURE_VALUE = "future_value"
 
 INTERACTION_TYPES = ("ticket", "nps", "csat")
 
@@ -145,8 +148,37 @@ INTERACTIONS = TableSpec(
     "Support tickets and survey answers (voice of the customer).",
 )
 
+SNAPSHOTS = TableSpec(
+    "snapshots",
+    (
+        ColumnSpec(CUSTOMER_ID, "id", True, "The customer."),
+        ColumnSpec(
+            AS_OF,
+            "datetime",
+            True,
+            "The day the row describes; or give one date for the whole table as `as_of:`.",
+        ),
+        ColumnSpec(
+            CHURNED,
+            "text",
+            False,
+            "The label: did the customer leave within horizon_days after as_of. Yes/No, 1/0, "
+            "true/false or churned/active by default; see `positive` and `negative`.",
+        ),
+        ColumnSpec(
+            FUTURE_VALUE,
+            "number",
+            False,
+            "Optional label: what the customer spent within horizon_days after as_of.",
+        ),
+    ),
+    "A labelled CRM export: one row per customer and as_of day with a churned flag; every "
+    "other column becomes a typed attribute feature.",
+    keeps_extra_columns=True,
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (TRANSACTIONS, CUSTOMERS, SUBSCRIPTIONS, INTERACTIONS)
+    t.name: t for t in (TRANSACTIONS, CUSTOMERS, SUBSCRIPTIONS, INTERACTIONS, SNAPSHOTS)
 }
 
 SCORE_RANGES: dict[str, tuple[float, float]] = {"nps": (0.0, 10.0), "csat": (1.0, 5.0)}

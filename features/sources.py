@@ -6,6 +6,7 @@ These typed models are the ``data:`` section of an experiment config and the arg
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import available_timezones
@@ -96,32 +97,116 @@ class TableSource(BaseModel):
         return self.model_copy(update={"path": path.resolve()})
 
 
+AttributeType = Literal["numeric", "categorical", "boolean", "date"]
+
+
+class SnapshotSource(TableSource):
+    """A labelled CRM export: customer, as_of day, churned flag and attribute columns."""
+
+    as_of: dt.date | None = Field(
+        None,
+        description="The day the whole table describes, when it has no as_of column to map.",
+    )
+    positive: list[str] | None = Field(
+        None,
+        description="Label values meaning 'churned' (case-insensitive); default yes, y, true, "
+        "t, 1, churned.",
+    )
+    negative: list[str] | None = Field(
+        None,
+        description="Label values meaning 'stayed'; default no, n, false, f, 0, active.",
+    )
+    types: dict[str, AttributeType] = Field(
+        default_factory=dict,
+        description="Override an inferred attribute type, e.g. {SeniorCitizen: categorical}.",
+    )
+    drop: list[str] = Field(
+        default_factory=list, description="Columns that are not features (names, free text)."
+    )
+    min_level_rows: int = Field(
+        20, ge=1, description="Categorical levels with fewer rows are grouped as '(other)'."
+    )
+
+    @model_validator(mode="after")
+    def _one_as_of(self) -> SnapshotSource:
+        if self.as_of is not None and "as_of" in self.columns:
+            raise ValueError(
+                "give as_of either as one date (as_of: 2024-06-30) or as a mapped column "
+                "(columns: {as_of: <your column>}), not both"
+            )
+        both = sorted(set(self.types) & set(self.drop))
+        if both:
+            raise ValueError(f"{both} are both in types and in drop; keep each in one")
+        if self.positive is not None and self.negative is not None:
+            overlap = sorted(
+                {v.lower() for v in self.positive} & {v.lower() for v in self.negative}
+            )
+            if overlap:
+                raise ValueError(f"label value(s) {overlap} are both positive and negative")
+        return self
+
+
 class DataConfig(BaseModel):
-    """The input tables of one data set: transactions always, the rest when the business has them."""
+    """The input tables of one data set: a transaction log or a labelled snapshot table (or both),
+    and the other tables when the business has them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    transactions: TableSource
+    transactions: TableSource | None = None
     customers: TableSource | None = None
     subscriptions: TableSource | None = None
     interactions: TableSource | None = None
+    snapshots: SnapshotSource | None = Field(
+        None, description="A labelled CRM export; labels come from it, not from events."
+    )
     strict: bool = Field(False, description="Fail on any unusable row instead of excluding it.")
 
     @model_validator(mode="after")
     def _mappings_match_tables(self) -> DataConfig:
+        if self.transactions is None:
+            if self.snapshots is None:
+                raise ValueError(
+                    "give a transactions table (an event log) or a snapshots table (a labelled "
+                    "CRM export with one row per customer and date)"
+                )
+            others = [
+                n for n in ("customers", "subscriptions", "interactions") if n in self.sources()
+            ]
+            if others:
+                raise ValueError(
+                    f"{others} are read beside a transactions table: add one, or put those "
+                    "columns in the snapshots table"
+                )
         for name, source in self.sources().items():
             source.check_for(TABLES[name])
         return self
 
+    @property
+    def labelled(self) -> bool:
+        """True when labels come from a snapshots table rather than from events."""
+        return self.snapshots is not None
+
+    @property
+    def timezone(self) -> str:
+        """The business time zone: of the transactions, else of the snapshots table."""
+        source = self.transactions or self.snapshots
+        assert source is not None
+        return source.timezone
+
     def sources(self) -> dict[str, TableSource]:
         """The configured tables, by canonical table name."""
-        tables = {
+        tables: dict[str, TableSource | None] = {
             "transactions": self.transactions,
             "customers": self.customers,
             "subscriptions": self.subscriptions,
             "interactions": self.interactions,
+            "snapshots": self.snapshots,
         }
         return {k: v for k, v in tables.items() if v is not None}
+
+    def event_sources(self) -> dict[str, TableSource]:
+        """The configured tables other than snapshots (what ``load_data`` reads)."""
+        return {k: v for k, v in self.sources().items() if k != "snapshots"}
 
     def resolved(self, base: Path) -> DataConfig:
         """This config with every relative path made absolute against ``base``."""

@@ -63,6 +63,8 @@ class ModelBundle:
     def check_schema(self) -> None:
         """Fail loudly if booster, encoding and the feature builder disagree on the features."""
         expected = feature_names(self.families, self.attributes)
+        if self.card.attribute_schema is not None:
+            expected += self.card.attribute_schema.feature_names
         booster_names = self.booster.feature_name()
         problems = []
         if list(self.encoding.columns) != expected:

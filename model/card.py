@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.errors import DataValidationError
+from features.labelled import AttributeSchema
 
 Task = Literal["churn", "clv"]
 CARD_FILE = "card.json"
@@ -30,6 +31,9 @@ class Cutoffs(_Frozen):
     train: list[str]
     validation: str
     test: str
+    in_time: bool = Field(
+        False, description="One as_of day split by customer, not by time: in-time metrics."
+    )
 
 
 class DataSummary(_Frozen):
@@ -41,7 +45,7 @@ class DataSummary(_Frozen):
     start: str
     end: str
     timezone: str = "UTC"
-    business: Literal["contractual", "noncontractual"] = "noncontractual"
+    business: Literal["contractual", "noncontractual", "labelled"] = "noncontractual"
     active_days: int = 365
 
 
@@ -82,6 +86,11 @@ class ModelCard(_Frozen):
     gain: GainCurve | None = None
     deciles: DecileTable | None = None
     best_iteration: int | None = None
+    attribute_schema: AttributeSchema | None = Field(
+        None,
+        description="A model trained on a labelled snapshots table: how its attribute columns "
+        "become features (serving applies the same).",
+    )
 
     def save(self, folder: Path) -> Path:
         """Write ``card.json`` into ``folder``."""

@@ -55,6 +55,7 @@ class DemoFormat(StrEnum):
 class DemoBusiness(StrEnum):
     retail = "retail"
     subscription = "subscription"
+    crm = "crm"
 
 
 @app.command("demo-data")
@@ -79,8 +80,9 @@ def demo_data(
     """Write synthetic demo businesses with known churn drivers, plus their latent truth.
 
     retail: non-contractual shop (transactions, customers). subscription: SaaS plans
-    (transactions, customers, subscriptions, interactions). truth.parquet beside each holds the
-    planted per-customer state (rates, death or cancellation date) for checking models.
+    (transactions, customers, subscriptions, interactions). crm: a telecom's labelled CRM
+    exports (snapshot: one as_of day; monthly: six month ends). truth.parquet beside each holds
+    the planted per-customer state (rates, death or cancellation date, churn probability).
     """
     from retain.demo_data import default_data_dir, write_demo
 

@@ -468,11 +468,14 @@ def write_demo(
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"format must be csv or parquet, got {fmt!r}")
-    unknown = [b for b in businesses if b not in ("retail", "subscription")]
+    unknown = [b for b in businesses if b not in ("retail", "subscription", "crm")]
     if unknown:
-        raise ValueError(f"unknown demo business {unknown}; valid: retail, subscription")
+        raise ValueError(f"unknown demo business {unknown}; valid: retail, subscription, crm")
     written: dict[str, Path] = {}
     for business in businesses:
+        if business == "crm":
+            written[business] = write_crm(out_dir / "crm", customers=customers, seed=seed, fmt=fmt)
+            continue
         if business == "retail":
             tables = make_retail(customers, seed=seed)
         else:
@@ -484,6 +487,22 @@ def write_demo(
         tables.truth.to_parquet(folder / "truth.parquet", index=False)
         written[business] = folder
     return written
+
+
+def write_crm(folder: Path, *, customers: int, seed: int, fmt: str) -> Path:
+    """The CRM business: one export of a single as_of day (``snapshot``, churn within 90 days,
+    no as_of column) and six monthly exports of one base (``monthly``, churn within 30 days)."""
+    from retain.demo_crm import make_crm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    single = make_crm(customers, months=1, horizon_days=90, seed=seed + 2)
+    _write(single.snapshots.drop(columns=["as_of"]), folder / f"snapshot.{fmt}", fmt)
+    single.truth.to_parquet(folder / "snapshot_truth.parquet", index=False)
+    monthly = make_crm(customers, months=6, horizon_days=30, seed=seed + 3)
+    frame = monthly.snapshots.rename(columns={"as_of": "SnapshotDate"})
+    _write(frame.rename(columns={"Revenue90d": "Revenue30d"}), folder / f"monthly.{fmt}", fmt)
+    monthly.truth.to_parquet(folder / "monthly_truth.parquet", index=False)
+    return folder
 
 
 def _write(frame: pd.DataFrame, path: Path, fmt: str) -> None:

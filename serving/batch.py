@@ -17,12 +17,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from features.build import build_features
-from features.errors import CutoffError
+from features.errors import ConfigError, CutoffError
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
 from features.schema import ATTRIBUTE_PREFIX
 from features.sources import read_data_section
+from serving.labelled import snapshot_base
 from serving.lookup import feature_table_path, write_feature_table
 from serving.output import scores_table
 from serving.scorer import Scorer
@@ -124,22 +125,34 @@ def score_base(
     """Load the data, build features as of ``as_of``, score the active base and write outputs."""
     started = time.perf_counter()
     data_config, _ = read_data_section(config)
-    data, reports = load_data(data_config)
-    if strict:
-        raise_if_unclean(reports)
-    prep = prepare(data)
-    day = resolve_as_of(prep, as_of)
     scorer = scorer or load_packaged_scorer()
-    features = build_features(prep, day, families=scorer.families, progress=progress)
-    contractual = scorer.churn.card.data.business == "contractual"
-    active_days = scorer.churn.card.data.active_days
-    active, excluded = active_at(
-        prep,
-        to_day(day),
-        active_days=None if contractual else int(active_days),
-        contractual=contractual,
-    )
-    active_ids = pd.Index(prep.ids[active])
+    if data_config.labelled:
+        base = snapshot_base(data_config, as_of, scorer, strict=strict)
+        day, features, reports = base.day, base.features, base.reports
+        active_ids = features.index
+        excluded = {"rows of other as_of days": base.other_days}
+        contractual, active_days = False, scorer.churn.card.data.active_days
+    else:
+        if scorer.schema is not None:
+            raise ConfigError(
+                "the packaged models were trained on a CRM snapshots table: score with a config "
+                "whose data has that snapshots table"
+            )
+        data, reports = load_data(data_config)
+        if strict:
+            raise_if_unclean(reports)
+        prep = prepare(data)
+        day = resolve_as_of(prep, as_of)
+        features = build_features(prep, day, families=scorer.families, progress=progress)
+        contractual = scorer.churn.card.data.business == "contractual"
+        active_days = scorer.churn.card.data.active_days
+        active, excluded = active_at(
+            prep,
+            to_day(day),
+            active_days=None if contractual else int(active_days),
+            contractual=contractual,
+        )
+        active_ids = pd.Index(prep.ids[active])
     scores = score_features(
         scorer, features.loc[features.index.isin(active_ids)], day, progress=progress
     )

@@ -48,6 +48,10 @@ def package_command(
     alias: Annotated[
         str | None, typer.Option(help="Registry alias to package; default the champion.")
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Experiment YAML whose 'registry' names to package (e.g. crm-churn)."),
+    ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Copy the champion churn and CLV models from the MLflow registry into BentoML's store.
@@ -55,12 +59,13 @@ def package_command(
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
     """
     use_local_bentoml_home()
-    from model.registry import CHAMPION, DEFAULT_NAMES
+    from model.registry import CHAMPION, DEFAULT_NAMES, names_in_config
     from serving.store import package
 
+    names = names_in_config(config) if config else DEFAULT_NAMES
     packaged = package(
-        churn or DEFAULT_NAMES["churn"],
-        clv or DEFAULT_NAMES["clv"],
+        churn or names["churn"],
+        clv or names["clv"],
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
     )

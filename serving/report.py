@@ -22,10 +22,11 @@ from matplotlib.figure import Figure
 from pydantic import ValidationError
 
 from features.errors import DataValidationError
+from features.labelled import CHURN, LabelledTable, load_snapshots
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import PreparedData, prepare, to_day
-from features.schema import CUSTOMER_ID
+from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
 from features.sources import read_data_section
 from model.card import CalibrationCurve, GainCurve, ModelCard
 from serving.batch import CARDS, SCORE_META
@@ -59,21 +60,59 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ObservedChurn:
+    """Churn and revenue a labelled CRM export records for one of its as_of days."""
+
+    day: pd.Timestamp
+    churn_rate: float
+    revenue: float
+
+
+def observed_in_snapshots(
+    table: LabelledTable, as_of: pd.Timestamp, horizon_days: int
+) -> ObservedChurn | None:
+    """The export's own labels: of the latest as_of day whose horizon has passed by ``as_of``,
+    else of the latest labelled day up to ``as_of`` (None if no row is labelled)."""
+    rows = table.rows.assign(day=pd.to_datetime(table.rows[AS_OF]).dt.normalize())
+    rows = rows.loc[rows[CHURN].notna() & (rows["day"] <= as_of)]
+    if rows.empty:
+        return None
+    matured = rows.loc[rows["day"] + pd.Timedelta(days=horizon_days) <= as_of, "day"]
+    day = matured.max() if len(matured) else rows["day"].max()
+    at = rows.loc[rows["day"] == day]
+    revenue = float(at[FUTURE_VALUE].sum()) if FUTURE_VALUE in at else float("nan")
+    return ObservedChurn(pd.Timestamp(day), float(at[CHURN].mean()), revenue)
+
+
 def compute_kpis(
     scores: pd.DataFrame,
-    prep: PreparedData,
+    prep: PreparedData | None,
     as_of: pd.Timestamp,
     horizon_days: int,
     *,
     contractual: bool,
     active_days: int,
+    observed: ObservedChurn | None = None,
 ) -> tuple[list[Kpi], list[str]]:
-    """Headline numbers: base size, last-horizon churn and revenue, CLV, value at risk, NPS/CSAT."""
+    """Headline numbers: base size, last-horizon churn and revenue, CLV, value at risk, NPS/CSAT.
+
+    From a transaction log the churn rate is derived from events; from a labelled CRM export
+    (``prep`` None) it is the export's own churned flag (``observed``).
+    """
     notes: list[str] = []
     start = as_of - pd.Timedelta(days=horizon_days)
     churn_rate = float("nan")
     revenue_existing = float("nan")
-    if to_day(start) >= prep.start_day:
+    churn_detail = f"of customers active on {start.date()}"
+    if prep is None:
+        if observed is not None:
+            start = observed.day
+            churn_rate, revenue_existing = observed.churn_rate, observed.revenue
+            churn_detail = f"the export's churned flag, rows of {observed.day.date()}"
+        else:
+            notes.append("the snapshots table has no churned labels: no observed churn rate")
+    elif to_day(start) >= prep.start_day:
         labels, _ = make_labels(
             prep,
             start,
@@ -98,7 +137,7 @@ def compute_kpis(
             f"Churn rate, last {horizon_days} days",
             churn_rate,
             "{:.1%}",
-            f"of customers active on {start.date()}",
+            churn_detail,
         ),
         Kpi(
             "retention_rate", f"Retention rate, last {horizon_days} days", 1 - churn_rate, "{:.1%}"
@@ -129,7 +168,7 @@ def compute_kpis(
             float((scores["risk_tier"] == "high").sum()),
         ),
     ]
-    if prep.interactions is not None:
+    if prep is not None and prep.interactions is not None:
         inter = prep.interactions
         recent = (inter.day > to_day(as_of) - 365) & (inter.day <= to_day(as_of))
         nps = inter.score[recent & (inter.kind == 1)]
@@ -279,8 +318,12 @@ def gather(scores_path: Path, config: Path) -> ReportData:
         raise DataValidationError(f"the scores table {scores_path} is empty")
     as_of = pd.Timestamp(scores["as_of"].iloc[0])
     data_config, _ = read_data_section(config)
-    data, _ = load_data(data_config)
-    prep = prepare(data)
+    prep = prepare(load_data(data_config)[0]) if data_config.transactions is not None else None
+    horizon = int(meta_horizon(scores_path.parent))
+    observed = None
+    if data_config.snapshots is not None:
+        table = load_snapshots(data_config.snapshots, labels=True)
+        observed = observed_in_snapshots(table, as_of, horizon)
     churn_version = str(scores["churn_model"].iloc[0])
     meta = _score_meta(scores_path.parent)
     figures_cards, info, card_notes = card_plots(_cards(meta, scores_path.parent))
@@ -288,9 +331,12 @@ def gather(scores_path: Path, config: Path) -> ReportData:
         scores,
         prep,
         as_of,
-        int(meta.get("horizon_days", 90)),
-        contractual=bool(meta.get("contractual", prep.subscriptions is not None)),
+        horizon,
+        contractual=bool(
+            meta.get("contractual", prep is not None and prep.subscriptions is not None)
+        ),
         active_days=int(meta.get("active_days", 365)),
+        observed=observed,
     )
     notes += card_notes
     campaign = _campaign_params(scores_path.parent)
@@ -304,7 +350,10 @@ def gather(scores_path: Path, config: Path) -> ReportData:
         figures["segments"] = segments
     figures.update(figures_cards)
     top = scores.sort_values("value_at_risk", ascending=False, kind="stable").head(TOP_ACCOUNTS)
-    start, end = prep.date_range
+    if prep is not None:
+        start, end = prep.date_range
+    else:
+        start, end = (observed.day if observed else as_of), as_of
     provenance = {
         "churn model": churn_version,
         "CLV model": str(scores["clv_model"].iloc[0]),
@@ -319,6 +368,11 @@ def gather(scores_path: Path, config: Path) -> ReportData:
         "metrics": info.get("metrics", {}),
     }
     return ReportData(as_of, kpis, figures, top, provenance, notes)
+
+
+def meta_horizon(folder: Path) -> int:
+    """The horizon `retain score` recorded (90 days when the scores predate the record)."""
+    return int(_score_meta(folder).get("horizon_days", 90))
 
 
 def _score_meta(folder: Path) -> dict[str, Any]:

@@ -23,8 +23,10 @@ import pandas as pd
 
 from features.build import build_features
 from features.errors import DataValidationError
+from features.labelled import AttributeSchema, labelled_features
 from features.loading import CustomerData, validate_table
 from features.schema import (
+    AS_OF,
     CUSTOMER_ID,
     CUSTOMERS,
     INTERACTIONS,
@@ -47,13 +49,17 @@ class FeatureKeyError(ValueError):
         self.row = row
 
 
-class EventDayError(DataValidationError):
-    """A by-events request item with an event after its ``as_of`` day in the business time zone."""
+class ItemError(DataValidationError):
+    """A request item that cannot be scored as given: its position, the field, and why."""
 
     def __init__(self, row: int, field: list[str | int], message: str) -> None:
         super().__init__(message)
         self.row = row
         self.field = field
+
+
+class EventDayError(ItemError):
+    """A by-events request item with an event after its ``as_of`` day in the business time zone."""
 
 
 # ----------------------------------------------------------------------------- by features
@@ -133,6 +139,16 @@ def event_features(scorer: Scorer, items: Sequence[CustomerInput]) -> pd.DataFra
     with ``scorer.columns`` (attributes nobody in the request gave are missing values).
     """
     check_event_days(items, scorer.timezone)
+    if scorer.schema is not None:
+        return _snapshot_row_features(scorer, scorer.schema, items)
+    for row, item in enumerate(items):
+        if not any((item.transactions, item.interactions, item.subscriptions)):
+            raise ItemError(
+                row,
+                ["transactions"],
+                "the models were trained on a transaction log, not on a CRM snapshots table: "
+                "send the customer's transactions (with as_of), or its features",
+            )
     frames = []
     by_day: dict[dt.date, list[int]] = {}
     for i, item in enumerate(items):
@@ -145,6 +161,31 @@ def event_features(scorer: Scorer, items: Sequence[CustomerInput]) -> pd.DataFra
         feats.index = pd.Index(positions)
         frames.append(feats)
     return pd.concat(frames).sort_index()
+
+
+def _snapshot_row_features(
+    scorer: Scorer, schema: AttributeSchema, items: Sequence[CustomerInput]
+) -> pd.DataFrame:
+    """Features of CRM rows (``attributes`` with ``as_of``) for a model trained on a snapshots
+    table, through ``features.labelled.labelled_features`` as in training and batch scoring;
+    an attribute a row does not send is missing."""
+    for row, item in enumerate(items):
+        unknown = schema.unknown(list(item.attributes or {}))
+        if unknown:
+            raise ItemError(
+                row,
+                ["attributes"],
+                f"unknown attribute(s) {unknown[:10]}: the model reads {schema.names} "
+                "(GET /model_info lists them; leave out any you do not have)",
+            )
+    keys = _keys(len(items))
+    rows = pd.DataFrame.from_records([dict(item.attributes or {}) for item in items])
+    rows.index = pd.RangeIndex(len(items))
+    rows.insert(0, CUSTOMER_ID, keys)
+    rows.insert(1, AS_OF, pd.to_datetime([item.as_of for item in items]))
+    data = events_to_data(items, timezone=scorer.timezone) if scorer.families else None
+    feats = labelled_features(rows, schema, data, scorer.families, require_all=False)
+    return feats.reindex(columns=scorer.columns)
 
 
 def check_event_days(items: Sequence[CustomerInput], timezone: str) -> None:

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from features.schema import CUSTOMER_ID, SCORE_RANGES, SIGNUP_DATE
+from features.schema import AS_OF, CUSTOMER_ID, SCORE_RANGES, SIGNUP_DATE
 
 FeatureValue = Annotated[float, Strict()] | str | None
 """A number (integers too), a text or null; strict so that ``true`` is an error, not 1.0."""
@@ -101,7 +101,10 @@ class CustomerInput(_Strict):
     subscriptions: list[SubscriptionPeriod] | None = Field(None, max_length=1_000)
     signup_date: dt.date | None = None
     attributes: dict[str, FeatureValue] | None = Field(
-        None, description="Customer attributes such as region or channel (customers table columns)."
+        None,
+        description="Customer attributes such as region or channel (customers table columns); "
+        "for a model trained on a CRM snapshots table, the row's columns as the export holds "
+        "them (e.g. Contract, tenure, TotalCharges), read with the model's attribute schema.",
     )
 
     @field_validator("features", "attributes")
@@ -117,7 +120,7 @@ class CustomerInput(_Strict):
                 if isinstance(v, float) and not math.isfinite(v):
                     raise ValueError(f"{kind} {key!r} must be finite or null, got {v}")
         if kind == "attribute":
-            reserved = sorted({CUSTOMER_ID, SIGNUP_DATE} & set(value or {}))
+            reserved = sorted({CUSTOMER_ID, SIGNUP_DATE, AS_OF} & set(value or {}))
             if reserved:
                 raise ValueError(
                     f"attributes may not be named {reserved}: those are the customer's own fields"
@@ -129,13 +132,19 @@ class CustomerInput(_Strict):
         has_events = any(
             x is not None for x in (self.transactions, self.interactions, self.subscriptions)
         )
-        if self.features is not None and has_events:
-            raise ValueError("give either 'features' or raw events (transactions, ...), not both")
-        if self.features is None and not has_events:
-            raise ValueError("give 'features', or raw events (transactions, ...) with 'as_of'")
-        if has_events:
+        has_raw = has_events or self.attributes is not None
+        if self.features is not None and has_raw:
+            raise ValueError(
+                "give either 'features' or raw data (transactions, ..., attributes), not both"
+            )
+        if self.features is None and not has_raw:
+            raise ValueError(
+                "give 'features'; or raw events (transactions, ...) with 'as_of'; or, for a "
+                "model trained on a CRM snapshots table, the row's 'attributes' with 'as_of'"
+            )
+        if has_raw:
             if self.as_of is None:
-                raise ValueError("'as_of' is required when scoring from raw events")
+                raise ValueError("'as_of' is required when scoring from raw events or attributes")
             last_day = self.as_of
             stamps = [
                 ("transactions", i, t.timestamp) for i, t in enumerate(self.transactions or [])
@@ -206,6 +215,16 @@ class ModelInfo(BaseModel):
     test_metrics: dict[str, dict[str, float]]
     feature_table: dict[str, str | int | None]
     max_batch: int
+    attributes: dict[str, str] | None = Field(
+        None,
+        description="Models trained on a CRM snapshots table: the row's columns they read "
+        "(name -> numeric, categorical, boolean or date), to send as 'attributes' with 'as_of'.",
+    )
+    split: Literal["out_of_time", "in_time"] = Field(
+        "out_of_time",
+        description="How the test metrics were measured: on a later day, or (one as_of day) "
+        "on held-out customers of the same day.",
+    )
 
 
 EXAMPLE_FEATURES_REQUEST = {

@@ -69,6 +69,11 @@ class Scorer:
             if bundle.kind != kind:
                 raise DataValidationError(f"the {kind} model given is a {bundle.kind} model")
             bundle.check_schema()
+        if churn.card.attribute_schema != clv.card.attribute_schema:
+            raise DataValidationError(
+                "the churn and CLV models read the snapshots table's attributes differently (or "
+                "only one was trained on one); package a churn and a CLV model from one run"
+            )
         if churn.horizon_days != clv.horizon_days:
             raise DataValidationError(
                 f"churn model horizon {churn.horizon_days} days differs from CLV model "
@@ -81,6 +86,8 @@ class Scorer:
         _ = churn.explainer  # build the TreeSHAP tables now, not in the first request
         self.families = sorted(set(churn.families) | set(clv.families))
         self.timezone = churn.card.data.timezone
+        self.schema = churn.card.attribute_schema
+        """How a CRM row's attributes become features (models trained on a snapshots table)."""
         self.columns = list(dict.fromkeys([*churn.encoding.columns, *clv.encoding.columns]))
         """Every feature either model needs, churn model's order first."""
         self.shared_encoding = churn.encoding == clv.encoding

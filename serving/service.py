@@ -37,8 +37,8 @@ from model.settings import disable_telemetry
 from serving.lookup import LookupTable, feature_table_path
 from serving.output import item_error, score_records
 from serving.requests import (
-    EventDayError,
     FeatureKeyError,
+    ItemError,
     encode_feature_items,
     event_features,
     lookup_ids,
@@ -194,7 +194,7 @@ class Retain:
             items = [customers[i] for i in by_events]
             try:
                 frame = event_features(scorer, items)
-            except EventDayError as err:
+            except ItemError as err:
                 return error_response(422, str(err), ["customers", by_events[err.row], *err.field])
             except RetainError as err:
                 return error_response(422, str(err), ["customers"])
@@ -278,6 +278,8 @@ class Retain:
                 "as_of": None if table is None else table.as_of,
             },
             max_batch=self.max_batch,
+            attributes=(None if s.schema is None else {c.name: c.kind for c in s.schema.columns}),
+            split="in_time" if s.churn.card.cutoffs.in_time else "out_of_time",
         )
 
 

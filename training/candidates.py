@@ -42,8 +42,11 @@ class Fold:
     encoding: FeatureEncoding = field(init=False)
     matrices: dict[str, np.ndarray] = field(init=False)
 
+    parts: dict[str, pd.DataFrame] | None = None
+    """Frames to use instead of the data's own parts (cross-validation folds)."""
+
     def __post_init__(self) -> None:
-        self.frames = {part: self.data.part(part) for part in PARTS}
+        self.frames = self.parts or {part: self.data.part(part) for part in PARTS}
         self.encoding = FeatureEncoding.fit(self.frames["train"], self.data.features)
         self.matrices = {part: self.encoding.transform(df) for part, df in self.frames.items()}
 
@@ -58,15 +61,27 @@ class Fold:
 
     @cached_property
     def segment(self) -> np.ndarray:
-        """'new' or 'established' per test row, by days since the customer's first event."""
+        """'new' or 'established' per test row, by days since the customer's first event
+        (a labelled table without events: all 'all')."""
         prep = self.data.prep
+        if prep is None:
+            return np.full(len(self.test_ids), "all", dtype=object)
         codes = pd.Index(prep.ids).get_indexer(self.test_ids)
-        age = to_day(self.data.split.test) - prep.first_day[codes]
+        first = np.where(
+            codes >= 0, prep.first_day[np.maximum(codes, 0)], to_day(self.data.split.test)
+        )
+        age = to_day(self.data.split.test) - first
         return np.where(age < self.config.new_customer_days, "new", "established")
+
+    @property
+    def has_history(self) -> bool:
+        """Whether there is a purchase history (the BTYD and last-period baselines need one)."""
+        return self.data.test_features is not None and self.data.prep is not None
 
     @cached_property
     def btyd(self) -> BtydBaseline:
         """BG/NBD and Gamma-Gamma fitted at the test cutoff (shared by the churn and CLV specs)."""
+        assert self.data.test_features is not None
         return fit_btyd(self.data.test_features, self.config.horizon_days, self.test_ids)
 
     def lightgbm_params(self, task: Task) -> dict[str, Any]:
@@ -150,11 +165,21 @@ def _recency_rule(fold: Fold) -> Fitted | None:
     return Fitted(rule.predict_proba(test)[:, 1])
 
 
-def _bgnbd_churn(fold: Fold) -> Fitted:
+def _bgnbd_churn(fold: Fold) -> Fitted | None:
+    if not fold.has_history:
+        return None
     return Fitted(fold.btyd.churn, fold.btyd.params())
 
 
-def _lightgbm_spend(fold: Fold) -> Fitted:
+def _prior_rate(fold: Fold) -> Fitted:
+    """Everyone gets the training churn rate: the floor any model must clear."""
+    rate = float(fold.y("train", "churn").mean())
+    return Fitted(np.full(len(fold.frames["test"]), rate), {"rate": rate})
+
+
+def _lightgbm_spend(fold: Fold) -> Fitted | None:
+    if not fold.data.has_value:
+        return None
     m = fold.matrices
     model = LightGBMSpend(
         **fold.lightgbm_params("clv"),
@@ -169,14 +194,27 @@ def _lightgbm_spend(fold: Fold) -> Fitted:
     )
 
 
-def _bgnbd_gamma_gamma(fold: Fold) -> Fitted:
+def _bgnbd_gamma_gamma(fold: Fold) -> Fitted | None:
+    if not fold.has_history or not fold.data.has_value:
+        return None
     return Fitted(fold.btyd.spend, fold.btyd.params())
 
 
-def _last_period(fold: Fold) -> Fitted:
+def _last_period(fold: Fold) -> Fitted | None:
+    if not fold.has_history or not fold.data.has_value:
+        return None
+    assert fold.data.prep is not None
     days = fold.config.horizon_days
     spend = last_period_spend(fold.data.prep, fold.data.split.test, days, fold.test_ids)
     return Fitted(spend, {"days": days})
+
+
+def _prior_mean(fold: Fold) -> Fitted | None:
+    """Everyone gets the training mean future value."""
+    if not fold.data.has_value:
+        return None
+    mean = float(fold.y("train", "clv").mean())
+    return Fitted(np.full(len(fold.frames["test"]), mean), {"mean": mean})
 
 
 CANDIDATES: tuple[Candidate, ...] = (
@@ -184,8 +222,10 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("logistic", "churn", _logistic),
     Candidate("recency_rule", "churn", _recency_rule),
     Candidate("bgnbd", "churn", _bgnbd_churn),
+    Candidate("prior_rate", "churn", _prior_rate),
     Candidate("lightgbm", "clv", _lightgbm_spend),
     Candidate("bgnbd_gamma_gamma", "clv", _bgnbd_gamma_gamma),
     Candidate("last_period", "clv", _last_period),
+    Candidate("prior_mean", "clv", _prior_mean),
 )
 """Every model a training run evaluates, in the order of the evaluation table."""

@@ -36,6 +36,19 @@ class SplitConfig(_Frozen):
     max_train_cutoffs: int | None = Field(
         12, ge=1, description="Train on at most this many of the latest eligible cutoffs."
     )
+    test_share: float = Field(
+        0.2,
+        gt=0,
+        lt=0.5,
+        description="A labelled table with one as_of day: the share of customers held out "
+        "for the test (stratified by churn); the same share of the rest validates.",
+    )
+    cv_folds: int = Field(
+        5,
+        ge=0,
+        description="A labelled table with one as_of day: cross-validation folds on the "
+        "non-test rows, reported beside the test metrics; 0 skips it.",
+    )
 
 
 class LightGBMParams(_Frozen):

@@ -8,13 +8,14 @@ validation cutoff. So no label a model learns from, or is tuned on, overlaps the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from features.build import CUTOFF, build_features, feature_names, resolve_families
 from features.errors import CutoffError
+from features.labelled import AttributeSchema
 from features.labels import CHURN, FUTURE_VALUE, LabelReport, check_window, make_labels
 from features.loading import TableReport, load_data
 from features.prepare import PreparedData, prepare, to_day
@@ -28,11 +29,16 @@ BTYD = "btyd"
 
 @dataclass(frozen=True)
 class Split:
-    """Training, validation (early stopping, calibration) and test cutoffs."""
+    """Training, validation (early stopping, calibration) and test cutoffs.
+
+    ``in_time``: a labelled table with a single as_of day, split by customer at random (stratified
+    by churn) instead of by time; every part then has the same cutoff.
+    """
 
     train: list[pd.Timestamp]
     validation: pd.Timestamp
     test: pd.Timestamp
+    in_time: bool = False
 
 
 def out_of_time_split(
@@ -65,9 +71,13 @@ def out_of_time_split(
 
 @dataclass
 class TrainingData:
-    """Everything the models need, with the provenance MLflow records."""
+    """Everything the models need, with the provenance MLflow records.
 
-    prep: PreparedData
+    From a transaction log, labels are derived at each cutoff; from a labelled snapshots table
+    (``schema`` set), each row carries its label and ``cutoff`` is its as_of day.
+    """
+
+    prep: PreparedData | None
     families: list[str]
     frame: pd.DataFrame
     split: Split
@@ -77,19 +87,47 @@ class TrainingData:
     label_reports: list[LabelReport]
     fingerprint: str
     rows: int
-    test_features: pd.DataFrame
-    """Every customer known at the test cutoff: the model features plus the BTYD summary."""
+    test_features: pd.DataFrame | None
+    """Every customer known at the test cutoff: the model features plus the BTYD summary (None
+    without a transaction log)."""
+    parts: np.ndarray | None = None
+    """'train', 'validation' or 'test' per frame row; None: by cutoff (``split``)."""
+    schema: AttributeSchema | None = None
+    """How a labelled table's attributes become features (None for a transaction log)."""
+    has_value: bool = True
+    """Whether rows carry a future_value label (the CLV model is trained only then)."""
+    notes: list[str] = field(default_factory=list)
+    """What loading decided that the user should read (inferred types, floored labels)."""
 
     @property
     def attributes(self) -> list[str]:
+        """Customers-table attributes (the profile family's), not a snapshots table's."""
+        own = set(self.schema.feature_names) if self.schema else set()
         return [
             c.removeprefix(ATTRIBUTE_PREFIX)
             for c in self.features
-            if c.startswith(ATTRIBUTE_PREFIX)
+            if c.startswith(ATTRIBUTE_PREFIX) and c not in own
         ]
 
+    @property
+    def customers(self) -> int:
+        if self.prep is not None and self.schema is None:
+            return self.prep.n_customers
+        return int(self.frame[CUSTOMER_ID].nunique())
+
+    @property
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The data's first and last day (events, or the snapshots' as_of days)."""
+        days = [pd.Timestamp(self.frame[CUTOFF].min()), pd.Timestamp(self.frame[CUTOFF].max())]
+        if self.prep is not None:
+            start, end = self.prep.date_range
+            days = [min(days[0], start), max(days[1], end)]
+        return days[0], days[1]
+
     def part(self, name: str) -> pd.DataFrame:
-        """Rows of the 'train', 'validation' or 'test' cutoffs."""
+        """Rows of the 'train', 'validation' or 'test' part."""
+        if self.parts is not None:
+            return self.frame.loc[self.parts == name].reset_index(drop=True)
         cutoffs = {
             "train": self.split.train,
             "validation": [self.split.validation],
@@ -98,16 +136,18 @@ class TrainingData:
         return self.frame.loc[self.frame[CUTOFF].isin(cutoffs)].reset_index(drop=True)
 
     def tags(self) -> dict[str, str]:
-        start, end = self.prep.date_range
+        start, end = self.date_range
         return {
             "data.fingerprint": self.fingerprint,
             "data.rows": str(self.rows),
-            "data.customers": str(self.prep.n_customers),
+            "data.customers": str(self.customers),
             "data.start": str(start.date()),
             "data.end": str(end.date()),
+            "data.source": "snapshots" if self.schema is not None else "transactions",
             "split.train": ",".join(str(c.date()) for c in self.split.train),
             "split.validation": str(self.split.validation.date()),
             "split.test": str(self.split.test.date()),
+            "split.kind": "in_time" if self.split.in_time else "out_of_time",
         }
 
 
@@ -115,7 +155,12 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
     """Load the configured tables, build snapshots at every needed cutoff and split them.
 
     Before anything is fitted, the leakage guard checks the training rows (``training.leakage``).
+    A labelled snapshots table takes the other path, ``training.labelled_data``.
     """
+    if config.data.labelled:
+        from training.labelled_data import load_labelled_training_data
+
+        return load_labelled_training_data(config, progress=progress)
     data, load_reports = load_data(config.data)
     prep = prepare(data)  # once per run: every cutoff below reuses these arrays
     if config.contractual and prep.subscriptions is None:
@@ -151,18 +196,12 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
     label_reports.append(test_report)
     features = [c for c in frame.columns if c not in (CUSTOMER_ID, CUTOFF, CHURN, FUTURE_VALUE)]
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-    for name in ("train", "validation", "test"):
-        part = frame.loc[
-            frame[CUTOFF].isin(
-                {"train": split.train, "validation": [split.validation], "test": [split.test]}[name]
-            ),
-            CHURN,
-        ]
-        if part.nunique() < 2:
-            raise CutoffError(
-                f"the {name} cutoffs have only {'churners' if part.mean() == 1 else 'non-churners'} "
-                f"({len(part):,} rows): churn cannot be learned or evaluated; check horizon_days and cutoffs"
-            )
+    parts = np.select(
+        [frame[CUTOFF].isin(split.train), frame[CUTOFF] == split.validation],
+        ["train", "validation"],
+        "test",
+    )
+    check_both_classes(frame, parts)
     check_leakage(frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage)
     return TrainingData(
         prep=prep,
@@ -177,6 +216,22 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
         rows=int(np.sum([r.rows_read for r in load_reports])),
         test_features=test_features,
     )
+
+
+def check_both_classes(frame: pd.DataFrame, parts: np.ndarray) -> None:
+    """Every part needs churners and non-churners, or churn can be neither learned nor scored."""
+    for name in ("train", "validation", "test"):
+        part = frame.loc[parts == name, CHURN]
+        if part.nunique() < 2:
+            what = (
+                "no rows"
+                if part.empty
+                else ("only churners" if part.mean() == 1 else "only non-churners")
+            )
+            raise CutoffError(
+                f"the {name} part has {what} ({len(part):,} rows): churn cannot be learned or "
+                "evaluated; check horizon_days, the cutoffs and the data"
+            )
 
 
 def _snapshot(

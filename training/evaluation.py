@@ -40,6 +40,8 @@ class ModelResult:
     calibration: CalibrationCurve | None = None
     gain: GainCurve | None = None
     deciles: DecileTable | None = None
+    cv: dict[str, float] = field(default_factory=dict)
+    """Cross-validation on the non-test rows (in-time splits only): mean and sd of each metric."""
 
 
 @dataclass
@@ -155,7 +157,10 @@ def evaluate(
 
 def evaluation_table(results: list[ModelResult]) -> pd.DataFrame:
     """One row per (task, model) with its test metrics."""
-    rows = [{"task": r.task, "model": r.name, **r.metrics} for r in results]
+    rows = [
+        {"task": r.task, "model": r.name, **r.metrics, **{f"cv_{k}": v for k, v in r.cv.items()}}
+        for r in results
+    ]
     return pd.DataFrame(rows)
 
 

@@ -70,8 +70,9 @@ def check_leakage(frame: pd.DataFrame, features: Sequence[str], config: LeakageC
             "useless where the label is unknown:\n"
             + "\n".join(f.line() for f in findings)
             + "\nRemove each such column from the data (a customers-table column: drop it, or "
-            "leave it out of data.customers.attributes); if one is legitimate (known at every "
-            "cutoff), list it under leakage.allow_features in the experiment config."
+            "leave it out of data.customers.attributes; a snapshots-table column: list it under "
+            "data.snapshots.drop); if one is legitimate (known at every cutoff), list it under "
+            "leakage.allow_features in the experiment config."
         )
 
 

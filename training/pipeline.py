@@ -26,6 +26,7 @@ from model.card import Cutoffs, DataSummary, ModelCard, Task
 from model.registry import configure_tracking, load_version, version_by_alias
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
 from training.config import ExperimentConfig
+from training.crossval import add_cross_validation
 from training.dataset import TrainingData, load_training_data
 from training.evaluation import (
     Evaluation,
@@ -86,13 +87,20 @@ def train(
                 log("  " + line)
         for label_report in data.label_reports:
             log("  " + label_report.line())
+        if data.schema is not None:
+            log(
+                "  attributes of the snapshots table, as read (override with data.snapshots.types):"
+            )
+            for line in data.schema.lines():
+                log("  " + line)
+        for note in data.notes:
+            log("  note: " + note)
         fold = Fold(config, data, progress)
-        step(
-            f"{len(fold.frames['train']):,} training rows over {len(data.split.train)} cutoffs, "
-            f"{len(fold.frames['validation']):,} validation rows ({data.split.validation.date()}), "
-            f"{len(fold.frames['test']):,} test rows ({data.split.test.date()})"
-        )
+        step(describe_split(fold))
         evaluation = evaluate_candidates(fold, CANDIDATES, step)
+        if data.split.in_time and config.split.cv_folds:
+            step(f"{config.split.cv_folds}-fold cross-validation on the non-test rows")
+            add_cross_validation(evaluation, fold, CANDIDATES, config.split.cv_folds)
         log("\n" + markdown_table(evaluation.table))
 
         step("gating the servable models against the current champions")
@@ -124,6 +132,24 @@ def train(
         data.split.test,
         seconds,
         evaluation.predictions,
+    )
+
+
+def describe_split(fold: Fold) -> str:
+    """One line on the split; an in-time split says plainly that it is one."""
+    split, n = fold.data.split, {p: len(f) for p, f in fold.frames.items()}
+    if split.in_time:
+        return (
+            f"IN-TIME split of the single as_of day {split.test.date()}: customers drawn at "
+            f"random (stratified by churn, seeded): {n['train']:,} training, "
+            f"{n['validation']:,} validation, {n['test']:,} test rows. The metrics say how the "
+            "model ranks customers of that day, not how it holds up on a later day: export "
+            "several as_of days for an out-of-time test"
+        )
+    return (
+        f"{n['train']:,} training rows over {len(split.train)} cutoffs, "
+        f"{n['validation']:,} validation rows ({split.validation.date()}), "
+        f"{n['test']:,} test rows ({split.test.date()})"
     )
 
 
@@ -161,7 +187,7 @@ def evaluate_candidates(
 def model_card(result: ModelResult, fold: Fold, best_iteration: int | None) -> ModelCard:
     """The complete card of a servable result: what it is, its data, cutoffs, metrics, curves."""
     config, data = fold.config, fold.data
-    start, end = data.prep.date_range
+    start, end = data.date_range
     return ModelCard(
         task=result.task,
         model=result.name,
@@ -172,23 +198,31 @@ def model_card(result: ModelResult, fold: Fold, best_iteration: int | None) -> M
         data=DataSummary(
             fingerprint=data.fingerprint,
             rows=data.rows,
-            customers=data.prep.n_customers,
+            customers=data.customers,
             start=str(start.date()),
             end=str(end.date()),
-            timezone=config.data.transactions.timezone,
-            business="contractual" if config.contractual else "noncontractual",
+            timezone=config.data.timezone,
+            business=(
+                "labelled"
+                if data.schema is not None
+                else "contractual"
+                if config.contractual
+                else "noncontractual"
+            ),
             active_days=config.active_days,
         ),
         cutoffs=Cutoffs(
             train=[str(c.date()) for c in data.split.train],
             validation=str(data.split.validation.date()),
             test=str(data.split.test.date()),
+            in_time=data.split.in_time,
         ),
         test_metrics=result.metrics,
         calibration=result.calibration,
         gain=result.gain,
         deciles=result.deciles,
         best_iteration=best_iteration,
+        attribute_schema=data.schema,
     )
 
 
@@ -257,6 +291,12 @@ def _champion_predictions(
     version = str(current.version)
     bundle = load_version(name, version).bundle
     if bundle.horizon_days != config.horizon_days:
+        return version, None
+    if bundle.card.attribute_schema != data.schema:
+        return version, None  # its attributes are read another way (or it has none)
+    if not bundle.encoding.missing_from(evaluation.test.columns):
+        return version, np.asarray(bundle.predict(evaluation.test), dtype=np.float64)
+    if data.prep is None or data.test_features is None:
         return version, None
     feats = data.test_features
     if bundle.encoding.missing_from(feats.columns):

@@ -137,6 +137,7 @@ def _log_evaluation(evaluation: Evaluation) -> None:
     results = evaluation.results
     for r in results:
         mlflow.log_metrics(_finite(r.metrics, f"{T}{r.task}.{r.name}."))
+        mlflow.log_metrics(_finite(r.cv, f"cv.{r.task}.{r.name}."))
     table = evaluation.table
     buffer = io.StringIO()
     table.to_csv(buffer, index=False)
@@ -172,6 +173,7 @@ def _log_model_run(result: ModelResult) -> None:
     mlflow.set_tags({"retain.task": result.task, "retain.model": result.name})
     mlflow.log_params({k: str(v)[:500] for k, v in result.params.items()})
     mlflow.log_metrics(_finite(result.metrics, T))
+    mlflow.log_metrics(_finite(result.cv, "cv."))
     for segment, row in result.slices.iterrows():
         mlflow.log_metrics(_finite(row.to_dict(), f"{T}{segment}."))
     mlflow.log_text(result.slices.to_csv(), "slices.csv")

@@ -33,9 +33,11 @@ def test_the_candidates_are_todays_models() -> None:
         ("churn", "logistic"),
         ("churn", "recency_rule"),
         ("churn", "bgnbd"),
+        ("churn", "prior_rate"),
         ("clv", "lightgbm"),
         ("clv", "bgnbd_gamma_gamma"),
         ("clv", "last_period"),
+        ("clv", "prior_mean"),
     ]
 
 

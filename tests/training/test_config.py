@@ -17,7 +17,9 @@ MINIMAL = {"name": "x", "data": {"transactions": {"path": "tx.csv"}}}
 def test_the_shipped_experiment_configs_load() -> None:
     for path in sorted((ROOT / "experiments").glob("*.yaml")):
         config = load_config(path)
-        assert config.data.transactions.path.is_absolute(), path
+        sources = config.data.sources()
+        assert sources, path
+        assert all(source.path.is_absolute() for source in sources.values()), path
 
 
 def test_relative_data_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:

@@ -1,0 +1,203 @@
+"""A seeded synthetic CRM export (a telecom-style base) with planted churn drivers, for the demo
+and for tests of labelled snapshot tables.
+
+One row per customer and month-end ``as_of`` with a ``Churn`` flag (Yes/No: left within the next
+``horizon_days``), the revenue of that window, and attributes as a real export holds them:
+numbers, yes/no flags, 0/1 flags, a date, categories with a rare level, numbers stored as text with
+blank cells, an e-mail column (an identifier) and a constant column. Planted drivers of the
+monthly churn hazard: contract type, tenure, support calls, internet service, payment method,
+monthly charges, partner and senior citizen; gender and region are noise. The true churn
+probability of each row is saved in the truth table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+CONTRACTS = ("Month-to-month", "One year", "Two year")
+CONTRACT_SHARE = (0.55, 0.25, 0.20)
+CONTRACT_LOGIT = {"Month-to-month": 0.9, "One year": -0.4, "Two year": -1.3}
+INTERNET = ("DSL", "Fiber optic", "No")
+INTERNET_SHARE = (0.35, 0.45, 0.20)
+INTERNET_LOGIT = {"DSL": 0.0, "Fiber optic": 0.55, "No": -0.5}
+PAYMENT = (
+    "Electronic check",
+    "Mailed check",
+    "Bank transfer (automatic)",
+    "Credit card (automatic)",
+)
+PAYMENT_SHARE = (0.34, 0.22, 0.22, 0.22)
+PAYMENT_LOGIT = {
+    "Electronic check": 0.45,
+    "Mailed check": 0.0,
+    "Bank transfer (automatic)": -0.2,
+    "Credit card (automatic)": -0.2,
+}
+REGIONS = ("North", "South", "East", "West", "Central", "Islands")
+REGION_SHARE = (0.25, 0.25, 0.2, 0.2, 0.097, 0.003)
+DRIVERS = (
+    "Contract",
+    "tenure",
+    "SupportCalls90d",
+    "InternetService",
+    "PaymentMethod",
+    "MonthlyCharges",
+)
+"""The planted drivers, strongest first (by their share of the hazard's variance)."""
+NOISE = ("gender", "Region")
+
+
+@dataclass(frozen=True)
+class CrmExport:
+    """The export and, per row, the true probability of the churn it records."""
+
+    snapshots: pd.DataFrame
+    truth: pd.DataFrame
+
+
+def make_crm(
+    customers: int = 5000,
+    *,
+    months: int = 1,
+    horizon_days: int = 90,
+    seed: int = 42,
+    first_as_of: str = "2024-06-30",
+) -> CrmExport:
+    """``customers`` accounts observed at ``months`` month ends; churners leave, new ones join.
+
+    A customer churned at one month end is gone from the next; as many new customers join, so
+    each snapshot holds about ``customers`` rows. With ``months=1`` the table has one as_of.
+    """
+    rng = np.random.default_rng(seed)
+    months_ahead = horizon_days / 30.4
+    ends = pd.date_range(pd.Timestamp(first_as_of), periods=months, freq="ME")
+    base = _new_accounts(customers, rng, start_id=1, as_of=ends[0])
+    frames, truths = [], []
+    next_id = customers + 1
+    for m, as_of in enumerate(ends):
+        if m:
+            base["tenure"] += 1
+            base["SupportCalls90d"] = rng.poisson(base["_call_rate"].to_numpy() * 3)
+        hazard = _monthly_hazard(base)
+        p_churn = 1 - (1 - hazard) ** months_ahead
+        churned = rng.random(len(base)) < p_churn
+        months_kept = np.where(churned, rng.uniform(0, months_ahead, len(base)), months_ahead)
+        value = base["MonthlyCharges"].to_numpy() * months_kept * rng.lognormal(0, 0.1, len(base))
+        frames.append(_export(base, as_of, churned, value, rng))
+        truths.append(
+            pd.DataFrame(
+                {
+                    "customerID": base["customerID"].to_numpy(),
+                    "as_of": as_of.date().isoformat(),
+                    "p_churn": p_churn,
+                    "churned": churned.astype(int),
+                }
+            )
+        )
+        # who left before the next month end: a share of this row's churners, by the hazard
+        gone = rng.random(len(base)) < hazard
+        stay = base.loc[~gone].reset_index(drop=True)
+        joiners = _new_accounts(int(gone.sum()), rng, start_id=next_id, as_of=as_of, new=True)
+        next_id += len(joiners)
+        base = pd.concat([stay, joiners], ignore_index=True)
+    return CrmExport(pd.concat(frames, ignore_index=True), pd.concat(truths, ignore_index=True))
+
+
+def _new_accounts(
+    n: int, rng: np.random.Generator, *, start_id: int, as_of: pd.Timestamp, new: bool = False
+) -> pd.DataFrame:
+    contract = rng.choice(CONTRACTS, n, p=CONTRACT_SHARE)
+    long_contract = contract != "Month-to-month"
+    tenure = np.where(
+        long_contract, rng.integers(1, 72, n), rng.geometric(1 / 14, n).clip(0, 72)
+    ).astype(np.int64)
+    if new:  # joined this month
+        tenure[:] = 0
+    internet = rng.choice(INTERNET, n, p=INTERNET_SHARE)
+    base_price = np.select([internet == "Fiber optic", internet == "DSL"], [80.0, 55.0], 22.0)
+    monthly = np.round(base_price + rng.normal(0, 10, n).clip(-15, 35), 2)
+    call_rate = rng.gamma(1.2, 0.35, n)
+    ids = np.char.add("C", np.char.zfill(np.arange(start_id, start_id + n).astype(str), 7))
+    start = as_of - pd.to_timedelta(tenure * 30.4 + rng.integers(0, 28, n), unit="D")
+    return pd.DataFrame(
+        {
+            "customerID": ids,
+            "gender": rng.choice(["Female", "Male"], n),
+            "SeniorCitizen": (rng.random(n) < 0.16).astype(int),
+            "Partner": rng.choice(["Yes", "No"], n),
+            "tenure": tenure,
+            "Contract": contract,
+            "ContractStart": start.normalize(),
+            "PaperlessBilling": rng.choice(["Yes", "No"], n, p=[0.6, 0.4]),
+            "PaymentMethod": rng.choice(PAYMENT, n, p=PAYMENT_SHARE),
+            "InternetService": internet,
+            "MonthlyCharges": monthly,
+            "SupportCalls90d": rng.poisson(call_rate * 3),
+            "Region": rng.choice(REGIONS, n, p=REGION_SHARE),
+            "_call_rate": call_rate,
+        }
+    )
+
+
+def _monthly_hazard(base: pd.DataFrame) -> np.ndarray:
+    """The planted monthly churn hazard of each account: additive effects plus the thresholds and
+    interactions real bases show (a linear model sees only part of them)."""
+    tenure = base["tenure"].to_numpy()
+    calls = base["SupportCalls90d"].to_numpy()
+    charges = base["MonthlyCharges"].to_numpy()
+    month_to_month = base["Contract"].to_numpy() == "Month-to-month"
+    fiber = base["InternetService"].to_numpy() == "Fiber optic"
+    logit = (
+        -3.8
+        + base["Contract"].map(CONTRACT_LOGIT).to_numpy()
+        + np.where(tenure < 6, 1.4, np.where(tenure < 18, 0.3, 0.0))  # the first months
+        + np.where(calls >= 4, 1.8, 0.1 * calls)  # a fourth call in 90 days tips them
+        + base["InternetService"].map(INTERNET_LOGIT).to_numpy()
+        + 1.0 * (month_to_month & fiber)
+        - 0.5 * (~month_to_month & fiber)  # fibre customers without a contract shop around
+        + base["PaymentMethod"].map(PAYMENT_LOGIT).to_numpy()
+        + 0.9 * (np.abs(charges - 65) > 25)  # the cheapest and the dearest plans
+        - 0.25 * (base["Partner"].to_numpy() == "Yes")
+        + 0.2 * base["SeniorCitizen"].to_numpy()
+    )
+    return 1 / (1 + np.exp(-logit))
+
+
+def _export(
+    base: pd.DataFrame,
+    as_of: pd.Timestamp,
+    churned: np.ndarray,
+    value: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The rows as a CRM exports them: text flags, charges as text with blanks, an e-mail."""
+    total = base["MonthlyCharges"].to_numpy() * base["tenure"].to_numpy()
+    total_text = np.where(base["tenure"].to_numpy() <= 1, " ", np.char.mod("%.2f", total))
+    return pd.DataFrame(
+        {
+            "customerID": base["customerID"].to_numpy(),
+            "as_of": as_of.date().isoformat(),
+            "gender": base["gender"].to_numpy(),
+            "SeniorCitizen": base["SeniorCitizen"].to_numpy(),
+            "Partner": base["Partner"].to_numpy(),
+            "tenure": base["tenure"].to_numpy(),
+            "Contract": base["Contract"].to_numpy(),
+            "ContractStart": base["ContractStart"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "PaperlessBilling": base["PaperlessBilling"].to_numpy(),
+            "PaymentMethod": base["PaymentMethod"].to_numpy(),
+            "InternetService": base["InternetService"].to_numpy(),
+            "MonthlyCharges": base["MonthlyCharges"].to_numpy(),
+            "TotalCharges": total_text,
+            "SupportCalls90d": base["SupportCalls90d"].to_numpy(),
+            "Region": base["Region"].to_numpy(),
+            "Email": np.char.add(
+                np.char.lower(base["customerID"].to_numpy().astype(str)), "@example.com"
+            ),
+            "Country": "Freedonia",
+            "Churn": np.where(churned, "Yes", "No"),
+            "Revenue90d": np.round(value, 2),
+        }
+    )
