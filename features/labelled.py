@@ -241,20 +241,24 @@ def _infer_kind(raw: pd.Series) -> AttributeType:
         return "numeric"
     if raw.dtype.kind == "M" or isinstance(raw.dtype, pd.DatetimeTZDtype):
         return "date"
-    text = parse_text(raw).dropna()
-    if text.empty:
+    # decide on the distinct values, weighted by their counts: a category column of 100,000
+    # rows has a handful of them, so the parsers run on those only
+    cleaned = parse_text(_blank_na_tokens(raw)).value_counts()
+    if cleaned.empty:
         return "categorical"
-    tokens = set(text.str.lower().unique()[:3].tolist()) if text.nunique() <= 2 else set()
+    values = pd.Series(cleaned.index.astype(str), dtype=object)
+    counts = cleaned.to_numpy()
+    filled = counts.sum()
+    tokens = {v.lower() for v in values} if len(values) <= 2 else set()
     if len(tokens) == 2 and len(tokens & TRUE_TOKENS) == 1 and len(tokens & FALSE_TOKENS) == 1:
         return "boolean"
-    cleaned = _blank_na_tokens(raw)
-    filled = int((parse_text(cleaned).notna()).sum())
-    numbers, _ = parse_numbers(cleaned)
-    if filled and numbers.notna().sum() >= NUMERIC_SHARE * filled:
+    numbers, _ = parse_numbers(values)
+    if counts[numbers.notna().to_numpy()].sum() >= NUMERIC_SHARE * filled:
         return "numeric"
-    if filled and text.str.match(_DATE_LIKE).mean() >= NUMERIC_SHARE:
-        dates, _ = parse_datetimes(cleaned)
-        if dates.notna().sum() >= NUMERIC_SHARE * filled:
+    date_like = values.str.match(_DATE_LIKE).to_numpy()
+    if counts[date_like].sum() >= NUMERIC_SHARE * filled:
+        dates, _ = parse_datetimes(values)
+        if counts[dates.notna().to_numpy()].sum() >= NUMERIC_SHARE * filled:
             return "date"
     return "categorical"
 

@@ -164,6 +164,12 @@ class LeakageConfig(_Frozen):
     min_level_rows: int = Field(
         20, ge=1, description="Levels with fewer training rows are pooled before being scored."
     )
+    warn_auc: float = Field(
+        0.9,
+        gt=0.5,
+        le=1,
+        description="Warn (without stopping) when one feature alone reaches this ROC-AUC.",
+    )
 
 
 class ExperimentConfig(_Frozen):

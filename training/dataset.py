@@ -202,7 +202,7 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
         "test",
     )
     check_both_classes(frame, parts)
-    check_leakage(frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage)
+    warnings = check_leakage(frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage)
     return TrainingData(
         prep=prep,
         families=families,
@@ -215,6 +215,7 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
         fingerprint=data_fingerprint(data.transactions),
         rows=int(np.sum([r.rows_read for r in load_reports])),
         test_features=test_features,
+        notes=warnings,
     )
 
 

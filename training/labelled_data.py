@@ -96,7 +96,7 @@ def load_labelled_training_data(config: ExperimentConfig, *, progress: bool = Tr
         )
     check_both_classes(frame, parts)
     train_rows = frame.loc[parts == "train"]
-    check_leakage(
+    warnings = check_leakage(
         train_rows if table.has_value else train_rows.drop(columns=[FUTURE_VALUE]),
         features,
         config.leakage,
@@ -113,7 +113,12 @@ def load_labelled_training_data(config: ExperimentConfig, *, progress: bool = Tr
         )
         for day in days
     ]
-    notes = [*table.notes, *inferred.notes]
+    notes = [*table.notes, *inferred.notes, *warnings]
+    if not table.has_value:
+        notes.append(
+            "no future_value label mapped: only the churn model is trained; serving needs a CLV "
+            "model too, so map a value column (what each customer spent in the horizon) to serve"
+        )
     return TrainingData(
         prep=prep,
         families=families,

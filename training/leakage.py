@@ -48,11 +48,12 @@ class Finding:
         return f"  - {self.feature}: {'; '.join(self.reasons)}"
 
 
-def check_leakage(frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig) -> None:
+def check_leakage(frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig) -> list[str]:
     """Raise LeakageError naming every feature of ``frame`` (training rows) that leaks a label.
 
     ``frame`` holds the features and the ``churn`` label (``future_value`` when present). Names in
-    ``config.allow_features`` are skipped; one that is not a feature is a ConfigError.
+    ``config.allow_features`` are skipped; one that is not a feature is a ConfigError. Returns a
+    warning per feature strong enough alone to deserve a look (``config.warn_auc``), not stopped.
     """
     unknown = [f for f in config.allow_features if f not in features]
     if unknown:
@@ -74,6 +75,26 @@ def check_leakage(frame: pd.DataFrame, features: Sequence[str], config: LeakageC
             "data.snapshots.drop); if one is legitimate (known at every cutoff), list it under "
             "leakage.allow_features in the experiment config."
         )
+    return strong_features(frame, [f for f in features if f not in config.allow_features], config)
+
+
+def strong_features(
+    frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig
+) -> list[str]:
+    """A warning for each feature whose single-feature churn ROC-AUC reaches ``warn_auc``."""
+    churn = frame[CHURN].to_numpy(dtype=np.float64)
+    out = []
+    for feature in features:
+        codes, numeric = _codes(frame[feature])
+        aucs = _aucs(codes, numeric, churn, config.min_level_rows)
+        strength = max((max(a, 1 - a) for a in aucs.values()), default=0.0)
+        if strength >= config.warn_auc:
+            out.append(
+                f"{feature} alone reaches churn ROC-AUC {strength:.3f} on the training rows: "
+                "check that it is known on the day it describes (a value measured after it, "
+                "e.g. over the horizon, leaks the label)"
+            )
+    return out
 
 
 def find_leaks(
