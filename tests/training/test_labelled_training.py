@@ -139,3 +139,56 @@ def test_the_leakage_guard_stops_a_recoded_label_in_a_snapshot_table(tmp_path: P
     )
     result = train(allowed, progress=False, log=lambda _: None)
     assert metric(result, "churn", "lightgbm", "roc_auc") > 0.99
+
+
+def test_a_snapshot_table_beside_a_transaction_log_gets_event_features(
+    demo_data: Path, tmp_path: Path
+) -> None:
+    """Labels from the CRM table, purchase features from the log as of each row's day."""
+    from features.labels import make_labels
+    from features.loading import load_data
+    from features.prepare import prepare
+    from features.sources import DataConfig
+
+    retail = demo_data / "retail"
+    data, _ = load_data(
+        DataConfig.model_validate({"transactions": {"path": str(retail / "transactions.csv")}})
+    )
+    prep = prepare(data)
+    end = prep.date_range[1]
+    days = [(end - pd.Timedelta(days=90 + 91 * k)).normalize() for k in (3, 2, 1, 0)]
+    customers = pd.read_csv(retail / "customers.csv", dtype=str)
+    rows = []
+    for day in days:
+        labels, _ = make_labels(prep, day, 90)
+        frame = labels.reset_index().merge(customers[["customer_id", "channel"]], how="left")
+        rows.append(
+            frame.assign(
+                as_of=str(day.date()),
+                churned=np.where(frame["churn"] == 1, "churned", "active"),
+            ).drop(columns=["churn"])
+        )
+    path = tmp_path / "crm.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    config = parse_config(
+        {
+            "name": "crm-with-log",
+            "data": {
+                "snapshots": {"path": str(path)},
+                "transactions": {"path": str(retail / "transactions.csv")},
+            },
+            "horizon_days": 90,
+            "seed": 42,
+            "registry": {"churn": "crm-with-log-churn", "clv": "crm-with-log-clv"},
+        }
+    )
+    result = train(config, progress=False, log=lambda _: None)
+    bundle = load_version("crm-with-log-churn", result.versions["churn"]).bundle
+    assert "days_since_last_purchase" in bundle.card.features
+    assert "attr_channel" in bundle.card.features
+    assert bundle.card.cutoffs.test == str(days[-1].date())
+    models = set(result.evaluation["model"])
+    assert {"bgnbd", "recency_rule", "bgnbd_gamma_gamma", "last_period"} <= models
+    assert metric(result, "churn", "lightgbm", "roc_auc") > metric(
+        result, "churn", "recency_rule", "roc_auc"
+    )
