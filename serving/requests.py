@@ -142,7 +142,7 @@ def event_features(scorer: Scorer, items: Sequence[CustomerInput]) -> pd.DataFra
     if scorer.schema is not None:
         return _snapshot_row_features(scorer, scorer.schema, items)
     for row, item in enumerate(items):
-        if not any((item.transactions, item.interactions, item.subscriptions)):
+        if all(x is None for x in (item.transactions, item.interactions, item.subscriptions)):
             raise ItemError(
                 row,
                 ["transactions"],

@@ -171,7 +171,7 @@ CASES: list[tuple[str, Callable[[Body], Body], int, list[Any], tuple[str, ...]]]
         lambda f: one(features=f, as_of=AS_OF, transactions=[TX]),
         400,
         ["customers", 0],
-        ("either 'features' or raw events",),
+        ("either 'features' or raw data",),
     ),
     (
         "neither features nor events",
