@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -135,6 +135,9 @@ def features_command(
     from features.sources import read_data_section
 
     data_config, families = read_data_section(config)
+    if data_config.labelled:
+        _snapshot_features(data_config, as_of, out, strict=strict)
+        return
     data, reports = load_data(data_config)
     for report in reports:
         for line in report.lines():
@@ -145,6 +148,43 @@ def features_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out)
     typer.echo(f"wrote {len(frame):,} customers x {frame.shape[1]} features as of {as_of} to {out}")
+
+
+def _snapshot_features(data_config: Any, as_of: str, out: Path, *, strict: bool) -> None:
+    """The attribute features of a labelled export's rows of one as_of day, typed by inference
+    on the whole table (training infers on its training table and stores that schema)."""
+    import pandas as pd
+
+    from features.labelled import infer_schema, labelled_features, load_snapshots
+    from features.loading import raise_if_unclean
+    from features.schema import AS_OF, CUSTOMER_ID
+
+    if data_config.transactions is not None:
+        raise RetainError(
+            "retain features on a snapshots table with a transaction log: train on it, or list "
+            "the log's features with a config without the snapshots table"
+        )
+    source = data_config.snapshots
+    table = load_snapshots(source, labels=False)
+    for line in table.report.lines():
+        typer.echo(line, err=True)
+    if strict:
+        raise_if_unclean([table.report])
+    inferred = infer_schema(table.rows[table.attributes], source, table.rows[CUSTOMER_ID].nunique())
+    for line in [*inferred.schema.lines(), *inferred.notes]:
+        typer.echo(line, err=True)
+    day = pd.Timestamp(as_of).normalize()
+    rows = table.rows.loc[pd.to_datetime(table.rows[AS_OF]).dt.normalize() == day]
+    if rows.empty:
+        days = ", ".join(str(d.date()) for d in table.as_of_days[-10:])
+        raise RetainError(
+            f"--as-of {day.date()}: the snapshots table has no rows of that day ({days})"
+        )
+    frame = labelled_features(rows.reset_index(drop=True), inferred.schema)
+    frame.index = pd.Index(rows[CUSTOMER_ID].astype("str"), name=CUSTOMER_ID)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out)
+    typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1]} features as of {day.date()} to {out}")
 
 
 class _wide_pandas:

@@ -116,3 +116,31 @@ def test_demo_data_is_seeded_and_written_in_the_documented_format(tmp_path: Path
         assert (tmp_path / "a" / business / "truth.parquet").exists()
     header = (tmp_path / "a" / "retail" / "transactions.csv").read_text().splitlines()[0]
     assert header == "customer_id,timestamp,amount,order_id,quantity,product_id,category"
+
+
+def test_crm_demo_export_gives_typed_features_and_names_a_missing_day(tmp_path: Path) -> None:
+    import pandas as pd
+    import yaml
+
+    assert (
+        run(
+            "demo-data", "--business", "crm", "--customers", "300", "--out", str(tmp_path)
+        ).returncode
+        == 0
+    )
+    config = yaml.safe_load((ROOT / "experiments" / "crm.yaml").read_text())
+    config["data"]["snapshots"]["path"] = str(tmp_path / "crm" / "snapshot.csv")
+    path = tmp_path / "crm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "f.parquet"
+    result = run("features", "--config", str(path), "--as-of", "2024-06-30", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "TotalCharges                 numeric" in result.stderr
+    frame = pd.read_parquet(out)
+    assert len(frame) == 300
+    assert frame["attr_PaperlessBilling"].isin([0.0, 1.0]).all()
+    assert "attr_Email" not in frame
+    missing = run("features", "--config", str(path), "--as-of", "2024-05-31", "--out", str(out))
+    assert missing.returncode == 2
+    assert "no rows of that day (2024-06-30)" in missing.stderr
+    assert "Traceback" not in missing.stderr
