@@ -153,12 +153,14 @@ def check_feature_table(table: pd.DataFrame, scorer: Scorer) -> None:
 
 
 def _as_of_days(table: pd.DataFrame) -> np.ndarray:
-    try:
-        days = pd.to_datetime(table[AS_OF]).to_numpy()
-    except (ValueError, TypeError, OverflowError) as err:
+    column = table[AS_OF]
+    if not pd.api.types.is_datetime64_any_dtype(column.dtype):
         raise DataValidationError(
-            f"the feature table's {AS_OF} column is not a column of dates ({err})"
-        ) from err
+            f"the feature table's {AS_OF} column is not a column of dates (found {column.dtype})"
+        )
+    if column.dt.tz is not None:
+        column = column.dt.tz_localize(None)
+    days = column.to_numpy()
     if np.isnat(days).any():
         raise DataValidationError(f"the feature table's {AS_OF} column has missing days")
     return days
