@@ -17,6 +17,8 @@ way to replace or drop its timeout middleware (``traffic.timeout`` must be posit
 private hook remains, isolated here: ``install_prompt_timeout`` swaps the class BentoML looks up
 when it builds the app, and ``check_prompt_timeout`` proves on the built app (``Service.to_asgi``,
 public) that the swap took effect, failing the service's start-up loudly if BentoML changes.
+``quiet_client_error_tracebacks`` filters BentoML's request-failure logger (by its name) so a
+client's mistake is not logged at ERROR with a traceback; the guard logs it at INFO instead.
 ``RETAIN_TRACING=1`` keeps BentoML's spans (configure an exporter in BentoML's configuration);
 ``RETAIN_RUNTIME_TUNING=0`` runs BentoML's defaults, for the benchmark's side-by-side row.
 """

@@ -7,8 +7,11 @@ Endpoints (all POST, JSON):
 BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
 
 Settings come from the environment: RETAIN_API_KEY (when set, scoring endpoints need it in the
-``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS,
-RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL (BentoML model tags, default the latest packaged).
+``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000),
+RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL (BentoML model
+tags, default the latest packaged); the guard in front (``serving.guard``) reads
+RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A model that fails its
+start-up checks leaves the worker up and answering 503 with the reason.
 
 Latency: the default BentoML worker's tail is full garbage collections over a heap that keeps
 every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the
