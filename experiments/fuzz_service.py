@@ -4,7 +4,7 @@ Every response is checked: no server error (5xx), a status the document declares
 content type, headers and schema. The run fails unless it made at least ``--min-requests``
 requests with none of those failures. The project is the harness home (``experiments/served``).
 
-    python experiments/fuzz_service.py [--examples 300] [--seed 1] [--min-requests 1000]
+    python experiments/fuzz_service.py [--examples 1000] [--seed 1] [--min-requests 1000]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def summarise(report: Path) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=300, help="Examples per operation.")
+    parser.add_argument("--examples", type=int, default=1000, help="Examples per operation.")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-requests", type=int, default=1000)
     args = parser.parse_args()
