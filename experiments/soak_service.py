@@ -5,7 +5,7 @@ scored off the event loop) and by-id scoring, and bad
 requests (dates out of range, overflowing amounts, a foreign Host, XML, an oversized body).
 Every answer must carry the status its kind expects. Reports requests, errors (a 5xx, a wrong
 status, a connection failure), the slowest /readyz while loaded, and the resident memory (RSS)
-of the server's processes after warm-up and at the end. Fails on any error.
+of the server's processes after warm-up, every 10 s and at the end. Fails on any error.
 
     python experiments/soak_service.py [--seconds 60] [--threads 4]
 """
@@ -141,7 +141,12 @@ def main() -> int:
             t.start()
         ready_worst = 0.0
         ready_failed = 0
+        samples: list[float] = []  # RSS in MB about every 10 s: a plateau, or steady growth
+        next_sample = time.monotonic() + 10
         while any(t.is_alive() for t in threads):
+            if time.monotonic() >= next_sample:
+                samples.append(round(rss_kb(server.process.pid) / 1024, 1))
+                next_sample += 10
             t0 = time.monotonic()
             status, _ = http("GET", f"{server.url}/readyz", timeout=60)
             ready_worst = max(ready_worst, time.monotonic() - t0)
@@ -164,6 +169,7 @@ def main() -> int:
         "rss_after_warmup_mb": round(start_rss / 1024, 1),
         "rss_end_mb": round(end_rss / 1024, 1),
         "rss_growth_mb": round((end_rss - start_rss) / 1024, 1),
+        "rss_every_10s_mb": samples,
         "tracebacks_in_server_log": log.count("Traceback"),
     }
     print(json.dumps(result, indent=2))
