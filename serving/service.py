@@ -226,7 +226,8 @@ class Retain:
         try:
             snapshot = self.lookup.current()  # this request uses this snapshot only
         except RetainError as err:
-            return error_response(400, str(err), ["customer_ids"])
+            path = self.lookup.path  # the file name only: no server paths in answers
+            return error_response(400, str(err).replace(str(path), path.name), ["customer_ids"])
         rows = lookup_ids(snapshot, customer_ids)
         found = rows.found.tolist()
         ids = [cid for cid, ok in zip(customer_ids, found, strict=True) if ok]
