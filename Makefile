@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast bench results results-models bench-features bench-serving bench-scoring bench-labelled docs clean
+.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast fuzz soak bench results results-models bench-features bench-serving bench-scoring bench-labelled docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ pytest: venv
 
 pytest-fast: venv
 	$(BIN)/pytest -m "not slow" -n 2
+
+fuzz: venv ## Schemathesis (>= 1,000 requests) against a real service on 127.0.0.1: 0 5xx, 0 non-conformance
+	$(BIN)/python experiments/fuzz_service.py
+
+soak: venv ## 60 s of good and bad requests on 127.0.0.1: errors, /readyz under load, RSS growth
+	$(BIN)/python experiments/soak_service.py --seconds 60
 
 bench: bench-features bench-serving bench-scoring bench-labelled ## All benchmarks (results under experiments/results)
 

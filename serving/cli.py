@@ -73,6 +73,21 @@ def package_command(
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """True when binding ``host`` keeps the service on this machine."""
+    import ipaddress
+
+    if host.lower() in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def serve_command(
     host: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")
@@ -83,15 +98,53 @@ def serve_command(
         str | None,
         typer.Option(envvar="RETAIN_API_KEY", help="Require this X-API-Key on scoring endpoints."),
     ] = None,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RETAIN_ALLOWED_HOSTS",
+            help="Comma-separated Host header names to answer (* for any); default loopback "
+            "names plus --host.",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(help="Allow binding beyond loopback without an API key (not recommended)."),
+    ] = False,
 ) -> None:
     """Serve the packaged champion models over HTTP (BentoML), until interrupted.
 
     POST /score, /score_ids, /model_info; GET /healthz, /readyz, /metrics, /docs.json; Swagger UI
     at /. Run `retain package` first.
     """
+    local = is_loopback(host)
+    if not local and not api_key:
+        warning = (
+            f"WARNING: binding {host} without an API key: anyone who can reach this port can "
+            "score customers and read model details. Set RETAIN_API_KEY (or --api-key)."
+        )
+        if not insecure:
+            raise RetainError(
+                f"refusing to bind {host} without an API key: set RETAIN_API_KEY (or --api-key), "
+                "or pass --insecure to serve unauthenticated"
+            )
+        typer.secho(warning, fg="red", err=True, bold=True)
+    hosts = allowed_hosts or ",".join(
+        [*LOOPBACK, *([] if local or host in ("0.0.0.0", "::") else [host])]
+    )
+    if not local and not allowed_hosts:
+        typer.echo(
+            f"answering Host headers {hosts} only: set RETAIN_ALLOWED_HOSTS (or --allowed-hosts) "
+            "to the names clients use",
+            err=True,
+        )
     home = use_local_bentoml_home()
     disable_telemetry()  # sets the variables in os.environ, which the server inherits
-    env = {**os.environ, "RETAIN_WORKERS": str(workers), "BENTOML_HOME": str(home)}
+    env = {
+        **os.environ,
+        "RETAIN_WORKERS": str(workers),
+        "BENTOML_HOME": str(home),
+        "RETAIN_ALLOWED_HOSTS": hosts,
+    }
     if api_key:
         env["RETAIN_API_KEY"] = api_key
     command = bentoml_serve_args(host, port)

@@ -5,11 +5,16 @@ temporary file renamed over the old one). ``LookupTable.current`` notices a new 
 (mtime, size, inode), builds a new ``LookupSnapshot`` off to the side and swaps it in with one
 reference assignment under a lock. A request takes the current snapshot once and uses only it, so
 ids, matrices and dates always come from the same file, whatever happens meanwhile.
+
+A new file is checked before the swap (readable, every feature present, numeric columns numeric,
+ids present and unique, as-of days valid); a file that fails is logged once and rejected, and the
+last good snapshot keeps serving.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -22,6 +27,8 @@ from features.errors import DataValidationError
 from features.schema import CUSTOMER_ID
 from model.settings import retain_home
 from serving.scorer import EncodedBatch, Scorer
+
+logger = logging.getLogger("bentoml.retain")
 
 AS_OF = "as_of"
 """The feature table's column of the day its features are as of."""
@@ -38,6 +45,8 @@ def read_feature_table(path: Path) -> pd.DataFrame:
     table = pd.read_parquet(path)
     if CUSTOMER_ID in table.columns:
         table = table.set_index(CUSTOMER_ID)
+    if table.index.hasnans:
+        raise DataValidationError("the feature table has rows without a customer id")
     table.index = table.index.astype("str")
     return table
 
@@ -96,22 +105,65 @@ class LookupSnapshot:
 
     @classmethod
     def build(cls, path: Path, scorer: Scorer) -> LookupSnapshot:
-        """Read and encode the table at ``path``; it must hold every feature the models need."""
+        """Read, check and encode the table at ``path``; raises ``DataValidationError`` if unusable."""
         stamp = _stamp(path)
-        table = read_feature_table(path)
-        missing = [c for c in scorer.columns if c not in table.columns]
-        if missing:
+        try:
+            table = read_feature_table(path)
+        except DataValidationError:
+            raise
+        except Exception as err:  # a damaged or foreign file: pyarrow's own error, named
             raise DataValidationError(
-                f"the feature table lacks features the models need: {missing}; "
-                "rerun `retain score` with the current champion models"
-            )
+                f"the feature table cannot be read ({type(err).__name__}: {err})"
+            ) from err
+        check_feature_table(table, scorer)
         encoded = scorer.encode(table)
         encoded.churn.setflags(write=False)
         encoded.clv.setflags(write=False)
-        days = pd.to_datetime(table[AS_OF]).to_numpy() if AS_OF in table else None
+        days = _as_of_days(table) if AS_OF in table else None
         if days is not None:
             days.setflags(write=False)
         return cls(path, stamp or (0, 0, 0), pd.Index(table.index), encoded, days)
+
+
+def check_feature_table(table: pd.DataFrame, scorer: Scorer) -> None:
+    """Schema and ids of a feature table, before it may serve: raises ``DataValidationError``."""
+    fix = "rerun `retain score` with the current champion models"
+    missing = [c for c in scorer.columns if c not in table.columns]
+    if missing:
+        raise DataValidationError(
+            f"the feature table lacks features the models need: {missing}; {fix}"
+        )
+    categorical = set(scorer.churn.encoding.categories) | set(scorer.clv.encoding.categories)
+    for name in scorer.columns:
+        dtype = table[name].dtype
+        if name not in categorical and (
+            not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        ):
+            raise DataValidationError(
+                f"the feature table's column {name!r} must be numeric, found {dtype}; {fix}"
+            )
+    ids = table.index
+    if (ids == "").any():
+        raise DataValidationError(f"the feature table has rows without a customer id; {fix}")
+    if not ids.is_unique:
+        dupes = ids[ids.duplicated()].unique()[:5].tolist()
+        raise DataValidationError(
+            f"the feature table has duplicated customer ids (e.g. {dupes}); {fix}"
+        )
+
+
+def _as_of_days(table: pd.DataFrame) -> np.ndarray:
+    column = table[AS_OF]
+    if not pd.api.types.is_datetime64_any_dtype(column.dtype):
+        raise DataValidationError(
+            f"the feature table's {AS_OF} column is not a column of dates (found {column.dtype})"
+        )
+    if column.dt.tz is not None:
+        column = column.dt.tz_localize(None)
+    days = column.to_numpy()
+    if np.isnat(days).any():
+        raise DataValidationError(f"the feature table's {AS_OF} column has missing days")
+    return days
 
 
 class LookupTable:
@@ -122,8 +174,12 @@ class LookupTable:
         self.scorer = scorer
         self._lock = threading.Lock()
         self._snapshot: LookupSnapshot | None = None
-        if path.exists():
-            self._snapshot = LookupSnapshot.build(path, scorer)
+        self._rejected: FileStamp | None = None
+        self.rejection: str | None = None
+        """Why the file as it is now was rejected (None when it serves, or there is none)."""
+        stamp = _stamp(path)
+        if stamp is not None:
+            self._snapshot = self._try_build(stamp)
 
     @property
     def loaded(self) -> LookupSnapshot | None:
@@ -133,18 +189,42 @@ class LookupTable:
     def current(self) -> LookupSnapshot:
         """The snapshot of the file as it is now: rebuilt and swapped in if the file changed.
 
-        A missing file keeps the last snapshot; with none loaded at all it is a clear error.
+        A missing or rejected file keeps the last snapshot; with none loaded at all it is a clear
+        error.
         """
         snapshot = self._snapshot
         stamp = _stamp(self.path)
-        if stamp is not None and (snapshot is None or snapshot.stamp != stamp):
+        if (
+            stamp is not None
+            and stamp != self._rejected
+            and (snapshot is None or snapshot.stamp != stamp)
+        ):
             with self._lock:
                 snapshot = self._snapshot
-                if snapshot is None or snapshot.stamp != _stamp(self.path):
-                    snapshot = LookupSnapshot.build(self.path, self.scorer)
-                    self._snapshot = snapshot  # the swap: one reference assignment
+                stamp = _stamp(self.path)
+                if (
+                    stamp is not None
+                    and stamp != self._rejected
+                    and (snapshot is None or snapshot.stamp != stamp)
+                ):
+                    built = self._try_build(stamp)
+                    if built is not None:
+                        snapshot = self._snapshot = built  # the swap: one reference assignment
         if snapshot is None:
+            why = f" (the file there was rejected: {self.rejection})" if self.rejection else ""
             raise DataValidationError(
-                "no feature table is loaded: run `retain score --as-of DATE` to write one"
+                f"no feature table is loaded{why}: run `retain score --as-of DATE` to write one"
             )
+        return snapshot
+
+    def _try_build(self, stamp: FileStamp) -> LookupSnapshot | None:
+        """A snapshot of the file, or None after logging why it was rejected (once per file)."""
+        try:
+            snapshot = LookupSnapshot.build(self.path, self.scorer)
+        except DataValidationError as err:
+            self._rejected, self.rejection = stamp, str(err)
+            kept = "the last good table keeps serving" if self._snapshot else "no table serves"
+            logger.error("feature table %s rejected, %s: %s", self.path, kept, err)
+            return None
+        self._rejected = self.rejection = None
         return snapshot

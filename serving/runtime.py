@@ -17,6 +17,8 @@ way to replace or drop its timeout middleware (``traffic.timeout`` must be posit
 private hook remains, isolated here: ``install_prompt_timeout`` swaps the class BentoML looks up
 when it builds the app, and ``check_prompt_timeout`` proves on the built app (``Service.to_asgi``,
 public) that the swap took effect, failing the service's start-up loudly if BentoML changes.
+``quiet_client_error_tracebacks`` filters BentoML's request-failure logger (by its name) so a
+client's mistake is not logged at ERROR with a traceback; the guard logs it at INFO instead.
 ``RETAIN_TRACING=1`` keeps BentoML's spans (configure an exporter in BentoML's configuration);
 ``RETAIN_RUNTIME_TUNING=0`` runs BentoML's defaults, for the benchmark's side-by-side row.
 """
@@ -24,9 +26,11 @@ public) that the swap took effect, failing the service's start-up loudly if Bent
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -121,3 +125,30 @@ def check_prompt_timeout(app: Any) -> None:
             "in place, so this BentoML version needs serving/runtime.py updated "
             "(or run with RETAIN_RUNTIME_TUNING=0)"
         )
+
+
+BENTOML_HTTP_LOGGER = "bentoml._internal.server.http_app"
+"""The logger BentoML 1.4 writes every failed request to, at ERROR with a traceback."""
+
+
+class ClientErrorFilter(logging.Filter):
+    """Drop BentoML's ERROR record (traceback, request) for a client's mistake (a 4xx).
+
+    The guard middleware logs those at INFO, without the request's content and rate limited.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        if isinstance(exc, ValidationError):
+            return False
+        code = getattr(getattr(exc, "error_code", None), "value", None)
+        return not (isinstance(code, int) and 400 <= code < 500)
+
+
+def quiet_client_error_tracebacks() -> None:
+    """Filter BentoML's request-failure logger so only server errors keep their traceback."""
+    target = logging.getLogger(BENTOML_HTTP_LOGGER)
+    if not any(isinstance(f, ClientErrorFilter) for f in target.filters):
+        target.addFilter(ClientErrorFilter())

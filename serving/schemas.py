@@ -13,6 +13,7 @@ import math
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,16 +33,42 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
+"""Dates the service accepts: inside pandas' nanosecond range with room for horizons and offsets."""
+MAX_AMOUNT = 1e12
+"""Largest magnitude of a money amount or quantity: sums of 100,000 of them stay finite."""
+
+
+def _day_in_range(value: dt.date) -> dt.date:
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(
+            f"date {day.isoformat()} is outside the supported range {FIRST_DAY} to {LAST_DAY}"
+        )
+    return value
+
+
+Day = Annotated[dt.date, AfterValidator(_day_in_range)]
+"""A calendar day between ``FIRST_DAY`` and ``LAST_DAY``."""
+Stamp = Annotated[dt.datetime, AfterValidator(_day_in_range)]
+"""A timestamp whose day is between ``FIRST_DAY`` and ``LAST_DAY``."""
+
+
 def _finite(value: float | None, name: str) -> float | None:
     if value is not None and not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
+    if value is not None and abs(value) > MAX_AMOUNT:
+        raise ValueError(
+            f"{name} must be between -{MAX_AMOUNT:g} and {MAX_AMOUNT:g}, got {value:g}"
+        )
     return value
 
 
 class TransactionEvent(_Strict):
     """One purchase line or return, as in the transactions table."""
 
-    timestamp: dt.datetime = Field(description="When; ISO 8601, with or without a UTC offset.")
+    timestamp: Stamp = Field(description="When; ISO 8601, with or without a UTC offset.")
     amount: float = Field(description="Money of the line; negative for a return.")
     order_id: str | None = Field(None, max_length=128, description="Groups lines into one order.")
     quantity: float | None = Field(None, description="Items; negative for a return.")
@@ -57,12 +84,13 @@ class TransactionEvent(_Strict):
 class InteractionEvent(_Strict):
     """A support ticket or a survey answer."""
 
-    timestamp: dt.datetime
+    timestamp: Stamp
     type: Literal["ticket", "nps", "csat"] = Field(description="ticket, nps or csat.")
     score: float | None = Field(None, description="NPS 0-10 or CSAT 1-5; empty for tickets.")
 
     @model_validator(mode="after")
     def _score_in_range(self) -> InteractionEvent:
+        _finite(self.score, "score")
         if self.type in SCORE_RANGES:
             low, high = SCORE_RANGES[self.type]
             if self.score is None or not (low <= self.score <= high):
@@ -75,8 +103,8 @@ class InteractionEvent(_Strict):
 class SubscriptionPeriod(_Strict):
     """One subscription (or plan period) of a contractual customer."""
 
-    start_date: dt.date
-    end_date: dt.date | None = Field(None, description="Empty while it runs.")
+    start_date: Day
+    end_date: Day | None = Field(None, description="Empty while it runs.")
     plan: str | None = Field(None, max_length=64)
     monthly_amount: float | None = None
 
@@ -95,11 +123,11 @@ class CustomerInput(_Strict):
     features: dict[str, FeatureValue] | None = Field(
         None, description="Every model feature by name (null for missing); see GET /model_info."
     )
-    as_of: dt.date | None = Field(None, description="Score as of this day; required with events.")
+    as_of: Day | None = Field(None, description="Score as of this day; required with events.")
     transactions: list[TransactionEvent] | None = Field(None, max_length=100_000)
     interactions: list[InteractionEvent] | None = Field(None, max_length=100_000)
     subscriptions: list[SubscriptionPeriod] | None = Field(None, max_length=1_000)
-    signup_date: dt.date | None = None
+    signup_date: Day | None = None
     attributes: dict[str, FeatureValue] | None = Field(
         None,
         description="Customer attributes such as region or channel (customers table columns); "
@@ -166,6 +194,10 @@ class CustomerInput(_Strict):
                         f"subscriptions[{i}].start_date {s.start_date} is after as_of {last_day}"
                     )
         return self
+
+
+CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
+"""A customer id as the feature table keys it."""
 
 
 class Reason(BaseModel):

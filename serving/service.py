@@ -7,8 +7,11 @@ Endpoints (all POST, JSON):
 BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
 
 Settings come from the environment: RETAIN_API_KEY (when set, scoring endpoints need it in the
-``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS,
-RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL (BentoML model tags, default the latest packaged).
+``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000),
+RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL (BentoML model
+tags, default the latest packaged); the guard in front (``serving.guard``) reads
+RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A model that fails its
+start-up checks leaves the worker up and answering 503 with the reason.
 
 Latency: the default BentoML worker's tail is full garbage collections over a heap that keeps
 every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the
@@ -19,7 +22,6 @@ generation, small batches run on the event loop, and single records are encoded 
 from __future__ import annotations
 
 import gc
-import hmac
 import logging
 import os
 from pathlib import Path
@@ -29,11 +31,11 @@ import anyio
 import bentoml
 import numpy as np
 from pydantic_core import to_json
-from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
 
 from features.errors import RetainError
 from model.settings import disable_telemetry
+from serving.guard import HEALTH, GuardMiddleware, error
 from serving.lookup import LookupTable, feature_table_path
 from serving.output import item_error, score_records
 from serving.requests import (
@@ -46,10 +48,11 @@ from serving.requests import (
 from serving.runtime import (
     check_prompt_timeout,
     install_prompt_timeout,
+    quiet_client_error_tracebacks,
     runtime_tuning,
     tracing_config,
 )
-from serving.schemas import CustomerInput, ModelInfo, ScoreResponse
+from serving.schemas import CustomerId, CustomerInput, ModelInfo, ScoreResponse
 from serving.store import BENTO_NAMES, make_scorer
 
 # This module is BentoML's entry point, not a library: importing it is the service's start-up,
@@ -58,56 +61,22 @@ disable_telemetry()
 RUNTIME_TUNING = runtime_tuning()
 if RUNTIME_TUNING:
     install_prompt_timeout()  # before BentoML builds the app from the class below
+quiet_client_error_tracebacks()
 logger = logging.getLogger("bentoml.retain")
 
-OPEN_PATHS = (
-    "/healthz",
-    "/livez",
-    "/readyz",
-    "/metrics",
-    "/docs.json",
-    "/docs",
-    "/",
-    "/static_content",
-)
-PROTECTED = ("/score", "/score_ids", "/model_info")
 INLINE_ROWS = 64
-"""Requests up to this many customers are scored on the event loop, larger ones in a thread."""
+"""Requests up to this many customers (and ``INLINE_EVENTS`` events) run on the event loop."""
+INLINE_EVENTS = 1_000
+"""Requests with more raw events than this are scored in a thread, whatever their size."""
 
 
 def _setting(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-class ApiKeyMiddleware:
-    """When RETAIN_API_KEY is set, scoring endpoints answer 401 without it in ``X-API-Key``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        key = os.environ.get("RETAIN_API_KEY", "")
-        self.key = key.encode() if key else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self.key is not None
-            and scope["type"] == "http"
-            and scope["path"].rstrip("/") in PROTECTED
-        ):
-            given = dict(scope["headers"]).get(b"x-api-key", b"")
-            if not hmac.compare_digest(given, self.key):
-                response = JSONResponse(
-                    {"error": "missing or wrong API key: send it in the X-API-Key header"},
-                    status_code=401,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def error_response(status: int, message: str, loc: list[Any] | None = None) -> Any:
     """A client error in the same shape as BentoML's validation errors: error + detail[loc, msg]."""
-    detail = [{"loc": loc or [], "msg": message}]
-    return JSONResponse({"error": message, "detail": detail}, status_code=status)
+    return error(status, message, loc)
 
 
 CHURN_TAG = _setting("RETAIN_CHURN_MODEL", f"{BENTO_NAMES['churn']}:latest")
@@ -129,35 +98,42 @@ class Retain:
     clv_model = bentoml.models.BentoModel(CLV_TAG)
 
     def __init__(self) -> None:
-        meta_churn = dict(self.churn_model.info.metadata)  # resolved to the stored model here
-        meta_clv = dict(self.clv_model.info.metadata)
+        self.max_batch = int(_setting("RETAIN_MAX_BATCH", "10000"))
+        self.max_events = int(_setting("RETAIN_MAX_EVENTS", "50000"))
+        churn_dir, clv_dir = Path(self.churn_model.path), Path(self.clv_model.path)
         try:
             self.scorer = make_scorer(
-                Path(self.churn_model.path),
-                meta_churn,
-                Path(self.clv_model.path),
-                meta_clv,
+                churn_dir,
+                dict(self.churn_model.info.metadata),  # resolved to the stored model here
+                clv_dir,
+                dict(self.clv_model.info.metadata),
                 top_k=int(_setting("RETAIN_TOP_REASONS", "3")),
             )
-            self.lookup = LookupTable(feature_table_path(), self.scorer)
-        except RetainError as err:
-            logger.error("retain start-up check failed, the service will not become ready: %s", err)
-            raise
+        except Exception as err:  # any failure: the worker stays up, /readyz says why
+            reason = str(err) if isinstance(err, RetainError) else f"{type(err).__name__}: {err}"
+            for folder, tag in ((churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)):
+                reason = reason.replace(str(folder), tag)  # no server paths in answers
+            HEALTH.failure = reason
+            logger.error(
+                "retain start-up check failed, the service will not become ready: %s", reason
+            )
+            return
+        self.lookup = LookupTable(feature_table_path(), self.scorer)
         if self.lookup.loaded is None:
             logger.warning(
-                "no feature table at %s: /score_ids answers 400 until `retain score` writes one",
+                "no usable feature table at %s: /score_ids answers 400 until `retain score` "
+                "writes one",
                 self.lookup.path,
             )
         versions = self.scorer.versions
-        self.max_batch = int(_setting("RETAIN_MAX_BATCH", "10000"))
         logger.info("retain models loaded: churn %s, clv %s", versions["churn"], versions["clv"])
         if RUNTIME_TUNING:
             gc.collect()
             gc.freeze()  # start-up objects (models, imports) leave the collector's view
 
-    async def _run(self, rows: int, work: Any, *args: Any) -> Any:
-        """Small batches run inline (no thread hop); large ones in a thread, not blocking the loop."""
-        if rows <= INLINE_ROWS:
+    async def _run(self, rows: int, events: int, work: Any, *args: Any) -> Any:
+        """Small requests run inline (no thread hop); large ones in a thread, not blocking the loop."""
+        if rows <= INLINE_ROWS and events <= INLINE_EVENTS:
             return work(*args)
         return await anyio.to_thread.run_sync(work, *args)
 
@@ -166,7 +142,18 @@ class Retain:
         """Score customers given by feature values or by raw events with an as_of date."""
         if len(customers) > self.max_batch:
             return self._too_many(len(customers), "customers")
-        return await self._run(len(customers), self._score, customers)
+        events = sum(
+            len(c.transactions or ()) + len(c.interactions or ()) + len(c.subscriptions or ())
+            for c in customers
+        )
+        if events > self.max_events:
+            return error_response(
+                413,
+                f"request of {events} events exceeds the maximum of {self.max_events} "
+                "(RETAIN_MAX_EVENTS)",
+                ["customers"],
+            )
+        return await self._run(len(customers), events, self._score, customers)
 
     def _score(self, customers: list[CustomerInput]) -> Any:
         by_features = [i for i, c in enumerate(customers) if c.features is not None]
@@ -198,6 +185,15 @@ class Retain:
                 return error_response(422, str(err), ["customers", by_events[err.row], *err.field])
             except RetainError as err:
                 return error_response(422, str(err), ["customers"])
+            overflow = _first_overflow(frame)
+            if overflow is not None:
+                row, column = overflow
+                return error_response(
+                    422,
+                    f"feature {column!r} computed from the events is not finite (amounts too "
+                    "large to add up)",
+                    ["customers", by_events[row]],
+                )
             known = frame.notna().any(axis=1).to_numpy()
             batch = scorer.encode(frame)
             recs = score_records(
@@ -220,17 +216,18 @@ class Retain:
         return json_response({"scores": out})
 
     @bentoml.api(route="/score_ids")
-    async def score_ids(self, customer_ids: list[str]) -> ScoreResponse:
+    async def score_ids(self, customer_ids: list[CustomerId]) -> ScoreResponse:
         """Score customers by id from the latest feature table; an unknown id is an item error."""
         if len(customer_ids) > self.max_batch:
             return self._too_many(len(customer_ids), "customer_ids")
-        return await self._run(len(customer_ids), self._score_ids, customer_ids)
+        return await self._run(len(customer_ids), 0, self._score_ids, customer_ids)
 
     def _score_ids(self, customer_ids: list[str]) -> Any:
         try:
             snapshot = self.lookup.current()  # this request uses this snapshot only
         except RetainError as err:
-            return error_response(400, str(err), ["customer_ids"])
+            path = self.lookup.path  # the file name only: no server paths in answers
+            return error_response(400, str(err).replace(str(path), path.name), ["customer_ids"])
         rows = lookup_ids(snapshot, customer_ids)
         found = rows.found.tolist()
         ids = [cid for cid, ok in zip(customer_ids, found, strict=True) if ok]
@@ -273,7 +270,7 @@ class Retain:
                 for kind, bundle in (("churn", s.churn), ("clv", s.clv))
             },
             feature_table={
-                "path": str(self.lookup.path),
+                "path": self.lookup.path.name,  # the file name only: no server paths
                 "customers": None if table is None else table.customers,
                 "as_of": None if table is None else table.as_of,
             },
@@ -283,7 +280,7 @@ class Retain:
         )
 
 
-cast(Any, Retain).add_asgi_middleware(ApiKeyMiddleware)
+cast(Any, Retain).add_asgi_middleware(GuardMiddleware)
 if RUNTIME_TUNING:  # start-up check: the app BentoML builds really runs the prompt timeout
     check_prompt_timeout(cast(Any, Retain).to_asgi())
 
@@ -294,4 +291,15 @@ def json_response(payload: Any) -> Any:
     BentoML regenerates the JSON schema of a list return type on every response; the payload
     here has the documented ``ScoreResponse`` shape (the contract tests parse it with it).
     """
-    return Response(to_json(payload), media_type="application/json")
+    # a non-finite number can only come from a bug here: null keeps the JSON valid regardless
+    return Response(to_json(payload, inf_nan_mode="null"), media_type="application/json")
+
+
+def _first_overflow(frame: Any) -> tuple[int, str] | None:
+    """(row position, column) of the first infinite feature value, or None."""
+    numbers = frame.select_dtypes("number")
+    bad = ~np.isfinite(numbers.to_numpy(dtype=np.float64)) & numbers.notna().to_numpy()
+    if not bad.any():
+        return None
+    row, col = np.argwhere(bad)[0]
+    return int(row), str(numbers.columns[col])

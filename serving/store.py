@@ -9,6 +9,7 @@ an MLflow model) is ``model.registry``'s.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -34,6 +35,72 @@ def version_label(metadata: dict[str, Any], kind: str) -> str:
     return f"{metadata.get('registry_name', kind)}:{metadata.get('registry_version', '?')}"
 
 
+FILES = "files"
+"""Metadata key of a packaged model's file manifest: {name: {"size": bytes, "sha256": hex}}."""
+
+
+def file_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file of a bundle folder, recorded when it is packaged."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        out[path.relative_to(folder).as_posix()] = {
+            "size": path.stat().st_size,
+            "sha256": _sha256(path),
+        }
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_files(folder: Path, metadata: dict[str, Any], kind: str) -> None:
+    """Check a packaged model's files against the manifest recorded by ``retain package``.
+
+    Runs before anything is parsed, so a truncated or replaced booster is never handed to
+    LightGBM. Raises ``RetainError`` naming the first damaged file.
+    """
+    again = "run `retain package` again"
+    manifest = metadata.get(FILES)
+    if not isinstance(manifest, dict) or not manifest:
+        raise RetainError(
+            f"the {kind} model has no file manifest (packaged by an older retain): {again}"
+        )
+    for name, expected in sorted(manifest.items()):
+        path = folder / name
+        if not path.is_file():
+            raise RetainError(f"the {kind} model's file {name} is missing: {again}")
+        size = path.stat().st_size
+        if size != expected.get("size"):
+            raise RetainError(
+                f"the {kind} model's file {name} is {size} bytes, packaged as "
+                f"{expected.get('size')}: the model is damaged; {again}"
+            )
+        if _sha256(path) != expected.get("sha256"):
+            raise RetainError(
+                f"the {kind} model's file {name} does not match its packaged SHA-256: "
+                f"the model is damaged; {again}"
+            )
+
+
+def load_verified(folder: Path, metadata: dict[str, Any], kind: str) -> ModelBundle:
+    """The bundle of a packaged model, its files verified first; any failure is a RetainError."""
+    verify_files(folder, metadata, kind)
+    try:
+        bundle = ModelBundle.load(folder)
+    except RetainError:
+        raise
+    except Exception as err:  # a verified file that still does not parse: say which model
+        raise RetainError(f"the {kind} model cannot be loaded: {err!r}") from err
+    if bundle.kind != kind:
+        raise RetainError(f"the {kind} model slot holds a {bundle.kind} model")
+    return bundle
+
+
 def make_scorer(
     churn_dir: Path,
     churn_meta: dict[str, Any],
@@ -43,8 +110,9 @@ def make_scorer(
     top_k: int = 3,
     threads: int = 0,
 ) -> Scorer:
-    """A Scorer over two packaged bundles, labelled with their registry versions."""
-    churn, clv = ModelBundle.load(churn_dir), ModelBundle.load(clv_dir)
+    """A Scorer over two packaged bundles (files verified first), labelled with their versions."""
+    churn = load_verified(churn_dir, churn_meta, "churn")
+    clv = load_verified(clv_dir, clv_meta, "clv")
     churn.num_threads = clv.num_threads = threads
     versions = {"churn": version_label(churn_meta, "churn"), "clv": version_label(clv_meta, "clv")}
     return Scorer(churn, clv, versions, top_k=top_k)
@@ -121,6 +189,7 @@ def package(
                 "alias": alias,
                 "run_id": registered.run_id,
                 "tracking_uri": uri,
+                FILES: file_manifest(folder),
             }
             with bentoml.models.create(
                 BENTO_NAMES[kind],

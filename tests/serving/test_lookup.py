@@ -98,10 +98,89 @@ def test_no_table_is_a_clear_error_and_a_deleted_file_keeps_the_last(
 def test_a_table_without_the_models_features_is_refused(scorer: Any, tmp_path: Path) -> None:
     path = tmp_path / "features.parquet"
     write_feature_table(tiny_features(5).drop(columns=["tenure_days"]), DAY, path)
+    table = LookupTable(path, scorer)
+    assert table.loaded is None
     with pytest.raises(
         DataValidationError, match=r"lacks features the models need: \['tenure_days'\]"
     ):
-        LookupTable(path, scorer)
+        table.current()
+
+
+def _put(path: Path, frame: pd.DataFrame | None = None, raw: bytes | None = None) -> None:
+    """Replace the file at ``path`` (a new inode) by a feature table or by raw bytes."""
+    tmp = path.with_name(".tmp")
+    if raw is not None:
+        tmp.write_bytes(raw)
+    else:
+        assert frame is not None
+        frame.reset_index().to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _good(n: int = 5) -> pd.DataFrame:
+    return tiny_features(n).assign(as_of=DAY)
+
+
+BAD_TABLES: list[tuple[str, Any, str]] = [
+    ("garbage bytes", b"PAR1 not a parquet file at all", "cannot be read"),
+    ("truncated parquet", "truncated", "cannot be read"),
+    (
+        "duplicated ids",
+        lambda: pd.concat([_good(), _good().iloc[:2]]),
+        "duplicated customer ids (e.g. ['C00000', 'C00001'])",
+    ),
+    (
+        "text in a numeric column",
+        lambda: _good().astype({"orders_total": object}).assign(orders_total="7"),
+        "column 'orders_total' must be numeric, found str",
+    ),
+    (
+        "missing id",
+        lambda: _good().reset_index().assign(customer_id=[None, "a", "b", "c", "d"]),
+        "rows without a customer id",
+    ),
+    ("as_of not dates", lambda: _good().assign(as_of="soon"), "as_of column is not"),
+]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"), [pytest.param(b, m, id=name) for name, b, m in BAD_TABLES]
+)
+def test_a_bad_new_file_is_rejected_and_the_last_good_table_keeps_serving(
+    scorer: Any, tmp_path: Path, bad: Any, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "features.parquet"
+    _put(path, _good())
+    table = LookupTable(path, scorer)
+    good = table.current()
+    if bad == "truncated":
+        _put(path, raw=path.read_bytes()[:-200])
+    elif isinstance(bad, bytes):
+        _put(path, raw=bad)
+    else:
+        frame = bad()
+        _put(path, frame.set_index("customer_id") if "customer_id" in frame else frame)
+    with caplog.at_level("ERROR", logger="bentoml.retain"):
+        assert table.current() is good
+        assert table.current() is good  # the same bad file is not read (nor logged) again
+    assert table.rejection is not None
+    assert message in table.rejection
+    assert [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()] == [
+        f"feature table {path} rejected, the last good table keeps serving: {table.rejection}"
+    ]
+    assert lookup_ids(good, ["C00001"]).found.tolist() == [True]
+    _put(path, _good(7))  # a good file again is swapped in
+    assert table.current().customers == 7
+    assert table.rejection is None
+
+
+def test_a_bad_file_at_start_up_serves_nothing_and_says_why(scorer: Any, tmp_path: Path) -> None:
+    path = tmp_path / "features.parquet"
+    _put(path, pd.concat([_good(), _good()]))
+    table = LookupTable(path, scorer)
+    assert table.loaded is None
+    with pytest.raises(DataValidationError, match="rejected: the feature table has duplicated"):
+        table.current()
 
 
 def test_concurrent_readers_never_see_two_files_mixed(scorer: Any, tmp_path: Path) -> None:

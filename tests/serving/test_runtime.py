@@ -62,7 +62,7 @@ def _built_app(tmp_path: Path, **env: str) -> dict[str, list[object]]:
 def test_the_built_app_creates_no_spans_and_times_out_promptly(tmp_path: Path) -> None:
     app = _built_app(tmp_path)
     assert app["skipped"] == [True, True, True]
-    assert "ApiKeyMiddleware" in app["chain"]  # our public middleware hook is in the same chain
+    assert "GuardMiddleware" in app["chain"]  # our public middleware hook is in the same chain
     assert "PromptTimeoutMiddleware" in app["chain"]
     assert "TimeoutMiddleware" not in app["chain"]  # BentoML's, replaced by the one private hook
 

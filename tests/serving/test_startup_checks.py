@@ -1,7 +1,9 @@
-"""A model whose features differ from the feature schema stops the service at start-up, loudly.
+"""A damaged model never hangs the service: /readyz answers 503 with the reason, /livez stays up.
 
-The packaged churn model is copied into a separate BentoML store and its bundle.json edited so
-that its encoding names ``tenure_weeks`` where the schema has ``tenure_days``.
+The packaged models are copied into a separate BentoML store and damaged there: a truncated
+booster, a garbage bundle.json (with and without its recorded hash updated), a feature list that
+differs from the schema, a package without the file manifest. ``retain package`` records every
+file's size and SHA-256; the service verifies them before LightGBM parses anything.
 """
 
 from __future__ import annotations
@@ -9,16 +11,21 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from features.errors import DataValidationError
-from model.bundle import BUNDLE_FILE, ModelBundle
+from model.bundle import BOOSTER_FILE, BUNDLE_FILE, ModelBundle
+from serving.store import file_manifest
 from tests.conftest import TrainedProject
-from tests.helpers import Server
+from tests.helpers import Server, http
 
-pytestmark = pytest.mark.slow  # packages the trained demo project; starts a server
+pytestmark = pytest.mark.slow  # packages the trained demo project; starts servers
 
 RENAMED = ("tenure_days", "tenure_weeks")
 FAILURE_LINE = "retain start-up check failed"
@@ -28,46 +35,149 @@ def _latest(models: Path, name: str) -> Path:
     return models / name / (models / name / "latest").read_text().strip()
 
 
-@pytest.fixture
-def tampered_home(trained: TrainedProject, tmp_path: Path) -> Path:
-    """A BentoML home with the session's models, the churn model's feature list edited."""
+def _copy_home(trained: TrainedProject, tmp_path: Path) -> tuple[Path, Path]:
     home = tmp_path / "bentoml"
     shutil.copytree(trained.home / "bentoml" / "models", home / "models")
-    bundle = _latest(home / "models", "retain-churn") / BUNDLE_FILE
+    return home, _latest(home / "models", "retain-churn")
+
+
+def _record_bundle_files(folder: Path) -> None:
+    """Record the bundle's current files in model.yaml, as `retain package` would have."""
+    spec = folder / "model.yaml"
+    meta = yaml.safe_load(spec.read_text())
+    files = file_manifest(folder)
+    del files["model.yaml"]  # BentoML's own file, not the bundle's
+    meta["metadata"]["files"] = files
+    spec.write_text(yaml.safe_dump(meta))
+
+
+def _rename_feature(folder: Path) -> None:
+    bundle = folder / BUNDLE_FILE
     meta = json.loads(bundle.read_text())
     columns = meta["encoding"]["columns"]
     assert RENAMED[0] in columns
     meta["encoding"]["columns"] = [RENAMED[1] if c == RENAMED[0] else c for c in columns]
     bundle.write_text(json.dumps(meta))
-    return home
 
 
-def test_loading_the_tampered_bundle_names_the_differing_features(tampered_home: Path) -> None:
-    bundle = ModelBundle.load(_latest(tampered_home / "models", "retain-churn"))
+def _truncate_booster(folder: Path) -> None:
+    booster = folder / BOOSTER_FILE
+    booster.write_bytes(booster.read_bytes()[: booster.stat().st_size // 2])
+
+
+def _garbage_bundle(folder: Path) -> None:
+    (folder / BUNDLE_FILE).write_bytes(b"\x00\xffnot json{{{")
+
+
+def _drop_manifest(folder: Path) -> None:
+    spec = folder / "model.yaml"
+    meta = yaml.safe_load(spec.read_text())
+    del meta["metadata"]["files"]
+    spec.write_text(yaml.safe_dump(meta))
+
+
+def _empty_booster(folder: Path) -> None:
+    (folder / BOOSTER_FILE).write_bytes(b"")
+
+
+# (id, damage, re-record the manifest afterwards, words of the reason)
+DAMAGES: list[tuple[str, Callable[[Path], None], bool, tuple[str, ...]]] = [
+    (
+        "truncated booster",
+        _truncate_booster,
+        False,
+        ("the churn model's file booster.txt is", "bytes, packaged as", "retain package"),
+    ),
+    (
+        "empty booster",
+        _empty_booster,
+        False,
+        ("the churn model's file booster.txt is 0 bytes", "damaged"),
+    ),
+    (
+        "garbage bundle",
+        _garbage_bundle,
+        False,
+        ("the churn model's file bundle.json is", "damaged"),
+    ),
+    (
+        "garbage bundle with its hash recorded",
+        _garbage_bundle,
+        True,
+        ("the churn model cannot be loaded",),
+    ),
+    (
+        "features renamed, hash recorded",
+        _rename_feature,
+        True,
+        (
+            "the churn model's features differ from the feature schema",
+            f"missing ['{RENAMED[0]}'], unexpected ['{RENAMED[1]}']",
+        ),
+    ),
+    (
+        "no file manifest",
+        _drop_manifest,
+        False,
+        ("the churn model has no file manifest", "run `retain package` again"),
+    ),
+]
+
+
+def _wait_alive(server: Server, timeout: float = 90) -> None:
+    """Until /livez answers 200 (the worker has run its start-up); fails if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.process.poll() is None, server.output()[-3000:]
+        try:
+            with urllib.request.urlopen(f"{server.url}/livez", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"/livez never answered:\n{server.output()[-3000:]}")
+
+
+def test_loading_the_tampered_bundle_names_the_differing_features(
+    trained: TrainedProject, tmp_path: Path
+) -> None:
+    _, folder = _copy_home(trained, tmp_path)
+    _rename_feature(folder)
     with pytest.raises(DataValidationError) as err:
-        bundle.check_schema()
+        ModelBundle.load(folder).check_schema()
     assert f"missing ['{RENAMED[0]}'], unexpected ['{RENAMED[1]}']" in str(err.value)
 
 
-def test_service_with_a_mismatched_model_never_becomes_ready(
-    tampered_home: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("damage", "rerecord", "words"), [pytest.param(*d[1:], id=d[0]) for d in DAMAGES]
+)
+def test_a_damaged_model_gives_503_with_the_reason_and_livez_stays_up(
+    trained: TrainedProject,
+    tmp_path: Path,
+    damage: Callable[[Path], None],
+    rerecord: bool,
+    words: tuple[str, ...],
 ) -> None:
-    server = Server({"BENTOML_HOME": str(tampered_home)}, tmp_path / "service.log")
+    home, folder = _copy_home(trained, tmp_path)
+    damage(folder)
+    if rerecord:
+        _record_bundle_files(folder)
+    server = Server({"BENTOML_HOME": str(home)}, tmp_path / "service.log")
     try:
-        # BentoML restarts a worker whose start-up failed instead of exiting, so the wait is
-        # bounded: until the check has failed twice (a restart included) or 60 s have passed.
-        deadline = time.monotonic() + 60
-        ready_seen = False
-        while time.monotonic() < deadline and server.output().count(FAILURE_LINE) < 2:
-            ready_seen = ready_seen or server.wait_ready(timeout=1)
-            if server.process.poll() is not None:
-                break
-        ready_seen = ready_seen or server.wait_ready(timeout=2)
+        _wait_alive(server)
+        ready, ready_body = http("GET", f"{server.url}/readyz", timeout=10)
+        live, _ = http("GET", f"{server.url}/livez", timeout=10)
+        scored, score_body = http(
+            "POST", f"{server.url}/score_ids", {"customer_ids": ["x"]}, timeout=10
+        )
         log = server.output()
     finally:
         server.stop()
-    assert not ready_seen, "/readyz answered 200 with a mismatched model"
-    assert FAILURE_LINE in log, log[-3000:]
-    line = next(x for x in log.splitlines() if FAILURE_LINE in x)
-    assert "the churn model's features differ from the feature schema" in line
-    assert f"missing ['{RENAMED[0]}'], unexpected ['{RENAMED[1]}']" in line
+    assert (ready, live, scored) == (503, 200, 503)
+    for body in (ready_body, score_body):
+        assert body["error"].startswith("the service is not ready: "), body
+        for word in words:
+            assert word in body["error"], (word, body)
+    assert str(home) not in ready_body["error"]  # no server paths in answers
+    assert log.count(FAILURE_LINE) == 1, log[-3000:]  # checked once, no restart loop

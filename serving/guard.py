@@ -1,0 +1,340 @@
+"""The service's front door: one ASGI middleware that checks a request before BentoML sees it.
+
+In order: the Host header (allowed hosts, against DNS rebinding), the start-up state (a model
+that failed its checks makes /readyz and the scoring endpoints answer 503 with the reason, while
+/livez stays up), the API key (401), the content type (415: JSON only) and the body size (413),
+read here in full so BentoML never buffers more than the limit. Client errors are logged at INFO
+without the request's content, at most a few per interval. It also serves the OpenAPI document
+with every status the service answers and its real error schema (``openapi``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.schemas import EXAMPLE_EVENTS_REQUEST, EXAMPLE_IDS_REQUEST
+
+logger = logging.getLogger("bentoml.retain")
+
+PROTECTED = ("/score", "/score_ids", "/model_info")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+JSON_TYPES = ("application/json",)
+
+
+@dataclass
+class Health:
+    """The worker's start-up state: ``failure`` is the reason it cannot serve, or None."""
+
+    failure: str | None = None
+
+
+HEALTH = Health()
+"""Set by the service's start-up; read by the middleware on every request."""
+
+
+def _int_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def allowed_hosts() -> tuple[str, ...]:
+    """RETAIN_ALLOWED_HOSTS (comma-separated host names, ``*`` for any); loopback by default."""
+    raw = os.environ.get("RETAIN_ALLOWED_HOSTS", "")
+    names = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    return names or LOOPBACK_HOSTS
+
+
+def cors_origins() -> list[str]:
+    """RETAIN_CORS_ORIGINS (comma-separated origins); empty, the default, means CORS off."""
+    raw = os.environ.get("RETAIN_CORS_ORIGINS", "")
+    return [o.strip() for o in raw.split(",") if o.strip()]
+
+
+@dataclass
+class Settings:
+    """The guard's settings, read from the environment once per worker."""
+
+    api_key: bytes | None = None
+    hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    max_body: int = DEFAULT_MAX_BODY
+    cors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        key = os.environ.get("RETAIN_API_KEY", "")
+        return cls(
+            api_key=key.encode() if key else None,
+            hosts=allowed_hosts(),
+            max_body=_int_setting("RETAIN_MAX_BODY_BYTES", DEFAULT_MAX_BODY),
+            cors=cors_origins(),
+        )
+
+
+class RateLimitedLog:
+    """At most ``per_interval`` log lines per ``interval`` seconds; the rest are counted."""
+
+    def __init__(self, per_interval: int = 10, interval: float = 10.0) -> None:
+        self.per_interval = per_interval
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._start = 0.0
+        self._count = 0
+        self._dropped = 0
+
+    def info(self, message: str, *args: Any) -> bool:
+        """Log at INFO unless over the limit; True when the line was written."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._start >= self.interval:
+                if self._dropped:
+                    logger.info("%d more client errors were not logged", self._dropped)
+                self._start, self._count, self._dropped = now, 0, 0
+            if self._count >= self.per_interval:
+                self._dropped += 1
+                return False
+            self._count += 1
+        logger.info(message, *args)
+        return True
+
+
+CLIENT_ERRORS = RateLimitedLog()
+
+
+def error(status: int, message: str, loc: list[Any] | None = None) -> JSONResponse:
+    """A client error in the service's one shape: error + detail[{loc, msg}]."""
+    return JSONResponse(
+        {"error": message, "detail": [{"loc": loc or [], "msg": message}]}, status_code=status
+    )
+
+
+def _host(scope: Scope) -> str:
+    headers = dict(scope["headers"])
+    raw = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    if raw.startswith("["):  # [::1]:3000
+        return raw[1 : raw.find("]")] if "]" in raw else raw
+    return raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+
+
+class GuardMiddleware:
+    """Host, start-up state, API key, content type and body size, before BentoML; see module."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.settings = Settings.from_env()
+        self.entry: ASGIApp = self._guard
+        if self.settings.cors:
+            self.entry = CORSMiddleware(
+                self._guard,
+                allow_origins=self.settings.cors,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type", "X-API-Key"],
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.entry(scope, receive, send)
+
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
+        s = self.settings
+        path = scope["path"].rstrip("/") or "/"
+        host = _host(scope)
+        if "*" not in s.hosts and host not in s.hosts:
+            await error(400, f"Host {host!r} is not allowed: set RETAIN_ALLOWED_HOSTS to serve it")(
+                scope, receive, send
+            )
+            return
+        failure = HEALTH.failure
+        if failure is not None and (path == "/readyz" or path in PROTECTED):
+            await error(503, f"the service is not ready: {failure}")(scope, receive, send)
+            return
+        if path == "/docs.json" and scope["method"] == "GET":
+            await self._openapi(scope, receive, send)
+            return
+        if path not in PROTECTED or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        await self._protected(scope, receive, send, path)
+
+    async def _protected(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        s = self.settings
+        headers = dict(scope["headers"])
+        if s.api_key is not None and not hmac.compare_digest(
+            headers.get(b"x-api-key", b""), s.api_key
+        ):
+            answer = error(401, "missing or wrong API key: send it in the X-API-Key header")
+            await self._answer(answer, scope, receive, send, path)
+            return
+        media = headers.get(b"content-type", b"application/json").decode("latin-1")
+        media = media.split(";")[0].strip().lower()
+        if media not in JSON_TYPES:
+            answer = error(415, f"unsupported content type {media[:100]!r}: send application/json")
+            await self._answer(answer, scope, receive, send, path)
+            return
+        body = await _read_body(receive, s.max_body)
+        if body is None:
+            answer = error(
+                413,
+                f"request body over the limit of {s.max_body} bytes (RETAIN_MAX_BODY_BYTES)",
+            )
+            await self._answer(answer, scope, receive, send, path)
+            return
+        status: list[int] = []
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await self.app(scope, _replay(body, receive), send_and_note)
+        if status and 400 <= status[0] < 500:
+            CLIENT_ERRORS.info("client error %d on %s", status[0], path)
+
+    async def _answer(
+        self, answer: JSONResponse, scope: Scope, receive: Receive, send: Send, path: str
+    ) -> None:
+        CLIENT_ERRORS.info("client error %d on %s", answer.status_code, path)
+        await answer(scope, receive, send)
+
+    async def _openapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start: list[Message] = []
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.append(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        if not start or start[0]["status"] != 200:
+            await error(500, "the OpenAPI document could not be built")(scope, receive, send)
+            return
+        spec = openapi(json.loads(b"".join(chunks)))
+        await JSONResponse(spec)(scope, receive, send)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+# ----------------------------------------------------------------------------- OpenAPI
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "Error",
+    "description": "What went wrong; ``detail`` lists each problem with its field path.",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "title": "Message"},
+        "detail": {
+            "type": "array",
+            "title": "Problems",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg"],
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                        "description": "Path of the field, e.g. customers, 0, as_of.",
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                    "url": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+STATUSES = {
+    400: "Invalid request: malformed JSON, a field that fails validation, or a Host not allowed",
+    401: "Missing or wrong X-API-Key (only when RETAIN_API_KEY is set)",
+    413: "Body over RETAIN_MAX_BODY_BYTES, or more customers or events than allowed",
+    415: "Content type other than application/json",
+    422: "Valid JSON that does not fit the models (feature names, event days, ...)",
+    429: "Too many concurrent requests",
+    500: "Unexpected server error",
+    503: "The models failed their start-up checks (the reason is given)",
+    504: "The request took longer than the timeout",
+}
+ENDPOINT_STATUSES = {
+    "/score": (400, 401, 413, 415, 422, 429, 500, 503, 504),
+    "/score_ids": (400, 401, 413, 415, 429, 500, 503, 504),
+    "/model_info": (400, 401, 413, 415, 429, 500, 503, 504),
+    "/readyz": (400, 429, 503),
+}
+"""Statuses besides 200 each path can answer; every other path may answer 400 (Host)."""
+EXAMPLES = {"/score": EXAMPLE_EVENTS_REQUEST, "/score_ids": EXAMPLE_IDS_REQUEST}
+
+
+def openapi(spec: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's OpenAPI document with every status the service answers and its error schema."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for stale in ("InvalidArgument", "NotFound", "InternalServerError"):
+        schemas.pop(stale, None)
+    schemas["Error"] = ERROR_SCHEMA
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = {"200": operation["responses"].get("200", {"description": "OK"})}
+            for status in ENDPOINT_STATUSES.get(path, (400, 429)):
+                responses[str(status)] = {
+                    "description": STATUSES[status],
+                    "content": {"application/json": {"schema": ERROR_REF}},
+                }
+            operation["responses"] = responses
+            if path in EXAMPLES:
+                body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+                if isinstance(body, dict):
+                    body["example"] = EXAMPLES[path]
+    return spec

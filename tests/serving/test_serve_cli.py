@@ -1,0 +1,52 @@
+"""`retain serve` refuses to bind beyond loopback without an API key unless told --insecure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from serving.cli import is_loopback
+from tests.helpers import ROOT
+
+RETAIN = str(Path(sys.executable).parent / "retain")
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.20", False),
+        ("scores.example.com", False),
+    ],
+)
+def test_loopback_addresses(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20"])
+def test_serve_beyond_loopback_without_a_key_is_refused(host: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RETAIN_API_KEY"}
+    result = subprocess.run(
+        [RETAIN, "serve", "--host", host, "--port", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"error: refusing to bind {host} without an API key: set RETAIN_API_KEY (or --api-key), "
+        "or pass --insecure to serve unauthenticated"
+    )
+    assert "Traceback" not in result.stderr
