@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -23,14 +23,32 @@ from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
 from features.schema import ATTRIBUTE_PREFIX
 from features.sources import read_data_section
-from serving.lookup import feature_table_path, write_feature_table
+from model.settings import test_hook
+from serving.files import (
+    fsync_dir,
+    fsync_file,
+    remove_stale_temporaries,
+    spreadsheet_safe,
+    temporary_path,
+)
+from serving.generation import (
+    GENERATION,
+    GENERATIONS,
+    PREVIOUS,
+    SCORE_META,
+    GenerationError,
+    new_generation_id,
+    prune,
+    publish,
+    read_meta,
+    write_parquet,
+)
+from serving.lookup import AS_OF, feature_table_path
 from serving.output import scores_table
 from serving.scorer import Scorer
 from serving.store import load_packaged_scorer
 
 CHUNK_ROWS = 100_000
-SCORE_META = "score_meta.json"
-"""What ``retain score`` records beside the scores: as-of day, horizon, base, models' cards."""
 CARDS = "cards"
 """The key of ``SCORE_META`` holding the churn and CLV models' cards (``model.card``)."""
 
@@ -139,6 +157,16 @@ def score_base(
         active_days=None if contractual else int(active_days),
         contractual=contractual,
     )
+    if not active.any():
+        window = (
+            "a running subscription"
+            if contractual
+            else f"a purchase in the last {active_days} days"
+        )
+        raise CutoffError(
+            f"no customer is active as of {day.date()} ({window}): nothing to score; "
+            "give a later --as-of"
+        )
     active_ids = pd.Index(prep.ids[active])
     scores = score_features(
         scorer, features.loc[features.index.isin(active_ids)], day, progress=progress
@@ -147,25 +175,9 @@ def score_base(
         drop=True
     )
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scores_parquet, scores_csv = out_dir / "scores.parquet", out_dir / "scores.csv"
-    write_atomically(scores_parquet, lambda tmp: scores.to_parquet(tmp, index=False))
-    write_atomically(scores_csv, lambda tmp: scores.to_csv(tmp, index=False))
-    table_path = write_feature_table(features, day, feature_table_path())
-    meta = {
-        "as_of": str(day.date()),
-        "horizon_days": scorer.churn.horizon_days,
-        "contractual": contractual,
-        "active_days": int(active_days),
-        "churn_model": scorer.versions["churn"],
-        "clv_model": scorer.versions["clv"],
-        "scored": len(scores),
-        CARDS: {
-            "churn": scorer.churn.card.model_dump(mode="json"),
-            "clv": scorer.clv.card.model_dump(mode="json"),
-        },
-    }
-    write_atomically(out_dir / SCORE_META, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
+    scores_parquet, scores_csv, table_path = write_generation(
+        out_dir, scores, features, day, feature_table_path(), meta(scorer, day, len(scores))
+    )
     return ScoreRun(
         as_of=from_day(to_day(day)),
         scored=len(scores),
@@ -180,11 +192,78 @@ def score_base(
     )
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``.
+def meta(scorer: Scorer, day: pd.Timestamp, scored: int) -> dict[str, Any]:
+    """What ``score_meta.json`` records about a run besides its generation and files."""
+    contractual = scorer.churn.card.data.business == "contractual"
+    return {
+        "as_of": str(day.date()),
+        "horizon_days": scorer.churn.horizon_days,
+        "contractual": contractual,
+        "active_days": int(scorer.churn.card.data.active_days),
+        "churn_model": scorer.versions["churn"],
+        "clv_model": scorer.versions["clv"],
+        "scored": scored,
+        CARDS: {
+            "churn": scorer.churn.card.model_dump(mode="json"),
+            "clv": scorer.clv.card.model_dump(mode="json"),
+        },
+    }
 
-    A crash mid-write leaves the previous file whole (and at worst a stray temporary file).
+
+def write_generation(
+    out_dir: Path,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    day: pd.Timestamp,
+    table_path: Path,
+    info: dict[str, Any],
+) -> tuple[Path, Path, Path]:
+    """Write one generation (see ``serving.generation``): files, commit, publish, prune.
+
+    Test-hook points (``RETAIN_TEST_KILL_AT``) sit after each file is written and before the
+    next step: ``score:scores.parquet``, ``score:scores.csv``, ``score:lookup``,
+    ``score:meta`` (before the commit rename), ``score:committed``, ``score:published``.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)
+    generation = new_generation_id()
+    try:
+        previous = read_meta(out_dir)
+    except GenerationError:
+        previous = None
+    previous_id = str((previous or {}).get(GENERATION, ""))
+    gen_dir = out_dir / GENERATIONS / generation
+    gen_dir.mkdir(parents=True)
+    write_parquet(scores, gen_dir / "scores.parquet", generation)
+    test_hook("score:scores.parquet")
+    safe = spreadsheet_safe(scores)
+    safe.to_csv(gen_dir / "scores.csv", index=False)
+    fsync_file(gen_dir / "scores.csv")
+    test_hook("score:scores.csv")
+    table_path.parent.mkdir(parents=True, exist_ok=True)
+    staged = temporary_path(table_path, generation)
+    write_parquet(features.assign(**{AS_OF: day}).reset_index(), staged, generation)
+    test_hook("score:lookup")
+    fsync_dir(gen_dir)
+    files = {name: (gen_dir / name).stat().st_size for name in ("scores.parquet", "scores.csv")}
+    record = {
+        GENERATION: generation,
+        PREVIOUS: previous_id or None,
+        **info,
+        "files": files,
+        "feature_table": str(table_path),
+    }
+    remove_stale_temporaries(out_dir / SCORE_META)
+    tmp_meta = temporary_path(out_dir / SCORE_META)
+    tmp_meta.write_text(json.dumps(record, indent=2))
+    fsync_file(tmp_meta)
+    test_hook("score:meta")
+    tmp_meta.replace(out_dir / SCORE_META)  # the commit
+    fsync_dir(out_dir)
+    test_hook("score:committed")
+    staged.replace(table_path)
+    remove_stale_temporaries(table_path)
+    fsync_dir(table_path.parent)
+    for name in ("scores.parquet", "scores.csv"):
+        publish(gen_dir / name, out_dir / name)
+    test_hook("score:published")
+    prune(out_dir, {generation, previous_id})
+    return out_dir / "scores.parquet", out_dir / "scores.csv", table_path
