@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -21,6 +22,7 @@ from features.errors import CutoffError
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
+from features.readings import future_after
 from features.schema import ATTRIBUTE_PREFIX
 from features.sources import read_data_section
 from model.settings import test_hook
@@ -82,10 +84,10 @@ class ScoreRun:
 
 
 def resolve_as_of(prep: PreparedData, as_of: str) -> pd.Timestamp:
-    """'latest' means the data's last day; a date must lie within the data's range."""
+    """'latest' means the data's last day not in the future; a date must lie within the data."""
     start, end = prep.date_range
     if as_of == "latest":
-        day = end
+        day = latest_day(prep)
     else:
         try:
             parsed = pd.Timestamp(as_of)
@@ -103,6 +105,29 @@ def resolve_as_of(prep: PreparedData, as_of: str) -> pd.Timestamp:
             f"{end.date()}; give a date in that range or 'latest'"
         )
     return day
+
+
+def latest_day(prep: PreparedData) -> pd.Timestamp:
+    """The last day with an event that is not dated in the future (``future_after``)."""
+    limit = to_day(future_after())
+    days = [prep.transactions.day]
+    if prep.interactions is not None:
+        days.append(prep.interactions.day)
+    if prep.subscriptions is not None:
+        days.append(prep.subscriptions.start_day)
+    every = np.concatenate(days)
+    past = every[every <= limit]
+    if not len(past):
+        raise CutoffError(
+            f"every event is dated after today ({(future_after() - pd.Timedelta(days=1)).date()}):"
+            " `--as-of latest` has no day to use; give --as-of a date"
+        )
+    return from_day(min(int(past.max()), prep.end_day))
+
+
+def future_rows(prep: PreparedData) -> int:
+    """Transactions dated after today, which ``--as-of latest`` ignores."""
+    return int((prep.transactions.day > to_day(future_after())).sum())
 
 
 def score_features(
@@ -147,6 +172,13 @@ def score_base(
         raise_if_unclean(reports)
     prep = prepare(data)
     day = resolve_as_of(prep, as_of)
+    notes = []
+    ahead = future_rows(prep)
+    if as_of == "latest" and ahead:
+        notes.append(
+            f"--as-of latest is {day.date()}: {ahead:,} transaction(s) dated after today are "
+            "ignored for it (see the warning above)"
+        )
     scorer = scorer or load_packaged_scorer()
     features = build_features(prep, day, families=scorer.families, progress=progress)
     contractual = scorer.churn.card.data.business == "contractual"
@@ -188,7 +220,7 @@ def score_base(
         feature_table=table_path,
         versions=scorer.versions,
         seconds=time.perf_counter() - started,
-        load_lines=[line for r in reports for line in r.lines()],
+        load_lines=[line for r in reports for line in r.lines()] + notes,
     )
 
 
