@@ -92,9 +92,9 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
         if values.dtype.kind in "biufcmM" or isinstance(values.dtype, pd.CategoricalDtype):
             continue
         text = values.astype("str")
-        risky = (
-            values.notna() & text.str.startswith(FORMULA_PREFIXES) & ~text.str.match(_PLAIN_NUMBER)
-        ).to_numpy(dtype=bool)
+        risky = (values.notna() & text.str.startswith(FORMULA_PREFIXES)).to_numpy(dtype=bool).copy()
+        if risky.any():  # numbers such as -12.5 in a text column stay as they are
+            risky[risky] = ~text[risky].str.match(_PLAIN_NUMBER).to_numpy(dtype=bool)
         if risky.any():
             out[column] = values.astype(object)
             out.loc[risky, column] = "'" + text[risky]

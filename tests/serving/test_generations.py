@@ -263,3 +263,20 @@ def test_a_mismatched_or_unreadable_generation_is_a_clear_error(
         assert done.stderr.startswith("error: ")
         assert words in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_spreadsheet_safe_prefixes_formula_text_only() -> None:
+    from serving.files import spreadsheet_safe
+
+    frame = pd.DataFrame(
+        {
+            "text": ["=1+2", "-3.5", "@SUM(A1)", "ok", None, "\tx", "\ry", "+44 20", "-x"],
+            "number": [1.0, -2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, -9.0],
+        }
+    )
+    safe = spreadsheet_safe(frame)
+    assert safe["text"].tolist()[:4] == ["'=1+2", "-3.5", "'@SUM(A1)", "ok"]
+    assert pd.isna(safe["text"].iloc[4])
+    assert safe["text"].tolist()[5:] == ["'\tx", "'\ry", "'+44 20", "'-x"]
+    assert safe["number"].tolist() == frame["number"].tolist()
+    assert frame["text"].iloc[0] == "=1+2"  # the input is not changed
