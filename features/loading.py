@@ -14,6 +14,14 @@ import numpy as np
 import pandas as pd
 
 from features.errors import DataValidationError
+from features.readings import (
+    OUT_OF_RANGE,
+    day_first,
+    decimal_comma,
+    fit_ns,
+    future_warning,
+    repeated_names,
+)
 from features.schema import (
     AS_OF,
     CUSTOMER_ID,
@@ -38,6 +46,12 @@ MAX_EXAMPLES = 3
 _OFFSET_PATTERN = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 """A time of day followed by a UTC offset: such values are converted to the business zone."""
 _THOUSANDS_PATTERN = r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+TABULAR_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".parquet", ".pq")
+COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
+REPEATED = "retain.repeated_header"
+"""Key of ``DataFrame.attrs`` where ``read_table`` leaves repeated header names."""
+EVENT_DATES = {"transactions": ("timestamp",), "interactions": ("timestamp",)}
+"""Date columns of events, which should not lie in the future."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,8 @@ class TableReport:
     rows_kept: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     duplicates_dropped: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """Readings kept but worth checking (ambiguous dates or numbers, future dates, ...)."""
 
     @property
     def rows_excluded(self) -> int:
@@ -82,6 +98,7 @@ class TableReport:
                 f"  dropped {self.duplicates_dropped:,} exact duplicate row(s) "
                 "(set drop_duplicates: false to keep them)"
             )
+        out.extend(f"  warning: {w}" for w in self.warnings)
         return out
 
 
@@ -101,10 +118,19 @@ class CustomerData:
 
 
 def read_table(source: TableSource) -> pd.DataFrame:
-    """Read a CSV or Parquet file as it is; CSV cells stay text so validation sees the raw values."""
+    """Read a CSV or Parquet file as it is; CSV cells stay text so validation sees the raw values.
+
+    Only regular files with a tabular suffix are read; errors name the file, never its content.
+    Repeated header names are left in ``attrs`` for ``load_table``.
+    """
     path = source.path
     if not path.exists():
         raise DataValidationError(f"input file not found: {path}")
+    if not path.is_file() or not tabular_suffix(path):
+        raise DataValidationError(
+            f"{path} is not a CSV or Parquet data file: expected a regular file named "
+            f"*{', *'.join(TABULAR_SUFFIXES)} (optionally compressed: {', '.join(COMPRESSED)})"
+        )
     fmt = source.format
     if fmt == "auto":
         fmt = "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
@@ -114,7 +140,7 @@ def read_table(source: TableSource) -> pd.DataFrame:
         engine = "pyarrow" if len(source.sep) == 1 and source.names is None else "c"
         if source.sep == r"\s+":
             engine = "c"
-        return pd.read_csv(
+        frame = pd.read_csv(
             path,
             sep=source.sep,
             header=0 if source.header else None,
@@ -123,14 +149,48 @@ def read_table(source: TableSource) -> pd.DataFrame:
             keep_default_na=False,
             engine=engine,
         )
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise DataValidationError(f"cannot read {path} as {fmt}: {err}") from err
+        if source.header:
+            header = pd.read_csv(
+                path, sep=source.sep, header=None, nrows=1, dtype=str, keep_default_na=False
+            )
+            frame.attrs[REPEATED] = repeated_names(header.iloc[0].tolist()) if len(header) else {}
+        return frame
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataValidationError(
+            f"cannot read {path} as {fmt} ({type(err).__name__}): check that it is a "
+            + ("Parquet file" if fmt == "parquet" else f"{source.sep!r}-separated text file")
+        ) from None
+
+
+def tabular_suffix(path: Path) -> bool:
+    """Whether ``path`` is named like a data file (``orders.csv``, ``orders.csv.gz``, ...)."""
+    suffixes = [x.lower() for x in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSED:
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in TABULAR_SUFFIXES
 
 
 def load_table(source: TableSource, spec: TableSpec) -> tuple[pd.DataFrame, TableReport]:
     """Read one configured table and validate it into canonical form."""
     raw = read_table(source)
-    return validate_table(raw, spec, source=source, source_name=str(source.path))
+    repeated: dict[str, list[int]] = raw.attrs.get(REPEATED, {})
+    mapped = {c.name for c in spec.columns} | {
+        name for v in source.columns.values() for name in ([v] if isinstance(v, str) else v)
+    }
+    used = sorted(set(repeated) & mapped)
+    if used:
+        clash = "; ".join(f"{n!r} in columns {repeated[n]}" for n in used)
+        raise DataValidationError(
+            f"{spec.name} ({source.path}): the header repeats {clash}, so which column holds "
+            "the values is unclear: rename the columns so each name is used once"
+        )
+    frame, report = validate_table(raw, spec, source=source, source_name=str(source.path))
+    for name, positions in repeated.items():
+        report.warnings.append(
+            f"the header repeats {name!r} (columns {positions}): the later one(s) are read as "
+            f"{', '.join(repr(f'{name}.{k}') for k in range(1, len(positions)))}"
+        )
+    return frame, report
 
 
 def load_data(config: DataConfig) -> tuple[CustomerData, list[TableReport]]:
@@ -187,15 +247,22 @@ def validate_table(
                 )
             continue
         used_source_columns.update(sources)
-        if len(sources) == 1:
-            values, problems = _parse_column(raw[sources[0]], col, options)
-            bad_masks.extend((sources[0], p, m, raw[sources[0]]) for p, m in problems)
-        else:
-            values = pd.Series(1.0, index=raw.index)
-            for s in sources:
-                part, problems = _parse_column(raw[s], col, options)
-                bad_masks.extend((s, p, m, raw[s]) for p, m in problems)
-                values = values * part
+        try:
+            if len(sources) == 1:
+                values, problems = _parse_column(raw[sources[0]], col, options, report.warnings)
+                bad_masks.extend((sources[0], p, m, raw[sources[0]]) for p, m in problems)
+            else:
+                values = pd.Series(1.0, index=raw.index)
+                for s in sources:
+                    part, problems = _parse_column(raw[s], col, options, report.warnings)
+                    bad_masks.extend((s, p, m, raw[s]) for p, m in problems)
+                    values = values * part
+        except DataValidationError as err:
+            raise DataValidationError(f"{spec.name} ({source_name}): {err}") from None
+        if col.kind == "datetime" and col.name in EVENT_DATES.get(spec.name, ()):
+            note = future_warning(values, sources[0])
+            if note:
+                report.warnings.append(note)
         columns[col.name] = values
 
     frame = pd.DataFrame(columns, index=raw.index)
@@ -226,7 +293,13 @@ def validate_table(
 def _missing_column_message(
     spec: TableSpec, col: ColumnSpec, missing: list[str], raw: pd.DataFrame, source_name: str
 ) -> str:
-    have = ", ".join(repr(c) for c in raw.columns[:30])
+    if len(raw.columns) < 2:
+        have = (
+            "one column only (its name is not shown): is the separator right? Set "
+            f"data.{spec.name}.sep"
+        )
+    else:
+        have = ", ".join(repr(str(c)[:40]) for c in raw.columns[:30])
     mapped = missing[0] if missing[0] != col.name else None
     how = (
         f"it is mapped to {mapped!r}, which the file does not have"
@@ -242,27 +315,37 @@ def _missing_column_message(
 
 
 def _parse_column(
-    raw: pd.Series, col: ColumnSpec, options: TableSource
+    raw: pd.Series, col: ColumnSpec, options: TableSource, warnings: list[str]
 ) -> tuple[pd.Series, list[tuple[str, np.ndarray]]]:
     """Parse one raw column by its kind; return values and (problem, row mask) pairs."""
     if col.kind == "id":
         values = parse_ids(raw)
         return values, [("is empty (every row needs a customer id)", values.isna().to_numpy())]
     if col.kind == "datetime":
+        outside = np.zeros(len(raw), dtype=bool)
         values, unparseable = parse_datetimes(
             raw,
             date_format=options.date_format,
             dayfirst=options.dayfirst,
             timezone=options.timezone,
+            checks=DateChecks(
+                str(raw.name), "dayfirst" in options.model_fields_set, warnings, outside
+            ),
         )
         problems = [
-            ("is not a date (expected e.g. 2024-03-31 or 2024-03-31T14:05:00+01:00)", unparseable)
+            (
+                "is not a date (expected e.g. 2024-03-31 or 2024-03-31T14:05:00+01:00)",
+                unparseable & ~outside,
+            ),
+            (OUT_OF_RANGE, outside),
         ]
         if col.required:
             problems.append(("is empty", (values.isna().to_numpy() & ~unparseable)))
         return values, problems
     if col.kind == "number":
-        values, not_numeric = parse_numbers(raw)
+        values, not_numeric = parse_numbers(
+            raw, sep=options.sep, decimal=options.decimal, column=str(raw.name), warnings=warnings
+        )
         problems = [("is not a finite number", not_numeric)]
         if col.required:
             problems.append(("is empty", values.isna().to_numpy() & ~not_numeric))
@@ -296,8 +379,19 @@ def parse_ids(raw: pd.Series) -> pd.Series:
     return text
 
 
-def parse_numbers(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Numbers from text, tolerating currency symbols and thousands separators; flags the rest."""
+def parse_numbers(
+    raw: pd.Series,
+    *,
+    sep: str = ",",
+    decimal: str = "auto",
+    column: str = "",
+    warnings: list[str] | None = None,
+) -> tuple[pd.Series, np.ndarray]:
+    """Numbers from text, tolerating currency symbols and thousands separators; flags the rest.
+
+    Commas are decimal marks or thousands separators as ``features.readings.decimal_comma``
+    decides; an ambiguous reading is added to ``warnings``.
+    """
     if raw.dtype.kind in "biuf":
         values = raw.astype("float64")
         return values, ~np.isfinite(values.fillna(0.0).to_numpy())
@@ -309,13 +403,32 @@ def parse_numbers(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         text = text.str.replace(r"^(-?)[\$€£¥]\s*", r"\1", regex=True).str.replace(
             "\u00a0", "", regex=False
         )
-        thousands = text.str.match(_THOUSANDS_PATTERN, na=False)
-        text = text.where(~thousands, text.str.replace(",", "", regex=False))
+        comma, note = decimal_comma(text, sep, decimal, column or str(raw.name))
+        if note and warnings is not None:
+            warnings.append(note)
+        if comma:
+            european = text.str.match(r"^-?\d{1,3}(?:\.\d{3})*,\d+$|^-?\d+,\d+$", na=False)
+            converted = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            text = text.where(~european, converted)
+        else:
+            thousands = text.str.match(_THOUSANDS_PATTERN, na=False)
+            text = text.where(~thousands, text.str.replace(",", "", regex=False))
         values[retry] = pd.to_numeric(text, errors="coerce").astype("float64")
     finite = np.isfinite(values.fillna(0.0).to_numpy())
     not_numeric = (values.isna().to_numpy() & ~blank) | ~finite
     values[~finite] = np.nan
     return values, not_numeric
+
+
+@dataclass
+class DateChecks:
+    """Where ``parse_datetimes`` reports readings: the column, whether ``dayfirst`` was given,
+    warnings, and a mask it fills with the values outside 1677-2262."""
+
+    column: str
+    explicit_dayfirst: bool
+    warnings: list[str]
+    outside: np.ndarray
 
 
 def parse_datetimes(
@@ -324,18 +437,25 @@ def parse_datetimes(
     date_format: str | None = None,
     dayfirst: bool = False,
     timezone: str = "UTC",
+    checks: DateChecks | None = None,
 ) -> tuple[pd.Series, np.ndarray]:
     """Timestamps as naive local time in ``timezone``; returns values and an unparseable mask.
 
     Values with a UTC offset are converted to the business time zone; values without one are
     taken as already in it. ISO 8601 (or ``date_format``) is tried first, vectorised; only the
-    values that fail it are parsed one by one in any recognisable format.
+    values that fail it are parsed one by one in any recognisable format, in one day/month order
+    (``features.readings.day_first``). Values outside 1677-2262 are unparseable (and flagged in
+    ``checks.outside``).
     """
+    outside = checks.outside if checks is not None else np.zeros(len(raw), dtype=bool)
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        local = raw.dt.tz_convert(timezone).dt.tz_localize(None)
-        return local.astype("datetime64[ns]"), np.zeros(len(raw), dtype=bool)
+        local, out = fit_ns(raw.dt.tz_convert(timezone).dt.tz_localize(None))
+        outside |= out
+        return local, out
     if raw.dtype.kind == "M":
-        return raw.astype("datetime64[ns]"), np.zeros(len(raw), dtype=bool)
+        values, out = fit_ns(raw)
+        outside |= out
+        return values, out
     blank = _is_blank(raw)
     text = raw.astype("str").str.strip().where(~blank)
     result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
@@ -343,23 +463,32 @@ def parse_datetimes(
     naive = ~with_offset & ~blank
     if naive.any():
         fmt = date_format or "ISO8601"
-        result[naive] = pd.to_datetime(text[naive], format=fmt, errors="coerce").astype(
-            "datetime64[ns]"
-        )
+        parsed, out = fit_ns(pd.to_datetime(text[naive], format=fmt, errors="coerce"))
+        result[naive] = parsed
+        outside[np.flatnonzero(naive)[out]] = True
     if with_offset.any():
         aware = pd.to_datetime(
             text[with_offset], format=date_format or "ISO8601", errors="coerce", utc=True
         )
-        result[with_offset] = (
-            aware.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[ns]")
-        )
-    retry = result.isna().to_numpy() & ~blank
+        parsed, out = fit_ns(aware.dt.tz_convert(timezone).dt.tz_localize(None))
+        result[with_offset] = parsed
+        outside[np.flatnonzero(with_offset)[out]] = True
+    retry = result.isna().to_numpy() & ~blank & ~outside
     if retry.any():
-        result[retry] = _parse_any_format(text[retry], dayfirst=dayfirst, timezone=timezone)
+        order = dayfirst
+        if checks is not None:
+            order, note = day_first(text[retry], dayfirst, checks.explicit_dayfirst, checks.column)
+            if note:
+                checks.warnings.append(note)
+        parsed, out = _parse_any_format(text[retry], dayfirst=order, timezone=timezone)
+        result[retry] = parsed
+        outside[np.flatnonzero(retry)[out]] = True
     return result, result.isna().to_numpy() & ~blank
 
 
-def _parse_any_format(text: pd.Series, *, dayfirst: bool, timezone: str) -> pd.Series:
+def _parse_any_format(
+    text: pd.Series, *, dayfirst: bool, timezone: str
+) -> tuple[pd.Series, np.ndarray]:
     """Slow path for the values ISO 8601 could not read: each parsed on its own."""
     parsed = pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce", utc=True)
     has_offset = text.str.contains(_OFFSET_PATTERN, regex=True, na=False) | text.str.contains(
@@ -367,7 +496,7 @@ def _parse_any_format(text: pd.Series, *, dayfirst: bool, timezone: str) -> pd.S
     )
     local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
     naive = parsed.dt.tz_localize(None)
-    return naive.where(~has_offset, local).astype("datetime64[ns]")
+    return fit_ns(naive.where(~has_offset, local))
 
 
 def parse_text(raw: pd.Series) -> pd.Series:

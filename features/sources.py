@@ -43,6 +43,11 @@ class TableSource(BaseModel):
         None, description="strptime format such as %Y%m%d; by default ISO 8601, then any format."
     )
     dayfirst: bool = Field(False, description="Read 01/02/2024 as 1 February, for non-ISO dates.")
+    decimal: Literal["auto", ".", ","] = Field(
+        "auto",
+        description="Decimal mark of numbers; auto reads 1,5 as 1.5 and 1,234.5 as 1234.5, and "
+        "1,234 by the separator (decimal comma in ';'-files), with a warning.",
+    )
     timezone: str = Field(
         "UTC",
         description=(

@@ -53,3 +53,15 @@ def use_local_bentoml_home() -> Path:
     home = bentoml_home()
     os.environ["BENTOML_HOME"] = str(home)
     return home
+
+
+TEST_KILL_AT = "RETAIN_TEST_KILL_AT"
+"""Test hook: the name of a point (e.g. ``score:scores.csv``) where the process kills itself."""
+
+
+def test_hook(point: str) -> None:
+    """Fault-test hook: SIGKILL this process at ``point`` if ``$RETAIN_TEST_KILL_AT`` names it."""
+    if os.environ.get(TEST_KILL_AT) == point:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

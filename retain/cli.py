@@ -130,10 +130,19 @@ def features_command(
         return
     if config is None or as_of is None:
         raise RetainError("give --list, or both --config and --as-of (see retain features --help)")
+    import pandas as pd
+
     from features.build import build_features
+    from features.errors import CutoffError
     from features.loading import load_data, raise_if_unclean
     from features.sources import read_data_section
 
+    try:
+        day = pd.Timestamp(as_of)
+    except ValueError:
+        day = pd.NaT
+    if pd.isna(day) or day.tzinfo is not None:
+        raise CutoffError(f"--as-of {as_of!r} is not a date: give a day such as 2024-06-30")
     data_config, families = read_data_section(config)
     if data_config.labelled:
         _snapshot_features(data_config, as_of, out, strict=strict)
@@ -144,7 +153,7 @@ def features_command(
             typer.echo(line, err=True)
     if strict:
         raise_if_unclean(reports)
-    frame = build_features(data, as_of, families=families, progress=True)
+    frame = build_features(data, day.normalize(), families=families, progress=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out)
     typer.echo(f"wrote {len(frame):,} customers x {frame.shape[1]} features as of {as_of} to {out}")

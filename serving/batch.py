@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -21,17 +22,36 @@ from features.errors import ConfigError, CutoffError
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
+from features.readings import future_after
 from features.schema import ATTRIBUTE_PREFIX
 from features.sources import read_data_section
+from model.settings import test_hook
+from serving.files import (
+    fsync_dir,
+    fsync_file,
+    remove_stale_temporaries,
+    spreadsheet_safe,
+    temporary_path,
+)
+from serving.generation import (
+    GENERATION,
+    GENERATIONS,
+    PREVIOUS,
+    SCORE_META,
+    GenerationError,
+    new_generation_id,
+    prune,
+    publish,
+    read_meta,
+    write_parquet,
+)
 from serving.labelled import snapshot_base
-from serving.lookup import feature_table_path, write_feature_table
+from serving.lookup import AS_OF, feature_table_path
 from serving.output import scores_table
 from serving.scorer import Scorer
 from serving.store import load_packaged_scorer
 
 CHUNK_ROWS = 100_000
-SCORE_META = "score_meta.json"
-"""What ``retain score`` records beside the scores: as-of day, horizon, base, models' cards."""
 CARDS = "cards"
 """The key of ``SCORE_META`` holding the churn and CLV models' cards (``model.card``)."""
 
@@ -65,10 +85,10 @@ class ScoreRun:
 
 
 def resolve_as_of(prep: PreparedData, as_of: str) -> pd.Timestamp:
-    """'latest' means the data's last day; a date must lie within the data's range."""
+    """'latest' means the data's last day not in the future; a date must lie within the data."""
     start, end = prep.date_range
     if as_of == "latest":
-        day = end
+        day = latest_day(prep)
     else:
         try:
             parsed = pd.Timestamp(as_of)
@@ -86,6 +106,29 @@ def resolve_as_of(prep: PreparedData, as_of: str) -> pd.Timestamp:
             f"{end.date()}; give a date in that range or 'latest'"
         )
     return day
+
+
+def latest_day(prep: PreparedData) -> pd.Timestamp:
+    """The last day with an event that is not dated in the future (``future_after``)."""
+    limit = to_day(future_after())
+    days = [prep.transactions.day]
+    if prep.interactions is not None:
+        days.append(prep.interactions.day)
+    if prep.subscriptions is not None:
+        days.append(prep.subscriptions.start_day)
+    every = np.concatenate(days)
+    past = every[every <= limit]
+    if not len(past):
+        raise CutoffError(
+            f"every event is dated after today ({(future_after() - pd.Timedelta(days=1)).date()}):"
+            " `--as-of latest` has no day to use; give --as-of a date"
+        )
+    return from_day(min(int(past.max()), prep.end_day))
+
+
+def future_rows(prep: PreparedData) -> int:
+    """Transactions dated after today, which ``--as-of latest`` ignores."""
+    return int((prep.transactions.day > to_day(future_after())).sum())
 
 
 def score_features(
@@ -126,6 +169,7 @@ def score_base(
     started = time.perf_counter()
     data_config, _ = read_data_section(config)
     scorer = scorer or load_packaged_scorer()
+    notes = []
     if data_config.labelled:
         base = snapshot_base(data_config, as_of, scorer, strict=strict)
         day, features, reports = base.day, base.features, base.reports
@@ -143,6 +187,12 @@ def score_base(
             raise_if_unclean(reports)
         prep = prepare(data)
         day = resolve_as_of(prep, as_of)
+        ahead = future_rows(prep)
+        if as_of == "latest" and ahead:
+            notes.append(
+                f"--as-of latest is {day.date()}: {ahead:,} transaction(s) dated after today are "
+                "ignored for it (see the warning above)"
+            )
         features = build_features(prep, day, families=scorer.families, progress=progress)
         contractual = scorer.churn.card.data.business == "contractual"
         active_days = scorer.churn.card.data.active_days
@@ -152,6 +202,16 @@ def score_base(
             active_days=None if contractual else int(active_days),
             contractual=contractual,
         )
+        if not active.any():
+            window = (
+                "a running subscription"
+                if contractual
+                else f"a purchase in the last {active_days} days"
+            )
+            raise CutoffError(
+                f"no customer is active as of {day.date()} ({window}): nothing to score; "
+                "give a later --as-of"
+            )
         active_ids = pd.Index(prep.ids[active])
     scores = score_features(
         scorer, features.loc[features.index.isin(active_ids)], day, progress=progress
@@ -160,25 +220,9 @@ def score_base(
         drop=True
     )
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scores_parquet, scores_csv = out_dir / "scores.parquet", out_dir / "scores.csv"
-    write_atomically(scores_parquet, lambda tmp: scores.to_parquet(tmp, index=False))
-    write_atomically(scores_csv, lambda tmp: scores.to_csv(tmp, index=False))
-    table_path = write_feature_table(features, day, feature_table_path())
-    meta = {
-        "as_of": str(day.date()),
-        "horizon_days": scorer.churn.horizon_days,
-        "contractual": contractual,
-        "active_days": int(active_days),
-        "churn_model": scorer.versions["churn"],
-        "clv_model": scorer.versions["clv"],
-        "scored": len(scores),
-        CARDS: {
-            "churn": scorer.churn.card.model_dump(mode="json"),
-            "clv": scorer.clv.card.model_dump(mode="json"),
-        },
-    }
-    write_atomically(out_dir / SCORE_META, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
+    scores_parquet, scores_csv, table_path = write_generation(
+        out_dir, scores, features, day, feature_table_path(), meta(scorer, day, len(scores))
+    )
     return ScoreRun(
         as_of=from_day(to_day(day)),
         scored=len(scores),
@@ -189,15 +233,82 @@ def score_base(
         feature_table=table_path,
         versions=scorer.versions,
         seconds=time.perf_counter() - started,
-        load_lines=[line for r in reports for line in r.lines()],
+        load_lines=[line for r in reports for line in r.lines()] + notes,
     )
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``.
+def meta(scorer: Scorer, day: pd.Timestamp, scored: int) -> dict[str, Any]:
+    """What ``score_meta.json`` records about a run besides its generation and files."""
+    contractual = scorer.churn.card.data.business == "contractual"
+    return {
+        "as_of": str(day.date()),
+        "horizon_days": scorer.churn.horizon_days,
+        "contractual": contractual,
+        "active_days": int(scorer.churn.card.data.active_days),
+        "churn_model": scorer.versions["churn"],
+        "clv_model": scorer.versions["clv"],
+        "scored": scored,
+        CARDS: {
+            "churn": scorer.churn.card.model_dump(mode="json"),
+            "clv": scorer.clv.card.model_dump(mode="json"),
+        },
+    }
 
-    A crash mid-write leaves the previous file whole (and at worst a stray temporary file).
+
+def write_generation(
+    out_dir: Path,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    day: pd.Timestamp,
+    table_path: Path,
+    info: dict[str, Any],
+) -> tuple[Path, Path, Path]:
+    """Write one generation (see ``serving.generation``): files, commit, publish, prune.
+
+    Test-hook points (``RETAIN_TEST_KILL_AT``) sit after each file is written and before the
+    next step: ``score:scores.parquet``, ``score:scores.csv``, ``score:lookup``,
+    ``score:meta`` (before the commit rename), ``score:committed``, ``score:published``.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)
+    generation = new_generation_id()
+    try:
+        previous = read_meta(out_dir)
+    except GenerationError:
+        previous = None
+    previous_id = str((previous or {}).get(GENERATION, ""))
+    gen_dir = out_dir / GENERATIONS / generation
+    gen_dir.mkdir(parents=True)
+    write_parquet(scores, gen_dir / "scores.parquet", generation)
+    test_hook("score:scores.parquet")
+    safe = spreadsheet_safe(scores)
+    safe.to_csv(gen_dir / "scores.csv", index=False)
+    fsync_file(gen_dir / "scores.csv")
+    test_hook("score:scores.csv")
+    table_path.parent.mkdir(parents=True, exist_ok=True)
+    staged = temporary_path(table_path, generation)
+    write_parquet(features.assign(**{AS_OF: day}).reset_index(), staged, generation)
+    test_hook("score:lookup")
+    fsync_dir(gen_dir)
+    files = {name: (gen_dir / name).stat().st_size for name in ("scores.parquet", "scores.csv")}
+    record = {
+        GENERATION: generation,
+        PREVIOUS: previous_id or None,
+        **info,
+        "files": files,
+        "feature_table": str(table_path),
+    }
+    remove_stale_temporaries(out_dir / SCORE_META)
+    tmp_meta = temporary_path(out_dir / SCORE_META)
+    tmp_meta.write_text(json.dumps(record, indent=2))
+    fsync_file(tmp_meta)
+    test_hook("score:meta")
+    tmp_meta.replace(out_dir / SCORE_META)  # the commit
+    fsync_dir(out_dir)
+    test_hook("score:committed")
+    staged.replace(table_path)
+    remove_stale_temporaries(table_path)
+    fsync_dir(table_path.parent)
+    for name in ("scores.parquet", "scores.csv"):
+        publish(gen_dir / name, out_dir / name)
+    test_hook("score:published")
+    prune(out_dir, {generation, previous_id})
+    return out_dir / "scores.parquet", out_dir / "scores.csv", table_path

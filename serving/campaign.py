@@ -14,6 +14,7 @@ out: the optimum of the fractional relaxation, and within one customer's gain of
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.errors import ConfigError, DataValidationError
 from features.schema import CUSTOMER_ID
+from serving.files import write_atomically, write_csv_atomically
+from serving.generation import read_scores
 
 CONTACT = "contact with offer"
 OVER_BUDGET = "contact if budget allows"
 NO_ACTION = "do not contact"
+CAMPAIGN_JSON = "campaign.json"
+SCORES_GENERATION = "scores_generation"
+"""The key of ``campaign.json`` naming the scores generation the campaign was planned on."""
 FLAGS = {
     "budget": "--budget",
     "offer_cost": "--offer-cost",
@@ -198,16 +204,33 @@ def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> Figure:
 
 
 def plan_campaign(scores_path: Path, params: CampaignParams, *, out_dir: Path) -> CampaignPlan:
-    """Read ``retain score`` output, plan the campaign, write the CSV, curve PNG and curve CSV."""
-    if not scores_path.exists():
-        raise DataValidationError(f"no scores table at {scores_path}: run `retain score` first")
-    result = plan(pd.read_parquet(scores_path), params)
+    """Read ``retain score`` output, plan the campaign, write the CSV, curve PNG and curve CSV.
+
+    Scores come from the committed generation (``serving.generation.read_scores``). Each file is
+    written atomically; ``campaign.json``, written last, records the scores' generation. Test-hook
+    points: ``campaign:<file name>`` before each rename.
+    """
+    scores, generation = read_scores(scores_path)
+    result = plan(scores, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.csv = out_dir / "campaign.csv"
     result.curve_csv = out_dir / "profit_curve.csv"
     result.curve_png = out_dir / "profit_curve.png"
-    result.table.to_csv(result.csv, index=False)
-    result.curve.to_csv(result.curve_csv, index=False)
-    (out_dir / "campaign.json").write_text(params.model_dump_json(indent=2))
-    plot_curve(result.curve, params).savefig(result.curve_png)
+    write_csv_atomically(result.table, result.csv, hook="campaign:campaign.csv")
+    write_csv_atomically(result.curve, result.curve_csv, hook="campaign:profit_curve.csv")
+    figure = plot_curve(result.curve, params)
+    write_atomically(
+        result.curve_png,
+        lambda tmp: figure.savefig(tmp, format="png"),
+        hook="campaign:profit_curve.png",
+    )
+    settings = {
+        **params.model_dump(mode="json"),
+        SCORES_GENERATION: generation.id if generation else None,
+    }
+    write_atomically(
+        out_dir / CAMPAIGN_JSON,
+        lambda tmp: tmp.write_text(json.dumps(settings, indent=2)),
+        hook="campaign:campaign.json",
+    )
     return result

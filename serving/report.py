@@ -29,8 +29,10 @@ from features.prepare import PreparedData, prepare, to_day
 from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
 from features.sources import read_data_section
 from model.card import CalibrationCurve, GainCurve, ModelCard
-from serving.batch import CARDS, SCORE_META
-from serving.campaign import CampaignParams, plan, plot_curve
+from serving.batch import CARDS
+from serving.campaign import CAMPAIGN_JSON, SCORES_GENERATION, CampaignParams, plan, plot_curve
+from serving.files import write_atomically
+from serving.generation import SCORE_META, Generation, read_scores
 
 TOP_ACCOUNTS = 50
 SEGMENT_CANDIDATES = ("region", "channel", "plan", "company_size", "segment")
@@ -311,9 +313,7 @@ def card_plots(
 
 def gather(scores_path: Path, config: Path) -> ReportData:
     """Read the scores, the data behind them and the models' cards; compute what the page shows."""
-    if not scores_path.exists():
-        raise DataValidationError(f"no scores table at {scores_path}: run `retain score` first")
-    scores = pd.read_parquet(scores_path)
+    scores, generation = read_scores(scores_path)
     if scores.empty:
         raise DataValidationError(f"the scores table {scores_path} is empty")
     as_of = pd.Timestamp(scores["as_of"].iloc[0])
@@ -325,7 +325,7 @@ def gather(scores_path: Path, config: Path) -> ReportData:
         table = load_snapshots(data_config.snapshots, labels=True)
         observed = observed_in_snapshots(table, as_of, horizon)
     churn_version = str(scores["churn_model"].iloc[0])
-    meta = _score_meta(scores_path.parent)
+    meta = generation.meta if generation else _score_meta(scores_path.parent)
     figures_cards, info, card_notes = card_plots(_cards(meta, scores_path.parent))
     kpis, notes = compute_kpis(
         scores,
@@ -339,7 +339,9 @@ def gather(scores_path: Path, config: Path) -> ReportData:
         observed=observed,
     )
     notes += card_notes
-    campaign = _campaign_params(scores_path.parent)
+    campaign, campaign_note = _campaign_params(scores_path.parent, generation)
+    if campaign_note:
+        notes.append(campaign_note)
     campaign_plan = plan(scores, campaign)
     figures = {
         "risk": risk_distribution(scores, _tier_cutoffs(scores)),
@@ -401,11 +403,30 @@ def _tier_cutoffs(scores: pd.DataFrame) -> tuple[float, float] | None:
     return float(high.min()), float(medium.min())
 
 
-def _campaign_params(folder: Path) -> CampaignParams:
-    saved = folder / "campaign.json"
-    if saved.exists():
-        return CampaignParams(**json.loads(saved.read_text()))
-    return CampaignParams(budget=float("inf"))
+def _campaign_params(
+    folder: Path, generation: Generation | None
+) -> tuple[CampaignParams, str | None]:
+    """The saved campaign settings, and a note if they were planned on other scores."""
+    saved = folder / CAMPAIGN_JSON
+    if not saved.exists():
+        return CampaignParams(budget=float("inf")), None
+    try:
+        values = json.loads(saved.read_text())
+        planned_on = values.pop(SCORES_GENERATION, None)
+        params = CampaignParams(**values)
+    except (OSError, ValueError, TypeError):
+        raise DataValidationError(
+            f"{saved} is unreadable (not the settings `retain campaign` writes): rerun "
+            "`retain campaign`"
+        ) from None
+    if generation is not None and planned_on != generation.id:
+        return params, (
+            f"The campaign settings ({saved.name}) were planned on scores generation "
+            f"{planned_on or 'unknown'}, not the current {generation.id}; the campaign shown "
+            "here is recomputed on the current scores (rerun `retain campaign` to refresh "
+            "campaign.csv)."
+        )
+    return params, None
 
 
 CSS = """
@@ -522,5 +543,6 @@ def write_report(scores_path: Path, config: Path, out: Path) -> Path:
     """Gather, render and write the report; returns its path."""
     report = gather(scores_path, config)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(report), encoding="utf-8")
+    page = render(report)
+    write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"), hook="report:html")
     return out

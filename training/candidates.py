@@ -17,6 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
 from model.card import Task
@@ -47,6 +48,12 @@ class Fold:
 
     def __post_init__(self) -> None:
         self.frames = self.parts or {part: self.data.part(part) for part in PARTS}
+        if self.data.has_value and not (self.y("train", "clv") > 0).any():
+            raise DataValidationError(
+                f"every training customer's future value is 0 ({len(self.frames['train']):,} "
+                "rows): are the transactions' amounts all zero or negative? Check the amount "
+                "column (data.transactions.columns.amount); the CLV model needs some spend"
+            )
         self.encoding = FeatureEncoding.fit(self.frames["train"], self.data.features)
         self.matrices = {part: self.encoding.transform(df) for part, df in self.frames.items()}
 

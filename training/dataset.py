@@ -201,6 +201,12 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
         ["train", "validation"],
         "test",
     )
+    for name in ("train", "validation", "test"):
+        if not (parts == name).any():
+            raise CutoffError(
+                f"no customer is active at the {name} cutoff(s) ({_dates(split, name)}), so "
+                "there is nothing to learn or evaluate: check the data's dates and active_days"
+            )
     check_both_classes(frame, parts)
     warnings = check_leakage(frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage)
     return TrainingData(
@@ -255,3 +261,8 @@ def data_fingerprint(transactions: pd.DataFrame) -> str:
     """A content hash of the canonical transactions, independent of row order."""
     hashes = pd.util.hash_pandas_object(transactions, index=False).to_numpy()
     return hashlib.sha256(np.sort(hashes).tobytes()).hexdigest()[:16]
+
+
+def _dates(split: Split, name: str) -> str:
+    days = {"train": split.train, "validation": [split.validation], "test": [split.test]}[name]
+    return ", ".join(str(pd.Timestamp(d).date()) for d in days)

@@ -24,6 +24,7 @@ from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
 from model.registry import configure_tracking, load_version, version_by_alias
+from model.settings import test_hook
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
 from training.config import ExperimentConfig
 from training.crossval import add_cross_validation
@@ -36,7 +37,17 @@ from training.evaluation import (
     markdown_table,
 )
 from training.metrics import EMPCParams, paired_bootstrap
-from training.registry import Decision, apply_decision, decide, joint
+from training.registry import (
+    Decision,
+    decide,
+    joint,
+    move_alias,
+    recover_interrupted,
+    registry_lock,
+    run_tags,
+    tag_decision,
+    tag_undecided,
+)
 from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_training
 
 Log = Callable[[str], None]
@@ -77,9 +88,15 @@ def train(
     """Run one experiment end to end and return its result; see the module docstring."""
     uri = configure_tracking(tracking_uri)
     step = _Clock(log)
-    experiment_id = ensure_experiment(config.name, uri)
+    names = {"churn": config.registry.churn, "clv": config.registry.clv}
+    with registry_lock(log):  # also serialises creating the store and the experiment
+        experiment_id = ensure_experiment(config.name, uri)
+        for line in recover_interrupted(list(names.values())):
+            log("  " + line)
     mlflow.set_experiment(experiment_id=experiment_id)  # nested runs and logged models go here too
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train {config.name}") as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"train {config.name}", tags=run_tags()
+    ) as run:
         step("loading data and building snapshots")
         data = load_training_data(config, progress=progress)
         for report in data.load_reports:
@@ -104,21 +121,34 @@ def train(
         log("\n" + markdown_table(evaluation.table))
 
         step("gating the servable models against the current champions")
-        names = {"churn": config.registry.churn, "clv": config.registry.clv}
-        decisions = joint(
-            {
-                r.task: _gate(r, names[r.task], config, data, evaluation)
-                for r in evaluation.results
-                if r.bundle is not None
-            },
-            separately=config.promotion.separately,
-        )
-        step("logging to MLflow and registering the servable models")
-        versions = log_training(TrainingRecord(config, data, evaluation, names))
-        for task, decision in decisions.items():
-            apply_decision(names[task], versions[task], decision)
-            verdict = "champion" if decision.promote else "challenger"
-            log(f"  {names[task]} v{versions[task]}: {verdict} ({decision.reason})")
+        with registry_lock(log):  # from reading the champions to moving the aliases
+            decisions = joint(
+                {
+                    r.task: _gate(r, names[r.task], config, data, evaluation)
+                    for r in evaluation.results
+                    if r.bundle is not None
+                },
+                separately=config.promotion.separately,
+            )
+            test_hook("train:gated")
+            step("logging to MLflow and registering the servable models")
+            versions = log_training(TrainingRecord(config, data, evaluation, names))
+            test_hook("train:registered")
+            decided: set[str] = set()
+            try:
+                for task, decision in decisions.items():
+                    tag_decision(names[task], versions[task], decision)
+                    decided.add(task)
+            except Exception:
+                for task in set(versions) - decided:
+                    tag_undecided(names[task], versions[task])
+                raise
+            test_hook("train:tagged")
+            for task, decision in decisions.items():
+                move_alias(names[task], versions[task], decision)
+                test_hook(f"train:moved:{task}")
+                verdict = "champion" if decision.promote else "challenger"
+                log(f"  {names[task]} v{versions[task]}: {verdict} ({decision.reason})")
         seconds = time.perf_counter() - step.start
         log_gate(decisions, versions, seconds)
         step(f"done: run {run.info.run_id} in experiment '{config.name}' at {uri}")

@@ -11,11 +11,18 @@ the previous one.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import math
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -28,9 +35,16 @@ from model.registry import (
     Tag,
     version_by_alias,
 )
+from model.settings import retain_home
 from training.metrics import LOWER_IS_BETTER, PairedInterval
 
 NO_CHAMPION = "no champion yet"
+INTERRUPTED = "interrupted"
+"""The decision tag of a version whose training died before the gate decided on it."""
+PID_TAG = "retain.pid"
+HOST_TAG = "retain.host"
+"""Tags on a training's parent run: which process on which machine runs it."""
+INTERRUPTED_TAG = "retain.interrupted"
 
 
 @dataclass(frozen=True)
@@ -169,6 +183,118 @@ def client() -> MlflowClient:
     return MlflowClient()
 
 
+@contextmanager
+def registry_lock(log: Callable[[str], None] = lambda _: None) -> Iterator[None]:
+    """Hold the registry lock of the current tracking store (a file lock under the state folder).
+
+    Serialises, between processes of this machine, every read of a champion that leads to moving
+    an alias: the gate (from reading the champions to the last alias), promote and rollback.
+    """
+    uri = mlflow.get_tracking_uri()
+    folder = retain_home() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"registry-{hashlib.sha256(uri.encode()).hexdigest()[:16]}.lock"
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another process to finish with the registry ({path})")
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def run_tags() -> dict[str, str]:
+    """The tags a training's parent run carries so that a later one can tell it died."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_interrupted(names: list[str]) -> list[str]:
+    """Mark runs of dead trainings FAILED and tag versions left without a decision.
+
+    Call under ``registry_lock``: no live training is then between registering and deciding.
+    A run counts as dead when it is RUNNING, was started on this machine and its process is
+    gone (runs from other machines are left alone). Returns one line per change.
+    """
+    c = client()
+    lines: list[str] = []
+    experiments = [e.experiment_id for e in c.search_experiments()]
+    running = (
+        c.search_runs(experiments, "attributes.status = 'RUNNING'", max_results=5000)
+        if experiments
+        else []
+    )
+    host = socket.gethostname()
+    dead = {
+        r.info.run_id
+        for r in running
+        if r.data.tags.get(HOST_TAG) == host
+        and r.data.tags.get(PID_TAG, "").isdigit()
+        and not _alive(int(r.data.tags[PID_TAG]))
+    }
+    for r in running:
+        parent = r.data.tags.get("mlflow.parentRunId")
+        if r.info.run_id in dead or parent in dead:
+            c.set_tag(r.info.run_id, INTERRUPTED_TAG, "its process ended before the run did")
+            c.set_terminated(r.info.run_id, status="FAILED")
+            if r.info.run_id in dead:
+                lines.append(f"run {r.info.run_id} was interrupted: marked FAILED")
+    for name in names:
+        try:
+            versions = c.search_model_versions(f"name='{name}'")
+        except MlflowException:
+            continue
+        for v in sorted(versions, key=lambda v: int(v.version)):
+            decision = (v.tags or {}).get(Tag.DECISION)
+            if decision not in (None, "", CHAMPION) or _training_running(c, v.run_id):
+                continue
+            if not decision:
+                lines.append(tag_undecided(name, str(v.version)))
+            elif str(v.version) not in _history(name):
+                # decided champion, killed before the alias moved: finish the joint move
+                set_champion(name, str(v.version), (v.tags or {}).get(Tag.REASON, ""))
+                lines.append(
+                    f"{name} v{v.version}: champion (the interrupted training had decided so; "
+                    "the alias is now moved)"
+                )
+    return lines
+
+
+def _training_running(c: MlflowClient, run_id: str | None) -> bool:
+    """Whether the training run behind a version (its parent run) is still running."""
+    if not run_id:
+        return False
+    run = c.get_run(run_id)
+    parent = run.data.tags.get("mlflow.parentRunId")
+    if parent:
+        run = c.get_run(parent)
+    return bool(run.info.status == "RUNNING")
+
+
+def tag_undecided(name: str, version: str) -> str:
+    """Give a version whose training ended before the gate decided the 'interrupted' decision."""
+    reason = (
+        "its training ended before the gate decided; never promoted "
+        "(`retain promote` makes it champion by hand)"
+    )
+    c = client()
+    c.set_model_version_tag(name, version, Tag.DECISION, INTERRUPTED)
+    c.set_model_version_tag(name, version, Tag.REASON, reason)
+    return f"{name} v{version}: {INTERRUPTED} ({reason})"
+
+
 def _history(name: str) -> list[str]:
     tags = client().get_registered_model(name).tags
     return list(json.loads(tags.get(Tag.CHAMPION_HISTORY, "[]")))
@@ -189,25 +315,41 @@ def set_champion(name: str, version: str, reason: str) -> None:
 
 def apply_decision(name: str, version: str, decision: Decision) -> None:
     """Tag the new version with the decision and move the aliases accordingly."""
+    tag_decision(name, version, decision)
+    move_alias(name, version, decision)
+
+
+def tag_decision(name: str, version: str, decision: Decision) -> None:
+    """Write the gate's decision on the new version (before any alias moves)."""
     c = client()
     for key, value in decision.tags().items():
         c.set_model_version_tag(name, version, key, value)
+
+
+def move_alias(name: str, version: str, decision: Decision) -> None:
+    """Move the champion (or challenger) alias to the new version as decided."""
     if decision.promote:
         set_champion(name, version, decision.reason)
     else:
-        c.set_registered_model_alias(name, CHALLENGER, version)
+        client().set_registered_model_alias(name, CHALLENGER, version)
 
 
 def promote(name: str, version: str) -> str:
     """Make ``version`` the champion by hand; returns the version it replaced (or '')."""
-    _check_version(name, version)
-    previous = version_by_alias(name)
-    set_champion(name, version, "promoted by hand with `retain promote`")
+    with registry_lock():
+        _check_version(name, version)
+        previous = version_by_alias(name)
+        set_champion(name, version, "promoted by hand with `retain promote`")
     return str(previous.version) if previous is not None else ""
 
 
 def rollback(name: str) -> tuple[str, str]:
     """Give the champion alias back to the previous champion; returns (from, to) versions."""
+    with registry_lock():
+        return _rollback(name)
+
+
+def _rollback(name: str) -> tuple[str, str]:
     current = version_by_alias(name)
     if current is None:
         raise RegistryError(f"model {name!r} has no champion to roll back")
