@@ -58,7 +58,8 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
 
 
 def client(env: dict[str, str]) -> MlflowClient:
-    return MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    uri = env["MLFLOW_TRACKING_URI"]  # the registry too: earlier tests set a process-wide one
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def training_run(c: MlflowClient, run_id: str) -> str:
