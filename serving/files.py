@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.settings import test_hook
+from model.settings import process_alive, test_hook
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
@@ -38,22 +38,12 @@ def temporary_path(path: Path, tag: str = "") -> Path:
     return path.with_name(f".{path.name}.{tag or os.getpid()}.tmp")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_temporaries(path: Path) -> None:
     """Delete temporary files beside ``path`` left by writers that were killed."""
     prefix = f".{path.name}."
     for stray in path.parent.glob(f"{prefix}*.tmp"):
         tag = stray.name[len(prefix) : -len(".tmp")]
-        if not tag.isdigit() or not _alive(int(tag)):
+        if not tag.isdigit() or not process_alive(int(tag)):
             stray.unlink(missing_ok=True)
 
 

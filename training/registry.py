@@ -35,7 +35,7 @@ from model.registry import (
     Tag,
     version_by_alias,
 )
-from model.settings import retain_home
+from model.settings import process_alive, retain_home
 from training.metrics import LOWER_IS_BETTER, PairedInterval
 
 NO_CHAMPION = "no champion yet"
@@ -211,16 +211,6 @@ def run_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recover_interrupted(names: list[str]) -> list[str]:
     """Mark runs of dead trainings FAILED and tag versions left without a decision.
 
@@ -242,7 +232,7 @@ def recover_interrupted(names: list[str]) -> list[str]:
         for r in running
         if r.data.tags.get(HOST_TAG) == host
         and r.data.tags.get(PID_TAG, "").isdigit()
-        and not _alive(int(r.data.tags[PID_TAG]))
+        and not process_alive(int(r.data.tags[PID_TAG]))
     }
     for r in running:
         parent = r.data.tags.get("mlflow.parentRunId")
