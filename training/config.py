@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from features.catalogue import FAMILIES
 from features.errors import ConfigError
 from features.sources import DataConfig
+from model.economics import Economics
 
 ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
 ClvMetric = Literal["gini", "spearman", "mae", "rmse", "decile_mape", "top_decile_share"]
@@ -191,6 +192,10 @@ class ExperimentConfig(_Frozen):
     churn: ChurnConfig = Field(ChurnConfig(), description="The churn classifier.")
     clv: ClvConfig = Field(ClvConfig(), description="The future-value regressor.")
     empc: EmpcConfig = Field(EmpcConfig(), description="Economics for the EMPC metric.")
+    economics: Economics = Field(
+        Economics(),
+        description="Currency, gross margin and offer costs (value at risk, campaigns).",
+    )
     promotion: PromotionConfig = Field(PromotionConfig(), description="The registry gate.")
     registry: RegistryConfig = Field(RegistryConfig(), description="Registered model names.")
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
