@@ -7,7 +7,7 @@ Two businesses, written in the documented input format:
   shifts purchase rate and dropout hazard, region shifts order value, customers who return a lot
   drop out sooner, so do customers with unusually low or high order values (a U-shape) and
   marketplace customers in the south (an interaction), buying slows to a quarter in the four
-  months before death, and demand is seasonal.
+  months before death, and demand is seasonal (a summer lull and a pre-Christmas peak).
 * **subscription** (contractual): monthly plans with observed cancellations. Planted effects: the
   monthly cancellation hazard rises with recent support tickets and a low latest NPS answer, falls
   with latent satisfaction, and depends on plan and channel.
@@ -86,11 +86,23 @@ class DemoTables:
         return out
 
 
+SEASON_PEAK = 2.3
+"""An upper bound of ``seasonality``: the rate purchases are drawn at before thinning."""
+
+
 def seasonality(day_of_year: np.ndarray) -> np.ndarray:
-    """Relative demand by day of year: a spring/summer swell and a December peak (max < 1.9)."""
-    wave = 1.0 + 0.3 * np.sin(2 * np.pi * (day_of_year - 80) / 365.25)
-    december = np.where(day_of_year >= 335, 0.55, 0.0)
-    return wave + december
+    """Relative demand by day of year, shaped like a gift retailer's year (max < ``SEASON_PEAK``).
+
+    A summer lull (60% of the usual demand in late July) and a pre-Christmas peak (about
+    2.2 times in late November) around a flat year. A 90-day window after a June cutoff is the
+    quietest of the year and one after a September cutoff the busiest, so churn observed on a
+    June cutoff is roughly ten points above a September one: a model calibrated in June and
+    applied in September is visibly biased unless it knows the season.
+    """
+    doy = np.asarray(day_of_year, dtype=np.float64)
+    lull = 0.4 * np.exp(-0.5 * ((doy - 205.0) / 35.0) ** 2)
+    peak = 1.2 * np.exp(-0.5 * ((doy - 330.0) / 28.0) ** 2)
+    return 1.0 - lull + peak
 
 
 def make_retail(
@@ -133,7 +145,7 @@ def make_retail(
     death = acquired + rng.exponential(1.0 / hazard)
 
     # Repeat purchases: thinning of a Poisson process at the peak rate over each lifetime.
-    peak = 1.9
+    peak = SEASON_PEAK
     lifetime_end = np.minimum(death, span + 1)
     exposure = np.maximum(lifetime_end - acquired - 1, 0.0)
     n_candidates = rng.poisson(rate * peak * exposure)

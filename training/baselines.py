@@ -18,6 +18,9 @@ from training.btyd import BetaGeoFitter, GammaGammaFitter
 
 BTYD_COLUMNS = {"btyd_frequency": "frequency", "btyd_recency": "recency", "btyd_T": "T"}
 WEEK = 7.0
+BOUNDARY = (1e-4, 1e4)
+"""A fitted BTYD parameter outside this range has run to the edge of what the data can identify:
+the optimiser drove it toward 0 or infinity, and the model's predictions are not to be trusted."""
 
 
 def probability_no_purchase(bg: BetaGeoFitter, summary: pd.DataFrame, t: float) -> np.ndarray:
@@ -43,12 +46,42 @@ class BtydBaseline:
     churn: np.ndarray
     spend: np.ndarray
 
+    def problems(self) -> list[str]:
+        """One plain line per reason the fits are unreliable (none when both look sound)."""
+        out: list[str] = []
+        bg = self.bgnbd
+        low, high = BOUNDARY
+        dropout = {k: bg.params_[k] for k in ("a", "b")}
+        rate = {k: bg.params_[k] for k in ("r", "alpha")}
+        if any(not low <= v <= high for v in dropout.values()):
+            out.append(
+                "BG/NBD fit unreliable: dropout parameters at the boundary "
+                f"({_show(dropout)}): the data cannot tell when customers leave"
+            )
+        if any(not low <= v <= high for v in rate.values()):
+            out.append(
+                f"BG/NBD fit unreliable: purchase-rate parameters at the boundary ({_show(rate)})"
+            )
+        if not bg.converged_:
+            out.append(f"BG/NBD fit unreliable: the optimiser did not converge ({_show(rate)})")
+        gg = self.gamma_gamma
+        if gg is not None:
+            spend = gg.params_
+            if any(not low <= v <= high for v in spend.values()) or not gg.converged_:
+                why = "did not converge" if not gg.converged_ else "parameters at the boundary"
+                out.append(f"Gamma-Gamma fit unreliable: {why} ({_show(spend)})")
+        return out
+
     def params(self) -> dict[str, float]:
         out = {f"bgnbd.{k}": v for k, v in self.bgnbd.params_.items()}
         out["bgnbd.log_likelihood"] = self.bgnbd.log_likelihood_
         if self.gamma_gamma is not None:
             out.update({f"gamma_gamma.{k}": v for k, v in self.gamma_gamma.params_.items()})
         return out
+
+
+def _show(params: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.3g}" for k, v in params.items())
 
 
 def fit_btyd(features: pd.DataFrame, horizon_days: int, ids: pd.Index) -> BtydBaseline:

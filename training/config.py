@@ -173,6 +173,29 @@ class LeakageConfig(_Frozen):
     )
 
 
+class CalibrationConfig(_Frozen):
+    """How far a model may be off on average on the test cutoff before training warns.
+
+    A model calibrated in one season and applied in another can rank well and still be off on
+    average (a June calibration applied before Christmas); these limits make that visible in the
+    training output, the model card and the report.
+    """
+
+    max_churn_bias: float = Field(
+        0.03,
+        gt=0,
+        lt=1,
+        description="Warn when a churn model's mean predicted probability differs from the "
+        "observed churn rate by more than this (0.03: three points).",
+    )
+    max_clv_bias: float = Field(
+        0.15,
+        gt=0,
+        description="Warn when a CLV model's mean prediction is off the mean actual future value "
+        "by more than this share (0.15: 15%).",
+    )
+
+
 class ExperimentConfig(_Frozen):
     """Everything one training run needs; see experiments/README.md for a guide."""
 
@@ -199,6 +222,9 @@ class ExperimentConfig(_Frozen):
     promotion: PromotionConfig = Field(PromotionConfig(), description="The registry gate.")
     registry: RegistryConfig = Field(RegistryConfig(), description="Registered model names.")
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
+    calibration: CalibrationConfig = Field(
+        CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."
+    )
     seed: int = Field(42, description="Seed for every random step; same seed, same models.")
 
     @model_validator(mode="after")
