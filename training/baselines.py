@@ -47,29 +47,33 @@ class BtydBaseline:
     spend: np.ndarray
 
     def problems(self) -> list[str]:
-        """One plain line per reason the fits are unreliable (none when both look sound)."""
+        """One plain line per unreliable fit (BG/NBD, Gamma-Gamma) saying why; none when sound.
+
+        A fit is unreliable when a parameter left ``BOUNDARY`` (the optimiser drove it toward 0
+        or infinity: the data cannot identify it) or the optimiser did not converge.
+        """
         out: list[str] = []
         bg = self.bgnbd
-        low, high = BOUNDARY
+        reasons = []
         dropout = {k: bg.params_[k] for k in ("a", "b")}
         rate = {k: bg.params_[k] for k in ("r", "alpha")}
-        if any(not low <= v <= high for v in dropout.values()):
-            out.append(
-                "BG/NBD fit unreliable: dropout parameters at the boundary "
-                f"({_show(dropout)}): the data cannot tell when customers leave"
-            )
-        if any(not low <= v <= high for v in rate.values()):
-            out.append(
-                f"BG/NBD fit unreliable: purchase-rate parameters at the boundary ({_show(rate)})"
-            )
+        if not _inside(dropout):
+            reasons.append(f"dropout parameters at the boundary ({_show(dropout)})")
+        if not _inside(rate):
+            reasons.append(f"purchase-rate parameters at the boundary ({_show(rate)})")
         if not bg.converged_:
-            out.append(f"BG/NBD fit unreliable: the optimiser did not converge ({_show(rate)})")
+            reasons.append("the optimiser did not converge")
+        if reasons:
+            out.append("BG/NBD fit unreliable: " + "; ".join(reasons))
         gg = self.gamma_gamma
         if gg is not None:
-            spend = gg.params_
-            if any(not low <= v <= high for v in spend.values()) or not gg.converged_:
-                why = "did not converge" if not gg.converged_ else "parameters at the boundary"
-                out.append(f"Gamma-Gamma fit unreliable: {why} ({_show(spend)})")
+            reasons = (
+                [] if _inside(gg.params_) else [f"parameters at the boundary ({_show(gg.params_)})"]
+            )
+            if not gg.converged_:
+                reasons.append("the optimiser did not converge")
+            if reasons:
+                out.append("Gamma-Gamma fit unreliable: " + "; ".join(reasons))
         return out
 
     def params(self) -> dict[str, float]:
@@ -78,6 +82,11 @@ class BtydBaseline:
         if self.gamma_gamma is not None:
             out.update({f"gamma_gamma.{k}": v for k, v in self.gamma_gamma.params_.items()})
         return out
+
+
+def _inside(params: dict[str, float]) -> bool:
+    low, high = BOUNDARY
+    return all(low <= v <= high for v in params.values())
 
 
 def _show(params: dict[str, float]) -> str:
