@@ -214,13 +214,24 @@ def _order_lines(orders: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     weights = rng.gamma(2.0, 1.0, size=idx.size)
     share = weights / np.bincount(idx, weights=weights)[idx]
     product = np.minimum(rng.zipf(1.3, size=idx.size), 500) - 1
+    lines = pd.DataFrame(
+        {
+            "line": idx,
+            "product": product,
+            "amount": orders["value"].to_numpy()[idx] * share,
+            "quantity": 1 + rng.poisson(0.3, size=idx.size),
+        }
+    )
+    # one line per product of an order, as an export lists it (no two identical lines)
+    lines = lines.groupby(["line", "product"], sort=True, as_index=False).sum()
+    idx, product = lines["line"].to_numpy(), lines["product"].to_numpy()
     return pd.DataFrame(
         {
             "owner": orders["owner"].to_numpy()[idx],
             "t": orders["t"].to_numpy()[idx],
             "order_id": orders["order_id"].to_numpy()[idx],
-            "amount": orders["value"].to_numpy()[idx] * share,
-            "quantity": 1 + rng.poisson(0.3, size=idx.size),
+            "amount": lines["amount"].to_numpy(),
+            "quantity": lines["quantity"].to_numpy(),
             "product_id": np.char.add("P", np.char.zfill(product.astype(str), 4)),
             "category": np.asarray(CATEGORIES)[product % len(CATEGORIES)],
         }
