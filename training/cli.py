@@ -54,7 +54,7 @@ def train_command(
     if promote_separately:
         promotion = cfg.promotion.model_copy(update={"separately": True})
         cfg = cfg.model_copy(update={"promotion": promotion})
-    with captured_warnings("training") as raised:
+    with captured_warnings("training", deprecations=False) as raised:
         train(cfg, tracking_uri=tracking_uri, progress=not quiet)
     for line in raised:
         typer.echo(f"  note: {line}")

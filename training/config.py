@@ -90,7 +90,11 @@ class ChurnConfig(_Frozen):
 
     lightgbm: ChurnLightGBMParams = ChurnLightGBMParams()
     balance_classes: bool = Field(True, description="Weight classes equally while boosting.")
-    calibrate: bool = Field(True, description="Platt-scale probabilities on the validation cutoff.")
+    calibrate: bool = Field(
+        True,
+        description="Platt-scale probabilities on the validation cutoff: the most recent cutoff "
+        "whose horizon has ended by the test cutoff (the freshest matured labels).",
+    )
     monotone_increasing: list[str] = Field(
         default_factory=lambda: ["days_since_last_purchase"],
         description="Features that may only raise churn risk as they grow (ignored if absent).",

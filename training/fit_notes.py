@@ -24,19 +24,26 @@ def warning_line(model: str, message: warnings.WarningMessage) -> str:
     return f"{model}: {message.category.__name__}: {text}"
 
 
+DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+"""Warnings about a library's future API: for retain's developers (the test suite shows them),
+not for the user reading the training output."""
+
+
 @contextmanager
-def captured_warnings(model: str) -> Iterator[list[str]]:
+def captured_warnings(model: str, *, deprecations: bool = True) -> Iterator[list[str]]:
     """Collect every warning raised in the block as distinct plain lines (in order).
 
     The list is filled when the block exits. Only this block's warnings are caught (a local
     ``catch_warnings``, not a global filter), and each distinct line appears once however often
-    the optimiser repeated it.
+    the optimiser repeated it. ``deprecations=False`` leaves out ``DEVELOPER_WARNINGS``.
     """
     lines: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield lines
     for message in caught:
+        if not deprecations and issubclass(message.category, DEVELOPER_WARNINGS):
+            continue
         line = warning_line(model, message)
         if line not in lines:
             lines.append(line)

@@ -134,3 +134,11 @@ def test_sound_bgnbd_fit_has_no_problems() -> None:
         warnings.simplefilter("error", ConvergenceWarning)
         baseline = fit_btyd(features, 90, features.index)
     assert baseline.problems() == []
+
+
+def test_deprecations_can_be_left_to_developers() -> None:
+    with captured_warnings("training", deprecations=False) as lines:
+        warnings.warn("old API", DeprecationWarning, stacklevel=1)
+        warnings.warn("will change", FutureWarning, stacklevel=1)
+        warnings.warn("did not converge", ConvergenceWarning, stacklevel=1)
+    assert lines == ["training: ConvergenceWarning: did not converge"]
