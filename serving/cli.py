@@ -50,27 +50,39 @@ def package_command(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option(help="Experiment YAML whose 'registry' names to package (e.g. crm-churn)."),
+        typer.Option(
+            help="Experiment YAML whose 'registry' names to package (e.g. crm-churn) and whose "
+            "'economics' (currency, gross margin) value at risk is computed with."
+        ),
     ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Copy the champion churn and CLV models from the MLflow registry into BentoML's store.
 
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
+    The config's `economics` section is recorded with the models, so the service and `retain
+    score` compute value at risk with the same gross margin and show the same currency.
     """
     use_local_bentoml_home()
+    from model.economics import read_economics
     from model.registry import CHAMPION, DEFAULT_NAMES, names_in_config
     from serving.store import package
 
     names = names_in_config(config) if config else DEFAULT_NAMES
+    economics = read_economics(config)
     packaged = package(
         churn or names["churn"],
         clv or names["clv"],
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
+        economics=economics,
     )
     for m in packaged:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
+    typer.echo(
+        f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
+        + ("" if config else " (defaults: give --config to use an experiment's economics)")
+    )
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
