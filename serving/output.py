@@ -66,6 +66,7 @@ def score_records(
     churn_l, clv_l = scores.churn.tolist(), scores.clv.tolist()
     staying_l, var_l = scores.value_if_staying.tolist(), scores.value_at_risk.tolist()
     active_l = scorer.active(batch).tolist()
+    labels: dict[tuple[str, Any], str] = {}  # day counts, tiers and levels repeat: label once
     tiers = scores.tier.tolist()
     idx_l, contrib_l = scores.reason_index.tolist(), scores.reason_contribution.tolist()
     values_l, levels_l = values.tolist(), levels.tolist()
@@ -86,7 +87,8 @@ def score_records(
                 {
                     "feature": name,
                     "value": value,
-                    "label": reason_label(name, value, money),
+                    "label": labels.get((name, value))
+                    or labels.setdefault((name, value), reason_label(name, value, money)),
                     "contribution": round(c, 6),
                     "direction": RAISES if c > 0 else LOWERS,
                 }
