@@ -287,12 +287,21 @@ def headlines(
     gain = churn_card.gain if churn_card is not None else None
     if gain is not None and len(gain.share) > 1:
         found = float(np.interp(TOP_SHARE, gain.share, gain.reached))
+        ceiling = ""
+        curve = churn_card.calibration if churn_card is not None else None
+        if curve is not None and curve.observed:
+            rate = float(np.mean(curve.observed))  # deciles of equal size: the test churn rate
+            if rate > 0 and TOP_SHARE / rate < 0.95:
+                ceiling = (
+                    f"; as about {rate:.0%} left, no ranking could find more than about "
+                    f"{TOP_SHARE / rate:.0%} there"
+                )
         out.append(
             Headline(
                 "capture",
                 f"The model finds {{capture_top}} of the customers who leave within {days} among "
                 f"the {TOP_SHARE:.0%} of customers it scores highest (checked on the test period "
-                f"after {churn_card.cutoffs.test if churn_card else ''}).",
+                f"after {churn_card.cutoffs.test if churn_card else ''}{ceiling}).",
                 {"capture_top": (found, f"{found:.0%}")},
             )
         )

@@ -230,7 +230,7 @@ class CustomerScore(BaseModel):
     value_if_staying: float | None = Field(
         None,
         description="Expected spend over the horizon if the customer stays: "
-        "clv / max(1 - churn_probability, 0.1).",
+        "clv / max(1 - churn_probability, 0.02).",
     )
     value_at_risk: float | None = Field(
         None,

@@ -113,7 +113,7 @@ def check_score(score: CustomerScore, info: ModelInfo, top_k: int = 3) -> None:
     assert var is not None
     assert 0.0 <= p <= 1.0
     assert clv >= 0.0
-    staying = clv / max(1 - p, 0.1)
+    staying = clv / max(1 - p, 0.02)
     assert score.value_if_staying is not None
     assert math.isclose(score.value_if_staying, staying, rel_tol=1e-12, abs_tol=1e-12)
     assert math.isclose(var, p * staying * 0.4, rel_tol=1e-12, abs_tol=1e-12)  # GBP, 40% margin

@@ -96,9 +96,9 @@ def test_scores_table_columns_and_order(scores: pd.DataFrame, trained: TrainedPr
     assert (pd.to_datetime(scores["as_of"]) == trained.as_of).all()
     assert scores["churn_probability"].between(0, 1).all()
     assert (scores["clv"] >= 0).all()
-    # value at risk is gross profit: p x clv / max(1 - p, 0.1) x the packaged 40% margin
+    # value at risk is gross profit: p x clv / max(1 - p, 0.02) x the packaged 40% margin
     p, clv = scores["churn_probability"], scores["clv"]
-    staying = clv / (1 - p).clip(lower=0.1)
+    staying = clv / (1 - p).clip(lower=0.02)
     assert np.allclose(scores["value_if_staying"], staying, rtol=1e-12, atol=0)
     assert np.allclose(scores["value_at_risk"], p * staying * 0.4, rtol=1e-12, atol=0)
     assert (scores["currency"] == "GBP").all()
