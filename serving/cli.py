@@ -178,8 +178,10 @@ def score_command(
 ) -> None:
     """Score every active customer with the packaged champion models; refresh the id lookup table.
 
-    Writes scores.parquet and scores.csv (churn probability, CLV, value at risk, risk tier, top
-    reasons, segment columns) and the latest-features table the service looks ids up in.
+    Writes scores.parquet and scores.csv (churn probability, CLV, value if staying, value at risk
+    as gross profit with its currency, risk tier, top reasons, segment columns) and the
+    latest-features table the service looks ids up in. Active: a purchase in the models'
+    active_days (or a running subscription); the service flags other ids `active: false`.
     """
     use_local_bentoml_home()
     from serving.batch import score_base
@@ -227,9 +229,14 @@ def report_command(
     ),
     out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
 ) -> None:
-    """Write one self-contained HTML report for the CCO: KPIs, plots, top at-risk accounts.
+    """Write one self-contained HTML report for the CCO, in plain words.
 
-    The calibration, gain and test metrics come from the model cards `retain score` recorded.
+    Headline sentences, key figures in the packaged currency, where the value at risk sits, the
+    accounts at risk (medium- and high-risk customers ranked by value at risk, with what raises
+    each one's risk), how far to trust the models, a glossary. Value at risk is gross profit:
+    chance of leaving x value if staying x gross margin (`retain package --config` sets the
+    margin). The calibration, gain and test metrics come from the model cards `retain score`
+    recorded.
     """
     from serving.report import write_report
 

@@ -274,6 +274,11 @@ class ModelInfo(BaseModel):
         description="Models trained on a CRM snapshots table: the row's columns they read "
         "(name -> numeric, categorical, boolean or date), to send as 'attributes' with 'as_of'.",
     )
+    economics: dict[str, str | float] | None = Field(
+        None,
+        description="The economics packaged with the models (currency, gross_margin, offer and "
+        "contact costs, acceptance): value_at_risk is gross profit at this margin.",
+    )
     split: Literal["out_of_time", "in_time"] = Field(
         "out_of_time",
         description="How the test metrics were measured: on a later day, or (one as_of day) "
