@@ -158,27 +158,6 @@ def load_packaged_scorer(*, top_k: int = 3, threads: int = 0) -> Scorer:
     )
 
 
-def registered_names() -> list[str]:
-    """Names of the models registered in the current tracking store (empty if it has none)."""
-    from mlflow import MlflowClient
-
-    return sorted(m.name for m in MlflowClient().search_registered_models())
-
-
-def missing_alias_hint(name: str, alias: str, uri: str, registered: list[str]) -> str:
-    """Why ``retain package`` found nothing to package, naming what the registry does hold."""
-    if registered:
-        return (
-            f"registered model {name!r} has no '{alias}' version at {uri}; the registry holds "
-            f"{', '.join(registered)}: give `retain package --config <experiment YAML>` (its "
-            "'registry' names) or --churn/--clv"
-        )
-    return (
-        f"registered model {name!r} has no '{alias}' version at {uri}: no model is registered "
-        "there; run `retain train` first (or check MLFLOW_TRACKING_URI)"
-    )
-
-
 @dataclass(frozen=True)
 class PackagedModel:
     kind: str
@@ -212,7 +191,10 @@ def package(
         for kind, name in (("churn", churn_name), ("clv", clv_name)):
             version = version_by_alias(name, alias)
             if version is None:
-                raise RetainError(missing_alias_hint(name, alias, uri, registered_names()))
+                raise RetainError(
+                    f"registered model {name!r} has no '{alias}' version at {uri}: "
+                    "run `retain train` first (or check MLFLOW_TRACKING_URI)"
+                )
             folder = Path(tmp) / kind
             registered = load_version(name, str(version.version), into=folder)
             if registered.bundle.kind != kind:

@@ -1,4 +1,4 @@
-"""The economics packaged with the models are the ones batch scores use; hints name what exists."""
+"""The economics packaged with the models are the ones batch scores use."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from features.errors import ConfigError
 from model.economics import Economics
 from serving.batch import check_economics
-from serving.store import ECONOMICS, missing_alias_hint, packaged_economics
+from serving.store import ECONOMICS, packaged_economics
 from tests.serving.support import tiny_scorer
 
 
@@ -31,11 +31,3 @@ def test_scoring_with_other_economics_than_packaged_is_an_error(tmp_path: Path) 
     other.write_text("economics: {currency: GBP, gross_margin: 0.5}\n")
     with pytest.raises(ConfigError, match="run `retain package --config"):
         check_economics(other, scorer)
-
-
-def test_package_hint_names_the_registered_models() -> None:
-    hint = missing_alias_hint("churn", "champion", "sqlite:///x.db", ["crm-churn", "crm-clv"])
-    assert "the registry holds crm-churn, crm-clv" in hint
-    assert "retain package --config" in hint
-    empty = missing_alias_hint("churn", "champion", "sqlite:///x.db", [])
-    assert "run `retain train` first" in empty
