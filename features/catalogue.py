@@ -561,6 +561,18 @@ LABELS: dict[str, ReasonLabel] = {
     "overdue_ratio": ReasonLabel(
         "{v} the usual gap since the last purchase", "times", "no usual gap yet"
     ),
+    "cutoff_week_sin": ReasonLabel("the time of year", "text"),
+    "cutoff_week_cos": ReasonLabel("the time of year", "text"),
+    f"orders_year_ago_{SEASON_WINDOW}d": ReasonLabel(
+        f"{{v}} order{{s}} in the same {SEASON_WINDOW} days last year",
+        "count",
+        "less than a year of history",
+    ),
+    f"spend_year_ago_{SEASON_WINDOW}d": ReasonLabel(
+        f"{{v}} spent in the same {SEASON_WINDOW} days last year",
+        "money",
+        "less than a year of history",
+    ),
     "items_per_order": ReasonLabel("{v} items per order", "score"),
     "distinct_products": ReasonLabel("{v} different product{s} bought", "count"),
     "distinct_categories": ReasonLabel("{v} different categor{ies} bought", "count"),

@@ -167,6 +167,12 @@ class ModelCard(_Frozen):
         "become features (serving applies the same).",
     )
 
+    @property
+    def calibration_bias(self) -> CalibrationCheck | None:
+        """The calibration check under the name the report reads (bias, limit, mean predicted,
+        observed)."""
+        return self.calibration_check
+
     def save(self, folder: Path) -> Path:
         """Write ``card.json`` into ``folder``."""
         path = folder / CARD_FILE

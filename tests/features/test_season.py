@@ -94,3 +94,13 @@ def test_catalogue_describes_the_season_family() -> None:
         f"spend_year_ago_{SEASON_WINDOW}d",
     ]
     assert all(BY_NAME[n].source == "transactions" for n in family_features("season"))
+
+
+def test_season_reasons_read_in_plain_words() -> None:
+    from features.catalogue import reason_label
+
+    assert reason_label("cutoff_week_sin", 0.3) == "the time of year"
+    assert reason_label(f"orders_year_ago_{SEASON_WINDOW}d", 1.0) == (
+        f"1 order in the same {SEASON_WINDOW} days last year"
+    )
+    assert reason_label(f"spend_year_ago_{SEASON_WINDOW}d", None) == "less than a year of history"

@@ -142,3 +142,19 @@ def test_deprecations_can_be_left_to_developers() -> None:
         warnings.warn("will change", FutureWarning, stacklevel=1)
         warnings.warn("did not converge", ConvergenceWarning, stacklevel=1)
     assert lines == ["training: ConvergenceWarning: did not converge"]
+
+
+def test_the_report_warns_from_the_card_training_writes() -> None:
+    from serving.report import calibration_warning as report_warning
+
+    card = card_for("churn", ["days_since_last_purchase"])
+    assert report_warning(card) is None
+    check = CalibrationCheck(
+        task="churn", mean_predicted=0.54, observed=0.431, bias=0.109, limit=0.03
+    )
+    text = report_warning(card.model_copy(update={"calibration_check": check}))
+    assert text is not None
+    assert "over-predicted leaving by 10.9 points" in text
+    assert "(predicted 54.0% on average against 43.1% observed)" in text
+    within = check.model_copy(update={"limit": 0.15})
+    assert report_warning(card.model_copy(update={"calibration_check": within})) is None
