@@ -279,6 +279,42 @@ def campaigns_command(
     typer.echo(table.to_string(index=False))
 
 
+def campaign_results_command(
+    campaign_id: Annotated[
+        str,
+        typer.Argument(
+            help="A campaign id from `retain campaigns`, a campaign_id of the treatments table, or "
+            "<snapshot file stem>-<YYYYMMDD> for a snapshot export's treatment column."
+        ),
+    ],
+    config: Annotated[
+        Path,
+        typer.Option(help="Experiment YAML: the data holding the outcomes, horizon and economics."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Every figure, as JSON.")] = False,
+    ledger: LedgerUrl = None,
+) -> None:
+    """What a campaign did, measured against its randomized control group.
+
+    Per arm: customers, retention rate and revenue per customer over the horizon after contact;
+    the incremental retained customers and revenue with 95% confidence intervals; ROI net of
+    contact and offer costs at the config's gross margin; a balance check of pre-contact features
+    (|SMD| > 0.1 flagged); the control arm's observed churn against the model's prediction.
+    Before the horizon has passed it reports the results "so far" and says so.
+    """
+    import json
+
+    from serving.campaign_results import measure_campaign
+    from serving.ledger import Ledger
+
+    results = measure_campaign(campaign_id, config, Ledger(ledger))
+    if as_json:
+        typer.echo(json.dumps(results.as_json(), indent=2))
+        return
+    for line in results.lines():
+        typer.echo(line)
+
+
 def report_command(
     scores: Annotated[Path | None, typer.Option(help="Scores table from `retain score`.")] = None,
     config: Annotated[Path, typer.Option(help="Experiment YAML of the scored data.")] = Path(
@@ -304,6 +340,7 @@ def register(app: typer.Typer) -> None:
     app.command("score")(score_command)
     app.command("campaign")(campaign_command)
     app.command("campaigns")(campaigns_command)
+    app.command("campaign-results")(campaign_results_command)
     app.command("report")(report_command)
 
 
