@@ -28,6 +28,11 @@ from features.schema import CUSTOMER_ID
 from model.economics import Economics
 from model.settings import retain_home, test_hook
 
+
+class LedgerError(DataValidationError):
+    """The ledger refused a write (which was rolled back whole) or cannot be reached."""
+
+
 LEDGER_URL_ENV = "RETAIN_LEDGER_URL"
 """Environment variable naming the ledger's SQLAlchemy URL."""
 LEDGER_FILE = "ledger.db"
@@ -170,12 +175,19 @@ class Ledger:
             raise DataValidationError(f"campaign customers lack column(s) {missing}")
         rows = customers[CUSTOMER_COLUMNS].astype(object)
         rows = rows.where(rows.notna(), None).assign(campaign_id=record.campaign_id)
-        with self.engine.begin() as conn:
-            conn.execute(campaigns_table.insert(), [record.row()])
-            if len(rows):
-                conn.execute(customers_table.insert(), rows.to_dict("records"))
-            if hook:
-                test_hook(hook)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(campaigns_table.insert(), [record.row()])
+                if len(rows):
+                    conn.execute(customers_table.insert(), rows.to_dict("records"))
+                if hook:
+                    test_hook(hook)
+        except SQLAlchemyError as err:
+            raise LedgerError(
+                f"campaign {record.campaign_id} was not recorded in the ledger at {self.shown} "
+                f"({type(err).__name__}: {str(err.orig if hasattr(err, 'orig') else err)[:200]}); "
+                "nothing of it was written"
+            ) from None
 
     def has(self, campaign_id: str) -> bool:
         query = sa.select(campaigns_table.c.campaign_id).where(
@@ -257,6 +269,7 @@ __all__ = [
     "LEDGER_URL_ENV",
     "CampaignRecord",
     "Ledger",
+    "LedgerError",
     "ledger_url",
     "new_campaign_id",
 ]
