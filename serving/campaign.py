@@ -269,6 +269,12 @@ class CampaignPlan:
             f"unconstrained optimum: contact the top {best['share_contacted']:.1%} "
             f"({int(best['contacted']):,}) for expected profit {money(best['expected_profit'], 2)}",
         ]
+        if self.params.control_share and len(c) and not len(self.control):
+            out.append(
+                f"warning: {len(c):,} selected customer(s) are too few for a "
+                f"{self.params.control_share:.0%} control group (rounded to 0 in every risk "
+                "tier): this campaign's effect cannot be measured; raise the budget or the share"
+            )
         if self.policy == RISK_VALUE:
             out.append(
                 "note: the acceptance is an assumption, not a measurement; "

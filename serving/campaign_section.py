@@ -60,7 +60,12 @@ def arms_figure(result: CampaignResults) -> Figure:
     errors = [_arm_interval(a) for _, a in arms]
     axes[0].bar(names, rates, yerr=[e[0] * 100 for e in errors], color=colors, capsize=6)
     axes[0].set_ylabel("retained (%)")
-    axes[0].set_title(f"Retention {result.window}", fontsize=9)
+    window = (
+        f"within {result.horizon_days} days"
+        if result.mature
+        else f"so far ({result.days_observed} of {result.horizon_days} days)"
+    )
+    axes[0].set_title(f"Retained {window}", fontsize=9)
     if has_revenue:
         revenue = [a.revenue_per_customer for _, a in arms]
         axes[1].bar(names, revenue, yerr=[e[1] for e in errors], color=colors, capsize=6)
