@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,18 +289,23 @@ class CampaignPlan:
         return out
 
 
+Policy = Callable[[pd.DataFrame, Economics], Targeting]
+"""A targeting policy: from the scores table and the economics, each customer's expected gain and
+spend (``risk_value_targeting``; an uplift policy plugs in the same way)."""
+
+
 def plan(
-    scores: pd.DataFrame, params: CampaignParams, targeting: Targeting | None = None
+    scores: pd.DataFrame, params: CampaignParams, policy: Policy | None = None
 ) -> CampaignPlan:
     """Rank customers of a scores table for contact, hold out the control group, and compute the
-    expected profit curve. ``targeting`` (default: ``risk_value_targeting``) gives each
+    expected profit curve. ``policy`` (default: ``risk_value_targeting``) gives each
     customer's expected gain and spend, in the scores' row order."""
     for column in (CUSTOMER_ID, "churn_probability", "clv"):
         if column not in scores:
             raise DataValidationError(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
             )
-    targeting = targeting or risk_value_targeting(scores, params.economics)
+    targeting = (policy or risk_value_targeting)(scores, params.economics)
     gain, spend = targeting.gain, targeting.spend
     rank, chosen = select(gain, spend, params.budget)
     ids = scores[CUSTOMER_ID].to_numpy()
@@ -437,7 +443,7 @@ def plan_campaign(
     *,
     out_dir: Path,
     ledger: Ledger | None = None,
-    targeting: Targeting | None = None,
+    policy: Policy | None = None,
 ) -> CampaignPlan:
     """Read ``retain score`` output, plan the campaign with its control group, record it in the
     ledger and write the contact list (treatment arm only), profit curve and settings.
@@ -453,7 +459,7 @@ def plan_campaign(
     published rename.
     """
     scores, generation = read_scores(scores_path)
-    result = plan(scores, params, targeting)
+    result = plan(scores, params, policy)
     ledger = ledger or Ledger()
     folder = out_dir / CAMPAIGNS
     finish_staged(folder, ledger)

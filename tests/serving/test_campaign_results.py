@@ -265,3 +265,38 @@ def test_cli_prints_results_and_json_without_a_traceback(tmp_path: Path) -> None
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: no campaign 'nope'")
     assert "Traceback" not in bad.stderr
+
+
+def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path: Path) -> None:
+    # treated: 4 customers, 1 churned (retained 0.75); control: 4, 2 churned (0.5): lift 0.25,
+    # incremental retained customers 0.25 * 4 = 1.0; revenue = Revenue90d: 30 vs 15 per customer
+    lines = ["id,lapsed,got_offer,Revenue90d,plan"]
+    lines += [f"T{i},{'Yes' if i == 0 else 'No'},1,{0 if i == 0 else 40},a" for i in range(4)]
+    lines += [f"C{i},{'Yes' if i < 2 else 'No'},0,{0 if i < 2 else 30},b" for i in range(4)]
+    lines += ["U0,No,,50,a"]  # not in the test
+    export = tmp_path / "spring_test.csv"
+    export.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "crm.yaml"
+    config.write_text(
+        "data:\n"
+        "  snapshots:\n"
+        f"    path: {export}\n"
+        "    columns: {customer_id: id, churned: lapsed, treatment: got_offer, "
+        "future_value: Revenue90d}\n"
+        "    as_of: 2024-03-01\n"
+        "horizon_days: 90\n"
+    )
+    r = measure_campaign("spring_test-20240301", config, Ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    assert (r.treatment.customers, r.control.customers) == (4, 4)
+    assert (r.treatment.retention_rate, r.control.retention_rate) == (0.75, 0.5)
+    assert r.incremental_customers.estimate == pytest.approx(1.0)
+    assert (r.treatment.revenue_per_customer, r.control.revenue_per_customer) == (30.0, 15.0)
+    assert r.mature
+    assert r.source == "snapshot export spring_test.csv (outcomes are its labels)"
+    # scoring the same export keeps every row, whatever its treatment flag says
+    from features.labelled import load_snapshots
+    from features.sources import read_data_section
+
+    data, _ = read_data_section(config)
+    assert data.snapshots is not None
+    assert len(load_snapshots(data.snapshots, labels=False).rows) == 9
