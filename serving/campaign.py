@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -206,11 +207,13 @@ def select(gain: np.ndarray, spend: np.ndarray, budget: float) -> tuple[np.ndarr
 def assign_control(
     customer_ids: np.ndarray, tiers: np.ndarray, selected: np.ndarray, share: float, seed: int
 ) -> np.ndarray:
-    """Which selected customers are held out as control: ``round(share x n)`` drawn at random
-    within each tier (stratified, so the arms match in risk), seeded.
+    """Which selected customers are held out as control: share x n of them (rounded half up),
+    drawn at random within each tier (stratified, so the arms match in risk), seeded.
 
-    The draw depends on the customers, their tiers and the seed only, not on row order: customers
-    are put in id order before the random keys are drawn.
+    Each tier gets its share rounded down, and the customers left to reach the total go to the
+    tiers with the largest remainders (largest-remainder allocation), so small tiers still add
+    up to the overall share. The draw depends on the customers, their tiers and the seed only,
+    not on row order: customers are put in id order before the random keys are drawn.
     """
     control = np.zeros(len(customer_ids), dtype=bool)
     if share <= 0 or not selected.any():
@@ -220,9 +223,15 @@ def assign_control(
     rows = rows[np.argsort(ids, kind="stable")]
     key = np.random.default_rng(seed).random(len(rows))
     frame = pd.DataFrame({"tier": tiers[rows].astype(str), "key": key})
+    sizes = frame.groupby("tier").size()
+    quota = share * sizes
+    count = np.floor(quota).astype(int)
+    left = math.floor(share * len(rows) + 0.5) - int(count.sum())  # half rounds up
+    if left > 0:
+        remainder = (quota - count).sort_values(ascending=False, kind="stable")
+        count[remainder.index[:left]] += 1
     position = frame.groupby("tier")["key"].rank(method="first").to_numpy()
-    size = frame.groupby("tier")["key"].transform("size").to_numpy()
-    control[rows] = position <= np.round(share * size)
+    control[rows] = position <= frame["tier"].map(count).to_numpy()
     return control
 
 

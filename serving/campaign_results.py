@@ -228,9 +228,12 @@ def difference_of_proportions(successes_t: int, n_t: int, successes_c: int, n_c:
 
 
 def welch_difference(a: np.ndarray, b: np.ndarray) -> Interval:
-    """mean(a) - mean(b) with Welch's 95% t interval (Welch-Satterthwaite df)."""
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    """mean(a) - mean(b) with Welch's 95% t interval (Welch-Satterthwaite df); an arm of one
+    customer has no variance to estimate, so its interval is unknown (NaN)."""
     diff = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Interval(diff, math.nan, math.nan)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
     if se == 0:
         return Interval(diff, diff, diff)

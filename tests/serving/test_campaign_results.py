@@ -300,3 +300,31 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     data, _ = read_data_section(config)
     assert data.snapshots is not None
     assert len(load_snapshots(data.snapshots, labels=False).rows) == 9
+
+
+def test_contractual_retention_is_a_subscription_running_at_the_windows_end() -> None:
+    from features.schema import SUBSCRIPTIONS
+
+    tx_raw = pd.DataFrame(
+        {
+            "customer_id": ["S1", "S2", "S3"],
+            "timestamp": ["2024-01-01"] * 3,
+            "amount": ["10", "10", "10"],
+        }
+    )
+    subs_raw = pd.DataFrame(
+        {
+            "customer_id": ["S1", "S2", "S3", "S3"],
+            "start_date": ["2024-01-01", "2024-01-01", "2024-01-01", "2024-02-20"],
+            "end_date": ["", "2024-02-15", "2024-02-10", ""],
+        }
+    )
+    tx, _ = validate_table(tx_raw, TRANSACTIONS)
+    subs, _ = validate_table(subs_raw, SUBSCRIPTIONS)
+    prep = prepare(CustomerData(transactions=tx, subscriptions=subs))
+    assignments = pd.DataFrame(
+        {"customer_id": ["S1", "S2", "S3"], "contacted_at": pd.Timestamp("2024-02-01")}
+    )
+    outcomes, _ = outcomes_after_contact(prep, assignments, 30, contractual=True)
+    # S2 cancelled within the window; S3 cancelled and came back before its end
+    assert outcomes["retained"].tolist() == [1, 0, 1]
