@@ -344,3 +344,36 @@ def test_flags_override_the_configs_economics(tmp_path: Path) -> None:
         "economics: gross margin 40%, offer €5.00, contact €1.00, assumed acceptance 30%, "
         "budget €100"
     )
+
+
+def test_retain_campaigns_lists_the_ledger(many: pd.DataFrame, tmp_path: Path) -> None:
+    source = tmp_path / "scores.parquet"
+    many.to_parquet(source)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    retain = Path(sys.executable).parent / "retain"
+    empty = subprocess.run(
+        [str(retain), "campaigns", "--ledger", url], capture_output=True, text=True, timeout=120
+    )
+    assert empty.returncode == 0
+    assert empty.stdout.startswith("no campaigns in the ledger")
+    ids = [
+        plan_campaign(
+            source, CampaignParams(budget=b), out_dir=tmp_path / "out", ledger=Ledger(url)
+        ).campaign_id
+        for b in (1000, 2000)
+    ]
+    listed = subprocess.run(
+        [str(retain), "campaigns", "--ledger", url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    campaigns = json.loads(listed.stdout)
+    assert sorted(c["campaign_id"] for c in campaigns) == sorted(ids)
+    assert {c["policy"] for c in campaigns} == {"risk-value (assumed acceptance)"}
+    assert all(c["n_control"] > 0 and c["control_share"] == 0.1 for c in campaigns)
+    table = subprocess.run(
+        [str(retain), "campaigns", "--ledger", url], capture_output=True, text=True, timeout=120
+    )
+    assert all(i in table.stdout for i in ids)

@@ -328,3 +328,52 @@ def test_contractual_retention_is_a_subscription_running_at_the_windows_end() ->
     outcomes, _ = outcomes_after_contact(prep, assignments, 30, contractual=True)
     # S2 cancelled within the window; S3 cancelled and came back before its end
     assert outcomes["retained"].tolist() == [1, 0, 1]
+
+
+def test_a_ledger_campaign_gives_the_same_results_as_the_same_assignments_in_a_table(
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+
+    from serving.ledger import CampaignRecord
+
+    config = write_business(tmp_path / "data")
+    table = pd.read_csv(tmp_path / "data" / "treatments.csv", dtype=str)
+    customers = pd.DataFrame(
+        {
+            "customer_id": table["cust"],
+            "arm": (table["group"] == "Treatment").astype("int8"),
+            "risk_tier": "high",
+            "rank": pd.array(range(1, len(table) + 1), dtype="Int64"),
+            "churn_probability": 0.3,
+            "clv": 50.0,
+            "expected_gain": 1.0,
+        }
+    )
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger.record(
+        CampaignRecord(
+            campaign_id="C20241001-abcdef",
+            created_at=dt.datetime(2024, 10, 1, 8),
+            as_of=dt.date(2024, 10, 1),
+            horizon_days=60,
+            contractual=False,
+            policy="risk-value (assumed acceptance)",
+            economics=ECONOMICS,
+            budget=1000.0,
+            control_share=0.5,
+            seed=0,
+            model_versions={"churn": "churn:1"},
+            scores_generation=None,
+            n_treatment=200,
+            n_control=200,
+        ),
+        customers,
+    )
+    from_ledger = measure_campaign("C20241001-abcdef", config, ledger)
+    from_table = measure_campaign("autumn", config, ledger)
+    for name in ("treatment", "control", "incremental_customers", "incremental_revenue", "roi"):
+        assert getattr(from_ledger, name) == getattr(from_table, name), name
+    assert from_ledger.source == "campaign ledger, policy risk-value (assumed acceptance)"
+    assert from_ledger.predicted_control_churn == pytest.approx(0.3)
+    assert from_ledger.observed_control_churn == 0.5
