@@ -38,6 +38,7 @@ from features.errors import ConfigError, DataValidationError
 from features.schema import CUSTOMER_ID
 from model.economics import Economics
 from model.settings import process_alive, test_hook
+from serving.campaign_results import control_share_for_power, detection_power
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_scores
 from serving.ledger import CampaignRecord, Ledger, new_campaign_id
@@ -266,6 +267,25 @@ class CampaignPlan:
         """Both arms, as the ledger records them."""
         return self.table.loc[self.table["arm"].notna()]
 
+    def power_line(self) -> str:
+        """Whether the control group can measure the effect the risk-value policy assumes: a
+        retention lift of acceptance x the selected customers' mean churn probability."""
+        selected = self.assignments
+        churn = float(selected["churn_probability"].mean())
+        lift = self.params.acceptance * churn
+        n, n_c = len(selected), len(self.control)
+        power = detection_power(n - n_c, n_c, 1 - churn, lift)
+        needed = control_share_for_power(n, 1 - churn, lift)
+        head = (
+            f"power: the assumed effect (+{lift * 100:.1f} pts retention among the {n:,} "
+            f"selected) would be detected with probability {power:.0%} with this control group"
+        )
+        if needed is None:
+            return (
+                head + "; no control share up to 50% reaches 80%: too few customers to measure it"
+            )
+        return head + f"; 80% needs a control share of at least {needed:.0%}"
+
     def lines(self) -> list[str]:
         c = self.contacted
         best = self.curve.loc[self.curve["expected_profit"].idxmax()]
@@ -285,6 +305,8 @@ class CampaignPlan:
                 f"{self.params.control_share:.0%} control group (rounded to 0 in every risk "
                 "tier): this campaign's effect cannot be measured; raise the budget or the share"
             )
+        if self.policy == RISK_VALUE and len(self.assignments):
+            out.append(self.power_line())
         if self.policy == RISK_VALUE:
             out.append(
                 "note: the acceptance is an assumption, not a measurement; "

@@ -17,6 +17,7 @@ The hand-made campaign: treatment 10 customers, 7 retained, revenue 10, 20, ...,
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -377,3 +378,18 @@ def test_a_ledger_campaign_gives_the_same_results_as_the_same_assignments_in_a_t
     assert from_ledger.source == "campaign ledger, policy risk-value (assumed acceptance)"
     assert from_ledger.predicted_control_churn == pytest.approx(0.3)
     assert from_ledger.observed_control_churn == 0.5
+
+
+def test_power_of_a_retention_test_matches_the_hand_computation() -> None:
+    from serving.campaign_results import control_share_for_power, detection_power
+
+    # p_C 0.5, p_T 0.6, 400 per arm: se = sqrt(0.24/400 + 0.25/400) = 0.035,
+    # power = Phi(0.1 / 0.035 - 1.959964) = Phi(0.897179) = 0.815188
+    assert detection_power(400, 400, 0.5, 0.1) == pytest.approx(0.815188, abs=1e-6)
+    share = control_share_for_power(800, 0.5, 0.1)
+    assert share is not None
+    below = math.floor(800 * (share - 0.01) + 0.5)
+    at = math.floor(800 * share + 0.5)
+    assert detection_power(800 - at, at, 0.5, 0.1) >= 0.8
+    assert detection_power(800 - below, below, 0.5, 0.1) < 0.8
+    assert control_share_for_power(100, 0.5, 0.02) is None  # too few customers for 2 points
