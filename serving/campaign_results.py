@@ -401,8 +401,8 @@ def outcomes_after_contact(
     if days_observed <= 0:
         last = from_day(prep.end_day).date()
         raise DataValidationError(
-            f"the data ends on {last}, not after the contact day: no outcome can be measured "
-            "yet; load newer transactions"
+            f"so far 0 of {horizon_days} days: the data ends on {last}, no later than the "
+            "contact day, so no outcome can be measured yet; rerun with newer transactions"
         )
     n = prep.n_customers
     start = np.full(n, np.iinfo(np.int64).max)
