@@ -18,11 +18,13 @@ from typing import Any
 
 from features.errors import RetainError
 from model.bundle import ModelBundle
+from model.economics import Economics
 from model.registry import (
     CHAMPION,
     DEFAULT_NAMES,
     configure_tracking,
     load_version,
+    models_with_alias,
     version_by_alias,
 )
 from serving.scorer import Scorer
@@ -33,6 +35,23 @@ BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv"}
 def version_label(metadata: dict[str, Any], kind: str) -> str:
     """'<registered name>:<version>' of a packaged model, from its BentoML metadata."""
     return f"{metadata.get('registry_name', kind)}:{metadata.get('registry_version', '?')}"
+
+
+ECONOMICS = "economics"
+"""Metadata key of the economics (``model.economics``) ``retain package --config`` recorded."""
+
+
+def packaged_economics(metadata: dict[str, Any]) -> Economics:
+    """The economics recorded with a packaged churn model; the defaults when none was."""
+    recorded = metadata.get(ECONOMICS)
+    if recorded is None:
+        return Economics()
+    try:
+        return Economics.model_validate(recorded)
+    except ValueError as err:
+        raise RetainError(
+            f"the packaged economics are not valid ({err}); run `retain package --config` again"
+        ) from None
 
 
 FILES = "files"
@@ -115,7 +134,7 @@ def make_scorer(
     clv = load_verified(clv_dir, clv_meta, "clv")
     churn.num_threads = clv.num_threads = threads
     versions = {"churn": version_label(churn_meta, "churn"), "clv": version_label(clv_meta, "clv")}
-    return Scorer(churn, clv, versions, top_k=top_k)
+    return Scorer(churn, clv, versions, top_k=top_k, economics=packaged_economics(churn_meta))
 
 
 def load_packaged_scorer(*, top_k: int = 3, threads: int = 0) -> Scorer:
@@ -149,17 +168,36 @@ class PackagedModel:
     path: Path
 
 
+def missing_model_hint(name: str, alias: str, uri: str) -> str:
+    """Why ``name@alias`` cannot be packaged, naming the models the registry does have."""
+    others = models_with_alias(alias)
+    if others:
+        return (
+            f"registered model {name!r} has no '{alias}' version at {uri}; models with a "
+            f"'{alias}' there: {', '.join(others)}. Pass --config with the experiment that "
+            "trained them (its 'registry' names), or --churn/--clv NAME"
+        )
+    return (
+        f"registered model {name!r} has no '{alias}' version at {uri}: "
+        "run `retain train` first (or check MLFLOW_TRACKING_URI)"
+    )
+
+
 def package(
     churn_name: str = DEFAULT_NAMES["churn"],
     clv_name: str = DEFAULT_NAMES["clv"],
     *,
     alias: str = CHAMPION,
     tracking_uri: str | None = None,
+    economics: Economics | None = None,
 ) -> list[PackagedModel]:
     """Copy the ``alias`` versions of both registered models into the BentoML model store.
 
     Both bundles are downloaded and checked (task, feature schema) before anything is stored.
+    ``economics`` (the config's, default ``Economics()``) is recorded in both models' metadata:
+    the service and batch scoring compute value at risk with its gross margin and currency.
     """
+    economics = economics or Economics()
     import bentoml
 
     uri = configure_tracking(tracking_uri)
@@ -169,10 +207,7 @@ def package(
         for kind, name in (("churn", churn_name), ("clv", clv_name)):
             version = version_by_alias(name, alias)
             if version is None:
-                raise RetainError(
-                    f"registered model {name!r} has no '{alias}' version at {uri}: "
-                    "run `retain train` first (or check MLFLOW_TRACKING_URI)"
-                )
+                raise RetainError(missing_model_hint(name, alias, uri))
             folder = Path(tmp) / kind
             registered = load_version(name, str(version.version), into=folder)
             if registered.bundle.kind != kind:
@@ -190,6 +225,7 @@ def package(
                 "run_id": registered.run_id,
                 "tracking_uri": uri,
                 FILES: file_manifest(folder),
+                ECONOMICS: economics.model_dump(mode="json"),
             }
             with bentoml.models.create(
                 BENTO_NAMES[kind],
