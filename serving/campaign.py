@@ -40,8 +40,9 @@ from model.economics import Economics
 from model.settings import process_alive, test_hook
 from serving.campaign_results import control_share_for_power, detection_power
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
-from serving.generation import Generation, read_scores
+from serving.generation import Generation, read_meta, read_scores
 from serving.ledger import CampaignRecord, Ledger, new_campaign_id
+from serving.store import ECONOMICS
 
 CONTACT = "contact with offer"
 CONTROL = "hold out as control"
@@ -425,6 +426,14 @@ def contact_list(result: CampaignPlan) -> pd.DataFrame:
     rows = result.contacted.drop(columns=["arm"])
     rows.insert(0, "campaign_id", result.campaign_id)
     return rows.reset_index(drop=True)
+
+
+def scored_economics(scores_path: Path) -> Economics | None:
+    """The economics ``retain score`` recorded with the scored models (packaged from their
+    experiment config), None for scores without a ``score_meta.json`` naming them."""
+    meta = read_meta(scores_path.parent) or {}
+    recorded = meta.get(ECONOMICS)
+    return Economics.model_validate(recorded) if isinstance(recorded, dict) else None
 
 
 def campaign_record(result: CampaignPlan, generation: Generation | None) -> CampaignRecord:

@@ -377,3 +377,16 @@ def test_retain_campaigns_lists_the_ledger(many: pd.DataFrame, tmp_path: Path) -
         [str(retain), "campaigns", "--ledger", url], capture_output=True, text=True, timeout=120
     )
     assert all(i in table.stdout for i in ids)
+
+
+def test_without_a_config_the_economics_recorded_with_the_scores_are_used(tmp_path: Path) -> None:
+    from serving.campaign import scored_economics
+
+    scores = tmp_path / "scores.parquet"
+    assert scored_economics(scores) is None  # a bare table records none
+    (tmp_path / "score_meta.json").write_text(
+        json.dumps({"economics": {"currency": "GBP", "gross_margin": 0.45}})
+    )
+    recorded = scored_economics(scores)
+    assert recorded is not None
+    assert (recorded.currency, recorded.gross_margin, recorded.offer_cost) == ("GBP", 0.45, 10.0)
