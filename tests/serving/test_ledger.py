@@ -24,6 +24,8 @@ from model.economics import Economics
 from serving.ledger import CampaignRecord, Ledger, LedgerError, ledger_url, new_campaign_id
 
 PG_BINARIES = ("initdb", "pg_ctl", "postgres")
+DEBIAN_BINS = [str(p) for p in Path("/usr/lib/postgresql").glob("*/bin")]
+"""Where Debian's postgresql package puts the binaries (not on PATH)."""
 
 
 def record(
@@ -123,9 +125,15 @@ def _free_port() -> int:
 def postgres() -> Iterator[str]:
     """A PostgreSQL server in a temporary folder on 127.0.0.1 and a free port (as 'nobody' when
     run as root, which postgres refuses); its SQLAlchemy URL."""
-    missing = [b for b in PG_BINARIES if shutil.which(b) is None]
+    search = os.pathsep.join([os.environ.get("PATH", ""), *sorted(DEBIAN_BINS, reverse=True)])
+    found = {b: shutil.which(b, path=search) for b in PG_BINARIES}
+    missing = [b for b, path in found.items() if path is None]
     if missing:
-        pytest.skip(f"PostgreSQL binaries {missing} are not on PATH (apt-get install postgresql)")
+        pytest.skip(
+            f"PostgreSQL binaries {missing} are neither on PATH nor in /usr/lib/postgresql/*/bin "
+            "(apt-get install postgresql)"
+        )
+    initdb, pg_ctl = str(found["initdb"]), str(found["pg_ctl"])
     folder = Path(tempfile.mkdtemp(prefix="retain-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:
@@ -135,19 +143,19 @@ def postgres() -> Iterator[str]:
         prefix = ["runuser", "-u", "nobody", "--"]
     data, port = folder / "data", _free_port()
     subprocess.run(
-        [*prefix, "initdb", "-D", str(data), "-U", "retain", "--auth=trust", "-E", "UTF8"],
+        [*prefix, initdb, "-D", str(data), "-U", "retain", "--auth=trust", "-E", "UTF8"],
         check=True,
         capture_output=True,
         timeout=120,
     )
     options = f"-p {port} -h 127.0.0.1 -k {folder}"
-    start = [*prefix, "pg_ctl", "-D", str(data), "-l", str(folder / "log"), "-o", options]
+    start = [*prefix, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-o", options]
     subprocess.run([*start, "-w", "start"], check=True, capture_output=True, timeout=120)
     try:
         yield f"postgresql+psycopg://retain@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            [*prefix, "pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"],
+            [*prefix, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
             capture_output=True,
             timeout=120,
         )
