@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from features.labelled import CHURN, load_snapshots
 from features.loading import load_data, parse_numbers
 from features.prepare import PreparedData, from_day, prepare
 from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
-from features.sources import DataConfig, read_data_section
+from features.sources import read_data_section
 from features.treatments import campaign_assignments, load_treatments, snapshot_campaign_id
 from model.economics import Economics, read_economics
 from serving.ledger import Ledger
@@ -445,7 +446,31 @@ def horizon_days_of(config: Path) -> int:
     return value
 
 
-def measure_campaign(campaign_id: str, config: Path, ledger: Ledger) -> CampaignResults:
+class CampaignData:
+    """The inputs campaign results read from one experiment config, each read once and reused
+    for every campaign measured: the data section, economics, horizon, the treatments and the
+    prepared event tables."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.data, _ = read_data_section(config)
+        self.economics = read_economics(config)
+        self.horizon_days = horizon_days_of(config)
+
+    @cached_property
+    def treatments(self) -> pd.DataFrame:
+        return load_treatments(self.data)
+
+    @cached_property
+    def events(self) -> tuple[PreparedData, bool]:
+        """The prepared event tables and whether the business is contractual."""
+        tables, _ = load_data(self.data)
+        return prepare(tables), tables.contractual
+
+
+def measure_campaign(
+    campaign_id: str, config: Path | CampaignData, ledger: Ledger
+) -> CampaignResults:
     """The results of a campaign of the ledger, of the treatments table or of a snapshot export's
     treatment column, with outcomes from the config's data and its ``economics``.
 
@@ -454,9 +479,7 @@ def measure_campaign(campaign_id: str, config: Path, ledger: Ledger) -> Campaign
     the treatments table at each customer's ``contacted_at``; a snapshot export's outcomes are
     its labels.
     """
-    data, _ = read_data_section(config)
-    economics = read_economics(config)
-    horizon = horizon_days_of(config)
+    inputs = config if isinstance(config, CampaignData) else CampaignData(config)
     if ledger.has(campaign_id):
         record, customers = ledger.campaign(campaign_id)
         if record.as_of is None:
@@ -469,61 +492,56 @@ def measure_campaign(campaign_id: str, config: Path, ledger: Ledger) -> Campaign
         )
         return _from_events(
             assignments,
-            data,
-            economics,
+            inputs,
             campaign_id=campaign_id,
             horizon_days=record.horizon_days,
             source=f"campaign ledger, policy {record.policy}",
             features_day=pd.Timestamp(record.as_of),
         )
     try:
-        rows = campaign_assignments(load_treatments(data), campaign_id)
+        rows = campaign_assignments(inputs.treatments, campaign_id)
     except DataValidationError as err:
         recorded = ", ".join(c.campaign_id for c in ledger.campaigns()[:10]) or "none"
         raise DataValidationError(
             f"{err}; in the campaign ledger ({ledger.shown}): {recorded}"
         ) from None
     first_day = pd.Timestamp(rows["contacted_at"].min())
-    if data.snapshots is not None and campaign_id == snapshot_campaign_id(
-        data.snapshots, first_day
-    ):
-        return _from_labels(rows, data, economics, campaign_id=campaign_id, horizon_days=horizon)
+    snapshots = inputs.data.snapshots
+    if snapshots is not None and campaign_id == snapshot_campaign_id(snapshots, first_day):
+        return _from_labels(rows, inputs, campaign_id=campaign_id)
     return _from_events(
         rows,
-        data,
-        economics,
+        inputs,
         campaign_id=campaign_id,
-        horizon_days=horizon,
+        horizon_days=inputs.horizon_days,
         source="treatments table",
-        features_day=rows["contacted_at"].min() - pd.Timedelta(days=1),
+        features_day=first_day - pd.Timedelta(days=1),
     )
 
 
 def _from_events(
     assignments: pd.DataFrame,
-    data: DataConfig,
-    economics: Economics,
+    inputs: CampaignData,
     *,
     campaign_id: str,
     horizon_days: int,
     source: str,
     features_day: pd.Timestamp,
 ) -> CampaignResults:
-    if data.transactions is None:
+    if inputs.data.transactions is None:
         raise DataValidationError(
             f"campaign {campaign_id}: outcomes after contact come from a transactions table, and "
             "the config has none"
         )
-    tables, _ = load_data(data)
-    prep = prepare(tables)
+    prep, contractual = inputs.events
     outcomes, days = outcomes_after_contact(
-        prep, assignments, horizon_days, contractual=tables.contractual
+        prep, assignments, horizon_days, contractual=contractual
     )
     features = build_features(prep, features_day)
     return campaign_results(
         assignments,
         outcomes,
-        economics,
+        inputs.economics,
         campaign_id=campaign_id,
         horizon_days=horizon_days,
         days_observed=days,
@@ -534,16 +552,12 @@ def _from_events(
 
 
 def _from_labels(
-    assignments: pd.DataFrame,
-    data: DataConfig,
-    economics: Economics,
-    *,
-    campaign_id: str,
-    horizon_days: int,
+    assignments: pd.DataFrame, inputs: CampaignData, *, campaign_id: str
 ) -> CampaignResults:
     """A randomized test exported as a labelled snapshot: its churned flag is the outcome."""
-    assert data.snapshots is not None
-    table = load_snapshots(data.snapshots, labels=True)
+    snapshots = inputs.data.snapshots
+    assert snapshots is not None
+    table = load_snapshots(snapshots, labels=True)
     day = pd.Timestamp(assignments["contacted_at"].iloc[0])
     rows = table.rows.loc[pd.to_datetime(table.rows[AS_OF]).dt.normalize() == day]
     rows = rows.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
@@ -559,12 +573,12 @@ def _from_labels(
     return campaign_results(
         assignments[[CUSTOMER_ID, "arm"]],
         outcomes,
-        economics,
+        inputs.economics,
         campaign_id=campaign_id,
-        horizon_days=horizon_days,
-        days_observed=horizon_days,
+        horizon_days=inputs.horizon_days,
+        days_observed=inputs.horizon_days,
         contacted_on=str(day.date()),
-        source=f"snapshot export {data.snapshots.path.name} (outcomes are its labels)",
+        source=f"snapshot export {snapshots.path.name} (outcomes are its labels)",
         features=attributes.loc[:, attributes.notna().mean() >= 0.9],
     )
 
@@ -572,6 +586,7 @@ def _from_labels(
 __all__ = [
     "SMD_LIMIT",
     "ArmSummary",
+    "CampaignData",
     "CampaignResults",
     "Interval",
     "campaign_results",

@@ -18,9 +18,13 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from features.errors import RetainError
-from features.sources import read_data_section
-from features.treatments import load_treatments
-from serving.campaign_results import Z95, ArmSummary, CampaignResults, measure_campaign
+from serving.campaign_results import (
+    Z95,
+    ArmSummary,
+    CampaignData,
+    CampaignResults,
+    measure_campaign,
+)
 from serving.ledger import Ledger
 
 SECTION_ID = "paid"
@@ -29,13 +33,13 @@ SECTION_ID = "paid"
 def measure_all(config: Path, ledger: Ledger) -> tuple[list[CampaignResults], list[str]]:
     """Results of every campaign of the ledger and of the config's treatment data, and a note for
     each that cannot be measured (yet), with the reason."""
+    inputs = CampaignData(config)
     ids = [c.campaign_id for c in ledger.campaigns()]
-    data, _ = read_data_section(config)
-    ids += [i for i in load_treatments(data)["campaign_id"].unique() if i not in ids]
+    ids += [i for i in inputs.treatments["campaign_id"].unique() if i not in ids]
     results, notes = [], []
     for campaign_id in ids:
         try:
-            results.append(measure_campaign(campaign_id, config, ledger))
+            results.append(measure_campaign(campaign_id, inputs, ledger))
         except RetainError as err:
             notes.append(f"{campaign_id}: not measured: {err}")
     return results, notes
