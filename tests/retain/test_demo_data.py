@@ -46,8 +46,8 @@ def test_write_demo_writes_every_table_and_the_truth_as_valid_input(
     files = {name: sorted(p.name for p in folder.iterdir()) for name, folder in written.items()}
     assert files == {
         "retail": sorted(
-            [f"customers.{fmt}", f"transactions.{fmt}", f"treatments.{fmt}", "truth.parquet"]
-            + ["campaign_truth.parquet"]
+            [f"{t}.{fmt}" for t in ("customers", "transactions", "treatments")]
+            + ["truth.parquet", "campaign_truth.parquet"]
         ),
         "subscription": sorted(
             [f"{t}.{fmt}" for t in ("customers", "interactions", "subscriptions", "transactions")]
