@@ -172,6 +172,11 @@ class UpliftConfig(_Frozen):
     test_share: float = Field(
         0.3, gt=0, lt=0.5, description="Share of campaign customers held out for evaluation."
     )
+    split_seed: int = Field(
+        0,
+        description="Seed of the held-out split, apart from `seed`: a retrain on another seed "
+        "is gated on the same held-out customers, none of which the champion trained on.",
+    )
     budget_share: float = Field(
         0.2,
         gt=0,

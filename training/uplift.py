@@ -46,6 +46,7 @@ class _UpliftLearner(BaseEstimator):
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         categorical_features: tuple[int, ...] = (),
+        feature_names: tuple[str, ...] = (),
         random_state: int = 42,
         n_jobs: int = 1,
     ) -> None:
@@ -58,6 +59,7 @@ class _UpliftLearner(BaseEstimator):
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.categorical_features = categorical_features
+        self.feature_names = feature_names
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -77,6 +79,12 @@ class _UpliftLearner(BaseEstimator):
             "verbose": -1,
         }
 
+    def _fit_args(self) -> dict[str, Any]:
+        return {
+            "categorical_feature": list(self.categorical_features) or "auto",
+            "feature_name": list(self.feature_names) or "auto",
+        }
+
     def _fit_outcome(self, X: np.ndarray, y: np.ndarray) -> lgb.LGBMModel:
         """A model of ``E[y | x]`` on one arm's rows: a classifier for binary outcomes."""
         model: lgb.LGBMModel
@@ -84,17 +92,16 @@ class _UpliftLearner(BaseEstimator):
             model = lgb.LGBMClassifier(**self._params())
         else:
             model = lgb.LGBMRegressor(objective="tweedie", **self._params())
-        return model.fit(X, y, categorical_feature=list(self.categorical_features) or "auto")
+        return model.fit(X, y, **self._fit_args())
 
     def _fit_effect(self, X: np.ndarray, target: np.ndarray) -> lgb.LGBMRegressor:
         """A least-squares regressor of an (imputed or pseudo) individual effect."""
         model = lgb.LGBMRegressor(objective="regression", **self._params())
-        return model.fit(X, target, categorical_feature=list(self.categorical_features) or "auto")
+        return model.fit(X, target, **self._fit_args())
 
     def _predict_outcome(self, model: lgb.LGBMModel, X: np.ndarray) -> np.ndarray:
-        if isinstance(model, lgb.LGBMClassifier):
-            return np.asarray(model.predict_proba(X), dtype=np.float64)[:, 1]
-        return np.asarray(model.predict(X), dtype=np.float64)
+        """Probability (binary) or expected outcome, from the booster (no sklearn name check)."""
+        return np.asarray(model.booster_.predict(X), dtype=np.float64)
 
     def _checked(
         self, X: np.ndarray, y: np.ndarray, treatment: np.ndarray

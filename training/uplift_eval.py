@@ -53,7 +53,7 @@ class UpliftEvaluation:
     scores: dict[str, np.ndarray]
     """Each policy's and learner's ranking score of the held-out rows (retention)."""
     test: pd.DataFrame
-    """Held-out rows: customer_id, campaign_id, treated, retained, future_value."""
+    """Held-out rows: customer_id, campaign_id, the features, treated, retained, future_value."""
     encoding: FeatureEncoding
     learner: str
     churn_effect: _UpliftLearner
@@ -89,17 +89,23 @@ def learner_params(config: ExperimentConfig, encoding: FeatureEncoding) -> dict[
         "max_depth": u.max_depth,
         "min_child_samples": u.min_child_samples,
         "categorical_features": tuple(encoding.categorical_indices),
+        "feature_names": tuple(encoding.columns),
         "random_state": config.seed,
         "n_jobs": u.n_jobs,
     }
 
 
 def _classifier(X: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> lgb.LGBMClassifier:
-    kwargs = {k: v for k, v in params.items() if k != "categorical_features"}
+    kwargs = {k: v for k, v in params.items() if k not in ("categorical_features", "feature_names")}
     model = lgb.LGBMClassifier(
         **kwargs, subsample=0.8, subsample_freq=1, deterministic=True, verbose=-1
     )
-    return model.fit(X, y, categorical_feature=list(params["categorical_features"]) or "auto")
+    return model.fit(
+        X,
+        y,
+        categorical_feature=list(params["categorical_features"]) or "auto",
+        feature_name=list(params["feature_names"]),
+    )
 
 
 def evaluate_uplift(
@@ -113,7 +119,7 @@ def evaluate_uplift(
     ``truth`` (planted data only): per ``customer_id`` and ``campaign_id``, the columns
     ``true_churn_effect``, ``true_value_effect`` and ``p_churn_treated``.
     """
-    parts = split_rows(rows, config.uplift.test_share, config.seed)
+    parts = split_rows(rows, config.uplift.test_share, config.uplift.split_seed)
     train = rows.frame.loc[parts == "train"].reset_index(drop=True)
     test = rows.frame.loc[parts == "test"].reset_index(drop=True)
     encoding = FeatureEncoding.fit(train, rows.features)
@@ -127,10 +133,10 @@ def evaluate_uplift(
         "random": np.random.default_rng(config.seed).uniform(size=len(test))
     }
     churn_model = _classifier(X[t == 0], 1 - y[t == 0], params)
-    churn_risk = np.asarray(churn_model.predict_proba(X_test), dtype=np.float64)[:, 1]
+    churn_risk = np.asarray(churn_model.booster_.predict(X_test), dtype=np.float64)
     scores["churn_risk"] = churn_risk
-    response = _classifier(X[t == 1], y[t == 1], params).predict_proba(X_test)
-    scores["response"] = np.asarray(response, dtype=np.float64)[:, 1]
+    response = _classifier(X[t == 1], y[t == 1], params).booster_.predict(X_test)
+    scores["response"] = np.asarray(response, dtype=np.float64)
     value_scores: dict[str, np.ndarray] = {}
     fitted: dict[str, tuple[_UpliftLearner, _UpliftLearner]] = {}
     for name, cls in LEARNERS.items():
@@ -152,11 +158,10 @@ def evaluate_uplift(
         records.append(record)
     table = pd.DataFrame(records)
 
-    test_rows = test[[CUSTOMER_ID, CAMPAIGN, TREATED, RETAINED, FUTURE_VALUE]].copy()
     evaluation = UpliftEvaluation(
         table=table,
         scores=scores,
-        test=test_rows,
+        test=test,
         encoding=encoding,
         learner=config.uplift.learner,
         churn_effect=fitted[config.uplift.learner][0],
