@@ -270,10 +270,13 @@ class CampaignPlan:
             f"({int(best['contacted']):,}) for expected profit {money(best['expected_profit'], 2)}",
         ]
         if self.policy == RISK_VALUE:
+            from serving.targeting import assumed_effect_advice
+
             out.append(
                 "note: the acceptance is an assumption, not a measurement; "
                 "`retain campaign-results` measures it against the control group"
             )
+            out.append(assumed_effect_advice(self.table, self.params.economics).line())
         if self.csv is not None:
             out.append(f"contact list (treatment arm only): {self.csv}")
             out.append(f"profit curve: {self.curve_png} (data: {self.curve_csv})")
@@ -286,14 +289,19 @@ def plan(
     scores: pd.DataFrame, params: CampaignParams, targeting: Targeting | None = None
 ) -> CampaignPlan:
     """Rank customers of a scores table for contact, hold out the control group, and compute the
-    expected profit curve. ``targeting`` (default: ``risk_value_targeting``) gives each
-    customer's expected gain and spend, in the scores' row order."""
+    expected profit curve. ``targeting`` (default: ``serving.targeting.choose_targeting``, by
+    the uplift model's incremental profit when the scores carry ``uplift``, else
+    ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
+    order."""
     for column in (CUSTOMER_ID, "churn_probability", "clv"):
         if column not in scores:
             raise DataValidationError(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
             )
-    targeting = targeting or risk_value_targeting(scores, params.economics)
+    if targeting is None:
+        from serving.targeting import choose_targeting  # builds on this module's Targeting
+
+        targeting = choose_targeting(scores, params.economics)
     gain, spend = targeting.gain, targeting.spend
     rank, chosen = select(gain, spend, params.budget)
     ids = scores[CUSTOMER_ID].to_numpy()
@@ -316,7 +324,7 @@ def plan(
             "arm": arm,
         }
     )
-    for column in [*reasons, "risk_tier"]:
+    for column in [*reasons, "risk_tier", "uplift", "expected_incremental_value"]:
         if column in scores:
             table[column] = scores[column].to_numpy()
     table["rank"] = table["rank"].astype("Int64")
