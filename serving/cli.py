@@ -54,13 +54,15 @@ def package_command(
     ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Copy the champion churn and CLV models from the MLflow registry into BentoML's store.
+    """Copy the champion churn and CLV models (and the uplift model, when one has been
+    trained from past campaigns) from the MLflow registry into BentoML's store.
 
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
     """
     use_local_bentoml_home()
     from model.registry import CHAMPION, DEFAULT_NAMES, names_in_config
     from serving.store import package
+    from serving.uplift_store import package_uplift, uplift_name_in_config
 
     names = names_in_config(config) if config else DEFAULT_NAMES
     packaged = package(
@@ -69,7 +71,10 @@ def package_command(
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
     )
-    for m in packaged:
+    uplift = package_uplift(
+        uplift_name_in_config(config), alias=alias or CHAMPION, tracking_uri=tracking_uri
+    )
+    for m in [*packaged, *([uplift] if uplift else [])]:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
 
 
