@@ -166,6 +166,14 @@ def version_by_alias(name: str, alias: str = CHAMPION) -> ModelVersion | None:
         return None
 
 
+def models_with_alias(alias: str = CHAMPION) -> list[str]:
+    """Registered model names that have a version holding ``alias`` (for hints that name them)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    return sorted(m.name for m in client.search_registered_models() if alias in (m.aliases or {}))
+
+
 @dataclass(frozen=True)
 class RegisteredBundle:
     """A registered version's bundle, with where it came from."""

@@ -23,6 +23,7 @@ from model.registry import (
     DEFAULT_NAMES,
     configure_tracking,
     load_version,
+    models_with_alias,
     version_by_alias,
 )
 from serving.scorer import Scorer
@@ -149,6 +150,21 @@ class PackagedModel:
     path: Path
 
 
+def missing_model_hint(name: str, alias: str, uri: str) -> str:
+    """Why ``name@alias`` cannot be packaged, naming the models the registry does have."""
+    others = models_with_alias(alias)
+    if others:
+        return (
+            f"registered model {name!r} has no '{alias}' version at {uri}; models with a "
+            f"'{alias}' there: {', '.join(others)}. Pass --config with the experiment that "
+            "trained them (its 'registry' names), or --churn/--clv NAME"
+        )
+    return (
+        f"registered model {name!r} has no '{alias}' version at {uri}: "
+        "run `retain train` first (or check MLFLOW_TRACKING_URI)"
+    )
+
+
 def package(
     churn_name: str = DEFAULT_NAMES["churn"],
     clv_name: str = DEFAULT_NAMES["clv"],
@@ -169,10 +185,7 @@ def package(
         for kind, name in (("churn", churn_name), ("clv", clv_name)):
             version = version_by_alias(name, alias)
             if version is None:
-                raise RetainError(
-                    f"registered model {name!r} has no '{alias}' version at {uri}: "
-                    "run `retain train` first (or check MLFLOW_TRACKING_URI)"
-                )
+                raise RetainError(missing_model_hint(name, alias, uri))
             folder = Path(tmp) / kind
             registered = load_version(name, str(version.version), into=folder)
             if registered.bundle.kind != kind:
