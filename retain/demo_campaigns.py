@@ -65,8 +65,8 @@ class Campaign:
 
 
 CAMPAIGNS = (
-    Campaign("spring_winback", 305, "15% off the next order"),
-    Campaign("summer_loyalty", 183, "free shipping for three months"),
+    Campaign("winter_winback", 426, "15% off the next order"),
+    Campaign("spring_loyalty", 275, "free shipping for three months"),
 )
 
 

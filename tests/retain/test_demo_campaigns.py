@@ -52,7 +52,7 @@ def test_campaigns_are_valid_input_split_at_random_with_a_full_horizon_after_con
         strict=True,
     )
     treatments = load_treatments(config)
-    assert sorted(treatments["campaign_id"].unique()) == ["spring_winback", "summer_loyalty"]
+    assert sorted(treatments["campaign_id"].unique()) == ["spring_loyalty", "winter_winback"]
     for _, rows in treatments.groupby("campaign_id"):
         assert rows["contacted_at"].nunique() == 1
         assert abs(rows["arm"].mean() - 0.5) < 0.01

@@ -72,7 +72,7 @@ def test_a_learner_names_the_arm_that_is_too_small() -> None:
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[CampaignRows, UpliftEvaluation]:
-    """10,000 demo customers: about 7,900 campaign rows, 2,400 of them held out."""
+    """10,000 demo customers: 7,808 campaign rows, 2,343 of them held out."""
     from retain.demo_data import write_demo
 
     folder = write_demo(
@@ -112,14 +112,15 @@ def test_learners_recover_the_planted_effect_ordering_and_beat_churn_risk_target
 ) -> None:
     _, evaluation = planted
     table = evaluation.table.set_index("policy")
-    # measured on seed 42: Spearman 0.27 (x), 0.23 (dr), 0.19 (t); churn risk -0.18
+    # measured on seed 42: Spearman 0.20 (x), 0.22 (dr), 0.15 (t); churn risk -0.21
     for name in LEARNERS:
-        assert table.loc[name, "spearman_true_effect"] > 0.12
+        assert table.loc[name, "spearman_true_effect"] > 0.1
+    assert table.loc["x_learner", "spearman_true_effect"] > 0.15
     assert table.loc["churn_risk", "spearman_true_effect"] < 0
-    # Qini on held-out customers: x-learner 0.0067 against churn risk -0.0014
+    # Qini on 2,343 held-out customers: x-learner 0.0112 against churn risk 0.0006
     assert table.loc["x_learner", "qini"] > table.loc["churn_risk", "qini"] + 0.004
     # at equal budget the uplift model's targeting earns more than targeting by risk
-    # (measured $10,649 against -$689)
+    # (measured $10,132 against -$574)
     profit = table["true_profit_at_budget"]
     assert profit["x_learner"] > profit["churn_risk"] + 5000
     assert "beats every simpler policy" in evaluation.verdict or "no uplift learner" in (
@@ -179,7 +180,7 @@ def test_at_equal_budget_uplift_targeting_earns_more_true_profit_than_risk_targe
             ).sum()
         )
 
-    # both stay within the same budget; measured on seed 42: $8,186 against -$670
+    # both stay within the same budget; measured on seed 42: $5,312 against -$531
     assert by_uplift.contacted["expected_spend"].sum() <= 2000.0
     assert by_risk.contacted["expected_spend"].sum() <= 2000.0
     assert true_profit(by_uplift) > true_profit(by_risk) + 1000
