@@ -50,7 +50,7 @@ from serving.lookup import AS_OF, feature_table_path
 from serving.output import scores_table
 from serving.scorer import Scorer
 from serving.store import load_packaged_scorer
-from serving.uplift_store import UPLIFT_MODEL, load_packaged_uplift, with_uplift
+from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
 
 CHUNK_ROWS = 100_000
 CARDS = "cards"
@@ -226,8 +226,9 @@ def score_base(
         notes += [note] if note else [f"uplift: {uplift.label} (expected incremental value)"]
 
     info = meta(scorer, day, len(scores))
-    if UPLIFT_MODEL in scores:
-        info[UPLIFT_MODEL] = str(scores[UPLIFT_MODEL].iloc[0]) if len(scores) else None
+    if uplift is not None and UPLIFT_MODEL in scores:
+        info[UPLIFT_MODEL] = uplift.label
+        info[UPLIFT_CARD] = uplift.bundle.card  # the report's Qini section reads its curves
     scores_parquet, scores_csv, table_path = write_generation(
         out_dir, scores, features, day, feature_table_path(), info
     )

@@ -277,6 +277,12 @@ class CampaignPlan:
                 "`retain campaign-results` measures it against the control group"
             )
             out.append(assumed_effect_advice(self.table, self.params.economics).line())
+        elif "uplift" in self.table:
+            dogs = int((self.table["uplift"].fillna(0) <= 0).sum())
+            out.append(
+                f"{dogs:,} customers whose predicted effect of the offer is not positive "
+                "(sleeping dogs among them) are never contacted"
+            )
         if self.csv is not None:
             out.append(f"contact list (treatment arm only): {self.csv}")
             out.append(f"profit curve: {self.curve_png} (data: {self.curve_csv})")

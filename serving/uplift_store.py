@@ -26,6 +26,8 @@ BENTO_UPLIFT = "retain-uplift"
 DEFAULT_UPLIFT_NAME = "uplift"
 UPLIFT_MODEL = "uplift_model"
 """The scores column naming the uplift model version, beside churn_model and clv_model."""
+UPLIFT_CARD = "uplift_card"
+"""The ``score_meta.json`` key holding the uplift model's card (``serving.uplift_report``)."""
 
 
 def uplift_name_in_config(path: Path | None) -> str:

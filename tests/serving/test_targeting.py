@@ -40,6 +40,9 @@ def test_incremental_profit_by_hand_and_no_contact_without_a_positive_effect() -
     assert actions["persuadable"] == CONTACT
     assert (actions[["sleeping_dog", "big_dog", "sure_thing"]] == NO_ACTION).all()
     assert "uplift" in result.table
+    assert "2 customers whose predicted effect of the offer is not positive" in "\n".join(
+        result.lines()
+    )
 
 
 def test_uplift_times_value_when_the_model_gives_no_value_effect() -> None:
