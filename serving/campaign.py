@@ -36,6 +36,7 @@ from features.errors import ConfigError, DataValidationError
 from features.schema import CUSTOMER_ID
 from model.economics import Economics
 from model.settings import process_alive, test_hook
+from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_scores
 from serving.ledger import CampaignRecord, Ledger, new_campaign_id
@@ -277,8 +278,8 @@ class CampaignPlan:
                 "`retain campaign-results` measures it against the control group"
             )
             out.append(assumed_effect_advice(self.table, self.params.economics).line())
-        elif "uplift" in self.table:
-            dogs = int((self.table["uplift"].fillna(0) <= 0).sum())
+        elif UPLIFT in self.table:
+            dogs = int((self.table[UPLIFT].fillna(0) <= 0).sum())
             out.append(
                 f"{dogs:,} customers whose predicted effect of the offer is not positive "
                 "(sleeping dogs among them) are never contacted"
@@ -330,7 +331,7 @@ def plan(
             "arm": arm,
         }
     )
-    for column in [*reasons, "risk_tier", "uplift", "expected_incremental_value"]:
+    for column in [*reasons, "risk_tier", UPLIFT, INCREMENTAL_VALUE]:
         if column in scores:
             table[column] = scores[column].to_numpy()
     table["rank"] = table["rank"].astype("Int64")

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from features.errors import ConfigError, RetainError
+from features.schema import CUSTOMER_ID
 from model.registry import CHAMPION, configure_tracking, version_by_alias
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
 from serving.store import FILES, PackagedModel, file_manifest, verify_files, version_label
@@ -119,7 +120,7 @@ def with_uplift(
             f"the packaged uplift model {uplift.label} needs features the churn model's feature "
             f"set lacks ({missing[:3]}): scores carry no uplift; retrain and package both"
         )
-    rows = features.reindex(pd.Index(scores["customer_id"]))
+    rows = features.reindex(pd.Index(scores[CUSTOMER_ID]))
     effects = uplift.bundle.effects(rows)
     out = scores.copy()
     out[UPLIFT] = effects[UPLIFT].to_numpy()

@@ -25,7 +25,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.schema import CUSTOMER_ID, FUTURE_VALUE
+from features.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
 from model.economics import Economics
 from model.encoding import FeatureEncoding
 from model.incremental import expected_incremental_profit
@@ -41,7 +41,6 @@ from training.uplift_metrics import (
 )
 
 POLICIES = ("random", "churn_risk", "response")
-CAMPAIGN = "campaign_id"
 
 
 @dataclass
@@ -182,7 +181,7 @@ def add_truth(
     budget_share: float,
 ) -> None:
     """Spearman with the true effects and true incremental profit at equal budget (planted data)."""
-    keys = [CUSTOMER_ID, CAMPAIGN]
+    keys = [CUSTOMER_ID, CAMPAIGN_ID]
     aligned = evaluation.test[keys].merge(truth, on=keys, how="left")
     if aligned["true_churn_effect"].isna().any():
         raise ValueError("the truth lacks some held-out campaign customers")

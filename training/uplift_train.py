@@ -18,6 +18,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from features.build import CUTOFF
+from features.schema import ATTRIBUTE_PREFIX, CAMPAIGN_ID
 from features.treatments import load_treatments
 from model.registry import CHALLENGER, CHAMPION, version_by_alias
 from model.uplift_bundle import UpliftBundle, load_uplift_version, log_uplift_bundle
@@ -86,8 +88,10 @@ def uplift_bundle(
         name: downsample(qini_curve(evaluation.scores[name], y, t))
         for name in (evaluation.learner, "churn_risk", "random")
     }
-    campaigns = rows.frame.groupby("campaign_id")["cutoff"].first()
-    attributes = [c.removeprefix("attr_") for c in rows.features if c.startswith("attr_")]
+    campaigns = rows.frame.groupby(CAMPAIGN_ID)[CUTOFF].first()
+    attributes = [
+        c.removeprefix(ATTRIBUTE_PREFIX) for c in rows.features if c.startswith(ATTRIBUTE_PREFIX)
+    ]
     return UpliftBundle(
         encoding=evaluation.encoding,
         families=data.families,

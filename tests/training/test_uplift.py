@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from features.build import resolve_families
 from features.loading import load_data
@@ -58,7 +59,9 @@ def test_each_learner_recovers_the_sign_of_a_planted_effect(learner: type) -> No
     effect = np.where(X[:, 0] > 0, 0.3, -0.2)  # helps one half, hurts the other
     p = np.clip(0.5 + t * effect + 0.1 * X[:, 1], 0.01, 0.99)
     y = (rng.uniform(size=n) < p).astype(int)
-    pred = learner("binary", random_state=1).fit(X, y, t).predict(X)
+    estimator = clone(learner("binary", random_state=1))  # scikit-learn's estimator contract
+    assert estimator.get_params()["random_state"] == 1
+    pred = estimator.fit(X, y, t).predict(X)
     assert pred[X[:, 0] > 0.5].mean() > 0.15
     assert pred[X[:, 0] < -0.5].mean() < -0.05
 
