@@ -7,10 +7,7 @@ Two businesses, written in the documented input format:
   shifts purchase rate and dropout hazard, region shifts order value, customers who return a lot
   drop out sooner, so do customers with unusually low or high order values (a U-shape) and
   marketplace customers in the south (an interaction), buying slows to a quarter in the four
-  months before death, and demand is seasonal. Two past randomized retention campaigns
-  (``retain.demo_campaigns``) act on the treated customers' dropout with heterogeneous effects:
-  persuadables, sure things, lost causes and sleeping dogs; ``treatments`` lists their arms and
-  ``campaign_truth.parquet`` each campaign customer's true effect.
+  months before death, and demand is seasonal.
 * **subscription** (contractual): monthly plans with observed cancellations. Planted effects: the
   monthly cancellation hazard rises with recent support tickets and a low latest NPS answer, falls
   with latent satisfaction, and depends on plan and channel.
@@ -18,6 +15,11 @@ Two businesses, written in the documented input format:
 The latent truth (rates, hazards, death or cancellation dates, alive at the end) is saved beside
 the data so tests can check that models recover the planted signal. Everything is vectorised over
 customers; the subscription simulation steps over months, not over customers.
+
+The retail business also carries two past randomized retention campaigns
+(``retain.demo_campaigns``) whose offer acts on treated customers with heterogeneous effects
+(persuadables, sure things, lost causes, sleeping dogs): ``treatments`` lists their arms and
+``campaign_truth.parquet`` each campaign customer's true effect.
 """
 
 from __future__ import annotations
@@ -166,7 +168,9 @@ def make_retail(
 
     # Repeat purchases: thinning of a Poisson process at the peak rate over each lifetime.
     peak = 1.9
-    lifetime_end = np.minimum(death if planted is None else planted.longest_death, span + 1)
+    lifetime_end = np.minimum(death, span + 1)
+    if planted is not None:  # a treated customer may live longer than without the offer
+        lifetime_end = np.minimum(planted.longest_death, span + 1)
     exposure = np.maximum(lifetime_end - acquired - 1, 0.0)
     n_candidates = rng.poisson(rate * peak * exposure)
     owner = np.repeat(np.arange(n), n_candidates)

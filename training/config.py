@@ -243,10 +243,10 @@ class ExperimentConfig(_Frozen):
     )
     promotion: PromotionConfig = Field(PromotionConfig(), description="The registry gate.")
     registry: RegistryConfig = Field(RegistryConfig(), description="Registered model names.")
-    leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     uplift: UpliftConfig = Field(
         UpliftConfig(), description="Uplift models, when data.treatments lists past campaigns."
     )
+    leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     seed: int = Field(42, description="Seed for every random step; same seed, same models.")
 
     @model_validator(mode="after")

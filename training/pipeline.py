@@ -122,8 +122,8 @@ def train(
             step(f"{config.split.cv_folds}-fold cross-validation on the non-test rows")
             add_cross_validation(evaluation, fold, CANDIDATES, config.split.cv_folds)
         log("\n" + markdown_table(evaluation.table))
-        uplift_fit = fit_uplift(config, data, step, log) if has_campaigns(config) else None
 
+        uplift_fit = fit_uplift(config, data, step, log) if has_campaigns(config) else None
         step("gating the servable models against the current champions")
         with registry_lock(log):  # from reading the champions to moving the aliases
             decisions = joint(
