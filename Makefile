@@ -28,7 +28,7 @@ venv: $(VENV)/.synced ## Create or update the environment from uv.lock
 demo: venv ## Demo data -> train -> package -> score -> campaign -> report -> serve on 127.0.0.1:$(PORT)
 	$(BIN)/retain demo-data --customers $(CUSTOMERS)
 	$(BIN)/retain train --config experiments/demo.yaml
-	$(BIN)/retain package
+	$(BIN)/retain package --config experiments/demo.yaml
 	$(BIN)/retain score --config experiments/demo.yaml --as-of latest
 	$(BIN)/retain campaign --budget 2000
 	$(BIN)/retain report --config experiments/demo.yaml

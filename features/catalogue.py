@@ -6,6 +6,7 @@ prints it, ``docs/FEATURES.md`` is generated from it, and the builders are check
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -435,3 +436,160 @@ def catalogue_markdown() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- reason labels
+
+Unit = Literal["days", "count", "money", "change", "share", "times", "score", "flag", "text"]
+
+
+@dataclass(frozen=True)
+class ReasonLabel:
+    """How a feature's value reads to a business user, e.g. "no purchase for 133 days".
+
+    ``template`` holds ``{v}`` (the value formatted by ``unit``) and, for counts, ``{s}`` (an "s"
+    unless the count is 1). ``missing`` is the text when the value is missing ("never bought").
+    Units: ``days``/``count`` whole numbers; ``money`` with the caller's currency; ``change`` a
+    ratio to the window before as "down 60%"/"up 25%"; ``share`` a fraction as a percentage;
+    ``times`` a ratio as "2.5x"; ``score`` one decimal; ``flag`` 1/0 as ``template``/``missing``;
+    ``text`` as given (categories).
+    """
+
+    template: str
+    unit: Unit
+    missing: str = "not known"
+
+
+def _window_labels() -> dict[str, ReasonLabel]:
+    out: dict[str, ReasonLabel] = {}
+    for w in WINDOWS:
+        out[f"orders_{w}d"] = ReasonLabel(f"{{v}} order{{s}} in the last {w} days", "count")
+        out[f"spend_{w}d"] = ReasonLabel(f"{{v}} spent in the last {w} days", "money")
+        out[f"active_days_{w}d"] = ReasonLabel(
+            f"bought on {{v}} day{{s}} in the last {w} days", "count"
+        )
+    for w in TREND_WINDOWS:
+        out[f"orders_trend_{w}d"] = ReasonLabel(
+            f"orders {{v}} on the previous {w} days",
+            "change",
+            f"no orders in the {w} days before the last {w}",
+        )
+        out[f"spend_trend_{w}d"] = ReasonLabel(
+            f"spend {{v}} on the previous {w} days",
+            "change",
+            f"no spend in the {w} days before the last {w}",
+        )
+    for w in TICKET_WINDOWS:
+        out[f"tickets_{w}d"] = ReasonLabel(f"{{v}} support ticket{{s}} in {w} days", "count")
+    return out
+
+
+LABELS: dict[str, ReasonLabel] = {
+    "btyd_frequency": ReasonLabel("{v} repeat purchase day{s}", "count"),
+    "btyd_recency": ReasonLabel("{v} day{s} from first to last purchase", "days"),
+    "btyd_T": ReasonLabel("first purchase {v} day{s} ago", "days"),
+    "btyd_monetary_value": ReasonLabel("{v} spent per repeat purchase day", "money"),
+    "days_since_last_purchase": ReasonLabel("no purchase for {v} day{s}", "days", "never bought"),
+    "orders_total": ReasonLabel("{v} order{s} in all", "count"),
+    "spend_total": ReasonLabel("{v} spent in all, net of returns", "money"),
+    "avg_order_value": ReasonLabel("{v} per order on average", "money", "no orders"),
+    **_window_labels(),
+    "gap_mean_days": ReasonLabel(
+        "buys every {v} day{s} on average", "days", "fewer than two purchase days"
+    ),
+    "gap_std_days": ReasonLabel(
+        "gaps between purchases typically vary by {v} day{s}",
+        "days",
+        "fewer than three purchase days",
+    ),
+    "gap_last_days": ReasonLabel(
+        "{v} day{s} between the last two purchases", "days", "fewer than two purchase days"
+    ),
+    "overdue_ratio": ReasonLabel(
+        "{v} the usual gap since the last purchase", "times", "no usual gap yet"
+    ),
+    "items_per_order": ReasonLabel("{v} items per order", "score"),
+    "distinct_products": ReasonLabel("{v} different product{s} bought", "count"),
+    "distinct_categories": ReasonLabel("{v} different categor{ies} bought", "count"),
+    "return_rows_share": ReasonLabel("{v} of order lines returned", "share"),
+    "return_value_share": ReasonLabel("{v} of the value bought returned", "share"),
+    "tenure_days": ReasonLabel("customer for {v} day{s}", "days"),
+    "plan": ReasonLabel("on the {v} plan", "text", "no plan"),
+    "monthly_amount": ReasonLabel("pays {v} a month", "money", "no monthly price"),
+    "subscription_active": ReasonLabel(
+        "a subscription is running", "flag", "no subscription running"
+    ),
+    "subscription_tenure_days": ReasonLabel(
+        "subscribed for {v} day{s}", "days", "never subscribed"
+    ),
+    "plan_changes": ReasonLabel("{v} plan change{s} or restart{s}", "count"),
+    "days_since_plan_change": ReasonLabel(
+        "last plan change {v} day{s} ago", "days", "never subscribed"
+    ),
+    "nps_latest": ReasonLabel("latest NPS answer {v} of 10", "score", "no NPS answer"),
+    "nps_mean": ReasonLabel("average NPS answer {v} of 10", "score", "no NPS answer"),
+    "csat_mean": ReasonLabel("average satisfaction (CSAT) {v} of 5", "score", "no CSAT answer"),
+    "csat_latest": ReasonLabel("latest satisfaction (CSAT) {v} of 5", "score", "no CSAT answer"),
+    "tickets_total": ReasonLabel("{v} support ticket{s} in all", "count"),
+    "days_since_last_ticket": ReasonLabel(
+        "last support ticket {v} day{s} ago", "days", "no support ticket"
+    ),
+}
+"""The plain-words label of every catalogue feature (a test checks none is missing)."""
+
+
+def _plain_money(amount: float) -> str:
+    return f"{amount:,.0f}"
+
+
+def reason_label(
+    name: str, value: float | str | None, money: Callable[[float], str] = _plain_money
+) -> str:
+    """A feature's value in plain words with its unit: ``no purchase for 133 days``.
+
+    ``money`` formats amounts with the business's currency (``Economics.money``). Attributes
+    (``attr_<column>``) read "<column>: <value>"; a feature without a label (a new one not yet
+    labelled) reads "<name> = <value>".
+    """
+    missing = value is None or (isinstance(value, float) and value != value)
+    if name.startswith(ATTRIBUTE_PREFIX):
+        column = name.removeprefix(ATTRIBUTE_PREFIX).replace("_", " ")
+        return f"{column}: {'not given' if missing else _number_or_text(value)}"
+    label = LABELS.get(name)
+    if label is None:
+        return f"{name} = {'missing' if missing else _number_or_text(value)}"
+    if missing:
+        return label.missing
+    if label.unit == "text" or isinstance(value, str):
+        return label.template.format(v=value, s="s", ies="ies")
+    assert value is not None
+    x = float(value)
+    if label.unit == "flag":
+        return label.template if x == 1 else label.missing
+    shown, plural = _formatted(x, label.unit, money)
+    return label.template.format(v=shown, s="s" if plural else "", ies="ies" if plural else "y")
+
+
+def _formatted(x: float, unit: Unit, money: Callable[[float], str]) -> tuple[str, bool]:
+    """The value shown for a unit, and whether a count word after it takes the plural."""
+    if unit in ("days", "count"):
+        n = round(x)
+        return f"{n:,}", n != 1
+    if unit == "money":
+        return money(x), True
+    if unit == "change":
+        if round(x, 2) == 1:
+            return "unchanged", True
+        direction = "down" if x < 1 else "up"
+        return f"{direction} {abs(x - 1):.0%}", True
+    if unit == "share":
+        return f"{x:.0%}", True
+    if unit == "times":
+        return f"{x:.1f}x", True
+    return f"{x:.1f}", True
+
+
+def _number_or_text(value: float | str | None) -> str:
+    if isinstance(value, float) and value == round(value):
+        return f"{value:.0f}"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from tqdm.auto import tqdm
 
 from features.build import build_features
@@ -25,6 +26,7 @@ from features.prepare import PreparedData, from_day, prepare, to_day
 from features.readings import future_after
 from features.schema import ATTRIBUTE_PREFIX
 from features.sources import read_data_section
+from model.economics import read_economics
 from model.settings import test_hook
 from serving.files import (
     fsync_dir,
@@ -49,7 +51,7 @@ from serving.labelled import snapshot_base
 from serving.lookup import AS_OF, feature_table_path
 from serving.output import scores_table
 from serving.scorer import Scorer
-from serving.store import load_packaged_scorer
+from serving.store import ECONOMICS, load_packaged_scorer
 from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
 
 CHUNK_ROWS = 100_000
@@ -170,6 +172,7 @@ def score_base(
     started = time.perf_counter()
     data_config, _ = read_data_section(config)
     scorer = scorer or load_packaged_scorer()
+    check_economics(config, scorer)
     notes = []
     if data_config.labelled:
         base = snapshot_base(data_config, as_of, scorer, strict=strict)
@@ -246,6 +249,24 @@ def score_base(
     )
 
 
+def check_economics(config: Path, scorer: Scorer) -> None:
+    """The config's ``economics`` section, if it has one, must be the packaged models' economics.
+
+    The service computes value at risk with the economics ``retain package --config`` recorded;
+    batch scores computed with others would disagree with it, so that is an error, not a choice.
+    """
+    wanted = read_economics(config)  # a clear error for a missing file or bad YAML
+    raw = yaml.safe_load(config.read_text())
+    if not isinstance(raw, dict) or raw.get(ECONOMICS) is None:
+        return
+    if wanted != scorer.economics:
+        raise ConfigError(
+            f"{config}: economics {wanted.model_dump()} differ from those packaged with the "
+            f"models ({scorer.economics.model_dump()}); run `retain package --config {config}` "
+            "so the service and batch scores compute value at risk alike"
+        )
+
+
 def meta(scorer: Scorer, day: pd.Timestamp, scored: int) -> dict[str, Any]:
     """What ``score_meta.json`` records about a run besides its generation and files."""
     contractual = scorer.churn.card.data.business == "contractual"
@@ -257,6 +278,7 @@ def meta(scorer: Scorer, day: pd.Timestamp, scored: int) -> dict[str, Any]:
         "churn_model": scorer.versions["churn"],
         "clv_model": scorer.versions["clv"],
         "scored": scored,
+        ECONOMICS: scorer.economics.model_dump(mode="json"),
         CARDS: {
             "churn": scorer.churn.card.model_dump(mode="json"),
             "clv": scorer.clv.card.model_dump(mode="json"),

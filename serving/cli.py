@@ -50,7 +50,10 @@ def package_command(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option(help="Experiment YAML whose 'registry' names to package (e.g. crm-churn)."),
+        typer.Option(
+            help="Experiment YAML whose 'registry' names to package (e.g. crm-churn) and whose "
+            "'economics' (currency, gross margin) value at risk is computed with."
+        ),
     ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
@@ -58,24 +61,33 @@ def package_command(
     trained from past campaigns) from the MLflow registry into BentoML's store.
 
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
+    The config's `economics` section is recorded with the models, so the service and `retain
+    score` compute value at risk with the same gross margin and show the same currency.
     """
     use_local_bentoml_home()
+    from model.economics import read_economics
     from model.registry import CHAMPION, DEFAULT_NAMES, names_in_config
     from serving.store import package
     from serving.uplift_store import package_uplift, uplift_name_in_config
 
     names = names_in_config(config) if config else DEFAULT_NAMES
+    economics = read_economics(config)
     packaged = package(
         churn or names["churn"],
         clv or names["clv"],
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
+        economics=economics,
     )
     uplift = package_uplift(
         uplift_name_in_config(config), alias=alias or CHAMPION, tracking_uri=tracking_uri
     )
     for m in [*packaged, *([uplift] if uplift else [])]:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
+    typer.echo(
+        f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
+        + ("" if config else " (defaults: give --config to use an experiment's economics)")
+    )
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -171,8 +183,10 @@ def score_command(
 ) -> None:
     """Score every active customer with the packaged champion models; refresh the id lookup table.
 
-    Writes scores.parquet and scores.csv (churn probability, CLV, value at risk, risk tier, top
-    reasons, segment columns) and the latest-features table the service looks ids up in.
+    Writes scores.parquet and scores.csv (churn probability, CLV, value if staying, value at risk
+    as gross profit with its currency, risk tier, top reasons, segment columns) and the
+    latest-features table the service looks ids up in. Active: a purchase in the models'
+    active_days (or a running subscription); the service flags other ids `active: false`.
     """
     use_local_bentoml_home()
     from serving.batch import score_base
@@ -327,9 +341,14 @@ def report_command(
     ),
     out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
 ) -> None:
-    """Write one self-contained HTML report for the CCO: KPIs, plots, top at-risk accounts.
+    """Write one self-contained HTML report for the CCO, in plain words.
 
-    The calibration, gain and test metrics come from the model cards `retain score` recorded.
+    Headline sentences, key figures in the packaged currency, where the value at risk sits, the
+    accounts at risk (medium- and high-risk customers ranked by value at risk, with what raises
+    each one's risk), how far to trust the models, a glossary. Value at risk is gross profit:
+    chance of leaving x value if staying x gross margin (`retain package --config` sets the
+    margin). The calibration, gain and test metrics come from the model cards `retain score`
+    recorded.
     """
     from serving.report import write_report
 

@@ -1,7 +1,10 @@
 """Scores into what callers read: JSON records for the service, a scores table for ``retain score``.
 
 Both forms show a reason's value the same way (``reason_values``): a category by its level name,
-a number as it is, missing as missing; the table writes numbers as text with ``%.6g``.
+a number as it is, missing as missing; the table writes numbers as text with ``%.6g``. Both carry
+value at risk as ``model.value_at_risk`` defines it (gross profit, the packaged economics' margin)
+and the currency it is in; records also say whether the customer is active by batch scoring's rule
+and give each reason a plain-words ``label`` from the feature catalogue.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.catalogue import reason_label
 from features.schema import CUSTOMER_ID
 from model.encoding import FeatureEncoding
 from serving.lookup import AS_OF
@@ -56,8 +60,13 @@ def score_records(
     encoding = scorer.churn.encoding
     names = encoding.columns
     versions = dict(scorer.versions)
+    money = scorer.economics.money
+    currency = scorer.economics.currency
     values, levels = reason_values(encoding, batch.churn, scores.reason_index)
     churn_l, clv_l = scores.churn.tolist(), scores.clv.tolist()
+    staying_l, var_l = scores.value_if_staying.tolist(), scores.value_at_risk.tolist()
+    active_l = scorer.active(batch).tolist()
+    labels: dict[tuple[str, Any], str] = {}  # day counts, tiers and levels repeat: label once
     tiers = scores.tier.tolist()
     idx_l, contrib_l = scores.reason_index.tolist(), scores.reason_contribution.tolist()
     values_l, levels_l = values.tolist(), levels.tolist()
@@ -78,6 +87,8 @@ def score_records(
                 {
                     "feature": name,
                     "value": value,
+                    "label": labels.get((name, value))
+                    or labels.setdefault((name, value), reason_label(name, value, money)),
                     "contribution": round(c, 6),
                     "direction": RAISES if c > 0 else LOWERS,
                 }
@@ -89,7 +100,10 @@ def score_records(
                 "churn_probability": churn_l[i],
                 "risk_tier": TIERS[tiers[i]],
                 "clv": clv_l[i],
-                "value_at_risk": churn_l[i] * clv_l[i],
+                "value_if_staying": staying_l[i],
+                "value_at_risk": var_l[i],
+                "currency": currency,
+                "active": active_l[i],
                 "reasons": reasons,
                 "as_of": day.isoformat() if day is not None else None,
                 "model_versions": versions,
@@ -115,7 +129,10 @@ def item_error(customer_id: str, message: str) -> dict[str, Any]:
         "churn_probability": None,
         "risk_tier": None,
         "clv": None,
+        "value_if_staying": None,
         "value_at_risk": None,
+        "currency": None,
+        "active": None,
         "reasons": [],
         "as_of": None,
         "model_versions": None,
@@ -132,6 +149,9 @@ def scores_table(
 ) -> pd.DataFrame:
     """The scores table rows: scores, tier, and ``reason_<k>``, ``_value``, ``_direction``.
 
+    ``value_if_staying`` is revenue, ``value_at_risk`` gross profit (``model.value_at_risk``),
+    both in ``currency``.
+
     Reason values are text: categories by level name, numbers with ``%.6g``, missing as "".
     """
     out = pd.DataFrame(
@@ -141,7 +161,9 @@ def scores_table(
             "churn_probability": scores.churn,
             "risk_tier": np.asarray(TIERS)[scores.tier],
             "clv": scores.clv,
+            "value_if_staying": scores.value_if_staying,
             "value_at_risk": scores.value_at_risk,
+            "currency": scorer.economics.currency,
         }
     )
     encoding = scorer.churn.encoding

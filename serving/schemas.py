@@ -205,6 +205,10 @@ class Reason(BaseModel):
 
     feature: str
     value: FeatureValue = Field(description="The customer's value of the feature.")
+    label: str = Field(
+        description="The value in plain words with its unit, e.g. 'no purchase for 133 days' "
+        "(from the feature catalogue).",
+    )
     contribution: float = Field(description="TreeSHAP contribution to the churn log-odds.")
     direction: Literal["raises risk", "lowers risk"]
 
@@ -220,8 +224,26 @@ class CustomerScore(BaseModel):
     customer_id: str
     churn_probability: float | None = Field(None, description="P(churn within the horizon).")
     risk_tier: Literal["high", "medium", "low"] | None = None
-    clv: float | None = Field(None, description="Expected spend over the horizon.")
-    value_at_risk: float | None = Field(None, description="churn_probability x clv.")
+    clv: float | None = Field(
+        None, description="Expected spend over the horizon (unconditional: churners spend ~0)."
+    )
+    value_if_staying: float | None = Field(
+        None,
+        description="Expected spend over the horizon if the customer stays: "
+        "clv / max(1 - churn_probability, 0.02).",
+    )
+    value_at_risk: float | None = Field(
+        None,
+        description="Gross profit lost if the customer leaves: churn_probability x "
+        "value_if_staying x gross margin (the packaged economics').",
+    )
+    currency: str | None = Field(None, description="Currency of clv and the values.")
+    active: bool | None = Field(
+        None,
+        description="Whether the customer is active by batch scoring's rule (a purchase within "
+        "the models' active_days, or a running subscription); false: scored, but `retain "
+        "score` leaves this customer out of the base.",
+    )
     reasons: list[Reason] = Field(default_factory=list, description="Top drivers of churn risk.")
     as_of: dt.date | None = None
     model_versions: ModelVersions | None = None
@@ -251,6 +273,11 @@ class ModelInfo(BaseModel):
         None,
         description="Models trained on a CRM snapshots table: the row's columns they read "
         "(name -> numeric, categorical, boolean or date), to send as 'attributes' with 'as_of'.",
+    )
+    economics: dict[str, str | float] | None = Field(
+        None,
+        description="The economics packaged with the models (currency, gross_margin, offer and "
+        "contact costs, acceptance): value_at_risk is gross profit at this margin.",
     )
     split: Literal["out_of_time", "in_time"] = Field(
         "out_of_time",

@@ -17,11 +17,15 @@ import pandas as pd
 
 from features.errors import DataValidationError
 from model.bundle import ModelBundle
+from model.economics import Economics
+from model.value_at_risk import value_at_risk, value_if_staying
 
 TIERS = ("high", "medium", "low")
 """Risk tier names by the codes in ``ScoreArrays.tier``."""
 DEFAULT_TIERS = (0.5, 0.25)
 """(high, medium) probability cutoffs when the churn bundle stores none."""
+RECENCY = "days_since_last_purchase"
+RUNNING = "subscription_active"
 
 
 @dataclass(frozen=True)
@@ -42,28 +46,46 @@ class EncodedBatch:
 
 @dataclass(frozen=True)
 class ScoreArrays:
-    """Scores of a batch as arrays; ``serving.output`` shapes them into records or a table."""
+    """Scores of a batch as arrays; ``serving.output`` shapes them into records or a table.
+
+    ``gross_margin`` (the packaged economics') turns revenue into the gross profit of
+    ``value_at_risk`` (``model.value_at_risk`` defines it).
+    """
 
     churn: np.ndarray
     clv: np.ndarray
     tier: np.ndarray
     reason_index: np.ndarray
     reason_contribution: np.ndarray
+    gross_margin: float = 1.0
+
+    @property
+    def value_if_staying(self) -> np.ndarray:
+        """Expected revenue over the horizon if the customer stays."""
+        return value_if_staying(self.churn, self.clv)
 
     @property
     def value_at_risk(self) -> np.ndarray:
-        return self.churn * self.clv
+        """Gross profit lost if the customer leaves, times the probability they do."""
+        return value_at_risk(self.churn, self.clv, self.gross_margin)
 
 
 class Scorer:
     """The champion churn and CLV bundles, checked as a pair; encodes and scores feature tables.
 
     ``versions`` are the models' labels ('<registered name>:<version>') that answers carry;
-    ``top_k`` is the number of reasons per customer.
+    ``top_k`` is the number of reasons per customer; ``economics`` (recorded by ``retain package
+    --config``) gives value at risk its gross margin and currency.
     """
 
     def __init__(
-        self, churn: ModelBundle, clv: ModelBundle, versions: dict[str, str], *, top_k: int = 3
+        self,
+        churn: ModelBundle,
+        clv: ModelBundle,
+        versions: dict[str, str],
+        *,
+        top_k: int = 3,
+        economics: Economics | None = None,
     ) -> None:
         for bundle, kind in ((churn, "churn"), (clv, "clv")):
             if bundle.kind != kind:
@@ -83,6 +105,7 @@ class Scorer:
         self.clv = clv
         self.versions = {"churn": versions["churn"], "clv": versions["clv"]}
         self.top_k = top_k
+        self.economics = economics or Economics()
         _ = churn.explainer  # build the TreeSHAP tables now, not in the first request
         self.families = sorted(set(churn.families) | set(clv.families))
         self.timezone = churn.card.data.timezone
@@ -100,6 +123,30 @@ class Scorer:
             churn, churn if self.shared_encoding else self.clv.encoding.transform(frame)
         )
 
+    def active(self, batch: EncodedBatch) -> np.ndarray:
+        """Who is an active customer, by batch scoring's rule (``features.labels.active_at``).
+
+        Non-contractual: a purchase in the last ``active_days`` days (``days_since_last_purchase``
+        below ``active_days``; never bought is inactive). Contractual: a subscription runs
+        (``subscription_active`` is 1). Rows of a CRM export are all customers. Where the models
+        read neither feature the rule cannot be applied and every row counts as active.
+        """
+        data = self.churn.card.data
+        if data.business == "labelled":
+            return np.ones(len(batch), dtype=bool)
+        name = RUNNING if data.business == "contractual" else RECENCY
+        for matrix, encoding in (
+            (batch.churn, self.churn.encoding),
+            (batch.clv, self.clv.encoding),
+        ):
+            if name in encoding.columns:
+                values = matrix[:, encoding.columns.index(name)]
+                with np.errstate(invalid="ignore"):
+                    if name == RUNNING:
+                        return np.asarray(values == 1.0)
+                    return np.asarray(values < data.active_days)
+        return np.ones(len(batch), dtype=bool)
+
     def score(self, batch: EncodedBatch) -> ScoreArrays:
         """Probabilities, CLV, tiers and the top-k reasons (by |TreeSHAP contribution|)."""
         churn = self.churn.predict_matrix(batch.churn)
@@ -116,4 +163,11 @@ class Scorer:
         )
         order = np.argsort(-np.take_along_axis(magnitude, top, axis=1), axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
-        return ScoreArrays(churn, clv, tier, top, np.take_along_axis(contrib, top, axis=1))
+        return ScoreArrays(
+            churn,
+            clv,
+            tier,
+            top,
+            np.take_along_axis(contrib, top, axis=1),
+            self.economics.gross_margin,
+        )

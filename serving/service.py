@@ -277,6 +277,7 @@ class Retain:
             max_batch=self.max_batch,
             attributes=(None if s.schema is None else {c.name: c.kind for c in s.schema.columns}),
             split="in_time" if s.churn.card.cutoffs.in_time else "out_of_time",
+            economics=s.economics.model_dump(mode="json"),
         )
 
 

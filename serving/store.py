@@ -18,6 +18,7 @@ from typing import Any
 
 from features.errors import RetainError
 from model.bundle import ModelBundle
+from model.economics import Economics
 from model.registry import (
     CHAMPION,
     DEFAULT_NAMES,
@@ -34,6 +35,23 @@ BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv"}
 def version_label(metadata: dict[str, Any], kind: str) -> str:
     """'<registered name>:<version>' of a packaged model, from its BentoML metadata."""
     return f"{metadata.get('registry_name', kind)}:{metadata.get('registry_version', '?')}"
+
+
+ECONOMICS = "economics"
+"""Metadata key of the economics (``model.economics``) ``retain package --config`` recorded."""
+
+
+def packaged_economics(metadata: dict[str, Any]) -> Economics:
+    """The economics recorded with a packaged churn model; the defaults when none was."""
+    recorded = metadata.get(ECONOMICS)
+    if recorded is None:
+        return Economics()
+    try:
+        return Economics.model_validate(recorded)
+    except ValueError as err:
+        raise RetainError(
+            f"the packaged economics are not valid ({err}); run `retain package --config` again"
+        ) from None
 
 
 FILES = "files"
@@ -116,7 +134,7 @@ def make_scorer(
     clv = load_verified(clv_dir, clv_meta, "clv")
     churn.num_threads = clv.num_threads = threads
     versions = {"churn": version_label(churn_meta, "churn"), "clv": version_label(clv_meta, "clv")}
-    return Scorer(churn, clv, versions, top_k=top_k)
+    return Scorer(churn, clv, versions, top_k=top_k, economics=packaged_economics(churn_meta))
 
 
 def load_packaged_scorer(*, top_k: int = 3, threads: int = 0) -> Scorer:
@@ -171,11 +189,15 @@ def package(
     *,
     alias: str = CHAMPION,
     tracking_uri: str | None = None,
+    economics: Economics | None = None,
 ) -> list[PackagedModel]:
     """Copy the ``alias`` versions of both registered models into the BentoML model store.
 
     Both bundles are downloaded and checked (task, feature schema) before anything is stored.
+    ``economics`` (the config's, default ``Economics()``) is recorded in both models' metadata:
+    the service and batch scoring compute value at risk with its gross margin and currency.
     """
+    economics = economics or Economics()
     import bentoml
 
     uri = configure_tracking(tracking_uri)
@@ -203,6 +225,7 @@ def package(
                 "run_id": registered.run_id,
                 "tracking_uri": uri,
                 FILES: file_manifest(folder),
+                ECONOMICS: economics.model_dump(mode="json"),
             }
             with bentoml.models.create(
                 BENTO_NAMES[kind],

@@ -17,6 +17,9 @@ import pytest
 from model.settings import TELEMETRY_OFF
 from tests.helpers import CDNOW_DIR, Server, write_config
 
+DEMO_ECONOMICS = {"currency": "GBP", "gross_margin": 0.4}
+"""The economics of the session's trained demo project."""
+
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -69,15 +72,24 @@ class TrainedProject:
 def trained(
     isolated_state: Path, demo_data: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> TrainedProject:
-    """Train on the demo retail data, package the champions and score the base, once."""
+    """Train on the demo retail data, package the champions and score the base, once.
+
+    The config's economics (pounds, a 40% gross margin) are packaged with the models, as
+    `retain package --config` does, so value at risk is checked against a margin that is not 1.
+    """
+    from model.economics import read_economics
     from serving.batch import score_base
     from serving.store import package
     from training.config import load_config
     from training.pipeline import train
 
-    config = write_config(tmp_path_factory.mktemp("config") / "demo.yaml", demo_data / "retail")
+    config = write_config(
+        tmp_path_factory.mktemp("config") / "demo.yaml",
+        demo_data / "retail",
+        economics=DEMO_ECONOMICS,
+    )
     result = train(load_config(config), progress=False, log=lambda _: None)
-    package()
+    package(economics=read_economics(config))
     run = score_base(config, "latest", out_dir=isolated_state / "scores", progress=False)
     return TrainedProject(
         home=isolated_state,

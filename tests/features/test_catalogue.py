@@ -158,3 +158,41 @@ def test_console_script_prints_user_errors_without_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: give --list, or both --config and --as-of")
     assert "Traceback" not in err
+
+
+def test_every_feature_has_a_plain_label() -> None:
+    from features.catalogue import LABELS
+
+    assert [f.name for f in CATALOGUE if f.name not in LABELS] == []
+    assert set(LABELS) <= set(BY_NAME)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "label"),
+    [
+        ("days_since_last_purchase", 133.0, "no purchase for 133 days"),
+        ("days_since_last_purchase", 1.0, "no purchase for 1 day"),
+        ("days_since_last_purchase", None, "never bought"),
+        ("spend_trend_90d", 0.4, "spend down 60% on the previous 90 days"),
+        ("spend_trend_90d", 1.25, "spend up 25% on the previous 90 days"),
+        ("orders_trend_30d", float("nan"), "no orders in the 30 days before the last 30"),
+        ("tickets_90d", 3.0, "3 support tickets in 90 days"),
+        ("tickets_30d", 1.0, "1 support ticket in 30 days"),
+        ("gap_std_days", 12.8, "gaps between purchases typically vary by 13 days"),
+        ("return_value_share", 0.153, "15% of the value bought returned"),
+        ("overdue_ratio", 2.46, "2.5x the usual gap since the last purchase"),
+        ("spend_90d", 1234.5, "£1,234 spent in the last 90 days"),
+        ("distinct_categories", 1.0, "1 different category bought"),
+        ("subscription_active", 0.0, "no subscription running"),
+        ("plan", "basic", "on the basic plan"),
+        ("attr_channel", "paid_social", "channel: paid_social"),
+        ("attr_region", None, "region: not given"),
+        ("not_in_catalogue", 2.5, "not_in_catalogue = 2.5"),
+    ],
+)
+def test_reason_labels_read_in_plain_words_with_units(
+    name: str, value: float | str | None, label: str
+) -> None:
+    from features.catalogue import reason_label
+
+    assert reason_label(name, value, lambda x: f"£{x:,.0f}") == label

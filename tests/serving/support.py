@@ -113,7 +113,11 @@ def check_score(score: CustomerScore, info: ModelInfo, top_k: int = 3) -> None:
     assert var is not None
     assert 0.0 <= p <= 1.0
     assert clv >= 0.0
-    assert math.isclose(var, p * clv, rel_tol=1e-12, abs_tol=1e-12)
+    staying = clv / max(1 - p, 0.02)
+    assert score.value_if_staying is not None
+    assert math.isclose(score.value_if_staying, staying, rel_tol=1e-12, abs_tol=1e-12)
+    assert math.isclose(var, p * staying * 0.4, rel_tol=1e-12, abs_tol=1e-12)  # GBP, 40% margin
+    assert score.currency == "GBP"
     high, medium = info.risk_tiers["high"], info.risk_tiers["medium"]
     expected_tier = "high" if p >= high else "medium" if p >= medium else "low"
     assert score.risk_tier == expected_tier, (p, info.risk_tiers)
@@ -123,6 +127,7 @@ def check_score(score: CustomerScore, info: ModelInfo, top_k: int = 3) -> None:
     for reason in score.reasons:
         assert reason.feature in info.features
         assert reason.direction == ("raises risk" if reason.contribution > 0 else "lowers risk")
+        assert reason.label  # plain words from the catalogue, never empty
     assert score.model_versions is not None
     assert score.model_versions.churn == info.churn_version
     assert score.model_versions.clv == info.clv_version
@@ -160,7 +165,7 @@ def tiny_features(n: int, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def tiny_scorer(top_k: int = 3) -> Any:
+def tiny_scorer(top_k: int = 3, economics: Any = None) -> Any:
     """A ``serving.scorer.Scorer`` over a tiny churn and CLV bundle pair fitted here."""
     import lightgbm as lgb
 
@@ -200,7 +205,7 @@ def tiny_scorer(top_k: int = 3) -> Any:
             risk_tiers=(0.65, 0.4) if kind == "churn" else None,
         )
     versions = {"churn": "churn:1", "clv": "clv:1"}
-    return Scorer(bundles["churn"], bundles["clv"], versions, top_k=top_k)
+    return Scorer(bundles["churn"], bundles["clv"], versions, top_k=top_k, economics=economics)
 
 
 def feature_items(frame: pd.DataFrame) -> list[Any]:

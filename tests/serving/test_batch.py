@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,7 +27,9 @@ SCORE_COLUMNS = [
     "churn_probability",
     "risk_tier",
     "clv",
+    "value_if_staying",
     "value_at_risk",
+    "currency",
     *[f"reason_{k}{part}" for k in (1, 2, 3) for part in ("", "_value", "_direction")],
     "channel",
     "region",
@@ -93,7 +96,12 @@ def test_scores_table_columns_and_order(scores: pd.DataFrame, trained: TrainedPr
     assert (pd.to_datetime(scores["as_of"]) == trained.as_of).all()
     assert scores["churn_probability"].between(0, 1).all()
     assert (scores["clv"] >= 0).all()
-    assert (scores["value_at_risk"] == scores["churn_probability"] * scores["clv"]).all()
+    # value at risk is gross profit: p x clv / max(1 - p, 0.02) x the packaged 40% margin
+    p, clv = scores["churn_probability"], scores["clv"]
+    staying = clv / (1 - p).clip(lower=0.02)
+    assert np.allclose(scores["value_if_staying"], staying, rtol=1e-12, atol=0)
+    assert np.allclose(scores["value_at_risk"], p * staying * 0.4, rtol=1e-12, atol=0)
+    assert (scores["currency"] == "GBP").all()
     assert set(scores["risk_tier"]) <= {"high", "medium", "low"}
     for k in (1, 2, 3):
         assert set(scores[f"reason_{k}_direction"]) <= {"raises risk", "lowers risk"}

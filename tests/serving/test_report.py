@@ -1,14 +1,17 @@
 """serving.report: every section is there, the numbers equal the scores table, the file stands alone.
 
-The HTML is parsed with html.parser; KPIs carry their exact value in ``data-value``, which must
-equal what is computed here from the scores table. With Chromium installed, the page is also
-rendered headless (no network, no console errors).
+The HTML is parsed with html.parser; KPIs and headline numbers carry their exact value in
+``data-value``, which must equal what is computed here from the scores table. With Chromium
+installed (`.ci/run` installs Debian's `chromium` when it can), the page is also rendered headless:
+the headline numbers are read from the rendered DOM, and a screenshot of the first screen is saved
+in the test's temporary folder (its path is printed: look at it).
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -17,14 +20,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.catalogue import reason_label
+from model.economics import Economics
+from serving.at_risk import parse_reason_value
 from serving.report import write_report
+from serving.report_words import model_name
 from serving.scorer import Scorer
-from tests.conftest import TrainedProject
+from tests.conftest import DEMO_ECONOMICS, TrainedProject
 
 pytestmark = pytest.mark.slow  # trains, packages and scores the demo project
 
 CHROMIUM = Path("/usr/bin/chromium")
-SECTIONS = {"kpis", "risk", "models", "top", "provenance"}
+SECTIONS = {"headlines", "kpis", "risk", "models", "top", "glossary", "provenance"}
+ECONOMICS = Economics.model_validate(DEMO_ECONOMICS)
 FIGURES = {
     "Churn-risk distribution",
     "Expected campaign profit by reach",
@@ -44,6 +52,8 @@ class Page(HTMLParser):
         self.images: dict[str, str] = {}
         self.top_ids: list[str] = []
         self.top_values: list[str] = []
+        self.top_rows: list[list[str]] = []
+        self.headline_numbers: dict[str, str] = {}
         self.provenance: dict[str, str] = {}
         self.metrics: dict[str, str] = {}
         self.notes: list[str] = []
@@ -62,6 +72,8 @@ class Page(HTMLParser):
         self.tags.add(tag)
         if "data-kpi" in a:
             self.kpis[a["data-kpi"]] = a["data-value"]
+        if "data-headline" in a:
+            self.headline_numbers[a["data-headline"]] = a["data-value"]
         if tag == "h2":
             self._section = a.get("id", "")
             self._collect("section", self._section)
@@ -92,6 +104,8 @@ class Page(HTMLParser):
             self._table = ""
         elif tag == "tr" and self._table == "provenance" and len(self._row) == 2:
             self.provenance[self._row[0]] = self._row[1]
+        elif tag == "tr" and self._table == "top-accounts" and self._row and self._row[0] != "#":
+            self.top_rows.append(self._row)
         if self._target is None or tag not in ("h2", "th", "td", "p"):
             return
         kind, key = self._target
@@ -123,7 +137,7 @@ def page(report: Path) -> Page:
 
 def test_every_section_and_figure_is_there(page: Page) -> None:
     assert set(page.sections) >= SECTIONS
-    assert page.sections["top"] == "Top 50 accounts by value at risk"
+    assert page.sections["top"] == "Accounts at risk: the 50 to call first"
     assert set(page.images) == FIGURES
     assert page.notes == []  # e.g. no "training plots unavailable"
 
@@ -146,9 +160,11 @@ def test_the_file_is_self_contained(report: Path, page: Page) -> None:
 
 
 def test_kpis_equal_the_numbers_of_the_scores_table(page: Page, scores: pd.DataFrame) -> None:
+    at_risk = scores["risk_tier"].isin(["medium", "high"])
     expected = {
         "active_customers": len(scores),
         "total_value_at_risk": scores["value_at_risk"].sum(),
+        "at_risk_value": scores.loc[at_risk, "value_at_risk"].sum(),
         "mean_clv": scores["clv"].mean(),
         "total_clv": scores["clv"].sum(),
         "high_risk_customers": (scores["risk_tier"] == "high").sum(),
@@ -160,12 +176,46 @@ def test_kpis_equal_the_numbers_of_the_scores_table(page: Page, scores: pd.DataF
     assert math.isclose(float(page.kpis["retention_rate"]), 1 - churn_rate)
 
 
-def test_top_table_lists_the_50_highest_value_at_risk_in_order(
+def test_accounts_at_risk_are_medium_and_high_risk_by_value_at_risk(
     page: Page, scores: pd.DataFrame
 ) -> None:
-    top = scores.sort_values("value_at_risk", ascending=False, kind="stable").head(50)
+    at_risk = scores.loc[scores["risk_tier"].isin(["medium", "high"])]
+    top = at_risk.sort_values("value_at_risk", ascending=False, kind="stable").head(50)
     assert page.top_ids == top["customer_id"].tolist()
     assert [float(v) for v in page.top_values] == top["value_at_risk"].tolist()
+    # the rule bites: some low-risk customer is worth more than the last listed account
+    low = scores.loc[scores["risk_tier"] == "low", "value_at_risk"]
+    assert low.max() > top["value_at_risk"].min()
+
+
+def test_accounts_show_only_risk_raising_reasons_in_plain_words(
+    page: Page, scores: pd.DataFrame
+) -> None:
+    rows = scores.set_index("customer_id")
+    raised = 0
+    for customer, cells in zip(page.top_ids, page.top_rows, strict=True):
+        row = rows.loc[customer]
+        assert cells[3] == f"{row['churn_probability']:.0%}"
+        assert cells[5] == ECONOMICS.money(row["value_at_risk"], 2)
+        assert cells[5].startswith("£")
+        expected = [
+            reason_label(
+                row[f"reason_{k}"], parse_reason_value(row[f"reason_{k}_value"]), ECONOMICS.money
+            )
+            for k in (1, 2, 3)
+            if row[f"reason_{k}_direction"] == "raises risk"
+        ]
+        raised += len(expected)
+        assert cells[6] == ("; ".join(expected) if expected else "no single fact stands out")
+        for k in (1, 2, 3):  # no raw feature names
+            assert row[f"reason_{k}"] not in cells[6]
+    assert raised >= len(page.top_ids)  # at-risk accounts have risk-raising reasons
+
+
+def test_headlines_equal_the_scores_table(page: Page, scores: pd.DataFrame) -> None:
+    for key, value in headline_expectations(scores).items():
+        assert math.isclose(float(page.headline_numbers[key]), value, rel_tol=1e-12), key
+    assert 0 < float(page.headline_numbers["capture_top"]) <= 1
 
 
 def test_provenance_names_models_training_metrics_and_data_range(
@@ -174,13 +224,16 @@ def test_provenance_names_models_training_metrics_and_data_range(
     tx = pd.read_csv(trained.data / "transactions.csv", parse_dates=["timestamp"])
     first, last = tx["timestamp"].min().date(), tx["timestamp"].max().date()
     prov = page.provenance
-    assert prov["churn model"] == scores["churn_model"].iloc[0]
-    assert prov["CLV model"] == scores["clv_model"].iloc[0]
+    card = local_scorer.churn.card  # the packaged champion's card
+    assert prov["churn model"] == f"{model_name(card.model)} ({scores['churn_model'].iloc[0]})"
+    assert prov["CLV model"] == (
+        f"{model_name(local_scorer.clv.card.model)} ({scores['clv_model'].iloc[0]})"
+    )
+    assert prov["economics"] == "amounts in GBP; gross margin 40%"
     assert prov["data range"] == f"{first} to {last}"
     assert prov["scored as of"] == str(trained.as_of.date())
     trained_at = pd.Timestamp(prov["trained"].removesuffix(" UTC"))
     assert abs(pd.Timestamp.now() - trained_at) < pd.Timedelta(days=1)
-    card = local_scorer.churn.card  # the packaged champion's card
     assert prov["test cutoff"] == card.cutoffs.test
     assert pd.Timestamp(prov["test cutoff"]) < trained.as_of
     assert prov["trained"] == pd.Timestamp(card.trained_at).strftime("%Y-%m-%d %H:%M UTC")
@@ -190,7 +243,19 @@ def test_provenance_names_models_training_metrics_and_data_range(
         assert shown == f"{card.test_metrics[name]:.4f}", name
 
 
-def _chromium_dump(url: str, profile: Path) -> subprocess.CompletedProcess[str]:
+def headline_expectations(scores: pd.DataFrame) -> dict[str, float]:
+    """The headline numbers computed here from the scores table."""
+    at_risk = scores["risk_tier"].isin(["medium", "high"])
+    high = float((scores["risk_tier"] == "high").sum())
+    return {
+        "at_risk_value": float(scores.loc[at_risk, "value_at_risk"].sum()),
+        "at_risk_customers": float(at_risk.sum()),
+        "high_risk_customers": high,
+        "high_risk_share": high / len(scores),
+    }
+
+
+def _chromium(url: str, profile: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     command = [
         str(CHROMIUM),
         "--headless",
@@ -200,10 +265,11 @@ def _chromium_dump(url: str, profile: Path) -> subprocess.CompletedProcess[str]:
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        "--hide-scrollbars",
         f"--user-data-dir={profile}",
         "--enable-logging=stderr",
         "--v=0",
-        "--dump-dom",
+        *flags,
         url,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -213,20 +279,54 @@ def _console_problems(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser at {CHROMIUM}")
-def test_report_renders_in_a_headless_browser(report: Path, tmp_path: Path) -> None:
+def _rendered_headlines(dom: str) -> dict[str, tuple[float, str]]:
+    """(data-value, shown text) of every headline number in a rendered DOM."""
+    found = re.findall(
+        r'<strong data-headline="([a-z_]+)" data-value="([^"]*)">([^<]*)</strong>', dom
+    )
+    return {key: (float(value), shown) for key, value, shown in found}
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"no browser at {CHROMIUM}: apt-get install chromium (.ci/run does it as root)",
+)
+def test_report_renders_in_a_headless_browser(
+    report: Path, scores: pd.DataFrame, tmp_path: Path
+) -> None:
     # the check itself works: a page with a console error and an exception is caught
     bad = tmp_path / "bad.html"
     bad.write_text("<p>x</p><script>console.error('broken'); missingFunction();</script>")
-    control = _chromium_dump(bad.as_uri(), tmp_path / "profile-control")
+    control = _chromium(bad.as_uri(), tmp_path / "profile-control", "--dump-dom")
     assert len(_console_problems(control.stderr)) >= 2, control.stderr[-2000:]
     shutil.rmtree(tmp_path / "profile-control", ignore_errors=True)
 
-    done = _chromium_dump(report.as_uri(), tmp_path / "profile")
+    done = _chromium(report.as_uri(), tmp_path / "profile", "--dump-dom")
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
     assert "<h1>Retention report</h1>" in dom
-    assert dom.count('data-kpi="') >= 8
-    assert dom.count("<tr>") > 50
+    assert dom.count('data-kpi="') >= 9
     assert 'id="top-accounts"' in dom
     assert _console_problems(done.stderr) == []
+
+    # the headline numbers as the browser rendered them equal the scores table's
+    shown = _rendered_headlines(dom)
+    expected = headline_expectations(scores)
+    assert set(expected) <= set(shown)
+    for key, value in expected.items():
+        assert math.isclose(shown[key][0], value, rel_tol=1e-12), key
+    assert shown["at_risk_value"][1] == ECONOMICS.money(expected["at_risk_value"])
+    assert shown["at_risk_value"][1].startswith("£")
+    assert shown["at_risk_customers"][1] == f"{int(expected['at_risk_customers']):,}"
+    assert shown["high_risk_share"][1] == f"{expected['high_risk_share']:.0%}"
+
+    screenshot = tmp_path / "report-first-screen.png"
+    shot = _chromium(
+        report.as_uri(),
+        tmp_path / "profile-shot",
+        f"--screenshot={screenshot}",
+        "--window-size=1280,1000",
+    )
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"\nscreenshot of the report's first screen: {screenshot}")

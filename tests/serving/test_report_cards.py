@@ -50,3 +50,48 @@ def test_a_card_without_curves_or_no_card_is_said_on_the_page(card: Any) -> None
         {},
         ["training plots unavailable: no model cards beside the scores; rerun `retain score`"],
     )
+
+
+def test_calibration_warning_only_beyond_the_limit() -> None:
+    from types import SimpleNamespace
+
+    from serving.report import calibration_warning
+
+    assert calibration_warning(None) is None
+    assert calibration_warning(SimpleNamespace()) is None  # cards without the field: no slot
+    assert calibration_warning(SimpleNamespace(calibration_bias=0.02)) is None
+    over = calibration_warning(
+        SimpleNamespace(calibration_bias={"bias": 0.109, "mean_predicted": 0.54, "observed": 0.431})
+    )
+    assert over is not None
+    assert "over-predicted leaving by 10.9 points" in over
+    assert "(predicted 54.0% on average against 43.1% observed)" in over
+    assert "beyond the 3-point limit" in over
+    under = calibration_warning(SimpleNamespace(calibration_bias={"bias": -0.04, "limit": 0.05}))
+    assert under is None
+    assert "under-predicted" in str(calibration_warning(SimpleNamespace(calibration_bias=-0.05)))
+
+
+def test_extra_sections_and_warnings_are_rendered_in_place() -> None:
+    import pandas as pd
+
+    from model.economics import Economics
+    from serving.report import ReportData, render
+
+    data = ReportData(
+        as_of=pd.Timestamp("2024-12-31"),
+        kpis=[],
+        figures={},
+        top=pd.DataFrame(
+            columns=["customer_id", "risk_tier", "churn_probability", "value_at_risk"]
+        ),
+        provenance={},
+        economics=Economics(currency="EUR"),
+        warnings=["Calibration warning: x"],
+        extra_sections=[("Did retention pay?", "<p id='paid'>yes</p>")],
+    )
+    page = render(data)
+    assert '<p class="warning" id="calibration-warning">Calibration warning: x</p>' in page
+    assert "<h2 id=\"did-retention-pay\">Did retention pay?</h2><p id='paid'>yes</p>" in page
+    assert page.index("did-retention-pay") > page.index('id="top"')
+    assert "amounts in EUR" in page

@@ -93,6 +93,8 @@ def test_model_info_describes_the_packaged_models(
     assert info.churn_version == scores["churn_model"].iloc[0]
     assert info.clv_version == scores["clv_model"].iloc[0]
     assert info.horizon_days == 90
+    assert info.economics is not None  # packaged with the models (tests/conftest.py)
+    assert (info.economics["currency"], info.economics["gross_margin"]) == ("GBP", 0.4)
     assert dt.datetime.fromisoformat(info.trained_at)  # a real timestamp, not empty
     assert set(info.features) <= set(feature_table.columns)
     assert set(info.categorical_features) == {"attr_channel", "attr_region"}

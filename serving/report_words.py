@@ -1,0 +1,112 @@
+"""The report's words: model and metric names a business reader understands, and the glossary.
+
+Training names candidates and metrics by short keys (``bgnbd``, ``empc_fraction``); the report
+shows these names instead. A key without an entry is shown as it is, so a new model or metric
+still appears (and a test lists the keys training can produce).
+"""
+
+from __future__ import annotations
+
+from model.value_at_risk import STAY_FLOOR
+
+MODEL_NAMES = {
+    "lightgbm": "gradient-boosted trees (LightGBM)",
+    "logistic": "logistic regression",
+    "recency_rule": "rule of thumb: the longer since the last purchase, the likelier to leave",
+    "bgnbd": "classic repeat-purchase model (BG/NBD)",
+    "prior_rate": "everyone at last period's churn rate",
+    "bgnbd_gamma_gamma": "classic repeat-purchase and spend model (BG/NBD with Gamma-Gamma)",
+    "last_period": "each customer spends what they spent last period",
+    "prior_mean": "everyone at last period's average spend",
+}
+"""Every training candidate (``training.candidates.CANDIDATES``) in plain words."""
+
+METRIC_NAMES = {
+    "roc_auc": "ranking quality (ROC-AUC: 0.5 is a coin toss, 1 is perfect)",
+    "pr_auc": "precision-recall area (PR-AUC: higher is better)",
+    "brier": "Brier score (squared error of the probabilities: lower is better)",
+    "log_loss": "log loss (lower is better)",
+    "lift_10": "lift in the top 10% (churn rate there over the average)",
+    "capture_10": "share of leavers found in the top 10%",
+    "empc": "expected maximum profit of a campaign, per customer (EMPC)",
+    "empc_fraction": "share of customers to contact for that profit",
+    "gini": "ranking quality of value (normalised Gini: 1 is perfect)",
+    "spearman": "rank correlation of predicted and actual value",
+    "mae": "mean absolute error of value",
+    "rmse": "root mean squared error of value",
+    "decile_mape": "mean error of value per tenth of customers (share)",
+    "top_decile_share": "share of value in the top tenth by prediction",
+}
+
+
+def model_name(key: str) -> str:
+    """A candidate's plain name, e.g. ``bgnbd`` -> "classic repeat-purchase model (BG/NBD)"."""
+    return MODEL_NAMES.get(key, key)
+
+
+def metric_name(key: str) -> str:
+    """A metric's plain name with how to read it; unknown keys as they are."""
+    return METRIC_NAMES.get(key, key)
+
+
+def glossary(horizon_days: int, gross_margin: float, currency: str) -> list[tuple[str, str]]:
+    """(term, meaning) pairs for the report's glossary, with this run's horizon and margin."""
+    times = round(1 / STAY_FLOOR)
+    return [
+        (
+            "Leaving (churn)",
+            f"No purchase in the next {horizon_days} days (for subscriptions: no subscription "
+            f"running at the end of the {horizon_days} days).",
+        ),
+        (
+            "Chance of leaving",
+            f"The churn model's probability that the customer leaves in the next {horizon_days} "
+            "days. Calibrated: of customers shown at 30%, about 30 in 100 leave.",
+        ),
+        (
+            "Risk tier",
+            "High: the top 20% of scores on the model's validation period; medium: the next "
+            "30%; low: the rest.",
+        ),
+        (
+            "Expected spend (CLV)",
+            f"What the customer is expected to spend in the next {horizon_days} days, counting "
+            "the chance that they leave and spend nothing.",
+        ),
+        (
+            "Value if staying",
+            f"What the customer would spend in the next {horizon_days} days if they stay: "
+            f"expected spend divided by the chance of staying (at most {times} times the "
+            "expected spend, so that near-certain leavers are not blown up).",
+        ),
+        (
+            "Value at risk",
+            f"Gross profit lost if the customer leaves, weighted by the chance they do: chance "
+            f"of leaving x value if staying x gross margin ({gross_margin:.0%}). In {currency}.",
+        ),
+        (
+            "Gross margin",
+            f"The share of revenue kept as gross profit ({gross_margin:.0%}, from the "
+            "configuration's economics): every amount a decision rests on is profit, not revenue.",
+        ),
+        (
+            "Accounts at risk",
+            "Customers at medium or high risk, ranked by value at risk. Low-risk customers are "
+            "left out however valuable.",
+        ),
+        (
+            "What raises the risk",
+            "For each account, the customer facts that push their chance of leaving up the most "
+            "(the model's largest contributions, TreeSHAP); facts that lower it are not listed.",
+        ),
+        (
+            "Test period",
+            "A past date the models never saw while training: how well they did on what "
+            "happened after it is the evidence for trusting them now.",
+        ),
+        (
+            "Calibration",
+            "Whether predicted chances match what happened: a model predicting 40% on average "
+            "when 43% left is biased by 3 points.",
+        ),
+    ]
