@@ -431,7 +431,8 @@ def read_snapshots(
     if labels:
         keep += [CHURN] + ([FUTURE_VALUE] if has_value else [])
     treatment_col = source.columns.get(TREATMENT, TREATMENT)
-    has_treatment = isinstance(treatment_col, str) and treatment_col in raw.columns
+    # a test's assignment matters with its outcome: an export to score keeps every row
+    has_treatment = labels and isinstance(treatment_col, str) and treatment_col in raw.columns
     if has_treatment:
         arm, _, unknown = parse_arm(frame[TREATMENT])
         frame = _exclude(

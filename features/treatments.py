@@ -64,8 +64,9 @@ def load_treatments(data: DataConfig, *, reports: list[TableReport] | None = Non
     Returns columns ``customer_id`` (str), ``campaign_id`` (str), ``arm`` (int8: 1 treatment,
     0 control), ``contacted_at`` (datetime64, the day), ``offer`` (str or NA), sorted by campaign
     then customer; no rows when neither source is configured. A snapshot row with a treatment
-    flag belongs to the campaign ``snapshot_campaign_id(source, as_of)`` contacted on its as_of
-    day. The load reports (rows read, kept, excluded with examples) are appended to ``reports``;
+    flag (``data.snapshots.columns.treatment`` mapped; rows need their churned label too)
+    belongs to the campaign ``snapshot_campaign_id(source, as_of)`` contacted on its as_of day.
+    The load reports (rows read, kept, excluded with examples) are appended to ``reports``;
     under ``data.strict`` any excluded row is an error.
     """
     parts: list[pd.DataFrame] = []
@@ -74,8 +75,8 @@ def load_treatments(data: DataConfig, *, reports: list[TableReport] | None = Non
         frame, report = load_table(data.treatments, TREATMENTS)
         parts.append(frame)
         found.append(report)
-    if data.snapshots is not None:
-        table = load_snapshots(data.snapshots, labels=False)
+    if data.snapshots is not None and TREATMENT in data.snapshots.columns:
+        table = load_snapshots(data.snapshots, labels=True)
         if table.has_treatment:
             tested = table.rows.loc[table.rows[TREATMENT].notna()]
             days = pd.to_datetime(tested[AS_OF]).dt.normalize()

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,9 +39,11 @@ from features.schema import CUSTOMER_ID
 from model.economics import Economics
 from model.settings import process_alive, test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
+from serving.campaign_results import control_share_for_power, detection_power
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
-from serving.generation import Generation, read_scores
+from serving.generation import Generation, read_meta, read_scores
 from serving.ledger import CampaignRecord, Ledger, new_campaign_id
+from serving.store import ECONOMICS
 
 CONTACT = "contact with offer"
 CONTROL = "hold out as control"
@@ -206,11 +210,13 @@ def select(gain: np.ndarray, spend: np.ndarray, budget: float) -> tuple[np.ndarr
 def assign_control(
     customer_ids: np.ndarray, tiers: np.ndarray, selected: np.ndarray, share: float, seed: int
 ) -> np.ndarray:
-    """Which selected customers are held out as control: ``round(share x n)`` drawn at random
-    within each tier (stratified, so the arms match in risk), seeded.
+    """Which selected customers are held out as control: share x n of them (rounded half up),
+    drawn at random within each tier (stratified, so the arms match in risk), seeded.
 
-    The draw depends on the customers, their tiers and the seed only, not on row order: customers
-    are put in id order before the random keys are drawn.
+    Each tier gets its share rounded down, and the customers left to reach the total go to the
+    tiers with the largest remainders (largest-remainder allocation), so small tiers still add
+    up to the overall share. The draw depends on the customers, their tiers and the seed only,
+    not on row order: customers are put in id order before the random keys are drawn.
     """
     control = np.zeros(len(customer_ids), dtype=bool)
     if share <= 0 or not selected.any():
@@ -220,9 +226,15 @@ def assign_control(
     rows = rows[np.argsort(ids, kind="stable")]
     key = np.random.default_rng(seed).random(len(rows))
     frame = pd.DataFrame({"tier": tiers[rows].astype(str), "key": key})
+    sizes = frame.groupby("tier").size()
+    quota = share * sizes
+    count = np.floor(quota).astype(int)
+    left = math.floor(share * len(rows) + 0.5) - int(count.sum())  # half rounds up
+    if left > 0:
+        remainder = (quota - count).sort_values(ascending=False, kind="stable")
+        count[remainder.index[:left]] += 1
     position = frame.groupby("tier")["key"].rank(method="first").to_numpy()
-    size = frame.groupby("tier")["key"].transform("size").to_numpy()
-    control[rows] = position <= np.round(share * size)
+    control[rows] = position <= frame["tier"].map(count).to_numpy()
     return control
 
 
@@ -257,6 +269,25 @@ class CampaignPlan:
         """Both arms, as the ledger records them."""
         return self.table.loc[self.table["arm"].notna()]
 
+    def power_line(self) -> str:
+        """Whether the control group can measure the effect the risk-value policy assumes: a
+        retention lift of acceptance x the selected customers' mean churn probability."""
+        selected = self.assignments
+        churn = float(selected["churn_probability"].mean())
+        lift = self.params.acceptance * churn
+        n, n_c = len(selected), len(self.control)
+        power = detection_power(n - n_c, n_c, 1 - churn, lift)
+        needed = control_share_for_power(n, 1 - churn, lift)
+        head = (
+            f"power: the assumed effect (+{lift * 100:.1f} pts retention among the {n:,} "
+            f"selected) would be detected with probability {power:.0%} with this control group"
+        )
+        if needed is None:
+            return (
+                head + "; no control share up to 50% reaches 80%: too few customers to measure it"
+            )
+        return head + f"; 80% needs a control share of at least {needed:.0%}"
+
     def lines(self) -> list[str]:
         c = self.contacted
         best = self.curve.loc[self.curve["expected_profit"].idxmax()]
@@ -270,14 +301,19 @@ class CampaignPlan:
             f"unconstrained optimum: contact the top {best['share_contacted']:.1%} "
             f"({int(best['contacted']):,}) for expected profit {money(best['expected_profit'], 2)}",
         ]
+        if self.params.control_share and len(c) and not len(self.control):
+            out.append(
+                f"warning: {len(c):,} selected customer(s) are too few for a "
+                f"{self.params.control_share:.0%} control group (rounded to 0 in every risk "
+                "tier): this campaign's effect cannot be measured; raise the budget or the share"
+            )
+        if self.policy == RISK_VALUE and len(self.assignments):
+            out.append(self.power_line())
         if self.policy == RISK_VALUE:
-            from serving.targeting import assumed_effect_advice
-
             out.append(
                 "note: the acceptance is an assumption, not a measurement; "
                 "`retain campaign-results` measures it against the control group"
             )
-            out.append(assumed_effect_advice(self.table, self.params.economics).line())
         elif UPLIFT in self.table:
             dogs = int((self.table[UPLIFT].fillna(0) <= 0).sum())
             out.append(
@@ -292,12 +328,17 @@ class CampaignPlan:
         return out
 
 
+Policy = Callable[[pd.DataFrame, Economics], Targeting]
+"""A targeting policy: from the scores table and the economics, each customer's expected gain and
+spend (``risk_value_targeting``; an uplift policy plugs in the same way)."""
+
+
 def plan(
-    scores: pd.DataFrame, params: CampaignParams, targeting: Targeting | None = None
+    scores: pd.DataFrame, params: CampaignParams, policy: Policy | None = None
 ) -> CampaignPlan:
     """Rank customers of a scores table for contact, hold out the control group, and compute the
-    expected profit curve. ``targeting`` (default: ``serving.targeting.choose_targeting``, by
-    the uplift model's incremental profit when the scores carry ``uplift``, else
+    expected profit curve. ``policy`` (default: ``serving.targeting.choose_targeting``, by the
+    uplift model's incremental profit when the scores carry ``uplift``, else
     ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
     order."""
     for column in (CUSTOMER_ID, "churn_probability", "clv"):
@@ -305,10 +346,11 @@ def plan(
             raise DataValidationError(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
             )
-    if targeting is None:
+    if policy is None:
         from serving.targeting import choose_targeting  # builds on this module's Targeting
 
-        targeting = choose_targeting(scores, params.economics)
+        policy = choose_targeting
+    targeting = policy(scores, params.economics)
     gain, spend = targeting.gain, targeting.spend
     rank, chosen = select(gain, spend, params.budget)
     ids = scores[CUSTOMER_ID].to_numpy()
@@ -399,6 +441,14 @@ def contact_list(result: CampaignPlan) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+def scored_economics(scores_path: Path) -> Economics | None:
+    """The economics ``retain score`` recorded with the scored models (packaged from their
+    experiment config), None for scores without a ``score_meta.json`` naming them."""
+    meta = read_meta(scores_path.parent) or {}
+    recorded = meta.get(ECONOMICS)
+    return Economics.model_validate(recorded) if isinstance(recorded, dict) else None
+
+
 def campaign_record(result: CampaignPlan, generation: Generation | None) -> CampaignRecord:
     """The ledger's record of a planned campaign: its settings, models and scores generation."""
     meta = generation.meta if generation else {}
@@ -446,7 +496,7 @@ def plan_campaign(
     *,
     out_dir: Path,
     ledger: Ledger | None = None,
-    targeting: Targeting | None = None,
+    policy: Policy | None = None,
 ) -> CampaignPlan:
     """Read ``retain score`` output, plan the campaign with its control group, record it in the
     ledger and write the contact list (treatment arm only), profit curve and settings.
@@ -462,7 +512,7 @@ def plan_campaign(
     published rename.
     """
     scores, generation = read_scores(scores_path)
-    result = plan(scores, params, targeting)
+    result = plan(scores, params, policy)
     ledger = ledger or Ledger()
     folder = out_dir / CAMPAIGNS
     finish_staged(folder, ledger)

@@ -227,10 +227,38 @@ def difference_of_proportions(successes_t: int, n_t: int, successes_c: int, n_c:
     return Interval(diff, diff - Z95 * se, diff + Z95 * se)
 
 
+def detection_power(n_t: int, n_c: int, p_control: float, lift: float) -> float:
+    """The power of the two-sided 5% test of a retention lift ``lift`` over ``p_control``, with
+    ``n_t`` treated and ``n_c`` control customers (normal approximation, as the results' CI):
+    Phi(|lift| / se - 1.96), se = sqrt(p_T (1 - p_T) / n_T + p_C (1 - p_C) / n_C)."""
+    if n_t < 1 or n_c < 1:
+        return 0.0
+    p_t = min(max(p_control + lift, 0.0), 1.0)
+    se = math.sqrt(p_t * (1 - p_t) / n_t + p_control * (1 - p_control) / n_c)
+    if se == 0:
+        return 1.0 if lift else 0.0
+    return float(stats.norm.cdf(abs(lift) / se - Z95))
+
+
+def control_share_for_power(
+    n: int, p_control: float, lift: float, power: float = 0.8
+) -> float | None:
+    """The smallest control share (in steps of 1%, up to 50%) of ``n`` selected customers whose
+    test detects ``lift`` with ``power``; None when even an even split does not."""
+    for percent in range(1, 51):
+        n_c = math.floor(n * percent / 100 + 0.5)
+        if detection_power(n - n_c, n_c, p_control, lift) >= power:
+            return percent / 100
+    return None
+
+
 def welch_difference(a: np.ndarray, b: np.ndarray) -> Interval:
-    """mean(a) - mean(b) with Welch's 95% t interval (Welch-Satterthwaite df)."""
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    """mean(a) - mean(b) with Welch's 95% t interval (Welch-Satterthwaite df); an arm of one
+    customer has no variance to estimate, so its interval is unknown (NaN)."""
     diff = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Interval(diff, math.nan, math.nan)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
     if se == 0:
         return Interval(diff, diff, diff)
@@ -373,8 +401,8 @@ def outcomes_after_contact(
     if days_observed <= 0:
         last = from_day(prep.end_day).date()
         raise DataValidationError(
-            f"the data ends on {last}, not after the contact day: no outcome can be measured "
-            "yet; load newer transactions"
+            f"so far 0 of {horizon_days} days: the data ends on {last}, no later than the "
+            "contact day, so no outcome can be measured yet; rerun with newer transactions"
         )
     n = prep.n_customers
     start = np.full(n, np.iinfo(np.int64).max)

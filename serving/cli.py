@@ -248,20 +248,31 @@ def campaign_command(
 ) -> None:
     """Choose whom to contact to maximise expected retained profit minus cost, within the budget.
 
-    Gains count the customer's value at the gross margin of the config's `economics` (flags
-    override its costs). Of the customers selected, --control-share are held out at random within
-    each risk tier as a control group, so `retain campaign-results` can later measure what the
-    campaign did. Writes the CRM list of the treatment arm only (campaign_id, customer_id, churn
-    probability, CLV, expected gain, action, reasons, rank), the expected profit curve, and
-    records the campaign and both arms in the campaign ledger (`retain campaigns` lists it).
+    Gains count the customer's value at the gross margin of the config's `economics` (without
+    --config, the economics recorded with the scored models; flags override its costs). Of the
+    customers selected, --control-share are held out at random within each risk tier as a
+    control group, so `retain campaign-results` can later measure what the campaign did. Writes
+    the CRM list of the treatment arm only (campaign_id, customer_id, churn probability, CLV,
+    expected gain, action, reasons, rank), the expected profit curve, and records the campaign
+    and both arms in the campaign ledger (`retain campaigns` lists it).
     """
-    from model.economics import read_economics
-    from serving.campaign import CampaignParams, plan_campaign
+    from model.economics import Economics, read_economics
+    from serving.campaign import CampaignParams, plan_campaign, scored_economics
     from serving.ledger import Ledger
 
+    scores_path = scores or retain_home() / "scores" / "scores.parquet"
+    recorded = None if config else scored_economics(scores_path)
+    economics = read_economics(config) if config else (recorded or Economics())
+    source = (
+        f"--config {config}"
+        if config
+        else "recorded with the scored models"
+        if recorded
+        else "defaults (give --config for an experiment's economics)"
+    )
     params = CampaignParams.checked(
         budget=budget,
-        economics=read_economics(config),
+        economics=economics,
         offer_cost=offer_cost,
         contact_cost=contact_cost,
         acceptance=acceptance,
@@ -269,10 +280,10 @@ def campaign_command(
         seed=seed,
         no_control=no_control,
     )
-    scores_path = scores or retain_home() / "scores" / "scores.parquet"
     result = plan_campaign(
         scores_path, params, out_dir=out or scores_path.parent, ledger=Ledger(ledger)
     )
+    typer.echo(f"economics from {source}; flags override it")
     for line in result.lines():
         typer.echo(line)
 

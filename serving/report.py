@@ -799,5 +799,10 @@ def write_report(
     report = gather(scores_path, config, extra_sections)
     out.parent.mkdir(parents=True, exist_ok=True)
     page = render(report)
+    from serving.campaign_section import retention_paid_section  # wired properly at merge
+
+    page = page.replace(
+        '<h2 id="provenance">', retention_paid_section(config) + '<h2 id="provenance">', 1
+    )
     write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"), hook="report:html")
     return out

@@ -36,6 +36,7 @@ from serving.campaign import (
     NO_ACTION,
     OVER_BUDGET,
     CampaignParams,
+    assign_control,
     expected_economics,
     plan,
     plan_campaign,
@@ -264,13 +265,25 @@ def test_the_control_group_is_the_share_of_each_tier_drawn_at_random(many: pd.Da
     result = plan(many, params)
     selected = result.assignments
     for tier, rows in selected.groupby("risk_tier"):
-        assert (rows["arm"] == "control").sum() == round(0.2 * len(rows)), tier
+        held = (rows["arm"] == "control").sum()
+        assert held in (math.floor(0.2 * len(rows)), math.ceil(0.2 * len(rows))), tier
+    assert len(result.control) == math.floor(0.2 * len(selected) + 0.5)
     assert (result.control["recommended_action"] == CONTROL).all()
     assert set(result.control["customer_id"]).isdisjoint(result.contacted["customer_id"])
     # drawn at random within tiers: the arms' mean risk agree, and the draw is not the top ranks
     arms = selected.groupby("arm")["churn_probability"].mean()
     assert abs(arms["control"] - arms["treatment"]) < 0.02
     assert result.control["rank"].min() < 50 < result.control["rank"].max()
+
+
+def test_small_tiers_add_up_to_the_overall_share() -> None:
+    # 4 selected in each of 3 tiers: 10% of each rounds to 0, but 10% of 12 is 1
+    ids = np.array([f"X{i:02d}" for i in range(12)])
+    tiers = np.repeat(["high", "medium", "low"], 4)
+    control = assign_control(ids, tiers, np.ones(12, dtype=bool), 0.1, seed=0)
+    assert control.sum() == 1
+    half = assign_control(ids, tiers, np.ones(12, dtype=bool), 0.5, seed=0)
+    assert [int(half[tiers == t].sum()) for t in ("high", "medium", "low")] == [2, 2, 2]
 
 
 def test_the_draw_is_seeded_and_independent_of_row_order(many: pd.DataFrame) -> None:
@@ -331,3 +344,49 @@ def test_flags_override_the_configs_economics(tmp_path: Path) -> None:
         "economics: gross margin 40%, offer €5.00, contact €1.00, assumed acceptance 30%, "
         "budget €100"
     )
+
+
+def test_retain_campaigns_lists_the_ledger(many: pd.DataFrame, tmp_path: Path) -> None:
+    source = tmp_path / "scores.parquet"
+    many.to_parquet(source)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    retain = Path(sys.executable).parent / "retain"
+    empty = subprocess.run(
+        [str(retain), "campaigns", "--ledger", url], capture_output=True, text=True, timeout=120
+    )
+    assert empty.returncode == 0
+    assert empty.stdout.startswith("no campaigns in the ledger")
+    ids = [
+        plan_campaign(
+            source, CampaignParams(budget=b), out_dir=tmp_path / "out", ledger=Ledger(url)
+        ).campaign_id
+        for b in (1000, 2000)
+    ]
+    listed = subprocess.run(
+        [str(retain), "campaigns", "--ledger", url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    campaigns = json.loads(listed.stdout)
+    assert sorted(c["campaign_id"] for c in campaigns) == sorted(ids)
+    assert {c["policy"] for c in campaigns} == {"risk-value (assumed acceptance)"}
+    assert all(c["n_control"] > 0 and c["control_share"] == 0.1 for c in campaigns)
+    table = subprocess.run(
+        [str(retain), "campaigns", "--ledger", url], capture_output=True, text=True, timeout=120
+    )
+    assert all(i in table.stdout for i in ids)
+
+
+def test_without_a_config_the_economics_recorded_with_the_scores_are_used(tmp_path: Path) -> None:
+    from serving.campaign import scored_economics
+
+    scores = tmp_path / "scores.parquet"
+    assert scored_economics(scores) is None  # a bare table records none
+    (tmp_path / "score_meta.json").write_text(
+        json.dumps({"economics": {"currency": "GBP", "gross_margin": 0.45}})
+    )
+    recorded = scored_economics(scores)
+    assert recorded is not None
+    assert (recorded.currency, recorded.gross_margin, recorded.offer_cost) == ("GBP", 0.45, 10.0)

@@ -17,6 +17,7 @@ The hand-made campaign: treatment 10 customers, 7 retained, revenue 10, 20, ...,
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -265,3 +266,130 @@ def test_cli_prints_results_and_json_without_a_traceback(tmp_path: Path) -> None
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: no campaign 'nope'")
     assert "Traceback" not in bad.stderr
+
+
+def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path: Path) -> None:
+    # treated: 4 customers, 1 churned (retained 0.75); control: 4, 2 churned (0.5): lift 0.25,
+    # incremental retained customers 0.25 * 4 = 1.0; revenue = Revenue90d: 30 vs 15 per customer
+    lines = ["id,lapsed,got_offer,Revenue90d,plan"]
+    lines += [f"T{i},{'Yes' if i == 0 else 'No'},1,{0 if i == 0 else 40},a" for i in range(4)]
+    lines += [f"C{i},{'Yes' if i < 2 else 'No'},0,{0 if i < 2 else 30},b" for i in range(4)]
+    lines += ["U0,No,,50,a"]  # not in the test
+    export = tmp_path / "spring_test.csv"
+    export.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "crm.yaml"
+    config.write_text(
+        "data:\n"
+        "  snapshots:\n"
+        f"    path: {export}\n"
+        "    columns: {customer_id: id, churned: lapsed, treatment: got_offer, "
+        "future_value: Revenue90d}\n"
+        "    as_of: 2024-03-01\n"
+        "horizon_days: 90\n"
+    )
+    r = measure_campaign("spring_test-20240301", config, Ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    assert (r.treatment.customers, r.control.customers) == (4, 4)
+    assert (r.treatment.retention_rate, r.control.retention_rate) == (0.75, 0.5)
+    assert r.incremental_customers.estimate == pytest.approx(1.0)
+    assert (r.treatment.revenue_per_customer, r.control.revenue_per_customer) == (30.0, 15.0)
+    assert r.mature
+    assert r.source == "snapshot export spring_test.csv (outcomes are its labels)"
+    # scoring the same export keeps every row, whatever its treatment flag says
+    from features.labelled import load_snapshots
+    from features.sources import read_data_section
+
+    data, _ = read_data_section(config)
+    assert data.snapshots is not None
+    assert len(load_snapshots(data.snapshots, labels=False).rows) == 9
+
+
+def test_contractual_retention_is_a_subscription_running_at_the_windows_end() -> None:
+    from features.schema import SUBSCRIPTIONS
+
+    tx_raw = pd.DataFrame(
+        {
+            "customer_id": ["S1", "S2", "S3"],
+            "timestamp": ["2024-01-01"] * 3,
+            "amount": ["10", "10", "10"],
+        }
+    )
+    subs_raw = pd.DataFrame(
+        {
+            "customer_id": ["S1", "S2", "S3", "S3"],
+            "start_date": ["2024-01-01", "2024-01-01", "2024-01-01", "2024-02-20"],
+            "end_date": ["", "2024-02-15", "2024-02-10", ""],
+        }
+    )
+    tx, _ = validate_table(tx_raw, TRANSACTIONS)
+    subs, _ = validate_table(subs_raw, SUBSCRIPTIONS)
+    prep = prepare(CustomerData(transactions=tx, subscriptions=subs))
+    assignments = pd.DataFrame(
+        {"customer_id": ["S1", "S2", "S3"], "contacted_at": pd.Timestamp("2024-02-01")}
+    )
+    outcomes, _ = outcomes_after_contact(prep, assignments, 30, contractual=True)
+    # S2 cancelled within the window; S3 cancelled and came back before its end
+    assert outcomes["retained"].tolist() == [1, 0, 1]
+
+
+def test_a_ledger_campaign_gives_the_same_results_as_the_same_assignments_in_a_table(
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+
+    from serving.ledger import CampaignRecord
+
+    config = write_business(tmp_path / "data")
+    table = pd.read_csv(tmp_path / "data" / "treatments.csv", dtype=str)
+    customers = pd.DataFrame(
+        {
+            "customer_id": table["cust"],
+            "arm": (table["group"] == "Treatment").astype("int8"),
+            "risk_tier": "high",
+            "rank": pd.array(range(1, len(table) + 1), dtype="Int64"),
+            "churn_probability": 0.3,
+            "clv": 50.0,
+            "expected_gain": 1.0,
+        }
+    )
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger.record(
+        CampaignRecord(
+            campaign_id="C20241001-abcdef",
+            created_at=dt.datetime(2024, 10, 1, 8),
+            as_of=dt.date(2024, 10, 1),
+            horizon_days=60,
+            contractual=False,
+            policy="risk-value (assumed acceptance)",
+            economics=ECONOMICS,
+            budget=1000.0,
+            control_share=0.5,
+            seed=0,
+            model_versions={"churn": "churn:1"},
+            scores_generation=None,
+            n_treatment=200,
+            n_control=200,
+        ),
+        customers,
+    )
+    from_ledger = measure_campaign("C20241001-abcdef", config, ledger)
+    from_table = measure_campaign("autumn", config, ledger)
+    for name in ("treatment", "control", "incremental_customers", "incremental_revenue", "roi"):
+        assert getattr(from_ledger, name) == getattr(from_table, name), name
+    assert from_ledger.source == "campaign ledger, policy risk-value (assumed acceptance)"
+    assert from_ledger.predicted_control_churn == pytest.approx(0.3)
+    assert from_ledger.observed_control_churn == 0.5
+
+
+def test_power_of_a_retention_test_matches_the_hand_computation() -> None:
+    from serving.campaign_results import control_share_for_power, detection_power
+
+    # p_C 0.5, p_T 0.6, 400 per arm: se = sqrt(0.24/400 + 0.25/400) = 0.035,
+    # power = Phi(0.1 / 0.035 - 1.959964) = Phi(0.897179) = 0.815188
+    assert detection_power(400, 400, 0.5, 0.1) == pytest.approx(0.815188, abs=1e-6)
+    share = control_share_for_power(800, 0.5, 0.1)
+    assert share is not None
+    below = math.floor(800 * (share - 0.01) + 0.5)
+    at = math.floor(800 * share + 0.5)
+    assert detection_power(800 - at, at, 0.5, 0.1) >= 0.8
+    assert detection_power(800 - below, below, 0.5, 0.1) < 0.8
+    assert control_share_for_power(100, 0.5, 0.02) is None  # too few customers for 2 points

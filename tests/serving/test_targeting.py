@@ -1,4 +1,4 @@
-"""Targeting by the offer's effect: hand-computed profits, sleeping dogs left alone, control size."""
+"""Targeting by the offer's effect: hand-computed profits, sleeping dogs left alone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from model.economics import Economics
 from serving.campaign import CONTACT, NO_ACTION, RISK_VALUE, CampaignParams, plan
-from serving.targeting import UPLIFT_POLICY, control_advice, uplift_targeting
+from serving.targeting import UPLIFT_POLICY, uplift_targeting
 
 ECONOMICS = Economics(gross_margin=0.5, offer_cost=10.0, contact_cost=1.0, acceptance=0.3)
 
@@ -57,18 +57,4 @@ def test_without_uplift_the_risk_value_policy_is_labelled_an_assumption_with_adv
     assert result.policy == RISK_VALUE
     lines = "\n".join(result.lines())
     assert "assumption, not a measurement" in lines
-    assert "recommended control share: 50%, and even that cannot detect" in lines
-
-
-def test_control_share_from_a_two_proportion_power_calculation() -> None:
-    # churn 30% -> 25%: z = 1.95996 + 0.84162; variance allowed (0.05 / z)^2 = 3.185e-4.
-    # s = 0.07: 0.1875 / 9300 + 0.21 / 700 = 3.202e-4 (too much); s = 0.08: 2.829e-4 (enough)
-    advice = control_advice(10_000, 0.30, 0.05)
-    assert advice.enough
-    assert advice.share == pytest.approx(0.08)
-    # a 50/50 split needs 2 (a + b) / 3.185e-4 = 2,496 customers
-    small = control_advice(1_000, 0.30, 0.05)
-    assert not small.enough
-    assert small.share == 0.5
-    assert small.min_customers == pytest.approx(2496, abs=2)
-    assert "at least 2,49" in small.line()
+    assert "power: the assumed effect" in lines
