@@ -192,7 +192,13 @@ def fit_uplift(
         return None
     step(f"uplift: fitting and evaluating learners on {len(rows.frame):,} campaign customers")
     evaluation = evaluate_uplift(rows, config)
-    log("\n" + markdown_table(evaluation.table) + "\n  uplift: " + evaluation.verdict)
+    registered = evaluation.metrics(evaluation.learner)[GATE_METRIC]
+    log(
+        "\n"
+        + markdown_table(evaluation.table)
+        + f"\n  uplift: {evaluation.verdict}; the {evaluation.learner} (uplift.learner) is the "
+        f"one registered, Qini {registered:.4f}"
+    )
     return UpliftFit(rows, evaluation, uplift_bundle(evaluation, rows, config, data))
 
 
