@@ -81,7 +81,9 @@ def demo_data(
 ) -> None:
     """Write synthetic demo businesses with known churn drivers, plus their latent truth.
 
-    retail: non-contractual shop (transactions, customers). subscription: SaaS plans
+    retail: non-contractual shop (transactions, customers, and treatments: two past randomized
+    retention campaigns, whose true per-customer effects are in campaign_truth.parquet).
+    subscription: SaaS plans
     (transactions, customers, subscriptions, interactions). crm: a telecom's labelled CRM
     exports (snapshot: one as_of day; monthly: six month ends). truth.parquet beside each holds
     the planted per-customer state (rates, death or cancellation date, churn probability).

@@ -38,6 +38,7 @@ from features.errors import ConfigError, DataValidationError
 from features.schema import CUSTOMER_ID
 from model.economics import Economics
 from model.settings import process_alive, test_hook
+from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from serving.campaign_results import control_share_for_power, detection_power
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
@@ -313,6 +314,12 @@ class CampaignPlan:
                 "note: the acceptance is an assumption, not a measurement; "
                 "`retain campaign-results` measures it against the control group"
             )
+        elif UPLIFT in self.table:
+            dogs = int((self.table[UPLIFT].fillna(0) <= 0).sum())
+            out.append(
+                f"{dogs:,} customers whose predicted effect of the offer is not positive "
+                "(sleeping dogs among them) are never contacted"
+            )
         if self.csv is not None:
             out.append(f"contact list (treatment arm only): {self.csv}")
             out.append(f"profit curve: {self.curve_png} (data: {self.curve_csv})")
@@ -330,14 +337,20 @@ def plan(
     scores: pd.DataFrame, params: CampaignParams, policy: Policy | None = None
 ) -> CampaignPlan:
     """Rank customers of a scores table for contact, hold out the control group, and compute the
-    expected profit curve. ``policy`` (default: ``risk_value_targeting``) gives each
-    customer's expected gain and spend, in the scores' row order."""
+    expected profit curve. ``policy`` (default: ``serving.targeting.choose_targeting``, by the
+    uplift model's incremental profit when the scores carry ``uplift``, else
+    ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
+    order."""
     for column in (CUSTOMER_ID, "churn_probability", "clv"):
         if column not in scores:
             raise DataValidationError(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
             )
-    targeting = (policy or risk_value_targeting)(scores, params.economics)
+    if policy is None:
+        from serving.targeting import choose_targeting  # builds on this module's Targeting
+
+        policy = choose_targeting
+    targeting = policy(scores, params.economics)
     gain, spend = targeting.gain, targeting.spend
     rank, chosen = select(gain, spend, params.budget)
     ids = scores[CUSTOMER_ID].to_numpy()
@@ -360,7 +373,7 @@ def plan(
             "arm": arm,
         }
     )
-    for column in [*reasons, "risk_tier"]:
+    for column in [*reasons, "risk_tier", UPLIFT, INCREMENTAL_VALUE]:
         if column in scores:
             table[column] = scores[column].to_numpy()
     table["rank"] = table["rank"].astype("Int64")

@@ -57,7 +57,8 @@ def package_command(
     ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Copy the champion churn and CLV models from the MLflow registry into BentoML's store.
+    """Copy the champion churn and CLV models (and the uplift model, when one has been
+    trained from past campaigns) from the MLflow registry into BentoML's store.
 
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
     The config's `economics` section is recorded with the models, so the service and `retain
@@ -67,6 +68,7 @@ def package_command(
     from model.economics import read_economics
     from model.registry import CHAMPION, DEFAULT_NAMES, names_in_config
     from serving.store import package
+    from serving.uplift_store import package_uplift, uplift_name_in_config
 
     names = names_in_config(config) if config else DEFAULT_NAMES
     economics = read_economics(config)
@@ -77,7 +79,10 @@ def package_command(
         tracking_uri=tracking_uri,
         economics=economics,
     )
-    for m in packaged:
+    uplift = package_uplift(
+        uplift_name_in_config(config), alias=alias or CHAMPION, tracking_uri=tracking_uri
+    )
+    for m in [*packaged, *([uplift] if uplift else [])]:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
     typer.echo(
         f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
