@@ -27,7 +27,8 @@ from serving.campaign_results import (
 )
 from serving.ledger import Ledger
 
-SECTION_ID = "paid"
+TITLE = "Did retention pay?"
+"""The section's heading; the report renders it (``serving.report.write_report``)."""
 
 
 def measure_all(config: Path, ledger: Ledger) -> tuple[list[CampaignResults], list[str]]:
@@ -88,9 +89,9 @@ def _png(fig: Figure) -> str:
 
 
 def retention_paid_html(results: list[CampaignResults], notes: list[str] | None = None) -> str:
-    """The "Did retention pay?" section as an HTML fragment (an ``<h2>`` and what follows)."""
+    """The body of the "Did retention pay?" section (the report adds the ``TITLE`` heading)."""
     e = html.escape
-    parts = [f'<h2 id="{SECTION_ID}">Did retention pay?</h2>']
+    parts: list[str] = []
     if not results:
         parts.append(
             "<p>No campaign with a control group has outcomes yet. <code>retain campaign</code> "
@@ -167,4 +168,4 @@ def retention_paid_section(config: Path, ledger: Ledger | None = None) -> str:
     return retention_paid_html(results, notes)
 
 
-__all__ = ["arms_figure", "measure_all", "retention_paid_html", "retention_paid_section"]
+__all__ = ["TITLE", "arms_figure", "measure_all", "retention_paid_html", "retention_paid_section"]

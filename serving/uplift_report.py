@@ -15,6 +15,8 @@ from typing import Any
 
 from model.uplift_plot import LABELS, qini_figure
 
+TITLE = "Who does the offer move?"
+"""The section's heading; the report renders it (``serving.report.write_report``)."""
 SHARE = 0.2
 """The share of customers the section's headline compares the two rankings at."""
 
@@ -25,7 +27,7 @@ def _at(curve: list[float], share: float) -> float:
 
 
 def qini_section(card: dict[str, Any]) -> str:
-    """The uplift section, or an empty string when the card holds no Qini curves."""
+    """The uplift section's body (the report adds ``TITLE``), or "" when the card has no Qini curves."""
     curves: dict[str, list[float]] = card.get("qini_curves") or {}
     learners = [n for n in curves if n not in ("churn_risk", "random")]
     if not learners or "churn_risk" not in curves:
@@ -63,7 +65,6 @@ def qini_section(card: dict[str, Any]) -> str:
     return "\n".join(
         [
             '<section class="uplift">',
-            "<h2>Who does the offer move?</h2>",
             f"<p><strong>{e(headline)}</strong> {e(plain)}</p>",
             f"<p>Measured on{customers} customers of past randomized campaigns the model did not "
             f"train on{': ' + e(campaigns) if campaigns else ''}. A curve above the dotted line "
