@@ -56,9 +56,9 @@ from serving.runtime import (
     runtime_tuning,
     tracing_config,
 )
-from serving.schemas import CustomerId, CustomerInput, ModelInfo, ScoreResponse, UpliftInfo
-from serving.scorer import Scorer
+from serving.schemas import CustomerId, CustomerInput, ModelInfo, ScoreResponse
 from serving.store import BENTO_NAMES, make_scorer
+from serving.uplift_info import uplift_info, uplift_status
 from serving.uplift_store import load_uplift_folder, optional_uplift_model, uplift_tag
 
 # This module is BentoML's entry point, not a library: importing it is the service's start-up,
@@ -88,7 +88,6 @@ def error_response(status: int, message: str, loc: list[Any] | None = None) -> A
 CHURN_TAG = _setting("RETAIN_CHURN_MODEL", f"{BENTO_NAMES['churn']}:latest")
 CLV_TAG = _setting("RETAIN_CLV_MODEL", f"{BENTO_NAMES['clv']}:latest")
 UPLIFT_TAG = uplift_tag()
-NO_UPLIFT_MODEL = "no uplift model"
 
 
 @bentoml.service(
@@ -311,41 +310,6 @@ class Retain:
 cast(Any, Retain).add_asgi_middleware(GuardMiddleware)
 if RUNTIME_TUNING:  # start-up check: the app BentoML builds really runs the prompt timeout
     check_prompt_timeout(cast(Any, Retain).to_asgi())
-
-
-def uplift_info(scorer: Scorer) -> UpliftInfo | None:
-    """What /model_info says about the uplift model, from its card; None without one."""
-    if scorer.uplift is None or scorer.uplift_label is None:
-        return None
-    card = scorer.uplift.card
-    metrics = {k: float(v) for k, v in (card.get("test_metrics") or {}).items() if _finite(v)}
-    risk = (card.get("churn_risk_metrics") or {}).get("qini")
-    return UpliftInfo(
-        version=scorer.uplift_label,
-        learner=scorer.uplift.learner,
-        trained_at=card.get("trained_at"),
-        campaigns={str(k): str(v) for k, v in (card.get("campaigns") or {}).items()},
-        qini=metrics.get("qini"),
-        churn_risk_qini=float(risk) if risk is not None and _finite(risk) else None,
-        test_metrics=metrics,
-        base_value=scorer.uplift.base_value,
-    )
-
-
-def uplift_status(scorer: Scorer) -> str:
-    """One line on the uplift model: 'no uplift model', or its version and held-out Qini."""
-    info = uplift_info(scorer)
-    if info is None:
-        return NO_UPLIFT_MODEL
-    qini = "not measured" if info.qini is None else f"{info.qini:.4f}"
-    against = (
-        "" if info.churn_risk_qini is None else f" (churn-risk order {info.churn_risk_qini:.4f})"
-    )
-    return f"{info.version} ({info.learner}), held-out Qini {qini}{against}"
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
 
 
 def json_response(payload: Any) -> Any:
