@@ -312,6 +312,11 @@ class UpliftInfo(BaseModel):
     test_metrics: dict[str, float] = Field(
         default_factory=dict, description="Held-out Qini, AUUC and uplift in the top 10/20/30%."
     )
+    verdict: str | None = Field(
+        None,
+        description="Training's plain verdict: whether any uplift learner beat random, churn-risk "
+        "and response targeting on the held-out campaign customers.",
+    )
     base_value: float = Field(
         description="The uplift before any feature is known; a customer's uplift_reasons over "
         "every feature add up to uplift minus this."

@@ -31,6 +31,7 @@ def uplift_info(scorer: Scorer) -> UpliftInfo | None:
         qini=metrics.get("qini"),
         churn_risk_qini=float(risk) if _finite(risk) else None,
         test_metrics=metrics,
+        verdict=card.get("verdict"),
         base_value=scorer.uplift.base_value,
     )
 
