@@ -154,7 +154,12 @@ class Scorer:
         self.uplift_label = uplift_label if uplift is not None else None
         """'<registered name>:<version>' of the uplift model, None without one."""
         if uplift is not None:
-            uplift.check_serves_with(self.columns, churn.horizon_days, uplift_label or "uplift")
+            try:
+                uplift.check_serves_with(self.columns, churn.horizon_days, uplift_label or "uplift")
+            except DataValidationError as err:  # a stale uplift model beside newer models
+                raise DataValidationError(
+                    f"{err} (or serve without it: RETAIN_UPLIFT_MODEL=none)"
+                ) from None
             _ = uplift.explainers  # TreeSHAP tables now, not in the first request
 
     def batch(self, encode: Callable[[FeatureEncoding], np.ndarray]) -> EncodedBatch:
