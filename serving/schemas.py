@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 from features.schema import AS_OF, CUSTOMER_ID, SCORE_RANGES, SIGNUP_DATE
 
@@ -323,6 +324,12 @@ class UpliftInfo(BaseModel):
     )
 
 
+NULLABLE: JsonDict = {"nullable": True}
+"""OpenAPI 3.0's mark of a field that may be null, on ``ModelInfo``'s optional fields: BentoML
+inlines that response's schema keeping only the first branch of ``X | None``, so without it the
+document would say such a field is never null."""
+
+
 class ModelInfo(BaseModel):
     """What the service runs: model versions, training provenance, features and test metrics."""
 
@@ -338,19 +345,25 @@ class ModelInfo(BaseModel):
     max_batch: int
     attributes: dict[str, str] | None = Field(
         None,
+        json_schema_extra=NULLABLE,
         description="Models trained on a CRM snapshots table: the row's columns they read "
         "(name -> numeric, categorical, boolean or date), to send as 'attributes' with 'as_of'.",
     )
     economics: dict[str, str | float] | None = Field(
         None,
+        json_schema_extra=NULLABLE,
         description="The economics packaged with the models (currency, gross_margin, offer and "
         "contact costs, acceptance): value_at_risk is gross profit at this margin.",
     )
     uplift_version: str | None = Field(
-        None, description="The uplift model scores carry; null when none is packaged."
+        None,
+        json_schema_extra=NULLABLE,
+        description="The uplift model scores carry; null when none is packaged.",
     )
     uplift: UpliftInfo | None = Field(
-        None, description="The uplift model's learner, campaigns and held-out Qini; null if none."
+        None,
+        json_schema_extra=NULLABLE,
+        description="The uplift model's learner, campaigns and held-out Qini; null if none.",
     )
     uplift_status: str = Field(
         "no uplift model",
