@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pandas as pd
 from features.build import feature_names
 from features.errors import DataValidationError
 from model.encoding import FeatureEncoding
+from model.treeshap import TreeExplainer
 
 UPLIFT = "uplift"
 """The score column of the reduction in churn probability the offer brings."""
@@ -90,6 +92,59 @@ class UpliftBundle:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """The reduction in churn probability (the gate's and the signature's score)."""
         return self._sum(self.churn_effect, self.encoding.transform(frame))
+
+    @cached_property
+    def explainers(self) -> list[TreeExplainer | None]:
+        """Table-driven TreeSHAP per churn-effect regressor (None: deep trees, LightGBM's own)."""
+        return [TreeExplainer.from_booster(booster) for _, booster in self.churn_effect]
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Exact additive contributions to ``uplift``: shape (rows, features + 1), base value last.
+
+        The effect is a weighted sum of regressors with an identity link, so the weighted sum
+        of their TreeSHAP values (LightGBM's ``pred_contrib``) explains it exactly: each row sums
+        to the row's ``uplift``. For the X-learner, ``g * tau0 + (1 - g) * tau1`` with ``g`` the
+        campaigns' (constant) treated share; for the DR-learner, its one final regressor. The
+        last column, the weighted regressors' expected values, is the same for every row.
+        """
+        matrix = np.asarray(matrix, dtype=np.float64)
+        out = np.zeros((len(matrix), len(self.encoding.columns) + 1))
+        for (weight, booster), explainer in zip(self.churn_effect, self.explainers, strict=True):
+            if explainer is not None:
+                part = explainer.contributions(matrix)
+            else:
+                part = np.asarray(
+                    booster.predict(matrix, pred_contrib=True, num_threads=1), dtype=np.float64
+                )
+            out += weight * part
+        return out
+
+    @cached_property
+    def base_value(self) -> float:
+        """The uplift before any feature is known: the contributions' last column."""
+        empty = np.full((1, len(self.encoding.columns)), np.nan)
+        return float(self.contributions(empty)[0, -1])
+
+    def check_serves_with(self, columns: list[str], horizon_days: int, label: str) -> None:
+        """Fail loudly unless this model can score beside churn and CLV models.
+
+        ``columns`` are the features the churn and CLV models are given (their feature families
+        and attributes); the uplift model must need none beyond them and share their horizon,
+        or its effect would be of another churn than the one scored.
+        """
+        self.check_schema()
+        missing = self.encoding.missing_from(columns)
+        if missing:
+            raise DataValidationError(
+                f"the uplift model {label} needs features the churn and CLV models do not compute "
+                f"({missing[:5]}{' ...' if len(missing) > 5 else ''}): train them on one config "
+                "and run `retain package` again"
+            )
+        if self.horizon_days != horizon_days:
+            raise DataValidationError(
+                f"the uplift model {label} has a {self.horizon_days}-day horizon, the churn model "
+                f"{horizon_days} days: train them on one config and run `retain package` again"
+            )
 
     def save(self, folder: Path) -> Path:
         """Write ``uplift.json`` and one booster file per regressor into ``folder``."""

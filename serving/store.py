@@ -27,6 +27,7 @@ from model.registry import (
     models_with_alias,
     version_by_alias,
 )
+from model.uplift_bundle import UpliftBundle
 from serving.scorer import Scorer
 
 BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv"}
@@ -128,13 +129,24 @@ def make_scorer(
     *,
     top_k: int = 3,
     threads: int = 0,
+    uplift: UpliftBundle | None = None,
+    uplift_label: str | None = None,
 ) -> Scorer:
-    """A Scorer over two packaged bundles (files verified first), labelled with their versions."""
+    """A Scorer over two packaged bundles (files verified first), labelled with their versions;
+    with ``uplift`` (``serving.uplift_store.load_uplift_folder``) it adds the offer's effect."""
     churn = load_verified(churn_dir, churn_meta, "churn")
     clv = load_verified(clv_dir, clv_meta, "clv")
     churn.num_threads = clv.num_threads = threads
     versions = {"churn": version_label(churn_meta, "churn"), "clv": version_label(clv_meta, "clv")}
-    return Scorer(churn, clv, versions, top_k=top_k, economics=packaged_economics(churn_meta))
+    return Scorer(
+        churn,
+        clv,
+        versions,
+        top_k=top_k,
+        economics=packaged_economics(churn_meta),
+        uplift=uplift,
+        uplift_label=uplift_label,
+    )
 
 
 def load_packaged_scorer(*, top_k: int = 3, threads: int = 0) -> Scorer:

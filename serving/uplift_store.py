@@ -8,6 +8,7 @@ targets by incremental profit (``serving.targeting``). Without an uplift champio
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -96,13 +97,45 @@ def load_packaged_uplift() -> PackagedUplift | None:
         model = bentoml.models.get(f"{BENTO_UPLIFT}:latest")
     except NotFound:
         return None
-    metadata: dict[str, Any] = dict(model.info.metadata)
-    verify_files(Path(model.path), metadata, "uplift")
+    return load_uplift_folder(Path(model.path), dict(model.info.metadata))
+
+
+def load_uplift_folder(folder: Path, metadata: dict[str, Any]) -> PackagedUplift:
+    """A packaged uplift model's bundle, its files verified first; any failure a RetainError."""
+    verify_files(folder, metadata, "uplift")
     try:
-        bundle = UpliftBundle.load(Path(model.path))
+        bundle = UpliftBundle.load(folder)
     except Exception as err:  # a verified file that still does not parse: say which model
         raise RetainError(f"the uplift model cannot be loaded: {err!r}") from err
     return PackagedUplift(bundle, version_label(metadata, "uplift"))
+
+
+UPLIFT_TAG_SETTING = "RETAIN_UPLIFT_MODEL"
+NO_UPLIFT = "none"
+"""``RETAIN_UPLIFT_MODEL=none`` serves without the uplift model even when one is packaged."""
+
+
+def uplift_tag() -> str:
+    """The BentoML tag of the uplift model to serve: $RETAIN_UPLIFT_MODEL, else the latest."""
+    return os.environ.get(UPLIFT_TAG_SETTING, f"{BENTO_UPLIFT}:latest")
+
+
+def optional_uplift_model(tag: str) -> Any | None:
+    """The service's declaration of the uplift model: a ``BentoModel`` when ``tag`` is in the
+    store, None when it is not (or is ``none``), so the service serves churn and CLV alone.
+
+    Declared on the service class, a present model goes into a ``bentoml build`` bento too.
+    """
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    if tag.strip().lower() == NO_UPLIFT:
+        return None
+    try:
+        bentoml.models.get(tag)
+    except NotFound:
+        return None
+    return bentoml.models.BentoModel(tag)
 
 
 def with_uplift(
