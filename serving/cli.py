@@ -72,18 +72,21 @@ def package_command(
 
     names = names_in_config(config) if config else DEFAULT_NAMES
     economics = read_economics(config)
+    uplift = package_uplift(
+        uplift_name_in_config(config), alias=alias or CHAMPION, tracking_uri=tracking_uri
+    )
     packaged = package(
         churn or names["churn"],
         clv or names["clv"],
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
         economics=economics,
-    )
-    uplift = package_uplift(
-        uplift_name_in_config(config), alias=alias or CHAMPION, tracking_uri=tracking_uri
+        uplift_tag=uplift.tag if uplift else None,
     )
     for m in [*packaged, *([uplift] if uplift else [])]:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
+    if uplift is None:
+        typer.echo("uplift: no champion uplift model; scores carry no uplift")
     typer.echo(
         f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
         + ("" if config else " (defaults: give --config to use an experiment's economics)")

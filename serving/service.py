@@ -87,7 +87,7 @@ def error_response(status: int, message: str, loc: list[Any] | None = None) -> A
 
 CHURN_TAG = _setting("RETAIN_CHURN_MODEL", f"{BENTO_NAMES['churn']}:latest")
 CLV_TAG = _setting("RETAIN_CLV_MODEL", f"{BENTO_NAMES['clv']}:latest")
-UPLIFT_TAG = uplift_tag()
+UPLIFT_TAG = uplift_tag(CHURN_TAG)
 
 
 @bentoml.service(

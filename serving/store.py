@@ -30,6 +30,8 @@ from model.registry import (
 from model.uplift_bundle import UpliftBundle
 from serving.scorer import Scorer
 
+PAIRED_UPLIFT = "uplift_model"
+"""The churn model's metadata key naming the uplift model packaged with it ("": none)."""
 BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv"}
 
 
@@ -202,9 +204,13 @@ def package(
     alias: str = CHAMPION,
     tracking_uri: str | None = None,
     economics: Economics | None = None,
+    uplift_tag: str | None = None,
 ) -> list[PackagedModel]:
     """Copy the ``alias`` versions of both registered models into the BentoML model store.
 
+    ``uplift_tag`` names the uplift model packaged with them (None: none); the churn model's
+    metadata records it, so the service and batch scoring never pair the churn model with an
+    uplift model left over from an earlier packaging.
     Both bundles are downloaded and checked (task, feature schema) before anything is stored.
     ``economics`` (the config's, default ``Economics()``) is recorded in both models' metadata:
     the service and batch scoring compute value at risk with its gross margin and currency.
@@ -238,6 +244,7 @@ def package(
                 "tracking_uri": uri,
                 FILES: file_manifest(folder),
                 ECONOMICS: economics.model_dump(mode="json"),
+                PAIRED_UPLIFT: uplift_tag or "",  # BentoML metadata takes no None
             }
             with bentoml.models.create(
                 BENTO_NAMES[kind],

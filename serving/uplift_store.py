@@ -22,7 +22,15 @@ from features.errors import ConfigError, RetainError
 from features.schema import CUSTOMER_ID
 from model.registry import CHAMPION, configure_tracking, version_by_alias
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
-from serving.store import FILES, PackagedModel, file_manifest, verify_files, version_label
+from serving.store import (
+    BENTO_NAMES,
+    FILES,
+    PAIRED_UPLIFT,
+    PackagedModel,
+    file_manifest,
+    verify_files,
+    version_label,
+)
 
 BENTO_UPLIFT = "retain-uplift"
 DEFAULT_UPLIFT_NAME = "uplift"
@@ -88,13 +96,16 @@ class PackagedUplift:
     label: str
 
 
-def load_packaged_uplift() -> PackagedUplift | None:
-    """The latest packaged uplift model (files verified), or None when none was packaged."""
+def load_packaged_uplift(churn_tag: str | None = None) -> PackagedUplift | None:
+    """The uplift model packaged with the churn model (files verified), or None (``uplift_tag``)."""
     import bentoml
     from bentoml.exceptions import NotFound
 
+    tag = uplift_tag(churn_tag)
+    if tag.strip().lower() == NO_UPLIFT:
+        return None
     try:
-        model = bentoml.models.get(f"{BENTO_UPLIFT}:latest")
+        model = bentoml.models.get(tag)
     except NotFound:
         return None
     return load_uplift_folder(Path(model.path), dict(model.info.metadata))
@@ -115,9 +126,25 @@ NO_UPLIFT = "none"
 """``RETAIN_UPLIFT_MODEL=none`` serves without the uplift model even when one is packaged."""
 
 
-def uplift_tag() -> str:
-    """The BentoML tag of the uplift model to serve: $RETAIN_UPLIFT_MODEL, else the latest."""
-    return os.environ.get(UPLIFT_TAG_SETTING, f"{BENTO_UPLIFT}:latest")
+def uplift_tag(churn_tag: str | None = None) -> str:
+    """The BentoML tag of the uplift model to use: $RETAIN_UPLIFT_MODEL, else the one packaged
+    with the churn model (``churn_tag``, default the latest), else ``none``.
+
+    An uplift model left in the store by an earlier ``retain package`` is never paired with
+    churn and CLV models packaged later without one.
+    """
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    setting = os.environ.get(UPLIFT_TAG_SETTING)
+    if setting:
+        return setting
+    try:
+        churn = bentoml.models.get(churn_tag or f"{BENTO_NAMES['churn']}:latest")
+    except NotFound:
+        return NO_UPLIFT
+    paired = churn.info.metadata.get(PAIRED_UPLIFT)
+    return str(paired) if paired else NO_UPLIFT
 
 
 def optional_uplift_model(tag: str) -> Any | None:

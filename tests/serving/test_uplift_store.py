@@ -78,3 +78,19 @@ def test_the_uplift_name_comes_from_the_config_registry(tmp_path: Path) -> None:
     config.write_text("registry: {uplift: [1]}\n")
     with pytest.raises(ConfigError, match=r"registry\.uplift must be a model name"):
         uplift_name_in_config(config)
+
+
+@pytest.mark.slow
+def test_an_uplift_model_left_in_the_store_is_not_paired_with_later_churn_models(
+    trained: object,
+) -> None:
+    """The session's project was packaged without an uplift model; a stale one is ignored."""
+    import bentoml
+
+    from serving.uplift_store import BENTO_UPLIFT, load_packaged_uplift, uplift_tag
+
+    with bentoml.models.create(BENTO_UPLIFT, metadata={}) as ref:
+        (Path(ref.path) / "stale.txt").write_text("an uplift model from an earlier packaging")
+    assert bentoml.models.get(f"{BENTO_UPLIFT}:latest").tag == ref.tag
+    assert uplift_tag() == "none"
+    assert load_packaged_uplift() is None
