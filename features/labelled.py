@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from features.arms import ARM_HELP, parse_arm
 from features.build import build_features
 from features.errors import ConfigError, DataValidationError
 from features.loading import (
@@ -37,6 +38,7 @@ from features.schema import (
     CUSTOMER_ID,
     FUTURE_VALUE,
     SNAPSHOTS,
+    TREATMENT,
 )
 from features.sources import AttributeType, SnapshotSource
 
@@ -229,6 +231,7 @@ def infer_schema(
     for name, why in dropped.items():
         notes.append(f"{name}: not a feature ({why})")
     labels = [source.columns.get(c, c) for c in (CHURNED, FUTURE_VALUE)]
+    labels += [source.columns[TREATMENT]] if TREATMENT in source.columns else []
     ignored = sorted({*map(str, dropped), *(c for c in labels if isinstance(c, str))})
     schema = AttributeSchema(columns=columns, timezone=source.timezone, ignored=ignored)
     return InferredSchema(schema, notes, dropped)
@@ -353,6 +356,8 @@ class LabelledTable:
     has_churn: bool
     has_value: bool
     notes: list[str] = field(default_factory=list)
+    has_treatment: bool = False
+    """The rows carry ``treatment`` (nullable 1/0): a randomized test run at their as_of day."""
 
     @property
     def as_of_days(self) -> list[pd.Timestamp]:
@@ -425,8 +430,24 @@ def read_snapshots(
     keep = [CUSTOMER_ID, AS_OF]
     if labels:
         keep += [CHURN] + ([FUTURE_VALUE] if has_value else [])
+    treatment_col = source.columns.get(TREATMENT, TREATMENT)
+    # a test's assignment matters with its outcome: an export to score keeps every row
+    has_treatment = labels and isinstance(treatment_col, str) and treatment_col in raw.columns
+    if has_treatment:
+        arm, _, unknown = parse_arm(frame[TREATMENT])
+        frame = _exclude(
+            frame,
+            report,
+            [(unknown, f"is not a treatment flag (expected {ARM_HELP}, or empty)")],
+            str(treatment_col),
+            raw_values=frame[TREATMENT],
+        )
+        frame[TREATMENT] = arm[~unknown].reset_index(drop=True)
+        keep.append(TREATMENT)
     rows = frame[keep + attributes].reset_index(drop=True)
-    return LabelledTable(rows, attributes, report, has_churn, has_value and labels, notes)
+    table = LabelledTable(rows, attributes, report, has_churn, has_value and labels, notes)
+    table.has_treatment = has_treatment
+    return table
 
 
 def _with_as_of(raw: pd.DataFrame, source: SnapshotSource, source_name: str) -> pd.DataFrame:

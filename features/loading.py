@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.arms import ARM_HELP, parse_arm
 from features.errors import DataValidationError
 from features.exclusions import exclusion_masks
 from features.readings import (
@@ -24,7 +25,9 @@ from features.readings import (
     repeated_names,
 )
 from features.schema import (
+    ARM,
     AS_OF,
+    CAMPAIGN_ID,
     CUSTOMER_ID,
     CUSTOMERS,
     END_DATE,
@@ -38,6 +41,7 @@ from features.schema import (
     SUBSCRIPTIONS,
     TABLES,
     TRANSACTIONS,
+    TREATMENTS,
     ColumnSpec,
     TableSpec,
 )
@@ -344,7 +348,8 @@ def _parse_column(
     """Parse one raw column by its kind; return values and (problem, row mask) pairs."""
     if col.kind == "id":
         values = parse_ids(raw)
-        return values, [("is empty (every row needs a customer id)", values.isna().to_numpy())]
+        needs = "a customer id" if col.name == CUSTOMER_ID else f"a {col.name}"
+        return values, [(f"is empty (every row needs {needs})", values.isna().to_numpy())]
     if col.kind == "datetime":
         outside = np.zeros(len(raw), dtype=bool)
         values, unparseable = parse_datetimes(
@@ -586,10 +591,47 @@ def _table_rules(
                 frame[CUSTOMER_ID],
             )
         )
+    if spec is TREATMENTS:
+        out.extend(_treatment_rules(frame))
     if spec is SUBSCRIPTIONS and END_DATE in frame:
         ends_first = (frame[END_DATE] < frame[START_DATE]).to_numpy()
         out.append((END_DATE, "is before start_date", ends_first, frame[END_DATE]))
     return out
+
+
+def _treatment_rules(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray, pd.Series]]:
+    """The treatments table: a known arm (parsed in place to 1/0), one row per customer and
+    campaign, and never the same customer in both arms of one campaign."""
+    raw_arm = frame[ARM]
+    arm, blank, unknown = parse_arm(raw_arm)
+    frame[ARM] = arm
+    usable = ~blank & ~unknown & frame[CUSTOMER_ID].notna().to_numpy()
+    usable &= frame[CAMPAIGN_ID].notna().to_numpy()
+    keys = frame.loc[usable, [CUSTOMER_ID, CAMPAIGN_ID]].assign(**{ARM: arm[usable]})
+    arms = keys.groupby([CUSTOMER_ID, CAMPAIGN_ID])[ARM].transform("nunique")
+    both = np.zeros(len(frame), dtype=bool)
+    both[usable] = arms.to_numpy() > 1
+    again = np.zeros(len(frame), dtype=bool)
+    again[usable] = keys.duplicated([CUSTOMER_ID, CAMPAIGN_ID], keep="first").to_numpy()
+    again &= ~both
+    return [
+        (ARM, "is empty", blank, raw_arm),
+        (ARM, f"is not an arm (expected {ARM_HELP})", unknown, raw_arm),
+        (
+            CUSTOMER_ID,
+            "is in both arms of one campaign (every such row is excluded: the assignment is "
+            "unknown)",
+            both,
+            frame[CUSTOMER_ID],
+        ),
+        (
+            CUSTOMER_ID,
+            "appears again in the same campaign (one row per customer and campaign; the first is "
+            "kept)",
+            again,
+            frame[CUSTOMER_ID],
+        ),
+    ]
 
 
 def _add_absent_optional(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:

@@ -28,6 +28,16 @@ SCORE = "score"
 AS_OF = "as_of"
 CHURNED = "churned"
 FUTURE_VALUE = "future_value"
+CAMPAIGN_ID = "campaign_id"
+ARM = "arm"
+CONTACTED_AT = "contacted_at"
+OFFER = "offer"
+TREATMENT = "treatment"
+
+TREATMENT_VALUES = ("treatment", "treated", "1", "true", "t", "yes", "y")
+"""Values of ``arm`` (and of a snapshot's ``treatment``) meaning 'offered', case-insensitive."""
+CONTROL_VALUES = ("control", "holdout", "0", "false", "f", "no", "n")
+"""Values meaning 'held out as control' (not contacted), case-insensitive."""
 
 INTERACTION_TYPES = ("ticket", "nps", "csat")
 
@@ -171,14 +181,52 @@ SNAPSHOTS = TableSpec(
             False,
             "Optional label: what the customer spent within horizon_days after as_of.",
         ),
+        ColumnSpec(
+            TREATMENT,
+            "text",
+            False,
+            "Optional: the row is part of a randomized retention test run at as_of, 1 = offered, "
+            "0 = held out as control (also treatment/control, yes/no, true/false); empty = not "
+            "in the test. Not a feature.",
+        ),
     ),
     "A labelled CRM export: one row per customer and as_of day with a churned flag; every "
     "other column becomes a typed attribute feature.",
     keeps_extra_columns=True,
 )
 
+TREATMENTS = TableSpec(
+    "treatments",
+    (
+        ColumnSpec(CUSTOMER_ID, "id", True, "The customer assigned."),
+        ColumnSpec(
+            CAMPAIGN_ID,
+            "id",
+            True,
+            "The campaign (or test); float-typed ids like 12.0 are read as 12.",
+        ),
+        ColumnSpec(
+            ARM,
+            "text",
+            True,
+            "treatment or control (also 1/0, true/false, yes/no; any case). Control customers "
+            "were held out at random and not contacted.",
+        ),
+        ColumnSpec(
+            CONTACTED_AT,
+            "datetime",
+            True,
+            "When the customer was contacted (or, for control, would have been); outcomes are "
+            "measured over the horizon after this day.",
+        ),
+        ColumnSpec(OFFER, "text", False, "The offer made, e.g. '10% off'."),
+    ),
+    "One row per customer and campaign: who was offered a retention treatment and who was held "
+    "out as control, in campaigns run in the CRM or recorded by `retain campaign`.",
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (TRANSACTIONS, CUSTOMERS, SUBSCRIPTIONS, INTERACTIONS, SNAPSHOTS)
+    t.name: t for t in (TRANSACTIONS, CUSTOMERS, SUBSCRIPTIONS, INTERACTIONS, SNAPSHOTS, TREATMENTS)
 }
 
 SCORE_RANGES: dict[str, tuple[float, float]] = {"nps": (0.0, 10.0), "csat": (1.0, 5.0)}

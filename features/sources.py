@@ -197,6 +197,11 @@ class DataConfig(BaseModel):
     snapshots: SnapshotSource | None = Field(
         None, description="A labelled CRM export; labels come from it, not from events."
     )
+    treatments: TableSource | None = Field(
+        None,
+        description="Past retention campaigns with randomized control groups (customer_id, "
+        "campaign_id, arm, contacted_at, offer): what campaign results and uplift models read.",
+    )
     strict: bool = Field(False, description="Fail on any unusable row instead of excluding it.")
 
     @model_validator(mode="after")
@@ -208,7 +213,9 @@ class DataConfig(BaseModel):
                     "CRM export with one row per customer and date)"
                 )
             others = [
-                n for n in ("customers", "subscriptions", "interactions") if n in self.sources()
+                n
+                for n in ("customers", "subscriptions", "interactions", "treatments")
+                if n in self.sources()
             ]
             if others:
                 raise ValueError(
@@ -239,12 +246,14 @@ class DataConfig(BaseModel):
             "subscriptions": self.subscriptions,
             "interactions": self.interactions,
             "snapshots": self.snapshots,
+            "treatments": self.treatments,
         }
         return {k: v for k, v in tables.items() if v is not None}
 
     def event_sources(self) -> dict[str, TableSource]:
-        """The configured tables other than snapshots (what ``load_data`` reads)."""
-        return {k: v for k, v in self.sources().items() if k != "snapshots"}
+        """The configured event tables: neither snapshots nor treatments (what ``load_data``
+        reads; ``features.treatments.load_treatments`` reads the treatments)."""
+        return {k: v for k, v in self.sources().items() if k not in ("snapshots", "treatments")}
 
     def resolved(self, base: Path) -> DataConfig:
         """This config with every relative path made absolute against ``base``."""

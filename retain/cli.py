@@ -29,11 +29,13 @@ Workflow (each step reads what the previous one wrote):
   3. retain package                      champion models -> BentoML model store
   4. retain serve                        HTTP scoring service on http://127.0.0.1:3000
   5. retain score --as-of DATE           score every active customer, refresh id lookups
-  6. retain campaign --budget 5000       whom to contact for the most retained value
+  6. retain campaign --budget 5000       whom to contact for the most retained value, with a
+                                         random control group, recorded in the campaign ledger
   7. retain report                       one self-contained HTML page for the CCO
 
 \b
 Inspect: retain features --list, retain models. Move the champion: retain promote, rollback.
+Measure: retain campaigns (the ledger), retain campaign-results ID --config CONFIG.
 State lives in .retain/ of the checkout (RETAIN_HOME overrides; MLFLOW_TRACKING_URI for MLflow).
 """
 
@@ -79,7 +81,9 @@ def demo_data(
 ) -> None:
     """Write synthetic demo businesses with known churn drivers, plus their latent truth.
 
-    retail: non-contractual shop (transactions, customers). subscription: SaaS plans
+    retail: non-contractual shop (transactions, customers, and treatments: two past randomized
+    retention campaigns, whose true per-customer effects are in campaign_truth.parquet).
+    subscription: SaaS plans
     (transactions, customers, subscriptions, interactions). crm: a telecom's labelled CRM
     exports (snapshot: one as_of day; monthly: six month ends). truth.parquet beside each holds
     the planted per-customer state (rates, death or cancellation date, churn probability).

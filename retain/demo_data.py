@@ -15,6 +15,11 @@ Two businesses, written in the documented input format:
 The latent truth (rates, hazards, death or cancellation dates, alive at the end) is saved beside
 the data so tests can check that models recover the planted signal. Everything is vectorised over
 customers; the subscription simulation steps over months, not over customers.
+
+The retail business also carries two past randomized retention campaigns
+(``retain.demo_campaigns``) whose offer acts on treated customers with heterogeneous effects
+(persuadables, sure things, lost causes, sleeping dogs): ``treatments`` lists their arms and
+``campaign_truth.parquet`` each campaign customer's true effect.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from model.settings import project_root
+from retain.demo_campaigns import Traits, campaign_truth_table, plant_campaigns, treatments_table
 
 CHANNELS = ("organic", "paid_search", "paid_social", "referral", "marketplace")
 CHANNEL_SHARE = (0.35, 0.2, 0.2, 0.1, 0.15)
@@ -75,6 +81,9 @@ class DemoTables:
     truth: pd.DataFrame
     subscriptions: pd.DataFrame | None = None
     interactions: pd.DataFrame | None = None
+    treatments: pd.DataFrame | None = None
+    campaign_truth: pd.DataFrame | None = None
+    """Per past-campaign customer: segment, both potential outcomes, true effects."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The input tables (not the truth), by canonical name."""
@@ -83,6 +92,8 @@ class DemoTables:
             out["subscriptions"] = self.subscriptions
         if self.interactions is not None:
             out["interactions"] = self.interactions
+        if self.treatments is not None:
+            out["treatments"] = self.treatments
         return out
 
 
@@ -111,8 +122,12 @@ def make_retail(
     seed: int = 42,
     start: str = "2022-01-01",
     end: str = "2024-12-31",
+    campaigns: bool = True,
 ) -> DemoTables:
-    """Simulate a non-contractual retail base (see the module docstring for the planted effects)."""
+    """Simulate a non-contractual retail base (see the module docstring for the planted effects).
+
+    ``campaigns``: plant the past randomized campaigns of ``retain.demo_campaigns``.
+    """
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp(start)
     span = (pd.Timestamp(end) - t0).days
@@ -143,17 +158,44 @@ def make_retail(
     south_marketplace = (channel_names == "marketplace") & (region_names == "south")
     hazard = hazard * np.where(south_marketplace, 4.0, 1.0)
     death = acquired + rng.exponential(1.0 / hazard)
+    planted = (
+        plant_campaigns(
+            Traits(
+                acquired,
+                death,
+                hazard,
+                rate,
+                mean_order_value,
+                value_z,
+                return_propensity,
+                south_marketplace,
+            ),
+            span=span,
+            demand=lambda day: seasonality((t0.day_of_year + day.astype(np.int64)) % 365),
+            seed=seed,
+        )
+        if campaigns
+        else None
+    )
 
     # Repeat purchases: thinning of a Poisson process at the peak rate over each lifetime.
     peak = SEASON_PEAK
     lifetime_end = np.minimum(death, span + 1)
+    if planted is not None:  # a treated customer may live longer than without the offer
+        lifetime_end = np.minimum(planted.longest_death, span + 1)
     exposure = np.maximum(lifetime_end - acquired - 1, 0.0)
     n_candidates = rng.poisson(rate * peak * exposure)
     owner = np.repeat(np.arange(n), n_candidates)
     when = acquired[owner] + 1 + rng.uniform(0.0, 1.0, size=owner.size) * exposure[owner]
+    offer = np.ones(owner.size)
+    if planted is not None:
+        owner, when, offer = planted.offer_purchases(owner, when, rate * peak)
     doy = (pd.Timestamp(start).day_of_year + when.astype(np.int64)) % 365
-    slowdown = np.where(when > death[owner] - 120, 0.25, 1.0)
-    keep = rng.uniform(size=owner.size) < seasonality(doy) * slowdown / peak
+    dies = death[owner] if planted is None else planted.death_at(owner, when)  # offers act later
+    slowdown = np.where(when > dies - 120, 0.25, 1.0)
+    keep = (rng.uniform(size=owner.size) < seasonality(doy) * slowdown * offer / peak) & (
+        when < dies
+    )
     owner = np.concatenate([np.arange(n), owner[keep]])
     when = np.concatenate([acquired + rng.uniform(0, 1, size=n), when[keep]])
 
@@ -186,6 +228,8 @@ def make_retail(
             "region": region_names,
         }
     )
+    if planted is not None:
+        death = planted.final_death
     died = death <= span
     truth = pd.DataFrame(
         {
@@ -204,7 +248,16 @@ def make_retail(
             "order_value_z": value_z,
         }
     )
-    return DemoTables(transactions=transactions, customers=customers, truth=truth)
+    if planted is None:
+        return DemoTables(transactions=transactions, customers=customers, truth=truth)
+    truth["uplift_segment"] = planted.segment
+    return DemoTables(
+        transactions=transactions,
+        customers=customers,
+        truth=truth,
+        treatments=treatments_table(planted, ids, t0),
+        campaign_truth=campaign_truth_table(planted, ids, t0),
+    )
 
 
 def _order_lines(orders: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -508,6 +561,8 @@ def write_demo(
         for name, frame in tables.tables().items():
             _write(frame, folder / f"{name}.{fmt}", fmt)
         tables.truth.to_parquet(folder / "truth.parquet", index=False)
+        if tables.campaign_truth is not None:
+            tables.campaign_truth.to_parquet(folder / "campaign_truth.parquet", index=False)
         written[business] = folder
     return written
 

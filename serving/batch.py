@@ -52,6 +52,7 @@ from serving.lookup import AS_OF, feature_table_path
 from serving.output import scores_table
 from serving.scorer import Scorer
 from serving.store import ECONOMICS, load_packaged_scorer
+from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
 
 CHUNK_ROWS = 100_000
 CARDS = "cards"
@@ -222,9 +223,17 @@ def score_base(
     scores = scores.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(
         drop=True
     )
+    uplift = load_packaged_uplift()
+    if uplift is not None:
+        scores, note = with_uplift(scores, features, uplift)
+        notes += [note] if note else [f"uplift: {uplift.label} (expected incremental value)"]
 
+    info = meta(scorer, day, len(scores))
+    if uplift is not None and UPLIFT_MODEL in scores:
+        info[UPLIFT_MODEL] = uplift.label
+        info[UPLIFT_CARD] = uplift.bundle.card  # the report's Qini section reads its curves
     scores_parquet, scores_csv, table_path = write_generation(
-        out_dir, scores, features, day, feature_table_path(), meta(scorer, day, len(scores))
+        out_dir, scores, features, day, feature_table_path(), info
     )
     return ScoreRun(
         as_of=from_day(to_day(day)),

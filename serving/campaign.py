@@ -1,158 +1,388 @@
-"""``retain campaign``: whom to contact so that expected retained value minus cost is largest.
+"""``retain campaign``: whom to contact so that expected retained profit minus cost is largest,
+with a randomized control group held out so that the campaign's effect can be measured.
 
 The expected-profit view of EMPC (Verbraken et al. 2013), per customer: a would-be churner who is
-contacted accepts the offer with probability ``acceptance`` and is retained (worth its CLV, less
-the offer); a would-be stayer takes the offer anyway (it costs the offer); every contact costs the
-contact fee. So, with churn probability p, value V, offer d, contact f and acceptance g:
+contacted accepts the offer with probability ``acceptance`` and is retained (worth its CLV times
+the gross margin, less the offer); a would-be stayer takes the offer anyway (it costs the offer);
+every contact costs the contact fee. So, with churn probability p, value V, gross margin m, offer
+d, contact f and acceptance g:
 
-    expected gain  = p * g * (V - d) - (1 - p) * d - f
+    expected gain  = p * g * (m * V - d) - (1 - p) * d - f
     expected spend = f + d * (p * g + 1 - p)
 
+This "risk-value" policy *assumes* the acceptance; only a control group can tell whether it holds.
 Customers with a positive gain are taken in order of gain per unit spent until the budget runs
 out: the optimum of the fractional relaxation, and within one customer's gain of the exact one.
+Of the customers selected, a share (``control_share``, 10% by default) is drawn at random within
+each risk tier and held out: they are recorded in the campaign ledger but never exported.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
+import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.errors import ConfigError, DataValidationError
 from features.schema import CUSTOMER_ID
-from serving.files import write_atomically, write_csv_atomically
-from serving.generation import read_scores
+from model.economics import Economics
+from model.settings import process_alive, test_hook
+from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
+from serving.campaign_results import control_share_for_power, detection_power
+from serving.files import fsync_dir, spreadsheet_safe, write_atomically
+from serving.generation import Generation, read_meta, read_scores
+from serving.ledger import CampaignRecord, Ledger, new_campaign_id
+from serving.store import ECONOMICS
 
 CONTACT = "contact with offer"
+CONTROL = "hold out as control"
 OVER_BUDGET = "contact if budget allows"
 NO_ACTION = "do not contact"
+TREATMENT_ARM = "treatment"
+CONTROL_ARM = "control"
+RISK_VALUE = "risk-value (assumed acceptance)"
+"""The policy of ``risk_value_targeting``: churn risk x value x an assumed acceptance."""
 CAMPAIGN_JSON = "campaign.json"
+CAMPAIGNS = "campaigns"
+"""The folder (beside the scores) holding each recorded campaign's files, by campaign id."""
 SCORES_GENERATION = "scores_generation"
 """The key of ``campaign.json`` naming the scores generation the campaign was planned on."""
+RECORD_KEYS = ("campaign_id", "policy")
+"""Keys ``campaign.json`` holds beside the settings (which campaign, planned how); reading the
+file back as ``CampaignParams`` passes over them."""
+NO_TIER = "all"
+"""The single stratum when the scores carry no risk tier."""
 FLAGS = {
     "budget": "--budget",
     "offer_cost": "--offer-cost",
     "contact_cost": "--contact-cost",
     "acceptance": "--acceptance",
+    "gross_margin": "economics.gross_margin in --config",
+    "currency": "economics.currency in --config",
+    "control_share": "--control-share",
+    "seed": "--seed",
 }
+_ECONOMICS_KEYS = tuple(Economics.model_fields)
 
 
 class CampaignParams(BaseModel):
-    """Campaign economics; validated so a wrong sign or share is an error, not a silent plan."""
+    """A campaign's budget, economics and control group; validated so a wrong sign or share is an
+    error, not a silent plan. Economics fields given flat (``offer_cost=10``) override
+    ``economics``, as the command-line flags override the config's ``economics`` section."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     budget: float = Field(ge=0, description="Money available for contacts and accepted offers.")
-    offer_cost: float = Field(10.0, ge=0, description="Cost of the offer, paid when accepted.")
-    contact_cost: float = Field(1.0, ge=0, description="Cost of one contact.")
-    acceptance: float = Field(0.3, ge=0, le=1, description="Share of contacted churners retained.")
+    economics: Economics = Field(
+        default_factory=Economics,
+        description="Currency, gross margin, offer and contact costs, assumed acceptance.",
+    )
+    control_share: float = Field(
+        0.10,
+        ge=0,
+        le=0.5,
+        description="Share of the selected customers held out at random (within each risk tier) "
+        "as a control group: without one a campaign's effect cannot be measured.",
+    )
+    seed: int = Field(0, ge=0, description="Seed of the control draw; same seed, same draw.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_economics(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        values = {k: v for k, v in values.items() if k not in RECORD_KEYS}
+        flat = {k: values[k] for k in _ECONOMICS_KEYS if k in values and values[k] is not None}
+        if not flat:
+            return values
+        base = values.get("economics") or {}
+        base = base.model_dump() if isinstance(base, Economics) else dict(base)
+        rest = {k: v for k, v in values.items() if k not in _ECONOMICS_KEYS}
+        return {**rest, "economics": {**base, **flat}}
+
+    @property
+    def offer_cost(self) -> float:
+        return self.economics.offer_cost
+
+    @property
+    def contact_cost(self) -> float:
+        return self.economics.contact_cost
+
+    @property
+    def acceptance(self) -> float:
+        return self.economics.acceptance
 
     @classmethod
-    def checked(cls, **values: float) -> CampaignParams:
-        """Validate, naming the command-line flag of each bad value."""
+    def checked(cls, *, no_control: bool = False, **values: Any) -> CampaignParams:
+        """Validate, naming the command-line flag (or config key) of each bad value.
+
+        A control share of 0 is refused unless ``no_control`` says it is meant; ``no_control``
+        sets the share to 0.
+        """
+        if no_control:
+            values["control_share"] = 0.0
+        elif values.get("control_share") == 0:
+            raise ConfigError(
+                "invalid campaign settings: --control-share 0 leaves no control group, so the "
+                "campaign's effect can never be measured; give a share such as 0.1, or "
+                "--no-control if you really mean to run without one"
+            )
         try:
-            return cls(**values)
+            return cls(**{k: v for k, v in values.items() if v is not None})
         except ValidationError as err:
             lines = []
             for e in err.errors():
-                name = str(e["loc"][0]) if e["loc"] else "?"
+                name = str(e["loc"][-1]) if e["loc"] else "?"
                 lines.append(f"{FLAGS.get(name, name)}: {e['msg']} (got {e.get('input')!r})")
             raise ConfigError("invalid campaign settings: " + "; ".join(lines)) from None
 
+    def lines(self) -> list[str]:
+        """The economics and control group, as the campaign output states them."""
+        e = self.economics
+        control = (
+            f"control group {self.control_share:.0%} of the selected, drawn within risk tiers "
+            f"(seed {self.seed})"
+            if self.control_share
+            else "no control group (--no-control): the campaign's effect cannot be measured"
+        )
+        return [
+            f"economics: gross margin {e.gross_margin:.0%}, offer {e.money(e.offer_cost, 2)}, "
+            f"contact {e.money(e.contact_cost, 2)}, assumed acceptance {e.acceptance:.0%}, "
+            f"budget {e.money(self.budget)}",
+            control,
+        ]
+
+
+@dataclass(frozen=True)
+class Targeting:
+    """Whom a policy would contact: per customer (in the scores' order) the expected gain and
+    spend of a contact, and the policy's name as the ledger and outputs state it."""
+
+    policy: str
+    gain: np.ndarray
+    spend: np.ndarray
+
 
 def expected_economics(
-    p: np.ndarray, value: np.ndarray, params: CampaignParams
+    p: np.ndarray, value: np.ndarray, economics: Economics
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected gain and expected spend of contacting each customer (see the module docstring)."""
-    d, f, g = params.offer_cost, params.contact_cost, params.acceptance
-    gain = p * g * (value - d) - (1 - p) * d - f
+    d, f, g = economics.offer_cost, economics.contact_cost, economics.acceptance
+    margin = value * economics.gross_margin
+    gain = p * g * (margin - d) - (1 - p) * d - f
     spend = f + d * (p * g + 1 - p)
     return gain, spend
 
 
-def select(
-    p: np.ndarray, value: np.ndarray, params: CampaignParams
-) -> tuple[np.ndarray, np.ndarray]:
+def risk_value_targeting(scores: pd.DataFrame, economics: Economics) -> Targeting:
+    """Today's policy: churn probability x assumed acceptance x value x margin, less costs."""
+    p = scores["churn_probability"].to_numpy(dtype=np.float64)
+    value = scores["clv"].to_numpy(dtype=np.float64)
+    gain, spend = expected_economics(p, value, economics)
+    return Targeting(RISK_VALUE, gain, spend)
+
+
+def select(gain: np.ndarray, spend: np.ndarray, budget: float) -> tuple[np.ndarray, np.ndarray]:
     """Contact order (rank, -1 if not worth contacting) and whether each is within the budget."""
-    gain, spend = expected_economics(p, value, params)
     worth = gain > 0
     ratio = np.where(spend > 0, gain / np.where(spend > 0, spend, 1.0), np.inf)
-    order = np.lexsort((np.arange(len(p)), -gain, -ratio))
+    order = np.lexsort((np.arange(len(gain)), -gain, -ratio))
     order = order[worth[order]]
-    affordable = np.cumsum(spend[order]) <= params.budget + 1e-9
-    rank = np.full(len(p), -1, dtype=np.int64)
+    affordable = np.cumsum(spend[order]) <= budget + 1e-9
+    rank = np.full(len(gain), -1, dtype=np.int64)
     rank[order] = np.arange(1, len(order) + 1)
-    chosen = np.zeros(len(p), dtype=bool)
+    chosen = np.zeros(len(gain), dtype=bool)
     chosen[order[affordable]] = True
     return rank, chosen
 
 
+def assign_control(
+    customer_ids: np.ndarray, tiers: np.ndarray, selected: np.ndarray, share: float, seed: int
+) -> np.ndarray:
+    """Which selected customers are held out as control: share x n of them (rounded half up),
+    drawn at random within each tier (stratified, so the arms match in risk), seeded.
+
+    Each tier gets its share rounded down, and the customers left to reach the total go to the
+    tiers with the largest remainders (largest-remainder allocation), so small tiers still add
+    up to the overall share. The draw depends on the customers, their tiers and the seed only,
+    not on row order: customers are put in id order before the random keys are drawn.
+    """
+    control = np.zeros(len(customer_ids), dtype=bool)
+    if share <= 0 or not selected.any():
+        return control
+    rows = np.flatnonzero(selected)
+    ids = customer_ids[rows].astype(str)
+    rows = rows[np.argsort(ids, kind="stable")]
+    key = np.random.default_rng(seed).random(len(rows))
+    frame = pd.DataFrame({"tier": tiers[rows].astype(str), "key": key})
+    sizes = frame.groupby("tier").size()
+    quota = share * sizes
+    count = np.floor(quota).astype(int)
+    left = math.floor(share * len(rows) + 0.5) - int(count.sum())  # half rounds up
+    if left > 0:
+        remainder = (quota - count).sort_values(ascending=False, kind="stable")
+        count[remainder.index[:left]] += 1
+    position = frame.groupby("tier")["key"].rank(method="first").to_numpy()
+    control[rows] = position <= frame["tier"].map(count).to_numpy()
+    return control
+
+
 @dataclass
 class CampaignPlan:
-    """The campaign list, its profit curve and where they were written."""
+    """The campaign: every scored customer with its action and arm, the profit curve, and where
+    the files were written."""
 
     table: pd.DataFrame
     curve: pd.DataFrame
     params: CampaignParams
+    policy: str = RISK_VALUE
+    campaign_id: str | None = None
     csv: Path | None = None
     curve_png: Path | None = None
     curve_csv: Path | None = None
+    folder: Path | None = None
+    ledger: str | None = None
 
     @property
     def contacted(self) -> pd.DataFrame:
+        """The treatment arm: the customers to contact (the CRM list)."""
         return self.table.loc[self.table["recommended_action"] == CONTACT]
+
+    @property
+    def control(self) -> pd.DataFrame:
+        """The control arm: selected, held out, never exported."""
+        return self.table.loc[self.table["recommended_action"] == CONTROL]
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        """Both arms, as the ledger records them."""
+        return self.table.loc[self.table["arm"].notna()]
+
+    def power_line(self) -> str:
+        """Whether the control group can measure the effect the risk-value policy assumes: a
+        retention lift of acceptance x the selected customers' mean churn probability."""
+        selected = self.assignments
+        churn = float(selected["churn_probability"].mean())
+        lift = self.params.acceptance * churn
+        n, n_c = len(selected), len(self.control)
+        power = detection_power(n - n_c, n_c, 1 - churn, lift)
+        needed = control_share_for_power(n, 1 - churn, lift)
+        head = (
+            f"power: the assumed effect (+{lift * 100:.1f} pts retention among the {n:,} "
+            f"selected) would be detected with probability {power:.0%} with this control group"
+        )
+        if needed is None:
+            return (
+                head + "; no control share up to 50% reaches 80%: too few customers to measure it"
+            )
+        return head + f"; 80% needs a control share of at least {needed:.0%}"
 
     def lines(self) -> list[str]:
         c = self.contacted
         best = self.curve.loc[self.curve["expected_profit"].idxmax()]
-        return [
-            f"contact {len(c):,} of {len(self.table):,} customers: expected profit "
-            f"{c['expected_gain'].sum():,.2f} for expected spend {c['expected_spend'].sum():,.2f} "
-            f"(budget {self.params.budget:,.2f})",
+        money = self.params.economics.money
+        out = [
+            f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
+            *self.params.lines(),
+            f"contact {len(c):,} of {len(self.table):,} customers, hold out {len(self.control):,} "
+            f"as control: expected profit {money(c['expected_gain'].sum(), 2)} for expected "
+            f"spend {money(c['expected_spend'].sum(), 2)}",
             f"unconstrained optimum: contact the top {best['share_contacted']:.1%} "
-            f"({int(best['contacted']):,}) for expected profit {best['expected_profit']:,.2f}",
-            f"campaign list: {self.csv}",
-            f"profit curve: {self.curve_png} (data: {self.curve_csv})",
+            f"({int(best['contacted']):,}) for expected profit {money(best['expected_profit'], 2)}",
         ]
+        if self.params.control_share and len(c) and not len(self.control):
+            out.append(
+                f"warning: {len(c):,} selected customer(s) are too few for a "
+                f"{self.params.control_share:.0%} control group (rounded to 0 in every risk "
+                "tier): this campaign's effect cannot be measured; raise the budget or the share"
+            )
+        if self.policy == RISK_VALUE and len(self.assignments):
+            out.append(self.power_line())
+        if self.policy == RISK_VALUE:
+            out.append(
+                "note: the acceptance is an assumption, not a measurement; "
+                "`retain campaign-results` measures it against the control group"
+            )
+        elif UPLIFT in self.table:
+            dogs = int((self.table[UPLIFT].fillna(0) <= 0).sum())
+            out.append(
+                f"{dogs:,} customers whose predicted effect of the offer is not positive "
+                "(sleeping dogs among them) are never contacted"
+            )
+        if self.csv is not None:
+            out.append(f"contact list (treatment arm only): {self.csv}")
+            out.append(f"profit curve: {self.curve_png} (data: {self.curve_csv})")
+        if self.ledger is not None:
+            out.append(f"recorded in the campaign ledger: {self.ledger} (files: {self.folder})")
+        return out
 
 
-def plan(scores: pd.DataFrame, params: CampaignParams) -> CampaignPlan:
-    """Rank customers of a scores table for contact and compute the expected profit curve."""
+Policy = Callable[[pd.DataFrame, Economics], Targeting]
+"""A targeting policy: from the scores table and the economics, each customer's expected gain and
+spend (``risk_value_targeting``; an uplift policy plugs in the same way)."""
+
+
+def plan(
+    scores: pd.DataFrame, params: CampaignParams, policy: Policy | None = None
+) -> CampaignPlan:
+    """Rank customers of a scores table for contact, hold out the control group, and compute the
+    expected profit curve. ``policy`` (default: ``serving.targeting.choose_targeting``, by the
+    uplift model's incremental profit when the scores carry ``uplift``, else
+    ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
+    order."""
     for column in (CUSTOMER_ID, "churn_probability", "clv"):
         if column not in scores:
             raise DataValidationError(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
             )
-    p = scores["churn_probability"].to_numpy(dtype=np.float64)
-    value = scores["clv"].to_numpy(dtype=np.float64)
-    gain, spend = expected_economics(p, value, params)
-    rank, chosen = select(p, value, params)
-    action = np.where(chosen, CONTACT, np.where(rank > 0, OVER_BUDGET, NO_ACTION))
+    if policy is None:
+        from serving.targeting import choose_targeting  # builds on this module's Targeting
+
+        policy = choose_targeting
+    targeting = policy(scores, params.economics)
+    gain, spend = targeting.gain, targeting.spend
+    rank, chosen = select(gain, spend, params.budget)
+    ids = scores[CUSTOMER_ID].to_numpy()
+    tiers = scores["risk_tier"].to_numpy() if "risk_tier" in scores else np.full(len(ids), NO_TIER)
+    control = assign_control(ids, tiers, chosen, params.control_share, params.seed)
+    action = np.where(
+        control, CONTROL, np.where(chosen, CONTACT, np.where(rank > 0, OVER_BUDGET, NO_ACTION))
+    )
+    arm = pd.Series(np.where(control, CONTROL_ARM, TREATMENT_ARM), dtype="str").where(chosen)
     reasons = [c for c in scores.columns if c.startswith("reason_")]
     table = pd.DataFrame(
         {
             "rank": np.where(rank > 0, rank, pd.NA),
-            CUSTOMER_ID: scores[CUSTOMER_ID].to_numpy(),
-            "churn_probability": p,
-            "clv": value,
+            CUSTOMER_ID: ids,
+            "churn_probability": scores["churn_probability"].to_numpy(dtype=np.float64),
+            "clv": scores["clv"].to_numpy(dtype=np.float64),
             "expected_gain": gain,
             "expected_spend": spend,
             "recommended_action": action,
+            "arm": arm,
         }
     )
-    for column in [*reasons, "risk_tier"]:
+    for column in [*reasons, "risk_tier", UPLIFT, INCREMENTAL_VALUE]:
         if column in scores:
             table[column] = scores[column].to_numpy()
     table["rank"] = table["rank"].astype("Int64")
     table = table.sort_values(
         ["rank", "expected_gain"], ascending=[True, False], na_position="last", kind="stable"
     ).reset_index(drop=True)
-    return CampaignPlan(table=table, curve=profit_curve(gain, spend), params=params)
+    return CampaignPlan(
+        table=table, curve=profit_curve(gain, spend), params=params, policy=targeting.policy
+    )
 
 
 def profit_curve(gain: np.ndarray, spend: np.ndarray) -> pd.DataFrame:
@@ -203,34 +433,137 @@ def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> Figure:
     return fig
 
 
-def plan_campaign(scores_path: Path, params: CampaignParams, *, out_dir: Path) -> CampaignPlan:
-    """Read ``retain score`` output, plan the campaign, write the CSV, curve PNG and curve CSV.
+def contact_list(result: CampaignPlan) -> pd.DataFrame:
+    """The CRM list: the treatment arm only (never a control customer), tagged with the campaign
+    id so the CRM's export of who was contacted maps back to the ledger."""
+    rows = result.contacted.drop(columns=["arm"])
+    rows.insert(0, "campaign_id", result.campaign_id)
+    return rows.reset_index(drop=True)
 
-    Scores come from the committed generation (``serving.generation.read_scores``). Each file is
-    written atomically; ``campaign.json``, written last, records the scores' generation. Test-hook
-    points: ``campaign:<file name>`` before each rename.
+
+def scored_economics(scores_path: Path) -> Economics | None:
+    """The economics ``retain score`` recorded with the scored models (packaged from their
+    experiment config), None for scores without a ``score_meta.json`` naming them."""
+    meta = read_meta(scores_path.parent) or {}
+    recorded = meta.get(ECONOMICS)
+    return Economics.model_validate(recorded) if isinstance(recorded, dict) else None
+
+
+def campaign_record(result: CampaignPlan, generation: Generation | None) -> CampaignRecord:
+    """The ledger's record of a planned campaign: its settings, models and scores generation."""
+    meta = generation.meta if generation else {}
+    as_of = meta.get("as_of")
+    assert result.campaign_id is not None
+    return CampaignRecord(
+        campaign_id=result.campaign_id,
+        created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+        as_of=dt.date.fromisoformat(as_of) if as_of else None,
+        horizon_days=int(meta.get("horizon_days", 90)),
+        contractual=bool(meta.get("contractual", False)),
+        policy=result.policy,
+        economics=result.params.economics,
+        budget=result.params.budget,
+        control_share=result.params.control_share,
+        seed=result.params.seed,
+        model_versions={
+            k.removesuffix("_model"): str(v) for k, v in meta.items() if k.endswith("_model")
+        },
+        scores_generation=generation.id if generation else None,
+        n_treatment=len(result.contacted),
+        n_control=len(result.control),
+    )
+
+
+def ledger_customers(result: CampaignPlan) -> pd.DataFrame:
+    """Both arms in the ledger's per-customer form (``arm`` 1 treatment, 0 control)."""
+    rows = result.assignments
+    return pd.DataFrame(
+        {
+            CUSTOMER_ID: rows[CUSTOMER_ID].astype("str"),
+            "arm": (rows["arm"] == TREATMENT_ARM).astype("int8"),
+            "risk_tier": rows.get("risk_tier", NO_TIER),
+            "rank": rows["rank"],
+            "churn_probability": rows["churn_probability"],
+            "clv": rows["clv"],
+            "expected_gain": rows["expected_gain"],
+        }
+    )
+
+
+def plan_campaign(
+    scores_path: Path,
+    params: CampaignParams,
+    *,
+    out_dir: Path,
+    ledger: Ledger | None = None,
+    policy: Policy | None = None,
+) -> CampaignPlan:
+    """Read ``retain score`` output, plan the campaign with its control group, record it in the
+    ledger and write the contact list (treatment arm only), profit curve and settings.
+
+    Nothing is half done: the files are written into ``campaigns/.<id>.<pid>.tmp/`` first, then
+    the ledger commits the campaign and its customers in one transaction, then the folder is
+    renamed to ``campaigns/<id>/`` and its files published beside the scores (each atomically;
+    ``campaign.json``, last, records the campaign id and the scores' generation). A run killed
+    before the commit leaves the ledger and the published files as they were; one killed after
+    it leaves the campaign recorded whole, and the next run finishes its folder. Test-hook points:
+    ``campaign:stage:<file>``, ``campaign:ledger`` (before the commit), ``campaign:committed``
+    (after it), ``campaign:recorded`` (folder in place) and ``campaign:<file>`` before each
+    published rename.
     """
     scores, generation = read_scores(scores_path)
-    result = plan(scores, params)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result.csv = out_dir / "campaign.csv"
-    result.curve_csv = out_dir / "profit_curve.csv"
-    result.curve_png = out_dir / "profit_curve.png"
-    write_csv_atomically(result.table, result.csv, hook="campaign:campaign.csv")
-    write_csv_atomically(result.curve, result.curve_csv, hook="campaign:profit_curve.csv")
-    figure = plot_curve(result.curve, params)
-    write_atomically(
-        result.curve_png,
-        lambda tmp: figure.savefig(tmp, format="png"),
-        hook="campaign:profit_curve.png",
-    )
+    result = plan(scores, params, policy)
+    ledger = ledger or Ledger()
+    folder = out_dir / CAMPAIGNS
+    finish_staged(folder, ledger)
+    result.campaign_id = new_campaign_id()
+    record = campaign_record(result, generation)
     settings = {
+        "campaign_id": result.campaign_id,
+        "policy": result.policy,
         **params.model_dump(mode="json"),
         SCORES_GENERATION: generation.id if generation else None,
     }
-    write_atomically(
-        out_dir / CAMPAIGN_JSON,
-        lambda tmp: tmp.write_text(json.dumps(settings, indent=2)),
-        hook="campaign:campaign.json",
-    )
+    figure = plot_curve(result.curve, params)
+    files: dict[str, Any] = {
+        "campaign.csv": lambda tmp: spreadsheet_safe(contact_list(result)).to_csv(tmp, index=False),
+        "profit_curve.csv": lambda tmp: result.curve.to_csv(tmp, index=False),
+        "profit_curve.png": lambda tmp: figure.savefig(tmp, format="png"),
+        CAMPAIGN_JSON: lambda tmp: tmp.write_text(json.dumps(settings, indent=2)),
+    }
+    staged = folder / f".{result.campaign_id}.{os.getpid()}.tmp"
+    staged.mkdir(parents=True)
+    try:
+        for name, write in files.items():
+            write_atomically(staged / name, write, hook=f"campaign:stage:{name}")
+        ledger.record(record, ledger_customers(result), hook="campaign:ledger")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    test_hook("campaign:committed")
+    final = folder / result.campaign_id
+    staged.rename(final)
+    fsync_dir(folder)
+    test_hook("campaign:recorded")
+    for name, write in files.items():
+        write_atomically(out_dir / name, write, hook=f"campaign:{name}")
+    result.folder, result.ledger = final, ledger.shown
+    result.csv = out_dir / "campaign.csv"
+    result.curve_csv = out_dir / "profit_curve.csv"
+    result.curve_png = out_dir / "profit_curve.png"
     return result
+
+
+def finish_staged(folder: Path, ledger: Ledger) -> None:
+    """Deal with campaign folders left by killed runs: one whose campaign the ledger committed
+    is completed (renamed into place); one it never committed is removed."""
+    if not folder.is_dir():
+        return
+    for staged in folder.glob(".C*.tmp"):
+        campaign_id, _, pid = staged.name[1:-4].rpartition(".")
+        if not pid.isdigit() or (process_alive(int(pid)) and int(pid) != os.getpid()):
+            continue
+        if ledger.has(campaign_id) and not (folder / campaign_id).exists():
+            staged.rename(folder / campaign_id)
+        else:
+            shutil.rmtree(staged, ignore_errors=True)

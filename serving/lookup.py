@@ -117,8 +117,9 @@ class LookupSnapshot:
             ) from err
         check_feature_table(table, scorer)
         encoded = scorer.encode(table)
-        encoded.churn.setflags(write=False)
-        encoded.clv.setflags(write=False)
+        for matrix in (encoded.churn, encoded.clv, encoded.uplift):
+            if matrix is not None:
+                matrix.setflags(write=False)
         days = _as_of_days(table) if AS_OF in table else None
         if days is not None:
             days.setflags(write=False)

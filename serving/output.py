@@ -4,13 +4,15 @@ Both forms show a reason's value the same way (``reason_values``): a category by
 a number as it is, missing as missing; the table writes numbers as text with ``%.6g``. Both carry
 value at risk as ``model.value_at_risk`` defines it (gross profit, the packaged economics' margin)
 and the currency it is in; records also say whether the customer is active by batch scoring's rule
-and give each reason a plain-words ``label`` from the feature catalogue.
+and give each reason a plain-words ``label`` from the feature catalogue. With an uplift model,
+records carry the offer's effect (``uplift``, ``expected_incremental_value``) and its reasons,
+labelled the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,8 @@ from serving.lookup import AS_OF
 from serving.scorer import TIERS, EncodedBatch, ScoreArrays, Scorer
 
 RAISES, LOWERS = "raises risk", "lowers risk"
+RAISES_UPLIFT, LOWERS_UPLIFT = "raises uplift", "lowers uplift"
+"""Directions of an uplift reason: the feature makes the offer work better, or worse."""
 
 
 def reason_values(
@@ -44,34 +48,32 @@ def reason_values(
     return values, levels
 
 
-def score_records(
-    scorer: Scorer,
-    ids: Sequence[str],
-    scores: ScoreArrays,
-    batch: EncodedBatch,
-    as_of: Sequence[dt.date | None],
+def reason_records(
+    encoding: FeatureEncoding,
+    matrix: np.ndarray,
+    index: np.ndarray,
+    contribution: np.ndarray,
+    money: Callable[[float], str],
+    directions: tuple[str, str],
+    *,
     raw: pd.DataFrame | None = None,
-) -> list[dict[str, Any]]:
-    """JSON-ready dicts in the ``CustomerScore`` shape, one per customer, reasons with values.
+    digits: int | None = 6,
+) -> list[list[dict[str, Any]]]:
+    """Per row, its reasons as JSON-ready dicts: feature, value, plain label, contribution and
+    ``directions[0]`` for a positive contribution, else ``directions[1]``.
 
     ``raw`` (the feature frame of a by-events request, rows by position) shows a category the
-    model never saw as given, where the encoding alone knows only that it is missing.
+    model never saw as given, where the encoding alone knows only that it is missing;
+    ``digits`` rounds the contributions (None keeps them exact).
     """
-    encoding = scorer.churn.encoding
     names = encoding.columns
-    versions = dict(scorer.versions)
-    money = scorer.economics.money
-    currency = scorer.economics.currency
-    values, levels = reason_values(encoding, batch.churn, scores.reason_index)
-    churn_l, clv_l = scores.churn.tolist(), scores.clv.tolist()
-    staying_l, var_l = scores.value_if_staying.tolist(), scores.value_at_risk.tolist()
-    active_l = scorer.active(batch).tolist()
+    values, levels = reason_values(encoding, matrix, index)
     labels: dict[tuple[str, Any], str] = {}  # day counts, tiers and levels repeat: label once
-    tiers = scores.tier.tolist()
-    idx_l, contrib_l = scores.reason_index.tolist(), scores.reason_contribution.tolist()
+    idx_l, contrib_l = index.tolist(), contribution.tolist()
     values_l, levels_l = values.tolist(), levels.tolist()
+    up, down = directions
     out = []
-    for i, cid in enumerate(ids):
+    for i in range(len(idx_l)):
         reasons = []
         for j, c, v, level in zip(idx_l[i], contrib_l[i], values_l[i], levels_l[i], strict=True):
             name = names[j]
@@ -89,10 +91,63 @@ def score_records(
                     "value": value,
                     "label": labels.get((name, value))
                     or labels.setdefault((name, value), reason_label(name, value, money)),
-                    "contribution": round(c, 6),
-                    "direction": RAISES if c > 0 else LOWERS,
+                    "contribution": c if digits is None else round(c, digits),
+                    "direction": up if c > 0 else down,
                 }
             )
+        out.append(reasons)
+    return out
+
+
+def score_records(
+    scorer: Scorer,
+    ids: Sequence[str],
+    scores: ScoreArrays,
+    batch: EncodedBatch,
+    as_of: Sequence[dt.date | None],
+    raw: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """JSON-ready dicts in the ``CustomerScore`` shape, one per customer, reasons with values.
+
+    ``raw`` (the feature frame of a by-events request, rows by position) shows a category the
+    model never saw as given, where the encoding alone knows only that it is missing. Without an
+    uplift model the uplift fields are null and ``uplift_reasons`` empty.
+    """
+    versions = {**scorer.versions, "uplift": scorer.uplift_label}
+    money = scorer.economics.money
+    currency = scorer.economics.currency
+    reasons = reason_records(
+        scorer.churn.encoding,
+        batch.churn,
+        scores.reason_index,
+        scores.reason_contribution,
+        money,
+        (RAISES, LOWERS),
+        raw=raw,
+    )
+    n = len(ids)
+    effect = scores.uplift
+    if effect is not None and scorer.uplift is not None and batch.uplift is not None:
+        uplift_l: list[float | None] = effect.uplift.tolist()
+        value_l: list[float | None] = effect.incremental_value.tolist()
+        uplift_reasons = reason_records(
+            scorer.uplift.encoding,
+            batch.uplift,
+            effect.reason_index,
+            effect.reason_contribution,
+            money,
+            (RAISES_UPLIFT, LOWERS_UPLIFT),
+            raw=raw,
+            digits=None,  # exact: they add up to uplift minus the base value
+        )
+    else:
+        uplift_l, value_l, uplift_reasons = [None] * n, [None] * n, [[] for _ in range(n)]
+    churn_l, clv_l = scores.churn.tolist(), scores.clv.tolist()
+    staying_l, var_l = scores.value_if_staying.tolist(), scores.value_at_risk.tolist()
+    active_l = scorer.active(batch).tolist()
+    tiers = scores.tier.tolist()
+    out = []
+    for i, cid in enumerate(ids):
         day = as_of[i]
         out.append(
             {
@@ -104,7 +159,10 @@ def score_records(
                 "value_at_risk": var_l[i],
                 "currency": currency,
                 "active": active_l[i],
-                "reasons": reasons,
+                "reasons": reasons[i],
+                "uplift": uplift_l[i],
+                "expected_incremental_value": value_l[i],
+                "uplift_reasons": uplift_reasons[i],
                 "as_of": day.isoformat() if day is not None else None,
                 "model_versions": versions,
                 "error": None,
@@ -134,6 +192,9 @@ def item_error(customer_id: str, message: str) -> dict[str, Any]:
         "currency": None,
         "active": None,
         "reasons": [],
+        "uplift": None,
+        "expected_incremental_value": None,
+        "uplift_reasons": [],
         "as_of": None,
         "model_versions": None,
         "error": message,

@@ -38,7 +38,7 @@ from serving.at_risk import AtRisk, at_risk_accounts, risk_raising_labels, summa
 from serving.batch import CARDS
 from serving.campaign import CAMPAIGN_JSON, SCORES_GENERATION, CampaignParams, plan, plot_curve
 from serving.files import write_atomically
-from serving.generation import SCORE_META, Generation, read_scores
+from serving.generation import SCORE_META, Generation, read_meta, read_scores
 from serving.report_words import glossary, metric_name, model_name
 from serving.store import ECONOMICS
 
@@ -790,14 +790,32 @@ def _top_table(top: pd.DataFrame, reasons: list[list[str]], economics: Economics
 
 
 def write_report(
-    scores_path: Path, config: Path, out: Path, extra_sections: Sequence[Section] = ()
+    scores_path: Path, config: Path, out: Path, extra_sections: Sequence[Section] | None = None
 ) -> Path:
     """Gather, render and write the report; returns its path.
 
-    ``extra_sections`` are (title, HTML body) pairs shown after the accounts at risk.
+    ``extra_sections`` are (title, HTML body) pairs shown after the accounts at risk; by default
+    the campaigns' measured results and, when an uplift model was scored, its Qini curves.
     """
-    report = gather(scores_path, config, extra_sections)
+    sections = default_sections(scores_path, config) if extra_sections is None else extra_sections
+    report = gather(scores_path, config, sections)
     out.parent.mkdir(parents=True, exist_ok=True)
     page = render(report)
     write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"), hook="report:html")
     return out
+
+
+def default_sections(scores_path: Path, config: Path) -> list[Section]:
+    """ "Did retention pay?" (every campaign with a control group, measured) and the uplift
+    model's Qini curves when the scores carry an uplift model's card."""
+    from serving import campaign_section, uplift_report
+    from serving.uplift_store import UPLIFT_CARD
+
+    sections: list[Section] = [
+        (campaign_section.TITLE, campaign_section.retention_paid_section(config))
+    ]
+    card = (read_meta(scores_path.parent) or {}).get(UPLIFT_CARD)
+    body = uplift_report.qini_section(card) if isinstance(card, dict) else ""
+    if body:
+        sections.append((uplift_report.TITLE, body))
+    return sections

@@ -86,10 +86,8 @@ def encode_feature_items(scorer: Scorer, items: Sequence[CustomerInput]) -> Enco
         raise FeatureKeyError(
             first_bad, f"unknown feature(s) {names[:10]}; GET /model_info lists the features"
         )
-    churn = _encode_dicts(scorer.churn.encoding, rows)
-    if scorer.shared_encoding:  # the usual case: one encoding, one pass
-        return EncodedBatch(churn, churn)
-    return EncodedBatch(churn, _encode_dicts(scorer.clv.encoding, rows))
+    # the usual case: the models share one encoding, encoded in one pass
+    return scorer.batch(lambda encoding: _encode_dicts(encoding, rows))
 
 
 NUMBER_TYPES = {float, int, type(None)}

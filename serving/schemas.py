@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 from features.schema import AS_OF, CUSTOMER_ID, SCORE_RANGES, SIGNUP_DATE
 
@@ -213,9 +214,29 @@ class Reason(BaseModel):
     direction: Literal["raises risk", "lowers risk"]
 
 
+class UpliftReason(BaseModel):
+    """One driver of the offer's predicted effect: a feature, its value, and how it moves uplift."""
+
+    feature: str
+    value: FeatureValue = Field(description="The customer's value of the feature.")
+    label: str = Field(
+        description="The value in plain words with its unit (from the feature catalogue)."
+    )
+    contribution: float = Field(
+        description="Exact TreeSHAP contribution to `uplift`, in probability: a customer's "
+        "contributions over every feature add up to uplift minus the model's base value "
+        "(`uplift.base_value` in /model_info).",
+    )
+    direction: Literal["raises uplift", "lowers uplift"] = Field(
+        description="raises uplift: the offer retains such a customer more; lowers uplift: less "
+        "(down to driving them away)."
+    )
+
+
 class ModelVersions(BaseModel):
     churn: str
     clv: str
+    uplift: str | None = Field(None, description="The uplift model; null when none is packaged.")
 
 
 class CustomerScore(BaseModel):
@@ -245,6 +266,22 @@ class CustomerScore(BaseModel):
         "score` leaves this customer out of the base.",
     )
     reasons: list[Reason] = Field(default_factory=list, description="Top drivers of churn risk.")
+    uplift: float | None = Field(
+        None,
+        description="Predicted reduction in churn probability if the customer gets the retention "
+        "offer (uplift model learned from past randomized campaigns): positive, the offer helps; "
+        "negative, it drives the customer away. Null when no uplift model is packaged.",
+    )
+    expected_incremental_value: float | None = Field(
+        None,
+        description="Predicted spend over the horizon the offer adds, in `currency` (the uplift "
+        "model's value effect, as in `retain score`'s scores). Null when no uplift model is "
+        "packaged.",
+    )
+    uplift_reasons: list[UpliftReason] = Field(
+        default_factory=list,
+        description="Top drivers of `uplift` by |contribution|; empty without an uplift model.",
+    )
     as_of: dt.date | None = None
     model_versions: ModelVersions | None = None
     error: str | None = None
@@ -254,6 +291,43 @@ class ScoreResponse(BaseModel):
     """Scores in request order; an item that could not be scored carries an ``error`` instead."""
 
     scores: list[CustomerScore]
+
+
+class UpliftInfo(BaseModel):
+    """The packaged uplift model: version, learner and how it ranked held-out campaign customers."""
+
+    version: str = Field(description="'<registered name>:<version>'.")
+    learner: str = Field(description="x_learner or dr_learner (LightGBM final regressors).")
+    trained_at: str | None = None
+    campaigns: dict[str, str] = Field(
+        default_factory=dict, description="Past campaigns learned from, with their contact day."
+    )
+    qini: float | None = Field(
+        None,
+        description="Held-out Qini coefficient: incremental retained customers found by the "
+        "model's ranking beyond random targeting, on campaign customers it did not train on.",
+    )
+    churn_risk_qini: float | None = Field(
+        None, description="The same measure for ranking by churn risk, the policy to beat."
+    )
+    test_metrics: dict[str, float] = Field(
+        default_factory=dict, description="Held-out Qini, AUUC and uplift in the top 10/20/30%."
+    )
+    verdict: str | None = Field(
+        None,
+        description="Training's plain verdict: whether any uplift learner beat random, churn-risk "
+        "and response targeting on the held-out campaign customers.",
+    )
+    base_value: float = Field(
+        description="The uplift before any feature is known; a customer's uplift_reasons over "
+        "every feature add up to uplift minus this."
+    )
+
+
+NULLABLE: JsonDict = {"nullable": True}
+"""OpenAPI 3.0's mark of a field that may be null, on ``ModelInfo``'s optional fields: BentoML
+inlines that response's schema keeping only the first branch of ``X | None``, so without it the
+document would say such a field is never null."""
 
 
 class ModelInfo(BaseModel):
@@ -271,13 +345,29 @@ class ModelInfo(BaseModel):
     max_batch: int
     attributes: dict[str, str] | None = Field(
         None,
+        json_schema_extra=NULLABLE,
         description="Models trained on a CRM snapshots table: the row's columns they read "
         "(name -> numeric, categorical, boolean or date), to send as 'attributes' with 'as_of'.",
     )
     economics: dict[str, str | float] | None = Field(
         None,
+        json_schema_extra=NULLABLE,
         description="The economics packaged with the models (currency, gross_margin, offer and "
         "contact costs, acceptance): value_at_risk is gross profit at this margin.",
+    )
+    uplift_version: str | None = Field(
+        None,
+        json_schema_extra=NULLABLE,
+        description="The uplift model scores carry; null when none is packaged.",
+    )
+    uplift: UpliftInfo | None = Field(
+        None,
+        json_schema_extra=NULLABLE,
+        description="The uplift model's learner, campaigns and held-out Qini; null if none.",
+    )
+    uplift_status: str = Field(
+        "no uplift model",
+        description="'no uplift model', or the model and its held-out Qini in one line.",
     )
     split: Literal["out_of_time", "in_time"] = Field(
         "out_of_time",

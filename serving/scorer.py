@@ -6,10 +6,16 @@ them) into an ``EncodedBatch``; ``Scorer.score`` turns an encoded batch into ``S
 and batch scoring both call these two methods, so a customer's score is the same whichever way it
 is asked for. Requests become batches in ``serving.requests``; scores become JSON records or a
 scores table in ``serving.output``.
+
+With an uplift model (``model.uplift_bundle``, packaged as ``retain-uplift``) the scorer also
+gives each customer the offer's effect: ``uplift`` (the reduction in churn probability),
+``expected_incremental_value`` (the spend the offer adds over the horizon) and the exact TreeSHAP
+contributions of the uplift, its reasons.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +24,8 @@ import pandas as pd
 from features.errors import DataValidationError
 from model.bundle import ModelBundle
 from model.economics import Economics
+from model.encoding import FeatureEncoding
+from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
 from model.value_at_risk import value_at_risk, value_if_staying
 
 TIERS = ("high", "medium", "low")
@@ -30,18 +38,40 @@ RUNNING = "subscription_active"
 
 @dataclass(frozen=True)
 class EncodedBatch:
-    """Rows encoded for both models; the two matrices are one object when they share an encoding."""
+    """Rows encoded for each model; models that share an encoding share one matrix object.
+
+    ``uplift`` is the uplift model's matrix, None when the scorer has no uplift model.
+    """
 
     churn: np.ndarray
     clv: np.ndarray
+    uplift: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.churn)
 
     def take(self, rows: np.ndarray) -> EncodedBatch:
-        """The batch of the given row positions (still one matrix when the models share one)."""
-        churn = self.churn[rows]
-        return EncodedBatch(churn, churn if self.clv is self.churn else self.clv[rows])
+        """The batch of the given row positions (shared matrices stay shared)."""
+        taken: dict[int, np.ndarray] = {}
+
+        def part(matrix: np.ndarray) -> np.ndarray:
+            return taken.setdefault(id(matrix), matrix[rows])
+
+        return EncodedBatch(
+            part(self.churn),
+            part(self.clv),
+            None if self.uplift is None else part(self.uplift),
+        )
+
+
+@dataclass(frozen=True)
+class UpliftArrays:
+    """The offer's effect per customer and the top reasons of ``uplift`` (exact TreeSHAP)."""
+
+    uplift: np.ndarray
+    incremental_value: np.ndarray
+    reason_index: np.ndarray
+    reason_contribution: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -58,6 +88,8 @@ class ScoreArrays:
     reason_index: np.ndarray
     reason_contribution: np.ndarray
     gross_margin: float = 1.0
+    uplift: UpliftArrays | None = None
+    """The uplift model's effects and reasons; None without an uplift model."""
 
     @property
     def value_if_staying(self) -> np.ndarray:
@@ -75,7 +107,8 @@ class Scorer:
 
     ``versions`` are the models' labels ('<registered name>:<version>') that answers carry;
     ``top_k`` is the number of reasons per customer; ``economics`` (recorded by ``retain package
-    --config``) gives value at risk its gross margin and currency.
+    --config``) gives value at risk its gross margin and currency. ``uplift`` (optional, labelled
+    ``uplift_label``) must read only features the churn and CLV models read, with their horizon.
     """
 
     def __init__(
@@ -86,6 +119,8 @@ class Scorer:
         *,
         top_k: int = 3,
         economics: Economics | None = None,
+        uplift: UpliftBundle | None = None,
+        uplift_label: str | None = None,
     ) -> None:
         for bundle, kind in ((churn, "churn"), (clv, "clv")):
             if bundle.kind != kind:
@@ -115,13 +150,38 @@ class Scorer:
         """Every feature either model needs, churn model's order first."""
         self.shared_encoding = churn.encoding == clv.encoding
         self.tier_cutoffs = churn.risk_tiers or DEFAULT_TIERS
+        self.uplift = uplift
+        self.uplift_label = uplift_label if uplift is not None else None
+        """'<registered name>:<version>' of the uplift model, None without one."""
+        if uplift is not None:
+            try:
+                uplift.check_serves_with(self.columns, churn.horizon_days, uplift_label or "uplift")
+            except DataValidationError as err:  # a stale uplift model beside newer models
+                raise DataValidationError(
+                    f"{err} (or serve without it: RETAIN_UPLIFT_MODEL=none)"
+                ) from None
+            _ = uplift.explainers  # TreeSHAP tables now, not in the first request
+
+    def batch(self, encode: Callable[[FeatureEncoding], np.ndarray]) -> EncodedBatch:
+        """An ``EncodedBatch`` from ``encode`` called once per distinct model encoding."""
+        done: list[tuple[FeatureEncoding, np.ndarray]] = []  # encodings hold dicts: no hashing
+
+        def matrix(encoding: FeatureEncoding) -> np.ndarray:
+            for known, m in done:
+                if known == encoding:
+                    return m
+            done.append((encoding, encode(encoding)))
+            return done[-1][1]
+
+        return EncodedBatch(
+            matrix(self.churn.encoding),
+            matrix(self.clv.encoding),
+            None if self.uplift is None else matrix(self.uplift.encoding),
+        )
 
     def encode(self, frame: pd.DataFrame) -> EncodedBatch:
-        """Encode a feature frame for both models (one pass when they share an encoding)."""
-        churn = self.churn.encoding.transform(frame)
-        return EncodedBatch(
-            churn, churn if self.shared_encoding else self.clv.encoding.transform(frame)
-        )
+        """Encode a feature frame for every model (one pass per distinct encoding)."""
+        return self.batch(lambda encoding: encoding.transform(frame))
 
     def active(self, batch: EncodedBatch) -> np.ndarray:
         """Who is an active customer, by batch scoring's rule (``features.labels.active_at``).
@@ -153,21 +213,44 @@ class Scorer:
         clv = self.clv.predict_matrix(batch.clv)
         high, medium = self.tier_cutoffs
         tier = np.where(churn >= high, 0, np.where(churn >= medium, 1, 2))
-        contrib = self.churn.contributions(batch.churn)[:, :-1]
-        k = min(self.top_k, contrib.shape[1])
-        magnitude = np.abs(contrib)
-        top = (
-            np.argpartition(-magnitude, k - 1, axis=1)[:, :k]
-            if k
-            else np.zeros((len(churn), 0), int)
-        )
-        order = np.argsort(-np.take_along_axis(magnitude, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
+        top, top_contrib = top_reasons(self.churn.contributions(batch.churn)[:, :-1], self.top_k)
         return ScoreArrays(
             churn,
             clv,
             tier,
             top,
-            np.take_along_axis(contrib, top, axis=1),
+            top_contrib,
             self.economics.gross_margin,
+            self.score_uplift(batch),
         )
+
+    def score_uplift(self, batch: EncodedBatch) -> UpliftArrays | None:
+        """The uplift model's effects and top reasons; None without an uplift model."""
+        if self.uplift is None:
+            return None
+        if batch.uplift is None:
+            raise ValueError("the batch was encoded without the uplift model's matrix")
+        effects = self.uplift.effects_matrix(batch.uplift)
+        index, contribution = top_reasons(
+            self.uplift.contributions(batch.uplift)[:, :-1], self.top_k
+        )
+        return UpliftArrays(
+            effects[UPLIFT].to_numpy(),
+            effects[INCREMENTAL_VALUE].to_numpy(),
+            index,
+            contribution,
+        )
+
+
+def top_reasons(contributions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``k`` features of largest |contribution| (largest first) and their values."""
+    k = min(k, contributions.shape[1])
+    magnitude = np.abs(contributions)
+    top = (
+        np.argpartition(-magnitude, k - 1, axis=1)[:, :k]
+        if k
+        else np.zeros((len(contributions), 0), int)
+    )
+    order = np.argsort(-np.take_along_axis(magnitude, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    return top, np.take_along_axis(contributions, top, axis=1)

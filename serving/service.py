@@ -3,13 +3,17 @@
 Endpoints (all POST, JSON):
   /score        customers given by feature values or raw events (+ as_of)
   /score_ids    customers looked up by id in the feature table written by ``retain score``
-  /model_info   model versions, training date, features, risk tiers, test metrics
+  /model_info   model versions, training date, features, risk tiers, test metrics, the uplift
+                model's held-out Qini (or "no uplift model")
+With an uplift model packaged (``retain-uplift``, from past campaigns) every score adds ``uplift``,
+``expected_incremental_value`` and ``uplift_reasons``; without one those are null (empty).
 BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
 
 Settings come from the environment: RETAIN_API_KEY (when set, scoring endpoints need it in the
 ``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000),
-RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL (BentoML model
-tags, default the latest packaged); the guard in front (``serving.guard``) reads
+RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL /
+RETAIN_UPLIFT_MODEL (BentoML model tags, default the latest packaged; uplift ``none`` for none); the
+guard in front (``serving.guard``) reads
 RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A model that fails its
 start-up checks leaves the worker up and answering 503 with the reason.
 
@@ -54,6 +58,8 @@ from serving.runtime import (
 )
 from serving.schemas import CustomerId, CustomerInput, ModelInfo, ScoreResponse
 from serving.store import BENTO_NAMES, make_scorer
+from serving.uplift_info import uplift_info, uplift_status
+from serving.uplift_store import load_uplift_folder, optional_uplift_model, uplift_tag
 
 # This module is BentoML's entry point, not a library: importing it is the service's start-up,
 # and usage reporting must be off before BentoML builds the app.
@@ -81,6 +87,7 @@ def error_response(status: int, message: str, loc: list[Any] | None = None) -> A
 
 CHURN_TAG = _setting("RETAIN_CHURN_MODEL", f"{BENTO_NAMES['churn']}:latest")
 CLV_TAG = _setting("RETAIN_CLV_MODEL", f"{BENTO_NAMES['clv']}:latest")
+UPLIFT_TAG = uplift_tag(CHURN_TAG)
 
 
 @bentoml.service(
@@ -92,26 +99,37 @@ CLV_TAG = _setting("RETAIN_CLV_MODEL", f"{BENTO_NAMES['clv']}:latest")
     metrics={"enabled": True},
 )
 class Retain:
-    """Champion churn and CLV models behind a typed HTTP API."""
+    """Champion churn and CLV models, and the uplift model when one is packaged, behind a typed
+    HTTP API."""
 
     churn_model = bentoml.models.BentoModel(CHURN_TAG)
     clv_model = bentoml.models.BentoModel(CLV_TAG)
+    uplift_model = optional_uplift_model(UPLIFT_TAG)  # None: scores without uplift
 
     def __init__(self) -> None:
         self.max_batch = int(_setting("RETAIN_MAX_BATCH", "10000"))
         self.max_events = int(_setting("RETAIN_MAX_EVENTS", "50000"))
         churn_dir, clv_dir = Path(self.churn_model.path), Path(self.clv_model.path)
+        folders = [(churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)]
         try:
+            uplift = None
+            if self.uplift_model is not None:
+                folders.append((Path(self.uplift_model.path), UPLIFT_TAG))
+                uplift = load_uplift_folder(
+                    Path(self.uplift_model.path), dict(self.uplift_model.info.metadata)
+                )
             self.scorer = make_scorer(
                 churn_dir,
                 dict(self.churn_model.info.metadata),  # resolved to the stored model here
                 clv_dir,
                 dict(self.clv_model.info.metadata),
                 top_k=int(_setting("RETAIN_TOP_REASONS", "3")),
+                uplift=None if uplift is None else uplift.bundle,
+                uplift_label=None if uplift is None else uplift.label,
             )
         except Exception as err:  # any failure: the worker stays up, /readyz says why
             reason = str(err) if isinstance(err, RetainError) else f"{type(err).__name__}: {err}"
-            for folder, tag in ((churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)):
+            for folder, tag in folders:
                 reason = reason.replace(str(folder), tag)  # no server paths in answers
             HEALTH.failure = reason
             logger.error(
@@ -126,7 +144,12 @@ class Retain:
                 self.lookup.path,
             )
         versions = self.scorer.versions
-        logger.info("retain models loaded: churn %s, clv %s", versions["churn"], versions["clv"])
+        logger.info(
+            "retain models loaded: churn %s, clv %s, uplift %s",
+            versions["churn"],
+            versions["clv"],
+            self.scorer.uplift_label or "none",
+        )
         if RUNTIME_TUNING:
             gc.collect()
             gc.freeze()  # start-up objects (models, imports) leave the collector's view
@@ -278,6 +301,9 @@ class Retain:
             attributes=(None if s.schema is None else {c.name: c.kind for c in s.schema.columns}),
             split="in_time" if s.churn.card.cutoffs.in_time else "out_of_time",
             economics=s.economics.model_dump(mode="json"),
+            uplift_version=s.uplift_label,
+            uplift=uplift_info(s),
+            uplift_status=uplift_status(s),
         )
 
 

@@ -27,8 +27,11 @@ from model.registry import (
     models_with_alias,
     version_by_alias,
 )
+from model.uplift_bundle import UpliftBundle
 from serving.scorer import Scorer
 
+PAIRED_UPLIFT = "uplift_model"
+"""The churn model's metadata key naming the uplift model packaged with it ("": none)."""
 BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv"}
 
 
@@ -128,13 +131,24 @@ def make_scorer(
     *,
     top_k: int = 3,
     threads: int = 0,
+    uplift: UpliftBundle | None = None,
+    uplift_label: str | None = None,
 ) -> Scorer:
-    """A Scorer over two packaged bundles (files verified first), labelled with their versions."""
+    """A Scorer over two packaged bundles (files verified first), labelled with their versions;
+    with ``uplift`` (``serving.uplift_store.load_uplift_folder``) it adds the offer's effect."""
     churn = load_verified(churn_dir, churn_meta, "churn")
     clv = load_verified(clv_dir, clv_meta, "clv")
     churn.num_threads = clv.num_threads = threads
     versions = {"churn": version_label(churn_meta, "churn"), "clv": version_label(clv_meta, "clv")}
-    return Scorer(churn, clv, versions, top_k=top_k, economics=packaged_economics(churn_meta))
+    return Scorer(
+        churn,
+        clv,
+        versions,
+        top_k=top_k,
+        economics=packaged_economics(churn_meta),
+        uplift=uplift,
+        uplift_label=uplift_label,
+    )
 
 
 def load_packaged_scorer(*, top_k: int = 3, threads: int = 0) -> Scorer:
@@ -190,9 +204,13 @@ def package(
     alias: str = CHAMPION,
     tracking_uri: str | None = None,
     economics: Economics | None = None,
+    uplift_tag: str | None = None,
 ) -> list[PackagedModel]:
     """Copy the ``alias`` versions of both registered models into the BentoML model store.
 
+    ``uplift_tag`` names the uplift model packaged with them (None: none); the churn model's
+    metadata records it, so the service and batch scoring never pair the churn model with an
+    uplift model left over from an earlier packaging.
     Both bundles are downloaded and checked (task, feature schema) before anything is stored.
     ``economics`` (the config's, default ``Economics()``) is recorded in both models' metadata:
     the service and batch scoring compute value at risk with its gross margin and currency.
@@ -226,6 +244,7 @@ def package(
                 "tracking_uri": uri,
                 FILES: file_manifest(folder),
                 ECONOMICS: economics.model_dump(mode="json"),
+                PAIRED_UPLIFT: uplift_tag or "",  # BentoML metadata takes no None
             }
             with bentoml.models.create(
                 BENTO_NAMES[kind],

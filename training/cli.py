@@ -65,7 +65,8 @@ def models_command(
         Path | None, typer.Option(help="Read registered model names from this config.")
     ] = None,
     name: Annotated[
-        list[str] | None, typer.Option(help="Registered model names (default churn, clv).")
+        list[str] | None,
+        typer.Option(help="Registered model names (default churn, clv, uplift)."),
     ] = None,
     tracking_uri: TrackingUri = None,
     as_json: Annotated[
@@ -130,8 +131,8 @@ def _names(config: Path | None, names: list[str] | None) -> list[str]:
         from training.config import load_config
 
         cfg = load_config(config)
-        return [cfg.registry.churn, cfg.registry.clv]
-    return ["churn", "clv"]
+        return [cfg.registry.churn, cfg.registry.clv, cfg.registry.uplift]
+    return ["churn", "clv", "uplift"]
 
 
 def register(app: typer.Typer) -> None:

@@ -151,6 +151,51 @@ class RegistryConfig(_Frozen):
 
     churn: str = "churn"
     clv: str = "clv"
+    uplift: str = Field(
+        "uplift", description="The uplift model, registered when the data has past campaigns."
+    )
+
+
+UpliftLearnerName = Literal["x_learner", "dr_learner"]
+
+
+class UpliftConfig(_Frozen):
+    """Uplift models of the offer's effect, fitted when the data carries past campaigns.
+
+    Rows are the customers of every past campaign whose horizon has ended (features the day
+    before contact, outcomes after it), split at random within campaign and arm; every learner
+    and the simpler policies are compared on the held-out part (``training.uplift_eval``).
+    """
+
+    learner: UpliftLearnerName = Field(
+        "x_learner",
+        description="The learner registered as the uplift model (the T-learner and the other "
+        "are evaluated beside it). Chosen in advance, not by its test score, so the test stays "
+        "honest.",
+    )
+    test_share: float = Field(
+        0.3, gt=0, lt=0.5, description="Share of campaign customers held out for evaluation."
+    )
+    split_seed: int = Field(
+        0,
+        description="Seed of the held-out split, apart from `seed`: a retrain on another seed "
+        "is gated on the same held-out customers, none of which the champion trained on.",
+    )
+    budget_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="Policies are compared at this share of held-out customers contacted "
+        "(equal budget).",
+    )
+    n_estimators: int = Field(100, ge=1, description="Trees per LightGBM model (no early stop).")
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    num_leaves: int = Field(7, ge=2)
+    max_depth: int = Field(3, ge=-1)
+    min_child_samples: int = Field(
+        80, ge=1, description="Large leaves: effects are small next to the outcome's noise."
+    )
+    n_jobs: int = Field(1, ge=1, description="Threads; fixed so runs are reproducible.")
 
 
 class LeakageConfig(_Frozen):
@@ -225,6 +270,9 @@ class ExperimentConfig(_Frozen):
     )
     promotion: PromotionConfig = Field(PromotionConfig(), description="The registry gate.")
     registry: RegistryConfig = Field(RegistryConfig(), description="Registered model names.")
+    uplift: UpliftConfig = Field(
+        UpliftConfig(), description="Uplift models, when data.treatments lists past campaigns."
+    )
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     calibration: CalibrationConfig = Field(
         CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."

@@ -51,6 +51,7 @@ from training.registry import (
     tag_undecided,
 )
 from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_training
+from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
 Log = Callable[[str], None]
 
@@ -69,6 +70,8 @@ class TrainResult:
     seconds: float
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Test rows: customer_id, segment, churn, future_value and every model's prediction."""
+    uplift: UpliftResult | None = None
+    """The uplift models' evaluation and registration, when the data lists past campaigns."""
 
 
 class _Clock:
@@ -93,7 +96,7 @@ def train(
     names = {"churn": config.registry.churn, "clv": config.registry.clv}
     with registry_lock(log):  # also serialises creating the store and the experiment
         experiment_id = ensure_experiment(config.name, uri)
-        for line in recover_interrupted(list(names.values())):
+        for line in recover_interrupted([*names.values(), config.registry.uplift]):
             log("  " + line)
     mlflow.set_experiment(experiment_id=experiment_id)  # nested runs and logged models go here too
     with mlflow.start_run(
@@ -124,6 +127,7 @@ def train(
         for line in evaluation_warnings(evaluation, config):
             log("  " + line)
 
+        uplift_fit = fit_uplift(config, data, step, log) if has_campaigns(config) else None
         step("gating the servable models against the current champions")
         with registry_lock(log):  # from reading the champions to moving the aliases
             decisions = joint(
@@ -153,6 +157,7 @@ def train(
                 test_hook(f"train:moved:{task}")
                 verdict = "champion" if decision.promote else "challenger"
                 log(f"  {names[task]} v{versions[task]}: {verdict} ({decision.reason})")
+            uplift = register_uplift(uplift_fit, config, log) if uplift_fit else None
         seconds = time.perf_counter() - step.start
         log_gate(decisions, versions, seconds)
         step(f"done: run {run.info.run_id} in experiment '{config.name}' at {uri}")
@@ -166,6 +171,7 @@ def train(
         data.split.test,
         seconds,
         evaluation.predictions,
+        uplift,
     )
 
 

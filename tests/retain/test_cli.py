@@ -23,6 +23,8 @@ COMMANDS = (
     "serve",
     "score",
     "campaign",
+    "campaigns",
+    "campaign-results",
     "report",
 )
 

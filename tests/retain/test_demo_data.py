@@ -45,7 +45,10 @@ def test_write_demo_writes_every_table_and_the_truth_as_valid_input(
     assert set(written) == {"retail", "subscription"}
     files = {name: sorted(p.name for p in folder.iterdir()) for name, folder in written.items()}
     assert files == {
-        "retail": sorted([f"customers.{fmt}", f"transactions.{fmt}", "truth.parquet"]),
+        "retail": sorted(
+            [f"{t}.{fmt}" for t in ("customers", "transactions", "treatments")]
+            + ["truth.parquet", "campaign_truth.parquet"]
+        ),
         "subscription": sorted(
             [f"{t}.{fmt}" for t in ("customers", "interactions", "subscriptions", "transactions")]
             + ["truth.parquet"]

@@ -24,6 +24,7 @@ from serving.generation import (
     parquet_generation,
     read_scores,
 )
+from serving.ledger import Ledger
 from tests.helpers import ROOT, write_config
 
 FIRST, SECOND = "2024-06-30", "2024-12-31"
@@ -83,13 +84,17 @@ def score(home: Path, config: Path, as_of: str, kill_at: str | None = None) -> i
     return done.returncode
 
 
+CHEAP_OFFER = ["--offer-cost", "0.5", "--contact-cost", "0.1", "--acceptance", "0.5"]
+"""An offer cheap enough for the tiny model's small values to be worth contacting."""
+
+
 def campaign(
     home: Path, budget: str, kill_at: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     retain = Path(sys.executable).parent / "retain"
     scores = home / "scores" / "scores.parquet"
     return subprocess.run(
-        [str(retain), "campaign", "--budget", budget, "--scores", str(scores)],
+        [str(retain), "campaign", "--budget", budget, "--scores", str(scores), *CHEAP_OFFER],
         cwd=ROOT,
         env=env(home, kill_at),
         capture_output=True,
@@ -199,13 +204,63 @@ def test_campaign_killed_at_each_write_leaves_whole_files(
     for name in order[order.index(point) + 1 :]:
         if name in before:
             assert after[name] == before[name]
-    assert len(pd.read_csv(home / "scores" / "campaign.csv")) == 60
+    listed = pd.read_csv(home / "scores" / "campaign.csv", dtype=str)
+    (listed_id,) = set(listed["campaign_id"])  # the list is one recorded campaign's treatment arm
+    customers = ledger(home).campaign(listed_id)[1]
+    assert (
+        listed["customer_id"].tolist()
+        == customers.loc[customers["arm"] == 1, "customer_id"].tolist()
+    )
     assert json.loads((home / "scores" / "campaign.json").read_text())["budget"] in (100, 7)
     stray = list((home / "scores").glob(".*.tmp"))
     assert [p.name.split(".")[1] for p in stray] == [point.split(".")[0]]  # the killed one
     assert campaign(home, "7").returncode == 0  # the next run completes and clears it
     assert not list((home / "scores").glob(".*.tmp"))
     assert json.loads((home / "scores" / "campaign.json").read_text())["budget"] == 7
+
+
+def ledger(home: Path) -> Ledger:
+    return Ledger(f"sqlite:///{home / 'ledger.db'}")
+
+
+@pytest.mark.parametrize(
+    "point", ["stage:campaign.csv", "stage:profit_curve.png", "stage:campaign.json", "ledger"]
+)
+def test_campaign_killed_before_the_ledger_commit_leaves_ledger_and_files_unchanged(
+    home: Path, point: str
+) -> None:
+    before_files = snapshot(home)
+    before = ledger(home).table()
+    folders = sorted(p.name for p in (home / "scores" / "campaigns").iterdir())
+    assert campaign(home, "100", kill_at=f"campaign:{point}").returncode == -9
+    assert ledger(home).table().equals(before)  # no half campaign in the ledger
+    assert snapshot(home) == before_files  # nor in the published files
+    assert campaign(home, "100").returncode == 0  # the next run removes the staged folder
+    after = sorted(p.name for p in (home / "scores" / "campaigns").iterdir())
+    assert len(after) == len(folders) + 1
+    assert not [name for name in after if name.startswith(".")]
+    assert len(ledger(home).table()) == len(before) + 1
+
+
+def test_campaign_killed_after_the_commit_is_recorded_whole_and_finished_next_run(
+    home: Path,
+) -> None:
+    before = set(ledger(home).table()["campaign_id"])
+    assert campaign(home, "100", kill_at="campaign:committed").returncode == -9
+    (new,) = set(ledger(home).table()["campaign_id"]) - before
+    record, customers = ledger(home).campaign(new)
+    assert len(customers) == record.n_treatment + record.n_control
+    assert record.n_control > 0
+    staged = list((home / "scores" / "campaigns").glob(f".{new}.*.tmp"))
+    assert len(staged) == 1
+    assert campaign(home, "100").returncode == 0
+    folder = home / "scores" / "campaigns" / new
+    assert json.loads((folder / "campaign.json").read_text())["campaign_id"] == new
+    listed = pd.read_csv(folder / "campaign.csv", dtype=str)
+    assert (
+        listed["customer_id"].tolist()
+        == customers.loc[customers["arm"] == 1, "customer_id"].tolist()
+    )
 
 
 def test_text_cells_that_start_a_formula_are_neutralised(home: Path) -> None:

@@ -60,7 +60,9 @@ def test_service_records_equal_the_batch_scores_table(scorer: Any, frame: pd.Dat
     shown_levels = 0
     for record, (_, row) in zip(records, table.iterrows(), strict=True):
         assert record["as_of"] == "2024-12-31"
-        assert record["model_versions"] == {"churn": "churn:1", "clv": "clv:1"}
+        assert record["model_versions"] == {"churn": "churn:1", "clv": "clv:1", "uplift": None}
+        assert (record["uplift"], record["expected_incremental_value"]) == (None, None)
+        assert record["uplift_reasons"] == []
         assert len(record["reasons"]) == 3
         for k, reason in enumerate(record["reasons"], start=1):
             assert reason["feature"] == row[f"reason_{k}"]

@@ -1,0 +1,189 @@
+"""The uplift champion in the BentoML model store, and its effects added to batch scores.
+
+``retain package`` copies the registry's uplift champion (when there is one) into the store as
+``retain-uplift``, with the same file manifest the churn and CLV models get; ``retain score``
+then adds ``uplift`` and ``expected_incremental_value`` to every score, so ``retain campaign``
+targets by incremental profit (``serving.targeting``). Without an uplift champion nothing changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from features.errors import ConfigError, RetainError
+from features.schema import CUSTOMER_ID
+from model.registry import CHAMPION, configure_tracking, version_by_alias
+from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
+from serving.store import (
+    BENTO_NAMES,
+    FILES,
+    PAIRED_UPLIFT,
+    PackagedModel,
+    file_manifest,
+    verify_files,
+    version_label,
+)
+
+BENTO_UPLIFT = "retain-uplift"
+DEFAULT_UPLIFT_NAME = "uplift"
+UPLIFT_MODEL = "uplift_model"
+"""The scores column naming the uplift model version, beside churn_model and clv_model."""
+UPLIFT_CARD = "uplift_card"
+"""The ``score_meta.json`` key holding the uplift model's card (``serving.uplift_report``)."""
+
+
+def uplift_name_in_config(path: Path | None) -> str:
+    """The registered uplift name of an experiment config's ``registry`` (default 'uplift')."""
+    if path is None:
+        return DEFAULT_UPLIFT_NAME
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read the registry names in {path}: {err}") from None
+    section = raw.get("registry", {}) if isinstance(raw, dict) else {}
+    name = section.get("uplift", DEFAULT_UPLIFT_NAME) if isinstance(section, dict) else None
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}: registry.uplift must be a model name, got {name!r}")
+    return name
+
+
+def package_uplift(
+    name: str = DEFAULT_UPLIFT_NAME, *, alias: str = CHAMPION, tracking_uri: str | None = None
+) -> PackagedModel | None:
+    """Copy the ``alias`` version of the uplift model into the BentoML store; None if none."""
+    import bentoml
+
+    uri = configure_tracking(tracking_uri)
+    version = version_by_alias(name, alias)
+    if version is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        registered = load_uplift_version(name, str(version.version))
+        registered.bundle.check_schema()
+        folder = registered.bundle.save(Path(tmp) / "uplift")
+        metadata = {
+            "registry_name": name,
+            "registry_version": registered.version,
+            "alias": alias,
+            "tracking_uri": uri,
+            FILES: file_manifest(folder),
+        }
+        with bentoml.models.create(
+            BENTO_UPLIFT,
+            labels={"registry_name": name, "registry_version": registered.version},
+            metadata=metadata,
+        ) as model_ref:
+            for item in folder.iterdir():
+                shutil.copy2(item, Path(model_ref.path) / item.name)
+    return PackagedModel(
+        "uplift", str(model_ref.tag), name, registered.version, Path(model_ref.path)
+    )
+
+
+@dataclass(frozen=True)
+class PackagedUplift:
+    """The packaged uplift model and its version label ('uplift:3')."""
+
+    bundle: UpliftBundle
+    label: str
+
+
+def load_packaged_uplift(churn_tag: str | None = None) -> PackagedUplift | None:
+    """The uplift model packaged with the churn model (files verified), or None (``uplift_tag``)."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    tag = uplift_tag(churn_tag)
+    if tag.strip().lower() == NO_UPLIFT:
+        return None
+    try:
+        model = bentoml.models.get(tag)
+    except NotFound:
+        return None
+    return load_uplift_folder(Path(model.path), dict(model.info.metadata))
+
+
+def load_uplift_folder(folder: Path, metadata: dict[str, Any]) -> PackagedUplift:
+    """A packaged uplift model's bundle, its files verified first; any failure a RetainError."""
+    verify_files(folder, metadata, "uplift")
+    try:
+        bundle = UpliftBundle.load(folder)
+    except Exception as err:  # a verified file that still does not parse: say which model
+        raise RetainError(f"the uplift model cannot be loaded: {err!r}") from err
+    return PackagedUplift(bundle, version_label(metadata, "uplift"))
+
+
+UPLIFT_TAG_SETTING = "RETAIN_UPLIFT_MODEL"
+NO_UPLIFT = "none"
+"""``RETAIN_UPLIFT_MODEL=none`` serves without the uplift model even when one is packaged."""
+
+
+def uplift_tag(churn_tag: str | None = None) -> str:
+    """The BentoML tag of the uplift model to use: $RETAIN_UPLIFT_MODEL, else the one packaged
+    with the churn model (``churn_tag``, default the latest), else ``none``.
+
+    An uplift model left in the store by an earlier ``retain package`` is never paired with
+    churn and CLV models packaged later without one.
+    """
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    setting = os.environ.get(UPLIFT_TAG_SETTING)
+    if setting:
+        return setting
+    try:
+        churn = bentoml.models.get(churn_tag or f"{BENTO_NAMES['churn']}:latest")
+    except NotFound:
+        return NO_UPLIFT
+    paired = churn.info.metadata.get(PAIRED_UPLIFT)
+    return str(paired) if paired else NO_UPLIFT
+
+
+def optional_uplift_model(tag: str) -> Any | None:
+    """The service's declaration of the uplift model: a ``BentoModel`` when ``tag`` is in the
+    store, None when it is not (or is ``none``), so the service serves churn and CLV alone.
+
+    Declared on the service class, a present model goes into a ``bentoml build`` bento too.
+    """
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    if tag.strip().lower() == NO_UPLIFT:
+        return None
+    try:
+        bentoml.models.get(tag)
+    except NotFound:
+        return None
+    return bentoml.models.BentoModel(tag)
+
+
+def with_uplift(
+    scores: pd.DataFrame, features: pd.DataFrame, uplift: PackagedUplift
+) -> tuple[pd.DataFrame, str | None]:
+    """``scores`` with ``uplift``, ``expected_incremental_value`` and ``uplift_model`` added.
+
+    ``features`` is indexed by customer id and holds every scored customer. Returns the scores
+    unchanged and a note when the uplift model needs features the scores' feature set lacks (it
+    was trained on other feature families than the packaged churn model).
+    """
+    missing = uplift.bundle.encoding.missing_from(features.columns)
+    if missing:
+        return scores, (
+            f"the packaged uplift model {uplift.label} needs features the churn model's feature "
+            f"set lacks ({missing[:3]}): scores carry no uplift; retrain and package both"
+        )
+    rows = features.reindex(pd.Index(scores[CUSTOMER_ID]))
+    effects = uplift.bundle.effects(rows)
+    out = scores.copy()
+    out[UPLIFT] = effects[UPLIFT].to_numpy()
+    out[INCREMENTAL_VALUE] = effects[INCREMENTAL_VALUE].to_numpy()
+    out[UPLIFT_MODEL] = uplift.label
+    return out, None

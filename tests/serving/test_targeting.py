@@ -1,0 +1,60 @@
+"""Targeting by the offer's effect: hand-computed profits, sleeping dogs left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.economics import Economics
+from serving.campaign import CONTACT, NO_ACTION, RISK_VALUE, CampaignParams, plan
+from serving.targeting import UPLIFT_POLICY, uplift_targeting
+
+ECONOMICS = Economics(gross_margin=0.5, offer_cost=10.0, contact_cost=1.0, acceptance=0.3)
+
+
+def scores() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["persuadable", "sleeping_dog", "sure_thing", "big_dog"],
+            "churn_probability": [0.6, 0.5, 0.1, 0.9],
+            "clv": [200.0, 300.0, 400.0, 5000.0],
+            "uplift": [0.2, -0.1, 0.01, -0.3],
+            "expected_incremental_value": [80.0, -40.0, 4.0, 900.0],
+            "risk_tier": ["high", "medium", "low", "high"],
+        }
+    )
+
+
+def test_incremental_profit_by_hand_and_no_contact_without_a_positive_effect() -> None:
+    targeting = uplift_targeting(scores(), ECONOMICS)
+    assert targeting.policy == UPLIFT_POLICY
+    # persuadable: 80 x 0.5 - 1 - 10 x (1 - 0.6 + 0.2) = 40 - 1 - 6 = 33
+    # sure thing: 4 x 0.5 - 1 - 10 x (1 - 0.1 + 0.01) = 2 - 1 - 9.1 = -8.1
+    # big dog: its value effect says +900, but the offer raises its churn: gain capped at 0
+    np.testing.assert_allclose(targeting.gain, [33.0, -40 * 0.5 - 1 - 10 * 0.4, -8.1, 0.0])
+    np.testing.assert_allclose(targeting.spend, [7.0, 1 + 10 * 0.4, 10.1, 1.0])
+    result = plan(scores(), CampaignParams.checked(budget=1e6, no_control=True))
+    assert result.policy == UPLIFT_POLICY
+    actions = result.table.set_index("customer_id")["recommended_action"]
+    assert actions["persuadable"] == CONTACT
+    assert (actions[["sleeping_dog", "big_dog", "sure_thing"]] == NO_ACTION).all()
+    assert "uplift" in result.table
+    assert "2 customers whose predicted effect of the offer is not positive" in "\n".join(
+        result.lines()
+    )
+
+
+def test_uplift_times_value_when_the_model_gives_no_value_effect() -> None:
+    frame = scores().drop(columns=["expected_incremental_value"])
+    # persuadable: 0.2 x 200 x 0.5 - 1 - 6 = 13
+    assert uplift_targeting(frame, ECONOMICS).gain[0] == pytest.approx(13.0)
+
+
+def test_without_uplift_the_risk_value_policy_is_labelled_an_assumption_with_advice() -> None:
+    frame = scores().drop(columns=["uplift", "expected_incremental_value"])
+    result = plan(frame, CampaignParams.checked(budget=1e6))
+    assert result.policy == RISK_VALUE
+    lines = "\n".join(result.lines())
+    assert "assumption, not a measurement" in lines
+    assert "power: the assumed effect" in lines

@@ -1,0 +1,195 @@
+"""Uplift learners on LightGBM: the effect of a retention offer on each customer's outcome.
+
+All three estimate ``tau(x) = E[y | x, treated] - E[y | x, control]`` from a randomized campaign
+(``treatment`` 1/0). Fed ``y = 1 - churn`` they predict the *reduction* in churn probability the
+offer brings (positive: the offer helps; negative: a "sleeping dog" it drives away); fed future
+value, the value it adds over the horizon.
+
+* ``TLearner``: one outcome model per arm; the effect is their difference. Simple, but each model
+  spends its capacity on the outcome, not on the (smaller) difference.
+* ``XLearner`` (Kunzel et al. 2019): the arms' outcome models impute each customer's individual
+  effect from the other arm's model; two regressors learn those imputed effects and are averaged
+  with the propensity as weight.
+* ``DRLearner`` (Kennedy 2020): a doubly robust pseudo-outcome from cross-fitted outcome models,
+  regressed on the features by one final model.
+
+The X- and DR-learners predict with final regressors only: ``final_stage_`` lists ``(weight,
+booster)`` pairs whose weighted sum of raw predictions is the effect, the form the registry
+stores and serving evaluates (``model.uplift_bundle``). They follow scikit-learn's estimator
+contract, except that ``fit`` takes the treatment beside ``y``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import StratifiedKFold
+
+Outcome = Literal["binary", "continuous"]
+
+
+class _UpliftLearner(BaseEstimator):
+    """Shared hyperparameters: LightGBM settings small enough for a few thousand campaign rows."""
+
+    def __init__(
+        self,
+        outcome: Outcome = "binary",
+        *,
+        n_estimators: int = 100,
+        learning_rate: float = 0.03,
+        num_leaves: int = 7,
+        max_depth: int = 3,
+        min_child_samples: int = 80,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        categorical_features: tuple[int, ...] = (),
+        feature_names: tuple[str, ...] = (),
+        random_state: int = 42,
+        n_jobs: int = 1,
+    ) -> None:
+        self.outcome = outcome
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.categorical_features = categorical_features
+        self.feature_names = feature_names
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "min_child_samples": self.min_child_samples,
+            "subsample": self.subsample,
+            "subsample_freq": 1,
+            "colsample_bytree": self.colsample_bytree,
+            "random_state": self.random_state,
+            "n_jobs": self.n_jobs,
+            "deterministic": True,
+            "verbose": -1,
+        }
+
+    def _fit_args(self) -> dict[str, Any]:
+        return {
+            "categorical_feature": list(self.categorical_features) or "auto",
+            "feature_name": list(self.feature_names) or "auto",
+        }
+
+    def _fit_outcome(self, X: np.ndarray, y: np.ndarray) -> lgb.LGBMModel:
+        """A model of ``E[y | x]`` on one arm's rows: a classifier for binary outcomes."""
+        model: lgb.LGBMModel
+        if self.outcome == "binary":
+            model = lgb.LGBMClassifier(**self._params())
+        else:
+            model = lgb.LGBMRegressor(objective="tweedie", **self._params())
+        return model.fit(X, y, **self._fit_args())
+
+    def _fit_effect(self, X: np.ndarray, target: np.ndarray) -> lgb.LGBMRegressor:
+        """A least-squares regressor of an (imputed or pseudo) individual effect."""
+        model = lgb.LGBMRegressor(objective="regression", **self._params())
+        return model.fit(X, target, **self._fit_args())
+
+    def _predict_outcome(self, model: lgb.LGBMModel, X: np.ndarray) -> np.ndarray:
+        """Probability (binary) or expected outcome, from the booster (no sklearn name check)."""
+        return np.asarray(model.booster_.predict(X), dtype=np.float64)
+
+    def _checked(
+        self, X: np.ndarray, y: np.ndarray, treatment: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        t = np.asarray(treatment).astype(np.int64)
+        if not (len(X) == len(y) == len(t)):
+            raise ValueError(f"X, y and treatment differ in length: {len(X)}, {len(y)}, {len(t)}")
+        if not np.isin(t, (0, 1)).all():
+            raise ValueError("treatment must be 1 (treated) or 0 (control)")
+        for arm in (0, 1):
+            if (t == arm).sum() < 2 * self.min_child_samples:
+                raise ValueError(
+                    f"the {'treatment' if arm else 'control'} arm has {(t == arm).sum()} rows; "
+                    f"an uplift learner needs at least {2 * self.min_child_samples}"
+                )
+        if self.outcome == "binary" and not np.isin(y, (0.0, 1.0)).all():
+            raise ValueError("a binary outcome must be 0 or 1")
+        return X, y, t
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The estimated effect of treating each row (treated minus control outcome)."""
+        X = np.asarray(X, dtype=np.float64)
+        parts = [w * np.asarray(b.predict(X), dtype=np.float64) for w, b in self.final_stage_]
+        return np.sum(parts, axis=0)
+
+    final_stage_: list[tuple[float, lgb.Booster]]
+
+
+class TLearner(_UpliftLearner):
+    """Two outcome models, one per arm; effect = treated prediction - control prediction."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, treatment: np.ndarray) -> TLearner:
+        X, y, t = self._checked(X, y, treatment)
+        self.control_model_ = self._fit_outcome(X[t == 0], y[t == 0])
+        self.treated_model_ = self._fit_outcome(X[t == 1], y[t == 1])
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        treated = self._predict_outcome(self.treated_model_, X)
+        return treated - self._predict_outcome(self.control_model_, X)
+
+
+class XLearner(_UpliftLearner):
+    """Imputed individual effects learned per arm and blended by the propensity."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, treatment: np.ndarray) -> XLearner:
+        X, y, t = self._checked(X, y, treatment)
+        self.propensity_ = float(t.mean())
+        mu0 = self._fit_outcome(X[t == 0], y[t == 0])
+        mu1 = self._fit_outcome(X[t == 1], y[t == 1])
+        imputed_treated = y[t == 1] - self._predict_outcome(mu0, X[t == 1])
+        imputed_control = self._predict_outcome(mu1, X[t == 0]) - y[t == 0]
+        tau1 = self._fit_effect(X[t == 1], imputed_treated)
+        tau0 = self._fit_effect(X[t == 0], imputed_control)
+        e = self.propensity_
+        # Kunzel's blend g * tau0 + (1 - g) * tau1 with g the (constant) propensity
+        self.final_stage_ = [(e, tau0.booster_), (1.0 - e, tau1.booster_)]
+        return self
+
+
+class DRLearner(_UpliftLearner):
+    """A doubly robust pseudo-outcome from 2-fold cross-fitted outcome models, regressed once."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, treatment: np.ndarray) -> DRLearner:
+        X, y, t = self._checked(X, y, treatment)
+        e = float(t.mean())
+        self.propensity_ = e
+        mu0, mu1 = np.empty(len(y)), np.empty(len(y))
+        folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=self.random_state)
+        for fit_rows, out_rows in folds.split(X, t):
+            tf = t[fit_rows]
+            m0 = self._fit_outcome(X[fit_rows][tf == 0], y[fit_rows][tf == 0])
+            m1 = self._fit_outcome(X[fit_rows][tf == 1], y[fit_rows][tf == 1])
+            mu0[out_rows] = self._predict_outcome(m0, X[out_rows])
+            mu1[out_rows] = self._predict_outcome(m1, X[out_rows])
+        pseudo = mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e)
+        self.final_stage_ = [(1.0, self._fit_effect(X, pseudo).booster_)]
+        return self
+
+
+LEARNERS: dict[str, type[_UpliftLearner]] = {
+    "t_learner": TLearner,
+    "x_learner": XLearner,
+    "dr_learner": DRLearner,
+}
+"""Every uplift learner by the name configs, metrics and the registry use."""
+SERVABLE = ("x_learner", "dr_learner")
+"""Learners whose effect is a weighted sum of final regressors, the form the registry stores."""

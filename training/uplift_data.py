@@ -1,0 +1,120 @@
+"""Past campaigns as uplift training rows: features the day before contact, outcomes after it.
+
+For each campaign of the treatments table, the cutoff is the day before contact: features come
+from ``features.snapshots.build_snapshots`` at that cutoff (the code every other model trains on)
+and churn and future value from the horizon that starts on the contact day. Customers the campaign
+lists but who were not active customers at the cutoff get no label and are counted, as are
+campaigns whose horizon has not ended within the data (they are used once it has).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from features.build import CUTOFF
+from features.errors import CutoffError
+from features.labels import CHURN
+from features.prepare import PreparedData, from_day, to_day
+from features.schema import ARM, CAMPAIGN_ID, CONTACTED_AT, CUSTOMER_ID, FUTURE_VALUE
+from features.snapshots import build_snapshots
+
+TREATED = "treated"
+"""1 for the treatment arm, 0 for control, in the uplift rows."""
+RETAINED = "retained"
+"""1 - churn: the good outcome whose increase an uplift model predicts."""
+MIN_ARM_ROWS = 100
+"""Fewer labelled rows in an arm over all campaigns and no uplift model is fitted."""
+
+
+@dataclass
+class CampaignRows:
+    """Labelled rows of every past campaign with a complete horizon, and what was left out."""
+
+    frame: pd.DataFrame
+    """customer_id, campaign_id, cutoff, the features, churn, future_value, retained, treated."""
+    features: list[str]
+    lines: list[str] = field(default_factory=list)
+    """One line per campaign: rows used, and rows or the whole campaign left out and why."""
+
+    @property
+    def usable(self) -> bool:
+        """Enough rows in both arms to learn an effect."""
+        if self.frame.empty:
+            return False
+        counts = self.frame[TREATED].value_counts()
+        return bool(counts.get(0, 0) >= MIN_ARM_ROWS and counts.get(1, 0) >= MIN_ARM_ROWS)
+
+
+def campaign_rows(
+    prep: PreparedData,
+    treatments: pd.DataFrame,
+    horizon_days: int,
+    *,
+    families: list[str] | None = None,
+    active_days: int | None = 365,
+) -> CampaignRows:
+    """Uplift rows of every campaign in ``treatments`` (``features.treatments`` columns).
+
+    A campaign whose horizon ends after the data is skipped with a line saying when it can be
+    used; every other campaign customer is either a row or counted as not labelled.
+    """
+    frames: list[pd.DataFrame] = []
+    lines: list[str] = []
+    end = prep.end_day
+    for campaign, rows in treatments.groupby(CAMPAIGN_ID, sort=True):
+        contact = pd.Timestamp(rows[CONTACTED_AT].min()).normalize()
+        cutoff = contact - pd.Timedelta(days=1)
+        if to_day(cutoff) + horizon_days > end:
+            lines.append(
+                f"campaign {campaign} (contacted {contact.date()}): its {horizon_days}-day "
+                f"outcome window ends after the data ({from_day(end).date()}); not used for "
+                "uplift until the data covers it"
+            )
+            continue
+        if to_day(cutoff) < prep.start_day:
+            lines.append(
+                f"campaign {campaign} (contacted {contact.date()}): before the data; skipped"
+            )
+            continue
+        snap, _ = build_snapshots(
+            prep, [cutoff], horizon_days, families=families, active_days=active_days, progress=False
+        )
+        arms = rows.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[ARM]
+        joined = snap.join(arms.rename(TREATED), on=CUSTOMER_ID, how="inner")
+        joined.insert(1, CAMPAIGN_ID, str(campaign))
+        frames.append(joined)
+        left = len(arms) - len(joined)
+        lines.append(
+            f"campaign {campaign} (contacted {contact.date()}): {len(joined):,} of "
+            f"{len(arms):,} customers labelled ({int(joined[TREATED].sum()):,} treated, "
+            f"{int((joined[TREATED] == 0).sum()):,} control)"
+            + (
+                f"; {left:,} not active customers the day before contact, not labelled"
+                if left
+                else ""
+            )
+        )
+    if not frames:
+        return CampaignRows(pd.DataFrame(), [], lines)
+    frame = pd.concat(frames, ignore_index=True)
+    frame[TREATED] = frame[TREATED].astype(np.int64)
+    frame[RETAINED] = 1 - frame[CHURN].astype(np.int64)
+    reserved = {CUSTOMER_ID, CAMPAIGN_ID, CUTOFF, CHURN, FUTURE_VALUE, TREATED, RETAINED}
+    features = [c for c in frame.columns if c not in reserved]
+    return CampaignRows(frame, features, lines)
+
+
+def split_rows(rows: CampaignRows, test_share: float, seed: int) -> np.ndarray:
+    """'train' or 'test' per row: a seeded split stratified by campaign and arm."""
+    strata = rows.frame[CAMPAIGN_ID].astype(str) + "/" + rows.frame[TREATED].astype(str)
+    if strata.value_counts().min() < 2:
+        raise CutoffError("every campaign needs at least two customers in each arm to be split")
+    index = np.arange(len(rows.frame))
+    _, test = train_test_split(index, test_size=test_share, random_state=seed, stratify=strata)
+    parts = np.full(len(index), "train", dtype=object)
+    parts[test] = "test"
+    return parts
