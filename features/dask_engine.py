@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
-from features.build import CUTOFF, build_features, resolve_families
-from features.errors import ConfigError, CutoffError, DataValidationError
-from features.labels import LabelReport, check_window, make_labels
+from features.build import CUTOFF, build_features
+from features.errors import ConfigError, DataValidationError
+from features.labels import LabelReport, make_labels
 from features.loading import (
     CustomerData,
     RowProblem,
@@ -42,7 +43,7 @@ from features.loading import (
     parse_ids,
     validate_table,
 )
-from features.prepare import PreparedData, from_day, prepare, to_day
+from features.prepare import PreparedData, from_day, prepare
 from features.schema import CUSTOMER_ID, TABLES
 from features.snapshots import build_snapshots
 from features.sources import DataConfig, TableSource
@@ -58,6 +59,48 @@ ROW_BITS = 40
 EVENT_TABLES = ("transactions", "subscriptions", "interactions")
 """Tables with many rows per customer: read and validated partition by partition."""
 WORK_TABLE = "{table}.part{index:05d}.parquet"
+
+
+class DaskConfig(BaseModel):
+    """Where and how the ``dask`` engine runs (the experiment config's ``dask`` section).
+
+    Environment and command line win over the file: ``RETAIN_DASK_SCHEDULER`` and
+    ``--scheduler`` name a cluster to join.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scheduler: str | None = Field(
+        None,
+        description="Address of a running Dask scheduler (tcp://host:8786); unset: a local "
+        "cluster on 127.0.0.1 sized to this machine.",
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Local cluster: worker processes (default one per core)."
+    )
+    memory_limit: str | None = Field(
+        None,
+        description="Local cluster: memory per worker, e.g. 4GB (default: the machine's memory "
+        "shared equally); workers spill to disk past 60% of it.",
+    )
+    partitions: int | None = Field(
+        None,
+        ge=1,
+        description="Customer partitions (default: two per input file, at least four); each "
+        "partition's history must fit in one worker's memory several times over.",
+    )
+    work_dir: Path | None = Field(
+        None,
+        description="Where the canonical tables and outputs go, partitioned (default "
+        ".retain/dask); on a cluster, a folder every worker can read and write.",
+    )
+
+    def settings(self, scheduler: str | None = None) -> ClusterSettings:
+        return ClusterSettings(
+            scheduler=scheduler or self.scheduler,
+            workers=self.workers,
+            memory_limit=self.memory_limit,
+        )
 
 
 @dataclass(frozen=True)
@@ -268,14 +311,27 @@ class PartitionedData:
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         return from_day(self.start_day), from_day(self.end_day)
 
-    def partition(self, index: int) -> PreparedData | None:
-        """Partition ``index`` prepared by ``features.prepare``, with the whole data's window."""
-        frames = {
+    def tables_of(self, index: int) -> dict[str, pd.DataFrame]:
+        """Partition ``index``'s canonical tables as ``features.loading`` leaves them."""
+        return {
             name: pd.read_parquet(
                 self.work_dir / WORK_TABLE.format(table=name, index=index)
             ).reset_index(drop=True)
             for name in self.tables
         }
+
+    def gather(self) -> CustomerData:
+        """Every partition's tables in one ``CustomerData``, for work that needs the whole history
+        in memory (training's baselines). Within a customer, rows keep the input order, so
+        per-customer sums add in the pandas path's order."""
+        parts = [self.tables_of(k) for k in range(self.npartitions)]
+        return CustomerData(
+            **{name: pd.concat([p[name] for p in parts], ignore_index=True) for name in self.tables}
+        )
+
+    def partition(self, index: int) -> PreparedData | None:
+        """Partition ``index`` prepared by ``features.prepare``, with the whole data's window."""
+        frames = self.tables_of(index)
         if not len(frames["transactions"]):
             return None
         prep = prepare(CustomerData(**frames))
@@ -375,16 +431,26 @@ def compute(tasks: Sequence[Any], *, progress: bool = False) -> list[Any]:
     return list(client.gather(futures))
 
 
+@dataclass(frozen=True)
+class PartitionOutputs:
+    """What ``map_partitions`` wrote: one Parquet file per non-empty partition, and what else each
+    partition's task returned (label reports, for instance), in the same order."""
+
+    paths: list[Path]
+    extras: list[Any]
+
+
 def map_partitions(
     data: PartitionedData,
-    build: Callable[[PreparedData], pd.DataFrame],
+    build: Callable[[PreparedData], tuple[pd.DataFrame, Any]],
     out_dir: Path,
     *,
     progress: bool = False,
-) -> list[Path]:
+) -> PartitionOutputs:
     """Run ``build`` on every prepared partition and write its frame as ``part.NNNNN.parquet``.
 
-    Returns the files written (empty partitions write none).
+    ``build`` returns the frame to write and anything else to hand back (e.g. label reports).
+    Each file is written to a temporary name and renamed, so a file present is whole.
     """
     import dask
 
@@ -395,21 +461,25 @@ def map_partitions(
         dask.delayed(_build_partition)(data, k, build, str(out_dir))
         for k in range(data.npartitions)
     ]
-    return [Path(p) for p in compute(tasks, progress=progress) if p is not None]
+    done = [r for r in compute(tasks, progress=progress) if r is not None]
+    return PartitionOutputs([Path(p) for p, _ in done], [extra for _, extra in done])
 
 
 def _build_partition(
-    data: PartitionedData, index: int, build: Callable[[PreparedData], pd.DataFrame], out: str
-) -> str | None:
+    data: PartitionedData,
+    index: int,
+    build: Callable[[PreparedData], tuple[pd.DataFrame, Any]],
+    out: str,
+) -> tuple[str, Any] | None:
     prep = data.partition(index)
     if prep is None:
         return None
-    frame = build(prep)
+    frame, extra = build(prep)
     path = Path(out) / f"part.{index:05d}.parquet"
     tmp = path.with_name(f".{path.name}.tmp")
     frame.to_parquet(tmp)
     tmp.replace(path)
-    return str(path)
+    return str(path), extra
 
 
 @dataclass(frozen=True)
@@ -419,8 +489,8 @@ class FeatureTask:
     as_of: pd.Timestamp
     families: tuple[str, ...] | None = None
 
-    def __call__(self, prep: PreparedData) -> pd.DataFrame:
-        return build_features(prep, self.as_of, families=self.families)
+    def __call__(self, prep: PreparedData) -> tuple[pd.DataFrame, None]:
+        return build_features(prep, self.as_of, families=self.families), None
 
 
 @dataclass(frozen=True)
@@ -431,9 +501,8 @@ class LabelTask:
     horizon_days: int
     active_days: int | None = 365
 
-    def __call__(self, prep: PreparedData) -> pd.DataFrame:
-        labels, _ = make_labels(prep, self.as_of, self.horizon_days, active_days=self.active_days)
-        return labels
+    def __call__(self, prep: PreparedData) -> tuple[pd.DataFrame, LabelReport]:
+        return make_labels(prep, self.as_of, self.horizon_days, active_days=self.active_days)
 
 
 @dataclass(frozen=True)
@@ -445,8 +514,8 @@ class SnapshotTask:
     families: tuple[str, ...] | None = None
     active_days: int | None = 365
 
-    def __call__(self, prep: PreparedData) -> pd.DataFrame:
-        frame, _ = build_snapshots(
+    def __call__(self, prep: PreparedData) -> tuple[pd.DataFrame, list[LabelReport]]:
+        return build_snapshots(
             prep,
             self.cutoffs,
             self.horizon_days,
@@ -454,47 +523,50 @@ class SnapshotTask:
             active_days=self.active_days,
             progress=False,
         )
-        return frame
 
 
-def read_parts(paths: Sequence[Path], *, index: str | None = CUSTOMER_ID) -> pd.DataFrame:
-    """The frames ``map_partitions`` wrote, concatenated and sorted as the pandas path sorts them."""
-    frames = [pd.read_parquet(p) for p in paths]
+def merge_label_reports(parts: Sequence[LabelReport]) -> LabelReport:
+    """One cutoff's label report over all partitions: counts summed, churn rate re-weighted."""
+    labelled = sum(p.labelled for p in parts)
+    churners = sum(p.churn_rate * p.labelled for p in parts if p.labelled)
+    excluded: dict[str, int] = {}
+    for p in parts:
+        for why, n in p.excluded.items():
+            excluded[why] = excluded.get(why, 0) + n
+    return LabelReport(
+        cutoff=parts[0].cutoff,
+        horizon_days=parts[0].horizon_days,
+        labelled=labelled,
+        churn_rate=churners / labelled if labelled else float("nan"),
+        excluded=excluded,
+    )
+
+
+def read_parts(paths: Sequence[Path] | PartitionOutputs, *, index: bool = True) -> pd.DataFrame:
+    """The frames ``map_partitions`` wrote, concatenated and sorted as the pandas path sorts them:
+    by customer id (the index) or, for snapshot rows, by cutoff then customer."""
+    files = paths.paths if isinstance(paths, PartitionOutputs) else paths
+    frames = [pd.read_parquet(p) for p in files]
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames)
-    if index is not None and frame.index.name == index:
+    if index:
         return frame.sort_index(kind="stable")
     keys = [k for k in (CUTOFF, CUSTOMER_ID) if k in frame.columns]
     return frame.sort_values(keys, kind="stable", ignore_index=True)
 
 
-def check_cutoff(data: PartitionedData, as_of: pd.Timestamp, horizon_days: int) -> None:
-    """The label window of ``as_of`` must lie in the whole data (``features.labels``' rule)."""
-    if data.npartitions:
-        probe = next(
-            (p for k in range(data.npartitions) if (p := data.partition(k)) is not None), None
-        )
-        if probe is None:
-            raise CutoffError("the data has no transactions")
-        check_window(probe, to_day(as_of), horizon_days)
-
-
-def families_of(data: PartitionedData, requested: Sequence[str] | None) -> tuple[str, ...]:
-    """The requested feature families checked against the partitioned tables."""
-    probe = next(p for k in range(data.npartitions) if (p := data.partition(k)) is not None)
-    return tuple(resolve_families(requested, probe))
-
-
 __all__ = [
     "ClusterSettings",
+    "DaskConfig",
     "FeatureTask",
-    "LabelReport",
     "LabelTask",
+    "PartitionOutputs",
     "PartitionedData",
     "SnapshotTask",
     "load_partitioned",
     "map_partitions",
+    "merge_label_reports",
     "read_parts",
     "start_client",
 ]

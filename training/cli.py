@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from features.errors import ConfigError
+
 TrackingUri = Annotated[
     str | None,
     typer.Option(
@@ -24,6 +26,17 @@ def train_command(
         bool, typer.Option(help="Fail on any unusable input row instead of excluding it.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="pandas or dask: where features are built (default: the config's)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler to join (tcp://host:8786; or $RETAIN_DASK_SCHEDULER); "
+            "default a local cluster on 127.0.0.1."
+        ),
+    ] = None,
     promote_separately: Annotated[
         bool,
         typer.Option(
@@ -39,6 +52,9 @@ def train_command(
     parent MLflow run; the LightGBM models are registered as 'churn' and 'clv' (names from the
     config) and become 'champion' only if they beat the current champion significantly on the
     same test customers (paired bootstrap), churn and CLV together.
+
+    With engine: dask (or --engine dask) the snapshots are built per customer partition on a
+    Dask cluster, then training proceeds in memory on the customer-level table, as with pandas.
     """
     from training.config import load_config
     from training.pipeline import train
@@ -46,6 +62,12 @@ def train_command(
     cfg = load_config(config)
     if strict:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"strict": True})})
+    if engine is not None:
+        if engine not in ("pandas", "dask"):
+            raise ConfigError(f"--engine {engine!r}: expected pandas or dask")
+        cfg = cfg.model_copy(update={"engine": engine})
+    if scheduler:
+        cfg = cfg.model_copy(update={"dask": cfg.dask.model_copy(update={"scheduler": scheduler})})
     if promote_separately:
         promotion = cfg.promotion.model_copy(update={"separately": True})
         cfg = cfg.model_copy(update={"promotion": promotion})

@@ -105,7 +105,7 @@ def test_features_labels_snapshots_equal_the_pandas_path(
 
     snaps = read_parts(
         map_partitions(parted, SnapshotTask(tuple(cutoffs), 90), tmp_path / "snapshots"),
-        index=None,
+        index=False,
     )
     expected, _ = build_snapshots(prep, cutoffs, 90, progress=False)
     assert_same(snaps, expected)
