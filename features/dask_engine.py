@@ -86,7 +86,7 @@ class DaskConfig(BaseModel):
     partitions: int | None = Field(
         None,
         ge=1,
-        description="Customer partitions (default: two per input file, at least four); each "
+        description="Customer partitions (default: four per input file, at least four); each "
         "partition's history must fit in one worker's memory several times over.",
     )
     work_dir: Path | None = Field(
