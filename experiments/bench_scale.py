@@ -215,6 +215,24 @@ def run_pandas(folder: Path, cap_bytes: int) -> dict:
     return dict(json.loads(lines[-1]))
 
 
+def dask_row(folder: Path, rows: int, args: argparse.Namespace) -> dict:
+    """One dask run as a row of the results table."""
+    print("  dask ...", flush=True)
+    d = run_dask(folder, CACHE / "work", args.workers, args.memory_limit)
+    print(f"  dask: {json.dumps(d)}", flush=True)
+    return {
+        "engine": f"dask, {args.workers} workers x {args.memory_limit}",
+        "transactions": rows,
+        "customers": d["customers"],
+        "seconds": d["seconds"],
+        "rows/s": rows / d["seconds"],
+        "rows/s per core": rows / d["seconds"] / args.workers,
+        "peak per worker (GB)": d["peak_worker_gb"],
+        "peak total (GB)": d["peak_total_gb"],
+        "outcome": "done",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10M,30M,100M", help="transactions per run, e.g. 1M,10M")
@@ -222,6 +240,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="4GB", help="memory limit per Dask worker")
     parser.add_argument("--pandas-cap", default="8GB", help="address-space cap of the pandas run")
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas runs")
+    parser.add_argument("--no-dask", action="store_true", help="skip the dask runs")
     args = parser.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     cap = parse_size(args.pandas_cap.upper().replace("GB", "")) * 1_000_000_000
@@ -231,22 +250,8 @@ def main() -> None:
         folder = CACHE / f"{size}"
         print(f"{size:,} transactions: generating (if not cached) in {folder}", flush=True)
         rows = generate(size, folder)
-        print("  dask ...", flush=True)
-        d = run_dask(folder, CACHE / "work", args.workers, args.memory_limit)
-        print(f"  dask: {json.dumps(d)}", flush=True)
-        rows_out.append(
-            {
-                "engine": f"dask, {args.workers} workers x {args.memory_limit}",
-                "transactions": rows,
-                "customers": d["customers"],
-                "seconds": d["seconds"],
-                "rows/s": rows / d["seconds"],
-                "rows/s per core": rows / d["seconds"] / args.workers,
-                "peak per worker (GB)": d["peak_worker_gb"],
-                "peak total (GB)": d["peak_total_gb"],
-                "outcome": "done",
-            }
-        )
+        if not args.no_dask:
+            rows_out.append(dask_row(folder, rows, args))
         if pandas_failed:
             continue
         print("  pandas ...", flush=True)

@@ -169,7 +169,9 @@ def read_partitioned(source: TableSource) -> Any:
             return dd.read_csv(
                 path, sep=source.sep, dtype=str, keep_default_na=False, blocksize="64MB"
             )
-        return dd.read_parquet(path)
+        # a partition per row group (about 1M rows for pandas/pyarrow writers), not per file:
+        # a 5M-row file read whole and shuffled overruns a 4 GB worker
+        return dd.read_parquet(path, split_row_groups=True)
     except (OSError, ValueError) as err:
         raise DataValidationError(
             f"cannot read {path} as partitioned {'CSV' if is_csv else 'Parquet'} "
