@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast fuzz soak bench results results-models bench-features bench-serving bench-scoring bench-labelled docs clean
+.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast fuzz soak bench results results-models bench-features bench-serving bench-scoring bench-labelled bench-scale docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,6 +88,11 @@ bench-scoring: venv ## Batch scoring of 1M customers
 
 bench-labelled: venv ## Training on a labelled CRM export of 100k rows x 40 attributes
 	$(BIN)/python experiments/bench_labelled.py
+
+SCALE_SIZES ?= 10M,30M,100M
+
+bench-scale: venv ## Features on 10M-100M transactions: Dask (2 workers) vs pandas (SCALE_SIZES=1M,10M)
+	$(BIN)/python experiments/bench_scale.py --sizes $(SCALE_SIZES)
 
 docs: venv ## Regenerate docs/FEATURES.md from the catalogue
 	$(BIN)/retain features --list --markdown > docs/FEATURES.md

@@ -115,12 +115,29 @@ def features_command(
     as_of: Annotated[
         str | None, typer.Option(help="Cutoff date: events on or before it are used.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Parquet file to write.")] = Path("features.parquet"),
+    out: Annotated[
+        Path, typer.Option(help="Parquet file to write (engine dask: a folder of part files).")
+    ] = Path("features.parquet"),
     strict: Annotated[bool, typer.Option(help="Fail on any unusable input row.")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="pandas or dask; default the config's 'engine' key, else pandas."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler to join (tcp://host:8786; or $RETAIN_DASK_SCHEDULER); "
+            "default a local cluster on 127.0.0.1."
+        ),
+    ] = None,
 ) -> None:
     """List the feature catalogue, or write the features of every customer as of a date.
 
     Example: retain features --config experiments/demo.yaml --as-of 2024-06-30 --out f.parquet
+
+    With the dask engine (engine: dask in the config, or --engine dask) the data paths may be
+    Parquet folders or globs; the features are written as one Parquet file per customer
+    partition into --out, with a progress bar and the Dask dashboard's address.
     """
     from features.catalogue import catalogue_frame, catalogue_markdown
 
@@ -151,6 +168,12 @@ def features_command(
     if data_config.labelled:
         _snapshot_features(data_config, as_of, out, strict=strict)
         return
+    from features.engine import read_engine_section
+
+    configured, settings = read_engine_section(config)
+    if (engine or configured) == "dask":
+        _dask_features(data_config, families, day.normalize(), out, settings, scheduler, strict)
+        return
     data, reports = load_data(data_config)
     for report in reports:
         for line in report.lines():
@@ -161,6 +184,41 @@ def features_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out)
     typer.echo(f"wrote {len(frame):,} customers x {frame.shape[1]} features as of {as_of} to {out}")
+
+
+def _dask_features(
+    data_config: Any,
+    families: list[str] | None,
+    day: Any,
+    out: Path,
+    settings: Any,
+    scheduler: str | None,
+    strict: bool,
+) -> None:
+    """``retain features`` on the dask engine: partitioned Parquet of features into ``out``."""
+    from features.dask_engine import FeatureTask, map_partitions
+    from features.engine import DaskEngine
+    from model.settings import retain_home
+
+    if strict:
+        data_config = data_config.model_copy(update={"strict": True})
+    with DaskEngine(settings, work_dir=retain_home() / "dask", scheduler=scheduler) as engine:
+        parted = engine.load_partitioned(data_config)
+        for report in parted.reports:
+            for line in report.lines():
+                typer.echo(line, err=True)
+        task = FeatureTask(day, tuple(families) if families else None)
+        written = map_partitions(parted, task, out, progress=True)
+    rows = sum(_parquet_rows(p) for p in written.paths)
+    typer.echo(
+        f"wrote {rows:,} customers as of {day.date()} to {out}/ ({len(written.paths)} partitions)"
+    )
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def _snapshot_features(data_config: Any, as_of: str, out: Path, *, strict: bool) -> None:

@@ -55,6 +55,8 @@ from serving.store import ECONOMICS, load_packaged_scorer
 from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
 
 CHUNK_ROWS = 100_000
+SCORES_PARTS = "scores_parts"
+"""A generation's folder of partitioned scores (the dask engine's, one file per partition)."""
 CARDS = "cards"
 """The key of ``SCORE_META`` holding the churn and CLV models' cards (``model.card``)."""
 
@@ -293,8 +295,13 @@ def write_generation(
     day: pd.Timestamp,
     table_path: Path,
     info: dict[str, Any],
+    *,
+    parts: list[Path] | None = None,
 ) -> tuple[Path, Path, Path]:
     """Write one generation (see ``serving.generation``): files, commit, publish, prune.
+
+    ``parts`` (the dask engine's partitioned scores) are moved into the generation's
+    ``SCORES_PARTS`` folder before the commit, so they come and go with it.
 
     Test-hook points (``RETAIN_TEST_KILL_AT``) sit after each file is written and before the
     next step: ``score:scores.parquet``, ``score:scores.csv``, ``score:lookup``,
@@ -318,6 +325,11 @@ def write_generation(
     staged = temporary_path(table_path, generation)
     write_parquet(features.assign(**{AS_OF: day}).reset_index(), staged, generation)
     test_hook("score:lookup")
+    if parts is not None:
+        (gen_dir / SCORES_PARTS).mkdir()
+        for part in parts:
+            part.replace(gen_dir / SCORES_PARTS / part.name)
+        fsync_dir(gen_dir / SCORES_PARTS)
     fsync_dir(gen_dir)
     files = {name: (gen_dir / name).stat().st_size for name in ("scores.parquet", "scores.csv")}
     record = {

@@ -183,8 +183,23 @@ def score_command(
         Path | None, typer.Option(help="Output folder (default .retain/scores).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any unusable input row.")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="pandas or dask; default the config's 'engine' key, else pandas."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler to join (tcp://host:8786; or $RETAIN_DASK_SCHEDULER); "
+            "default a local cluster on 127.0.0.1."
+        ),
+    ] = None,
 ) -> None:
     """Score every active customer with the packaged champion models; refresh the id lookup table.
+
+    With the dask engine, each customer partition is featured and scored on a Dask worker
+    (progress bar and dashboard address shown) and the generation also holds the scores as
+    partitioned Parquet (scores_parts/).
 
     Writes scores.parquet and scores.csv (churn probability, CLV, value if staying, value at risk
     as gross profit with its currency, risk tier, top reasons, segment columns) and the
@@ -192,9 +207,18 @@ def score_command(
     active_days (or a running subscription); the service flags other ids `active: false`.
     """
     use_local_bentoml_home()
+    from features.engine import DaskEngine, read_engine_section
     from serving.batch import score_base
 
-    result = score_base(config, as_of, out_dir=out or retain_home() / "scores", strict=strict)
+    configured, settings = read_engine_section(config)
+    out_dir = out or retain_home() / "scores"
+    if (engine or configured) == "dask":
+        from serving.batch_dask import score_base_dask
+
+        with DaskEngine(settings, work_dir=retain_home() / "dask", scheduler=scheduler) as dask:
+            result = score_base_dask(config, as_of, out_dir=out_dir, engine=dask, strict=strict)
+    else:
+        result = score_base(config, as_of, out_dir=out_dir, strict=strict)
     for line in result.lines():
         typer.echo(line)
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from features.errors import ConfigError
+
 TrackingUri = Annotated[
     str | None,
     typer.Option(
@@ -24,6 +26,17 @@ def train_command(
         bool, typer.Option(help="Fail on any unusable input row instead of excluding it.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="pandas or dask: where features are built (default: the config's)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler to join (tcp://host:8786; or $RETAIN_DASK_SCHEDULER); "
+            "default a local cluster on 127.0.0.1."
+        ),
+    ] = None,
     promote_separately: Annotated[
         bool,
         typer.Option(
@@ -43,6 +56,9 @@ def train_command(
     Under the evaluation table: each model's calibration on the test cutoff (mean predicted vs
     observed; a warning beyond the config's calibration limits) and a note for any fit that is
     unreliable. Library warnings are printed as one plain note each, never with source paths.
+
+    With engine: dask (or --engine dask) the snapshots are built per customer partition on a
+    Dask cluster, then training proceeds in memory on the customer-level table, as with pandas.
     """
     from training.config import load_config
     from training.fit_notes import captured_warnings
@@ -51,6 +67,12 @@ def train_command(
     cfg = load_config(config)
     if strict:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"strict": True})})
+    if engine is not None:
+        if engine not in ("pandas", "dask"):
+            raise ConfigError(f"--engine {engine!r}: expected pandas or dask")
+        cfg = cfg.model_copy(update={"engine": engine})
+    if scheduler:
+        cfg = cfg.model_copy(update={"dask": cfg.dask.model_copy(update={"scheduler": scheduler})})
     if promote_separately:
         promotion = cfg.promotion.model_copy(update={"separately": True})
         cfg = cfg.model_copy(update={"promotion": promotion})

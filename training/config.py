@@ -14,6 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.catalogue import FAMILIES
+from features.dask_engine import DaskConfig
+from features.engine import Engine
 from features.errors import ConfigError
 from features.sources import DataConfig
 from model.economics import Economics
@@ -278,6 +280,14 @@ class ExperimentConfig(_Frozen):
         CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."
     )
     seed: int = Field(42, description="Seed for every random step; same seed, same models.")
+    engine: Engine = Field(
+        "pandas",
+        description="Where features are built: pandas (this process) or dask (partitioned "
+        "Parquet inputs, per customer partition on a Dask cluster; same features and labels).",
+    )
+    dask: DaskConfig = Field(
+        DaskConfig(), description="The dask engine's cluster, partitions and work folder."
+    )
 
     @model_validator(mode="after")
     def _known_families(self) -> ExperimentConfig:

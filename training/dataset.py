@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.build import CUTOFF, build_features, feature_names, resolve_families
+from features.build import CUTOFF, feature_names, resolve_families
+from features.engine import DaskEngine, PandasEngine, feature_engine
 from features.errors import CutoffError
 from features.labelled import AttributeSchema
 from features.labels import CHURN, FUTURE_VALUE, LabelReport, check_window, make_labels
-from features.loading import TableReport, load_data
+from features.loading import TableReport
 from features.prepare import PreparedData, prepare, to_day
 from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
-from features.snapshots import build_snapshots, month_end_cutoffs
+from features.snapshots import month_end_cutoffs
+from model.settings import retain_home
 from training.config import ExperimentConfig
 from training.leakage import check_leakage
 
@@ -151,7 +153,9 @@ class TrainingData:
         }
 
 
-def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> TrainingData:
+def load_training_data(
+    config: ExperimentConfig, *, progress: bool = True, scheduler: str | None = None
+) -> TrainingData:
     """Load the configured tables, build snapshots at every needed cutoff and split them.
 
     Before anything is fitted, the leakage guard checks the training rows (``training.leakage``).
@@ -161,7 +165,23 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
         from training.labelled_data import load_labelled_training_data
 
         return load_labelled_training_data(config, progress=progress)
-    data, load_reports = load_data(config.data)
+    engine = feature_engine(
+        config.engine,
+        config.dask,
+        work_dir=retain_home() / "dask",
+        scheduler=scheduler,
+        progress=progress,
+    )
+    with engine:
+        return _training_data(config, engine, progress=progress)
+
+
+def _training_data(
+    config: ExperimentConfig, engine: PandasEngine | DaskEngine, *, progress: bool
+) -> TrainingData:
+    """``load_training_data`` on one engine: the dask engine builds the snapshots and the test
+    cutoff's features per customer partition; the rest runs on the gathered tables."""
+    data, load_reports = engine.load(config.data)
     prep = prepare(data)  # once per run: every cutoff below reuses these arrays
     if config.contractual and prep.subscriptions is None:
         raise CutoffError("business: contractual needs a subscriptions table in data")
@@ -178,7 +198,7 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
     split = out_of_time_split(cutoffs, config.horizon_days, config.split.max_train_cutoffs)
     active_days = None if config.contractual else config.active_days
     check_window(prep, to_day(split.test), config.horizon_days)
-    frame, label_reports = build_snapshots(
+    frame, label_reports = engine.snapshots(
         prep,
         [*split.train, split.validation],
         config.horizon_days,
@@ -186,7 +206,7 @@ def load_training_data(config: ExperimentConfig, *, progress: bool = True) -> Tr
         active_days=active_days,
         progress=progress,
     )
-    test_features = build_features(prep, split.test, families=[*families, BTYD])
+    test_features = engine.features(prep, split.test, families=[*families, BTYD])
     test_frame, test_report = _snapshot(
         test_features, families, prep, split.test, config.horizon_days, active_days
     )

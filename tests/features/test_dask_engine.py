@@ -1,0 +1,162 @@
+"""The Dask engine gives the pandas path's features, labels and snapshots, exactly, per customer.
+
+Inputs are the demo businesses' CSV exports split into several Parquet files by row (so one
+customer's history is spread over files and the shuffle has work to do), read on a LocalCluster
+of two workers. CDNOW (../shared/data/cdnow) is compared too when it is present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.build import build_features
+from features.dask_engine import (
+    ClusterSettings,
+    FeatureTask,
+    LabelTask,
+    SnapshotTask,
+    load_partitioned,
+    map_partitions,
+    read_parts,
+    start_client,
+)
+from features.labels import make_labels
+from features.loading import load_data
+from features.prepare import prepare
+from features.snapshots import build_snapshots, month_end_cutoffs
+from features.sources import DataConfig
+
+pytestmark = pytest.mark.slow
+
+CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "cdnow"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    c = start_client(ClusterSettings(workers=2, threads=1, processes=False, memory_limit="1GB"))
+    yield c
+    c.close()
+    c.cluster.close()
+
+
+def split_to_parquet(csv: Path, folder: Path, files: int = 3) -> Path:
+    """The CSV's rows, as text, in ``files`` Parquet files of consecutive rows."""
+    raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    folder.mkdir(parents=True)
+    for k, part in enumerate(np.array_split(np.arange(len(raw)), files)):
+        raw.iloc[part].to_parquet(folder / f"part-{k}.parquet", index=False)
+    return folder
+
+
+def configs(business: Path, tmp: Path, tables: list[str]) -> tuple[DataConfig, DataConfig]:
+    """The pandas config (CSV files) and the dask one (Parquet folders; customers stays CSV)."""
+    csv = {t: {"path": str(business / f"{t}.csv")} for t in tables}
+    parts = {
+        t: {"path": str(split_to_parquet(business / f"{t}.csv", tmp / t))}
+        if t != "customers"
+        else csv[t]
+        for t in tables
+    }
+    return DataConfig.model_validate(csv), DataConfig.model_validate(parts)
+
+
+def assert_same(dask_frame: pd.DataFrame, pandas_frame: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(dask_frame, pandas_frame, check_exact=True, check_dtype=False)
+    assert len(dask_frame) > 0
+
+
+@pytest.mark.parametrize(
+    ("business", "tables"),
+    [
+        ("retail", ["transactions", "customers"]),
+        ("subscription", ["transactions", "customers", "subscriptions", "interactions"]),
+    ],
+)
+def test_features_labels_snapshots_equal_the_pandas_path(
+    client: object, demo_data: Path, tmp_path: Path, business: str, tables: list[str]
+) -> None:
+    pandas_config, dask_config = configs(demo_data / business, tmp_path / "in", tables)
+    data, reports = load_data(pandas_config)
+    prep = prepare(data)
+    parted = load_partitioned(dask_config, tmp_path / "work", npartitions=4)
+
+    assert (parted.start_day, parted.end_day) == (prep.start_day, prep.end_day)
+    assert parted.customers == prep.n_customers
+    for ours, theirs in zip(parted.reports, reports, strict=True):
+        assert (ours.table, ours.rows_read, ours.rows_kept) == (
+            theirs.table,
+            theirs.rows_read,
+            theirs.rows_kept,
+        )
+        assert ours.duplicates_dropped == theirs.duplicates_dropped
+
+    cutoffs = month_end_cutoffs(prep, 90)[-3:]
+    as_of = cutoffs[-1]
+    features = read_parts(map_partitions(parted, FeatureTask(as_of), tmp_path / "features"))
+    assert_same(features, build_features(prep, as_of))
+
+    labels = read_parts(map_partitions(parted, LabelTask(as_of, 90), tmp_path / "labels"))
+    assert_same(labels, make_labels(prep, as_of, 90)[0])
+
+    snaps = read_parts(
+        map_partitions(parted, SnapshotTask(tuple(cutoffs), 90), tmp_path / "snapshots"),
+        index=False,
+    )
+    expected, _ = build_snapshots(prep, cutoffs, 90, progress=False)
+    assert_same(snaps, expected)
+
+
+def test_excluded_rows_are_counted_over_partitions(client: object, tmp_path: Path) -> None:
+    """Bad rows spread over files are excluded and counted as the pandas loader counts them."""
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "", "b", "b", "c", "c"],
+            "timestamp": [
+                *("2024-01-01", "2024-02-01", "2024-01-05", "not a date"),
+                *("2024-03-01", "2024-03-02", "2024-03-02"),
+            ],
+            "amount": ["10", "x", "5", "7", "8", "9", "9"],
+        }
+    )
+    (tmp_path / "tx").mkdir()
+    raw.iloc[:4].to_parquet(tmp_path / "tx" / "a.parquet", index=False)
+    raw.iloc[4:].to_parquet(tmp_path / "tx" / "b.parquet", index=False)
+    config = DataConfig.model_validate({"transactions": {"path": str(tmp_path / "tx")}})
+    parted = load_partitioned(config, tmp_path / "work", npartitions=2)
+    (report,) = parted.reports
+    assert (report.rows_read, report.rows_kept, report.duplicates_dropped) == (7, 3, 1)
+    counts = {p.column: p.count for p in report.problems}
+    assert counts == {"customer_id": 1, "timestamp": 1, "amount": 1}
+
+
+@pytest.mark.skipif(not (CDNOW / "CDNOW_master.txt").exists(), reason="CDNOW is not in shared")
+def test_cdnow_features_equal_the_pandas_path(client: object, tmp_path: Path) -> None:
+    import yaml
+
+    spec = yaml.safe_load((Path("experiments/cdnow.yaml")).read_text())["data"]["transactions"]
+    source = (Path("experiments") / spec["path"]).resolve()
+    pandas_config = DataConfig.model_validate({"transactions": {**spec, "path": str(source)}})
+    data, _ = load_data(pandas_config)
+    prep = prepare(data)
+    folder = tmp_path / "cdnow"
+    folder.mkdir()
+    raw = data.transactions
+    for k, part in enumerate(np.array_split(np.arange(len(raw)), 3)):
+        raw.iloc[part].to_parquet(folder / f"part-{k}.parquet", index=False)
+    parted = load_partitioned(
+        DataConfig.model_validate(
+            {"transactions": {"path": str(folder), "drop_duplicates": False}}
+        ),
+        tmp_path / "work",
+        npartitions=3,
+    )
+    as_of = month_end_cutoffs(prep, 90)[-1]
+    features = read_parts(map_partitions(parted, FeatureTask(as_of), tmp_path / "features"))
+    assert_same(features, build_features(prep, as_of))
+    labels = read_parts(map_partitions(parted, LabelTask(as_of, 90), tmp_path / "labels"))
+    assert_same(labels, make_labels(prep, as_of, 90)[0])
