@@ -68,7 +68,7 @@ bench: bench-features bench-serving bench-scoring bench-labelled ## All benchmar
 
 results: bench results-models ## Regenerate every table the README quotes
 
-results-models: venv ## Model tables: demo data, CDNOW (../shared/data/cdnow), demo CRM exports
+results-models: venv ## Model tables: demo data, CDNOW (../shared/data/cdnow), demo CRM exports, calibration
 	$(BIN)/python experiments/eval_models.py
 
 .venv-bench/.synced: experiments/bench-requirements.txt | venv

@@ -8,9 +8,12 @@ champion changes anything) and writes its table to ``experiments/results/<name>.
 - ``demo.md``: ``experiments/demo.yaml`` on the demo retail business of ``make demo``
   (``retain demo-data``: 5,000 customers, seed 42), written into the temporary folder;
 - ``crm.md``: ``experiments/crm.yaml`` (one as_of day, in-time) and ``crm_monthly.yaml`` (six
-  month ends, out of time) on the demo CRM exports, with each churn model's calibration.
+  month ends, out of time) on the demo CRM exports, with each churn model's calibration;
+- ``calibration.md``: calibration-in-the-large of the LightGBM models on the test cutoff, before
+  and after the season features, on the demo retail business and on CDNOW.
 
-Run with ``make results`` (or ``python experiments/eval_models.py [cdnow] [demo] [crm]``).
+Run with ``make results`` (or ``python experiments/eval_models.py [cdnow] [demo] [crm]
+[calibration]``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
 DEMO_CUSTOMERS, DEMO_SEED = 5000, 42
+CHECKS = ("calibration of", "warning:", "note:")
+"""Training output lines quoted under a table: calibration checks, warnings, fit notes."""
 EMPC_NOTE = (
     "EMPC uses Verbraken et al.'s defaults (CLV 200, incentive 10, contact cost 1, acceptance "
     "Beta(6, 14)); CLV metrics are over the horizon's spend."
@@ -41,8 +46,10 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     config = load_config(config_path)
     started = time.perf_counter()
-    result = train(config, progress=False, log=lambda _: None)
+    said: list[str] = []
+    result = train(config, progress=False, log=said.append)
     seconds = time.perf_counter() - started
+    checks = [f"- {line.strip()}" for line in said if line.strip().startswith(CHECKS)]
     split = load_version(config.registry.churn, result.versions["churn"]).bundle.card.cutoffs
     command = f"retain train --config experiments/{config_path.name}"
     return "\n".join(
@@ -58,29 +65,13 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
             "",
             EMPC_NOTE,
             "",
+            "Calibration on the test cutoff and fit notes, as `retain train` prints them "
+            "(churn bias in probability points, CLV bias relative):",
+            "",
+            *checks,
+            "",
         ]
     )
-
-
-def calibration_rows(result: object) -> list[str]:
-    """Per churn model: mean predicted vs observed churn and the expected calibration error."""
-    import numpy as np
-
-    predictions = result.predictions  # type: ignore[attr-defined]
-    observed = predictions["churn"].to_numpy(dtype=float)
-    rows = []
-    for column in [c for c in predictions if c.startswith("churn.")]:
-        p = predictions[column].to_numpy(dtype=float)
-        bins = np.minimum((p * 10).astype(int), 9)
-        ece = sum(
-            abs(p[bins == b].mean() - observed[bins == b].mean()) * (bins == b).mean()
-            for b in np.unique(bins)
-        )
-        rows.append(
-            f"| {column.removeprefix('churn.')} | {p.mean():.4f} | {observed.mean():.4f} | "
-            f"{p.mean() - observed.mean():+.4f} | {ece:.4f} |"
-        )
-    return rows
 
 
 def gain_lines(result: object) -> list[str]:
@@ -137,13 +128,58 @@ def evaluate_crm(config_path: Path, home: Path, data: Path) -> list[str]:
         "",
         *gain_lines(result),
         "",
-        "Calibration on the test rows (ECE: expected calibration error over 10 equal-width bins):",
-        "",
-        "| churn model | mean predicted | observed | bias | ECE |",
-        "|---|---|---|---|---|",
-        *calibration_rows(result),
+        "`mean_predicted`, `observed`, `calibration_bias` and `ece` (expected calibration error "
+        "over 10 equal-width bins) are each model's calibration on the test rows.",
         "",
     ]
+
+
+SEASON_VARIANTS = (
+    ("before: no season features, 12 training cutoffs", 12, False),
+    ("season features, 12 training cutoffs", 12, True),
+    ("season features, 24 training cutoffs", 24, True),
+)
+
+
+def calibration_rows(config_path: Path, variants: tuple[tuple[str, int, bool], ...]) -> list[str]:
+    """The LightGBM churn and CLV models' calibration on the test cutoff, one row per variant.
+
+    Each variant fits only the LightGBM candidates on the experiment's data (no MLflow): the
+    same fold, features and calibration as ``retain train``.
+    """
+    from features.build import resolve_families
+    from training.candidates import CANDIDATES, Fold
+    from training.config import load_config
+    from training.dataset import load_training_data
+    from training.pipeline import evaluate_candidates
+
+    base = load_config(config_path)
+    rows = []
+    for label, cutoffs, season in variants:
+        split = base.split.model_copy(update={"max_train_cutoffs": cutoffs})
+        config = base.model_copy(update={"split": split})
+        data = load_training_data(config, progress=False)
+        if not season:
+            assert data.prep is not None
+            families = [f for f in resolve_families(None, data.prep) if f != "season"]
+            config = config.model_copy(update={"split": split, "families": families})
+            data = load_training_data(config, progress=False)
+        lightgbm = [c for c in CANDIDATES if c.name == "lightgbm"]
+        churn, clv = (r.metrics for r in evaluate_candidates(Fold(config, data), lightgbm).results)
+        rows.append(
+            f"| {label} | {churn['mean_predicted']:.1%} | {churn['observed']:.1%} | "
+            f"{churn['calibration_bias'] * 100:+.1f} | {churn['ece']:.3f} | {churn['roc_auc']:.4f} | "
+            f"{clv['mean_predicted']:.2f} | {clv['observed']:.2f} | "
+            f"{clv['calibration_bias']:+.1%} |"
+        )
+    return rows
+
+
+CALIBRATION_HEADER = [
+    "| approach | churn: mean predicted | observed | bias (points) | ECE | ROC-AUC "
+    "| CLV: mean predicted | actual | bias |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
 
 
 def write(name: str, text: str) -> None:
@@ -201,7 +237,44 @@ def main(which: list[str]) -> None:
                 state = Path(home) / name.removesuffix(".yaml")
                 lines += evaluate_crm(ROOT / "experiments" / name, state, data / "crm")
             write("crm", "\n".join(lines))
+    if "calibration" in which:
+        lines = [
+            "# Calibration through the season",
+            "",
+            "The LightGBM churn and CLV models on the test cutoff: mean predicted against observed "
+            "(calibration-in-the-large), expected calibration error over 10 equal-width bins and "
+            "ROC-AUC. Churn probabilities are Platt-calibrated on the validation cutoff, the most "
+            "recent one whose horizon has ended by the test cutoff. Written by `make results`.",
+            "",
+        ]
+        with tempfile.TemporaryDirectory() as home:
+            data = Path(home) / "demo"
+            write_demo(data, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, businesses=("retail",))
+            config = Path(home) / "demo.yaml"
+            config.write_text(
+                (ROOT / "experiments" / "demo.yaml")
+                .read_text()
+                .replace("../data/demo/retail/", f"{data / 'retail'}/")
+            )
+            lines += [
+                f"## Demo retail ({DEMO_CUSTOMERS:,} customers, seed {DEMO_SEED}): validation "
+                "2024-06-30 (the summer lull), test 2024-09-30 (before the Christmas peak)",
+                "",
+                *CALIBRATION_HEADER,
+                *calibration_rows(config, SEASON_VARIANTS),
+                "",
+            ]
+        cdnow = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
+        if cdnow.exists():
+            lines += [
+                "## CDNOW master log (`experiments/cdnow.yaml`)",
+                "",
+                *CALIBRATION_HEADER,
+                *calibration_rows(ROOT / "experiments" / "cdnow.yaml", SEASON_VARIANTS[:2]),
+                "",
+            ]
+        write("calibration", "\n".join(lines))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["cdnow", "demo", "crm"])
+    main(sys.argv[1:] or ["cdnow", "demo", "crm", "calibration"])

@@ -59,6 +59,12 @@ FAMILIES: dict[str, Family] = {
         ),
         Family("basket", "transactions", "Basket size, product and category diversity, returns."),
         Family(
+            "season",
+            "transactions",
+            "The cutoff's week of the year, and what the customer bought a year earlier in the "
+            "window the forecast looks at.",
+        ),
+        Family(
             "profile",
             "customers",
             "Tenure and the customer's attributes (one attr_<column> per column).",
@@ -268,6 +274,51 @@ def _transaction_features() -> list[FeatureSpec]:
     return specs
 
 
+SEASON_WINDOW = 90
+"""Length in days of the year-ago window: (cutoff - 365, cutoff - 365 + 90], the default horizon."""
+
+
+def _season_features() -> list[FeatureSpec]:
+    year_ago = f"({SEASON_WINDOW}-day window starting 365 days before the cutoff)"
+    week = "the cutoff day's ISO week of the year"
+    return [
+        FeatureSpec(
+            "cutoff_week_sin",
+            "season",
+            "float",
+            "transactions",
+            "at the cutoff",
+            f"sin(2 pi week / 52.1775) of {week}: with the cosine, a point on the year's circle, "
+            "so late December sits next to early January.",
+        ),
+        FeatureSpec(
+            "cutoff_week_cos",
+            "season",
+            "float",
+            "transactions",
+            "at the cutoff",
+            f"cos(2 pi week / 52.1775) of {week}.",
+        ),
+        FeatureSpec(
+            f"orders_year_ago_{SEASON_WINDOW}d",
+            "season",
+            "float",
+            "transactions",
+            year_ago,
+            "Orders in the same season a year earlier: the window the forecast covers, one year "
+            "back. Empty when the customer's first purchase is less than a year before the cutoff.",
+        ),
+        FeatureSpec(
+            f"spend_year_ago_{SEASON_WINDOW}d",
+            "season",
+            "float",
+            "transactions",
+            year_ago,
+            "Net spend in that year-ago window; empty when the history is shorter than a year.",
+        ),
+    ]
+
+
 def _other_features() -> list[FeatureSpec]:
     all_time = "all history to the cutoff"
     specs = [
@@ -370,7 +421,9 @@ def _other_features() -> list[FeatureSpec]:
     return specs
 
 
-CATALOGUE: tuple[FeatureSpec, ...] = tuple(_transaction_features() + _other_features())
+CATALOGUE: tuple[FeatureSpec, ...] = tuple(
+    _transaction_features() + _season_features() + _other_features()
+)
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in CATALOGUE}
 
 
@@ -507,6 +560,18 @@ LABELS: dict[str, ReasonLabel] = {
     ),
     "overdue_ratio": ReasonLabel(
         "{v} the usual gap since the last purchase", "times", "no usual gap yet"
+    ),
+    "cutoff_week_sin": ReasonLabel("the time of year", "text"),
+    "cutoff_week_cos": ReasonLabel("the time of year", "text"),
+    f"orders_year_ago_{SEASON_WINDOW}d": ReasonLabel(
+        f"{{v}} order{{s}} in the same {SEASON_WINDOW} days last year",
+        "count",
+        "less than a year of history",
+    ),
+    f"spend_year_ago_{SEASON_WINDOW}d": ReasonLabel(
+        f"{{v}} spent in the same {SEASON_WINDOW} days last year",
+        "money",
+        "less than a year of history",
     ),
     "items_per_order": ReasonLabel("{v} items per order", "score"),
     "distinct_products": ReasonLabel("{v} different product{s} bought", "count"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.btyd import summary_arrays
-from features.catalogue import TREND_WINDOWS, WINDOWS
+from features.catalogue import SEASON_WINDOW, TREND_WINDOWS, WINDOWS
 from features.prepare import NEVER, Transactions
 
 Columns = dict[str, np.ndarray]
@@ -211,10 +211,41 @@ def _distinct(customer: np.ndarray, item: np.ndarray, n: int) -> np.ndarray:
     return np.where(counts > 0, counts, np.nan)
 
 
+WEEKS_PER_YEAR = 52.1775
+YEAR_DAYS = 365
+
+
+def season_family(p: PastTransactions) -> Columns:
+    """The cutoff's week of the year on a circle, and orders and net spend a year earlier.
+
+    The year-ago window is ``(cutoff - 365, cutoff - 365 + SEASON_WINDOW]``, entirely before the
+    cutoff, so nothing after the cutoff is read. A customer whose first purchase falls after the
+    window's start (less than a year of history) gets empty values, not zeros: "no history" is
+    not "bought nothing last year". Decided per customer, so a request and a batch agree.
+    """
+    week = np.datetime64(p.cutoff, "D").astype(object).isocalendar()[1]
+    angle = 2.0 * np.pi * week / WEEKS_PER_YEAR
+    start = p.cutoff - YEAR_DAYS
+    end = start + SEASON_WINDOW
+    _, first, _ = p.purchase_day_bounds()
+    known = first <= start
+    rows = (p.day > start) & (p.day <= end)
+    placed = (p.order_day > start) & (p.order_day <= end)
+    orders = _count(p.order_customer[placed], p.n)
+    spend = _count(p.customer[rows], p.n, p.amount[rows])
+    return {
+        "cutoff_week_sin": np.full(p.n, np.sin(angle)),
+        "cutoff_week_cos": np.full(p.n, np.cos(angle)),
+        f"orders_year_ago_{SEASON_WINDOW}d": np.where(known, orders, np.nan),
+        f"spend_year_ago_{SEASON_WINDOW}d": np.where(known, spend, np.nan),
+    }
+
+
 TRANSACTION_FAMILIES = {
     "btyd": btyd_family,
     "rfm": rfm_family,
     "activity": activity_family,
     "gaps": gaps_family,
     "basket": basket_family,
+    "season": season_family,
 }

@@ -15,6 +15,7 @@ import pandas as pd
 
 from features.arms import ARM_HELP, parse_arm
 from features.errors import DataValidationError
+from features.exclusions import exclusion_masks
 from features.readings import (
     OUT_OF_RANGE,
     day_first,
@@ -82,18 +83,30 @@ class TableReport:
     rows_kept: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     duplicates_dropped: int = 0
+    left_out: list[RowProblem] = field(default_factory=list)
+    """Rows the source's ``exclude`` rules left out, per rule (a row matching two rules counts
+    under the first)."""
     warnings: list[str] = field(default_factory=list)
     """Readings kept but worth checking (ambiguous dates or numbers, future dates, ...)."""
 
     @property
     def rows_excluded(self) -> int:
-        return self.rows_read - self.rows_kept - self.duplicates_dropped
+        """Rows excluded as unusable (not those left out by ``exclude`` or dropped as duplicates)."""
+        return self.rows_read - self.rows_kept - self.duplicates_dropped - self.rows_left_out
+
+    @property
+    def rows_left_out(self) -> int:
+        """Rows the ``exclude`` rules left out."""
+        return sum(p.count for p in self.left_out)
 
     def lines(self) -> list[str]:
         """Human-readable summary, one line per fact."""
         out = [
             f"{self.table} ({self.source}): read {self.rows_read:,} rows, kept {self.rows_kept:,}"
         ]
+        if self.rows_left_out:
+            out.append(f"  left out {self.rows_left_out:,} row(s) by the exclude rules:")
+            out.extend(f"    - {p.describe()}" for p in self.left_out)
         if self.rows_excluded:
             out.append(f"  excluded {self.rows_excluded:,} unusable row(s):")
             out.extend(f"    - {p.describe()}" for p in self.problems)
@@ -275,14 +288,25 @@ def validate_table(
     if spec.keeps_extra_columns:
         frame = _with_attributes(frame, raw, options, used_source_columns, spec)
 
+    # rows the exclude rules leave out first, so they are never counted as unusable too
     excluded = np.zeros(len(frame), dtype=bool)
+    rules = exclusion_masks(raw, options.exclude, spec, options.columns, source_name)
+    for column, matched, mask in rules:
+        mask = mask & ~excluded
+        if mask.any():
+            excluded |= mask
+            report.left_out.append(_problem(column, matched, mask, raw[column]))
+    left_out = excluded.copy()
     for column, problem, mask, raw_values in bad_masks:
+        mask = mask & ~left_out
         if mask.any():
             excluded |= mask
             report.problems.append(_problem(column, problem, mask, raw_values))
     frame = frame.loc[~excluded]
     if options.drop_duplicates:
-        dupes = frame.duplicated().to_numpy()
+        # the documented rule: rows identical in every column of the file, not only the
+        # columns retain reads (two lines differing in an unmapped description are both kept)
+        dupes = raw.loc[frame.index].duplicated().to_numpy()
         report.duplicates_dropped = int(dupes.sum())
         frame = frame.loc[~dupes]
     report.rows_kept = len(frame)

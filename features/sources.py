@@ -7,6 +7,7 @@ These typed models are the ``data:`` section of an experiment config and the arg
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import available_timezones
@@ -16,6 +17,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.errors import ConfigError
 from features.schema import TABLES, TableSpec
+
+
+class ExcludePattern(BaseModel):
+    """Rows whose value matches a regular expression anywhere in the text (``re.search``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pattern: str = Field(description='A Python regular expression, e.g. "(?i)postage|manual".')
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"not a valid regular expression ({err}): {value!r}") from None
+        return value
+
+
+ExcludeRule = list[str | int | float] | ExcludePattern
+"""Exact values (compared as trimmed text) or a pattern."""
 
 
 class TableSource(BaseModel):
@@ -56,10 +78,21 @@ class TableSource(BaseModel):
         ),
     )
     drop_duplicates: bool = Field(
-        True, description="Drop rows identical in every column (reported with their count)."
+        True,
+        description="Drop rows identical in every column of the file, columns retain does not "
+        "read included (reported with their count): lines that differ only in a description "
+        "are kept.",
     )
     attributes: list[str] | None = Field(
         None, description="customers table only: extra columns to keep as attributes (default all)."
+    )
+    exclude: dict[str, ExcludeRule] = Field(
+        default_factory=dict,
+        description="Rows to leave out before anything else, by column: a list of exact values "
+        '(e.g. product_id: [POST, M, BANK CHARGES]) or {pattern: "(?i)postage|manual"}. A key '
+        "is a canonical column (its mapped file column is tested) or any column of the file. "
+        "Non-product lines such as postage, manual adjustments and bank charges are the usual "
+        "case; the rows left out are counted in the load report, per rule.",
     )
 
     @field_validator("timezone")

@@ -70,6 +70,74 @@ class DecileTable(_Frozen):
     actual: list[float]
 
 
+class CalibrationCheck(_Frozen):
+    """Calibration-in-the-large on the test cutoff: is the model right on average?
+
+    Churn: ``bias`` is mean predicted probability minus the observed churn rate (+0.10: ten
+    points too much churn). CLV: ``bias`` is mean predicted / mean actual future value - 1
+    (-0.25: a quarter too little). ``limit`` is the configured tolerance (``calibration`` in the
+    experiment config) beyond which training and the report warn.
+    """
+
+    task: Task
+    mean_predicted: float
+    observed: float
+    bias: float
+    ece: float | None = Field(
+        None, description="Churn: expected calibration error over ten probability bands."
+    )
+    limit: float
+
+    @property
+    def exceeded(self) -> bool:
+        """Whether ``|bias|`` is beyond the limit (a NaN bias, no spend observed, is not)."""
+        return abs(self.bias) > self.limit
+
+    def summary(self) -> str:
+        """One line: mean predicted vs observed, the bias and the limit, in the task's units."""
+        if self.task == "churn":
+            ece = f", ECE {self.ece:.3f}" if self.ece is not None else ""
+            return (
+                f"mean predicted {self.mean_predicted:.1%} vs {self.observed:.1%} observed: "
+                f"bias {self.bias * 100:+.1f} points{ece} (limit {self.limit * 100:.1f})"
+            )
+        return (
+            f"mean predicted {self.mean_predicted:,.2f} vs {self.observed:,.2f} actual: "
+            f"bias {self.bias:+.0%} (limit {self.limit:.0%})"
+        )
+
+    def warning(self, model: str = "model") -> str | None:
+        """A plain sentence for training output and the report when the bias exceeds the limit.
+
+        None when the model is within its limit.
+        """
+        if not self.exceeded:
+            return None
+        if self.task == "churn":
+            way = "over" if self.bias > 0 else "under"
+            return (
+                f"The {model} churn probabilities are biased on the test cutoff: they average "
+                f"{self.mean_predicted:.1%} against {self.observed:.1%} observed, "
+                f"{abs(self.bias) * 100:.1f} points of {way}-prediction (limit "
+                f"{self.limit * 100:.1f}). Read the probabilities as a ranking until the model is "
+                "retrained on data covering this season."
+            )
+        way = "above" if self.bias > 0 else "below"
+        return (
+            f"The {model} expected values are biased on the test cutoff: they average "
+            f"{self.mean_predicted:,.2f} against {self.observed:,.2f} actual, "
+            f"{abs(self.bias):.0%} {way} (limit {self.limit:.0%}). Totals of expected value "
+            "are off by about as much; rankings are not affected."
+        )
+
+
+def calibration_warning(card: ModelCard) -> str | None:
+    """The calibration warning of a model card, or None (within the limit, or not recorded)."""
+    if card.calibration_check is None:
+        return None
+    return card.calibration_check.warning(card.model)
+
+
 class ModelCard(_Frozen):
     """Everything a reader needs to trust (or question) a trained model, stored with it."""
 
@@ -86,11 +154,24 @@ class ModelCard(_Frozen):
     gain: GainCurve | None = None
     deciles: DecileTable | None = None
     best_iteration: int | None = None
+    calibration_check: CalibrationCheck | None = Field(
+        None, description="Mean predicted vs observed on the test cutoff, and its limit."
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Plain-language findings of the evaluation, e.g. an unreliable baseline fit.",
+    )
     attribute_schema: AttributeSchema | None = Field(
         None,
         description="A model trained on a labelled snapshots table: how its attribute columns "
         "become features (serving applies the same).",
     )
+
+    @property
+    def calibration_bias(self) -> CalibrationCheck | None:
+        """The calibration check under the name the report reads (bias, limit, mean predicted,
+        observed)."""
+        return self.calibration_check
 
     def save(self, folder: Path) -> Path:
         """Write ``card.json`` into ``folder``."""

@@ -7,7 +7,7 @@ Two businesses, written in the documented input format:
   shifts purchase rate and dropout hazard, region shifts order value, customers who return a lot
   drop out sooner, so do customers with unusually low or high order values (a U-shape) and
   marketplace customers in the south (an interaction), buying slows to a quarter in the four
-  months before death, and demand is seasonal.
+  months before death, and demand is seasonal (a summer lull and a pre-Christmas peak).
 * **subscription** (contractual): monthly plans with observed cancellations. Planted effects: the
   monthly cancellation hazard rises with recent support tickets and a low latest NPS answer, falls
   with latent satisfaction, and depends on plan and channel.
@@ -97,11 +97,23 @@ class DemoTables:
         return out
 
 
+SEASON_PEAK = 2.3
+"""An upper bound of ``seasonality``: the rate purchases are drawn at before thinning."""
+
+
 def seasonality(day_of_year: np.ndarray) -> np.ndarray:
-    """Relative demand by day of year: a spring/summer swell and a December peak (max < 1.9)."""
-    wave = 1.0 + 0.3 * np.sin(2 * np.pi * (day_of_year - 80) / 365.25)
-    december = np.where(day_of_year >= 335, 0.55, 0.0)
-    return wave + december
+    """Relative demand by day of year, shaped like a gift retailer's year (max < ``SEASON_PEAK``).
+
+    A summer lull (60% of the usual demand in late July) and a pre-Christmas peak (about
+    2.2 times in late November) around a flat year. A 90-day window after a June cutoff is the
+    quietest of the year and one after a September cutoff the busiest, so churn observed on a
+    June cutoff is roughly ten points above a September one: a model calibrated in June and
+    applied in September is visibly biased unless it knows the season.
+    """
+    doy = np.asarray(day_of_year, dtype=np.float64)
+    lull = 0.4 * np.exp(-0.5 * ((doy - 205.0) / 35.0) ** 2)
+    peak = 1.2 * np.exp(-0.5 * ((doy - 330.0) / 28.0) ** 2)
+    return 1.0 - lull + peak
 
 
 def make_retail(
@@ -167,7 +179,7 @@ def make_retail(
     )
 
     # Repeat purchases: thinning of a Poisson process at the peak rate over each lifetime.
-    peak = 1.9
+    peak = SEASON_PEAK
     lifetime_end = np.minimum(death, span + 1)
     if planted is not None:  # a treated customer may live longer than without the offer
         lifetime_end = np.minimum(planted.longest_death, span + 1)
@@ -255,13 +267,24 @@ def _order_lines(orders: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     weights = rng.gamma(2.0, 1.0, size=idx.size)
     share = weights / np.bincount(idx, weights=weights)[idx]
     product = np.minimum(rng.zipf(1.3, size=idx.size), 500) - 1
+    lines = pd.DataFrame(
+        {
+            "line": idx,
+            "product": product,
+            "amount": orders["value"].to_numpy()[idx] * share,
+            "quantity": 1 + rng.poisson(0.3, size=idx.size),
+        }
+    )
+    # one line per product of an order, as an export lists it (no two identical lines)
+    lines = lines.groupby(["line", "product"], sort=True, as_index=False).sum()
+    idx, product = lines["line"].to_numpy(), lines["product"].to_numpy()
     return pd.DataFrame(
         {
             "owner": orders["owner"].to_numpy()[idx],
             "t": orders["t"].to_numpy()[idx],
             "order_id": orders["order_id"].to_numpy()[idx],
-            "amount": orders["value"].to_numpy()[idx] * share,
-            "quantity": 1 + rng.poisson(0.3, size=idx.size),
+            "amount": lines["amount"].to_numpy(),
+            "quantity": lines["quantity"].to_numpy(),
             "product_id": np.char.add("P", np.char.zfill(product.astype(str), 4)),
             "category": np.asarray(CATEGORIES)[product % len(CATEGORIES)],
         }

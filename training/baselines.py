@@ -18,6 +18,9 @@ from training.btyd import BetaGeoFitter, GammaGammaFitter
 
 BTYD_COLUMNS = {"btyd_frequency": "frequency", "btyd_recency": "recency", "btyd_T": "T"}
 WEEK = 7.0
+BOUNDARY = (1e-4, 1e4)
+"""A fitted BTYD parameter outside this range has run to the edge of what the data can identify:
+the optimiser drove it toward 0 or infinity, and the model's predictions are not to be trusted."""
 
 
 def probability_no_purchase(bg: BetaGeoFitter, summary: pd.DataFrame, t: float) -> np.ndarray:
@@ -43,12 +46,51 @@ class BtydBaseline:
     churn: np.ndarray
     spend: np.ndarray
 
+    def problems(self) -> list[str]:
+        """One plain line per unreliable fit (BG/NBD, Gamma-Gamma) saying why; none when sound.
+
+        A fit is unreliable when a parameter left ``BOUNDARY`` (the optimiser drove it toward 0
+        or infinity: the data cannot identify it) or the optimiser did not converge.
+        """
+        out: list[str] = []
+        bg = self.bgnbd
+        reasons = []
+        dropout = {k: bg.params_[k] for k in ("a", "b")}
+        rate = {k: bg.params_[k] for k in ("r", "alpha")}
+        if not _inside(dropout):
+            reasons.append(f"dropout parameters at the boundary ({_show(dropout)})")
+        if not _inside(rate):
+            reasons.append(f"purchase-rate parameters at the boundary ({_show(rate)})")
+        if not bg.converged_:
+            reasons.append("the optimiser did not converge")
+        if reasons:
+            out.append("BG/NBD fit unreliable: " + "; ".join(reasons))
+        gg = self.gamma_gamma
+        if gg is not None:
+            reasons = (
+                [] if _inside(gg.params_) else [f"parameters at the boundary ({_show(gg.params_)})"]
+            )
+            if not gg.converged_:
+                reasons.append("the optimiser did not converge")
+            if reasons:
+                out.append("Gamma-Gamma fit unreliable: " + "; ".join(reasons))
+        return out
+
     def params(self) -> dict[str, float]:
         out = {f"bgnbd.{k}": v for k, v in self.bgnbd.params_.items()}
         out["bgnbd.log_likelihood"] = self.bgnbd.log_likelihood_
         if self.gamma_gamma is not None:
             out.update({f"gamma_gamma.{k}": v for k, v in self.gamma_gamma.params_.items()})
         return out
+
+
+def _inside(params: dict[str, float]) -> bool:
+    low, high = BOUNDARY
+    return all(low <= v <= high for v in params.values())
+
+
+def _show(params: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.3g}" for k, v in params.items())
 
 
 def fit_btyd(features: pd.DataFrame, horizon_days: int, ids: pd.Index) -> BtydBaseline:

@@ -123,6 +123,8 @@ class Fitted:
     params: dict[str, Any] = field(default_factory=dict)
     servable: Servable | None = None
     importance: dict[str, float] | None = None
+    problems: list[str] = field(default_factory=list)
+    """Plain lines on why the fit is unreliable (e.g. BTYD parameters at a boundary)."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _recency_rule(fold: Fold) -> Fitted | None:
 def _bgnbd_churn(fold: Fold) -> Fitted | None:
     if not fold.has_history:
         return None
-    return Fitted(fold.btyd.churn, fold.btyd.params())
+    return Fitted(fold.btyd.churn, fold.btyd.params(), problems=fold.btyd.problems())
 
 
 def _prior_rate(fold: Fold) -> Fitted:
@@ -204,7 +206,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
 def _bgnbd_gamma_gamma(fold: Fold) -> Fitted | None:
     if not fold.has_history or not fold.data.has_value:
         return None
-    return Fitted(fold.btyd.spend, fold.btyd.params())
+    return Fitted(fold.btyd.spend, fold.btyd.params(), problems=fold.btyd.problems())
 
 
 def _last_period(fold: Fold) -> Fitted | None:

@@ -39,8 +39,13 @@ def train_command(
     parent MLflow run; the LightGBM models are registered as 'churn' and 'clv' (names from the
     config) and become 'champion' only if they beat the current champion significantly on the
     same test customers (paired bootstrap), churn and CLV together.
+
+    Under the evaluation table: each model's calibration on the test cutoff (mean predicted vs
+    observed; a warning beyond the config's calibration limits) and a note for any fit that is
+    unreliable. Library warnings are printed as one plain note each, never with source paths.
     """
     from training.config import load_config
+    from training.fit_notes import captured_warnings
     from training.pipeline import train
 
     cfg = load_config(config)
@@ -49,7 +54,10 @@ def train_command(
     if promote_separately:
         promotion = cfg.promotion.model_copy(update={"separately": True})
         cfg = cfg.model_copy(update={"promotion": promotion})
-    train(cfg, tracking_uri=tracking_uri, progress=not quiet)
+    with captured_warnings("training", deprecations=False) as raised:
+        train(cfg, tracking_uri=tracking_uri, progress=not quiet)
+    for line in raised:
+        typer.echo(f"  note: {line}")
 
 
 def models_command(

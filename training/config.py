@@ -90,7 +90,11 @@ class ChurnConfig(_Frozen):
 
     lightgbm: ChurnLightGBMParams = ChurnLightGBMParams()
     balance_classes: bool = Field(True, description="Weight classes equally while boosting.")
-    calibrate: bool = Field(True, description="Platt-scale probabilities on the validation cutoff.")
+    calibrate: bool = Field(
+        True,
+        description="Platt-scale probabilities on the validation cutoff: the most recent cutoff "
+        "whose horizon has ended by the test cutoff (the freshest matured labels).",
+    )
     monotone_increasing: list[str] = Field(
         default_factory=lambda: ["days_since_last_purchase"],
         description="Features that may only raise churn risk as they grow (ignored if absent).",
@@ -218,6 +222,29 @@ class LeakageConfig(_Frozen):
     )
 
 
+class CalibrationConfig(_Frozen):
+    """How far a model may be off on average on the test cutoff before training warns.
+
+    A model calibrated in one season and applied in another can rank well and still be off on
+    average (a June calibration applied before Christmas); these limits make that visible in the
+    training output, the model card and the report.
+    """
+
+    max_churn_bias: float = Field(
+        0.03,
+        gt=0,
+        lt=1,
+        description="Warn when a churn model's mean predicted probability differs from the "
+        "observed churn rate by more than this (0.03: three points).",
+    )
+    max_clv_bias: float = Field(
+        0.15,
+        gt=0,
+        description="Warn when a CLV model's mean prediction is off the mean actual future value "
+        "by more than this share (0.15: 15%).",
+    )
+
+
 class ExperimentConfig(_Frozen):
     """Everything one training run needs; see experiments/README.md for a guide."""
 
@@ -247,6 +274,9 @@ class ExperimentConfig(_Frozen):
         UpliftConfig(), description="Uplift models, when data.treatments lists past campaigns."
     )
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
+    calibration: CalibrationConfig = Field(
+        CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."
+    )
     seed: int = Field(42, description="Seed for every random step; same seed, same models.")
 
     @model_validator(mode="after")

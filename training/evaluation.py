@@ -16,6 +16,7 @@ from features.labels import CHURN, FUTURE_VALUE
 from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import CalibrationCurve, DecileTable, GainCurve, Task
+from training.calibration import calibration_metrics
 from training.metrics import EMPCParams, churn_metrics, clv_metrics, decile_table, metrics_by_slice
 
 SLICE = "segment"
@@ -42,6 +43,10 @@ class ModelResult:
     deciles: DecileTable | None = None
     cv: dict[str, float] = field(default_factory=dict)
     """Cross-validation on the non-test rows (in-time splits only): mean and sd of each metric."""
+    notes: list[str] = field(default_factory=list)
+    """Plain lines on the fit: why it is unreliable, warnings its optimiser raised."""
+    reliable: bool = True
+    """False when the fit hit a parameter boundary or did not converge: read its metrics warily."""
 
 
 @dataclass
@@ -66,16 +71,21 @@ class Evaluation:
             out[f"{r.task}.{r.name}"] = r.test_pred
         return out
 
+    @property
+    def notes(self) -> list[str]:
+        """Every result's notes once each, in table order."""
+        return list(dict.fromkeys(n for r in self.results for n in r.notes))
+
     def labels(self, task: Task) -> np.ndarray:
         """The test labels of ``task`` (churn 0/1 or future spend)."""
         return self.test[TARGETS[task]].to_numpy()
 
 
 def test_metrics(task: Task, y: np.ndarray, pred: np.ndarray, empc: EMPCParams) -> dict[str, float]:
-    """The task's metric set for one set of predictions (churn: with EMPC's economics)."""
-    if task == "churn":
-        return churn_metrics(y, pred, empc_params=empc)
-    return clv_metrics(y, pred)
+    """The task's metric set for one set of predictions (churn: with EMPC's economics), then
+    calibration-in-the-large (``training.calibration.calibration_metrics``)."""
+    ranking = churn_metrics(y, pred, empc_params=empc) if task == "churn" else clv_metrics(y, pred)
+    return {**ranking, **calibration_metrics(task, y, pred)}
 
 
 def segment_slices(
@@ -156,12 +166,19 @@ def evaluate(
 
 
 def evaluation_table(results: list[ModelResult]) -> pd.DataFrame:
-    """One row per (task, model) with its test metrics."""
+    """One row per (task, model) with its test metrics; ``fit`` says 'unreliable' for a fit
+    that hit a parameter boundary or did not converge (the evaluation's notes say why)."""
     rows = [
-        {"task": r.task, "model": r.name, **r.metrics, **{f"cv_{k}": v for k, v in r.cv.items()}}
+        {
+            "task": r.task,
+            "model": r.name,
+            **r.metrics,
+            **{f"cv_{k}": v for k, v in r.cv.items()},
+        }
         for r in results
     ]
-    return pd.DataFrame(rows)
+    fit = ["ok" if r.reliable else "unreliable" for r in results]
+    return pd.DataFrame(rows).assign(fit=fit) if rows else pd.DataFrame(rows)
 
 
 def slices_table(results: list[ModelResult]) -> pd.DataFrame:

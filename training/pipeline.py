@@ -25,6 +25,7 @@ from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
 from model.registry import configure_tracking, load_version, version_by_alias
 from model.settings import test_hook
+from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
 from training.config import ExperimentConfig
 from training.crossval import add_cross_validation
@@ -36,6 +37,7 @@ from training.evaluation import (
     evaluation_table,
     markdown_table,
 )
+from training.fit_notes import captured_warnings
 from training.metrics import EMPCParams, paired_bootstrap
 from training.registry import (
     Decision,
@@ -122,6 +124,8 @@ def train(
             step(f"{config.split.cv_folds}-fold cross-validation on the non-test rows")
             add_cross_validation(evaluation, fold, CANDIDATES, config.split.cv_folds)
         log("\n" + markdown_table(evaluation.table))
+        for line in evaluation_warnings(evaluation, config):
+            log("  " + line)
 
         uplift_fit = fit_uplift(config, data, step, log) if has_campaigns(config) else None
         step("gating the servable models against the current champions")
@@ -195,11 +199,16 @@ def evaluate_candidates(
     """Fit every candidate that applies, score it on the test cutoff, bundle the servable ones."""
     empc = EMPCParams(**fold.config.empc.model_dump())
     results: list[ModelResult] = []
+    servable: list[tuple[ModelResult, Fitted]] = []
     for candidate in candidates:
         step(f"fitting {candidate.task}/{candidate.name}")
-        fitted = candidate.fit(fold)
+        with captured_warnings(f"{candidate.task}/{candidate.name}") as raised:
+            fitted = candidate.fit(fold)
         if fitted is None:
             continue
+        # a fit that explains its own trouble says it once; otherwise its optimiser's warnings
+        notes = fitted.problems or raised
+        reliable = not fitted.problems and not any("ConvergenceWarning" in n for n in raised)
         result = evaluate(
             candidate.task,
             candidate.name,
@@ -209,18 +218,46 @@ def evaluate_candidates(
             empc,
             params=fitted.params,
             importance=fitted.importance,
+            notes=notes,
+            reliable=reliable,
         )
         if fitted.servable is not None:
-            if any(r.bundle is not None and r.task == result.task for r in results):
+            if any(r.task == result.task for r, _ in servable):
                 raise RetainError(
                     f"two servable {result.task} candidates; the registry holds one per task"
                 )
-            result.bundle = _bundle(result, fitted, fold)
+            servable.append((result, fitted))
         results.append(result)
-    return Evaluation(results, fold.frames["test"], fold.segment)
+    evaluation = Evaluation(results, fold.frames["test"], fold.segment)
+    for result, fitted in servable:  # after every fit, so each card carries all the notes
+        result.bundle = _bundle(result, fitted, fold, evaluation.notes)
+    return evaluation
 
 
-def model_card(result: ModelResult, fold: Fold, best_iteration: int | None) -> ModelCard:
+def evaluation_warnings(evaluation: Evaluation, config: ExperimentConfig) -> list[str]:
+    """Lines for the training output under the table: unreliable fits, then calibration on the
+    test cutoff: every servable model's, and a warning for any candidate beyond the configured
+    limit (``calibration`` in the config)."""
+    lines = [f"note: {n}" for n in evaluation.notes]
+    for r in evaluation.results:
+        check = calibration_check(r.task, r.metrics, _bias_limit(r.task, config))
+        if check.exceeded:
+            lines.append(
+                f"warning: {r.task}/{r.name} is biased on the test cutoff: {check.summary()}"
+            )
+        elif r.bundle is not None:
+            lines.append(f"calibration of {r.task}/{r.name} on the test cutoff: {check.summary()}")
+    return lines
+
+
+def _bias_limit(task: Task, config: ExperimentConfig) -> float:
+    limits = config.calibration
+    return limits.max_churn_bias if task == "churn" else limits.max_clv_bias
+
+
+def model_card(
+    result: ModelResult, fold: Fold, best_iteration: int | None, notes: Sequence[str] = ()
+) -> ModelCard:
     """The complete card of a servable result: what it is, its data, cutoffs, metrics, curves."""
     config, data = fold.config, fold.data
     start, end = data.date_range
@@ -258,11 +295,17 @@ def model_card(result: ModelResult, fold: Fold, best_iteration: int | None) -> M
         gain=result.gain,
         deciles=result.deciles,
         best_iteration=best_iteration,
+        calibration_check=calibration_check(
+            result.task, result.metrics, _bias_limit(result.task, config)
+        ),
+        notes=list(notes),
         attribute_schema=data.schema,
     )
 
 
-def _bundle(result: ModelResult, fitted: Fitted, fold: Fold) -> ModelBundle:
+def _bundle(
+    result: ModelResult, fitted: Fitted, fold: Fold, notes: Sequence[str] = ()
+) -> ModelBundle:
     """The deployable bundle of a servable result, with its card built once, complete."""
     servable = fitted.servable
     assert servable is not None
@@ -272,7 +315,7 @@ def _bundle(result: ModelResult, fitted: Fitted, fold: Fold) -> ModelBundle:
         encoding=fold.encoding,
         horizon_days=fold.config.horizon_days,
         families=fold.data.families,
-        card=model_card(result, fold, servable.best_iteration),
+        card=model_card(result, fold, servable.best_iteration, notes),
         attributes=fold.data.attributes,
         platt=servable.platt,
         risk_tiers=servable.risk_tiers,

@@ -199,3 +199,49 @@ def test_train_prepares_once_and_builds_each_cutoff_once_champion_included(
     assert calls["prepare"] == 1
     assert set(cutoffs.values()) == {1}
     assert len(cutoffs) == 4
+
+
+def test_fit_trouble_is_a_plain_note_and_an_unreliable_row(
+    small_fold: Fold, servable: Evaluation
+) -> None:
+    """A raw optimiser warning (with its source path) becomes one note; a fit that explains its
+    own trouble says only that, once; both rows are marked unreliable; the card carries the
+    notes and its calibration check."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    n = len(small_fold.frames["test"])
+
+    def noisy(fold: Fold) -> Fitted:
+        for _ in range(3):
+            warnings.warn(
+                "lbfgs failed to converge in /x/site-packages/sklearn/opt.py:120",
+                ConvergenceWarning,
+                stacklevel=1,
+            )
+        return Fitted(np.full(n, 0.4))
+
+    def boundary(fold: Fold) -> Fitted:
+        warnings.warn("overflow", RuntimeWarning, stacklevel=1)
+        return Fitted(np.full(n, 0.4), problems=["BG/NBD fit unreliable: dropout at the boundary"])
+
+    booster = servable.results[0].bundle.booster
+    specs = [
+        Candidate(
+            "model", "churn", lambda fold: Fitted(np.full(n, 0.5), servable=Servable(booster, 1))
+        ),
+        Candidate("noisy", "churn", noisy),
+        Candidate("boundary", "churn", boundary),
+    ]
+    evaluation = evaluate_candidates(small_fold, specs)
+    assert evaluation.table["fit"].tolist() == ["ok", "unreliable", "unreliable"]
+    assert evaluation.notes == [
+        "churn/noisy: ConvergenceWarning: lbfgs failed to converge in",
+        "BG/NBD fit unreliable: dropout at the boundary",
+    ]
+    card = evaluation.results[0].bundle.card
+    assert card.notes == evaluation.notes
+    observed = float(small_fold.y("test", "churn").mean())
+    assert card.calibration_check.bias == pytest.approx(0.5 - observed)
+    assert card.calibration_check.limit == 0.03

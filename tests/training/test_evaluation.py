@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.calibration import calibration_metrics
 from training.evaluation import (
     calibration_curve,
     decile_curve,
@@ -86,7 +87,10 @@ def test_evaluate_gives_each_task_its_metrics_slices_and_curves() -> None:
     p = rng.random(n)
     y = (rng.random(n) < p).astype(int)
     churn = evaluate("churn", "m", p, y, segment, EMPC, params={"a": 1})
-    assert churn.metrics == churn_metrics(y, p, empc_params=EMPC)
+    assert churn.metrics == {
+        **churn_metrics(y, p, empc_params=EMPC),
+        **calibration_metrics("churn", y, p),
+    }
     assert churn.params == {"a": 1}
     assert churn.calibration == calibration_curve(y, p)
     assert churn.gain == gain_curve(y, p)
@@ -99,13 +103,17 @@ def test_evaluate_gives_each_task_its_metrics_slices_and_curves() -> None:
     )
     spend = y * 10.0
     clv = evaluate("clv", "v", p * 10, spend, segment, EMPC)
-    assert clv.metrics == clv_metrics(spend, p * 10)
+    assert clv.metrics == {
+        **clv_metrics(spend, p * 10),
+        **calibration_metrics("clv", spend, p * 10),
+    }
     assert clv.deciles == decile_curve(spend, p * 10)
     assert clv.calibration is None
     assert clv.gain is None
     table = evaluation_table([churn, clv])
     assert table[["task", "model"]].values.tolist() == [["churn", "m"], ["clv", "v"]]
     assert table.loc[0, "roc_auc"] == churn.metrics["roc_auc"]
+    assert table["fit"].tolist() == ["ok", "ok"]
 
 
 def test_markdown_table() -> None:
