@@ -14,11 +14,12 @@ best baseline.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import get_args
 
 import numpy as np
 
 from model.card import Task
-from training.config import ExperimentConfig
+from training.config import ExperimentConfig, ServableChurn
 from training.evaluation import ModelResult
 from training.metrics import LOWER_IS_BETTER, EMPCParams, metric_function, paired_bootstrap
 
@@ -40,12 +41,19 @@ def validation_score(
     return float(metric_function(gate_metric(task, config), empc)(y, pred))
 
 
+def left_out(task: Task, config: ExperimentConfig) -> set[str]:
+    """The servable models of ``task`` the config keeps from competing (``churn.compete``)."""
+    if task != "churn":
+        return set()
+    return set(get_args(ServableChurn)) - set(config.churn.compete)
+
+
 def choose(results: Sequence[ModelResult], config: ExperimentConfig) -> dict[Task, ModelResult]:
-    """Per task, the servable result with the best validation score (first in table order on a
-    tie; a nan score never wins unless every score is nan)."""
+    """Per task, the competing servable result with the best validation score (first in table
+    order on a tie; a nan score never wins unless every score is nan)."""
     out: dict[Task, ModelResult] = {}
     for r in results:
-        if not r.servable:
+        if not r.servable or r.name in left_out(r.task, config):
             continue
         best = out.get(r.task)
         if best is None or _better(r.validation, best.validation, gate_metric(r.task, config)):

@@ -69,7 +69,7 @@ def test_of_two_servable_candidates_the_better_on_validation_is_bundled(
     perfectly wins, though its test scores are no better, and only it gets a bundle."""
     booster = servable.results[0].bundle.booster
     n, y_valid = len(small_fold.frames["test"]), small_fold.y("validation", "churn")
-    scores = {"blind": np.full(len(y_valid), 0.5), "sighted": y_valid.astype(float)}
+    scores = {"lightgbm": np.full(len(y_valid), 0.5), "logistic": y_valid.astype(float)}
     specs = [
         Candidate(
             name,
@@ -78,16 +78,22 @@ def test_of_two_servable_candidates_the_better_on_validation_is_bundled(
                 np.full(n, 0.5), servable=Servable(booster, 1), validation_pred=scores[name]
             ),
         )
-        for name in ("blind", "sighted")
+        for name in scores
     ]
     evaluation = evaluate_candidates(small_fold, [*specs, *BASELINES[:1]])
     table = evaluation.table.set_index("model")
-    assert table.loc["blind", "validation"] == 0.5
-    assert table.loc["sighted", "validation"] == 1.0
-    assert table.loc["sighted", "chosen"] == "challenger"
-    assert table.loc["blind", "chosen"] == ""
-    assert [r.name for r in evaluation.results if r.bundle is not None] == ["sighted"]
+    assert table.loc["lightgbm", "validation"] == 0.5
+    assert table.loc["logistic", "validation"] == 1.0
+    assert table.loc["logistic", "chosen"] == "challenger"
+    assert table.loc["lightgbm", "chosen"] == ""
+    assert [r.name for r in evaluation.results if r.bundle is not None] == ["logistic"]
     assert table.loc["recency_rule", "servable"] == "no: cannot explain its scores"
+    # a model left out of churn.compete is evaluated but cannot become the challenger
+    churn = small_fold.config.churn.model_copy(update={"compete": ["lightgbm"]})
+    config = small_fold.config.model_copy(update={"churn": churn})
+    fold = Fold(config, small_fold.data)
+    evaluation = evaluate_candidates(fold, specs)
+    assert [r.name for r in evaluation.results if r.bundle is not None] == ["lightgbm"]
 
 
 def test_servable_bundles_carry_a_complete_card(small_fold: Fold, servable, tmp_path: Path) -> None:
