@@ -21,6 +21,7 @@ from model.economics import Economics
 ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
 ServableChurn = Literal["lightgbm", "logistic"]
 """The churn models that can be served (they explain each score)."""
+SERVABLE_CHURN: tuple[ServableChurn, ...] = ("lightgbm", "logistic")
 ClvMetric = Literal["gini", "spearman", "mae", "rmse", "decile_mape", "top_decile_share"]
 
 
@@ -102,7 +103,7 @@ class ChurnConfig(_Frozen):
         description="Features that may only raise churn risk as they grow (ignored if absent).",
     )
     compete: list[ServableChurn] = Field(
-        default_factory=lambda: ["lightgbm", "logistic"],
+        default_factory=lambda: list(SERVABLE_CHURN),
         min_length=1,
         description="Servable churn models that compete on the validation cutoff: the best by "
         "promotion.churn_metric becomes the challenger. Every candidate is still evaluated.",

@@ -35,6 +35,7 @@ from training.evaluation import (
     evaluate,
     evaluation_table,
     markdown_table,
+    versus_cell,
 )
 from training.fit_notes import captured_warnings
 from training.metrics import EMPCParams, paired_bootstrap
@@ -236,8 +237,27 @@ def evaluate_candidates(
     compare_with_baseline(results, {r.task: fold.y("test", r.task) for r in results}, fold.config)
     evaluation = Evaluation(results, fold.frames["test"], fold.segment)
     for result in chosen.values():  # after every fit, so each card carries all the notes
-        result.bundle = _bundle(result, fits[id(result)], fold, evaluation.notes)
+        notes = [*evaluation.notes, *comparison_notes(result, evaluation.results)]
+        result.bundle = _bundle(result, fits[id(result)], fold, notes)
     return evaluation
+
+
+def comparison_notes(chosen: ModelResult, results: Sequence[ModelResult]) -> list[str]:
+    """Lines for the card: why this model was chosen, and how it compares with the best
+    baseline on the test cutoff (difference and interval; 'cannot be separated' when it spans 0).
+    """
+    rivals = [r for r in results if r.task == chosen.task and r.servable and r is not chosen]
+    lines = (
+        [
+            f"chosen over {', '.join(f'{r.name} ({r.validation:.4f})' for r in rivals)} on the "
+            f"validation cutoff: {chosen.validation:.4f}"
+        ]
+        if rivals
+        else []
+    )
+    for metric in chosen.versus:
+        lines.append(f"test {metric} vs the best baseline: {versus_cell(chosen, metric)}")
+    return lines
 
 
 def evaluation_warnings(evaluation: Evaluation, config: ExperimentConfig) -> list[str]:
