@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
 DEMO_CUSTOMERS, DEMO_SEED = 5000, 42
@@ -61,7 +63,17 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
             f"horizon {config.horizon_days} days. Training took {seconds:.1f} s on this 2-core "
             "machine (`train()` in-process, data loading included). Written by `make results`.",
             "",
-            markdown_table(result.evaluation),
+            "Candidates compete: the servable models (those that explain each score) are compared "
+            "on the validation cutoff by the gate's metric and the best becomes the challenger; "
+            "every model's difference to the best baseline (the best model that cannot be "
+            "served) on the test cutoff has a 95% paired bootstrap interval (1,000 replicates, "
+            "seeded), and 'cannot be separated' when it spans zero:",
+            "",
+            markdown_table(competition(result.evaluation)),
+            "",
+            "Every metric:",
+            "",
+            markdown_table(result.evaluation.drop(columns=COMPETITION, errors="ignore")),
             "",
             EMPC_NOTE,
             "",
@@ -72,6 +84,17 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
             "",
         ]
     )
+
+
+COMPETITION = ["servable", "validation", "chosen"]
+
+
+def competition(table: pd.DataFrame) -> pd.DataFrame:
+    """The evaluation table's competition columns: per model its gate metric on validation,
+    whether it was chosen, and its difference to the best baseline with the interval."""
+    versus = [c for c in table.columns if c.startswith("vs_baseline_")]
+    keep = ["task", "model", "roc_auc", "gini", "mae", *COMPETITION, *versus]
+    return table[[c for c in keep if c in table.columns]]
 
 
 def gain_lines(result: object) -> list[str]:

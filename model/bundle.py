@@ -1,14 +1,14 @@
 """The deployable model, as training writes it and serving reads it.
 
-A bundle is a LightGBM booster plus everything needed to use it exactly as trained: the feature
-encoding, the churn model's probability calibration and risk tiers, the horizon, the feature
-families, and the model card. Both the evaluation in training and the HTTP service call
-``predict`` and ``contributions`` here, so the scores a data scientist evaluated are the scores a
-CRM receives.
+A bundle is a LightGBM booster (or, for churn, a logistic regression: ``model.linear``) plus
+everything needed to use it exactly as trained: the feature encoding, the churn model's
+probability calibration and risk tiers, the horizon, the feature families, and the model card.
+Both the evaluation in training and the HTTP service call ``predict`` and ``contributions`` here,
+so the scores a data scientist evaluated are the scores a CRM receives.
 
-On disk a bundle is one folder of three files: ``booster.txt`` (LightGBM's text model),
-``bundle.json`` (encoding, calibration, tiers, horizon, families) and ``card.json``
-(``model.card``).
+On disk a bundle is one folder of three files: ``booster.txt`` (LightGBM's text model; a logistic
+regression's is ``linear.json``), ``bundle.json`` (encoding, calibration, tiers, horizon,
+families) and ``card.json`` (``model.card``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from features.build import feature_names
 from features.errors import DataValidationError
 from model.card import ModelCard, Task
 from model.encoding import FeatureEncoding
+from model.linear import LINEAR_FILE, LinearChurn
 from model.treeshap import TreeExplainer
 
 ModelKind = Task
@@ -50,7 +51,8 @@ class ModelBundle:
     """
 
     kind: ModelKind
-    booster: lgb.Booster
+    booster: lgb.Booster | LinearChurn
+    """The LightGBM booster, or a logistic regression (churn only; ``model.linear``)."""
     encoding: FeatureEncoding
     horizon_days: int
     families: list[str]
@@ -88,6 +90,8 @@ class ModelBundle:
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Churn probability or expected spend for rows of an encoded matrix."""
+        if isinstance(self.booster, LinearChurn):
+            return sigmoid(self.booster.raw_score(matrix))
         threads = self._threads(len(matrix))
         if self.kind == "clv":
             return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype=np.float64)
@@ -101,7 +105,10 @@ class ModelBundle:
 
     @cached_property
     def explainer(self) -> TreeExplainer | None:
-        """Table-driven TreeSHAP for shallow trees (None: deeper trees, LightGBM's own is used)."""
+        """Table-driven TreeSHAP for shallow trees (None: deeper trees, LightGBM's own is used,
+        or a linear model, whose contributions are its terms)."""
+        if isinstance(self.booster, LinearChurn):
+            return None
         return TreeExplainer.from_booster(self.booster)
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
@@ -109,8 +116,11 @@ class ModelBundle:
 
         Churn: in calibrated log-odds, summing to ``logit(probability)``. CLV: in log spend,
         summing to ``log(expected spend)``. Equal to LightGBM's ``pred_contrib``, computed from
-        precomputed per-tree tables when the trees are shallow (several times faster).
+        precomputed per-tree tables when the trees are shallow (several times faster). A linear
+        churn model's are coefficient x standardized value, summing exactly to its log-odds.
         """
+        if isinstance(self.booster, LinearChurn):
+            return self.booster.contributions(matrix)
         if self.explainer is not None:
             contrib = self.explainer.contributions(matrix)
         else:
@@ -129,7 +139,10 @@ class ModelBundle:
     def save(self, folder: Path) -> Path:
         """Write the bundle's three files (booster, description, card) into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(folder / BOOSTER_FILE))
+        if isinstance(self.booster, LinearChurn):
+            self.booster.save(folder / LINEAR_FILE)
+        else:
+            self.booster.save_model(str(folder / BOOSTER_FILE))
         meta = {
             "kind": self.kind,
             "encoding": self.encoding.to_dict(),
@@ -151,7 +164,12 @@ class ModelBundle:
             raise DataValidationError(f"not a retain model folder (no {BUNDLE_FILE}): {folder}")
         meta = json.loads(meta_path.read_text())
         card = ModelCard.load(folder)
-        booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        linear = folder / LINEAR_FILE
+        booster: lgb.Booster | LinearChurn = (
+            LinearChurn.load(linear)
+            if linear.exists()
+            else lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        )
         platt, tiers = meta.get("platt"), meta.get("risk_tiers")
         return cls(
             kind=meta["kind"],

@@ -3,7 +3,9 @@
 The pipeline runs every spec in ``CANDIDATES`` through one loop and evaluates them side by side on
 the test cutoff. Adding a model means adding one ``Candidate`` here. A candidate whose fit returns
 a ``Servable`` (a LightGBM booster with its calibration) becomes a ``ModelBundle`` that can be
-registered, gated and served; the others are baselines, evaluated and tracked only.
+registered, gated and served; the others are baselines, evaluated and tracked only. Servable
+candidates of a task compete on the validation cutoff (``training.selection``): the best by the
+gate's metric becomes the challenger.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import pandas as pd
 from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
+from model.bundle import sigmoid
 from model.card import Task
 from model.encoding import FeatureEncoding
+from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
-from training.models import LightGBMChurn, LightGBMSpend, RecencyRule, logistic_baseline
+from training.models import LightGBMChurn, LightGBMSpend, RecencyRule
 
 PARTS = ("train", "validation", "test")
 RECENCY = "days_since_last_purchase"
@@ -107,10 +111,10 @@ class Fold:
 
 @dataclass(frozen=True)
 class Servable:
-    """A fitted booster and what its bundle needs beside the encoding and the card."""
+    """A fitted model and what its bundle needs beside the encoding and the card."""
 
-    booster: lgb.Booster
-    best_iteration: int
+    booster: lgb.Booster | LinearChurn
+    best_iteration: int | None
     platt: tuple[float, float] | None = None
     risk_tiers: tuple[float, float] | None = None
 
@@ -122,9 +126,12 @@ class Fitted:
     test_pred: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
     servable: Servable | None = None
+    """What a bundle needs: only a model that explains each score (reasons) can be served."""
     importance: dict[str, float] | None = None
     problems: list[str] = field(default_factory=list)
     """Plain lines on why the fit is unreliable (e.g. BTYD parameters at a boundary)."""
+    validation_pred: np.ndarray | None = None
+    """Predictions for the validation rows: the servable candidates compete on them."""
 
 
 @dataclass(frozen=True)
@@ -148,22 +155,39 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     )
     model.fit(m["train"], fold.y("train", "churn"), **fold.lightgbm_fit_args("churn"))
     valid_p = model.predict_proba(m["validation"])[:, 1]
-    # top 20% of validation scores 'high', next 30% 'medium'
-    tiers = (float(np.quantile(valid_p, 0.8)), float(np.quantile(valid_p, 0.5)))
     return Fitted(
         model.predict_proba(m["test"])[:, 1],
         {**model.get_params(), "best_iteration": model.best_iteration_, "platt": model.platt_},
-        Servable(model.booster_, model.best_iteration_, model.platt_, tiers),
+        Servable(model.booster_, model.best_iteration_, model.platt_, risk_tiers(valid_p)),
         model.feature_importance(),
+        validation_pred=valid_p,
     )
 
 
+def risk_tiers(validation_p: np.ndarray) -> tuple[float, float]:
+    """Tier cutoffs: the top 20% of validation scores 'high', the next 30% 'medium'."""
+    return (float(np.quantile(validation_p, 0.8)), float(np.quantile(validation_p, 0.5)))
+
+
 def _logistic(fold: Fold) -> Fitted:
-    data = fold.data
-    numeric = [c for c in data.features if c not in data.categorical]
-    model = logistic_baseline(numeric, data.categorical, seed=fold.config.seed)
-    model.fit(fold.frames["train"][data.features], fold.y("train", "churn"))
-    return Fitted(model.predict_proba(fold.frames["test"][data.features])[:, 1], {"C": 1.0})
+    """Logistic regression on the shared encoded matrix: servable, its reasons coefficient x
+    standardized value (``model.linear``)."""
+    m = fold.matrices
+    model = LinearChurn.fit(
+        m["train"],
+        fold.y("train", "churn"),
+        list(fold.encoding.columns),
+        fold.encoding.categorical_indices,
+        seed=fold.config.seed,
+    )
+    valid_p = sigmoid(model.raw_score(m["validation"]))
+    return Fitted(
+        sigmoid(model.raw_score(m["test"])),
+        {"C": model.C, "terms": len(model.coef)},
+        Servable(model, None, None, risk_tiers(valid_p)),
+        model.importance(),
+        validation_pred=valid_p,
+    )
 
 
 def _recency_rule(fold: Fold) -> Fitted | None:
@@ -200,6 +224,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
         {**model.get_params(), "best_iteration": model.best_iteration_},
         Servable(model.booster_, model.best_iteration_),
         model.feature_importance(),
+        validation_pred=model.predict(m["validation"]),
     )
 
 

@@ -21,6 +21,9 @@ from features.sources import DataConfig
 from model.economics import Economics
 
 ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
+ServableChurn = Literal["lightgbm", "logistic"]
+"""The churn models that can be served (they explain each score)."""
+SERVABLE_CHURN: tuple[ServableChurn, ...] = ("lightgbm", "logistic")
 ClvMetric = Literal["gini", "spearman", "mae", "rmse", "decile_mape", "top_decile_share"]
 
 
@@ -100,6 +103,12 @@ class ChurnConfig(_Frozen):
     monotone_increasing: list[str] = Field(
         default_factory=lambda: ["days_since_last_purchase"],
         description="Features that may only raise churn risk as they grow (ignored if absent).",
+    )
+    compete: list[ServableChurn] = Field(
+        default_factory=lambda: list(SERVABLE_CHURN),
+        min_length=1,
+        description="Servable churn models that compete on the validation cutoff: the best by "
+        "promotion.churn_metric becomes the challenger. Every candidate is still evaluated.",
     )
 
 

@@ -17,7 +17,15 @@ from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import CalibrationCurve, DecileTable, GainCurve, Task
 from training.calibration import calibration_metrics
-from training.metrics import EMPCParams, churn_metrics, clv_metrics, decile_table, metrics_by_slice
+from training.metrics import (
+    LOWER_IS_BETTER,
+    EMPCParams,
+    PairedInterval,
+    churn_metrics,
+    clv_metrics,
+    decile_table,
+    metrics_by_slice,
+)
 
 SLICE = "segment"
 CALIBRATION_BINS = 10
@@ -47,6 +55,16 @@ class ModelResult:
     """Plain lines on the fit: why it is unreliable, warnings its optimiser raised."""
     reliable: bool = True
     """False when the fit hit a parameter boundary or did not converge: read its metrics warily."""
+    servable: bool = False
+    """Whether it explains each score (per-customer reasons), so it can be served."""
+    validation: float = float("nan")
+    """The gate's metric on the validation cutoff (servable candidates; they compete on it)."""
+    chosen: bool = False
+    """The servable candidate that won on validation: bundled, registered, gated."""
+    baseline: str = ""
+    """The best baseline of the task on the test cutoff, which ``versus`` compares with."""
+    versus: dict[str, PairedInterval] = field(default_factory=dict)
+    """Per metric: this model minus the best baseline on the test rows, paired bootstrap."""
 
 
 @dataclass
@@ -178,7 +196,46 @@ def evaluation_table(results: list[ModelResult]) -> pd.DataFrame:
         for r in results
     ]
     fit = ["ok" if r.reliable else "unreliable" for r in results]
-    return pd.DataFrame(rows).assign(fit=fit) if rows else pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame(rows)
+    table = pd.DataFrame(rows).assign(fit=fit)
+    if any(r.servable or r.versus for r in results):
+        table = table.assign(
+            servable=["yes" if r.servable else "no: cannot explain its scores" for r in results],
+            validation=[r.validation for r in results],
+            chosen=["challenger" if r.chosen else "" for r in results],
+        )
+        metrics = list(dict.fromkeys(m for r in results for m in r.versus))
+        for metric in metrics:
+            table[f"vs_baseline_{metric}"] = [versus_cell(r, metric) for r in results]
+    return table
+
+
+def verdict(interval: PairedInterval) -> str:
+    """'better', 'worse' or 'cannot be separated' (the interval spans zero) for a paired
+    difference, the metric's direction taken into account."""
+    if np.isnan(interval.low):
+        return "interval not estimable"
+    lower = interval.metric in LOWER_IS_BETTER
+    if interval.low > 0:
+        return "worse" if lower else "better"
+    if interval.high < 0:
+        return "better" if lower else "worse"
+    return "cannot be separated"
+
+
+def versus_cell(result: ModelResult, metric: str) -> str:
+    """'+0.0061 (+0.0021 to +0.0102): better than bgnbd' for the table (the difference and its
+    interval); '' without a comparison."""
+    interval = result.versus.get(metric)
+    if interval is None:
+        return ""
+    said = verdict(interval)
+    joiner = {"better": " than ", "worse": " than ", "cannot be separated": " from "}
+    return (
+        f"{interval.diff:+.4f} ({interval.low:+.4f} to {interval.high:+.4f}): "
+        f"{said}{joiner.get(said, ' vs ')}{result.baseline}"
+    )
 
 
 def slices_table(results: list[ModelResult]) -> pd.DataFrame:

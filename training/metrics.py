@@ -733,10 +733,10 @@ def paired_bootstrap(
     Each replicate resamples the rows with replacement and scores both models on the *same*
     resample (paired), so what the two share (the customers' difficulty) cancels out. The
     metric is :func:`metric_function`'s, called per replicate; ROC-AUC and Gini (the default
-    gate metrics) are computed for all replicates at once from how often each row was drawn,
-    which equals :func:`roc_auc` / :func:`normalized_gini` on the resampled rows (a test checks
-    it). Replicates where the metric is undefined are dropped; the interval is nan when fewer
-    than half remain. Same ``seed``, same interval.
+    gate metrics), MAE and RMSE are computed for all replicates at once from how often each row
+    was drawn, which equals the metric function on the resampled rows (a test checks it).
+    Replicates where the metric is undefined are dropped; the interval is nan when fewer than half
+    remain. Same ``seed``, same interval.
     """
     if replicates < 1:
         raise ValueError(f"replicates must be >= 1, got {replicates}")
@@ -832,8 +832,20 @@ def _gini_areas(values: FloatArray, keys: FloatArray, weights: FloatArray) -> Fl
     return (share - (n + 1.0) / 2.0) / n
 
 
+def _mae_counts(y: FloatArray, pred: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray:
+    """Mean absolute error of every resample: each row's error weighted by its draws."""
+    return np.asarray(counts @ np.abs(y - pred) / y.size, dtype=np.float64)
+
+
+def _rmse_counts(y: FloatArray, pred: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray:
+    """Root mean squared error of every resample: each row's squared error weighted by draws."""
+    return np.asarray(np.sqrt(counts @ np.square(y - pred) / y.size), dtype=np.float64)
+
+
 _COUNTED: dict[str, Callable[[FloatArray, FloatArray, npt.NDArray[np.intp]], FloatArray]] = {
     "roc_auc": _roc_auc_counts,
     "gini": _gini_counts,
+    "mae": _mae_counts,
+    "rmse": _rmse_counts,
 }
 """Metrics computed for a whole chunk of replicates at once from resample counts."""

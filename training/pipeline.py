@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from features.build import CUTOFF, build_features
-from features.errors import RetainError
 from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
@@ -36,6 +35,7 @@ from training.evaluation import (
     evaluate,
     evaluation_table,
     markdown_table,
+    versus_cell,
 )
 from training.fit_notes import captured_warnings
 from training.metrics import EMPCParams, paired_bootstrap
@@ -50,6 +50,7 @@ from training.registry import (
     tag_decision,
     tag_undecided,
 )
+from training.selection import choose, compare_with_baseline, validation_score
 from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_training
 from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
@@ -196,10 +197,11 @@ def describe_split(fold: Fold) -> str:
 def evaluate_candidates(
     fold: Fold, candidates: Sequence[Candidate], step: Log = lambda _: None
 ) -> Evaluation:
-    """Fit every candidate that applies, score it on the test cutoff, bundle the servable ones."""
+    """Fit every candidate that applies, score it on the test cutoff, compare it with the best
+    baseline, and bundle the servable candidate of each task that wins on validation."""
     empc = EMPCParams(**fold.config.empc.model_dump())
     results: list[ModelResult] = []
-    servable: list[tuple[ModelResult, Fitted]] = []
+    fits: dict[int, Fitted] = {}
     for candidate in candidates:
         step(f"fitting {candidate.task}/{candidate.name}")
         with captured_warnings(f"{candidate.task}/{candidate.name}") as raised:
@@ -220,18 +222,42 @@ def evaluate_candidates(
             importance=fitted.importance,
             notes=notes,
             reliable=reliable,
+            servable=fitted.servable is not None,
         )
-        if fitted.servable is not None:
-            if any(r.task == result.task for r, _ in servable):
-                raise RetainError(
-                    f"two servable {result.task} candidates; the registry holds one per task"
-                )
-            servable.append((result, fitted))
+        if fitted.servable is not None and fitted.validation_pred is not None:
+            result.validation = validation_score(
+                candidate.task,
+                fold.y("validation", candidate.task),
+                fitted.validation_pred,
+                fold.config,
+            )
+        fits[id(result)] = fitted
         results.append(result)
+    chosen = choose(results, fold.config)
+    compare_with_baseline(results, {r.task: fold.y("test", r.task) for r in results}, fold.config)
     evaluation = Evaluation(results, fold.frames["test"], fold.segment)
-    for result, fitted in servable:  # after every fit, so each card carries all the notes
-        result.bundle = _bundle(result, fitted, fold, evaluation.notes)
+    for result in chosen.values():  # after every fit, so each card carries all the notes
+        notes = [*evaluation.notes, *comparison_notes(result, evaluation.results)]
+        result.bundle = _bundle(result, fits[id(result)], fold, notes)
     return evaluation
+
+
+def comparison_notes(chosen: ModelResult, results: Sequence[ModelResult]) -> list[str]:
+    """Lines for the card: why this model was chosen, and how it compares with the best
+    baseline on the test cutoff (difference and interval; 'cannot be separated' when it spans 0).
+    """
+    rivals = [r for r in results if r.task == chosen.task and r.servable and r is not chosen]
+    lines = (
+        [
+            f"chosen over {', '.join(f'{r.name} ({r.validation:.4f})' for r in rivals)} on the "
+            f"validation cutoff: {chosen.validation:.4f}"
+        ]
+        if rivals
+        else []
+    )
+    for metric in chosen.versus:
+        lines.append(f"test {metric} vs the best baseline: {versus_cell(chosen, metric)}")
+    return lines
 
 
 def evaluation_warnings(evaluation: Evaluation, config: ExperimentConfig) -> list[str]:

@@ -132,6 +132,20 @@ def _finite(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
     return {f"{prefix}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
 
 
+def versus_metrics(result: ModelResult) -> dict[str, float]:
+    """The validation score and, per metric, the difference to the best baseline with its
+    interval: ``vs_baseline.<metric>.diff`` / ``.low`` / ``.high``."""
+    out = {"validation": result.validation}
+    for metric, interval in result.versus.items():
+        key = f"vs_baseline.{metric}"
+        out |= {
+            f"{key}.diff": interval.diff,
+            f"{key}.low": interval.low,
+            f"{key}.high": interval.high,
+        }
+    return out
+
+
 def _log_evaluation(evaluation: Evaluation) -> None:
     """Parent-run metrics, evaluation tables, plots and test predictions."""
     results = evaluation.results
@@ -174,6 +188,9 @@ def _log_model_run(result: ModelResult) -> None:
     mlflow.log_params({k: str(v)[:500] for k, v in result.params.items()})
     mlflow.log_metrics(_finite(result.metrics, T))
     mlflow.log_metrics(_finite(result.cv, "cv."))
+    mlflow.log_metrics(_finite(versus_metrics(result), ""))
+    if result.servable:
+        mlflow.set_tags({"retain.servable": "yes", "retain.chosen": str(result.chosen).lower()})
     for segment, row in result.slices.iterrows():
         mlflow.log_metrics(_finite(row.to_dict(), f"{T}{segment}."))
     mlflow.log_text(result.slices.to_csv(), "slices.csv")

@@ -13,7 +13,6 @@ import pytest
 import features.build
 import features.prepare
 from features.build import CUTOFF
-from features.errors import RetainError
 from features.snapshots import build_snapshots
 from model.bundle import ModelBundle
 from model.card import ModelCard
@@ -23,7 +22,8 @@ from training.dataset import load_training_data
 from training.evaluation import Evaluation, calibration_curve, decile_curve, gain_curve
 from training.pipeline import evaluate_candidates, train
 
-BASELINES = [c for c in CANDIDATES if c.name != "lightgbm"]
+SERVABLE = ("lightgbm", "logistic")
+BASELINES = [c for c in CANDIDATES if c.name not in SERVABLE]
 LIGHTGBM = [c for c in CANDIDATES if c.name == "lightgbm"]
 
 
@@ -62,19 +62,38 @@ def servable(small_fold: Fold) -> Evaluation:
     return evaluate_candidates(small_fold, LIGHTGBM)
 
 
-def test_two_servable_candidates_of_one_task_are_refused(
+def test_of_two_servable_candidates_the_better_on_validation_is_bundled(
     small_fold: Fold, servable: Evaluation
 ) -> None:
+    """Two servable specs share one booster; the one whose validation scores rank the churners
+    perfectly wins, though its test scores are no better, and only it gets a bundle."""
     booster = servable.results[0].bundle.booster
-    n = len(small_fold.frames["test"])
+    n, y_valid = len(small_fold.frames["test"]), small_fold.y("validation", "churn")
+    scores = {"lightgbm": np.full(len(y_valid), 0.5), "logistic": y_valid.astype(float)}
     specs = [
         Candidate(
-            name, "churn", lambda fold: Fitted(np.full(n, 0.5), servable=Servable(booster, 1))
+            name,
+            "churn",
+            lambda fold, name=name: Fitted(
+                np.full(n, 0.5), servable=Servable(booster, 1), validation_pred=scores[name]
+            ),
         )
-        for name in ("one", "two")
+        for name in scores
     ]
-    with pytest.raises(RetainError, match="two servable churn candidates"):
-        evaluate_candidates(small_fold, specs)
+    evaluation = evaluate_candidates(small_fold, [*specs, *BASELINES[:1]])
+    table = evaluation.table.set_index("model")
+    assert table.loc["lightgbm", "validation"] == 0.5
+    assert table.loc["logistic", "validation"] == 1.0
+    assert table.loc["logistic", "chosen"] == "challenger"
+    assert table.loc["lightgbm", "chosen"] == ""
+    assert [r.name for r in evaluation.results if r.bundle is not None] == ["logistic"]
+    assert table.loc["recency_rule", "servable"] == "no: cannot explain its scores"
+    # a model left out of churn.compete is evaluated but cannot become the challenger
+    churn = small_fold.config.churn.model_copy(update={"compete": ["lightgbm"]})
+    config = small_fold.config.model_copy(update={"churn": churn})
+    fold = Fold(config, small_fold.data)
+    evaluation = evaluate_candidates(fold, specs)
+    assert [r.name for r in evaluation.results if r.bundle is not None] == ["lightgbm"]
 
 
 def test_servable_bundles_carry_a_complete_card(small_fold: Fold, servable, tmp_path: Path) -> None:
@@ -241,7 +260,12 @@ def test_fit_trouble_is_a_plain_note_and_an_unreliable_row(
         "BG/NBD fit unreliable: dropout at the boundary",
     ]
     card = evaluation.results[0].bundle.card
-    assert card.notes == evaluation.notes
+    # the evaluation's notes, then how the model compares with the best baseline (noisy here)
+    assert card.notes == [
+        *evaluation.notes,
+        "test roc_auc vs the best baseline: +0.0000 (+0.0000 to +0.0000): cannot be separated "
+        "from noisy",
+    ]
     observed = float(small_fold.y("test", "churn").mean())
     assert card.calibration_check.bias == pytest.approx(0.5 - observed)
     assert card.calibration_check.limit == 0.03

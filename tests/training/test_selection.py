@@ -1,0 +1,110 @@
+"""Candidates compete: the best servable one on validation becomes the challenger, and every
+candidate's difference to the best baseline comes with a paired bootstrap interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.labels import CHURN
+from model.bundle import sigmoid
+from model.linear import LinearChurn, signed_log1p
+from training.candidates import CANDIDATES, Fold
+from training.evaluation import verdict
+from training.metrics import PairedInterval
+from training.pipeline import evaluate_candidates
+
+CHURN_CANDIDATES = [c for c in CANDIDATES if c.task == "churn"]
+PLANTED = {
+    "days_since_last_purchase": 1.0,
+    "orders_365d": -0.8,
+    "spend_365d": -0.6,
+    "tenure_days": 0.6,
+    "distinct_products": -0.6,
+    "avg_order_value": 0.5,
+}
+
+
+def _planted_parts(fold: Fold, seed: int = 7) -> dict[str, pd.DataFrame]:
+    """The fold's rows with churn redrawn from a logistic model of three features' log values:
+    a signal a linear model holds exactly and trees only approximate."""
+    rng = np.random.default_rng(seed)
+    train = fold.frames["train"]
+    stats = {c: signed_log1p(train[c].fillna(0).to_numpy(float)) for c in PLANTED}
+    parts = {}
+    for part, frame in fold.frames.items():
+        z = sum(
+            w
+            * (signed_log1p(frame[c].fillna(0).to_numpy(float)) - stats[c].mean())
+            / stats[c].std()
+            for c, w in PLANTED.items()
+        )
+        churn = (rng.random(len(frame)) < sigmoid(z)).astype(int)
+        parts[part] = frame.assign(**{CHURN: churn})
+    return parts
+
+
+def test_a_planted_linear_signal_makes_logistic_the_challenger(small_fold: Fold) -> None:
+    assert set(PLANTED) <= set(small_fold.encoding.columns)
+    fold = Fold(small_fold.config, small_fold.data, parts=_planted_parts(small_fold))
+    evaluation = evaluate_candidates(fold, CHURN_CANDIDATES)
+    table = evaluation.table.set_index("model")
+    assert table.loc["logistic", "validation"] > table.loc["lightgbm", "validation"]
+    assert table.loc["logistic", "chosen"] == "challenger"
+    assert table.loc["lightgbm", "chosen"] == ""
+    assert list(table["servable"]) == ["yes", "yes"] + ["no: cannot explain its scores"] * 3
+    chosen = [r for r in evaluation.results if r.bundle is not None]
+    assert [r.name for r in chosen] == ["logistic"]
+    bundle = chosen[0].bundle
+    assert isinstance(bundle.booster, LinearChurn)
+    assert bundle.card.model == "logistic"
+    bundle.check_schema()
+    np.testing.assert_allclose(bundle.predict(fold.frames["test"]), chosen[0].test_pred, rtol=1e-12)
+    # every candidate against the best baseline (the best non-servable model on the test rows)
+    best = max(("recency_rule", "bgnbd", "prior_rate"), key=lambda m: table.loc[m, "roc_auc"])
+    for model in ("lightgbm", "logistic", *{"recency_rule", "bgnbd", "prior_rate"} - {best}):
+        cell = table.loc[model, "vs_baseline_roc_auc"]
+        diff = table.loc[model, "roc_auc"] - table.loc[best, "roc_auc"]
+        assert cell.startswith(f"{diff:+.4f} (")
+        assert cell.endswith(best)
+    assert table.loc[best, "vs_baseline_roc_auc"] == ""
+
+
+def test_linear_reasons_sum_to_the_log_odds_and_survive_saving(small_fold: Fold, tmp_path) -> None:
+    m = small_fold.matrices
+    model = LinearChurn.fit(
+        m["train"],
+        small_fold.y("train", "churn"),
+        list(small_fold.encoding.columns),
+        small_fold.encoding.categorical_indices,
+    )
+    contrib = model.contributions(m["test"])
+    assert contrib.shape == (len(m["test"]), len(small_fold.encoding.columns) + 1)
+    np.testing.assert_allclose(contrib.sum(axis=1), model.raw_score(m["test"]), rtol=1e-10)
+    # a feature's reason is its coefficient(s) x standardized value(s): zero at the training mean
+    assert np.allclose(contrib[:, -1], model.intercept)
+    model.save(tmp_path / "linear.json")
+    again = LinearChurn.load(tmp_path / "linear.json")
+    np.testing.assert_array_equal(again.contributions(m["test"]), contrib)
+    # unseen category codes and missing values still score (all level flags 0, median fill)
+    odd = m["test"][:5].copy()
+    odd[:, :] = np.nan
+    assert np.isfinite(model.raw_score(odd)).all()
+
+
+@pytest.mark.parametrize(
+    ("metric", "low", "high", "said"),
+    [
+        ("roc_auc", 0.01, 0.03, "better"),
+        ("roc_auc", -0.03, -0.01, "worse"),
+        ("roc_auc", -0.01, 0.02, "cannot be separated"),
+        ("mae", -3.0, -1.0, "better"),
+        ("mae", 1.0, 3.0, "worse"),
+        ("mae", -1.0, 1.0, "cannot be separated"),
+    ],
+)
+def test_verdict_reads_the_interval_in_the_metrics_direction(
+    metric: str, low: float, high: float, said: str
+) -> None:
+    assert verdict(PairedInterval(metric, 0.0, 0.0, low, high, 0.95, 1000, 100)) == said
