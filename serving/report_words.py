@@ -97,7 +97,8 @@ def glossary(horizon_days: int, gross_margin: float, currency: str) -> list[tupl
         (
             "What raises the risk",
             "For each account, the customer facts that push their chance of leaving up the most "
-            "(the model's largest contributions, TreeSHAP); facts that lower it are not listed.",
+            "(the model's largest contributions: TreeSHAP for trees, coefficient × standardized "
+            "value for logistic regression); facts that lower it are not listed.",
         ),
         (
             "Test period",

@@ -210,7 +210,10 @@ class Reason(BaseModel):
         description="The value in plain words with its unit, e.g. 'no purchase for 133 days' "
         "(from the feature catalogue).",
     )
-    contribution: float = Field(description="TreeSHAP contribution to the churn log-odds.")
+    contribution: float = Field(
+        description="Contribution to the churn log-odds: TreeSHAP (LightGBM) or coefficient x "
+        "standardized value (logistic regression)."
+    )
     direction: Literal["raises risk", "lowers risk"]
 
 
