@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 LINEAR_FILE = "linear.json"
 VALUE, MISSING, LEVEL = "value", "missing", "level"
@@ -103,6 +102,9 @@ class LinearChurn:
         scale = terms.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         z = (terms - mean) / scale
+        # imported here: only fitting needs scikit-learn, the service never does
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=C, max_iter=2000, random_state=seed)
         model.fit(z, np.asarray(y).astype(int))
         return cls(
