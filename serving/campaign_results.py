@@ -167,6 +167,11 @@ class CampaignResults:
             out.append("verdict: the campaign lost money (the whole interval is below zero)")
         elif self.incremental_customers.low > 0:
             out.append("verdict: the campaign retained customers (the interval excludes zero)")
+        elif has_revenue and self.incremental_profit.low > 0:
+            out.append(
+                "verdict: the campaign paid (the incremental profit interval is above zero: the "
+                "contacted spent more), though more retained customers are not shown"
+            )
         else:
             out.append("verdict: no effect shown yet (the interval includes zero)")
         if self.predicted_control_churn is not None:
@@ -278,7 +283,12 @@ def standardized_differences(features: pd.DataFrame, arm: pd.Series) -> pd.DataF
     mean_t, mean_c = t.mean(), c.mean()
     pooled = np.sqrt((t.var(ddof=1) + c.var(ddof=1)) / 2)
     diff = mean_t - mean_c
-    smd = (diff / pooled.where(pooled > 0)).where(pooled > 0, np.where(diff == 0, 0.0, np.inf))
+    # a feature constant in both arms (e.g. the contact day's week) differs only by rounding
+    tiny = 1e-9 * (mean_t.abs() + mean_c.abs() + 1.0)
+    constant = pooled <= tiny
+    smd = (diff / pooled.where(~constant)).where(
+        ~constant, np.where(diff.abs() <= tiny, 0.0, np.inf)
+    )
     table = pd.DataFrame(
         {
             "feature": numeric.columns,

@@ -393,3 +393,38 @@ def test_power_of_a_retention_test_matches_the_hand_computation() -> None:
     assert detection_power(800 - at, at, 0.5, 0.1) >= 0.8
     assert detection_power(800 - below, below, 0.5, 0.1) < 0.8
     assert control_share_for_power(100, 0.5, 0.02) is None  # too few customers for 2 points
+
+
+def test_a_feature_constant_in_both_arms_is_balanced_not_flagged() -> None:
+    """The contact day's week is one value for everyone: rounding must not make it 'imbalanced'."""
+    arm = pd.Series([1, 0] * 50)
+    week = np.sin(2 * np.pi * 13 / 52)  # one float, whose sums round differently per arm
+    features = pd.DataFrame({"cutoff_week_sin": np.full(100, week), "x": np.arange(100.0) % 7})
+    table = standardized_differences(features, arm).set_index("feature")
+    assert table.loc["cutoff_week_sin", "smd"] == 0.0
+    assert not table.loc["cutoff_week_sin", "flagged"]
+    shifted = features.assign(cutoff_week_sin=np.where(arm == 1, week, week + 0.5))
+    assert (
+        standardized_differences(shifted, arm).set_index("feature").loc["cutoff_week_sin", "smd"]
+        == np.inf
+    )
+
+
+def test_a_campaign_whose_profit_interval_is_above_zero_is_said_to_have_paid() -> None:
+    """Same retention in both arms (no retained customers shown), but the contacted spent more."""
+    n = 200
+    ids = [f"T{i}" for i in range(n)] + [f"C{i}" for i in range(n)]
+    assignments = pd.DataFrame({"customer_id": ids, "arm": [1] * n + [0] * n})
+    retained = ([1, 0] * (n // 2)) * 2
+    revenue = [500.0 + (i % 5) if r else 0.0 for i, r in enumerate(retained[:n])] + [
+        100.0 + (i % 5) if r else 0.0 for i, r in enumerate(retained[n:])
+    ]
+    outcomes = pd.DataFrame({"customer_id": ids, "retained": retained, "revenue": revenue})
+    r = campaign_results(
+        assignments, outcomes, ECONOMICS, campaign_id="spend", horizon_days=90, days_observed=90
+    )
+    assert r.incremental_customers.estimate == 0.0
+    assert r.incremental_customers.low < 0 < r.incremental_customers.high
+    assert r.incremental_profit.low > 0
+    text = "\n".join(r.lines())
+    assert "verdict: the campaign paid (the incremental profit interval is above zero" in text
