@@ -75,7 +75,7 @@ def test_a_learner_names_the_arm_that_is_too_small() -> None:
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[CampaignRows, UpliftEvaluation]:
-    """10,000 demo customers: 7,808 campaign rows, 2,343 of them held out."""
+    """10,000 demo customers: 7,836 campaign rows, 2,351 of them held out."""
     from retain.demo_data import write_demo
 
     folder = write_demo(
@@ -115,15 +115,32 @@ def test_learners_recover_the_planted_effect_ordering_and_beat_churn_risk_target
 ) -> None:
     _, evaluation = planted
     table = evaluation.table.set_index("policy")
-    # measured on seed 42: Spearman 0.20 (x), 0.22 (dr), 0.15 (t); churn risk -0.21
+    # Since the demo gained its summer lull and pre-Christmas peak (the first campaign's horizon
+    # is the peak), recovery is weaker and varies by seed. Spearman with the true effect over
+    # seeds 42, 1, 2, 3, 5, 6: x 0.10, 0.20, 0.30, 0.17, 0.11, 0.29; t 0.06 to 0.23; dr 0.09 to
+    # 0.28; churn risk -0.17 to -0.23. Seed 42 is the weakest: 0.10 (x), 0.09 (dr), 0.06 (t).
+    spearman = table["spearman_true_effect"]
+    assert spearman["churn_risk"] < 0
     for name in LEARNERS:
-        assert table.loc[name, "spearman_true_effect"] > 0.1
-    assert table.loc["x_learner", "spearman_true_effect"] > 0.15
-    assert table.loc["churn_risk", "spearman_true_effect"] < 0
-    # Qini on 2,343 held-out customers: x-learner 0.0112 against churn risk 0.0006
-    assert table.loc["x_learner", "qini"] > table.loc["churn_risk", "qini"] + 0.004
+        assert spearman[name] > 0.05  # about three standard errors on 2,351 customers
+        assert spearman[name] > spearman["churn_risk"] + 0.2
+    assert spearman["x_learner"] > 0.08
+    # Qini against each customer's expected outcome in its arm (the planted potential outcomes),
+    # so that outcome noise does not swamp a gap this small on 2,351 customers: x-learner
+    # 0.0026 against churn risk 0.0006 on seed 42 (gap 0.0020 to 0.0080 over five seeds; the
+    # realized-outcome Qini gap ranged from 0.0000 to 0.0068)
+    truth = evaluation.test[["customer_id", "campaign_id"]].merge(
+        planted_truth(planted), on=["customer_id", "campaign_id"], how="left"
+    )
+    treated = evaluation.test["treated"].to_numpy()
+    expected = np.where(treated == 1, 1 - truth["p_churn_treated"], 1 - truth["p_churn_control"])
+    qini = {
+        name: qini_coefficient(evaluation.scores[name], expected, treated)
+        for name in ("x_learner", "churn_risk")
+    }
+    assert qini["x_learner"] > qini["churn_risk"] + 0.001
     # at equal budget the uplift model's targeting earns more than targeting by risk
-    # (measured $10,132 against -$574)
+    # (measured $12,631 against -$814)
     profit = table["true_profit_at_budget"]
     assert profit["x_learner"] > profit["churn_risk"] + 5000
     assert "beats every simpler policy" in evaluation.verdict or "no uplift learner" in (
@@ -168,8 +185,8 @@ def test_at_equal_budget_uplift_targeting_earns_more_true_profit_than_risk_targe
     )
     economics = Economics()
     params = CampaignParams.checked(budget=2000.0, economics=economics, no_control=True)
-    by_uplift = plan(scores, params, uplift_targeting(scores, economics))
-    by_risk = plan(scores, params, risk_value_targeting(scores, economics))
+    by_uplift = plan(scores, params, uplift_targeting)
+    by_risk = plan(scores, params, risk_value_targeting)
     assert by_uplift.policy == UPLIFT_POLICY
 
     def true_profit(result: object) -> float:
