@@ -138,8 +138,15 @@ def test_requirements_cover_what_the_service_imports() -> None:
 def test_retain_package_then_bentoml_build(trained: TrainedProject) -> None:
     env = {**os.environ, **TELEMETRY_OFF}
     retain = Path(sys.executable).parent / "retain"
+    # with the session's config: packaging without it would record the default economics (margin
+    # 30%) as the latest models, and the session's service (if it starts later) would serve them
     packaged = subprocess.run(
-        [str(retain), "package"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [str(retain), "package", "--config", str(trained.config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert packaged.returncode == 0, packaged.stderr[-3000:]
     tags = dict(re.findall(r"^(churn|clv): .* -> BentoML model (\S+)$", packaged.stdout, re.M))

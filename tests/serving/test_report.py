@@ -183,9 +183,11 @@ def test_accounts_at_risk_are_medium_and_high_risk_by_value_at_risk(
     top = at_risk.sort_values("value_at_risk", ascending=False, kind="stable").head(50)
     assert page.top_ids == top["customer_id"].tolist()
     assert [float(v) for v in page.top_values] == top["value_at_risk"].tolist()
-    # the rule bites: some low-risk customer is worth more than the last listed account
+    # the cut is the tier, not a value threshold: low-risk customers are left out even where their
+    # value at risk is above some medium- or high-risk customer's. (Whether one would reach the
+    # top 50 depends on the demo data and champion: here none does; test_at_risk plants one.)
     low = scores.loc[scores["risk_tier"] == "low", "value_at_risk"]
-    assert low.max() > top["value_at_risk"].min()
+    assert low.max() > at_risk["value_at_risk"].min()
 
 
 def test_accounts_show_only_risk_raising_reasons_in_plain_words(

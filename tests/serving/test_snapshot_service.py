@@ -32,6 +32,10 @@ class CrmService:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
+    """Run retain against ``env``'s own home. MLflow keeps the tracking URI of an in-process run
+    (the session's ``trained`` fixture) in this process's environment: it is dropped, or retain
+    would train and package against the session's registry instead of ``env``'s home."""
+    env = {k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"}
     done = subprocess.run(
         [str(Path(sys.executable).parent / "retain"), *args],
         cwd=ROOT,
