@@ -68,8 +68,9 @@ bench: bench-features bench-serving bench-scoring bench-labelled ## All benchmar
 
 results: bench results-models ## Regenerate every table the README quotes
 
-results-models: venv ## Model tables: demo data, CDNOW (../shared/data/cdnow), demo CRM exports, calibration
+results-models: venv ## Model tables: demo data, CDNOW (../shared/data/cdnow), demo CRM exports, uplift, calibration
 	$(BIN)/python experiments/eval_models.py
+	$(BIN)/python experiments/eval_uplift.py
 
 .venv-bench/.synced: experiments/bench-requirements.txt | venv
 	$(BIN)/uv venv --quiet --python $(PYTHON) .venv-bench
