@@ -15,6 +15,7 @@ import click
 import typer
 
 from features.errors import RetainError
+from model.cli_options import Engine, Scheduler
 from model.settings import disable_telemetry
 
 HELP = """\
@@ -119,17 +120,8 @@ def features_command(
         Path, typer.Option(help="Parquet file to write (engine dask: a folder of part files).")
     ] = Path("features.parquet"),
     strict: Annotated[bool, typer.Option(help="Fail on any unusable input row.")] = False,
-    engine: Annotated[
-        str | None,
-        typer.Option(help="pandas or dask; default the config's 'engine' key, else pandas."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Dask scheduler to join (tcp://host:8786; or $RETAIN_DASK_SCHEDULER); "
-            "default a local cluster on 127.0.0.1."
-        ),
-    ] = None,
+    engine: Engine = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """List the feature catalogue, or write the features of every customer as of a date.
 

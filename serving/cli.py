@@ -10,14 +10,8 @@ from typing import Annotated
 import typer
 
 from features.errors import RetainError
+from model.cli_options import Engine, Scheduler, TrackingUri
 from model.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
-
-TrackingUri = Annotated[
-    str | None,
-    typer.Option(
-        help="MLflow tracking URI; default $MLFLOW_TRACKING_URI, else sqlite under .retain."
-    ),
-]
 
 
 def bentoml_serve_args(host: str, port: int) -> list[str]:
@@ -183,17 +177,8 @@ def score_command(
         Path | None, typer.Option(help="Output folder (default .retain/scores).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any unusable input row.")] = False,
-    engine: Annotated[
-        str | None,
-        typer.Option(help="pandas or dask; default the config's 'engine' key, else pandas."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Dask scheduler to join (tcp://host:8786; or $RETAIN_DASK_SCHEDULER); "
-            "default a local cluster on 127.0.0.1."
-        ),
-    ] = None,
+    engine: Engine = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Score every active customer with the packaged champion models; refresh the id lookup table.
 

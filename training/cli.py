@@ -8,13 +8,7 @@ from typing import Annotated
 import typer
 
 from features.errors import ConfigError
-
-TrackingUri = Annotated[
-    str | None,
-    typer.Option(
-        help="MLflow tracking URI; default $MLFLOW_TRACKING_URI, else sqlite under .retain."
-    ),
-]
+from model.cli_options import Engine, Scheduler, TrackingUri
 
 
 def train_command(
@@ -26,17 +20,8 @@ def train_command(
         bool, typer.Option(help="Fail on any unusable input row instead of excluding it.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
-    engine: Annotated[
-        str | None,
-        typer.Option(help="pandas or dask: where features are built (default: the config's)."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Dask scheduler to join (tcp://host:8786; or $RETAIN_DASK_SCHEDULER); "
-            "default a local cluster on 127.0.0.1."
-        ),
-    ] = None,
+    engine: Engine = None,
+    scheduler: Scheduler = None,
     promote_separately: Annotated[
         bool,
         typer.Option(
