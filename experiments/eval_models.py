@@ -205,6 +205,21 @@ CALIBRATION_HEADER = [
 ]
 
 
+def demo_retail_config(home: Path) -> Path:
+    """Writes the seeded demo retail data under ``home`` and experiments/demo.yaml pointing at it."""
+    from retain.demo_data import write_demo
+
+    data = home / "demo"
+    write_demo(data, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, businesses=("retail",))
+    config = home / "demo.yaml"
+    config.write_text(
+        (ROOT / "experiments" / "demo.yaml")
+        .read_text()
+        .replace("../data/demo/retail/", f"{data / 'retail'}/")
+    )
+    return config
+
+
 def write(name: str, text: str) -> None:
     out = RESULTS / f"{name}.md"
     tmp = out.with_suffix(".md.tmp")
@@ -232,14 +247,7 @@ def main(which: list[str]) -> None:
             print(f"skipped cdnow.md: the CDNOW log is not at {cdnow} (../shared is absent)")
     if "demo" in which:
         with tempfile.TemporaryDirectory() as home:
-            data = Path(home) / "demo"
-            write_demo(data, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, businesses=("retail",))
-            config = Path(home) / "demo.yaml"
-            config.write_text(
-                (ROOT / "experiments" / "demo.yaml")
-                .read_text()
-                .replace("../data/demo/retail/", f"{data / 'retail'}/")
-            )
+            config = demo_retail_config(Path(home))
             note = f"the demo retail business ({DEMO_CUSTOMERS:,} customers, seed {DEMO_SEED})"
             write("demo", evaluate("Demo", config, Path(home) / "state", note))
     if "crm" in which:
@@ -271,14 +279,7 @@ def main(which: list[str]) -> None:
             "",
         ]
         with tempfile.TemporaryDirectory() as home:
-            data = Path(home) / "demo"
-            write_demo(data, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, businesses=("retail",))
-            config = Path(home) / "demo.yaml"
-            config.write_text(
-                (ROOT / "experiments" / "demo.yaml")
-                .read_text()
-                .replace("../data/demo/retail/", f"{data / 'retail'}/")
-            )
+            config = demo_retail_config(Path(home))
             lines += [
                 f"## Demo retail ({DEMO_CUSTOMERS:,} customers, seed {DEMO_SEED}): validation "
                 "2024-06-30 (the summer lull), test 2024-09-30 (before the Christmas peak)",
