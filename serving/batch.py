@@ -222,20 +222,46 @@ def score_base(
     scores = score_features(
         scorer, features.loc[features.index.isin(active_ids)], day, progress=progress
     )
+    return finish_run(
+        out_dir,
+        scorer,
+        scores,
+        features,
+        day,
+        excluded,
+        started=started,
+        load_lines=[line for r in reports for line in r.lines()] + notes,
+    )
+
+
+def finish_run(
+    out_dir: Path,
+    scorer: Scorer,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    day: pd.Timestamp,
+    excluded: dict[str, int],
+    *,
+    started: float,
+    load_lines: list[str],
+    parts: list[Path] | None = None,
+) -> ScoreRun:
+    """Rank the scores by value at risk, add uplift when packaged, write the generation atomically
+    and describe the run: the part every scoring engine shares after its scores exist."""
     scores = scores.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(
         drop=True
     )
+    notes = []
     uplift = load_packaged_uplift()
     if uplift is not None:
         scores, note = with_uplift(scores, features, uplift)
         notes += [note] if note else [f"uplift: {uplift.label} (expected incremental value)"]
-
     info = meta(scorer, day, len(scores))
     if uplift is not None and UPLIFT_MODEL in scores:
         info[UPLIFT_MODEL] = uplift.label
         info[UPLIFT_CARD] = uplift.bundle.card  # the report's Qini section reads its curves
     scores_parquet, scores_csv, table_path = write_generation(
-        out_dir, scores, features, day, feature_table_path(), info
+        out_dir, scores, features, day, feature_table_path(), info, parts=parts
     )
     return ScoreRun(
         as_of=from_day(to_day(day)),
@@ -247,7 +273,7 @@ def score_base(
         feature_table=table_path,
         versions=scorer.versions,
         seconds=time.perf_counter() - started,
-        load_lines=[line for r in reports for line in r.lines()] + notes,
+        load_lines=load_lines + notes,
     )
 
 

@@ -19,23 +19,20 @@ import pandas as pd
 from features.build import build_features
 from features.errors import ConfigError, CutoffError
 from features.labels import active_at
-from features.prepare import PreparedData, from_day, to_day
+from features.prepare import PreparedData, to_day
 from features.sources import read_data_section
 from serving.batch import (
     SCORES_PARTS,
     ScoreRun,
     check_economics,
+    finish_run,
     latest_day,
-    meta,
     resolve_as_of,
     score_features,
-    write_generation,
 )
 from serving.generation import GENERATION, GENERATIONS, read_meta
-from serving.lookup import feature_table_path
 from serving.scorer import Scorer
 from serving.store import load_packaged_scorer
-from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
 
 
 def generation_of(out_dir: Path) -> str:
@@ -123,35 +120,20 @@ def score_base_dask(
         raise CutoffError(
             f"no customer is active as of {day.date()}: nothing to score; give a later --as-of"
         )
-    scores = scores.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(
-        drop=True
+    run = finish_run(
+        out_dir,
+        scorer,
+        scores,
+        features,
+        day,
+        excluded,
+        started=started,
+        load_lines=[line for r in parted.reports for line in r.lines()],
+        parts=out.paths,
     )
-    notes = []
-    uplift = load_packaged_uplift()
-    if uplift is not None:
-        scores, note = with_uplift(scores, features, uplift)
-        notes += [note] if note else [f"uplift: {uplift.label} (expected incremental value)"]
-    info = meta(scorer, day, len(scores))
-    if uplift is not None and UPLIFT_MODEL in scores:
-        info[UPLIFT_MODEL] = uplift.label
-        info[UPLIFT_CARD] = uplift.bundle.card
-    scores_parquet, scores_csv, table_path = write_generation(
-        out_dir, scores, features, day, feature_table_path(), info, parts=out.paths
-    )
-    return ScoreRun(
-        as_of=from_day(to_day(day)),
-        scored=len(scores),
-        known=len(features),
-        excluded={k: v for k, v in excluded.items() if "after the cutoff" not in k},
-        scores_parquet=scores_parquet,
-        scores_csv=scores_csv,
-        feature_table=table_path,
-        versions=scorer.versions,
-        seconds=time.perf_counter() - started,
-        load_lines=[line for r in parted.reports for line in r.lines()]
-        + notes
-        + [f"partitioned scores: {out_dir / GENERATIONS / generation_of(out_dir) / SCORES_PARTS}"],
-    )
+    parts_dir = out_dir / GENERATIONS / generation_of(out_dir) / SCORES_PARTS
+    run.load_lines.append(f"partitioned scores: {parts_dir}")
+    return run
 
 
 def _latest_of(parted: Any, index: int) -> pd.Timestamp | None:
