@@ -68,7 +68,7 @@ class CalibrationChoice:
     def summary(self) -> str:
         """One line for the training output and the model card."""
         if self.fallback:
-            return f"calibration: {self.method} (standard: {self.fallback})"
+            return f"calibration: standard, {self.method} ({self.fallback})"
         scores = ", ".join(f"{m} {v * 100:.2f}" for m, v in self.mean_abs_bias().items())
         origins = ", ".join(f"{r.origin.date()}->{r.target.date()}" for r in self.replays)
         return (

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from model.bundle import sigmoid
 from training.calibration_choice import RawScorer, choose_calibrator, replays
 from training.calibrators import (
+    CALIBRATORS,
     apply,
     fit_calibrator,
     fit_intercept,
@@ -152,7 +153,9 @@ def test_too_few_origins_fall_back_to_standard_and_say_so() -> None:
     choice = choose(X[keep], y[keep], cutoffs[keep], fit_raw, min_backtests=2)
     assert choice.method == "platt"
     assert "fewer than calibration.min_backtests=2" in choice.summary()
-    assert choice.notes("churn/lightgbm")[0].startswith("churn/lightgbm calibration: platt")
+    assert choice.notes("churn/lightgbm")[0].startswith(
+        "churn/lightgbm calibration: standard, platt"
+    )
 
 
 def test_the_former_calibrate_key_still_reads_and_cannot_be_mixed() -> None:
@@ -168,3 +171,46 @@ def test_the_former_calibrate_key_still_reads_and_cannot_be_mixed() -> None:
         parse_config({**base, "churn": {"calibrate": True, "calibration": {"method": "platt"}}})
     with pytest.raises(ConfigError, match=r"churn\.calibration\.method"):
         parse_config({**base, "churn": {"calibration": {"method": "isotonic"}}})
+
+
+def test_the_lightgbm_candidate_serves_the_auto_choice_fitted_on_validation(
+    demo_data, tmp_path
+) -> None:
+    """On the demo data with eight training cutoffs: auto replays three origins, records the
+    choice, and the bundle's (a, b) is the chosen calibrator fitted on the validation cutoff;
+    a second run chooses and serves the same."""
+    from tests.helpers import write_config
+    from tests.training.conftest import FAST_LIGHTGBM
+    from training.candidates import CANDIDATES, Fold
+    from training.config import load_config
+    from training.dataset import load_training_data
+
+    config = load_config(
+        write_config(
+            tmp_path / "auto.yaml",
+            demo_data / "retail",
+            split={"max_train_cutoffs": 8},
+            churn={"lightgbm": FAST_LIGHTGBM},
+        )
+    )
+    fold = Fold(config, load_training_data(config, progress=False))
+    lightgbm = next(c for c in CANDIDATES if c.task == "churn" and c.name == "lightgbm")
+    fitted, again = lightgbm.fit(fold), lightgbm.fit(fold)
+    assert fitted is not None
+    assert again is not None
+    method = fitted.params["calibration.method"]
+    assert fitted.params["calibration.configured"] == "auto"
+    assert fitted.notes[0].startswith(f"churn/lightgbm calibration: auto chose {method} ")
+    assert "over 3 past origins" in fitted.notes[0]
+    scores = {m: fitted.fit_metrics[f"calibration.backtest_bias.{m}"] for m in CALIBRATORS}
+    assert method == min(CALIBRATORS, key=lambda m: scores[m])
+    assert fitted.servable is not None
+    booster = fitted.servable.booster
+    raw = booster.predict(fold.matrices["validation"], raw_score=True)
+    share = float(fold.y("train", "churn").mean())
+    expected = fit_calibrator(
+        method, raw, fold.y("validation", "churn"), share=share, balanced=True
+    )
+    assert fitted.servable.platt == pytest.approx(expected, rel=1e-12)
+    assert fitted.fit_metrics == again.fit_metrics
+    np.testing.assert_array_equal(fitted.test_pred, again.test_pred)
