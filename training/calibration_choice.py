@@ -7,7 +7,9 @@ as a replayed test cutoff, the split rule of ``training.dataset.out_of_time_spli
 (its replayed validation cutoff) and the cutoffs before it. The model is refitted on those (same
 parameters, early stopping on the origin), every calibrator is fitted on the origin, and its bias
 (mean predicted minus observed churn) is measured on the replayed test cutoff. The calibrator
-with the smallest mean |bias| over the origins wins; ties go to the simplest.
+with the smallest mean |bias| over the origins wins; ties go to the simplest. The replays read
+the run's own encoded training and validation rows (the encoding uses no label), so they see
+nothing the real fit does not.
 """
 
 from __future__ import annotations

@@ -120,6 +120,15 @@ class ChurnCalibrationConfig(_Frozen):
         "output says so).",
     )
 
+    @model_validator(mode="after")
+    def _enough_backtests(self) -> ChurnCalibrationConfig:
+        if self.min_backtests > self.backtests:
+            raise ValueError(
+                f"min_backtests ({self.min_backtests}) must not exceed backtests "
+                f"({self.backtests}): auto could never choose"
+            )
+        return self
+
 
 class ChurnConfig(_Frozen):
     """The churn classifier: LightGBM with class balancing and a calibration on the log-odds."""

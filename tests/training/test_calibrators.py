@@ -171,6 +171,8 @@ def test_the_former_calibrate_key_still_reads_and_cannot_be_mixed() -> None:
         parse_config({**base, "churn": {"calibrate": True, "calibration": {"method": "platt"}}})
     with pytest.raises(ConfigError, match=r"churn\.calibration\.method"):
         parse_config({**base, "churn": {"calibration": {"method": "isotonic"}}})
+    with pytest.raises(ConfigError, match=r"min_backtests \(4\) must not exceed backtests \(3\)"):
+        parse_config({**base, "churn": {"calibration": {"min_backtests": 4}}})
 
 
 def test_the_lightgbm_candidate_serves_the_auto_choice_fitted_on_validation(
