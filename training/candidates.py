@@ -29,7 +29,7 @@ from model.card import Task
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
-from training.calibration_choice import CalibrationChoice, FitRaw, choose_calibrator
+from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
@@ -162,7 +162,9 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     )
     fit_args = fold.lightgbm_fit_args("churn")
 
-    def fit_raw(X: np.ndarray, y: np.ndarray, X_origin: np.ndarray, y_origin: np.ndarray) -> Any:
+    def fit_raw(
+        X: np.ndarray, y: np.ndarray, X_origin: np.ndarray, y_origin: np.ndarray
+    ) -> RawScorer:
         replayed = clone(model).set_params(verbose=0)
         replayed.fit(X, y, **{**fit_args, "eval_set": (X_origin, y_origin)})
         return replayed.raw_score
