@@ -10,7 +10,8 @@ champion changes anything) and writes its table to ``experiments/results/<name>.
 - ``crm.md``: ``experiments/crm.yaml`` (one as_of day, in-time) and ``crm_monthly.yaml`` (six
   month ends, out of time) on the demo CRM exports, with each churn model's calibration;
 - ``calibration.md``: calibration-in-the-large of the LightGBM models on the test cutoff, before
-  and after the season features, on the demo retail business and on CDNOW.
+  and after the season features and with the churn calibrator Platt (``standard``) or chosen by
+  backtests (``auto``), on the demo retail business and on CDNOW.
 
 Run with ``make results`` (or ``python experiments/eval_models.py [cdnow] [demo] [crm]
 [calibration]``).
@@ -158,14 +159,25 @@ def evaluate_crm(config_path: Path, home: Path, data: Path) -> list[str]:
 
 
 SEASON_VARIANTS = (
-    ("before: no season features, 12 training cutoffs", 12, False),
-    ("season features, 12 training cutoffs", 12, True),
-    ("season features, 24 training cutoffs", 24, True),
+    ("before: no season features, 12 training cutoffs", 12, False, "standard"),
+    ("season features, 12 training cutoffs", 12, True, "standard"),
+    ("season features, 24 training cutoffs", 24, True, "standard"),
+    ("season features, 24 training cutoffs, calibration auto", 24, True, "auto"),
+)
+"""(label, training cutoffs, season features, churn.calibration.method): ``standard`` is Platt
+scaling on the validation cutoff, ``auto`` the calibrator chosen by replaying past origins."""
+CDNOW_VARIANTS = (
+    SEASON_VARIANTS[0],
+    SEASON_VARIANTS[1],
+    ("season features, 12 training cutoffs, calibration auto", 12, True, "auto"),
 )
 
 
-def calibration_rows(config_path: Path, variants: tuple[tuple[str, int, bool], ...]) -> list[str]:
-    """The LightGBM churn and CLV models' calibration on the test cutoff, one row per variant.
+def calibration_rows(
+    config_path: Path, variants: tuple[tuple[str, int, bool, str], ...]
+) -> tuple[list[str], list[str]]:
+    """The LightGBM churn and CLV models' calibration on the test cutoff, one row per variant,
+    and the lines in which ``auto`` says what it chose and why.
 
     Each variant fits only the LightGBM candidates on the experiment's data (no MLflow): the
     same fold, features and calibration as ``retain train``.
@@ -177,25 +189,29 @@ def calibration_rows(config_path: Path, variants: tuple[tuple[str, int, bool], .
     from training.pipeline import evaluate_candidates
 
     base = load_config(config_path)
-    rows = []
-    for label, cutoffs, season in variants:
+    rows, choices = [], []
+    for label, cutoffs, season, method in variants:
         split = base.split.model_copy(update={"max_train_cutoffs": cutoffs})
-        config = base.model_copy(update={"split": split})
+        calibration = base.churn.calibration.model_copy(update={"method": method})
+        churn_config = base.churn.model_copy(update={"calibration": calibration})
+        config = base.model_copy(update={"split": split, "churn": churn_config})
         data = load_training_data(config, progress=False)
         if not season:
             assert data.prep is not None
             families = [f for f in resolve_families(None, data.prep) if f != "season"]
-            config = config.model_copy(update={"split": split, "families": families})
+            config = config.model_copy(update={"families": families})
             data = load_training_data(config, progress=False)
         lightgbm = [c for c in CANDIDATES if c.name == "lightgbm"]
-        churn, clv = (r.metrics for r in evaluate_candidates(Fold(config, data), lightgbm).results)
+        results = evaluate_candidates(Fold(config, data), lightgbm).results
+        churn, clv = (r.metrics for r in results)
+        choices += [f"- {label}: {note}" for note in results[0].notes]
         rows.append(
             f"| {label} | {churn['mean_predicted']:.1%} | {churn['observed']:.1%} | "
             f"{churn['calibration_bias'] * 100:+.1f} | {churn['ece']:.3f} | {churn['roc_auc']:.4f} | "
             f"{clv['mean_predicted']:.2f} | {clv['observed']:.2f} | "
             f"{clv['calibration_bias']:+.1%} |"
         )
-    return rows
+    return rows, choices
 
 
 CALIBRATION_HEADER = [
@@ -274,27 +290,36 @@ def main(which: list[str]) -> None:
             "",
             "The LightGBM churn and CLV models on the test cutoff: mean predicted against observed "
             "(calibration-in-the-large), expected calibration error over 10 equal-width bins and "
-            "ROC-AUC. Churn probabilities are Platt-calibrated on the validation cutoff, the most "
-            "recent one whose horizon has ended by the test cutoff. Written by `make results`.",
+            "ROC-AUC. Churn probabilities are a line on the booster's log-odds fitted on the "
+            "validation cutoff, the most recent one whose horizon has ended by the test cutoff: "
+            "Platt scaling (`churn.calibration.method: standard`, the rows without 'auto') or "
+            "the calibrator that `auto` chooses by replaying past origins (none, intercept or "
+            "platt; the lines under each table say which and why). Written by `make results`.",
             "",
         ]
         with tempfile.TemporaryDirectory() as home:
             config = demo_retail_config(Path(home))
+            rows, choices = calibration_rows(config, SEASON_VARIANTS)
             lines += [
                 f"## Demo retail ({DEMO_CUSTOMERS:,} customers, seed {DEMO_SEED}): validation "
                 "2024-06-30 (the summer lull), test 2024-09-30 (before the Christmas peak)",
                 "",
                 *CALIBRATION_HEADER,
-                *calibration_rows(config, SEASON_VARIANTS),
+                *rows,
+                "",
+                *choices,
                 "",
             ]
         cdnow = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
         if cdnow.exists():
+            rows, choices = calibration_rows(ROOT / "experiments" / "cdnow.yaml", CDNOW_VARIANTS)
             lines += [
                 "## CDNOW master log (`experiments/cdnow.yaml`)",
                 "",
                 *CALIBRATION_HEADER,
-                *calibration_rows(ROOT / "experiments" / "cdnow.yaml", SEASON_VARIANTS[:2]),
+                *rows,
+                "",
+                *choices,
                 "",
             ]
         write("calibration", "\n".join(lines))

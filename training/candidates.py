@@ -18,7 +18,9 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
+from features.build import CUTOFF
 from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
@@ -27,6 +29,7 @@ from model.card import Task
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
+from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
@@ -132,6 +135,10 @@ class Fitted:
     """Plain lines on why the fit is unreliable (e.g. BTYD parameters at a boundary)."""
     validation_pred: np.ndarray | None = None
     """Predictions for the validation rows: the servable candidates compete on them."""
+    notes: list[str] = field(default_factory=list)
+    """Plain lines on what the fit decided (e.g. its calibrator), for the output and the card."""
+    fit_metrics: dict[str, float] = field(default_factory=dict)
+    """Numbers of the fit itself (not of the test cutoff), logged to MLflow with the candidate."""
 
 
 @dataclass(frozen=True)
@@ -148,19 +155,58 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     model = LightGBMChurn(
         **fold.lightgbm_params("churn"),
         balance_classes=config.balance_classes,
-        calibrate=config.calibrate,
+        calibration=None,
         monotone_increasing=tuple(
             c for c in config.monotone_increasing if c in fold.encoding.columns
         ),
     )
-    model.fit(m["train"], fold.y("train", "churn"), **fold.lightgbm_fit_args("churn"))
+    fit_args = fold.lightgbm_fit_args("churn")
+
+    def fit_raw(
+        X: np.ndarray, y: np.ndarray, X_origin: np.ndarray, y_origin: np.ndarray
+    ) -> RawScorer:
+        replayed = clone(model).set_params(verbose=0)
+        replayed.fit(X, y, **{**fit_args, "eval_set": (X_origin, y_origin)})
+        return replayed.raw_score
+
+    choice = calibration_choice(fold, fit_raw, balanced=config.balance_classes)
+    model.set_params(calibration=choice.method)
+    model.fit(m["train"], fold.y("train", "churn"), **fit_args)
     valid_p = model.predict_proba(m["validation"])[:, 1]
     return Fitted(
         model.predict_proba(m["test"])[:, 1],
-        {**model.get_params(), "best_iteration": model.best_iteration_, "platt": model.platt_},
+        {
+            **model.get_params(),
+            "best_iteration": model.best_iteration_,
+            "platt": model.platt_,
+            **choice.params(),
+        },
         Servable(model.booster_, model.best_iteration_, model.platt_, risk_tiers(valid_p)),
         model.feature_importance(),
         validation_pred=valid_p,
+        notes=choice.notes("churn/lightgbm"),
+        fit_metrics=choice.metrics(),
+    )
+
+
+def calibration_choice(fold: Fold, fit_raw: FitRaw, *, balanced: bool) -> CalibrationChoice:
+    """The configured churn calibrator; ``auto`` replays past origins over the training and
+    validation rows (``training.calibration_choice``), ``standard`` is Platt scaling."""
+    settings = fold.config.churn.calibration
+    if settings.method != "auto":
+        method = "platt" if settings.method == "standard" else settings.method
+        return CalibrationChoice(method, settings.method)
+    parts = ("train", "validation")
+    return choose_calibrator(
+        np.vstack([fold.matrices[p] for p in parts]),
+        np.concatenate([fold.y(p, "churn") for p in parts]),
+        pd.concat([fold.frames[p][CUTOFF] for p in parts], ignore_index=True),
+        horizon_days=fold.config.horizon_days,
+        fit_raw=fit_raw,
+        balanced=balanced,
+        backtests=settings.backtests,
+        min_backtests=settings.min_backtests,
+        progress=fold.progress,
     )
 
 

@@ -90,15 +90,55 @@ class ChurnLightGBMParams(LightGBMParams):
     )
 
 
+ChurnCalibrationMethod = Literal["auto", "standard", "none", "intercept", "platt"]
+
+
+class ChurnCalibrationConfig(_Frozen):
+    """How churn probabilities are calibrated: a line on the booster's log-odds fitted on the
+    validation cutoff (``training.calibrators``), chosen by replaying past origins when ``auto``
+    (``training.calibration_choice``). The limits of the test-cutoff warning are the top-level
+    ``calibration`` section."""
+
+    method: ChurnCalibrationMethod = Field(
+        "auto",
+        description="auto: the calibrator with the smallest mean |bias| over `backtests` past "
+        "origins, then fitted on the validation cutoff; standard: Platt scaling on the "
+        "validation cutoff (the behaviour before auto, kept for comparison); none: only undo "
+        "class balancing with the training churn share; intercept: shift the log-odds so the "
+        "mean matches the validation churn rate; platt: slope and intercept on validation.",
+    )
+    backtests: int = Field(
+        3,
+        ge=1,
+        description="auto: past origins replayed (the latest cutoffs the run may see, each as a "
+        "test cutoff with its own validation and training cutoffs).",
+    )
+    min_backtests: int = Field(
+        2,
+        ge=1,
+        description="auto: with fewer usable origins, fall back to standard (the training "
+        "output says so).",
+    )
+
+    @model_validator(mode="after")
+    def _enough_backtests(self) -> ChurnCalibrationConfig:
+        if self.min_backtests > self.backtests:
+            raise ValueError(
+                f"min_backtests ({self.min_backtests}) must not exceed backtests "
+                f"({self.backtests}): auto could never choose"
+            )
+        return self
+
+
 class ChurnConfig(_Frozen):
-    """The churn classifier: LightGBM with class balancing and Platt calibration."""
+    """The churn classifier: LightGBM with class balancing and a calibration on the log-odds."""
 
     lightgbm: ChurnLightGBMParams = ChurnLightGBMParams()
     balance_classes: bool = Field(True, description="Weight classes equally while boosting.")
-    calibrate: bool = Field(
-        True,
-        description="Platt-scale probabilities on the validation cutoff: the most recent cutoff "
-        "whose horizon has ended by the test cutoff (the freshest matured labels).",
+    calibration: ChurnCalibrationConfig = Field(
+        ChurnCalibrationConfig(),
+        description="How probabilities are calibrated on the validation cutoff: the most recent "
+        "cutoff whose horizon has ended by the test cutoff (the freshest matured labels).",
     )
     monotone_increasing: list[str] = Field(
         default_factory=lambda: ["days_since_last_purchase"],
@@ -110,6 +150,21 @@ class ChurnConfig(_Frozen):
         description="Servable churn models that compete on the validation cutoff: the best by "
         "promotion.churn_metric becomes the challenger. Every candidate is still evaluated.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_calibrate_key(cls, raw: Any) -> Any:
+        """The former ``calibrate: bool``: true is ``calibration.method: standard``, false is
+        ``none`` (only the class-balancing correction); giving both is an error."""
+        if not isinstance(raw, dict) or "calibrate" not in raw:
+            return raw
+        old = raw["calibrate"]
+        if not isinstance(old, bool):
+            raise ValueError(f"calibrate must be true or false, got {old!r}")
+        if "calibration" in raw:
+            raise ValueError("give calibration.method, not both it and the former calibrate key")
+        rest = {k: v for k, v in raw.items() if k != "calibrate"}
+        return {**rest, "calibration": {"method": "standard" if old else "none"}}
 
 
 class ClvConfig(_Frozen):

@@ -53,6 +53,8 @@ class ModelResult:
     """Cross-validation on the non-test rows (in-time splits only): mean and sd of each metric."""
     notes: list[str] = field(default_factory=list)
     """Plain lines on the fit: why it is unreliable, warnings its optimiser raised."""
+    fit_metrics: dict[str, float] = field(default_factory=dict)
+    """Numbers of the fit itself, not of the test cutoff (e.g. calibration backtest biases)."""
     reliable: bool = True
     """False when the fit hit a parameter boundary or did not converge: read its metrics warily."""
     servable: bool = False

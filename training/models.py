@@ -1,7 +1,8 @@
 """Churn and CLV estimators, following scikit-learn's contract (``__init__`` stores, ``fit`` learns).
 
 * ``LightGBMChurn``: a boosted classifier with class balancing, early stopping on a later cutoff
-  and Platt calibration there, so its probabilities are honest despite the balancing.
+  and a calibration there (a line on the log-odds, ``training.calibrators``), so its
+  probabilities are honest despite the balancing.
 * ``LightGBMSpend``: a Tweedie booster for zero-heavy, skewed future spend.
 * ``RecencyRule``: the baseline most teams start with, churn risk rising with days since the last
   purchase, calibrated by isotonic regression.
@@ -27,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from model.bundle import sigmoid
+from training.calibrators import Calibrator, fit_calibrator
 
 
 def _booster_params(est: Any, objective: dict[str, Any]) -> dict[str, Any]:
@@ -145,9 +147,10 @@ class _Booster(BaseEstimator):
 
 class LightGBMChurn(ClassifierMixin, _Booster):
     """LightGBM churn classifier; ``balance_classes`` weights both classes equally while boosting
-    and ``calibrate`` then Platt-scales the raw score on the evaluation set. Features named in
-    ``monotone_increasing`` can only raise the risk as they grow (e.g. days since last purchase),
-    so the model cannot learn that a later purchase makes a customer riskier."""
+    and ``calibration`` (none, intercept or platt; None: the raw score as is) then maps the raw
+    score to a probability by ``sigmoid(a * raw + b)``, fitted on the evaluation set. Features
+    named in ``monotone_increasing`` can only raise the risk as they grow (e.g. days since last
+    purchase), so the model cannot learn that a later purchase makes a customer riskier."""
 
     def __init__(
         self,
@@ -164,7 +167,7 @@ class LightGBMChurn(ClassifierMixin, _Booster):
         n_jobs: int = 2,
         verbose: int = 0,
         balance_classes: bool = True,
-        calibrate: bool = True,
+        calibration: Calibrator | None = "platt",
         monotone_increasing: tuple[str, ...] = (),
     ) -> None:
         super().__init__(
@@ -182,7 +185,7 @@ class LightGBMChurn(ClassifierMixin, _Booster):
             verbose=verbose,
         )
         self.balance_classes = balance_classes
-        self.calibrate = calibrate
+        self.calibration = calibration
         self.monotone_increasing = monotone_increasing
 
     def fit(
@@ -211,16 +214,25 @@ class LightGBMChurn(ClassifierMixin, _Booster):
         self.booster_ = self._train(params, X, y, eval_set, feature_names, categorical, weight)
         self.classes_ = np.array([0, 1])
         self.platt_: tuple[float, float] | None = None
-        if self.calibrate:
+        if self.calibration is not None:
             calib_X, calib_y = eval_set if eval_set is not None else (X, y)
-            raw = np.asarray(self.booster_.predict(calib_X, raw_score=True)).reshape(-1, 1)
-            lr = LogisticRegression(C=1e6, max_iter=1000).fit(raw, np.asarray(calib_y).astype(int))
-            self.platt_ = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+            self.platt_ = fit_calibrator(
+                self.calibration,
+                self.raw_score(calib_X),
+                calib_y,
+                share=float(y.mean()),
+                balanced=self.balance_classes,
+            )
         return self
+
+    def raw_score(self, X: np.ndarray) -> np.ndarray:
+        """The booster's log-odds before calibration (balanced ones when ``balance_classes``)."""
+        check_is_fitted(self, "booster_")
+        return np.asarray(self.booster_.predict(X, raw_score=True), dtype=np.float64)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        raw = np.asarray(self.booster_.predict(X, raw_score=True))
+        raw = self.raw_score(X)
         a, b = self.platt_ or (1.0, 0.0)
         p = sigmoid(a * raw + b)
         return np.column_stack([1 - p, p])

@@ -209,7 +209,7 @@ def evaluate_candidates(
         if fitted is None:
             continue
         # a fit that explains its own trouble says it once; otherwise its optimiser's warnings
-        notes = fitted.problems or raised
+        notes = [*fitted.notes, *(fitted.problems or raised)]
         reliable = not fitted.problems and not any("ConvergenceWarning" in n for n in raised)
         result = evaluate(
             candidate.task,
@@ -221,6 +221,7 @@ def evaluate_candidates(
             params=fitted.params,
             importance=fitted.importance,
             notes=notes,
+            fit_metrics=fitted.fit_metrics,
             reliable=reliable,
             servable=fitted.servable is not None,
         )

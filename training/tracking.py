@@ -189,6 +189,7 @@ def _log_model_run(result: ModelResult) -> None:
     mlflow.log_metrics(_finite(result.metrics, T))
     mlflow.log_metrics(_finite(result.cv, "cv."))
     mlflow.log_metrics(_finite(versus_metrics(result), ""))
+    mlflow.log_metrics(_finite(result.fit_metrics, ""))
     if result.servable:
         mlflow.set_tags({"retain.servable": "yes", "retain.chosen": str(result.chosen).lower()})
     for segment, row in result.slices.iterrows():

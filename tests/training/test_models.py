@@ -56,7 +56,7 @@ def test_churn_model_is_calibrated_on_the_evaluation_set_despite_class_balancing
     p = model.predict_proba(X[4000:])[:, 1]
     assert model.platt_ is not None
     assert abs(p.mean() - y[4000:].mean()) < 0.01  # Platt on the same set matches the base rate
-    uncalibrated = LightGBMChurn(n_estimators=300, early_stopping_rounds=30, calibrate=False).fit(
+    uncalibrated = LightGBMChurn(n_estimators=300, early_stopping_rounds=30, calibration=None).fit(
         X[:4000], y[:4000], eval_set=(X[4000:], y[4000:]), feature_names=names
     )
     raw = uncalibrated.predict_proba(X[4000:])[:, 1]
