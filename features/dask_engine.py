@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.build import CUTOFF, build_features
 from features.errors import ConfigError, DataValidationError
@@ -44,6 +44,7 @@ from features.loading import (
     validate_table,
 )
 from features.prepare import PreparedData, from_day, prepare
+from features.sampling import CustomerSample, TrainMode
 from features.schema import CUSTOMER_ID, TABLES
 from features.snapshots import build_snapshots
 from features.sources import DataConfig, TableSource
@@ -59,6 +60,8 @@ ROW_BITS = 40
 EVENT_TABLES = ("transactions", "subscriptions", "interactions")
 """Tables with many rows per customer: read and validated partition by partition."""
 WORK_TABLE = "{table}.part{index:05d}.parquet"
+MEMORY_SHARE = 0.5
+"""Default training memory budget: this share of the memory available when training starts."""
 
 
 class DaskConfig(BaseModel):
@@ -94,6 +97,47 @@ class DaskConfig(BaseModel):
         description="Where the canonical tables and outputs go, partitioned (default "
         ".retain/dask); on a cluster, a folder every worker can read and write.",
     )
+    train: TrainMode = Field(
+        "auto",
+        description="How training brings the customer-level table into memory: memory (whole), "
+        "sample (a seeded customer sample of sample_fraction) or auto (whole if the estimated "
+        "size fits memory_budget, else the largest sample that fits).",
+    )
+    sample_fraction: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="Share of customers kept when train is sample (each customer wholly in or "
+        "out, decided by a hash of its id and the experiment's seed).",
+    )
+    memory_budget: int | None = Field(
+        None,
+        gt=0,
+        description="Memory for the training table, in bytes or as text such as 4GB (default: "
+        f"{MEMORY_SHARE:.0%} of the memory available when training starts).",
+    )
+
+    @field_validator("memory_budget", mode="before")
+    @classmethod
+    def _bytes(cls, value: object) -> object:
+        if isinstance(value, str):
+            from dask.utils import parse_bytes
+
+            try:
+                return parse_bytes(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a size: give bytes or text such as 4GB or 512MiB"
+                ) from None
+        return value
+
+    def budget(self) -> int:
+        """The configured memory budget, else a share of the memory available now."""
+        if self.memory_budget is not None:
+            return self.memory_budget
+        import psutil  # type: ignore[import-untyped]
+
+        return int(MEMORY_SHARE * psutil.virtual_memory().available)
 
     def settings(self, scheduler: str | None = None) -> ClusterSettings:
         return ClusterSettings(
@@ -322,14 +366,34 @@ class PartitionedData:
             for name in self.tables
         }
 
-    def gather(self) -> CustomerData:
+    def gather(self, sample: CustomerSample | None = None) -> CustomerData:
         """Every partition's tables in one ``CustomerData``, for work that needs the whole history
-        in memory (training's baselines). Within a customer, rows keep the input order, so
-        per-customer sums add in the pandas path's order."""
+        in memory (training's baselines); with ``sample``, only its customers' rows, filtered
+        partition by partition. Within a customer, rows keep the input order, so per-customer
+        sums add in the pandas path's order."""
         parts = [self.tables_of(k) for k in range(self.npartitions)]
+        if sample is not None:
+            parts = [
+                {
+                    name: t.loc[sample.keep(t[CUSTOMER_ID])].reset_index(drop=True)
+                    for name, t in p.items()
+                }
+                for p in parts
+            ]
         return CustomerData(
             **{name: pd.concat([p[name] for p in parts], ignore_index=True) for name in self.tables}
         )
+
+    def table_files(self, name: str) -> list[Path]:
+        """The canonical Parquet files of table ``name``, one per partition."""
+        return [
+            self.work_dir / WORK_TABLE.format(table=name, index=k) for k in range(self.npartitions)
+        ]
+
+    def window(self) -> PreparedData:
+        """A prepared partition with the whole data's window and tables: what cutoffs, feature
+        families and label windows are decided from without gathering the history."""
+        return next(p for k in range(self.npartitions) if (p := self.partition(k)) is not None)
 
     def partition(self, index: int) -> PreparedData | None:
         """Partition ``index`` prepared by ``features.prepare``, with the whole data's window."""
@@ -544,11 +608,19 @@ def merge_label_reports(parts: Sequence[LabelReport]) -> LabelReport:
     )
 
 
-def read_parts(paths: Sequence[Path] | PartitionOutputs, *, index: bool = True) -> pd.DataFrame:
+def read_parts(
+    paths: Sequence[Path] | PartitionOutputs,
+    *,
+    index: bool = True,
+    sample: CustomerSample | None = None,
+) -> pd.DataFrame:
     """The frames ``map_partitions`` wrote, concatenated and sorted as the pandas path sorts them:
-    by customer id (the index) or, for snapshot rows, by cutoff then customer."""
+    by customer id (the index) or, for snapshot rows, by cutoff then customer. With ``sample``,
+    each file keeps only the sampled customers' rows before the next is read."""
     files = paths.paths if isinstance(paths, PartitionOutputs) else paths
     frames = [pd.read_parquet(p) for p in files]
+    if sample is not None:
+        frames = [f.loc[sample.keep(f.index if index else f[CUSTOMER_ID])] for f in frames]
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames)
@@ -556,6 +628,22 @@ def read_parts(paths: Sequence[Path] | PartitionOutputs, *, index: bool = True) 
         return frame.sort_index(kind="stable")
     keys = [k for k in (CUTOFF, CUSTOMER_ID) if k in frame.columns]
     return frame.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def estimate_bytes(files: Sequence[Path]) -> tuple[int, int]:
+    """Rows of Parquet ``files`` (from their metadata) and their estimated size in memory: the
+    rows times the bytes per row of the first non-empty file read whole (``deep`` memory usage,
+    so text is counted)."""
+    import pyarrow.parquet as pq
+
+    rows = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    total = int(sum(rows))
+    first = next((f for f, n in zip(files, rows, strict=True) if n), None)
+    if first is None:
+        return 0, 0
+    frame = pd.read_parquet(first)
+    per_row = frame.memory_usage(deep=True, index=True).sum() / max(len(frame), 1)
+    return total, int(total * per_row)
 
 
 __all__ = [
@@ -566,6 +654,7 @@ __all__ = [
     "PartitionOutputs",
     "PartitionedData",
     "SnapshotTask",
+    "estimate_bytes",
     "load_partitioned",
     "map_partitions",
     "merge_label_reports",
