@@ -60,6 +60,12 @@ ROW_BITS = 40
 EVENT_TABLES = ("transactions", "subscriptions", "interactions")
 """Tables with many rows per customer: read and validated partition by partition."""
 WORK_TABLE = "{table}.part{index:05d}.parquet"
+LABELLED_ON_DASK = (
+    "engine: dask does not read a labelled snapshots table (data.snapshots): the dask engine "
+    "partitions event histories (data.transactions) by customer, and a labelled table has one "
+    "row per customer and as_of day and no history to partition; it is read whole in memory by "
+    "engine: pandas, so set engine: pandas"
+)
 MEMORY_SHARE = 0.5
 """Default training memory budget: this share of the memory available when training starts."""
 
@@ -404,6 +410,12 @@ class PartitionedData:
         return dataclasses.replace(prep, start_day=self.start_day, end_day=self.end_day)
 
 
+def refuse_labelled(config: DataConfig) -> None:
+    """The one refusal of a labelled snapshots table on the dask engine, with the alternative."""
+    if config.labelled:
+        raise ConfigError(LABELLED_ON_DASK)
+
+
 def load_partitioned(
     config: DataConfig,
     work_dir: Path,
@@ -420,6 +432,7 @@ def load_partitioned(
 
     from features.loading import raise_if_unclean
 
+    refuse_labelled(config)
     if config.transactions is None:
         raise ConfigError("the dask engine needs a transactions table (data.transactions)")
     if npartitions < 1:
@@ -659,5 +672,6 @@ __all__ = [
     "map_partitions",
     "merge_label_reports",
     "read_parts",
+    "refuse_labelled",
     "start_client",
 ]

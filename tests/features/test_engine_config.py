@@ -51,3 +51,33 @@ def test_a_customer_has_one_partition_whatever_the_table() -> None:
     assert parts[0] == parts[3]
     assert list(parts) == list(customer_partition(ids.astype(object), 7))
     assert ((parts >= 0) & (parts < 7)).all()
+
+
+def labelled_data(tmp_path: Path) -> dict[str, object]:
+    table = tmp_path / "crm.csv"
+    table.write_text("customer_id,as_of,churned,plan\n1,2024-06-30,yes,a\n2,2024-06-30,no,b\n")
+    return {"snapshots": {"path": str(table)}}
+
+
+def test_a_labelled_table_on_dask_is_refused_with_the_alternative(tmp_path: Path) -> None:
+    from features.dask_engine import LABELLED_ON_DASK, load_partitioned
+    from features.sources import DataConfig
+    from serving.batch_dask import score_base_dask
+    from training.config import parse_config
+
+    data = labelled_data(tmp_path)
+    reason = "no history to partition; it is read whole in memory by engine: pandas, so set engine: pandas"
+    assert reason in LABELLED_ON_DASK
+    # training: when the config is read
+    with pytest.raises(ConfigError, match=reason):
+        parse_config({"name": "x", "data": data, "engine": "dask"})
+    parse_config({"name": "x", "data": data, "engine": "pandas"})  # the alternative is accepted
+    # features and batch scoring: before any cluster work
+    with pytest.raises(ConfigError) as raised:
+        load_partitioned(DataConfig.model_validate(data), tmp_path / "work", npartitions=2)
+    assert str(raised.value) == LABELLED_ON_DASK
+    config = tmp_path / "crm.yaml"
+    config.write_text(f"data:\n  snapshots:\n    path: {tmp_path / 'crm.csv'}\n")
+    with pytest.raises(ConfigError) as raised:
+        score_base_dask(config, "latest", out_dir=tmp_path / "out", engine=None)
+    assert str(raised.value) == LABELLED_ON_DASK
