@@ -12,11 +12,12 @@ What the pandas path computes across customers is computed once globally and pas
   label window lies in the data and which month ends are cutoffs;
 * the customers table (one row per customer): it is validated whole, exactly as the pandas path
   does (an attribute is numeric only if every value of the column is a number), then split by
-  partition.
+  partition;
+* readings decided from a column's values (day-first dates, decimal commas in text exports):
+  each partition's counts are gathered first and one reading is decided per table
+  (``decide_readings``); typed Parquet columns (timestamps, floats) need no reading.
 
 Per-customer results then equal the pandas path's exactly (tests/features/test_dask_engine.py).
-Readings decided from a column's values (day-first dates, decimal commas in text exports) are
-decided per partition; typed Parquet columns (timestamps, floats) need no reading.
 """
 
 from __future__ import annotations
@@ -41,9 +42,12 @@ from features.loading import (
     TableReport,
     load_table,
     parse_ids,
+    reading_evidence,
+    text_columns,
     validate_table,
 )
 from features.prepare import PreparedData, from_day, prepare
+from features.readings import Readings, TableEvidence
 from features.sampling import CustomerSample, TrainMode
 from features.schema import CUSTOMER_ID, TABLES
 from features.snapshots import build_snapshots
@@ -289,14 +293,20 @@ def _validate_partition(
     customers: pd.DataFrame | None,
     sources: dict[str, TableSource],
     work_dir: str,
+    readings: dict[str, Readings] | None = None,
 ) -> PartitionSummary:
-    """Validate one partition's tables (the pandas loader, unchanged) and write them canonical."""
+    """Validate one partition's tables (the pandas loader, with the readings decided over the
+    whole table) and write them canonical."""
     reports: dict[str, TableReport] = {}
     frames: dict[str, pd.DataFrame] = {}
     for name, frame in raw.items():
         try:
             clean, report = validate_table(
-                frame, TABLES[name], source=sources[name], source_name=str(sources[name].path)
+                frame,
+                TABLES[name],
+                source=sources[name],
+                source_name=str(sources[name].path),
+                readings=(readings or {}).get(name),
             )
         except DataValidationError as err:
             if "none of the" in str(err):  # a partition may be all bad; the total decides
@@ -410,6 +420,45 @@ class PartitionedData:
         return dataclasses.replace(prep, start_day=self.start_day, end_day=self.end_day)
 
 
+def decide_readings(
+    lazy: dict[str, Any], sources: dict[str, TableSource]
+) -> tuple[dict[str, Readings], dict[str, list[str]]]:
+    """Day/month order and decimal marks decided once per table from every partition's counts
+    (``features.loading.reading_evidence`` on the text date and number columns only), so every
+    partition reads its values the same way, as the pandas path reads the whole table.
+
+    Returns the readings and the warnings they give, by table; typed columns need neither.
+    """
+    import dask
+
+    tasks: dict[str, list[Any]] = {}
+    for name, raw in lazy.items():
+        columns = text_columns(raw._meta, TABLES[name], sources[name])
+        if columns:
+            parts = raw[list(columns)].to_delayed()
+            tasks[name] = [
+                dask.delayed(reading_evidence)(p, TABLES[name], sources[name]) for p in parts
+            ]
+    found = compute([t for ts in tasks.values() for t in ts])
+    readings: dict[str, Readings] = {}
+    notes: dict[str, list[str]] = {}
+    at = 0
+    for name, ts in tasks.items():
+        evidence = TableEvidence.merge(found[at : at + len(ts)])
+        at += len(ts)
+        source = sources[name]
+        try:
+            readings[name], notes[name] = evidence.decide(
+                dayfirst=source.dayfirst,
+                explicit="dayfirst" in source.model_fields_set,
+                sep=source.sep,
+                decimal=source.decimal,
+            )
+        except DataValidationError as err:
+            raise DataValidationError(f"{name} ({source.path}): {err}") from None
+    return readings, notes
+
+
 def refuse_labelled(config: DataConfig) -> None:
     """The one refusal of a labelled snapshots table on the dask engine, with the alternative."""
     if config.labelled:
@@ -440,9 +489,10 @@ def load_partitioned(
     work_dir.mkdir(parents=True, exist_ok=True)
     sources = config.event_sources()
     events = {n: s for n, s in sources.items() if n in EVENT_TABLES}
+    lazy = {name: read_partitioned(source) for name, source in events.items()}
+    readings, notes = decide_readings(lazy, events)
     shuffled = {
-        name: by_customer(read_partitioned(source), source, npartitions)
-        for name, source in events.items()
+        name: by_customer(lazy[name], source, npartitions) for name, source in events.items()
     }
     customer_parts: list[pd.DataFrame | None] = [None] * npartitions
     customer_report: TableReport | None = None
@@ -459,11 +509,14 @@ def load_partitioned(
             customer_parts[k],
             events,
             str(work_dir),
+            readings,
         )
         for k in range(npartitions)
     ]
     summaries: list[PartitionSummary] = list(compute(tasks, progress=progress))
     reports = [merge_reports([s.reports[name] for s in summaries]) for name in events]
+    for report, name in zip(reports, events, strict=True):
+        report.warnings[:0] = notes.get(name, [])
     if customer_report is not None:
         reports.insert(1, customer_report)
     for r in reports:
@@ -667,6 +720,7 @@ __all__ = [
     "PartitionOutputs",
     "PartitionedData",
     "SnapshotTask",
+    "decide_readings",
     "estimate_bytes",
     "load_partitioned",
     "map_partitions",
