@@ -27,7 +27,7 @@ from features.labels import LabelReport
 from features.loading import CustomerData, TableReport, load_data
 from features.prepare import PreparedData
 from features.snapshots import build_snapshots
-from features.sources import DataConfig
+from features.sources import DataConfig, is_url
 
 Engine = Literal["pandas", "dask"]
 
@@ -128,9 +128,7 @@ class DaskEngine:
         if self.settings.partitions:
             return self.settings.partitions
         assert config.transactions is not None
-        path = config.transactions.path
-        files = len(list(path.glob("*.parquet"))) if path.is_dir() else 1
-        return max(4, 4 * files)
+        return max(4, 4 * parquet_files(config.transactions.path))
 
     def load_partitioned(self, config: DataConfig) -> Any:
         from features.dask_engine import load_partitioned
@@ -210,6 +208,17 @@ class DaskEngine:
         from features.dask_engine import read_parts
 
         return read_parts(self.feature_parts(as_of, families=families))
+
+
+def parquet_files(path: Path | str) -> int:
+    """How many Parquet files a folder (local or an fsspec URL) holds; 1 for a file or a glob."""
+    if not is_url(path):
+        local = Path(path)
+        return len(list(local.glob("*.parquet"))) if local.is_dir() else 1
+    from fsspec.core import url_to_fs  # type: ignore[import-untyped]
+
+    fs, inner = url_to_fs(str(path))
+    return len(fs.glob(inner.rstrip("/") + "/*.parquet")) if fs.isdir(inner) else 1
 
 
 def feature_engine(

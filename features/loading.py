@@ -8,7 +8,7 @@ are excluded and reported with their count, reason and examples; nothing is drop
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ from features.schema import (
     ColumnSpec,
     TableSpec,
 )
-from features.sources import DataConfig, TableSource
+from features.sources import DataConfig, TableSource, is_url
 
 MAX_EXAMPLES = 3
 _OFFSET_PATTERN = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
@@ -145,16 +145,18 @@ def read_table(source: TableSource) -> pd.DataFrame:
     Repeated header names are left in ``attrs`` for ``load_table``.
     """
     path = source.path
-    if not path.exists():
+    exists, is_file = _file_status(path)
+    if not exists:
         raise DataValidationError(f"input file not found: {path}")
-    if not path.is_file() or not tabular_suffix(path):
+    if not is_file or not tabular_suffix(PurePosixPath(source.file_name)):
         raise DataValidationError(
             f"{path} is not a CSV or Parquet data file: expected a regular file named "
             f"*{', *'.join(TABULAR_SUFFIXES)} (optionally compressed: {', '.join(COMPRESSED)})"
         )
     fmt = source.format
     if fmt == "auto":
-        fmt = "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+        suffix = PurePosixPath(source.file_name).suffix.lower()
+        fmt = "parquet" if suffix in {".parquet", ".pq"} else "csv"
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
@@ -183,7 +185,18 @@ def read_table(source: TableSource) -> pd.DataFrame:
         ) from None
 
 
-def tabular_suffix(path: Path) -> bool:
+def _file_status(path: Path | str) -> tuple[bool, bool]:
+    """Whether ``path`` (a local path or an fsspec URL) exists, and whether it is a file."""
+    if not is_url(path):
+        local = Path(path)
+        return local.exists(), local.is_file()
+    from fsspec.core import url_to_fs  # type: ignore[import-untyped]
+
+    fs, inner = url_to_fs(str(path))
+    return bool(fs.exists(inner)), bool(fs.isfile(inner))
+
+
+def tabular_suffix(path: PurePath) -> bool:
     """Whether ``path`` is named like a data file (``orders.csv``, ``orders.csv.gz``, ...)."""
     suffixes = [x.lower() for x in path.suffixes]
     if suffixes and suffixes[-1] in COMPRESSED:

@@ -226,3 +226,27 @@ def test_date_orders_that_disagree_across_partitions_are_an_error(
             tmp_path / "work",
             npartitions=2,
         )
+
+
+def test_fsspec_urls_read_like_local_folders(
+    client: object, demo_data: Path, tmp_path: Path
+) -> None:
+    """A Parquet folder given as a file:// or memory:// URL loads as the same folder given as a
+    local path (the client's workers are threads, so they share the memory filesystem)."""
+    import fsspec
+
+    folder = split_to_parquet(demo_data / "retail" / "transactions.csv", tmp_path / "local")
+    memory = fsspec.filesystem("memory")
+    for part in sorted(folder.glob("*.parquet")):
+        memory.pipe(f"/retain-dask-test/{part.name}", part.read_bytes())
+
+    def gathered(path: str, work: str) -> pd.DataFrame:
+        config = DataConfig.model_validate({"transactions": {"path": path}})
+        parted = load_partitioned(config, tmp_path / work, npartitions=3)
+        assert parted.reports[0].source == path
+        return parted.gather().transactions
+
+    local = gathered(str(folder), "w0")
+    for k, url in enumerate((f"file://{folder}", "memory://retain-dask-test")):
+        pd.testing.assert_frame_equal(gathered(url, f"w{k + 1}"), local, check_exact=True)
+    memory.rm("/retain-dask-test", recursive=True)
