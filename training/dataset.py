@@ -203,14 +203,13 @@ def _training_data(
         progress=progress,
     )
     test_features = engine.features(prep, split.test, families=[*families, BTYD])
-    rows = len(frame)
     training = _assemble(
         config, prep, families, split, frame, label_reports, test_features, active_days
     )
     training.load_reports = load_reports
     training.fingerprint = data_fingerprint(data.transactions)
     training.rows = int(np.sum([r.rows_read for r in load_reports]))
-    training.sampling = _sampling_tags("memory", 1.0, rows + len(training.part("test")), training)
+    training.sampling = _sampling_tags("memory", 1.0, len(training.frame), training)
     return training
 
 

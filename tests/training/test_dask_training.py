@@ -241,3 +241,22 @@ def test_a_half_sample_model_scores_within_noise_of_the_whole_table(
     se = float(np.std(diffs, ddof=1))
     assert 0 < se < 0.05
     assert abs(gap) <= 3 * se, (gap, se)
+
+
+def test_a_sampled_training_run_records_the_decision_in_mlflow(
+    demo_data: Path, folder: Path, scheduler: str, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    from training.pipeline import train
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = dask_config(
+        demo_data, folder, tmp_path / "work", scheduler, train="sample", sample_fraction=0.5
+    )
+    result = train(config, tracking_uri=uri, progress=False, log=lambda _: None)
+    tags = MlflowClient(tracking_uri=uri).get_run(result.run_id).data.tags
+    assert (tags["train.mode"], tags["train.sample_fraction"]) == ("sample", "0.5")
+    used, total = int(tags["train.rows_used"]), int(tags["train.rows_total"])
+    assert abs(used / total - 0.5) < 0.05
+    assert int(tags["data.customers"]) < 2000 * 0.55
