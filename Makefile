@@ -66,7 +66,7 @@ soak: venv ## 60 s of good and bad requests on 127.0.0.1: errors, /readyz under 
 
 bench: bench-features bench-serving bench-scoring bench-labelled ## All benchmarks (results under experiments/results)
 
-results: bench results-models ## Regenerate every table the README quotes
+results: bench results-models results-dask-sample ## Regenerate every table the README quotes
 
 results-models: venv ## Model tables: demo data, CDNOW (../shared/data/cdnow), demo CRM exports, uplift, calibration
 	$(BIN)/python experiments/eval_models.py
