@@ -206,11 +206,13 @@ def _training_data(
     training = _assemble(
         config, prep, families, split, frame, label_reports, test_features, active_days
     )
-    training.load_reports = load_reports
-    training.fingerprint = data_fingerprint(data.transactions)
-    training.rows = int(np.sum([r.rows_read for r in load_reports]))
-    training.sampling = _sampling_tags("memory", 1.0, len(training.frame), training)
-    return training
+    return dataclasses.replace(
+        training,
+        load_reports=load_reports,
+        fingerprint=data_fingerprint(data.transactions),
+        rows=int(np.sum([r.rows_read for r in load_reports])),
+        sampling=_sampling_tags("memory", 1.0, len(training.frame), len(training.frame)),
+    )
 
 
 def _dask_training_data(
@@ -243,18 +245,25 @@ def _dask_training_data(
     training = _assemble(
         config, prep, families, split, frame, label_reports, test_features, active_days
     )
-    rows_total = len(training.frame)
+    label_reports = training.label_reports
     if sample is not None:
-        # reports describe the whole data, as the training cutoffs' do: the test cutoff's too
+        # the reports describe the whole data, as the training cutoffs' do: the test cutoff's too
         task = LabelTask(split.test, config.horizon_days, active_days)
         whole = map_partitions(parted, task, engine.work_dir / "labels", progress=False)
-        training.label_reports[-1] = merge_label_reports(whole.extras)
-        rows_total = sum(r.labelled for r in training.label_reports)
-    training.load_reports = parted.reports
-    training.fingerprint = data_fingerprint(data.transactions)
-    training.rows = int(np.sum([r.rows_read for r in parted.reports]))
-    training.sampling = _sampling_tags(plan.mode, plan.fraction, rows_total, training)
-    return training
+        label_reports = [*label_reports[:-1], merge_label_reports(whole.extras)]
+    return dataclasses.replace(
+        training,
+        load_reports=parted.reports,
+        label_reports=label_reports,
+        fingerprint=data_fingerprint(data.transactions),
+        rows=int(np.sum([r.rows_read for r in parted.reports])),
+        sampling=_sampling_tags(
+            plan.mode,
+            plan.fraction,
+            sum(r.labelled for r in label_reports),
+            len(training.frame),
+        ),
+    )
 
 
 def _training_plan(
@@ -277,14 +286,13 @@ def _training_plan(
     )
 
 
-def _sampling_tags(
-    mode: str, fraction: float, rows_total: int, training: TrainingData
-) -> dict[str, str]:
+def _sampling_tags(mode: str, fraction: float, rows_total: int, rows_used: int) -> dict[str, str]:
+    """The ``train.*`` tags: whole table or sample, and the rows of each."""
     return {
         "train.mode": mode,
         "train.sample_fraction": f"{fraction:g}",
         "train.rows_total": str(rows_total),
-        "train.rows_used": str(len(training.frame)),
+        "train.rows_used": str(rows_used),
     }
 
 
@@ -322,7 +330,8 @@ def _assemble(
     active_days: int | None,
 ) -> TrainingData:
     """The training frame from the training cutoffs' snapshot rows and the test cutoff's
-    features, split into parts and checked; provenance is filled in by the caller."""
+    features, split into parts and checked; the caller adds the provenance (load reports,
+    fingerprint, rows read, ``train.*`` tags)."""
     test_frame, test_report = _snapshot(
         test_features, families, prep, split.test, config.horizon_days, active_days
     )
