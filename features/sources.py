@@ -36,10 +36,15 @@ def check_protocol(url: str) -> None:
     try:
         fsspec.get_filesystem_class(protocol)
     except ImportError:
-        module = known_implementations[protocol]["class"].split(".")[0]
+        known = known_implementations.get(protocol, {})
+        module = str(known.get("class", "")).split(".")[0]
+        need = (
+            f"the {module} package, which is not installed: install it (pip install {module})"
+            if module and module != "fsspec"
+            else f"packages that are not installed ({known.get('err', 'see fsspec')}): install them"
+        )
         raise ValueError(
-            f"{url}: reading {protocol}:// URLs needs the {module} package, which is not "
-            f"installed: install it (pip install {module}) or copy the data to a local path"
+            f"{url}: reading {protocol}:// URLs needs {need} or copy the data to a local path"
         ) from None
     except ValueError:
         raise ValueError(
