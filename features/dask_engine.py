@@ -373,29 +373,25 @@ class PartitionedData:
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         return from_day(self.start_day), from_day(self.end_day)
 
-    def tables_of(self, index: int) -> dict[str, pd.DataFrame]:
-        """Partition ``index``'s canonical tables as ``features.loading`` leaves them."""
-        return {
-            name: pd.read_parquet(
-                self.work_dir / WORK_TABLE.format(table=name, index=index)
-            ).reset_index(drop=True)
-            for name in self.tables
-        }
+    def tables_of(
+        self, index: int, sample: CustomerSample | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Partition ``index``'s canonical tables as ``features.loading`` leaves them (only
+        ``sample``'s customers' rows, if given)."""
+        tables = {}
+        for name in self.tables:
+            table = pd.read_parquet(self.work_dir / WORK_TABLE.format(table=name, index=index))
+            if sample is not None:
+                table = table.loc[sample.keep(table[CUSTOMER_ID])]
+            tables[name] = table.reset_index(drop=True)
+        return tables
 
     def gather(self, sample: CustomerSample | None = None) -> CustomerData:
         """Every partition's tables in one ``CustomerData``, for work that needs the whole history
         in memory (training's baselines); with ``sample``, only its customers' rows, filtered
         partition by partition. Within a customer, rows keep the input order, so per-customer
         sums add in the pandas path's order."""
-        parts = [self.tables_of(k) for k in range(self.npartitions)]
-        if sample is not None:
-            parts = [
-                {
-                    name: t.loc[sample.keep(t[CUSTOMER_ID])].reset_index(drop=True)
-                    for name, t in p.items()
-                }
-                for p in parts
-            ]
+        parts = [self.tables_of(k, sample) for k in range(self.npartitions)]
         return CustomerData(
             **{name: pd.concat([p[name] for p in parts], ignore_index=True) for name in self.tables}
         )
@@ -684,9 +680,7 @@ def read_parts(
     by customer id (the index) or, for snapshot rows, by cutoff then customer. With ``sample``,
     each file keeps only the sampled customers' rows before the next is read."""
     files = paths.paths if isinstance(paths, PartitionOutputs) else paths
-    frames = [pd.read_parquet(p) for p in files]
-    if sample is not None:
-        frames = [f.loc[sample.keep(f.index if index else f[CUSTOMER_ID])] for f in frames]
+    frames = [_read_part(p, index=index, sample=sample) for p in files]
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames)
@@ -694,6 +688,13 @@ def read_parts(
         return frame.sort_index(kind="stable")
     keys = [k for k in (CUTOFF, CUSTOMER_ID) if k in frame.columns]
     return frame.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def _read_part(path: Path, *, index: bool, sample: CustomerSample | None) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    if sample is None:
+        return frame
+    return frame.loc[sample.keep(frame.index if index else frame[CUSTOMER_ID])]
 
 
 def estimate_bytes(files: Sequence[Path]) -> tuple[int, int]:
