@@ -12,11 +12,12 @@ What the pandas path computes across customers is computed once globally and pas
   label window lies in the data and which month ends are cutoffs;
 * the customers table (one row per customer): it is validated whole, exactly as the pandas path
   does (an attribute is numeric only if every value of the column is a number), then split by
-  partition.
+  partition;
+* readings decided from a column's values (day-first dates, decimal commas in text exports):
+  each partition's counts are gathered first and one reading is decided per table
+  (``decide_readings``); typed Parquet columns (timestamps, floats) need no reading.
 
 Per-customer results then equal the pandas path's exactly (tests/features/test_dask_engine.py).
-Readings decided from a column's values (day-first dates, decimal commas in text exports) are
-decided per partition; typed Parquet columns (timestamps, floats) need no reading.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.build import CUTOFF, build_features
 from features.errors import ConfigError, DataValidationError
@@ -41,9 +42,13 @@ from features.loading import (
     TableReport,
     load_table,
     parse_ids,
+    reading_evidence,
+    text_columns,
     validate_table,
 )
 from features.prepare import PreparedData, from_day, prepare
+from features.readings import Readings, TableEvidence
+from features.sampling import CustomerSample, TrainMode
 from features.schema import CUSTOMER_ID, TABLES
 from features.snapshots import build_snapshots
 from features.sources import DataConfig, TableSource
@@ -59,6 +64,14 @@ ROW_BITS = 40
 EVENT_TABLES = ("transactions", "subscriptions", "interactions")
 """Tables with many rows per customer: read and validated partition by partition."""
 WORK_TABLE = "{table}.part{index:05d}.parquet"
+LABELLED_ON_DASK = (
+    "engine: dask does not read a labelled snapshots table (data.snapshots): the dask engine "
+    "partitions event histories (data.transactions) by customer, and a labelled table has one "
+    "row per customer and as_of day and no history to partition; it is read whole in memory by "
+    "engine: pandas, so set engine: pandas"
+)
+MEMORY_SHARE = 0.5
+"""Default training memory budget: this share of the memory available when training starts."""
 
 
 class DaskConfig(BaseModel):
@@ -94,6 +107,47 @@ class DaskConfig(BaseModel):
         description="Where the canonical tables and outputs go, partitioned (default "
         ".retain/dask); on a cluster, a folder every worker can read and write.",
     )
+    train: TrainMode = Field(
+        "auto",
+        description="How training brings the customer-level table into memory: memory (whole), "
+        "sample (a seeded customer sample of sample_fraction) or auto (whole if the estimated "
+        "size fits memory_budget, else the largest sample that fits).",
+    )
+    sample_fraction: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="Share of customers kept when train is sample (each customer wholly in or "
+        "out, decided by a hash of its id and the experiment's seed).",
+    )
+    memory_budget: int | None = Field(
+        None,
+        gt=0,
+        description="Memory for the training table, in bytes or as text such as 4GB (default: "
+        f"{MEMORY_SHARE:.0%} of the memory available when training starts).",
+    )
+
+    @field_validator("memory_budget", mode="before")
+    @classmethod
+    def _bytes(cls, value: object) -> object:
+        if isinstance(value, str):
+            from dask.utils import parse_bytes
+
+            try:
+                return parse_bytes(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a size: give bytes or text such as 4GB or 512MiB"
+                ) from None
+        return value
+
+    def budget(self) -> int:
+        """The configured memory budget, else a share of the memory available now."""
+        if self.memory_budget is not None:
+            return self.memory_budget
+        import psutil  # type: ignore[import-untyped]
+
+        return int(MEMORY_SHARE * psutil.virtual_memory().available)
 
     def settings(self, scheduler: str | None = None) -> ClusterSettings:
         return ClusterSettings(
@@ -239,14 +293,20 @@ def _validate_partition(
     customers: pd.DataFrame | None,
     sources: dict[str, TableSource],
     work_dir: str,
+    readings: dict[str, Readings] | None = None,
 ) -> PartitionSummary:
-    """Validate one partition's tables (the pandas loader, unchanged) and write them canonical."""
+    """Validate one partition's tables (the pandas loader, with the readings decided over the
+    whole table) and write them canonical."""
     reports: dict[str, TableReport] = {}
     frames: dict[str, pd.DataFrame] = {}
     for name, frame in raw.items():
         try:
             clean, report = validate_table(
-                frame, TABLES[name], source=sources[name], source_name=str(sources[name].path)
+                frame,
+                TABLES[name],
+                source=sources[name],
+                source_name=str(sources[name].path),
+                readings=(readings or {}).get(name),
             )
         except DataValidationError as err:
             if "none of the" in str(err):  # a partition may be all bad; the total decides
@@ -313,23 +373,39 @@ class PartitionedData:
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         return from_day(self.start_day), from_day(self.end_day)
 
-    def tables_of(self, index: int) -> dict[str, pd.DataFrame]:
-        """Partition ``index``'s canonical tables as ``features.loading`` leaves them."""
-        return {
-            name: pd.read_parquet(
-                self.work_dir / WORK_TABLE.format(table=name, index=index)
-            ).reset_index(drop=True)
-            for name in self.tables
-        }
+    def tables_of(
+        self, index: int, sample: CustomerSample | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Partition ``index``'s canonical tables as ``features.loading`` leaves them (only
+        ``sample``'s customers' rows, if given)."""
+        tables = {}
+        for name in self.tables:
+            table = pd.read_parquet(self.work_dir / WORK_TABLE.format(table=name, index=index))
+            if sample is not None:
+                table = table.loc[sample.keep(table[CUSTOMER_ID])]
+            tables[name] = table.reset_index(drop=True)
+        return tables
 
-    def gather(self) -> CustomerData:
+    def gather(self, sample: CustomerSample | None = None) -> CustomerData:
         """Every partition's tables in one ``CustomerData``, for work that needs the whole history
-        in memory (training's baselines). Within a customer, rows keep the input order, so
-        per-customer sums add in the pandas path's order."""
-        parts = [self.tables_of(k) for k in range(self.npartitions)]
+        in memory (training's baselines); with ``sample``, only its customers' rows, filtered
+        partition by partition. Within a customer, rows keep the input order, so per-customer
+        sums add in the pandas path's order."""
+        parts = [self.tables_of(k, sample) for k in range(self.npartitions)]
         return CustomerData(
             **{name: pd.concat([p[name] for p in parts], ignore_index=True) for name in self.tables}
         )
+
+    def table_files(self, name: str) -> list[Path]:
+        """The canonical Parquet files of table ``name``, one per partition."""
+        return [
+            self.work_dir / WORK_TABLE.format(table=name, index=k) for k in range(self.npartitions)
+        ]
+
+    def window(self) -> PreparedData:
+        """A prepared partition with the whole data's window and tables: what cutoffs, feature
+        families and label windows are decided from without gathering the history."""
+        return next(p for k in range(self.npartitions) if (p := self.partition(k)) is not None)
 
     def partition(self, index: int) -> PreparedData | None:
         """Partition ``index`` prepared by ``features.prepare``, with the whole data's window."""
@@ -338,6 +414,51 @@ class PartitionedData:
             return None
         prep = prepare(CustomerData(**frames))
         return dataclasses.replace(prep, start_day=self.start_day, end_day=self.end_day)
+
+
+def decide_readings(
+    lazy: dict[str, Any], sources: dict[str, TableSource]
+) -> tuple[dict[str, Readings], dict[str, list[str]]]:
+    """Day/month order and decimal marks decided once per table from every partition's counts
+    (``features.loading.reading_evidence`` on the text date and number columns only), so every
+    partition reads its values the same way, as the pandas path reads the whole table.
+
+    Returns the readings and the warnings they give, by table; typed columns need neither.
+    """
+    import dask
+
+    tasks: dict[str, list[Any]] = {}
+    for name, raw in lazy.items():
+        columns = text_columns(raw._meta, TABLES[name], sources[name])
+        if columns:
+            parts = raw[list(columns)].to_delayed()
+            tasks[name] = [
+                dask.delayed(reading_evidence)(p, TABLES[name], sources[name]) for p in parts
+            ]
+    found = compute([t for ts in tasks.values() for t in ts])
+    readings: dict[str, Readings] = {}
+    notes: dict[str, list[str]] = {}
+    at = 0
+    for name, ts in tasks.items():
+        evidence = TableEvidence.merge(found[at : at + len(ts)])
+        at += len(ts)
+        source = sources[name]
+        try:
+            readings[name], notes[name] = evidence.decide(
+                dayfirst=source.dayfirst,
+                explicit="dayfirst" in source.model_fields_set,
+                sep=source.sep,
+                decimal=source.decimal,
+            )
+        except DataValidationError as err:
+            raise DataValidationError(f"{name} ({source.path}): {err}") from None
+    return readings, notes
+
+
+def refuse_labelled(config: DataConfig) -> None:
+    """The one refusal of a labelled snapshots table on the dask engine, with the alternative."""
+    if config.labelled:
+        raise ConfigError(LABELLED_ON_DASK)
 
 
 def load_partitioned(
@@ -356,6 +477,7 @@ def load_partitioned(
 
     from features.loading import raise_if_unclean
 
+    refuse_labelled(config)
     if config.transactions is None:
         raise ConfigError("the dask engine needs a transactions table (data.transactions)")
     if npartitions < 1:
@@ -363,9 +485,10 @@ def load_partitioned(
     work_dir.mkdir(parents=True, exist_ok=True)
     sources = config.event_sources()
     events = {n: s for n, s in sources.items() if n in EVENT_TABLES}
+    lazy = {name: read_partitioned(source) for name, source in events.items()}
+    readings, notes = decide_readings(lazy, events)
     shuffled = {
-        name: by_customer(read_partitioned(source), source, npartitions)
-        for name, source in events.items()
+        name: by_customer(lazy[name], source, npartitions) for name, source in events.items()
     }
     customer_parts: list[pd.DataFrame | None] = [None] * npartitions
     customer_report: TableReport | None = None
@@ -382,11 +505,14 @@ def load_partitioned(
             customer_parts[k],
             events,
             str(work_dir),
+            readings,
         )
         for k in range(npartitions)
     ]
     summaries: list[PartitionSummary] = list(compute(tasks, progress=progress))
     reports = [merge_reports([s.reports[name] for s in summaries]) for name in events]
+    for report, name in zip(reports, events, strict=True):
+        report.warnings[:0] = notes.get(name, [])
     if customer_report is not None:
         reports.insert(1, customer_report)
     for r in reports:
@@ -544,11 +670,17 @@ def merge_label_reports(parts: Sequence[LabelReport]) -> LabelReport:
     )
 
 
-def read_parts(paths: Sequence[Path] | PartitionOutputs, *, index: bool = True) -> pd.DataFrame:
+def read_parts(
+    paths: Sequence[Path] | PartitionOutputs,
+    *,
+    index: bool = True,
+    sample: CustomerSample | None = None,
+) -> pd.DataFrame:
     """The frames ``map_partitions`` wrote, concatenated and sorted as the pandas path sorts them:
-    by customer id (the index) or, for snapshot rows, by cutoff then customer."""
+    by customer id (the index) or, for snapshot rows, by cutoff then customer. With ``sample``,
+    each file keeps only the sampled customers' rows before the next is read."""
     files = paths.paths if isinstance(paths, PartitionOutputs) else paths
-    frames = [pd.read_parquet(p) for p in files]
+    frames = [_read_part(p, index=index, sample=sample) for p in files]
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames)
@@ -556,6 +688,29 @@ def read_parts(paths: Sequence[Path] | PartitionOutputs, *, index: bool = True) 
         return frame.sort_index(kind="stable")
     keys = [k for k in (CUTOFF, CUSTOMER_ID) if k in frame.columns]
     return frame.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def _read_part(path: Path, *, index: bool, sample: CustomerSample | None) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    if sample is None:
+        return frame
+    return frame.loc[sample.keep(frame.index if index else frame[CUSTOMER_ID])]
+
+
+def estimate_bytes(files: Sequence[Path]) -> tuple[int, int]:
+    """Rows of Parquet ``files`` (from their metadata) and their estimated size in memory: the
+    rows times the bytes per row of the first non-empty file read whole (``deep`` memory usage,
+    so text is counted)."""
+    import pyarrow.parquet as pq
+
+    rows = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    total = int(sum(rows))
+    first = next((f for f, n in zip(files, rows, strict=True) if n), None)
+    if first is None:
+        return 0, 0
+    frame = pd.read_parquet(first)
+    per_row = frame.memory_usage(deep=True, index=True).sum() / max(len(frame), 1)
+    return total, int(total * per_row)
 
 
 __all__ = [
@@ -566,9 +721,12 @@ __all__ = [
     "PartitionOutputs",
     "PartitionedData",
     "SnapshotTask",
+    "decide_readings",
+    "estimate_bytes",
     "load_partitioned",
     "map_partitions",
     "merge_label_reports",
     "read_parts",
+    "refuse_labelled",
     "start_client",
 ]

@@ -27,7 +27,7 @@ from features.labels import LabelReport
 from features.loading import CustomerData, TableReport, load_data
 from features.prepare import PreparedData
 from features.snapshots import build_snapshots
-from features.sources import DataConfig
+from features.sources import DataConfig, is_url
 
 Engine = Literal["pandas", "dask"]
 
@@ -128,9 +128,7 @@ class DaskEngine:
         if self.settings.partitions:
             return self.settings.partitions
         assert config.transactions is not None
-        path = config.transactions.path
-        files = len(list(path.glob("*.parquet"))) if path.is_dir() else 1
-        return max(4, 4 * files)
+        return max(4, 4 * parquet_files(config.transactions.path))
 
     def load_partitioned(self, config: DataConfig) -> Any:
         from features.dask_engine import load_partitioned
@@ -158,35 +156,69 @@ class DaskEngine:
         progress: bool,
     ) -> tuple[pd.DataFrame, list[LabelReport]]:
         """``build_snapshots`` per partition; ``prep`` (the gathered data) is not read."""
-        from features.dask_engine import (
-            SnapshotTask,
-            map_partitions,
-            merge_label_reports,
-            read_parts,
+        out, reports = self.snapshot_parts(
+            cutoffs, horizon_days, families=families, active_days=active_days, progress=progress
         )
+        return self.read_snapshots(out, min(cutoffs)), reports
+
+    def snapshot_parts(
+        self,
+        cutoffs: Sequence[pd.Timestamp],
+        horizon_days: int,
+        *,
+        families: Sequence[str] | None,
+        active_days: int | None,
+        progress: bool,
+    ) -> tuple[Any, list[LabelReport]]:
+        """``build_snapshots`` per partition, left on disk (``PartitionOutputs``), and the label
+        report of each cutoff over all partitions."""
+        from features.dask_engine import SnapshotTask, map_partitions, merge_label_reports
 
         ordered = tuple(sorted(pd.Timestamp(c).normalize() for c in cutoffs))
         task = SnapshotTask(
             ordered, horizon_days, tuple(families) if families else None, active_days
         )
         out = map_partitions(self.parted, task, self.work_dir / "snapshots", progress=progress)
-        frame = read_parts(out, index=False)
+        reports = [merge_label_reports([r[i] for r in out.extras]) for i in range(len(ordered))]
+        return out, reports
+
+    def read_snapshots(self, out: Any, first: pd.Timestamp, sample: Any = None) -> pd.DataFrame:
+        """The snapshot rows ``snapshot_parts`` wrote from the first cutoff ``first`` on (of
+        ``sample``'s customers only, if given)."""
+        from features.dask_engine import read_parts
+
+        frame = read_parts(out, index=False, sample=sample)
         # Parquet may store the cutoff at another resolution: give it the dtype
         # build_snapshots' insert of the cutoff gives
         probe = pd.DataFrame(index=[0])
-        probe.insert(0, CUTOFF, ordered[0])
+        probe.insert(0, CUTOFF, pd.Timestamp(first).normalize())
         frame[CUTOFF] = frame[CUTOFF].astype(probe[CUTOFF].dtype)
-        reports = [merge_label_reports([r[i] for r in out.extras]) for i in range(len(ordered))]
-        return frame, reports
+        return frame
+
+    def feature_parts(self, as_of: pd.Timestamp, *, families: Sequence[str] | None) -> Any:
+        """``build_features`` at ``as_of`` per partition, left on disk (``PartitionOutputs``)."""
+        from features.dask_engine import FeatureTask, map_partitions
+
+        task = FeatureTask(pd.Timestamp(as_of), tuple(families) if families else None)
+        return map_partitions(self.parted, task, self.work_dir / "features", progress=False)
 
     def features(
         self, prep: PreparedData, as_of: pd.Timestamp, *, families: Sequence[str] | None
     ) -> pd.DataFrame:
-        from features.dask_engine import FeatureTask, map_partitions, read_parts
+        from features.dask_engine import read_parts
 
-        task = FeatureTask(pd.Timestamp(as_of), tuple(families) if families else None)
-        out = map_partitions(self.parted, task, self.work_dir / "features", progress=False)
-        return read_parts(out)
+        return read_parts(self.feature_parts(as_of, families=families))
+
+
+def parquet_files(path: Path | str) -> int:
+    """How many Parquet files a folder (local or an fsspec URL) holds; 1 for a file or a glob."""
+    if not is_url(path):
+        local = Path(path)
+        return len(list(local.glob("*.parquet"))) if local.is_dir() else 1
+    from fsspec.core import url_to_fs  # type: ignore[import-untyped]
+
+    fs, inner = url_to_fs(str(path))
+    return len(fs.glob(inner.rstrip("/") + "/*.parquet")) if fs.isdir(inner) else 1
 
 
 def feature_engine(

@@ -8,7 +8,7 @@ are excluded and reported with their count, reason and examples; nothing is drop
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -18,10 +18,14 @@ from features.errors import DataValidationError
 from features.exclusions import exclusion_masks
 from features.readings import (
     OUT_OF_RANGE,
+    Readings,
+    TableEvidence,
+    date_evidence,
     day_first,
     decimal_comma,
     fit_ns,
     future_warning,
+    number_evidence,
     repeated_names,
 )
 from features.schema import (
@@ -45,7 +49,7 @@ from features.schema import (
     ColumnSpec,
     TableSpec,
 )
-from features.sources import DataConfig, TableSource
+from features.sources import DataConfig, TableSource, is_url
 
 MAX_EXAMPLES = 3
 _OFFSET_PATTERN = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
@@ -141,16 +145,18 @@ def read_table(source: TableSource) -> pd.DataFrame:
     Repeated header names are left in ``attrs`` for ``load_table``.
     """
     path = source.path
-    if not path.exists():
+    exists, is_file = _file_status(path)
+    if not exists:
         raise DataValidationError(f"input file not found: {path}")
-    if not path.is_file() or not tabular_suffix(path):
+    if not is_file or not tabular_suffix(PurePosixPath(source.file_name)):
         raise DataValidationError(
             f"{path} is not a CSV or Parquet data file: expected a regular file named "
             f"*{', *'.join(TABULAR_SUFFIXES)} (optionally compressed: {', '.join(COMPRESSED)})"
         )
     fmt = source.format
     if fmt == "auto":
-        fmt = "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+        suffix = PurePosixPath(source.file_name).suffix.lower()
+        fmt = "parquet" if suffix in {".parquet", ".pq"} else "csv"
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
@@ -179,7 +185,18 @@ def read_table(source: TableSource) -> pd.DataFrame:
         ) from None
 
 
-def tabular_suffix(path: Path) -> bool:
+def _file_status(path: Path | str) -> tuple[bool, bool]:
+    """Whether ``path`` (a local path or an fsspec URL) exists, and whether it is a file."""
+    if not is_url(path):
+        local = Path(path)
+        return local.exists(), local.is_file()
+    from fsspec.core import url_to_fs  # type: ignore[import-untyped]
+
+    fs, inner = url_to_fs(str(path))
+    return bool(fs.exists(inner)), bool(fs.isfile(inner))
+
+
+def tabular_suffix(path: PurePath) -> bool:
     """Whether ``path`` is named like a data file (``orders.csv``, ``orders.csv.gz``, ...)."""
     suffixes = [x.lower() for x in path.suffixes]
     if suffixes and suffixes[-1] in COMPRESSED:
@@ -239,8 +256,12 @@ def validate_table(
     *,
     source: TableSource | None = None,
     source_name: str = "input",
+    readings: Readings | None = None,
 ) -> tuple[pd.DataFrame, TableReport]:
     """Map, parse and check one table; return the usable rows in canonical form and a report.
+
+    ``readings`` (decided over a whole table of which ``raw`` is a partition) fix the day/month
+    order and decimal mark of text columns; without them they are decided from ``raw``.
 
     The result has the spec's columns in order (optional ones absent from the input are added as
     empty), then for tables that keep extra columns, the attributes. A missing required column is
@@ -266,12 +287,14 @@ def validate_table(
         used_source_columns.update(sources)
         try:
             if len(sources) == 1:
-                values, problems = _parse_column(raw[sources[0]], col, options, report.warnings)
+                values, problems = _parse_column(
+                    raw[sources[0]], col, options, report.warnings, readings
+                )
                 bad_masks.extend((sources[0], p, m, raw[sources[0]]) for p, m in problems)
             else:
                 values = pd.Series(1.0, index=raw.index)
                 for s in sources:
-                    part, problems = _parse_column(raw[s], col, options, report.warnings)
+                    part, problems = _parse_column(raw[s], col, options, report.warnings, readings)
                     bad_masks.extend((s, p, m, raw[s]) for p, m in problems)
                     values = values * part
         except DataValidationError as err:
@@ -318,6 +341,45 @@ def validate_table(
     return frame.reset_index(drop=True), report
 
 
+def text_columns(raw: pd.DataFrame, spec: TableSpec, source: TableSource) -> dict[str, str]:
+    """The file columns read as dates or numbers whose values are text, with their kind: the
+    ones whose day/month order or decimal mark has to be decided from the values."""
+    out: dict[str, str] = {}
+    for col in spec.columns:
+        if col.kind not in ("datetime", "number"):
+            continue
+        mapped = source.columns.get(col.name, col.name)
+        for name in [mapped] if isinstance(mapped, str) else mapped:
+            if (
+                name in raw.columns
+                and raw[name].dtype.kind not in "biufmM"
+                and not isinstance(raw[name].dtype, pd.DatetimeTZDtype)
+            ):
+                out[name] = col.kind
+    return out
+
+
+def reading_evidence(raw: pd.DataFrame, spec: TableSpec, source: TableSource) -> TableEvidence:
+    """What a table's (or a partition's) text dates and numbers say about their reading: the
+    counts ``validate_table`` would decide from, over the same values, without validating."""
+    evidence = TableEvidence()
+    raw = raw.reset_index(drop=True)
+    for name, kind in text_columns(raw, spec, source).items():
+        if kind == "datetime":
+            outside = np.zeros(len(raw), dtype=bool)
+            text, result, blank = _iso_datetimes(
+                raw[name], source.date_format, source.timezone, outside
+            )
+            retry = result.isna().to_numpy() & ~blank & ~outside
+            if retry.any():
+                evidence.dates[name] = date_evidence(text[retry])
+        else:
+            _, _, retry, text = _plain_numbers(raw[name])
+            if retry.any() and source.decimal == "auto":
+                evidence.numbers[name] = number_evidence(text)
+    return evidence
+
+
 def _missing_column_message(
     spec: TableSpec, col: ColumnSpec, missing: list[str], raw: pd.DataFrame, source_name: str
 ) -> str:
@@ -343,9 +405,14 @@ def _missing_column_message(
 
 
 def _parse_column(
-    raw: pd.Series, col: ColumnSpec, options: TableSource, warnings: list[str]
+    raw: pd.Series,
+    col: ColumnSpec,
+    options: TableSource,
+    warnings: list[str],
+    readings: Readings | None = None,
 ) -> tuple[pd.Series, list[tuple[str, np.ndarray]]]:
     """Parse one raw column by its kind; return values and (problem, row mask) pairs."""
+    decided = readings or Readings()
     if col.kind == "id":
         values = parse_ids(raw)
         needs = "a customer id" if col.name == CUSTOMER_ID else f"a {col.name}"
@@ -358,7 +425,11 @@ def _parse_column(
             dayfirst=options.dayfirst,
             timezone=options.timezone,
             checks=DateChecks(
-                str(raw.name), "dayfirst" in options.model_fields_set, warnings, outside
+                str(raw.name),
+                "dayfirst" in options.model_fields_set,
+                warnings,
+                outside,
+                decided.dayfirst.get(str(raw.name)),
             ),
         )
         problems = [
@@ -373,7 +444,12 @@ def _parse_column(
         return values, problems
     if col.kind == "number":
         values, not_numeric = parse_numbers(
-            raw, sep=options.sep, decimal=options.decimal, column=str(raw.name), warnings=warnings
+            raw,
+            sep=options.sep,
+            decimal=options.decimal,
+            column=str(raw.name),
+            warnings=warnings,
+            comma=decided.comma.get(str(raw.name)),
         )
         problems = [("is not a finite number", not_numeric)]
         if col.required:
@@ -415,26 +491,23 @@ def parse_numbers(
     decimal: str = "auto",
     column: str = "",
     warnings: list[str] | None = None,
+    comma: bool | None = None,
 ) -> tuple[pd.Series, np.ndarray]:
     """Numbers from text, tolerating currency symbols and thousands separators; flags the rest.
 
-    Commas are decimal marks or thousands separators as ``features.readings.decimal_comma``
-    decides; an ambiguous reading is added to ``warnings``.
+    Commas are decimal marks or thousands separators as ``comma`` says (decided over the whole
+    table), else as ``features.readings.decimal_comma`` decides from these values; an ambiguous
+    reading is added to ``warnings``.
     """
     if raw.dtype.kind in "biuf":
         values = raw.astype("float64")
         return values, ~np.isfinite(values.fillna(0.0).to_numpy())
-    blank = _is_blank(raw)
-    values = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
-    retry = values.isna().to_numpy() & ~blank
+    values, blank, retry, text = _plain_numbers(raw)
     if retry.any():
-        text = raw[retry].astype("str").str.strip()
-        text = text.str.replace(r"^(-?)[\$€£¥]\s*", r"\1", regex=True).str.replace(
-            "\u00a0", "", regex=False
-        )
-        comma, note = decimal_comma(text, sep, decimal, column or str(raw.name))
-        if note and warnings is not None:
-            warnings.append(note)
+        if comma is None:
+            comma, note = decimal_comma(text, sep, decimal, column or str(raw.name))
+            if note and warnings is not None:
+                warnings.append(note)
         if comma:
             european = text.str.match(r"^-?\d{1,3}(?:\.\d{3})*,\d+$|^-?\d+,\d+$", na=False)
             converted = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
@@ -449,6 +522,19 @@ def parse_numbers(
     return values, not_numeric
 
 
+def _plain_numbers(raw: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray, pd.Series]:
+    """The vectorised pass of ``parse_numbers`` over text: the values plain parsing reads, the
+    blank mask, the rows it could not read and their text without currency symbols."""
+    blank = _is_blank(raw)
+    values = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+    retry = values.isna().to_numpy() & ~blank
+    text = raw[retry].astype("str").str.strip()
+    text = text.str.replace(r"^(-?)[\$€£¥]\s*", r"\1", regex=True).str.replace(
+        "\u00a0", "", regex=False
+    )
+    return values, blank, retry, text
+
+
 @dataclass
 class DateChecks:
     """Where ``parse_datetimes`` reports readings: the column, whether ``dayfirst`` was given,
@@ -458,6 +544,9 @@ class DateChecks:
     explicit_dayfirst: bool
     warnings: list[str]
     outside: np.ndarray
+    decided: bool | None = None
+    """The day/month order decided over the whole table (``features.readings.Readings``);
+    None: decide from this column's values."""
 
 
 def parse_datetimes(
@@ -485,6 +574,27 @@ def parse_datetimes(
         values, out = fit_ns(raw)
         outside |= out
         return values, out
+    text, result, blank = _iso_datetimes(raw, date_format, timezone, outside)
+    retry = result.isna().to_numpy() & ~blank & ~outside
+    if retry.any():
+        order = dayfirst
+        if checks is not None and checks.decided is not None:
+            order = checks.decided
+        elif checks is not None:
+            order, note = day_first(text[retry], dayfirst, checks.explicit_dayfirst, checks.column)
+            if note:
+                checks.warnings.append(note)
+        parsed, out = _parse_any_format(text[retry], dayfirst=order, timezone=timezone)
+        result[retry] = parsed
+        outside[np.flatnonzero(retry)[out]] = True
+    return result, result.isna().to_numpy() & ~blank
+
+
+def _iso_datetimes(
+    raw: pd.Series, date_format: str | None, timezone: str, outside: np.ndarray
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """The vectorised pass of ``parse_datetimes`` over text: the stripped text, the values ISO
+    8601 (or ``date_format``) reads (NaT elsewhere) and the blank mask; fills ``outside``."""
     blank = _is_blank(raw)
     text = raw.astype("str").str.strip().where(~blank)
     result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
@@ -502,17 +612,7 @@ def parse_datetimes(
         parsed, out = fit_ns(aware.dt.tz_convert(timezone).dt.tz_localize(None))
         result[with_offset] = parsed
         outside[np.flatnonzero(with_offset)[out]] = True
-    retry = result.isna().to_numpy() & ~blank & ~outside
-    if retry.any():
-        order = dayfirst
-        if checks is not None:
-            order, note = day_first(text[retry], dayfirst, checks.explicit_dayfirst, checks.column)
-            if note:
-                checks.warnings.append(note)
-        parsed, out = _parse_any_format(text[retry], dayfirst=order, timezone=timezone)
-        result[retry] = parsed
-        outside[np.flatnonzero(retry)[out]] = True
-    return result, result.isna().to_numpy() & ~blank
+    return text, result, blank
 
 
 def _parse_any_format(
@@ -715,6 +815,7 @@ __all__ = [
     "parse_numbers",
     "raise_if_unclean",
     "read_table",
+    "reading_evidence",
     "tables_of",
     "validate_table",
 ]

@@ -8,6 +8,10 @@ examples, an ambiguity is read one documented way and reported as a warning with
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
@@ -27,8 +31,7 @@ WARNINGS = "retain.warnings"
 
 def examples(values: pd.Series, mask: np.ndarray | pd.Series) -> str:
     """'row 3: '25/03/2024', ...' for the first few rows of ``mask`` (1-based row numbers)."""
-    rows = np.flatnonzero(np.asarray(mask, dtype=bool))[:MAX_EXAMPLES]
-    return ", ".join(f"row {i + 1}: {str(values.iloc[i])[:40]!r}" for i in rows)
+    return ", ".join(example_list(values, mask))
 
 
 def fit_ns(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -44,51 +47,170 @@ def fit_ns(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(array.astype("datetime64[ns]"), index=values.index), outside
 
 
-def day_first(text: pd.Series, dayfirst: bool, explicit: bool, column: str) -> tuple[bool, str]:
-    """The day/month order of non-ISO dates such as 03/04/2024, and a warning ('' if none).
+@dataclass(frozen=True)
+class DateEvidence:
+    """What a column's non-ISO dates say about day/month order: counts and a few examples.
 
-    Values with a day above 12 show the order; if some show day-first and others month-first,
-    or they contradict an explicit ``dayfirst``, it is an error.
-    """
+    Counts add up over partitions, so one decision can be taken for a whole table."""
+
+    day_first: int = 0
+    month_first: int = 0
+    ambiguous: int = 0
+    day_first_examples: tuple[str, ...] = ()
+    month_first_examples: tuple[str, ...] = ()
+    ambiguous_examples: tuple[str, ...] = ()
+
+    def __add__(self, other: DateEvidence) -> DateEvidence:
+        return DateEvidence(
+            self.day_first + other.day_first,
+            self.month_first + other.month_first,
+            self.ambiguous + other.ambiguous,
+            (self.day_first_examples + other.day_first_examples)[:MAX_EXAMPLES],
+            (self.month_first_examples + other.month_first_examples)[:MAX_EXAMPLES],
+            (self.ambiguous_examples + other.ambiguous_examples)[:MAX_EXAMPLES],
+        )
+
+    def labelled(self, where: str) -> DateEvidence:
+        """The same evidence with its examples prefixed by ``where`` (e.g. 'partition 2')."""
+        return dataclasses.replace(
+            self,
+            day_first_examples=tuple(f"{where} {e}" for e in self.day_first_examples),
+            month_first_examples=tuple(f"{where} {e}" for e in self.month_first_examples),
+            ambiguous_examples=tuple(f"{where} {e}" for e in self.ambiguous_examples),
+        )
+
+
+def date_evidence(text: pd.Series) -> DateEvidence:
+    """Count the dates like 25/03/2024 that can only be day-first, only month-first, or either."""
     parts = text.str.extract(_DAY_MONTH)
     first = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
     second = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
     only_day_first = (first > 12) & (second <= 12)
     only_month_first = (second > 12) & (first <= 12)
     ambiguous = (first <= 12) & (second <= 12) & (first != second)
-    if only_day_first.any() and only_month_first.any():
+    return DateEvidence(
+        int(only_day_first.sum()),
+        int(only_month_first.sum()),
+        int(ambiguous.sum()),
+        example_list(text, only_day_first),
+        example_list(text, only_month_first),
+        example_list(text, ambiguous),
+    )
+
+
+def day_first(text: pd.Series, dayfirst: bool, explicit: bool, column: str) -> tuple[bool, str]:
+    """The day/month order of non-ISO dates such as 03/04/2024, and a warning ('' if none)."""
+    return decide_day_first(date_evidence(text), dayfirst, explicit, column)
+
+
+def decide_day_first(
+    evidence: DateEvidence, dayfirst: bool, explicit: bool, column: str
+) -> tuple[bool, str]:
+    """The day/month order the evidence shows, and a warning ('' if none).
+
+    Values with a day above 12 show the order; if some show day-first and others month-first,
+    or they contradict an explicit ``dayfirst``, it is an error.
+    """
+    e = evidence
+    if e.day_first and e.month_first:
         raise DataValidationError(
-            f"column '{column}' mixes day-first dates ({only_day_first.sum():,}, e.g. "
-            f"{examples(text, only_day_first)}) and month-first dates "
-            f"({only_month_first.sum():,}, e.g. {examples(text, only_month_first)}), so "
-            f"{ambiguous.sum():,} date(s) like 03/04 cannot be read safely: export ISO dates "
+            f"column '{column}' mixes day-first dates ({e.day_first:,}, e.g. "
+            f"{', '.join(e.day_first_examples)}) and month-first dates "
+            f"({e.month_first:,}, e.g. {', '.join(e.month_first_examples)}), so "
+            f"{e.ambiguous:,} date(s) like 03/04 cannot be read safely: export ISO dates "
             "(2024-03-25) or one order"
         )
-    shown = only_day_first.any() or only_month_first.any()
-    order = bool(only_day_first.any()) if shown else dayfirst
+    shown = bool(e.day_first or e.month_first)
+    order = bool(e.day_first) if shown else dayfirst
     name = "day-first" if order else "month-first"
     if shown and explicit and order != dayfirst:
-        evidence = only_day_first if order else only_month_first
-        raise DataValidationError(
-            f"column '{column}': dayfirst is {str(dayfirst).lower()} but {evidence.sum():,} "
-            f"date(s) can only be {name} (e.g. {examples(text, evidence)}): fix dayfirst"
+        count, shown_examples = (
+            (e.day_first, e.day_first_examples)
+            if order
+            else (e.month_first, e.month_first_examples)
         )
-    if not ambiguous.any() or explicit:
+        raise DataValidationError(
+            f"column '{column}': dayfirst is {str(dayfirst).lower()} but {count:,} "
+            f"date(s) can only be {name} (e.g. {', '.join(shown_examples)}): fix dayfirst"
+        )
+    if not e.ambiguous or explicit:
         return order, ""
     why = (
-        f"as {only_day_first.sum() + only_month_first.sum():,} other date(s) can only be {name}"
+        f"as {e.day_first + e.month_first:,} other date(s) can only be {name}"
         if shown
         else "by default"
     )
     return order, (
-        f"'{column}': {ambiguous.sum():,} date(s) have a day and month both up to 12 (e.g. "
-        f"{examples(text, ambiguous)}); read {name} {why}; set dayfirst: "
+        f"'{column}': {e.ambiguous:,} date(s) have a day and month both up to 12 (e.g. "
+        f"{', '.join(e.ambiguous_examples)}); read {name} {why}; set dayfirst: "
         f"{str(order).lower()} to confirm or {str(not order).lower()} to read them the other way"
     )
 
 
+@dataclass(frozen=True)
+class NumberEvidence:
+    """What a column's numbers with commas say about the decimal mark: counts and examples.
+
+    Counts add up over partitions, so one decision can be taken for a whole table."""
+
+    comma: int = 0
+    thousands: int = 0
+    ambiguous: int = 0
+    comma_examples: tuple[str, ...] = ()
+    thousands_examples: tuple[str, ...] = ()
+    ambiguous_examples: tuple[str, ...] = ()
+    first_ambiguous: str = ""
+
+    def __add__(self, other: NumberEvidence) -> NumberEvidence:
+        return NumberEvidence(
+            self.comma + other.comma,
+            self.thousands + other.thousands,
+            self.ambiguous + other.ambiguous,
+            (self.comma_examples + other.comma_examples)[:MAX_EXAMPLES],
+            (self.thousands_examples + other.thousands_examples)[:MAX_EXAMPLES],
+            (self.ambiguous_examples + other.ambiguous_examples)[:MAX_EXAMPLES],
+            self.first_ambiguous or other.first_ambiguous,
+        )
+
+    def labelled(self, where: str) -> NumberEvidence:
+        """The same evidence with its examples prefixed by ``where`` (e.g. 'partition 2')."""
+        return dataclasses.replace(
+            self,
+            comma_examples=tuple(f"{where} {e}" for e in self.comma_examples),
+            thousands_examples=tuple(f"{where} {e}" for e in self.thousands_examples),
+            ambiguous_examples=tuple(f"{where} {e}" for e in self.ambiguous_examples),
+        )
+
+
+def number_evidence(text: pd.Series) -> NumberEvidence:
+    """Count the numbers only a decimal comma fits ('2,5'), only thousands separators fit
+    ('1,234.50'), or either fits ('1,234')."""
+    comma = text.str.match(DECIMAL_COMMA, na=False).to_numpy()
+    thousands = text.str.match(THOUSANDS, na=False).to_numpy()
+    ambiguous = text.str.match(AMBIGUOUS_COMMA, na=False).to_numpy()
+    first = str(text.iloc[int(np.flatnonzero(ambiguous)[0])]) if ambiguous.any() else ""
+    return NumberEvidence(
+        int(comma.sum()),
+        int(thousands.sum()),
+        int(ambiguous.sum()),
+        example_list(text, comma),
+        example_list(text, thousands),
+        example_list(text, ambiguous),
+        first,
+    )
+
+
 def decimal_comma(text: pd.Series, sep: str, decimal: str, column: str) -> tuple[bool, str]:
-    """Whether commas in ``text`` (numbers pandas could not read) are decimal marks, and a warning.
+    """Whether commas in ``text`` (numbers pandas could not read) are decimal marks, and a warning."""
+    if decimal != "auto":
+        return decimal == ",", ""
+    return decide_decimal_comma(number_evidence(text), sep, decimal, column)
+
+
+def decide_decimal_comma(
+    evidence: NumberEvidence, sep: str, decimal: str, column: str
+) -> tuple[bool, str]:
+    """Whether the commas the evidence counts are decimal marks, and a warning ('' if none).
 
     ``decimal`` ',' or '.' decides; 'auto' decides from values only one reading fits ('2,5' or
     '1,234.50'), else by the separator (';'-files use decimal commas). Both kinds together is an
@@ -96,32 +218,81 @@ def decimal_comma(text: pd.Series, sep: str, decimal: str, column: str) -> tuple
     """
     if decimal != "auto":
         return decimal == ",", ""
-    comma = text.str.match(DECIMAL_COMMA, na=False).to_numpy()
-    thousands = text.str.match(THOUSANDS, na=False).to_numpy()
-    ambiguous = text.str.match(AMBIGUOUS_COMMA, na=False).to_numpy()
-    if comma.any() and thousands.any():
+    e = evidence
+    if e.comma and e.thousands:
         raise DataValidationError(
-            f"column '{column}' mixes decimal commas (e.g. {examples(text, comma)}) and "
-            f"thousands separators (e.g. {examples(text, thousands)}): set decimal: ',' or '.' "
-            "for the table, or fix the column"
+            f"column '{column}' mixes decimal commas (e.g. {', '.join(e.comma_examples)}) and "
+            f"thousands separators (e.g. {', '.join(e.thousands_examples)}): set decimal: ',' "
+            "or '.' for the table, or fix the column"
         )
-    if comma.any():
-        use, why = True, f"as {comma.sum():,} other value(s) have a decimal comma"
-    elif thousands.any():
-        use, why = False, f"as {thousands.sum():,} other value(s) use ',' between thousands"
+    if e.comma:
+        use, why = True, f"as {e.comma:,} other value(s) have a decimal comma"
+    elif e.thousands:
+        use, why = False, f"as {e.thousands:,} other value(s) use ',' between thousands"
     else:
         use = sep == ";"
         why = "as the file is ';'-separated" if use else f"as the file is {sep!r}-separated"
-    if not ambiguous.any():
+    if not e.ambiguous:
         return use, ""
-    first = text.iloc[int(np.flatnonzero(ambiguous)[0])]
+    first = e.first_ambiguous
     reading = first.replace(",", ".") if use else first.replace(",", "")
     return use, (
-        f"'{column}': {ambiguous.sum():,} value(s) like {first!r} could be a decimal comma or a "
-        f"thousands separator (e.g. {examples(text, ambiguous)}); read with a "
+        f"'{column}': {e.ambiguous:,} value(s) like {first!r} could be a decimal comma or a "
+        f"thousands separator (e.g. {', '.join(e.ambiguous_examples)}); read with a "
         f"{'decimal comma' if use else 'thousands separator'} ({first!r} = {reading}) {why}; "
         "set decimal: ',' or '.' to confirm"
     )
+
+
+@dataclass(frozen=True)
+class Readings:
+    """Readings decided once over a whole table, by file column: whether non-ISO dates are
+    day-first and whether commas in numbers are decimal marks. A partition's loader given them
+    reads its values the same way as every other partition (``features.loading``)."""
+
+    dayfirst: dict[str, bool] = field(default_factory=dict)
+    comma: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableEvidence:
+    """The reading evidence of one table (or partition), by file column."""
+
+    dates: dict[str, DateEvidence] = field(default_factory=dict)
+    numbers: dict[str, NumberEvidence] = field(default_factory=dict)
+
+    @staticmethod
+    def merge(parts: Sequence[TableEvidence]) -> TableEvidence:
+        """Counts summed over partitions; examples named by their partition."""
+        dates: dict[str, DateEvidence] = {}
+        numbers: dict[str, NumberEvidence] = {}
+        for k, part in enumerate(parts):
+            for name, d in part.dates.items():
+                dates[name] = dates.get(name, DateEvidence()) + d.labelled(f"partition {k}")
+            for name, n in part.numbers.items():
+                numbers[name] = numbers.get(name, NumberEvidence()) + n.labelled(f"partition {k}")
+        return TableEvidence(dates, numbers)
+
+    def decide(
+        self, *, dayfirst: bool, explicit: bool, sep: str, decimal: str
+    ) -> tuple[Readings, list[str]]:
+        """One reading per column for the whole table, and the warnings it gives."""
+        warnings: list[str] = []
+        orders: dict[str, bool] = {}
+        commas: dict[str, bool] = {}
+        for name, d in self.dates.items():
+            orders[name], note = decide_day_first(d, dayfirst, explicit, name)
+            warnings.extend([note] if note else [])
+        for name, n in self.numbers.items():
+            commas[name], note = decide_decimal_comma(n, sep, decimal, name)
+            warnings.extend([note] if note else [])
+        return Readings(orders, commas), warnings
+
+
+def example_list(values: pd.Series, mask: np.ndarray | pd.Series) -> tuple[str, ...]:
+    """``examples`` as a tuple of "row 3: '25/03/2024'" strings."""
+    rows = np.flatnonzero(np.asarray(mask, dtype=bool))[:MAX_EXAMPLES]
+    return tuple(f"row {i + 1}: {str(values.iloc[i])[:40]!r}" for i in rows)
 
 
 def repeated_names(names: list[str]) -> dict[str, list[int]]:

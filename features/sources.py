@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from zoneinfo import available_timezones
 
@@ -17,6 +17,40 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.errors import ConfigError
 from features.schema import TABLES, TableSpec
+
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+"""A path with a protocol (s3://, gs://, memory://, file://): read through fsspec."""
+
+
+def is_url(path: Path | str) -> bool:
+    """Whether ``path`` is an fsspec URL rather than a local path."""
+    return isinstance(path, str) and URL.match(path) is not None
+
+
+def check_protocol(url: str) -> None:
+    """Raise ValueError naming the package to install if ``url``'s protocol cannot be read."""
+    import fsspec  # type: ignore[import-untyped]
+    from fsspec.registry import known_implementations  # type: ignore[import-untyped]
+
+    protocol = url.split("://", 1)[0].lower()
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ImportError:
+        known = known_implementations.get(protocol, {})
+        module = str(known.get("class", "")).split(".")[0]
+        need = (
+            f"the {module} package, which is not installed: install it (pip install {module})"
+            if module and module != "fsspec"
+            else f"packages that are not installed ({known.get('err', 'see fsspec')}): install them"
+        )
+        raise ValueError(
+            f"{url}: reading {protocol}:// URLs needs {need} or copy the data to a local path"
+        ) from None
+    except ValueError:
+        raise ValueError(
+            f"{url}: {protocol}:// is not a protocol fsspec knows; use a local path or a URL "
+            "such as s3://, gs://, abfs://, https://, memory:// or file://"
+        ) from None
 
 
 class ExcludePattern(BaseModel):
@@ -45,9 +79,26 @@ class TableSource(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    path: Path = Field(
-        description="CSV or Parquet file; relative paths are relative to the config file."
+    path: Path | str = Field(
+        description="CSV or Parquet file (the dask engine: also a folder or glob of them); "
+        "relative paths are relative to the config file. Any fsspec URL (s3://, gs://, "
+        "memory://, file://) is read as is, given its filesystem package (s3fs, gcsfs, ...).",
     )
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _local_or_url(cls, value: object) -> object:
+        """A URL stays text (a Path would turn s3://b/k into s3:/b/k); the rest is a Path."""
+        if isinstance(value, str) and is_url(value):
+            check_protocol(value)
+            return value
+        return Path(value) if isinstance(value, str) else value
+
+    @property
+    def file_name(self) -> str:
+        """The last part of the path or URL (``orders.csv``)."""
+        return PurePosixPath(str(self.path)).name if is_url(self.path) else Path(self.path).name
+
     columns: dict[str, str | list[str]] = Field(
         default_factory=dict,
         description=(
@@ -130,7 +181,9 @@ class TableSource(BaseModel):
             raise ValueError(f"{spec.name}: 'attributes' is only valid for the customers table")
 
     def resolved(self, base: Path) -> TableSource:
-        """This source with a relative path made absolute against ``base``."""
+        """This source with a relative local path made absolute against ``base``; URLs as given."""
+        if isinstance(self.path, str):
+            return self
         path = self.path if self.path.is_absolute() else (base / self.path)
         return self.model_copy(update={"path": path.resolve()})
 

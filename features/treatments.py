@@ -8,6 +8,8 @@ randomized test exported with its outcome, one campaign per as_of day). Both go 
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 import pandas as pd
 
 from features.errors import DataValidationError
@@ -32,7 +34,7 @@ TREATMENT_COLUMNS = [CUSTOMER_ID, CAMPAIGN_ID, ARM, CONTACTED_AT, OFFER]
 def snapshot_campaign_id(source: SnapshotSource, as_of: pd.Timestamp) -> str:
     """The id of the randomized test a snapshots table records at ``as_of``: file stem and day,
     e.g. ``spring_winback_test-20240301``."""
-    return f"{source.path.stem}-{pd.Timestamp(as_of):%Y%m%d}"
+    return f"{PurePosixPath(source.file_name).stem}-{pd.Timestamp(as_of):%Y%m%d}"
 
 
 def empty_treatments() -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from features.build import build_features
-from features.errors import ConfigError, CutoffError
+from features.errors import CutoffError
 from features.labels import active_at
 from features.prepare import PreparedData, to_day
 from features.sources import read_data_section
@@ -84,15 +84,11 @@ def score_base_dask(
     """
     import dask
 
-    from features.dask_engine import compute, map_partitions, read_parts
+    from features.dask_engine import compute, map_partitions, read_parts, refuse_labelled
 
     started = time.perf_counter()
     data_config, _ = read_data_section(config)
-    if data_config.labelled:
-        raise ConfigError(
-            "the dask engine scores event tables (transactions); a labelled snapshots table is "
-            "scored with engine: pandas"
-        )
+    refuse_labelled(data_config)
     if strict:
         data_config = data_config.model_copy(update={"strict": True})
     scorer = scorer or load_packaged_scorer()

@@ -588,7 +588,7 @@ def _from_labels(
         horizon_days=inputs.horizon_days,
         days_observed=inputs.horizon_days,
         contacted_on=str(day.date()),
-        source=f"snapshot export {snapshots.path.name} (outcomes are its labels)",
+        source=f"snapshot export {snapshots.file_name} (outcomes are its labels)",
         features=attributes.loc[:, attributes.notna().mean() >= 0.9],
     )
 

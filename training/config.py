@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.catalogue import FAMILIES
-from features.dask_engine import DaskConfig
+from features.dask_engine import LABELLED_ON_DASK, DaskConfig
 from features.engine import Engine
 from features.errors import ConfigError
 from features.sources import DataConfig
@@ -352,6 +352,12 @@ class ExperimentConfig(_Frozen):
     dask: DaskConfig = Field(
         DaskConfig(), description="The dask engine's cluster, partitions and work folder."
     )
+
+    @model_validator(mode="after")
+    def _labelled_on_pandas(self) -> ExperimentConfig:
+        if self.engine == "dask" and self.data.labelled:
+            raise ValueError(LABELLED_ON_DASK)
+        return self
 
     @model_validator(mode="after")
     def _known_families(self) -> ExperimentConfig:

@@ -7,19 +7,24 @@ validation cutoff. So no label a model learns from, or is tuned on, overlaps the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features.build import CUTOFF, feature_names, resolve_families
+from features.dask_engine import PartitionedData
 from features.engine import DaskEngine, PandasEngine, feature_engine
 from features.errors import CutoffError
 from features.labelled import AttributeSchema
 from features.labels import CHURN, FUTURE_VALUE, LabelReport, check_window, make_labels
 from features.loading import TableReport
 from features.prepare import PreparedData, prepare, to_day
+from features.sampling import TrainingPlan, plan_training
 from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.snapshots import month_end_cutoffs
 from model.settings import retain_home
@@ -100,6 +105,8 @@ class TrainingData:
     """Whether rows carry a future_value label (the CLV model is trained only then)."""
     notes: list[str] = field(default_factory=list)
     """What loading decided that the user should read (inferred types, floored labels)."""
+    sampling: dict[str, str] = field(default_factory=dict)
+    """``train.*`` tags: whether the table was loaded whole or sampled, and its rows."""
 
     @property
     def attributes(self) -> list[str]:
@@ -150,6 +157,7 @@ class TrainingData:
             "split.validation": str(self.split.validation.date()),
             "split.test": str(self.split.test.date()),
             "split.kind": "in_time" if self.split.in_time else "out_of_time",
+            **self.sampling,
         }
 
 
@@ -180,9 +188,119 @@ def _training_data(
     config: ExperimentConfig, engine: PandasEngine | DaskEngine, *, progress: bool
 ) -> TrainingData:
     """``load_training_data`` on one engine: the dask engine builds the snapshots and the test
-    cutoff's features per customer partition; the rest runs on the gathered tables."""
+    cutoff's features per customer partition (``_dask_training_data``); the rest runs in memory."""
+    if isinstance(engine, DaskEngine):
+        return _dask_training_data(config, engine, progress=progress)
     data, load_reports = engine.load(config.data)
     prep = prepare(data)  # once per run: every cutoff below reuses these arrays
+    families, split, active_days = _plan_cutoffs(config, prep)
+    frame, label_reports = engine.snapshots(
+        prep,
+        [*split.train, split.validation],
+        config.horizon_days,
+        families=families,
+        active_days=active_days,
+        progress=progress,
+    )
+    test_features = engine.features(prep, split.test, families=[*families, BTYD])
+    training = _assemble(
+        config, prep, families, split, frame, label_reports, test_features, active_days
+    )
+    return dataclasses.replace(
+        training,
+        load_reports=load_reports,
+        fingerprint=data_fingerprint(data.transactions),
+        rows=int(np.sum([r.rows_read for r in load_reports])),
+        sampling=_sampling_tags("memory", 1.0, len(training.frame), len(training.frame)),
+    )
+
+
+def _dask_training_data(
+    config: ExperimentConfig, engine: DaskEngine, *, progress: bool
+) -> TrainingData:
+    """The snapshots and test-cutoff features are built per partition and left on disk; then the
+    training table (with the event history the baselines read) is loaded whole or as a customer
+    sample, as ``dask.train`` and the estimated size decide (``features.sampling``)."""
+    from features.dask_engine import LabelTask, map_partitions, merge_label_reports, read_parts
+
+    parted = engine.load_partitioned(config.data)
+    window = parted.window()
+    families, split, active_days = _plan_cutoffs(config, window)
+    train_cutoffs = [*split.train, split.validation]
+    snap_out, label_reports = engine.snapshot_parts(
+        train_cutoffs,
+        config.horizon_days,
+        families=families,
+        active_days=active_days,
+        progress=progress,
+    )
+    test_out = engine.feature_parts(split.test, families=[*families, BTYD])
+    plan = _training_plan(config, parted, [snap_out.paths, test_out.paths])
+    print(plan.describe(), file=sys.stderr, flush=True)
+    sample = plan.sample
+    data = parted.gather(sample)
+    prep = dataclasses.replace(prepare(data), start_day=parted.start_day, end_day=parted.end_day)
+    frame = engine.read_snapshots(snap_out, min(train_cutoffs), sample)
+    test_features = read_parts(test_out, sample=sample)
+    training = _assemble(
+        config, prep, families, split, frame, label_reports, test_features, active_days
+    )
+    label_reports = training.label_reports
+    if sample is not None:
+        # the reports describe the whole data, as the training cutoffs' do: the test cutoff's too
+        task = LabelTask(split.test, config.horizon_days, active_days)
+        whole = map_partitions(parted, task, engine.work_dir / "labels", progress=False)
+        label_reports = [*label_reports[:-1], merge_label_reports(whole.extras)]
+    return dataclasses.replace(
+        training,
+        load_reports=parted.reports,
+        label_reports=label_reports,
+        fingerprint=data_fingerprint(data.transactions),
+        rows=int(np.sum([r.rows_read for r in parted.reports])),
+        sampling=_sampling_tags(
+            plan.mode,
+            plan.fraction,
+            sum(r.labelled for r in label_reports),
+            len(training.frame),
+        ),
+    )
+
+
+def _training_plan(
+    config: ExperimentConfig, parted: PartitionedData, outputs: list[list[Path]]
+) -> TrainingPlan:
+    """``dask.train`` applied to the estimated size of what training loads: the snapshot rows,
+    the test cutoff's features and the event history (rows from Parquet metadata, bytes per row
+    from one partition)."""
+    from features.dask_engine import estimate_bytes
+
+    files = [*outputs, *(parted.table_files(name) for name in parted.tables)]
+    size = sum(estimate_bytes(f)[1] for f in files)
+    settings = config.dask
+    return plan_training(
+        settings.train,
+        fraction=settings.sample_fraction,
+        seed=config.seed,
+        table_bytes=size,
+        budget=settings.budget(),
+    )
+
+
+def _sampling_tags(mode: str, fraction: float, rows_total: int, rows_used: int) -> dict[str, str]:
+    """The ``train.*`` tags: whole table or sample, and the rows of each."""
+    return {
+        "train.mode": mode,
+        "train.sample_fraction": f"{fraction:g}",
+        "train.rows_total": str(rows_total),
+        "train.rows_used": str(rows_used),
+    }
+
+
+def _plan_cutoffs(
+    config: ExperimentConfig, prep: PreparedData
+) -> tuple[list[str], Split, int | None]:
+    """The feature families, the out-of-time split and the active window, from the data's
+    tables and first and last day."""
     if config.contractual and prep.subscriptions is None:
         raise CutoffError("business: contractual needs a subscriptions table in data")
     families = resolve_families(config.families, prep)
@@ -198,22 +316,29 @@ def _training_data(
     split = out_of_time_split(cutoffs, config.horizon_days, config.split.max_train_cutoffs)
     active_days = None if config.contractual else config.active_days
     check_window(prep, to_day(split.test), config.horizon_days)
-    frame, label_reports = engine.snapshots(
-        prep,
-        [*split.train, split.validation],
-        config.horizon_days,
-        families=families,
-        active_days=active_days,
-        progress=progress,
-    )
-    test_features = engine.features(prep, split.test, families=[*families, BTYD])
+    return families, split, active_days
+
+
+def _assemble(
+    config: ExperimentConfig,
+    prep: PreparedData,
+    families: list[str],
+    split: Split,
+    frame: pd.DataFrame,
+    label_reports: list[LabelReport],
+    test_features: pd.DataFrame,
+    active_days: int | None,
+) -> TrainingData:
+    """The training frame from the training cutoffs' snapshot rows and the test cutoff's
+    features, split into parts and checked; the caller adds the provenance (load reports,
+    fingerprint, rows read, ``train.*`` tags)."""
     test_frame, test_report = _snapshot(
         test_features, families, prep, split.test, config.horizon_days, active_days
     )
     frame = pd.concat([frame, test_frame], ignore_index=True).sort_values(
         [CUTOFF, CUSTOMER_ID], kind="stable", ignore_index=True
     )
-    label_reports.append(test_report)
+    label_reports = [*label_reports, test_report]
     features = [c for c in frame.columns if c not in (CUSTOMER_ID, CUTOFF, CHURN, FUTURE_VALUE)]
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
     parts = np.select(
@@ -236,10 +361,10 @@ def _training_data(
         split=split,
         features=features,
         categorical=categorical,
-        load_reports=load_reports,
+        load_reports=[],
         label_reports=label_reports,
-        fingerprint=data_fingerprint(data.transactions),
-        rows=int(np.sum([r.rows_read for r in load_reports])),
+        fingerprint="",
+        rows=0,
         test_features=test_features,
         notes=warnings,
     )

@@ -20,11 +20,13 @@ from features.dask_engine import (
     FeatureTask,
     LabelTask,
     SnapshotTask,
+    customer_partition,
     load_partitioned,
     map_partitions,
     read_parts,
     start_client,
 )
+from features.errors import DataValidationError
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import prepare
@@ -160,3 +162,91 @@ def test_cdnow_features_equal_the_pandas_path(client: object, tmp_path: Path) ->
     assert_same(features, build_features(prep, as_of))
     labels = read_parts(map_partitions(parted, LabelTask(as_of, 90), tmp_path / "labels"))
     assert_same(labels, make_labels(prep, as_of, 90)[0])
+
+
+TEXT_FILES = [
+    # only the last file shows that dates are day-first and that commas are decimal marks
+    [("C1", "03/04/2024", "1,234"), ("C2", "05/06/2024", "10"), ("C3", "2024-01-15", "7")],
+    [("C1", "2024-02-01", "3"), ("C4", "2024-03-01", "4")],
+    [("C2", "13/02/2024", "2,5"), ("C5", "2024-05-05", "5")],
+]
+
+
+def text_tables(folder: Path, files: list[list[tuple[str, str, str]]]) -> tuple[Path, Path]:
+    """The rows as text columns in one Parquet file per list, and all of them in one file."""
+    folder.mkdir(parents=True)
+    frames = [pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"]) for rows in files]
+    for k, frame in enumerate(frames):
+        frame.to_parquet(folder / f"part-{k}.parquet", index=False)
+    whole = folder.parent / "whole.parquet"
+    pd.concat(frames, ignore_index=True).to_parquet(whole, index=False)
+    return folder, whole
+
+
+def test_text_readings_are_decided_over_every_partition(client: object, tmp_path: Path) -> None:
+    folder, whole = text_tables(tmp_path / "parts", TEXT_FILES)
+    data, reports = load_data(DataConfig.model_validate({"transactions": {"path": str(whole)}}))
+    parted = load_partitioned(
+        DataConfig.model_validate({"transactions": {"path": str(folder)}}),
+        tmp_path / "work",
+        npartitions=3,
+    )
+    # C1's ambiguous dates and C2's telling one are validated in different partitions
+    where = customer_partition(pd.Series(["C1", "C2"]), 3)
+    assert where[0] != where[1]
+    ours = parted.gather().transactions
+    keys = ["customer_id", "timestamp"]
+    pd.testing.assert_frame_equal(
+        ours.sort_values(keys, ignore_index=True),
+        data.transactions.sort_values(keys, ignore_index=True),
+        check_exact=True,
+    )
+    # the first file's 03/04/2024 is 3 April and its 1,234 is 1.234, as in the whole table
+    first = ours.loc[ours["customer_id"] == "C1"].sort_values("timestamp")
+    assert first["timestamp"].tolist() == [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-04-03")]
+    assert first["amount"].tolist() == [3.0, 1.234]
+    warnings = " ".join(parted.reports[0].warnings)
+    assert "'timestamp': 2 date(s) have a day and month both up to 12" in warnings
+    assert "read day-first as 1 other date(s) can only be day-first" in warnings
+    assert "value(s) like '1,234' could be a decimal comma" in warnings
+    assert "read with a decimal comma ('1,234' = 1.234)" in warnings
+    assert any("day-first" in w for w in reports[0].warnings)
+
+
+def test_date_orders_that_disagree_across_partitions_are_an_error(
+    client: object, tmp_path: Path
+) -> None:
+    files = [[("C1", "25/03/2024", "1")], [("C2", "2024-02-01", "3")], [("C3", "03/25/2024", "2")]]
+    folder, whole = text_tables(tmp_path / "parts", files)
+    with pytest.raises(DataValidationError, match="mixes day-first dates"):
+        load_data(DataConfig.model_validate({"transactions": {"path": str(whole)}}))
+    with pytest.raises(DataValidationError, match=r"transactions \(.*\): column 'timestamp' mixes"):
+        load_partitioned(
+            DataConfig.model_validate({"transactions": {"path": str(folder)}}),
+            tmp_path / "work",
+            npartitions=2,
+        )
+
+
+def test_fsspec_urls_read_like_local_folders(
+    client: object, demo_data: Path, tmp_path: Path
+) -> None:
+    """A Parquet folder given as a file:// or memory:// URL loads as the same folder given as a
+    local path (the client's workers are threads, so they share the memory filesystem)."""
+    import fsspec
+
+    folder = split_to_parquet(demo_data / "retail" / "transactions.csv", tmp_path / "local")
+    memory = fsspec.filesystem("memory")
+    for part in sorted(folder.glob("*.parquet")):
+        memory.pipe(f"/retain-dask-test/{part.name}", part.read_bytes())
+
+    def gathered(path: str, work: str) -> pd.DataFrame:
+        config = DataConfig.model_validate({"transactions": {"path": path}})
+        parted = load_partitioned(config, tmp_path / work, npartitions=3)
+        assert parted.reports[0].source == path
+        return parted.gather().transactions
+
+    local = gathered(str(folder), "w0")
+    for k, url in enumerate((f"file://{folder}", "memory://retain-dask-test")):
+        pd.testing.assert_frame_equal(gathered(url, f"w{k + 1}"), local, check_exact=True)
+    memory.rm("/retain-dask-test", recursive=True)

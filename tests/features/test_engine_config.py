@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from features.dask_engine import customer_partition, read_partitioned
 from features.engine import read_engine_section
 from features.errors import ConfigError, DataValidationError
-from features.sources import TableSource
+from features.sources import DataConfig, TableSource
 
 
 def test_defaults_to_pandas_and_resolves_the_work_dir(tmp_path: Path) -> None:
@@ -51,3 +52,102 @@ def test_a_customer_has_one_partition_whatever_the_table() -> None:
     assert parts[0] == parts[3]
     assert list(parts) == list(customer_partition(ids.astype(object), 7))
     assert ((parts >= 0) & (parts < 7)).all()
+
+
+def labelled_data(tmp_path: Path) -> dict[str, object]:
+    table = tmp_path / "crm.csv"
+    table.write_text("customer_id,as_of,churned,plan\n1,2024-06-30,yes,a\n2,2024-06-30,no,b\n")
+    return {"snapshots": {"path": str(table)}}
+
+
+def test_a_labelled_table_on_dask_is_refused_with_the_alternative(tmp_path: Path) -> None:
+    from features.dask_engine import LABELLED_ON_DASK, load_partitioned
+    from features.sources import DataConfig
+    from serving.batch_dask import score_base_dask
+    from training.config import parse_config
+
+    data = labelled_data(tmp_path)
+    reason = "no history to partition; it is read whole in memory by engine: pandas, so set engine: pandas"
+    assert reason in LABELLED_ON_DASK
+    # training: when the config is read
+    with pytest.raises(ConfigError, match=reason):
+        parse_config({"name": "x", "data": data, "engine": "dask"})
+    parse_config({"name": "x", "data": data, "engine": "pandas"})  # the alternative is accepted
+    # features and batch scoring: before any cluster work
+    with pytest.raises(ConfigError) as raised:
+        load_partitioned(DataConfig.model_validate(data), tmp_path / "work", npartitions=2)
+    assert str(raised.value) == LABELLED_ON_DASK
+    config = tmp_path / "crm.yaml"
+    config.write_text(f"data:\n  snapshots:\n    path: {tmp_path / 'crm.csv'}\n")
+    with pytest.raises(ConfigError) as raised:
+        score_base_dask(config, "latest", out_dir=tmp_path / "out", engine=None)
+    assert str(raised.value) == LABELLED_ON_DASK
+
+
+ORDERS = "customer_id,timestamp,amount\na,2024-01-01,1.5\nb,2024-02-01,2\na,2024-03-01,3\n"
+
+
+def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -> None:
+    import fsspec
+
+    from features.loading import load_data
+    from features.sources import read_data_section
+
+    local = tmp_path / "orders.csv"
+    local.write_text(ORDERS)
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/retain-test/orders.csv", ORDERS.encode())
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data:\n  transactions: {path: orders.csv}\n"
+        "  customers: {path: 'memory://retain-test/customers.csv'}\n"
+    )
+    data, _ = read_data_section(config)
+    assert data.transactions is not None
+    assert data.customers is not None
+    assert data.transactions.path == local  # relative: against the YAML's folder
+    assert data.customers.path == "memory://retain-test/customers.csv"  # not s3:/-mangled
+    whole, _ = load_data(DataConfig.model_validate({"transactions": {"path": str(local)}}))
+    for url in ("memory://retain-test/orders.csv", f"file://{local}"):
+        read, reports = load_data(DataConfig.model_validate({"transactions": {"path": url}}))
+        pd.testing.assert_frame_equal(read.transactions, whole.transactions, check_exact=True)
+        assert reports[0].source == url
+    with pytest.raises(DataValidationError, match="input file not found: memory://retain-test/x"):
+        load_data(
+            DataConfig.model_validate({"transactions": {"path": "memory://retain-test/x.csv"}})
+        )
+    memory.rm("/retain-test", recursive=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("s3://bucket/orders.csv", r"reading s3:// URLs needs the s3fs package.*pip install s3fs"),
+        ("gs://bucket/orders.csv", r"reading gs:// URLs needs the gcsfs package"),
+        ("nosuch://bucket/orders.csv", r"nosuch:// is not a protocol fsspec knows"),
+    ],
+)
+def test_a_url_without_its_filesystem_package_names_the_key_and_package(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    from features.sources import read_data_section
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  transactions: {{path: '{url}'}}\n")
+    with pytest.raises(ConfigError, match=r"data\.transactions\.path: .*" + message):
+        read_data_section(config)
+
+
+def test_partitions_count_the_files_of_a_url_folder(tmp_path: Path) -> None:
+    import fsspec
+
+    from features.engine import parquet_files
+
+    memory = fsspec.filesystem("memory")
+    for k in range(3):
+        memory.pipe(f"/retain-count/part-{k}.parquet", b"x")
+    (tmp_path / "a.parquet").write_bytes(b"x")
+    assert parquet_files("memory://retain-count") == 3
+    assert parquet_files("memory://retain-count/part-0.parquet") == 1
+    assert parquet_files(tmp_path) == 1
+    memory.rm("/retain-count", recursive=True)

@@ -63,6 +63,9 @@ def test_parent_run_records_config_data_fingerprint_commit_and_artifacts(
     assert tags["retain.git_commit"] != ""
     assert tags["split.test"] < str(trained.as_of.date())
     assert int(tags["data.customers"]) == 2000
+    # the pandas engine trains on the whole table
+    assert (tags["train.mode"], tags["train.sample_fraction"]) == ("memory", "1")
+    assert tags["train.rows_used"] == tags["train.rows_total"]
     artifacts = {a.path for a in MlflowClient().list_artifacts(trained.run_id)}
     plots = {a.path for a in MlflowClient().list_artifacts(trained.run_id, "plots")}
     assert {
