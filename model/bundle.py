@@ -69,9 +69,9 @@ class ModelBundle:
             expected += self.card.attribute_schema.feature_names
         booster_names = self.booster.feature_name()
         problems = []
-        if list(self.encoding.columns) != expected:
-            missing = sorted(set(expected) - set(self.encoding.columns))
-            extra = sorted(set(self.encoding.columns) - set(expected))
+        if list(self.encoding.inputs) != expected:
+            missing = sorted(set(expected) - set(self.encoding.inputs))
+            extra = sorted(set(self.encoding.inputs) - set(expected))
             problems.append(
                 f"the {self.kind} model's features differ from the feature schema: "
                 f"missing {missing}, unexpected {extra}"

@@ -19,6 +19,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.build import CUTOFF
 from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
@@ -58,8 +59,26 @@ class Fold:
                 "rows): are the transactions' amounts all zero or negative? Check the amount "
                 "column (data.transactions.columns.amount); the CLV model needs some spend"
             )
-        self.encoding = FeatureEncoding.fit(self.frames["train"], self.data.features)
-        self.matrices = {part: self.encoding.transform(df) for part, df in self.frames.items()}
+        fits = self.data.btyd_params
+        self.encoding = FeatureEncoding.fit(
+            self.frames["train"],
+            self.data.features,
+            btyd=fits.get(self.data.split.test.normalize()) if fits else None,
+        )
+        self.matrices = {part: self.encode(df) for part, df in self.frames.items()}
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model matrix of ``frame``; each cutoff's rows get the BTYD features derived with
+        that cutoff's own fit (the served encoding carries the test cutoff's)."""
+        fits = self.data.btyd_params
+        if self.encoding.btyd is None or frame.empty:
+            return self.encoding.transform(frame)
+        out = np.empty((len(frame), len(self.encoding.columns)), dtype=np.float64)
+        cutoffs = pd.DatetimeIndex(frame[CUTOFF]).normalize()
+        for cutoff in cutoffs.unique():
+            rows = np.asarray(cutoffs == cutoff)
+            out[rows] = self.encoding.at_cutoff(fits[cutoff]).transform(frame.loc[rows])
+        return out
 
     @property
     def test_ids(self) -> pd.Index:

@@ -270,6 +270,13 @@ class ExperimentConfig(_Frozen):
         365, ge=1, description="Non-contractual: label customers who bought in this many days."
     )
     families: list[str] | None = Field(None, description="Feature families; default all available.")
+    btyd_features: bool = Field(
+        True,
+        description="With the btyd family: fit BG/NBD and Gamma-Gamma on every customer at each "
+        "cutoff (data up to it only) and give the models btyd_p_alive, btyd_expected_purchases, "
+        "btyd_expected_spend and btyd_expected_value; the served model carries the test "
+        "cutoff's fit. false: the summary columns only.",
+    )
     new_customer_days: int = Field(180, ge=1, description="Customers younger than this are 'new'.")
     split: SplitConfig = Field(SplitConfig(), description="Cutoffs and the out-of-time split.")
     churn: ChurnConfig = Field(ChurnConfig(), description="The churn classifier.")
