@@ -103,3 +103,36 @@ def derive_btyd(summary: np.ndarray, params: BtydParams) -> np.ndarray:
         out[valid, 2] = spend
         out[valid, 3] = purchases * spend
     return out
+
+
+@dataclass(frozen=True)
+class BtydMargin:
+    """The base margin of a CLV booster that learns a correction to the classic BTYD value.
+
+    Per row: ``log(scale * max(btyd_expected_value, floor))``, with ``fallback`` in place of a
+    missing value (no purchase, unreliable fit). The booster's trees add to it; the bundle adds it
+    back at prediction, so serving predicts exactly what training evaluated. ``scale`` is a
+    recalibration chosen on the validation cutoff (1: none).
+    """
+
+    floor: float
+    fallback: float
+    scale: float = 1.0
+
+    def margin(self, value: np.ndarray) -> np.ndarray:
+        """The base margin for BTYD expected values (NaN allowed)."""
+        filled = np.where(np.isnan(value), self.fallback, np.maximum(value, self.floor))
+        return np.asarray(np.log(self.scale * filled), dtype=np.float64)
+
+    def of_matrix(self, matrix: np.ndarray, columns: tuple[str, ...]) -> np.ndarray:
+        """The base margin of the rows of an encoded matrix (its ``btyd_expected_value``)."""
+        if EXPECTED_VALUE not in columns:
+            raise ValueError(f"the model's features lack {EXPECTED_VALUE}, its base margin")
+        return self.margin(matrix[:, columns.index(EXPECTED_VALUE)])
+
+    def to_dict(self) -> dict[str, float]:
+        return {"floor": self.floor, "fallback": self.fallback, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> BtydMargin:
+        return cls(float(payload["floor"]), float(payload["fallback"]), float(payload["scale"]))

@@ -11,7 +11,7 @@ gate's metric becomes the challenger.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -23,6 +23,7 @@ from features.build import CUTOFF
 from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
+from model.btyd_features import EXPECTED_VALUE, BtydMargin
 from model.bundle import sigmoid
 from model.card import Task
 from model.encoding import FeatureEncoding
@@ -136,6 +137,7 @@ class Servable:
     best_iteration: int | None
     platt: tuple[float, float] | None = None
     risk_tiers: tuple[float, float] | None = None
+    base_margin: BtydMargin | None = None
 
 
 @dataclass
@@ -247,6 +249,44 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
     )
 
 
+def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
+    """A Tweedie booster started from log of each row's BTYD expected value (its own cutoff's
+    fit): the trees learn a correction to the classic model instead of the whole value."""
+    if not fold.data.has_value or EXPECTED_VALUE not in fold.encoding.derived:
+        return None
+    m, config = fold.matrices, fold.config.clv
+    columns = fold.encoding.columns
+    margin = BtydMargin(
+        floor=config.btyd_floor, fallback=max(float(fold.y("train", "clv").mean()), 1e-9)
+    )
+    starts = {part: margin.of_matrix(m[part], columns) for part in PARTS}
+    model = LightGBMSpend(
+        **fold.lightgbm_params("clv"), tweedie_variance_power=config.tweedie_variance_power
+    )
+    model.fit(
+        m["train"],
+        fold.y("train", "clv"),
+        **fold.lightgbm_fit_args("clv"),
+        base_margin=starts["train"],
+        eval_base_margin=starts["validation"],
+    )
+    y_valid = fold.y("validation", "clv")
+    valid_pred = model.predict(m["validation"], starts["validation"])
+    if config.btyd_recalibrate and valid_pred.sum() > 0:
+        scale = float(y_valid.sum() / valid_pred.sum())
+        if np.abs(y_valid - scale * valid_pred).mean() < np.abs(y_valid - valid_pred).mean():
+            margin = replace(margin, scale=scale)
+            starts = {part: margin.of_matrix(m[part], columns) for part in PARTS}
+            valid_pred = model.predict(m["validation"], starts["validation"])
+    return Fitted(
+        model.predict(m["test"], starts["test"]),
+        {**model.get_params(), "best_iteration": model.best_iteration_, **margin.to_dict()},
+        Servable(model.booster_, model.best_iteration_, base_margin=margin),
+        model.feature_importance(),
+        validation_pred=valid_pred,
+    )
+
+
 def _bgnbd_gamma_gamma(fold: Fold) -> Fitted | None:
     if not fold.has_history or not fold.data.has_value:
         return None
@@ -277,6 +317,7 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("bgnbd", "churn", _bgnbd_churn),
     Candidate("prior_rate", "churn", _prior_rate),
     Candidate("lightgbm", "clv", _lightgbm_spend),
+    Candidate("lightgbm_btyd", "clv", _lightgbm_btyd_spend),
     Candidate("bgnbd_gamma_gamma", "clv", _bgnbd_gamma_gamma),
     Candidate("last_period", "clv", _last_period),
     Candidate("prior_mean", "clv", _prior_mean),

@@ -25,6 +25,9 @@ ServableChurn = Literal["lightgbm", "logistic"]
 """The churn models that can be served (they explain each score)."""
 SERVABLE_CHURN: tuple[ServableChurn, ...] = ("lightgbm", "logistic")
 ClvMetric = Literal["gini", "spearman", "mae", "rmse", "decile_mape", "top_decile_share"]
+ServableClv = Literal["lightgbm", "lightgbm_btyd"]
+"""The CLV models that can be served: ``lightgbm_btyd`` learns a correction to the BTYD value."""
+SERVABLE_CLV: tuple[ServableClv, ...] = ("lightgbm", "lightgbm_btyd")
 
 
 class _Frozen(BaseModel):
@@ -117,6 +120,26 @@ class ClvConfig(_Frozen):
 
     lightgbm: LightGBMParams = LightGBMParams()
     tweedie_variance_power: float = Field(1.3, gt=1.0, lt=2.0)
+    compete: list[ServableClv] = Field(
+        default_factory=lambda: list(SERVABLE_CLV),
+        min_length=1,
+        description="Servable CLV models that compete on the validation cutoff: the best by "
+        "promotion.clv_metric becomes the challenger. lightgbm_btyd (a Tweedie booster started "
+        "from log of btyd_expected_value, learning a correction to it) needs the BTYD features "
+        "(btyd_features with the btyd family). Every candidate is still evaluated.",
+    )
+    btyd_floor: float = Field(
+        1.0,
+        gt=0,
+        description="lightgbm_btyd: BTYD expected values below this (currency units) are raised "
+        "to it before the log, so a near-dead customer's start is not minus infinity.",
+    )
+    btyd_recalibrate: bool = Field(
+        True,
+        description="lightgbm_btyd: scale its predictions so their total matches the actual "
+        "total on the validation cutoff, kept only when that lowers the validation MAE (the "
+        "BTYD value can be biased differently at each cutoff). Never looks at the test cutoff.",
+    )
 
 
 class EmpcConfig(_Frozen):

@@ -88,11 +88,19 @@ class _Booster(BaseEstimator):
         feature_names: list[str] | None,
         categorical: list[int] | None,
         weight: np.ndarray | None = None,
+        init_score: tuple[np.ndarray, np.ndarray | None] | None = None,
     ) -> lgb.Booster:
         names = feature_names or [f"f{i}" for i in range(X.shape[1])]
         cats = categorical or []
+        train_init, eval_init = init_score if init_score is not None else (None, None)
         train = lgb.Dataset(
-            X, y, weight=weight, feature_name=names, categorical_feature=cats, free_raw_data=False
+            X,
+            y,
+            weight=weight,
+            init_score=train_init,
+            feature_name=names,
+            categorical_feature=cats,
+            free_raw_data=False,
         )
         valid_sets = [train]
         callbacks: list[Any] = []
@@ -100,6 +108,7 @@ class _Booster(BaseEstimator):
             valid = lgb.Dataset(
                 eval_set[0],
                 eval_set[1],
+                init_score=eval_init,
                 reference=train,
                 feature_name=names,
                 categorical_feature=cats,
@@ -230,7 +239,11 @@ class LightGBMChurn(ClassifierMixin, _Booster):
 
 
 class LightGBMSpend(RegressorMixin, _Booster):
-    """LightGBM regressor of future spend with a Tweedie loss (log link, mass at zero)."""
+    """LightGBM regressor of future spend with a Tweedie loss (log link, mass at zero).
+
+    With ``base_margin`` (a log-scale prediction per row, e.g. of the BTYD value) the trees learn
+    a correction to it: ``predict`` then needs the rows' margins too.
+    """
 
     def __init__(
         self,
@@ -272,8 +285,12 @@ class LightGBMSpend(RegressorMixin, _Booster):
         eval_set: tuple[np.ndarray, np.ndarray] | None = None,
         feature_names: list[str] | None = None,
         categorical: list[int] | None = None,
+        base_margin: np.ndarray | None = None,
+        eval_base_margin: np.ndarray | None = None,
     ) -> LightGBMSpend:
         y = np.asarray(y, dtype=np.float64)
+        if eval_set is not None and (base_margin is None) != (eval_base_margin is None):
+            raise ValueError("give base margins for both the training rows and the eval_set")
         if (y < 0).any() or not np.isfinite(y).all():
             raise ValueError("future spend must be finite and non-negative")
         params = _booster_params(
@@ -284,12 +301,18 @@ class LightGBMSpend(RegressorMixin, _Booster):
                 "metric": "tweedie",
             },
         )
-        self.booster_ = self._train(params, X, y, eval_set, feature_names, categorical)
+        init = None if base_margin is None else (base_margin, eval_base_margin)
+        self.booster_ = self._train(
+            params, X, y, eval_set, feature_names, categorical, init_score=init
+        )
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, base_margin: np.ndarray | None = None) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        return np.asarray(self.booster_.predict(X), dtype=np.float64)
+        if base_margin is None:
+            return np.asarray(self.booster_.predict(X), dtype=np.float64)
+        raw = np.asarray(self.booster_.predict(X, raw_score=True), dtype=np.float64)
+        return np.exp(raw + base_margin)
 
 
 class RecencyRule(ClassifierMixin, BaseEstimator):

@@ -345,6 +345,7 @@ def _bundle(
         attributes=fold.data.attributes,
         platt=servable.platt,
         risk_tiers=servable.risk_tiers,
+        base_margin=servable.base_margin,
     )
 
 

@@ -22,7 +22,7 @@ from training.dataset import load_training_data
 from training.evaluation import Evaluation, calibration_curve, decile_curve, gain_curve
 from training.pipeline import evaluate_candidates, train
 
-SERVABLE = ("lightgbm", "logistic")
+SERVABLE = ("lightgbm", "logistic", "lightgbm_btyd")
 BASELINES = [c for c in CANDIDATES if c.name not in SERVABLE]
 LIGHTGBM = [c for c in CANDIDATES if c.name == "lightgbm"]
 
@@ -35,6 +35,7 @@ def test_the_candidates_are_todays_models() -> None:
         ("churn", "bgnbd"),
         ("churn", "prior_rate"),
         ("clv", "lightgbm"),
+        ("clv", "lightgbm_btyd"),
         ("clv", "bgnbd_gamma_gamma"),
         ("clv", "last_period"),
         ("clv", "prior_mean"),
