@@ -16,6 +16,7 @@ import pandas as pd
 from features.prepare import PreparedData, to_day
 from model.btyd_features import WEEK, BtydParams
 from training.btyd import BetaGeoFitter, GammaGammaFitter
+from training.fit_notes import captured_warnings
 
 BTYD_COLUMNS = {"btyd_frequency": "frequency", "btyd_recency": "recency", "btyd_T": "T"}
 MIN_REPEATERS = 20
@@ -168,8 +169,10 @@ def cutoff_btyd_params(
             f"{where}: only {len(summary)} customers have bought, too few to fit BG/NBD; "
             "the BTYD features are empty"
         ]
-    bg, gg = fit_population(summary)
-    notes = []
+    with captured_warnings(where, deprecations=False) as raised:
+        bg, gg = fit_population(summary)
+    # non-convergence is said once below, with what it empties
+    notes = [line for line in raised if "ConvergenceWarning" not in line]
     bg_reasons = bgnbd_problems(bg)
     if bg_reasons:
         notes.append(f"{where}: BG/NBD fit unreliable ({'; '.join(bg_reasons)}); all four empty")
