@@ -32,7 +32,7 @@ from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
-from training.models import LightGBMChurn, LightGBMSpend, RecencyRule
+from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
 
 PARTS = ("train", "validation", "test")
 RECENCY = "days_since_last_purchase"
@@ -153,6 +153,8 @@ class Fitted:
     """Plain lines on why the fit is unreliable (e.g. BTYD parameters at a boundary)."""
     validation_pred: np.ndarray | None = None
     """Predictions for the validation rows: the servable candidates compete on them."""
+    comparison: bool = False
+    """Evaluated for comparison only: neither served nor a baseline the others are compared to."""
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,27 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     )
 
 
+def _hurdle(severity: str) -> Callable[[Fold], Fitted | None]:
+    """The fit of a hurdle comparison model (``clv.compare``) with this spend distribution."""
+    name = f"hurdle_{severity}"
+
+    def fit(fold: Fold) -> Fitted | None:
+        if not fold.data.has_value or name not in fold.config.clv.compare:
+            return None
+        m = fold.matrices
+        params = {**fold.lightgbm_params("clv"), "severity": severity}
+        model = HurdleSpend(**params).fit(
+            m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv")
+        )
+        return Fitted(
+            model.predict(m["test"]),
+            {**model.get_params(), "log_variance": model.log_variance_},
+            comparison=True,
+        )
+
+    return fit
+
+
 def _bgnbd_gamma_gamma(fold: Fold) -> Fitted | None:
     if not fold.has_history or not fold.data.has_value:
         return None
@@ -318,6 +341,8 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("prior_rate", "churn", _prior_rate),
     Candidate("lightgbm", "clv", _lightgbm_spend),
     Candidate("lightgbm_btyd", "clv", _lightgbm_btyd_spend),
+    Candidate("hurdle_gamma", "clv", _hurdle("gamma")),
+    Candidate("hurdle_lognormal", "clv", _hurdle("lognormal")),
     Candidate("bgnbd_gamma_gamma", "clv", _bgnbd_gamma_gamma),
     Candidate("last_period", "clv", _last_period),
     Candidate("prior_mean", "clv", _prior_mean),

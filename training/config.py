@@ -128,6 +128,11 @@ class ClvConfig(_Frozen):
         "from log of btyd_expected_value, learning a correction to it) needs the BTYD features "
         "(btyd_features with the btyd family). Every candidate is still evaluated.",
     )
+    compare: list[Literal["hurdle_gamma", "hurdle_lognormal"]] = Field(
+        default_factory=list,
+        description="Hurdle models evaluated beside the others for comparison (P(any spend) x "
+        "E[spend | spend], gamma or log-normal spend); never served, never the baseline.",
+    )
     btyd_floor: float = Field(
         1.0,
         gt=0,

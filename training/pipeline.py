@@ -224,6 +224,7 @@ def evaluate_candidates(
             reliable=reliable,
             servable=fitted.servable is not None,
         )
+        result.comparison = fitted.comparison
         if fitted.servable is not None and fitted.validation_pred is not None:
             result.validation = validation_score(
                 candidate.task,

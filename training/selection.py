@@ -83,7 +83,9 @@ def compare_with_baseline(
         metric = gate_metric(task, config)
         rows = [r for r in results if r.task == task]
         baselines = [
-            r for r in rows if not r.servable and np.isfinite(r.metrics.get(metric, np.nan))
+            r
+            for r in rows
+            if not r.servable and not r.comparison and np.isfinite(r.metrics.get(metric, np.nan))
         ]
         if not baselines:
             continue
