@@ -16,6 +16,7 @@ from training.candidates import CANDIDATES, Fold
 from training.evaluation import verdict
 from training.metrics import PairedInterval
 from training.pipeline import evaluate_candidates
+from training.selection import left_out
 
 CHURN_CANDIDATES = [c for c in CANDIDATES if c.task == "churn"]
 PLANTED = {
@@ -113,3 +114,10 @@ def test_verdict_reads_the_interval_in_the_metrics_direction(
     metric: str, low: float, high: float, said: str
 ) -> None:
     assert verdict(PairedInterval(metric, 0.0, 0.0, low, high, 0.95, 1000, 100)) == said
+
+
+def test_clv_compete_keeps_a_servable_model_from_competing(small_fold: Fold) -> None:
+    clv = small_fold.config.clv.model_copy(update={"compete": ["lightgbm"]})
+    config = small_fold.config.model_copy(update={"clv": clv})
+    assert left_out("clv", config) == {"lightgbm_btyd"}
+    assert left_out("clv", small_fold.config) == set()
