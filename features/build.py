@@ -107,6 +107,20 @@ def build_features(
     return frame
 
 
+def btyd_summary_at(prep: PreparedData, as_of: pd.Timestamp | str) -> pd.DataFrame:
+    """The ``btyd`` family alone (frequency, recency, T, monetary value; days) of every customer
+    with a purchase on or before ``as_of``, indexed by ``customer_id``: what a population BTYD
+    fit at that cutoff needs, without building the other families."""
+    cutoff = to_day(as_of)
+    past = PastTransactions.at(prep.transactions, cutoff, prep.n_customers)
+    columns = TRANSACTION_FAMILIES["btyd"](past)
+    bought = ~np.isnan(columns["btyd_T"])
+    return pd.DataFrame(
+        {name: np.asarray(values)[bought] for name, values in columns.items()},
+        index=pd.Index(prep.ids[bought], name=CUSTOMER_ID, dtype="str"),
+    )
+
+
 def _take(values: np.ndarray | pd.Series, rows: np.ndarray) -> np.ndarray | pd.Series:
     if isinstance(values, pd.Series):
         taken = values.iloc[rows].reset_index(drop=True)

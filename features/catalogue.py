@@ -426,6 +426,34 @@ CATALOGUE: tuple[FeatureSpec, ...] = tuple(
 )
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in CATALOGUE}
 
+_BTYD_MODEL = "the btyd summary and the BG/NBD (+ Gamma-Gamma) fit of the cutoff"
+BTYD_DERIVED: tuple[FeatureSpec, ...] = tuple(
+    FeatureSpec(name, "btyd", "float", "transactions", _BTYD_MODEL, description)
+    for name, description in (
+        (
+            "btyd_p_alive",
+            "BG/NBD probability that the customer is still active at the cutoff.",
+        ),
+        (
+            "btyd_expected_purchases",
+            "BG/NBD expected purchase days over the horizon after the cutoff.",
+        ),
+        (
+            "btyd_expected_spend",
+            "Gamma-Gamma expected spend per purchase day (the customer's mean shrunk to the "
+            "population's).",
+        ),
+        (
+            "btyd_expected_value",
+            "Expected purchases times expected spend: the classic BG/NBD x Gamma-Gamma value.",
+        ),
+    )
+)
+"""Features the model derives from the btyd summary with the population fit it carries
+(``model.btyd_features``): not built by ``build_features``, so a request never sends them.
+Empty where the customer has no purchase or the cutoff's fit is unreliable."""
+BTYD_DERIVED_NAMES: tuple[str, ...] = tuple(f.name for f in BTYD_DERIVED)
+
 
 def family_features(family: str) -> list[str]:
     """Names of a family's fixed features, in catalogue order (attributes come on top)."""
@@ -487,7 +515,21 @@ def catalogue_markdown() -> str:
         f"| `{ATTRIBUTE_PREFIX}<column>` | profile | category or float | customers | static | "
         "One per extra column of the customers table (text becomes a category). |",
         "",
+        "## Derived by the model",
+        "",
+        "With the `btyd` family and `btyd_features: true` (the default), training fits BG/NBD "
+        "and Gamma-Gamma on every customer's summary at each cutoff, data up to the cutoff only, "
+        "and the model derives these from the summary with the fit of its cutoff; the served "
+        "model carries the test cutoff's fit. Requests do not send them.",
+        "",
+        "| name | family | dtype | source | window | description |",
+        "|---|---|---|---|---|---|",
     ]
+    lines += [
+        f"| `{f.name}` | {f.family} | {f.dtype} | {f.source} | {f.window} | {f.description} |"
+        for f in BTYD_DERIVED
+    ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -542,6 +584,18 @@ LABELS: dict[str, ReasonLabel] = {
     "btyd_recency": ReasonLabel("{v} day{s} from first to last purchase", "days"),
     "btyd_T": ReasonLabel("first purchase {v} day{s} ago", "days"),
     "btyd_monetary_value": ReasonLabel("{v} spent per repeat purchase day", "money"),
+    "btyd_p_alive": ReasonLabel(
+        "{v} chance of still being a customer (BG/NBD)", "share", "no BG/NBD estimate"
+    ),
+    "btyd_expected_purchases": ReasonLabel(
+        "{v} purchase days expected in the horizon (BG/NBD)", "score", "no BG/NBD estimate"
+    ),
+    "btyd_expected_spend": ReasonLabel(
+        "{v} expected per purchase day (Gamma-Gamma)", "money", "no Gamma-Gamma estimate"
+    ),
+    "btyd_expected_value": ReasonLabel(
+        "{v} expected spend in the horizon (BG/NBD x Gamma-Gamma)", "money", "no BTYD estimate"
+    ),
     "days_since_last_purchase": ReasonLabel("no purchase for {v} day{s}", "days", "never bought"),
     "orders_total": ReasonLabel("{v} order{s} in all", "count"),
     "spend_total": ReasonLabel("{v} spent in all, net of returns", "money"),

@@ -24,6 +24,7 @@ import pandas as pd
 
 from features.build import feature_names
 from features.errors import DataValidationError
+from model.btyd_features import BtydMargin
 from model.card import ModelCard, Task
 from model.encoding import FeatureEncoding
 from model.linear import LINEAR_FILE, LinearChurn
@@ -48,6 +49,7 @@ class ModelBundle:
     ``sigmoid(a * f + b)``; being linear in ``f`` it maps TreeSHAP contributions too, so the
     reasons explain the calibrated score. CLV boosters (Tweedie, log link) predict spend directly.
     ``risk_tiers = (high, medium)``: churn probabilities from which a customer is in that tier.
+    ``base_margin``: a CLV booster fitted on top of the BTYD value adds its trees to that margin.
     """
 
     kind: ModelKind
@@ -61,6 +63,8 @@ class ModelBundle:
     platt: tuple[float, float] | None = None
     risk_tiers: tuple[float, float] | None = None
     num_threads: int = 0
+    base_margin: BtydMargin | None = None
+    """CLV boosters trained as a correction to the BTYD value: the margin their trees add to."""
 
     def check_schema(self) -> None:
         """Fail loudly if booster, encoding and the feature builder disagree on the features."""
@@ -69,9 +73,9 @@ class ModelBundle:
             expected += self.card.attribute_schema.feature_names
         booster_names = self.booster.feature_name()
         problems = []
-        if list(self.encoding.columns) != expected:
-            missing = sorted(set(expected) - set(self.encoding.columns))
-            extra = sorted(set(self.encoding.columns) - set(expected))
+        if list(self.encoding.inputs) != expected:
+            missing = sorted(set(expected) - set(self.encoding.inputs))
+            extra = sorted(set(self.encoding.inputs) - set(expected))
             problems.append(
                 f"the {self.kind} model's features differ from the feature schema: "
                 f"missing {missing}, unexpected {extra}"
@@ -93,6 +97,9 @@ class ModelBundle:
         if isinstance(self.booster, LinearChurn):
             return sigmoid(self.booster.raw_score(matrix))
         threads = self._threads(len(matrix))
+        if self.kind == "clv" and self.base_margin is not None:
+            raw = np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
+            return np.exp(raw + self.base_margin.of_matrix(matrix, self.encoding.columns))
         if self.kind == "clv":
             return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype=np.float64)
         raw = np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
@@ -134,6 +141,9 @@ class ModelBundle:
             a, b = self.platt
             contrib = contrib * a
             contrib[:, -1] += b
+        if self.base_margin is not None:  # the base value of each row includes its margin
+            contrib = contrib.copy()
+            contrib[:, -1] += self.base_margin.of_matrix(matrix, self.encoding.columns)
         return contrib
 
     def save(self, folder: Path) -> Path:
@@ -151,6 +161,7 @@ class ModelBundle:
             "attributes": self.attributes,
             "platt": list(self.platt) if self.platt is not None else None,
             "risk_tiers": list(self.risk_tiers) if self.risk_tiers is not None else None,
+            "base_margin": None if self.base_margin is None else self.base_margin.to_dict(),
         }
         (folder / BUNDLE_FILE).write_text(json.dumps(meta, indent=2))
         self.card.save(folder)
@@ -170,7 +181,7 @@ class ModelBundle:
             if linear.exists()
             else lgb.Booster(model_file=str(folder / BOOSTER_FILE))
         )
-        platt, tiers = meta.get("platt"), meta.get("risk_tiers")
+        platt, tiers, margin = meta.get("platt"), meta.get("risk_tiers"), meta.get("base_margin")
         return cls(
             kind=meta["kind"],
             booster=booster,
@@ -181,4 +192,5 @@ class ModelBundle:
             attributes=list(meta.get("attributes", [])),
             platt=(float(platt[0]), float(platt[1])) if platt else None,
             risk_tiers=(float(tiers[0]), float(tiers[1])) if tiers else None,
+            base_margin=BtydMargin.from_dict(margin) if margin else None,
         )

@@ -3,46 +3,87 @@
 The encoding is fitted on training data and stored with the model, so serving turns a request into
 exactly the matrix the model was trained on: columns are taken by name, never by position, and a
 category unseen in training becomes missing (LightGBM sends it down the missing-value branch).
+With a BTYD fit (``btyd``), the encoding also derives the BTYD features (``model.btyd_features``)
+from the btyd summary columns, after the inputs: every scoring path goes through ``complete``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features.catalogue import BTYD_DERIVED_NAMES
 from features.errors import DataValidationError
 from features.loading import parse_text
+from model.btyd_features import BTYD_SUMMARY, BtydParams, derive_btyd
 
 
 @dataclass(frozen=True)
 class FeatureEncoding:
-    """Ordered feature names and, for categorical ones, their levels (code = position)."""
+    """Ordered feature names and, for categorical ones, their levels (code = position).
+
+    ``columns`` are the model's (booster's) columns: the inputs a feature frame or request gives,
+    then, with ``btyd`` set, the derived BTYD columns computed from the inputs' btyd summary.
+    """
 
     columns: tuple[str, ...]
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    btyd: BtydParams | None = None
+    """The population BTYD fit the derived columns are computed with (None: no derived columns)."""
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, columns: list[str] | None = None) -> FeatureEncoding:
-        """Learn the column order and the sorted levels of every non-numeric column."""
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        columns: list[str] | None = None,
+        btyd: BtydParams | None = None,
+    ) -> FeatureEncoding:
+        """Learn the column order and the sorted levels of every non-numeric column; with
+        ``btyd``, append the derived BTYD columns (the frame must hold the btyd summary)."""
         names = list(frame.columns if columns is None else columns)
         categories = {
             c: tuple(sorted(parse_text(frame[c]).dropna().unique().tolist()))
             for c in names
             if not pd.api.types.is_numeric_dtype(frame[c])
         }
-        return cls(tuple(names), categories)
+        if btyd is not None:
+            missing = [c for c in BTYD_SUMMARY if c not in names]
+            if missing:
+                raise DataValidationError(
+                    f"the BTYD features need the btyd summary columns {missing}: add the btyd "
+                    "feature family, or set btyd_features: false"
+                )
+            names += [c for c in BTYD_DERIVED_NAMES if c not in names]
+        return cls(tuple(names), categories, btyd)
+
+    def at_cutoff(self, btyd: BtydParams) -> FeatureEncoding:
+        """The same encoding with another cutoff's BTYD fit (training encodes each cutoff so)."""
+        if self.btyd is None:
+            raise ValueError("this encoding derives no BTYD features")
+        return replace(self, btyd=btyd)
+
+    @property
+    def derived(self) -> tuple[str, ...]:
+        """The columns the encoding computes itself (the BTYD features), last in ``columns``."""
+        return BTYD_DERIVED_NAMES if self.btyd is not None else ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The columns a feature frame or request must give: ``columns`` without ``derived``."""
+        derived = set(self.derived)
+        return tuple(c for c in self.columns if c not in derived)
 
     @property
     def categorical_indices(self) -> list[int]:
         return [i for i, c in enumerate(self.columns) if c in self.categories]
 
     def missing_from(self, names: list[str] | pd.Index) -> list[str]:
-        """The encoding's columns absent from ``names``."""
+        """The encoding's input columns absent from ``names``."""
         have = set(names)
-        return [c for c in self.columns if c not in have]
+        return [c for c in self.inputs if c not in have]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """The float64 matrix of ``frame``'s features in model order; categories as codes."""
@@ -50,7 +91,7 @@ class FeatureEncoding:
         if missing:
             raise DataValidationError(f"features missing for the model: {missing}")
         out = np.empty((len(frame), len(self.columns)), dtype=np.float64)
-        for j, name in enumerate(self.columns):
+        for j, name in enumerate(self.inputs):
             values = frame[name]
             if name in self.categories:
                 out[:, j] = self.codes(name, values)
@@ -58,7 +99,16 @@ class FeatureEncoding:
                 out[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(
                     dtype=np.float64, na_value=np.nan
                 )
-        return out
+        return self.complete(out)
+
+    def complete(self, matrix: np.ndarray) -> np.ndarray:
+        """Fill the derived columns of a matrix whose input columns are encoded (in place)."""
+        if self.btyd is None:
+            return matrix
+        index = {c: j for j, c in enumerate(self.columns)}
+        summary = matrix[:, [index[c] for c in BTYD_SUMMARY]]
+        matrix[:, [index[c] for c in BTYD_DERIVED_NAMES]] = derive_btyd(summary, self.btyd)
+        return matrix
 
     def codes(self, name: str, values: pd.Series) -> np.ndarray:
         """Category codes of ``values`` for feature ``name``; unknown or missing is NaN."""
@@ -70,11 +120,14 @@ class FeatureEncoding:
         return {
             "columns": list(self.columns),
             "categories": {k: list(v) for k, v in self.categories.items()},
+            "btyd": None if self.btyd is None else self.btyd.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> FeatureEncoding:
+        btyd = payload.get("btyd")
         return cls(
             tuple(payload["columns"]),
             {k: tuple(v) for k, v in payload.get("categories", {}).items()},
+            None if btyd is None else BtydParams.from_dict(btyd),
         )

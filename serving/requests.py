@@ -96,7 +96,7 @@ NUMBER_TYPES = {float, int, type(None)}
 def _encode_dicts(encoding: FeatureEncoding, rows: Sequence[dict[str, Any]]) -> np.ndarray:
     """Feature dicts to the model matrix without pandas, column by column."""
     out = np.empty((len(rows), len(encoding.columns)), dtype=np.float64)
-    for j, name in enumerate(encoding.columns):
+    for j, name in enumerate(encoding.inputs):
         levels = encoding.categories.get(name)
         if levels is None:
             column = [r[name] for r in rows]
@@ -111,7 +111,7 @@ def _encode_dicts(encoding: FeatureEncoding, rows: Sequence[dict[str, Any]]) -> 
             lookup = {level: float(k) for k, level in enumerate(levels)}
             texts = [_category_text(r[name]) for r in rows]
             out[:, j] = [np.nan if t is None else lookup.get(t, np.nan) for t in texts]
-    return out
+    return encoding.complete(out)
 
 
 def _is_number(v: Any) -> bool:

@@ -341,6 +341,11 @@ class ModelInfo(BaseModel):
     horizon_days: int
     trained_at: str
     features: list[str]
+    derived_features: list[str] = Field(
+        default_factory=list,
+        description="Features the models compute from the given ones (BG/NBD P(alive), expected "
+        "purchases, spend and value from the btyd summary): never sent, may appear as reasons.",
+    )
     categorical_features: dict[str, list[str]]
     risk_tiers: dict[str, float]
     test_metrics: dict[str, dict[str, float]]

@@ -146,8 +146,10 @@ class Scorer:
         self.timezone = churn.card.data.timezone
         self.schema = churn.card.attribute_schema
         """How a CRM row's attributes become features (models trained on a snapshots table)."""
-        self.columns = list(dict.fromkeys([*churn.encoding.columns, *clv.encoding.columns]))
-        """Every feature either model needs, churn model's order first."""
+        self.columns = list(dict.fromkeys([*churn.encoding.inputs, *clv.encoding.inputs]))
+        """Every feature either model needs given, churn model's order first."""
+        self.derived = list(dict.fromkeys([*churn.encoding.derived, *clv.encoding.derived]))
+        """Features the models compute themselves from the given ones (the BTYD features)."""
         self.shared_encoding = churn.encoding == clv.encoding
         self.tier_cutoffs = churn.risk_tiers or DEFAULT_TIERS
         self.uplift = uplift

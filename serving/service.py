@@ -286,6 +286,7 @@ class Retain:
             horizon_days=s.churn.horizon_days,
             trained_at=s.churn.card.trained_at,
             features=s.columns,
+            derived_features=s.derived,
             categorical_features={k: list(v) for k, v in s.churn.encoding.categories.items()},
             risk_tiers={"high": s.tier_cutoffs[0], "medium": s.tier_cutoffs[1]},
             test_metrics={

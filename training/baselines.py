@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 
 from features.prepare import PreparedData, to_day
+from model.btyd_features import WEEK, BtydParams
 from training.btyd import BetaGeoFitter, GammaGammaFitter
+from training.fit_notes import captured_warnings
 
 BTYD_COLUMNS = {"btyd_frequency": "frequency", "btyd_recency": "recency", "btyd_T": "T"}
-WEEK = 7.0
+MIN_REPEATERS = 20
+"""Fewer repeat buyers than this cannot identify Gamma-Gamma (nor fewer buyers BG/NBD)."""
 BOUNDARY = (1e-4, 1e4)
 """A fitted BTYD parameter outside this range has run to the edge of what the data can identify:
 the optimiser drove it toward 0 or infinity, and the model's predictions are not to be trusted."""
@@ -47,34 +50,8 @@ class BtydBaseline:
     spend: np.ndarray
 
     def problems(self) -> list[str]:
-        """One plain line per unreliable fit (BG/NBD, Gamma-Gamma) saying why; none when sound.
-
-        A fit is unreliable when a parameter left ``BOUNDARY`` (the optimiser drove it toward 0
-        or infinity: the data cannot identify it) or the optimiser did not converge.
-        """
-        out: list[str] = []
-        bg = self.bgnbd
-        reasons = []
-        dropout = {k: bg.params_[k] for k in ("a", "b")}
-        rate = {k: bg.params_[k] for k in ("r", "alpha")}
-        if not _inside(dropout):
-            reasons.append(f"dropout parameters at the boundary ({_show(dropout)})")
-        if not _inside(rate):
-            reasons.append(f"purchase-rate parameters at the boundary ({_show(rate)})")
-        if not bg.converged_:
-            reasons.append("the optimiser did not converge")
-        if reasons:
-            out.append("BG/NBD fit unreliable: " + "; ".join(reasons))
-        gg = self.gamma_gamma
-        if gg is not None:
-            reasons = (
-                [] if _inside(gg.params_) else [f"parameters at the boundary ({_show(gg.params_)})"]
-            )
-            if not gg.converged_:
-                reasons.append("the optimiser did not converge")
-            if reasons:
-                out.append("Gamma-Gamma fit unreliable: " + "; ".join(reasons))
-        return out
+        """One plain line per unreliable fit (BG/NBD, Gamma-Gamma) saying why; none when sound."""
+        return fit_problems(self.bgnbd, self.gamma_gamma)
 
     def params(self) -> dict[str, float]:
         out = {f"bgnbd.{k}": v for k, v in self.bgnbd.params_.items()}
@@ -82,6 +59,44 @@ class BtydBaseline:
         if self.gamma_gamma is not None:
             out.update({f"gamma_gamma.{k}": v for k, v in self.gamma_gamma.params_.items()})
         return out
+
+
+def fit_problems(bg: BetaGeoFitter, gg: GammaGammaFitter | None) -> list[str]:
+    """One plain line per unreliable fit (BG/NBD, Gamma-Gamma) saying why; none when sound.
+
+    A fit is unreliable when a parameter left ``BOUNDARY`` (the optimiser drove it toward 0
+    or infinity: the data cannot identify it) or the optimiser did not converge.
+    """
+    out: list[str] = []
+    reasons = bgnbd_problems(bg)
+    if reasons:
+        out.append("BG/NBD fit unreliable: " + "; ".join(reasons))
+    reasons = [] if gg is None else gamma_gamma_problems(gg)
+    if reasons:
+        out.append("Gamma-Gamma fit unreliable: " + "; ".join(reasons))
+    return out
+
+
+def bgnbd_problems(bg: BetaGeoFitter) -> list[str]:
+    """Why a BG/NBD fit is unreliable (parameters at the boundary, no convergence); [] if sound."""
+    reasons = []
+    dropout = {k: bg.params_[k] for k in ("a", "b")}
+    rate = {k: bg.params_[k] for k in ("r", "alpha")}
+    if not _inside(dropout):
+        reasons.append(f"dropout parameters at the boundary ({_show(dropout)})")
+    if not _inside(rate):
+        reasons.append(f"purchase-rate parameters at the boundary ({_show(rate)})")
+    if not bg.converged_:
+        reasons.append("the optimiser did not converge")
+    return reasons
+
+
+def gamma_gamma_problems(gg: GammaGammaFitter) -> list[str]:
+    """Why a Gamma-Gamma fit is unreliable; [] if sound."""
+    reasons = [] if _inside(gg.params_) else [f"parameters at the boundary ({_show(gg.params_)})"]
+    if not gg.converged_:
+        reasons.append("the optimiser did not converge")
+    return reasons
 
 
 def _inside(params: dict[str, float]) -> bool:
@@ -93,6 +108,28 @@ def _show(params: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.3g}" for k, v in params.items())
 
 
+def btyd_summary(features: pd.DataFrame) -> pd.DataFrame:
+    """The BTYD summary in weeks (frequency, recency, T, monetary_value) of every customer with
+    a purchase, from a frame with the ``btyd`` family."""
+    summary = features[[*BTYD_COLUMNS, "btyd_monetary_value"]]
+    summary = summary.loc[summary["btyd_T"].notna()].rename(
+        columns={**BTYD_COLUMNS, "btyd_monetary_value": "monetary_value"}
+    )
+    summary["recency"] /= WEEK
+    summary["T"] /= WEEK
+    return summary
+
+
+def fit_population(summary: pd.DataFrame) -> tuple[BetaGeoFitter, GammaGammaFitter | None]:
+    """BG/NBD on every customer's summary, Gamma-Gamma on the repeat buyers (None: under 20)."""
+    bg = BetaGeoFitter().fit(summary[["frequency", "recency", "T"]])
+    repeaters = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(repeaters) < MIN_REPEATERS:
+        return bg, None
+    gg = GammaGammaFitter().fit(repeaters[["frequency", "recency", "T", "monetary_value"]])
+    return bg, gg
+
+
 def fit_btyd(features: pd.DataFrame, horizon_days: int, ids: pd.Index) -> BtydBaseline:
     """Fit BG/NBD (+ Gamma-Gamma on repeat buyers) on one cutoff's features; predict for ``ids``.
 
@@ -100,28 +137,62 @@ def fit_btyd(features: pd.DataFrame, horizon_days: int, ids: pd.Index) -> BtydBa
     (the pipeline reuses the test cutoff's frame). Customers in ``ids`` without a purchase by the
     cutoff are scored as brand-new (x = t_x = T = 0).
     """
-    summary = features[[*BTYD_COLUMNS, "btyd_monetary_value"]]
-    summary = summary.loc[summary["btyd_T"].notna()].rename(
-        columns={**BTYD_COLUMNS, "btyd_monetary_value": "monetary_value"}
-    )
-    summary["recency"] /= WEEK
-    summary["T"] /= WEEK
+    summary = btyd_summary(features)
     horizon = horizon_days / WEEK
-    bg = BetaGeoFitter().fit(summary[["frequency", "recency", "T"]])
+    bg, gg = fit_population(summary)
     target = summary.reindex(ids).fillna(
         {"frequency": 0.0, "recency": 0.0, "T": 0.0, "monetary_value": 0.0}
     )
     churn = probability_no_purchase(bg, target, horizon)
-    repeaters = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    gg = None
-    if len(repeaters) >= 20:
-        gg = GammaGammaFitter().fit(repeaters[["frequency", "recency", "T", "monetary_value"]])
+    if gg is not None:
         spend = gg.expected_spend(
             bg, target.assign(monetary_value=target["monetary_value"].clip(lower=0.0)), horizon
         )
     else:
         spend = bg.expected_purchases(horizon, target) * float(summary["monetary_value"].mean())
     return BtydBaseline(bg, gg, np.asarray(churn), np.asarray(spend, dtype=np.float64))
+
+
+def cutoff_btyd_params(
+    features: pd.DataFrame, horizon_days: int, cutoff: pd.Timestamp
+) -> tuple[BtydParams, list[str]]:
+    """The population fit the BTYD features of one cutoff are derived with, and notes on it.
+
+    ``features`` holds the ``btyd`` family of every customer known at the cutoff (data up to
+    the cutoff only). An unreliable BG/NBD fit empties all four features, an unreliable or
+    impossible (under 20 repeat buyers) Gamma-Gamma fit the spend and value; each says so.
+    """
+    summary = btyd_summary(features)
+    where = f"BTYD features at {cutoff.date()}"
+    if len(summary) < MIN_REPEATERS:
+        return BtydParams(horizon_days, None, None), [
+            f"{where}: only {len(summary)} customers have bought, too few to fit BG/NBD; "
+            "the BTYD features are empty"
+        ]
+    with captured_warnings(where, deprecations=False) as raised:
+        bg, gg = fit_population(summary)
+    # non-convergence is said once below, with what it empties
+    notes = [line for line in raised if "ConvergenceWarning" not in line]
+    bg_reasons = bgnbd_problems(bg)
+    if bg_reasons:
+        notes.append(f"{where}: BG/NBD fit unreliable ({'; '.join(bg_reasons)}); all four empty")
+    if gg is None:
+        notes.append(
+            f"{where}: fewer than {MIN_REPEATERS} repeat buyers to fit Gamma-Gamma; "
+            "btyd_expected_spend and btyd_expected_value are empty"
+        )
+    gg_reasons = [] if gg is None else gamma_gamma_problems(gg)
+    if gg_reasons:
+        notes.append(
+            f"{where}: Gamma-Gamma fit unreliable ({'; '.join(gg_reasons)}); "
+            "btyd_expected_spend and btyd_expected_value are empty"
+        )
+    params = BtydParams(
+        horizon_days,
+        None if bg_reasons else (bg.r_, bg.alpha_, bg.a_, bg.b_),
+        None if gg is None or gg_reasons else (gg.p_, gg.q_, gg.v_),
+    )
+    return params, notes
 
 
 def last_period_spend(

@@ -11,7 +11,7 @@ gate's metric becomes the challenger.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -24,6 +24,7 @@ from features.build import CUTOFF
 from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
+from model.btyd_features import EXPECTED_VALUE, BtydMargin
 from model.bundle import sigmoid
 from model.card import Task
 from model.encoding import FeatureEncoding
@@ -33,7 +34,7 @@ from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, ch
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
-from training.models import LightGBMChurn, LightGBMSpend, RecencyRule
+from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
 
 PARTS = ("train", "validation", "test")
 RECENCY = "days_since_last_purchase"
@@ -61,8 +62,26 @@ class Fold:
                 "rows): are the transactions' amounts all zero or negative? Check the amount "
                 "column (data.transactions.columns.amount); the CLV model needs some spend"
             )
-        self.encoding = FeatureEncoding.fit(self.frames["train"], self.data.features)
-        self.matrices = {part: self.encoding.transform(df) for part, df in self.frames.items()}
+        fits = self.data.btyd_params
+        self.encoding = FeatureEncoding.fit(
+            self.frames["train"],
+            self.data.features,
+            btyd=fits.get(self.data.split.test.normalize()) if fits else None,
+        )
+        self.matrices = {part: self.encode(df) for part, df in self.frames.items()}
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model matrix of ``frame``; each cutoff's rows get the BTYD features derived with
+        that cutoff's own fit (the served encoding carries the test cutoff's)."""
+        fits = self.data.btyd_params
+        if self.encoding.btyd is None or frame.empty:
+            return self.encoding.transform(frame)
+        out = np.empty((len(frame), len(self.encoding.columns)), dtype=np.float64)
+        cutoffs = pd.DatetimeIndex(frame[CUTOFF]).normalize()
+        for cutoff in cutoffs.unique():
+            rows = np.asarray(cutoffs == cutoff)
+            out[rows] = self.encoding.at_cutoff(fits[cutoff]).transform(frame.loc[rows])
+        return out
 
     @property
     def test_ids(self) -> pd.Index:
@@ -120,6 +139,7 @@ class Servable:
     best_iteration: int | None
     platt: tuple[float, float] | None = None
     risk_tiers: tuple[float, float] | None = None
+    base_margin: BtydMargin | None = None
 
 
 @dataclass
@@ -139,6 +159,8 @@ class Fitted:
     """Plain lines on what the fit decided (e.g. its calibrator), for the output and the card."""
     fit_metrics: dict[str, float] = field(default_factory=dict)
     """Numbers of the fit itself (not of the test cutoff), logged to MLflow with the candidate."""
+    comparison: bool = False
+    """Evaluated for comparison only: neither served nor a baseline the others are compared to."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +296,65 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
     )
 
 
+def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
+    """A Tweedie booster started from log of each row's BTYD expected value (its own cutoff's
+    fit): the trees learn a correction to the classic model instead of the whole value."""
+    if not fold.data.has_value or EXPECTED_VALUE not in fold.encoding.derived:
+        return None
+    m, config = fold.matrices, fold.config.clv
+    columns = fold.encoding.columns
+    margin = BtydMargin(
+        floor=config.btyd_floor, fallback=max(float(fold.y("train", "clv").mean()), 1e-9)
+    )
+    starts = {part: margin.of_matrix(m[part], columns) for part in PARTS}
+    model = LightGBMSpend(
+        **fold.lightgbm_params("clv"), tweedie_variance_power=config.tweedie_variance_power
+    )
+    model.fit(
+        m["train"],
+        fold.y("train", "clv"),
+        **fold.lightgbm_fit_args("clv"),
+        base_margin=starts["train"],
+        eval_base_margin=starts["validation"],
+    )
+    y_valid = fold.y("validation", "clv")
+    valid_pred = model.predict(m["validation"], starts["validation"])
+    if config.btyd_recalibrate and valid_pred.sum() > 0:
+        scale = float(y_valid.sum() / valid_pred.sum())
+        if np.abs(y_valid - scale * valid_pred).mean() < np.abs(y_valid - valid_pred).mean():
+            margin = replace(margin, scale=scale)
+            starts = {part: margin.of_matrix(m[part], columns) for part in PARTS}
+            valid_pred = model.predict(m["validation"], starts["validation"])
+    return Fitted(
+        model.predict(m["test"], starts["test"]),
+        {**model.get_params(), "best_iteration": model.best_iteration_, **margin.to_dict()},
+        Servable(model.booster_, model.best_iteration_, base_margin=margin),
+        model.feature_importance(),
+        validation_pred=valid_pred,
+    )
+
+
+def _hurdle(severity: str) -> Callable[[Fold], Fitted | None]:
+    """The fit of a hurdle comparison model (``clv.compare``) with this spend distribution."""
+    name = f"hurdle_{severity}"
+
+    def fit(fold: Fold) -> Fitted | None:
+        if not fold.data.has_value or name not in fold.config.clv.compare:
+            return None
+        m = fold.matrices
+        params = {**fold.lightgbm_params("clv"), "severity": severity}
+        model = HurdleSpend(**params).fit(
+            m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv")
+        )
+        return Fitted(
+            model.predict(m["test"]),
+            {**model.get_params(), "log_variance": model.log_variance_},
+            comparison=True,
+        )
+
+    return fit
+
+
 def _bgnbd_gamma_gamma(fold: Fold) -> Fitted | None:
     if not fold.has_history or not fold.data.has_value:
         return None
@@ -304,6 +385,9 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("bgnbd", "churn", _bgnbd_churn),
     Candidate("prior_rate", "churn", _prior_rate),
     Candidate("lightgbm", "clv", _lightgbm_spend),
+    Candidate("lightgbm_btyd", "clv", _lightgbm_btyd_spend),
+    Candidate("hurdle_gamma", "clv", _hurdle("gamma")),
+    Candidate("hurdle_lognormal", "clv", _hurdle("lognormal")),
     Candidate("bgnbd_gamma_gamma", "clv", _bgnbd_gamma_gamma),
     Candidate("last_period", "clv", _last_period),
     Candidate("prior_mean", "clv", _prior_mean),

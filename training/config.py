@@ -25,6 +25,9 @@ ServableChurn = Literal["lightgbm", "logistic"]
 """The churn models that can be served (they explain each score)."""
 SERVABLE_CHURN: tuple[ServableChurn, ...] = ("lightgbm", "logistic")
 ClvMetric = Literal["gini", "spearman", "mae", "rmse", "decile_mape", "top_decile_share"]
+ServableClv = Literal["lightgbm", "lightgbm_btyd"]
+"""The CLV models that can be served: ``lightgbm_btyd`` learns a correction to the BTYD value."""
+SERVABLE_CLV: tuple[ServableClv, ...] = ("lightgbm", "lightgbm_btyd")
 
 
 class _Frozen(BaseModel):
@@ -172,6 +175,31 @@ class ClvConfig(_Frozen):
 
     lightgbm: LightGBMParams = LightGBMParams()
     tweedie_variance_power: float = Field(1.3, gt=1.0, lt=2.0)
+    compete: list[ServableClv] = Field(
+        default_factory=lambda: list(SERVABLE_CLV),
+        min_length=1,
+        description="Servable CLV models that compete on the validation cutoff: the best by "
+        "promotion.clv_metric becomes the challenger. lightgbm_btyd (a Tweedie booster started "
+        "from log of btyd_expected_value, learning a correction to it) needs the BTYD features "
+        "(btyd_features with the btyd family). Every candidate is still evaluated.",
+    )
+    compare: list[Literal["hurdle_gamma", "hurdle_lognormal"]] = Field(
+        default_factory=list,
+        description="Hurdle models evaluated beside the others for comparison (P(any spend) x "
+        "E[spend | spend], gamma or log-normal spend); never served, never the baseline.",
+    )
+    btyd_floor: float = Field(
+        1.0,
+        gt=0,
+        description="lightgbm_btyd: BTYD expected values below this (currency units) are raised "
+        "to it before the log, so a near-dead customer's start is not minus infinity.",
+    )
+    btyd_recalibrate: bool = Field(
+        True,
+        description="lightgbm_btyd: scale its predictions so their total matches the actual "
+        "total on the validation cutoff, kept only when that lowers the validation MAE (the "
+        "BTYD value can be biased differently at each cutoff). Never looks at the test cutoff.",
+    )
 
 
 class EmpcConfig(_Frozen):
@@ -325,6 +353,13 @@ class ExperimentConfig(_Frozen):
         365, ge=1, description="Non-contractual: label customers who bought in this many days."
     )
     families: list[str] | None = Field(None, description="Feature families; default all available.")
+    btyd_features: bool = Field(
+        True,
+        description="With the btyd family: fit BG/NBD and Gamma-Gamma on every customer at each "
+        "cutoff (data up to it only) and give the models btyd_p_alive, btyd_expected_purchases, "
+        "btyd_expected_spend and btyd_expected_value; the served model carries the test "
+        "cutoff's fit. false: the summary columns only.",
+    )
     new_customer_days: int = Field(180, ge=1, description="Customers younger than this are 'new'.")
     split: SplitConfig = Field(SplitConfig(), description="Cutoffs and the out-of-time split.")
     churn: ChurnConfig = Field(ChurnConfig(), description="The churn classifier.")

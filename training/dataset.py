@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.build import CUTOFF, feature_names, resolve_families
+from features.build import CUTOFF, btyd_summary_at, feature_names, resolve_families
 from features.dask_engine import PartitionedData
 from features.engine import DaskEngine, PandasEngine, feature_engine
 from features.errors import CutoffError
@@ -27,7 +27,9 @@ from features.prepare import PreparedData, prepare, to_day
 from features.sampling import TrainingPlan, plan_training
 from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.snapshots import month_end_cutoffs
+from model.btyd_features import BtydParams
 from model.settings import retain_home
+from training.baselines import cutoff_btyd_params
 from training.config import ExperimentConfig
 from training.leakage import check_leakage
 
@@ -107,6 +109,9 @@ class TrainingData:
     """What loading decided that the user should read (inferred types, floored labels)."""
     sampling: dict[str, str] = field(default_factory=dict)
     """``train.*`` tags: whether the table was loaded whole or sampled, and its rows."""
+    btyd_params: dict[pd.Timestamp, BtydParams] = field(default_factory=dict)
+    """Per cutoff (normalised), the population fit its BTYD features are derived with; empty
+    when the models get no BTYD features (``btyd_features``, or no btyd family)."""
 
     @property
     def attributes(self) -> list[str]:
@@ -354,6 +359,13 @@ def _assemble(
             )
     check_both_classes(frame, parts)
     warnings = check_leakage(frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage)
+    btyd_params: dict[pd.Timestamp, BtydParams] = {}
+    if config.btyd_features and BTYD in families:
+        for cutoff in [*split.train, split.validation, split.test]:
+            everyone = test_features if cutoff == split.test else btyd_summary_at(prep, cutoff)
+            params, notes = cutoff_btyd_params(everyone, config.horizon_days, cutoff)
+            btyd_params[cutoff.normalize()] = params
+            warnings += notes
     return TrainingData(
         prep=prep,
         families=families,
@@ -367,6 +379,7 @@ def _assemble(
         rows=0,
         test_features=test_features,
         notes=warnings,
+        btyd_params=btyd_params,
     )
 
 

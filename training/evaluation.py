@@ -63,6 +63,8 @@ class ModelResult:
     """The gate's metric on the validation cutoff (servable candidates; they compete on it)."""
     chosen: bool = False
     """The servable candidate that won on validation: bundled, registered, gated."""
+    comparison: bool = False
+    """Evaluated for comparison only (``clv.compare``): never served, never the baseline."""
     baseline: str = ""
     """The best baseline of the task on the test cutoff, which ``versus`` compares with."""
     versus: dict[str, PairedInterval] = field(default_factory=dict)
@@ -203,7 +205,7 @@ def evaluation_table(results: list[ModelResult]) -> pd.DataFrame:
     table = pd.DataFrame(rows).assign(fit=fit)
     if any(r.servable or r.versus for r in results):
         table = table.assign(
-            servable=["yes" if r.servable else "no: cannot explain its scores" for r in results],
+            servable=[_servable_cell(r) for r in results],
             validation=[r.validation for r in results],
             chosen=["challenger" if r.chosen else "" for r in results],
         )
@@ -211,6 +213,12 @@ def evaluation_table(results: list[ModelResult]) -> pd.DataFrame:
         for metric in metrics:
             table[f"vs_baseline_{metric}"] = [versus_cell(r, metric) for r in results]
     return table
+
+
+def _servable_cell(result: ModelResult) -> str:
+    if result.servable:
+        return "yes"
+    return "no: comparison only" if result.comparison else "no: cannot explain its scores"
 
 
 def verdict(interval: PairedInterval) -> str:

@@ -225,6 +225,7 @@ def evaluate_candidates(
             reliable=reliable,
             servable=fitted.servable is not None,
         )
+        result.comparison = fitted.comparison
         if fitted.servable is not None and fitted.validation_pred is not None:
             result.validation = validation_score(
                 candidate.task,
@@ -346,6 +347,7 @@ def _bundle(
         attributes=fold.data.attributes,
         platt=servable.platt,
         risk_tiers=servable.risk_tiers,
+        base_margin=servable.base_margin,
     )
 
 

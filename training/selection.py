@@ -19,7 +19,7 @@ from typing import get_args
 import numpy as np
 
 from model.card import Task
-from training.config import ExperimentConfig, ServableChurn
+from training.config import ExperimentConfig, ServableChurn, ServableClv
 from training.evaluation import ModelResult
 from training.metrics import LOWER_IS_BETTER, EMPCParams, metric_function, paired_bootstrap
 
@@ -42,10 +42,11 @@ def validation_score(
 
 
 def left_out(task: Task, config: ExperimentConfig) -> set[str]:
-    """The servable models of ``task`` the config keeps from competing (``churn.compete``)."""
-    if task != "churn":
-        return set()
-    return set(get_args(ServableChurn)) - set(config.churn.compete)
+    """The servable models of ``task`` the config keeps from competing (``churn.compete``,
+    ``clv.compete``)."""
+    if task == "churn":
+        return set(get_args(ServableChurn)) - set(config.churn.compete)
+    return set(get_args(ServableClv)) - set(config.clv.compete)
 
 
 def choose(results: Sequence[ModelResult], config: ExperimentConfig) -> dict[Task, ModelResult]:
@@ -82,7 +83,9 @@ def compare_with_baseline(
         metric = gate_metric(task, config)
         rows = [r for r in results if r.task == task]
         baselines = [
-            r for r in rows if not r.servable and np.isfinite(r.metrics.get(metric, np.nan))
+            r
+            for r in rows
+            if not r.servable and not r.comparison and np.isfinite(r.metrics.get(metric, np.nan))
         ]
         if not baselines:
             continue

@@ -105,7 +105,7 @@ def log_training(record: TrainingRecord) -> dict[str, str]:
         with mlflow.start_run(run_name=f"{result.task}/{result.name}", nested=True):
             _log_model_run(result)
             if result.bundle is not None:
-                columns = list(result.bundle.encoding.columns)
+                columns = list(result.bundle.encoding.inputs)
                 info = log_bundle(
                     result.bundle,
                     evaluation.test[columns].head(5),

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from features.build import build_features, feature_names
 from features.catalogue import (
+    BTYD_DERIVED,
+    BTYD_DERIVED_NAMES,
     BY_NAME,
     CATALOGUE,
     FAMILIES,
@@ -163,8 +165,8 @@ def test_console_script_prints_user_errors_without_a_traceback(
 def test_every_feature_has_a_plain_label() -> None:
     from features.catalogue import LABELS
 
-    assert [f.name for f in CATALOGUE if f.name not in LABELS] == []
-    assert set(LABELS) <= set(BY_NAME)
+    assert [f.name for f in (*CATALOGUE, *BTYD_DERIVED) if f.name not in LABELS] == []
+    assert set(LABELS) <= set(BY_NAME) | set(BTYD_DERIVED_NAMES)
 
 
 @pytest.mark.parametrize(
@@ -183,6 +185,8 @@ def test_every_feature_has_a_plain_label() -> None:
         ("overdue_ratio", 2.46, "2.5x the usual gap since the last purchase"),
         ("spend_90d", 1234.5, "£1,234 spent in the last 90 days"),
         ("distinct_categories", 1.0, "1 different category bought"),
+        ("btyd_p_alive", 0.734, "73% chance of still being a customer (BG/NBD)"),
+        ("btyd_expected_value", float("nan"), "no BTYD estimate"),
         ("subscription_active", 0.0, "no subscription running"),
         ("plan", "basic", "on the basic plan"),
         ("attr_channel", "paid_social", "channel: paid_social"),

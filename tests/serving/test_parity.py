@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from features.catalogue import BTYD_DERIVED_NAMES
 from serving.schemas import CustomerScore, ModelInfo, ScoreResponse
 from tests.conftest import TrainedProject
 from tests.helpers import Server, http
@@ -138,3 +139,9 @@ def test_duplicate_ids_in_one_request_are_scored_apart(
     a, b = _post(service, "/score", {"customers": [full, fewer]})
     assert_matches_batch(a, scores.set_index("customer_id", drop=False).loc[cid])
     assert b.churn_probability != a.churn_probability or b.clv != a.clv
+
+
+def test_model_info_lists_the_btyd_features_as_derived(model_info: ModelInfo) -> None:
+    """The models compute the BTYD features themselves: listed apart, never asked for."""
+    assert model_info.derived_features == list(BTYD_DERIVED_NAMES)
+    assert not set(BTYD_DERIVED_NAMES) & set(model_info.features)

@@ -22,7 +22,7 @@ from training.dataset import load_training_data
 from training.evaluation import Evaluation, calibration_curve, decile_curve, gain_curve
 from training.pipeline import evaluate_candidates, train
 
-SERVABLE = ("lightgbm", "logistic")
+SERVABLE = ("lightgbm", "logistic", "lightgbm_btyd")
 BASELINES = [c for c in CANDIDATES if c.name not in SERVABLE]
 LIGHTGBM = [c for c in CANDIDATES if c.name == "lightgbm"]
 
@@ -35,6 +35,7 @@ def test_the_candidates_are_todays_models() -> None:
         ("churn", "bgnbd"),
         ("churn", "prior_rate"),
         ("clv", "lightgbm"),
+        ("clv", "lightgbm_btyd"),
         ("clv", "bgnbd_gamma_gamma"),
         ("clv", "last_period"),
         ("clv", "prior_mean"),
@@ -269,3 +270,23 @@ def test_fit_trouble_is_a_plain_note_and_an_unreliable_row(
     observed = float(small_fold.y("test", "churn").mean())
     assert card.calibration_check.bias == pytest.approx(0.5 - observed)
     assert card.calibration_check.limit == 0.03
+
+
+def test_hurdle_comparisons_are_evaluated_but_never_served_nor_the_baseline(
+    small_fold: Fold,
+) -> None:
+    compare = ["hurdle_gamma", "hurdle_lognormal"]
+    clv = small_fold.config.clv.model_copy(update={"compare": compare})
+    fold = Fold(small_fold.config.model_copy(update={"clv": clv}), small_fold.data)
+    hurdles = [c for c in CANDIDATES if c.name in compare]
+    baseline = [c for c in CANDIDATES if c.name == "bgnbd_gamma_gamma"]
+    evaluation = evaluate_candidates(fold, [*hurdles, *baseline])
+    table = evaluation.table.set_index("model")
+    assert list(table.loc[compare, "servable"]) == ["no: comparison only"] * 2
+    assert all(r.bundle is None for r in evaluation.results)
+    for name in compare:
+        assert table.loc[name, "vs_baseline_gini"].endswith("bgnbd_gamma_gamma")
+        assert table.loc[name, "mean_predicted"] > 0
+    assert table.loc["bgnbd_gamma_gamma", "vs_baseline_gini"] == ""
+    # without clv.compare they are not fitted
+    assert all(c.fit(small_fold) is None for c in hurdles)

@@ -23,7 +23,7 @@ from training.metrics import normalized_gini, roc_auc
 from training.pipeline import train
 
 CHURN_MODELS = {"lightgbm", "logistic", "recency_rule", "bgnbd", "prior_rate"}
-CLV_MODELS = {"lightgbm", "bgnbd_gamma_gamma", "last_period", "prior_mean"}
+CLV_MODELS = {"lightgbm", "lightgbm_btyd", "bgnbd_gamma_gamma", "last_period", "prior_mean"}
 QUIET = {"progress": False, "log": lambda _: None}
 
 

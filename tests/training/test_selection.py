@@ -3,6 +3,8 @@ candidate's difference to the best baseline comes with a paired bootstrap interv
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from training.candidates import CANDIDATES, Fold
 from training.evaluation import verdict
 from training.metrics import PairedInterval
 from training.pipeline import evaluate_candidates
+from training.selection import left_out
 
 CHURN_CANDIDATES = [c for c in CANDIDATES if c.task == "churn"]
 PLANTED = {
@@ -47,7 +50,10 @@ def _planted_parts(fold: Fold, seed: int = 7) -> dict[str, pd.DataFrame]:
 
 def test_a_planted_linear_signal_makes_logistic_the_challenger(small_fold: Fold) -> None:
     assert set(PLANTED) <= set(small_fold.encoding.columns)
-    fold = Fold(small_fold.config, small_fold.data, parts=_planted_parts(small_fold))
+    # the summary only: P(alive) alone is a strong non-linear churn score the trees would use
+    config = small_fold.config.model_copy(update={"btyd_features": False})
+    data = replace(small_fold.data, btyd_params={})
+    fold = Fold(config, data, parts=_planted_parts(small_fold))
     evaluation = evaluate_candidates(fold, CHURN_CANDIDATES)
     table = evaluation.table.set_index("model")
     assert table.loc["logistic", "validation"] > table.loc["lightgbm", "validation"]
@@ -108,3 +114,10 @@ def test_verdict_reads_the_interval_in_the_metrics_direction(
     metric: str, low: float, high: float, said: str
 ) -> None:
     assert verdict(PairedInterval(metric, 0.0, 0.0, low, high, 0.95, 1000, 100)) == said
+
+
+def test_clv_compete_keeps_a_servable_model_from_competing(small_fold: Fold) -> None:
+    clv = small_fold.config.clv.model_copy(update={"compete": ["lightgbm"]})
+    config = small_fold.config.model_copy(update={"clv": clv})
+    assert left_out("clv", config) == {"lightgbm_btyd"}
+    assert left_out("clv", small_fold.config) == set()
