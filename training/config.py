@@ -256,6 +256,51 @@ class CalibrationConfig(_Frozen):
     )
 
 
+TunedTask = Literal["churn", "clv"]
+TUNED_TASKS: tuple[TunedTask, ...] = ("churn", "clv")
+
+
+class TuningConfig(_Frozen):
+    """A budgeted, seeded search of the LightGBM hyperparameters on time-series folds.
+
+    Each fold trains on the training cutoffs whose horizon ends by a later training cutoff (the
+    fold's origin) and is scored, and early-stopped, there; the validation and test cutoffs are
+    never seen. The best trial's parameters replace the configured ones (``training.tuning``).
+    """
+
+    enabled: bool = Field(
+        True, description="Search the LightGBM parameters before fitting; false: use them as set."
+    )
+    tasks: list[TunedTask] = Field(
+        default_factory=lambda: list(TUNED_TASKS),
+        description="The tasks whose LightGBM model is tuned (clv only when the data has values).",
+    )
+    trials: int = Field(
+        4,
+        ge=1,
+        description="Trials per task, the first being the configured parameters: the budget "
+        "(each trial fits one model per fold).",
+    )
+    folds: int = Field(
+        1,
+        ge=1,
+        description="Time-series folds: the latest training cutoffs, each an origin scored by a "
+        "model trained on the cutoffs whose horizon ends by it.",
+    )
+    startup_trials: int = Field(
+        2,
+        ge=1,
+        description="Trials (the configured one included) drawn at random before the TPE "
+        "sampler models the results.",
+    )
+    early_stopping_rounds: int = Field(
+        20,
+        ge=1,
+        description="Early-stopping patience of the trials' fits, shorter than the final fit's "
+        "(lightgbm.early_stopping_rounds) so that each trial costs less.",
+    )
+
+
 class ExperimentConfig(_Frozen):
     """Everything one training run needs; see experiments/README.md for a guide."""
 
@@ -287,6 +332,9 @@ class ExperimentConfig(_Frozen):
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     calibration: CalibrationConfig = Field(
         CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."
+    )
+    tuning: TuningConfig = Field(
+        TuningConfig(), description="The hyperparameter search of the LightGBM models."
     )
     seed: int = Field(42, description="Seed for every random step; same seed, same models.")
     engine: Engine = Field(
