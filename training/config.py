@@ -293,11 +293,23 @@ class TuningConfig(_Frozen):
         description="Trials (the configured one included) drawn at random before the TPE "
         "sampler models the results.",
     )
+    train_cutoffs: int | None = Field(
+        6,
+        ge=1,
+        description="Each fold trains on at most this many of its latest eligible cutoffs, so "
+        "that trials cost a fraction of the final fit; null: every eligible cutoff.",
+    )
     early_stopping_rounds: int = Field(
         20,
         ge=1,
         description="Early-stopping patience of the trials' fits, shorter than the final fit's "
         "(lightgbm.early_stopping_rounds) so that each trial costs less.",
+    )
+    n_jobs: int = Field(
+        1,
+        ge=1,
+        description="Threads of each trial's fit: the folds are small, and one thread does not "
+        "stall waiting for a busy core as two do on a shared machine.",
     )
 
 

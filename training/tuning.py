@@ -2,7 +2,8 @@
 
 The folds are drawn only from the training cutoffs: fold k's origin is one of the latest training
 cutoffs, its model trains on the earlier training cutoffs whose horizon ends by the origin (labels
-matured there), and is early-stopped and scored at the origin by the task's promotion metric. The
+matured there; the latest ``tuning.train_cutoffs`` of them, so a trial costs a fraction of the
+final fit), and is early-stopped and scored at the origin by the task's promotion metric. The
 validation and test cutoffs are never seen, so the selection on validation and the gate on test
 stay honest. The first trial is the configured parameters; the TPE sampler, seeded by the
 config's ``seed``, draws the rest. The best trial's parameters replace the configured ones in the
@@ -78,10 +79,13 @@ class TaskTuning:
 
 
 def time_series_folds(
-    train_cutoffs: list[pd.Timestamp], horizon_days: int, folds: int
+    train_cutoffs: list[pd.Timestamp],
+    horizon_days: int,
+    folds: int,
+    max_train: int | None = None,
 ) -> list[TimeFold]:
     """Up to ``folds`` folds, oldest first: the latest training cutoffs as origins, each with the
-    earlier training cutoffs whose horizon ends by it."""
+    (latest ``max_train``) earlier training cutoffs whose horizon ends by it."""
     horizon = pd.Timedelta(days=horizon_days)
     ordered = sorted(pd.Timestamp(c) for c in train_cutoffs)
     out: list[TimeFold] = []
@@ -89,20 +93,33 @@ def time_series_folds(
         train = [c for c in ordered if c + horizon <= origin]
         if not train or len(out) == folds:
             break
-        out.append(TimeFold(train, origin))
+        out.append(TimeFold(train[-max_train:] if max_train else train, origin))
     return out[::-1]
 
 
-def search_space(trial: optuna.Trial, max_depth: int) -> Params:
-    """The trial's parameters; leaves are capped by what the fixed depth can hold."""
-    max_leaves = min(2**max_depth, 63) if max_depth > 0 else 63
+def search_space(trial: optuna.Trial, configured: LightGBMParams) -> Params:
+    """The trial's parameters. Leaves are capped by what the fixed depth holds; each range is
+    widened to hold the configured value, which the first trial tries."""
+    depth = configured.max_depth
+    max_leaves = min(2**depth, 63) if depth > 0 else 63
+
+    def floats(name: str, low: float, high: float, log: bool = False) -> float:
+        value = getattr(configured, name)
+        low = min(low, value) if value > 0 or not log else low
+        return trial.suggest_float(name, low, max(high, value), log=log)
+
+    def ints(name: str, low: int, high: int, log: bool = False) -> int:
+        value = getattr(configured, name)
+        return trial.suggest_int(name, min(low, value), max(high, value), log=log)
+
     return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 2, max(max_leaves, 2)),
-        "min_child_samples": trial.suggest_int("min_child_samples", 5, 300, log=True),
-        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
-        "subsample": trial.suggest_float("subsample", 0.4, 1.0),
-        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
+        # from 0.05: slower rates need many more rounds, in every trial and in the final fit
+        "learning_rate": floats("learning_rate", 0.05, 0.3, log=True),
+        "num_leaves": ints("num_leaves", 2, max(max_leaves, 2)),
+        "min_child_samples": ints("min_child_samples", 5, 300, log=True),
+        "colsample_bytree": floats("colsample_bytree", 0.4, 1.0),
+        "subsample": floats("subsample", 0.4, 1.0),
+        "reg_lambda": floats("reg_lambda", 1e-3, 30.0, log=True),
     }
 
 
@@ -131,17 +148,18 @@ def _objective(
 ) -> Callable[[optuna.Trial], float]:
     """The mean metric at the folds' origins of the task's LightGBM fit with the trial's params."""
     fit = _FIT[task]
-    max_depth = lightgbm_section(config, task).max_depth
-    patience = config.tuning.early_stopping_rounds
+    configured = lightgbm_section(config, task)
+    trial_only = {
+        "early_stopping_rounds": config.tuning.early_stopping_rounds,
+        "n_jobs": config.tuning.n_jobs,
+    }
 
     def objective(trial: optuna.Trial) -> float:
-        params = search_space(trial, max_depth)
+        params = search_space(trial, configured)
         values = []
         for fold in folds:
             trial_fold = copy.copy(fold)
-            trial_fold.config = with_params(
-                config, task, {**params, "early_stopping_rounds": patience}
-            )
+            trial_fold.config = with_params(config, task, {**params, **trial_only})
             fitted = fit(trial_fold)
             assert fitted is not None
             assert fitted.validation_pred is not None
@@ -209,7 +227,9 @@ def tune(
     if data.split.in_time:
         log("  tuning skipped: an in-time split has no later cutoff to score folds on")
         return {}
-    folds = time_series_folds(data.split.train, config.horizon_days, settings.folds)
+    folds = time_series_folds(
+        data.split.train, config.horizon_days, settings.folds, settings.train_cutoffs
+    )
     if not folds:
         log(
             "  tuning skipped: no training cutoff ends its horizon by a later training cutoff, "

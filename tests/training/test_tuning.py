@@ -16,7 +16,7 @@ from training.candidates import Fold
 from training.config import ExperimentConfig
 from training.dataset import TrainingData, load_training_data
 from training.pipeline import train
-from training.tuning import SEARCHED, TaskTuning, log_tuning, time_series_folds, tune
+from training.tuning import SEARCHED, TaskTuning, TimeFold, log_tuning, time_series_folds, tune
 
 TUNING = {"enabled": True, "trials": 3, "startup_trials": 2, "folds": 1}
 QUIET = {"progress": False, "log": lambda _: None}
@@ -107,7 +107,7 @@ def test_folds_use_only_training_cutoffs_with_matured_labels(
         assert all(c + horizon <= fold.origin for c in fold.train)
         assert fold.train == [c for c in split.train if c + horizon <= fold.origin]
     for result in tuned.values():
-        assert result.folds == folds[-1:]  # config.tuning.folds = 1: the latest origin
+        assert result.folds == folds[-1:]  # tuning.folds = 1: the latest origin
         assert result.summary.folds == [str(split.train[-1].date())]
 
 
@@ -121,6 +121,7 @@ def test_time_series_folds_on_exact_cutoffs() -> None:
             (cutoffs[:3], cutoffs[3]),  # 2024-03-31 + 60 days is 2024-05-30
         ]
     )
+    assert time_series_folds(cutoffs, 60, 1, max_train=2) == [TimeFold(cutoffs[1:3], cutoffs[3])]
     assert time_series_folds(cutoffs, 200, 2) == []
 
 
