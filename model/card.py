@@ -138,6 +138,26 @@ def calibration_warning(card: ModelCard) -> str | None:
     return card.calibration_check.warning(card.model)
 
 
+class Tuning(_Frozen):
+    """How the model's hyperparameters were searched: on time-series folds of the training
+    cutoffs only, so the validation and test cutoffs stay unseen."""
+
+    metric: str = Field(description="The promotion metric the search optimised.")
+    direction: Literal["maximize", "minimize"]
+    trials: int = Field(description="Trials run, the first being the configured parameters.")
+    folds: list[str] = Field(
+        description="The origin cutoff of each fold, scored and early-stopped on."
+    )
+    best_value: float = Field(description="The best trial's metric, averaged over the folds.")
+    configured_value: float | None = Field(
+        None, description="The configured parameters' metric on the same folds."
+    )
+    best_params: dict[str, float | int] = Field(
+        description="The parameters the model was trained with, replacing the configured ones."
+    )
+    seed: int
+
+
 class ModelCard(_Frozen):
     """Everything a reader needs to trust (or question) a trained model, stored with it."""
 
@@ -160,6 +180,9 @@ class ModelCard(_Frozen):
     notes: list[str] = Field(
         default_factory=list,
         description="Plain-language findings of the evaluation, e.g. an unreliable baseline fit.",
+    )
+    tuning: Tuning | None = Field(
+        None, description="The hyperparameter search behind the model (None: configured params)."
     )
     attribute_schema: AttributeSchema | None = Field(
         None,

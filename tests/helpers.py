@@ -110,7 +110,7 @@ class Server:
 
 
 def write_config(path: Path, data_dir: Path, **overrides: Any) -> Path:
-    """An experiment YAML for the demo retail data in ``data_dir`` (absolute paths)."""
+    """An experiment YAML for the demo retail data in ``data_dir`` (absolute paths), untuned."""
     import yaml
 
     config: dict[str, Any] = {
@@ -121,6 +121,7 @@ def write_config(path: Path, data_dir: Path, **overrides: Any) -> Path:
         },
         "horizon_days": 90,
         "seed": 42,
+        "tuning": {"enabled": False},  # tests about tuning turn it on
     }
     config.update(overrides)
     path.write_text(yaml.safe_dump(config))

@@ -26,7 +26,7 @@ from features.prepare import to_day
 from features.schema import CUSTOMER_ID
 from model.btyd_features import EXPECTED_VALUE, BtydMargin
 from model.bundle import sigmoid
-from model.card import Task
+from model.card import Task, Tuning
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
@@ -53,6 +53,8 @@ class Fold:
 
     parts: dict[str, pd.DataFrame] | None = None
     """Frames to use instead of the data's own parts (cross-validation folds)."""
+    tuning: dict[Task, Tuning] = field(default_factory=dict)
+    """Searched LightGBM parameters per task (``training.tuning``): they replace the configured."""
 
     def __post_init__(self) -> None:
         self.frames = self.parts or {part: self.data.part(part) for part in PARTS}
@@ -118,8 +120,11 @@ class Fold:
         return fit_btyd(self.data.test_features, self.config.horizon_days, self.test_ids)
 
     def lightgbm_params(self, task: Task) -> dict[str, Any]:
-        """The configured LightGBM hyperparameters of ``task`` with the run's seed."""
+        """The configured LightGBM hyperparameters of ``task`` (or the tuned ones) with the run's
+        seed."""
         params = (self.config.churn if task == "churn" else self.config.clv).lightgbm.model_dump()
+        if task in self.tuning:
+            params |= self.tuning[task].best_params
         return {**params, "random_state": self.config.seed, "verbose": int(self.progress)}
 
     def lightgbm_fit_args(self, task: Task) -> dict[str, Any]:

@@ -339,6 +339,63 @@ class CalibrationConfig(_Frozen):
     )
 
 
+TunedTask = Literal["churn", "clv"]
+TUNED_TASKS: tuple[TunedTask, ...] = ("churn", "clv")
+
+
+class TuningConfig(_Frozen):
+    """A budgeted, seeded search of the LightGBM hyperparameters on time-series folds.
+
+    Each fold trains on the training cutoffs whose horizon ends by a later training cutoff (the
+    fold's origin) and is scored, and early-stopped, there; the validation and test cutoffs are
+    never seen. The best trial's parameters replace the configured ones (``training.tuning``).
+    """
+
+    enabled: bool = Field(
+        True, description="Search the LightGBM parameters before fitting; false: use them as set."
+    )
+    tasks: list[TunedTask] = Field(
+        default_factory=lambda: list(TUNED_TASKS),
+        description="The tasks whose LightGBM model is tuned (clv only when the data has values).",
+    )
+    trials: int = Field(
+        4,
+        ge=1,
+        description="Trials per task, the first being the configured parameters: the budget "
+        "(each trial fits one model per fold).",
+    )
+    folds: int = Field(
+        1,
+        ge=1,
+        description="Time-series folds: the latest training cutoffs, each an origin scored by a "
+        "model trained on the cutoffs whose horizon ends by it.",
+    )
+    startup_trials: int = Field(
+        2,
+        ge=1,
+        description="Trials (the configured one included) drawn at random before the TPE "
+        "sampler models the results.",
+    )
+    train_cutoffs: int | None = Field(
+        6,
+        ge=1,
+        description="Each fold trains on at most this many of its latest eligible cutoffs, so "
+        "that trials cost a fraction of the final fit; null: every eligible cutoff.",
+    )
+    early_stopping_rounds: int = Field(
+        20,
+        ge=1,
+        description="Early-stopping patience of the trials' fits, shorter than the final fit's "
+        "(lightgbm.early_stopping_rounds) so that each trial costs less.",
+    )
+    n_jobs: int = Field(
+        1,
+        ge=1,
+        description="Threads of each trial's fit: the folds are small, and one thread does not "
+        "stall waiting for a busy core as two do on a shared machine.",
+    )
+
+
 class ExperimentConfig(_Frozen):
     """Everything one training run needs; see experiments/README.md for a guide."""
 
@@ -377,6 +434,9 @@ class ExperimentConfig(_Frozen):
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     calibration: CalibrationConfig = Field(
         CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."
+    )
+    tuning: TuningConfig = Field(
+        TuningConfig(), description="The hyperparameter search of the LightGBM models."
     )
     seed: int = Field(42, description="Seed for every random step; same seed, same models.")
     engine: Engine = Field(

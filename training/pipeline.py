@@ -52,6 +52,7 @@ from training.registry import (
 )
 from training.selection import choose, compare_with_baseline, validation_score
 from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_training
+from training.tuning import describe, log_tuning, tune
 from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
 Log = Callable[[str], None]
@@ -120,6 +121,13 @@ def train(
             log("  note: " + note)
         fold = Fold(config, data, progress)
         step(describe_split(fold))
+        if config.tuning.enabled:
+            step(f"tuning LightGBM: {config.tuning.trials} trials per task")
+            tuned = tune(config, data, progress=progress, log=log)
+            log_tuning(tuned)
+            fold.tuning = {task: t.summary for task, t in tuned.items()}
+            for t in tuned.values():
+                log("  " + describe(t))
         evaluation = evaluate_candidates(fold, CANDIDATES, step)
         if data.split.in_time and config.split.cv_folds:
             step(f"{config.split.cv_folds}-fold cross-validation on the non-test rows")
@@ -323,6 +331,7 @@ def model_card(
         gain=result.gain,
         deciles=result.deciles,
         best_iteration=best_iteration,
+        tuning=fold.tuning.get(result.task) if result.name == "lightgbm" else None,
         calibration_check=calibration_check(
             result.task, result.metrics, _bias_limit(result.task, config)
         ),

@@ -22,10 +22,12 @@ def small_config(folder: Path, data: Path, name: str, **overrides: object) -> Ex
             folder / f"{name}.yaml",
             data,
             name=name,
-            split={"max_train_cutoffs": 2},
-            churn={"lightgbm": FAST_LIGHTGBM},
-            clv={"lightgbm": FAST_LIGHTGBM},
-            **overrides,
+            **{
+                "split": {"max_train_cutoffs": 2},
+                "churn": {"lightgbm": FAST_LIGHTGBM},
+                "clv": {"lightgbm": FAST_LIGHTGBM},
+                **overrides,
+            },
         )
     )
 

@@ -30,6 +30,7 @@ def crm_config(path: Path, name: str, **overrides: Any) -> Any:
         "horizon_days": 90,
         "seed": 42,
         "registry": {"churn": f"{name}-churn", "clv": f"{name}-clv"},
+        "tuning": {"enabled": False},
         **overrides,
     }
     return parse_config(raw)
@@ -180,6 +181,7 @@ def test_a_snapshot_table_beside_a_transaction_log_gets_event_features(
             "horizon_days": 90,
             "seed": 42,
             "registry": {"churn": "crm-with-log-churn", "clv": "crm-with-log-clv"},
+            "tuning": {"enabled": False},
         }
     )
     result = train(config, progress=False, log=lambda _: None)
