@@ -55,6 +55,9 @@ from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_t
 from training.tuning import describe, log_tuning, tune
 from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
+TUNED_MODELS = ("lightgbm", "lightgbm_btyd")
+"""The candidates fitted with ``Fold.lightgbm_params``, so with the tuned parameters."""
+
 Log = Callable[[str], None]
 
 
@@ -331,7 +334,7 @@ def model_card(
         gain=result.gain,
         deciles=result.deciles,
         best_iteration=best_iteration,
-        tuning=fold.tuning.get(result.task) if result.name == "lightgbm" else None,
+        tuning=fold.tuning.get(result.task) if result.name in TUNED_MODELS else None,
         calibration_check=calibration_check(
             result.task, result.metrics, _bias_limit(result.task, config)
         ),

@@ -125,7 +125,7 @@ def check_score(score: CustomerScore, info: ModelInfo, top_k: int = 3) -> None:
     magnitudes = [abs(r.contribution) for r in score.reasons]
     assert magnitudes == sorted(magnitudes, reverse=True)
     for reason in score.reasons:
-        assert reason.feature in info.features
+        assert reason.feature in [*info.features, *info.derived_features]
         assert reason.direction == ("raises risk" if reason.contribution > 0 else "lowers risk")
         assert reason.label  # plain words from the catalogue, never empty
     assert score.model_versions is not None

@@ -15,7 +15,7 @@ from tests.training.conftest import small_config
 from training.candidates import Fold
 from training.config import ExperimentConfig
 from training.dataset import TrainingData, load_training_data
-from training.pipeline import train
+from training.pipeline import TUNED_MODELS, train
 from training.tuning import SEARCHED, TaskTuning, TimeFold, log_tuning, time_series_folds, tune
 
 TUNING = {"enabled": True, "trials": 3, "startup_trials": 2, "folds": 1}
@@ -142,6 +142,7 @@ def test_disabled_tuning_keeps_the_configured_params_exactly(
 
 
 def test_tuning_is_tracked_as_nested_runs(tuned: dict[str, TaskTuning], tmp_path: Path) -> None:
+    previous = mlflow.get_tracking_uri()  # other tests in this process read the project's store
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         experiment = mlflow.create_experiment("tuning-runs")
@@ -170,7 +171,7 @@ def test_tuning_is_tracked_as_nested_runs(tuned: dict[str, TaskTuning], tmp_path
                 assert run.data.metrics[summary.metric] == trial.value
                 assert run.data.params == {k: str(v) for k, v in trial.params.items()}
     finally:
-        mlflow.set_tracking_uri(None)
+        mlflow.set_tracking_uri(previous)
 
 
 @pytest.mark.slow
@@ -195,11 +196,11 @@ def test_train_fits_the_tuned_params_and_records_them_on_the_card(
     assert {"tuning/churn", "tuning/clv", "churn/lightgbm", "clv/lightgbm"} <= set(by_name)
     for task, name in (("churn", "tuned-churn"), ("clv", "tuned-clv")):
         card = load_version(name, result.versions[task]).bundle.card
-        assert card.model == "lightgbm"
+        assert card.model in TUNED_MODELS  # CLV may choose the booster started from BTYD
         assert card.tuning is not None
         assert card.tuning.trials == TUNING["trials"]
         assert card.tuning.folds == [card.cutoffs.train[-1]]
-        fitted = by_name[f"{task}/lightgbm"].data.params
+        fitted = by_name[f"{task}/{card.model}"].data.params
         assert {k: fitted[k] for k in SEARCHED} == {
             k: str(v) for k, v in card.tuning.best_params.items()
         }
