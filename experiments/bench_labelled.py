@@ -111,11 +111,9 @@ def main() -> None:
             "",
         ]
     )
-    out = RESULTS / "labelled.md"
-    tmp_out = out.with_suffix(".md.tmp")
-    tmp_out.write_text(text)
-    tmp_out.replace(out)
-    print(text)
+    from experiments.publish import write_result
+
+    write_result(RESULTS / "labelled.md", text)
 
 
 if __name__ == "__main__":

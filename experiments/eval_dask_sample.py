@@ -145,11 +145,9 @@ def main(customers: int) -> None:
             )
         lines += ["", f"Measured with `make results-dask-sample` ({customers:,} customers).", ""]
     text = "\n".join(lines)
-    out = RESULTS / "dask_sample.md"
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(text)
+    from experiments.publish import write_result
+
+    write_result(RESULTS / "dask_sample.md", text)
 
 
 if __name__ == "__main__":

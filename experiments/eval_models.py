@@ -237,11 +237,9 @@ def demo_retail_config(home: Path) -> Path:
 
 
 def write(name: str, text: str) -> None:
-    out = RESULTS / f"{name}.md"
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(text)
+    from experiments.publish import write_result
+
+    write_result(RESULTS / f"{name}.md", text)
 
 
 def main(which: list[str]) -> None:

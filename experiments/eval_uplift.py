@@ -143,11 +143,9 @@ def main() -> None:
             "",
         ]
     text = "\n".join(lines)
-    out = RESULTS / "uplift.md"
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(text)
+    from experiments.publish import write_result
+
+    write_result(RESULTS / "uplift.md", text)
 
 
 if __name__ == "__main__":
