@@ -94,8 +94,9 @@ class ModelBundle:
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Churn probability or expected spend for rows of an encoded matrix."""
+        a, b = self.platt or (1.0, 0.0)
         if isinstance(self.booster, LinearChurn):
-            return sigmoid(self.booster.raw_score(matrix))
+            return sigmoid(a * self.booster.raw_score(matrix) + b)
         threads = self._threads(len(matrix))
         if self.kind == "clv" and self.base_margin is not None:
             raw = np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
@@ -103,7 +104,6 @@ class ModelBundle:
         if self.kind == "clv":
             return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype=np.float64)
         raw = np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
-        a, b = self.platt or (1.0, 0.0)
         return sigmoid(a * raw + b)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
@@ -124,11 +124,12 @@ class ModelBundle:
         Churn: in calibrated log-odds, summing to ``logit(probability)``. CLV: in log spend,
         summing to ``log(expected spend)``. Equal to LightGBM's ``pred_contrib``, computed from
         precomputed per-tree tables when the trees are shallow (several times faster). A linear
-        churn model's are coefficient x standardized value, summing exactly to its log-odds.
+        churn model's are coefficient x standardized value, summing exactly to its log-odds (and
+        mapped by ``platt`` like the booster's).
         """
         if isinstance(self.booster, LinearChurn):
-            return self.booster.contributions(matrix)
-        if self.explainer is not None:
+            contrib = self.booster.contributions(matrix)
+        elif self.explainer is not None:
             contrib = self.explainer.contributions(matrix)
         else:
             contrib = np.asarray(

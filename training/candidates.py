@@ -25,12 +25,12 @@ from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
 from model.btyd_features import EXPECTED_VALUE, BtydMargin
-from model.bundle import sigmoid
 from model.card import Task, Tuning
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
+from training.calibrators import apply, fit_calibrator
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
@@ -244,22 +244,38 @@ def risk_tiers(validation_p: np.ndarray) -> tuple[float, float]:
 
 def _logistic(fold: Fold) -> Fitted:
     """Logistic regression on the shared encoded matrix: servable, its reasons coefficient x
-    standardized value (``model.linear``)."""
+    standardized value (``model.linear``), calibrated on the validation cutoff as the booster is
+    (``churn.calibration``): the base rate drifts between the training cutoffs and the test."""
     m = fold.matrices
-    model = LinearChurn.fit(
-        m["train"],
-        fold.y("train", "churn"),
-        list(fold.encoding.columns),
-        fold.encoding.categorical_indices,
-        seed=fold.config.seed,
+    names, categorical = list(fold.encoding.columns), fold.encoding.categorical_indices
+
+    def fit(X: np.ndarray, y: np.ndarray) -> LinearChurn:
+        return LinearChurn.fit(X, y, names, categorical, seed=fold.config.seed)
+
+    def fit_raw(
+        X: np.ndarray, y: np.ndarray, X_origin: np.ndarray, y_origin: np.ndarray
+    ) -> RawScorer:
+        return fit(X, y).raw_score
+
+    y_train = fold.y("train", "churn")
+    choice = calibration_choice(fold, fit_raw, balanced=False)
+    model = fit(m["train"], y_train)
+    ab = fit_calibrator(
+        choice.method,
+        model.raw_score(m["validation"]),
+        fold.y("validation", "churn"),
+        share=float(y_train.mean()),
+        balanced=False,
     )
-    valid_p = sigmoid(model.raw_score(m["validation"]))
+    valid_p = apply(ab, model.raw_score(m["validation"]))
     return Fitted(
-        sigmoid(model.raw_score(m["test"])),
-        {"C": model.C, "terms": len(model.coef)},
-        Servable(model, None, None, risk_tiers(valid_p)),
+        apply(ab, model.raw_score(m["test"])),
+        {"C": model.C, "terms": len(model.coef), "platt": ab, **choice.params()},
+        Servable(model, None, ab, risk_tiers(valid_p)),
         model.importance(),
         validation_pred=valid_p,
+        notes=choice.notes("churn/logistic"),
+        fit_metrics=choice.metrics(),
     )
 
 
@@ -292,12 +308,45 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
         tweedie_variance_power=fold.config.clv.tweedie_variance_power,
     )
     model.fit(m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv"))
+    valid_pred = model.predict(m["validation"])
+    notes: list[str] = []
+    if fold.config.clv.refit:
+        notes = [_refit_note(fold, model, "lightgbm")]
+        model = _refit(fold, model)
     return Fitted(
         model.predict(m["test"]),
-        {**model.get_params(), "best_iteration": model.best_iteration_},
+        {**model.get_params(), "best_iteration": model.best_iteration_, "refit": len(notes) > 0},
         Servable(model.booster_, model.best_iteration_),
         model.feature_importance(),
-        validation_pred=model.predict(m["validation"]),
+        validation_pred=valid_pred,
+        notes=notes,
+    )
+
+
+def _refit(
+    fold: Fold, model: LightGBMSpend, starts: dict[str, np.ndarray] | None = None
+) -> LightGBMSpend:
+    """``model`` fitted again, with its early-stopped number of rounds, on the training and the
+    validation rows together (``clv.refit``): the served booster learns the latest labelled
+    cutoff too. Its validation score, the one candidates compete on, stays the first fit's."""
+    parts = ("train", "validation")
+    again = clone(model).set_params(n_estimators=max(model.best_iteration_, 1))
+    margin = None if starts is None else np.concatenate([starts[p] for p in parts])
+    again.fit(
+        np.vstack([fold.matrices[p] for p in parts]),
+        np.concatenate([fold.y(p, "clv") for p in parts]),
+        **{**fold.lightgbm_fit_args("clv"), "eval_set": None},
+        base_margin=margin,
+    )
+    return again
+
+
+def _refit_note(fold: Fold, model: LightGBMSpend, name: str) -> str:
+    """The line for the training output and the card: what the served booster was fitted on."""
+    split = fold.data.split
+    return (
+        f"clv/{name}: refit on the training and validation rows ({model.best_iteration_} rounds, "
+        f"as early-stopped on {split.validation.date()}); its validation score is the first fit's"
     )
 
 
@@ -324,7 +373,11 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     )
     y_valid = fold.y("validation", "clv")
     valid_pred = model.predict(m["validation"], starts["validation"])
-    if config.btyd_recalibrate and valid_pred.sum() > 0:
+    notes: list[str] = []
+    if config.refit:  # the validation rows teach the level: no rescaling to their total
+        notes = [_refit_note(fold, model, "lightgbm_btyd")]
+        model = _refit(fold, model, starts)
+    elif config.btyd_recalibrate and valid_pred.sum() > 0:
         scale = float(y_valid.sum() / valid_pred.sum())
         if np.abs(y_valid - scale * valid_pred).mean() < np.abs(y_valid - valid_pred).mean():
             margin = replace(margin, scale=scale)
@@ -332,10 +385,16 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
             valid_pred = model.predict(m["validation"], starts["validation"])
     return Fitted(
         model.predict(m["test"], starts["test"]),
-        {**model.get_params(), "best_iteration": model.best_iteration_, **margin.to_dict()},
+        {
+            **model.get_params(),
+            "best_iteration": model.best_iteration_,
+            "refit": config.refit,
+            **margin.to_dict(),
+        },
         Servable(model.booster_, model.best_iteration_, base_margin=margin),
         model.feature_importance(),
         validation_pred=valid_pred,
+        notes=notes,
     )
 
 

@@ -23,11 +23,15 @@ from model.economics import Economics
 ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
 ServableChurn = Literal["lightgbm", "logistic"]
 """The churn models that can be served (they explain each score)."""
-SERVABLE_CHURN: tuple[ServableChurn, ...] = ("lightgbm", "logistic")
+SERVABLE_CHURN: tuple[ServableChurn, ...] = ("logistic", "lightgbm")
+"""In the default order of preference on a validation tie (``promotion.selection_se``): simplest
+first."""
 ClvMetric = Literal["gini", "spearman", "mae", "rmse", "decile_mape", "top_decile_share"]
 ServableClv = Literal["lightgbm", "lightgbm_btyd"]
 """The CLV models that can be served: ``lightgbm_btyd`` learns a correction to the BTYD value."""
-SERVABLE_CLV: tuple[ServableClv, ...] = ("lightgbm", "lightgbm_btyd")
+SERVABLE_CLV: tuple[ServableClv, ...] = ("lightgbm_btyd", "lightgbm")
+"""In the default order of preference on a validation tie: the correction to the classic model
+first (with no trees it is BG/NBD x Gamma-Gamma itself)."""
 
 
 class _Frozen(BaseModel):
@@ -150,8 +154,10 @@ class ChurnConfig(_Frozen):
     compete: list[ServableChurn] = Field(
         default_factory=lambda: list(SERVABLE_CHURN),
         min_length=1,
-        description="Servable churn models that compete on the validation cutoff: the best by "
-        "promotion.churn_metric becomes the challenger. Every candidate is still evaluated.",
+        description="Servable churn models that compete on the validation cutoff, in order of "
+        "preference: the best by promotion.churn_metric becomes the challenger, unless one listed "
+        "before it is within promotion.selection_se standard errors of it (a tie: the earlier "
+        "wins). Every candidate is still evaluated.",
     )
 
     @model_validator(mode="before")
@@ -178,9 +184,11 @@ class ClvConfig(_Frozen):
     compete: list[ServableClv] = Field(
         default_factory=lambda: list(SERVABLE_CLV),
         min_length=1,
-        description="Servable CLV models that compete on the validation cutoff: the best by "
-        "promotion.clv_metric becomes the challenger. lightgbm_btyd (a Tweedie booster started "
-        "from log of btyd_expected_value, learning a correction to it) needs the BTYD features "
+        description="Servable CLV models that compete on the validation cutoff, in order of "
+        "preference: the best by promotion.clv_metric becomes the challenger, unless one listed "
+        "before it is within promotion.selection_se standard errors of it. lightgbm_btyd (a "
+        "Tweedie booster started from log of btyd_expected_value, learning a correction to it) "
+        "needs the BTYD features "
         "(btyd_features with the btyd family). Every candidate is still evaluated.",
     )
     compare: list[Literal["hurdle_gamma", "hurdle_lognormal"]] = Field(
@@ -196,9 +204,17 @@ class ClvConfig(_Frozen):
     )
     btyd_recalibrate: bool = Field(
         True,
-        description="lightgbm_btyd: scale its predictions so their total matches the actual "
-        "total on the validation cutoff, kept only when that lowers the validation MAE (the "
-        "BTYD value can be biased differently at each cutoff). Never looks at the test cutoff.",
+        description="lightgbm_btyd without refit: scale its predictions so their total matches "
+        "the actual total on the validation cutoff, kept only when that lowers the validation "
+        "MAE (the BTYD value can be biased differently at each cutoff). Never looks at the test "
+        "cutoff.",
+    )
+    refit: bool = Field(
+        True,
+        description="Fit each servable CLV booster again on the training and validation rows "
+        "together, with the number of rounds early-stopped on validation, so the served model "
+        "has learnt the latest labelled cutoff too (spend drifts with the customers' age and "
+        "the season). The candidates still compete on the first fit's validation scores.",
     )
 
 
@@ -221,6 +237,14 @@ class PromotionConfig(_Frozen):
 
     churn_metric: ChurnMetric = "roc_auc"
     clv_metric: ClvMetric = "gini"
+    selection_se: float = Field(
+        1.0,
+        ge=0,
+        description="The servable candidates compete on the validation cutoff: the best wins "
+        "unless a model listed before it in churn.compete / clv.compete scores within this many "
+        "paired-bootstrap standard errors of it; then the earlier (simpler) one wins the tie, "
+        "the one-standard-error rule. 0 takes the best outright.",
+    )
     min_improvement: float = Field(
         0.0,
         ge=0,

@@ -61,6 +61,10 @@ class ModelResult:
     """Whether it explains each score (per-customer reasons), so it can be served."""
     validation: float = float("nan")
     """The gate's metric on the validation cutoff (servable candidates; they compete on it)."""
+    validation_pred: np.ndarray | None = None
+    """Predictions for the validation rows (servable candidates): a tie is judged on them."""
+    selection: str = ""
+    """Why the chosen candidate won on validation (best, or a tie the simpler one wins)."""
     chosen: bool = False
     """The servable candidate that won on validation: bundled, registered, gated."""
     comparison: bool = False

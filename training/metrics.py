@@ -706,6 +706,8 @@ class PairedInterval(NamedTuple):
     replicates: int
     n: int
     """Rows (customers) both models were scored on."""
+    se: float = NAN
+    """Standard deviation of the replicates' differences: the bootstrap standard error."""
 
     @property
     def diff(self) -> float:
@@ -769,11 +771,12 @@ def paired_bootstrap(
         diffs[start : start + m] = chunk
     finite = diffs[np.isfinite(diffs)]
     if finite.size * 2 < replicates:
-        low = high = NAN
+        low = high = se = NAN
     else:
         tail = (1.0 - level) / 2.0
         low, high = (float(q) for q in np.quantile(finite, [tail, 1.0 - tail]))
-    return PairedInterval(metric, fn(y_arr, a), fn(y_arr, b), low, high, level, replicates, n)
+        se = float(finite.std(ddof=1)) if finite.size > 1 else NAN
+    return PairedInterval(metric, fn(y_arr, a), fn(y_arr, b), low, high, level, replicates, n, se)
 
 
 def _roc_auc_counts(y: FloatArray, s: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray:

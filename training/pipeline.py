@@ -244,9 +244,11 @@ def evaluate_candidates(
                 fitted.validation_pred,
                 fold.config,
             )
+            result.validation_pred = fitted.validation_pred
         fits[id(result)] = fitted
         results.append(result)
-    chosen = choose(results, fold.config)
+    tasks = dict.fromkeys(r.task for r in results)
+    chosen = choose(results, {t: fold.y("validation", t) for t in tasks}, fold.config)
     compare_with_baseline(results, {r.task: fold.y("test", r.task) for r in results}, fold.config)
     evaluation = Evaluation(results, fold.frames["test"], fold.segment)
     for result in chosen.values():  # after every fit, so each card carries all the notes
@@ -263,7 +265,7 @@ def comparison_notes(chosen: ModelResult, results: Sequence[ModelResult]) -> lis
     lines = (
         [
             f"chosen over {', '.join(f'{r.name} ({r.validation:.4f})' for r in rivals)} on the "
-            f"validation cutoff: {chosen.validation:.4f}"
+            f"validation cutoff: {chosen.validation:.4f}, {chosen.selection}"
         ]
         if rivals
         else []
@@ -278,6 +280,7 @@ def evaluation_warnings(evaluation: Evaluation, config: ExperimentConfig) -> lis
     test cutoff: every servable model's, and a warning for any candidate beyond the configured
     limit (``calibration`` in the config)."""
     lines = [f"note: {n}" for n in evaluation.notes]
+    lines += [f"chosen: {r.task}/{r.name}, {r.selection}" for r in evaluation.results if r.chosen]
     for r in evaluation.results:
         check = calibration_check(r.task, r.metrics, _bias_limit(r.task, config))
         if check.exceeded:

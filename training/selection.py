@@ -3,9 +3,12 @@ best baseline.
 
 * ``choose``: among the servable candidates of a task (those that explain each score), the best
   on the validation cutoff by the gate's metric (``promotion.churn_metric`` / ``clv_metric``)
-  wins; the registry gate then decides against the champion on the test cutoff. LightGBM's
-  validation scores are those of the cutoff it early-stopped and calibrated on, a small edge in
-  its favour: a candidate that still beats it there is better.
+  wins, unless a candidate earlier in the task's ``compete`` list (simplest first) is within
+  ``promotion.selection_se`` paired-bootstrap standard errors of it: a difference the validation
+  rows cannot resolve goes to the simpler model, which holds up better further out of time (the
+  one-standard-error rule). The registry gate then decides against the champion on the test
+  cutoff. LightGBM's validation scores are those of the cutoff it early-stopped and calibrated
+  on, a small edge in its favour.
 * ``compare_with_baseline``: per task, the best baseline (a model that cannot be served, such as
   BG/NBD) on the test cutoff, and for every other candidate a paired bootstrap interval of its
   difference to it, seeded by the experiment's seed, so "beats" means beats.
@@ -23,8 +26,10 @@ from training.config import ExperimentConfig, ServableChurn, ServableClv
 from training.evaluation import ModelResult
 from training.metrics import LOWER_IS_BETTER, EMPCParams, metric_function, paired_bootstrap
 
-EXTRA_METRICS: dict[Task, tuple[str, ...]] = {"churn": (), "clv": ("mae",)}
-"""Metrics compared with the baseline beside the gate's: CLV is judged on absolute error too."""
+EXTRA_METRICS: dict[Task, tuple[str, ...]] = {"churn": (), "clv": ("mae", "rmse")}
+"""Metrics compared with the baseline beside the gate's: CLV is judged on absolute error and on
+squared error, whose minimiser is the mean a CLV forecasts (absolute error's is the median, near
+zero for most customers, so MAE favours forecasts below the mean)."""
 
 
 def gate_metric(task: Task, config: ExperimentConfig) -> str:
@@ -44,24 +49,82 @@ def validation_score(
 def left_out(task: Task, config: ExperimentConfig) -> set[str]:
     """The servable models of ``task`` the config keeps from competing (``churn.compete``,
     ``clv.compete``)."""
-    if task == "churn":
-        return set(get_args(ServableChurn)) - set(config.churn.compete)
-    return set(get_args(ServableClv)) - set(config.clv.compete)
+    servable = get_args(ServableChurn) if task == "churn" else get_args(ServableClv)
+    return set(servable) - set(preference(task, config))
 
 
-def choose(results: Sequence[ModelResult], config: ExperimentConfig) -> dict[Task, ModelResult]:
-    """Per task, the competing servable result with the best validation score (first in table
-    order on a tie; a nan score never wins unless every score is nan)."""
+def choose(
+    results: Sequence[ModelResult], labels: dict[Task, np.ndarray], config: ExperimentConfig
+) -> dict[Task, ModelResult]:
+    """Per task, the competing servable result that wins on the validation rows (``labels``):
+    the best score, or the earliest in the ``compete`` order within ``promotion.selection_se``
+    standard errors of it. A nan score never wins unless every score is nan."""
     out: dict[Task, ModelResult] = {}
-    for r in results:
-        if not r.servable or r.name in left_out(r.task, config):
+    for task in dict.fromkeys(r.task for r in results):
+        order = preference(task, config)
+        kept_out = left_out(task, config)
+        competing = sorted(  # stable: models outside the compete list keep the table order
+            (r for r in results if r.task == task and r.servable and r.name not in kept_out),
+            key=lambda r: order.index(r.name) if r.name in order else len(order),
+        )
+        if not competing:
             continue
-        best = out.get(r.task)
-        if best is None or _better(r.validation, best.validation, gate_metric(r.task, config)):
-            out[r.task] = r
+        metric = gate_metric(task, config)
+        best = competing[0]
+        for r in competing[1:]:
+            if _better(r.validation, best.validation, metric):
+                best = r
+        winner, why = _tie_break(best, competing, labels[task], metric, config)
+        winner.selection = why
+        out[task] = winner
     for r in out.values():
         r.chosen = True
     return out
+
+
+def preference(task: Task, config: ExperimentConfig) -> list[str]:
+    """The competing servable models of ``task``, simplest (preferred on a tie) first."""
+    compete = config.churn.compete if task == "churn" else config.clv.compete
+    return list(dict.fromkeys(compete))
+
+
+def _tie_break(
+    best: ModelResult,
+    competing: Sequence[ModelResult],
+    y: np.ndarray,
+    metric: str,
+    config: ExperimentConfig,
+) -> tuple[ModelResult, str]:
+    """The first model before ``best`` in preference order whose validation score is within
+    ``selection_se`` paired-bootstrap standard errors of the best's, else ``best``; with why."""
+    tolerance = config.promotion.selection_se
+    outright = (best, f"best on the validation cutoff by {metric}")
+    if tolerance <= 0 or best.validation_pred is None:
+        return outright
+    for r in competing:
+        if r is best:
+            break
+        if r.validation_pred is None or not np.isfinite(r.validation):
+            continue
+        interval = paired_bootstrap(
+            metric,
+            y,
+            best.validation_pred,
+            r.validation_pred,
+            replicates=config.promotion.bootstrap_replicates,
+            level=config.promotion.confidence_level,
+            seed=config.seed,
+            empc_params=EMPCParams(**config.empc.model_dump()),
+        )
+        gap = abs(best.validation - r.validation)
+        if np.isfinite(interval.se) and gap <= tolerance * interval.se:
+            return r, (
+                f"within {gap / interval.se:.1f} standard errors of {best.name} on the validation "
+                f"cutoff ({r.validation:.4f} against {best.validation:.4f}, SE {interval.se:.4f}): "
+                f"a tie, and {r.name} comes first in the compete order "
+                f"(promotion.selection_se={tolerance:g})"
+            )
+    return outright
 
 
 def _better(score: float, than: float, metric: str) -> bool:

@@ -600,3 +600,15 @@ def test_capture_and_lift_properties(data: list[tuple[int, float]], share: float
     else:
         assert math.isnan(capture)
         assert math.isnan(lift)
+
+
+def test_paired_bootstrap_standard_error_is_the_spread_of_its_replicates() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.gamma(0.5, 40.0, 400) * (rng.random(400) < 0.4)
+    a, b = y + rng.normal(0, 5, 400), y + rng.normal(0, 9, 400)
+    got = m.paired_bootstrap("mae", y, a, b, replicates=80, seed=11)
+    # the same draws by hand: one chunk of 80 resamples of the 400 rows
+    idx = np.random.default_rng(11).integers(0, 400, size=(80, 400))
+    diffs = [np.abs(y[i] - a[i]).mean() - np.abs(y[i] - b[i]).mean() for i in idx]
+    assert got.se == pytest.approx(np.std(diffs, ddof=1), rel=1e-9)
+    assert got.low == pytest.approx(np.quantile(diffs, 0.025), rel=1e-9)
