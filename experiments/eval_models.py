@@ -25,12 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
 DEMO_CUSTOMERS, DEMO_SEED = 5000, 42
-CHECKS = ("calibration of", "warning:", "note:")
+CHECKS = ("chosen:", "calibration of", "warning:", "note:")
 """Training output lines quoted under a table: calibration checks, warnings, fit notes."""
 EMPC_NOTE = (
     "EMPC uses Verbraken et al.'s defaults (CLV 200, incentive 10, contact cost 1, acceptance "
@@ -65,9 +66,11 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
             "machine (`train()` in-process, data loading included). Written by `make results`.",
             "",
             "Candidates compete: the servable models (those that explain each score) are compared "
-            "on the validation cutoff by the gate's metric and the best becomes the challenger; "
-            "every model's difference to the best baseline (the best model that cannot be "
-            "served) on the test cutoff has a 95% paired bootstrap interval (1,000 replicates, "
+            "on the validation cutoff by the gate's metric and the best becomes the challenger, "
+            "unless a model listed before it in `compete` (simplest first: logistic before "
+            "LightGBM, lightgbm_btyd before lightgbm) is within one paired-bootstrap standard "
+            "error of it there (`promotion.selection_se`); every model's difference to the best "
+            "baseline (the best model that cannot be served) on the test cutoff has a 95% paired bootstrap interval (1,000 replicates, "
             "seeded), and 'cannot be separated' when it spans zero:",
             "",
             markdown_table(competition(result.evaluation)),
@@ -78,6 +81,7 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
             "",
             EMPC_NOTE,
             "",
+            *absolute_error_lines(result.predictions),
             "Calibration on the test cutoff and fit notes, as `retain train` prints them "
             "(churn bias in probability points, CLV bias relative):",
             "",
@@ -94,8 +98,42 @@ def competition(table: pd.DataFrame) -> pd.DataFrame:
     """The evaluation table's competition columns: per model its gate metric on validation,
     whether it was chosen, and its difference to the best baseline with the interval."""
     versus = [c for c in table.columns if c.startswith("vs_baseline_")]
-    keep = ["task", "model", "roc_auc", "gini", "mae", *COMPETITION, *versus]
+    keep = ["task", "model", "roc_auc", "gini", "mae", "rmse", *COMPETITION, *versus]
     return table[[c for c in keep if c in table.columns]]
+
+
+def absolute_error_lines(predictions: pd.DataFrame) -> list[str]:
+    """What absolute error rewards: each CLV forecast's test MAE and RMSE as made and at half
+    the forecast, beside forecasting 0 for everyone. MAE is minimised by the median, which is 0
+    for a customer more likely than not to buy nothing; RMSE by the mean a CLV forecasts."""
+    from features.schema import FUTURE_VALUE
+
+    y = predictions[FUTURE_VALUE].to_numpy(dtype=float)
+    rows = [
+        "| forecast | mean | MAE | MAE at half | RMSE | RMSE at half |",
+        "|---|---|---|---|---|---|",
+    ]
+    for column in [c for c in predictions.columns if c.startswith("clv.")]:
+        p = predictions[column].to_numpy(dtype=float)
+        mae = [float(np.abs(y - k * p).mean()) for k in (1.0, 0.5)]
+        rmse = [float(np.sqrt(((y - k * p) ** 2).mean())) for k in (1.0, 0.5)]
+        rows.append(
+            f"| {column.removeprefix('clv.')} | {p.mean():.2f} | {mae[0]:.2f} | {mae[1]:.2f} | "
+            f"{rmse[0]:.2f} | {rmse[1]:.2f} |"
+        )
+    rows.append(
+        f"| 0 for everyone | 0.00 | {np.abs(y).mean():.2f} | | {np.sqrt((y**2).mean()):.2f} | |"
+    )
+    return [
+        "What absolute error rewards: MAE is minimised by each customer's median spend, which is "
+        f"0 for anyone more likely than not to buy nothing ({(y == 0).mean():.0%} of these test "
+        f"customers bought nothing; actual mean {y.mean():.2f}). Halving a forecast, or "
+        "forecasting 0, can lower MAE while it breaks the total a CLV exists to give; squared "
+        "error (RMSE) is minimised by the mean, so it is the error to judge a CLV's amounts by:",
+        "",
+        *rows,
+        "",
+    ]
 
 
 def gain_lines(result: object) -> list[str]:
