@@ -70,8 +70,8 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
             "unless a model listed before it in `compete` (simplest first: logistic before "
             "LightGBM, lightgbm_btyd before lightgbm) is within one paired-bootstrap standard "
             "error of it there (`promotion.selection_se`); every model's difference to the best "
-            "baseline (the best model that cannot be served) on the test cutoff has a 95% paired bootstrap interval (1,000 replicates, "
-            "seeded), and 'cannot be separated' when it spans zero:",
+            "baseline (the best model that cannot be served) on the test cutoff has a 95% paired "
+            "bootstrap interval (1,000 replicates, seeded), and 'cannot be separated' when it spans zero:",
             "",
             markdown_table(competition(result.evaluation)),
             "",
