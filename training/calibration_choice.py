@@ -127,23 +127,11 @@ def choose_calibrator(
     when = pd.to_datetime(pd.Series(np.asarray(cutoffs))).to_numpy()
     labels = np.asarray(y).astype(int)
     planned = replays(pd.Series(when), horizon_days, backtests)
-    usable: list[Replay] = []
+    masks = [(r, _rows(when, r)) for r in planned]
+    kept = [(r, m) for r, m in masks if all(_both_classes(labels[part]) for part in m)]
+    usable = [r for r, _ in kept]
     bias: dict[str, list[float]] = {m: [] for m in CALIBRATORS}
-    for replay in tqdm(planned, desc="calibration backtests", leave=False, disable=not progress):
-        train = np.isin(when, np.asarray(replay.train, dtype="datetime64[ns]"))
-        origin = when == np.datetime64(replay.origin)
-        target = when == np.datetime64(replay.target)
-        if not all(_both_classes(labels[rows]) for rows in (train, origin, target)):
-            continue
-        raw = fit_raw(X[train], labels[train], X[origin], labels[origin])
-        origin_raw, target_raw = raw(X[origin]), raw(X[target])
-        share = float(labels[train].mean())
-        observed = float(labels[target].mean())
-        for method in CALIBRATORS:
-            ab = fit_calibrator(method, origin_raw, labels[origin], share=share, balanced=balanced)
-            bias[method].append(float(apply(ab, target_raw).mean()) - observed)
-        usable.append(replay)
-    if len(usable) < min_backtests:
+    if len(usable) < min_backtests:  # decided before any refit: too few origins cost nothing
         return CalibrationChoice(
             fallback,
             "auto",
@@ -152,10 +140,26 @@ def choose_calibrator(
             fallback=f"{len(usable)} usable past origin(s), fewer than "
             f"calibration.min_backtests={min_backtests}",
         )
+    for _, (train, origin, target) in tqdm(
+        kept, desc="calibration backtests", leave=False, disable=not progress
+    ):
+        raw = fit_raw(X[train], labels[train], X[origin], labels[origin])
+        origin_raw, target_raw = raw(X[origin]), raw(X[target])
+        share = float(labels[train].mean())
+        observed = float(labels[target].mean())
+        for method in CALIBRATORS:
+            ab = fit_calibrator(method, origin_raw, labels[origin], share=share, balanced=balanced)
+            bias[method].append(float(apply(ab, target_raw).mean()) - observed)
     choice = CalibrationChoice(fallback, "auto", usable, bias)
     scores = choice.mean_abs_bias()
     choice.method = min(CALIBRATORS, key=lambda m: scores[m])  # first on ties: the simplest
     return choice
+
+
+def _rows(when: np.ndarray, replay: Replay) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the replay's training, origin (calibration) and target rows."""
+    train = np.isin(when, np.asarray(replay.train, dtype="datetime64[ns]"))
+    return train, when == np.datetime64(replay.origin), when == np.datetime64(replay.target)
 
 
 def _both_classes(labels: np.ndarray) -> bool:

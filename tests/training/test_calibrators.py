@@ -149,10 +149,23 @@ def test_the_choice_is_reproducible() -> None:
 
 def test_too_few_origins_fall_back_to_standard_and_say_so() -> None:
     X, y, cutoffs, fit_raw = planted({})
+    fits: list[int] = []
+
+    def counted(*args):
+        fits.append(1)
+        return fit_raw(*args)
+
     keep = (cutoffs >= MONTHS[-5]).to_numpy()
-    choice = choose(X[keep], y[keep], cutoffs[keep], fit_raw, min_backtests=2)
+    choice = choose(X[keep], y[keep], cutoffs[keep], counted, min_backtests=2)
     assert choice.method == "platt"
-    assert "fewer than calibration.min_backtests=2" in choice.summary()
+    assert "0 usable past origin(s), fewer than calibration.min_backtests=2" in choice.summary()
+    # two usable origins, three asked for: decided before any refit, so the fallback is free
+    keep = (cutoffs >= MONTHS[-8]).to_numpy()
+    two = choose(X[keep], y[keep], cutoffs[keep], counted, min_backtests=3)
+    assert two.method == "platt"
+    assert len(two.replays) == 2
+    assert "2 usable past origin(s), fewer than calibration.min_backtests=3" in two.summary()
+    assert fits == []
     assert choice.notes("churn/lightgbm")[0].startswith(
         "churn/lightgbm calibration: standard, platt"
     )
