@@ -192,6 +192,8 @@ def _log_model_run(result: ModelResult) -> None:
     mlflow.log_metrics(_finite(result.fit_metrics, ""))
     if result.servable:
         mlflow.set_tags({"retain.servable": "yes", "retain.chosen": str(result.chosen).lower()})
+    if result.chosen:
+        mlflow.set_tag("retain.selection", result.selection[:5000])
     for segment, row in result.slices.iterrows():
         mlflow.log_metrics(_finite(row.to_dict(), f"{T}{segment}."))
     mlflow.log_text(result.slices.to_csv(), "slices.csv")

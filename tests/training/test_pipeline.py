@@ -47,6 +47,13 @@ def test_one_parent_run_with_a_nested_run_per_model(trained: TrainedProject) -> 
             required -= {"test.spearman"}  # undefined for a constant prediction: not logged
         assert required <= set(child.data.metrics), child.data.tags["mlflow.runName"]
         assert {"test.new.n", "test.established.n"} <= set(child.data.metrics)
+    # one chosen model per task, each saying which rule chose it
+    chosen = [c for c in children if c.data.tags.get("retain.chosen") == "true"]
+    assert sorted(c.data.tags["retain.task"] for c in chosen) == ["churn", "clv"]
+    for child in chosen:
+        why = child.data.tags["retain.selection"]
+        assert why.startswith(("best on the validation cutoff by ", "within ")), why
+    assert not any("retain.selection" in c.data.tags for c in children if c not in chosen)
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from model.registry import load_version
-from tests.training.conftest import small_config
+from tests.training.conftest import FAST_LIGHTGBM, small_config
 from training.candidates import Fold
 from training.config import ExperimentConfig
 from training.dataset import TrainingData, load_training_data
@@ -185,6 +185,8 @@ def test_train_fits_the_tuned_params_and_records_them_on_the_card(
         split={"max_train_cutoffs": 6},
         tuning=TUNING,
         registry={"churn": "tuned-churn", "clv": "tuned-clv"},
+        # the tuned boosters alone compete: the card under test is a tuned model's
+        churn={"lightgbm": FAST_LIGHTGBM, "compete": ["lightgbm"]},
     )
     result = train(config, **QUIET)
     client = MlflowClient()
