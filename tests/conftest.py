@@ -66,6 +66,8 @@ class TrainedProject:
     feature_table: Path
     as_of: pd.Timestamp
     run_id: str
+    tracking_uri: str = ""
+    """Where the run is tracked: other tests on the same worker move MLflow's global URI."""
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +101,7 @@ def trained(
         feature_table=run.feature_table,
         as_of=run.as_of,
         run_id=result.run_id,
+        tracking_uri=result.tracking_uri,
     )
 
 

@@ -29,7 +29,7 @@ QUIET = {"progress": False, "log": lambda _: None}
 
 @pytest.mark.slow
 def test_one_parent_run_with_a_nested_run_per_model(trained: TrainedProject) -> None:
-    client = MlflowClient()
+    client = MlflowClient(trained.tracking_uri)
     parent = client.get_run(trained.run_id)
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{trained.run_id}'"
@@ -60,7 +60,8 @@ def test_one_parent_run_with_a_nested_run_per_model(trained: TrainedProject) -> 
 def test_parent_run_records_config_data_fingerprint_commit_and_artifacts(
     trained: TrainedProject,
 ) -> None:
-    run = MlflowClient().get_run(trained.run_id)
+    client = MlflowClient(trained.tracking_uri)
+    run = client.get_run(trained.run_id)
     assert run.data.params["horizon_days"] == "90"
     assert run.data.params["churn.lightgbm.num_leaves"] == "7"  # the full config, defaults too
     assert run.data.params["clv.lightgbm.num_leaves"] == "15"
@@ -73,8 +74,8 @@ def test_parent_run_records_config_data_fingerprint_commit_and_artifacts(
     # the pandas engine trains on the whole table
     assert (tags["train.mode"], tags["train.sample_fraction"]) == ("memory", "1")
     assert tags["train.rows_used"] == tags["train.rows_total"]
-    artifacts = {a.path for a in MlflowClient().list_artifacts(trained.run_id)}
-    plots = {a.path for a in MlflowClient().list_artifacts(trained.run_id, "plots")}
+    artifacts = {a.path for a in client.list_artifacts(trained.run_id)}
+    plots = {a.path for a in client.list_artifacts(trained.run_id, "plots")}
     assert {
         "evaluation.csv",
         "evaluation.md",
@@ -90,14 +91,19 @@ def test_parent_run_records_config_data_fingerprint_commit_and_artifacts(
         "plots/clv_deciles_lightgbm.png",
     } <= plots
     table = pd.read_csv(
-        mlflow.artifacts.download_artifacts(run_id=trained.run_id, artifact_path="evaluation.csv")
+        mlflow.artifacts.download_artifacts(
+            run_id=trained.run_id,
+            artifact_path="evaluation.csv",
+            tracking_uri=trained.tracking_uri,
+        )
     )
     assert set(table["model"]) == CHURN_MODELS | CLV_MODELS
 
 
 @pytest.mark.slow
 def test_registered_champions_serve_probabilities_through_pyfunc(trained: TrainedProject) -> None:
-    client = MlflowClient()
+    mlflow.set_tracking_uri(trained.tracking_uri)  # models:/ URIs resolve against it
+    client = MlflowClient(trained.tracking_uri)
     for name, kind in (("churn", "churn"), ("clv", "clv")):
         version = client.get_model_version_by_alias(name, CHAMPION)
         assert version.tags["retain.decision"] == CHAMPION
