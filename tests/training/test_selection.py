@@ -80,14 +80,21 @@ def test_a_planted_linear_signal_makes_logistic_the_challenger(small_fold: Fold)
     assert table.loc[best, "vs_baseline_roc_auc"] == ""
 
 
+def _linear(fold: Fold) -> LinearChurn:
+    """The logistic regression as the candidate fits it, on the fold's training rows."""
+    m = fold.matrices
+    return LinearChurn.fit(
+        m["train"],
+        fold.y("train", "churn"),
+        list(fold.encoding.columns),
+        fold.encoding.categorical_indices,
+        seed=fold.config.seed,
+    )
+
+
 def test_linear_reasons_sum_to_the_log_odds_and_survive_saving(small_fold: Fold, tmp_path) -> None:
     m = small_fold.matrices
-    model = LinearChurn.fit(
-        m["train"],
-        small_fold.y("train", "churn"),
-        list(small_fold.encoding.columns),
-        small_fold.encoding.categorical_indices,
-    )
+    model = _linear(small_fold)
     contrib = model.contributions(m["test"])
     assert contrib.shape == (len(m["test"]), len(small_fold.encoding.columns) + 1)
     np.testing.assert_allclose(contrib.sum(axis=1), model.raw_score(m["test"]), rtol=1e-10)
@@ -192,13 +199,7 @@ def test_logistic_is_calibrated_on_validation_and_its_reasons_follow(small_fold:
     evaluation = evaluate_candidates(fold, [candidate])
     (result,) = evaluation.results
     m = fold.matrices
-    model = LinearChurn.fit(
-        m["train"],
-        fold.y("train", "churn"),
-        list(fold.encoding.columns),
-        fold.encoding.categorical_indices,
-        seed=fold.config.seed,
-    )
+    model = _linear(fold)
     a, b = fit_platt(model.raw_score(m["validation"]), fold.y("validation", "churn"))
     assert result.bundle is not None
     assert result.bundle.platt == pytest.approx((a, b), rel=1e-12)
