@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,34 @@ def fit_ns(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(array.astype("datetime64[ns]"), index=values.index), outside
 
 
+class _Evidence:
+    """Counts and examples that add up over partitions: counts sum, examples concatenate (the
+    first ``MAX_EXAMPLES`` kept), text keeps the first non-empty value."""
+
+    def __add__(self, other: Self) -> Self:
+        summed: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, tuple):
+                summed[f.name] = (mine + theirs)[:MAX_EXAMPLES]
+            elif isinstance(mine, str):
+                summed[f.name] = mine or theirs
+            else:
+                summed[f.name] = mine + theirs
+        return dataclasses.replace(self, **summed)  # type: ignore[type-var]
+
+    def labelled(self, where: str) -> Self:
+        """The same evidence with its examples prefixed by ``where`` (e.g. 'partition 2')."""
+        examples = {
+            f.name: tuple(f"{where} {e}" for e in getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if f.name.endswith("_examples")
+        }
+        return dataclasses.replace(self, **examples)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class DateEvidence:
+class DateEvidence(_Evidence):
     """What a column's non-ISO dates say about day/month order: counts and a few examples.
 
     Counts add up over partitions, so one decision can be taken for a whole table."""
@@ -59,25 +86,6 @@ class DateEvidence:
     day_first_examples: tuple[str, ...] = ()
     month_first_examples: tuple[str, ...] = ()
     ambiguous_examples: tuple[str, ...] = ()
-
-    def __add__(self, other: DateEvidence) -> DateEvidence:
-        return DateEvidence(
-            self.day_first + other.day_first,
-            self.month_first + other.month_first,
-            self.ambiguous + other.ambiguous,
-            (self.day_first_examples + other.day_first_examples)[:MAX_EXAMPLES],
-            (self.month_first_examples + other.month_first_examples)[:MAX_EXAMPLES],
-            (self.ambiguous_examples + other.ambiguous_examples)[:MAX_EXAMPLES],
-        )
-
-    def labelled(self, where: str) -> DateEvidence:
-        """The same evidence with its examples prefixed by ``where`` (e.g. 'partition 2')."""
-        return dataclasses.replace(
-            self,
-            day_first_examples=tuple(f"{where} {e}" for e in self.day_first_examples),
-            month_first_examples=tuple(f"{where} {e}" for e in self.month_first_examples),
-            ambiguous_examples=tuple(f"{where} {e}" for e in self.ambiguous_examples),
-        )
 
 
 def date_evidence(text: pd.Series) -> DateEvidence:
@@ -148,7 +156,7 @@ def decide_day_first(
 
 
 @dataclass(frozen=True)
-class NumberEvidence:
+class NumberEvidence(_Evidence):
     """What a column's numbers with commas say about the decimal mark: counts and examples.
 
     Counts add up over partitions, so one decision can be taken for a whole table."""
@@ -160,26 +168,6 @@ class NumberEvidence:
     thousands_examples: tuple[str, ...] = ()
     ambiguous_examples: tuple[str, ...] = ()
     first_ambiguous: str = ""
-
-    def __add__(self, other: NumberEvidence) -> NumberEvidence:
-        return NumberEvidence(
-            self.comma + other.comma,
-            self.thousands + other.thousands,
-            self.ambiguous + other.ambiguous,
-            (self.comma_examples + other.comma_examples)[:MAX_EXAMPLES],
-            (self.thousands_examples + other.thousands_examples)[:MAX_EXAMPLES],
-            (self.ambiguous_examples + other.ambiguous_examples)[:MAX_EXAMPLES],
-            self.first_ambiguous or other.first_ambiguous,
-        )
-
-    def labelled(self, where: str) -> NumberEvidence:
-        """The same evidence with its examples prefixed by ``where`` (e.g. 'partition 2')."""
-        return dataclasses.replace(
-            self,
-            comma_examples=tuple(f"{where} {e}" for e in self.comma_examples),
-            thousands_examples=tuple(f"{where} {e}" for e in self.thousands_examples),
-            ambiguous_examples=tuple(f"{where} {e}" for e in self.ambiguous_examples),
-        )
 
 
 def number_evidence(text: pd.Series) -> NumberEvidence:
