@@ -15,12 +15,35 @@ import pytest
 
 from tests.helpers import ROOT
 
-PACKAGES = ("features", "model", "training", "serving", "retain")
+PACKAGES = ("core", "features", "model", "training", "serving", "retention", "retain")
 FORBIDDEN = {
-    "features": {"model", "training", "serving", "retain", "lightgbm", "mlflow", "bentoml"},
-    "model": {"training", "serving", "retain", "bentoml"},
-    "training": {"serving", "retain"},
-    "serving": {"training", "retain"},
+    "core": {
+        "features",
+        "model",
+        "training",
+        "serving",
+        "retention",
+        "retain",
+        "lightgbm",
+        "mlflow",
+        "bentoml",
+        "sklearn",
+        "pandas",
+    },
+    "features": {
+        "model",
+        "training",
+        "serving",
+        "retention",
+        "retain",
+        "lightgbm",
+        "mlflow",
+        "bentoml",
+    },
+    "model": {"training", "serving", "retention", "retain", "bentoml"},
+    "training": {"serving", "retention", "retain"},
+    "serving": {"training", "retention", "retain"},
+    "retention": {"training", "retain"},
     "retain": set(),
 }
 
@@ -83,7 +106,7 @@ def test_no_module_switches_the_matplotlib_backend() -> None:
 
 
 def test_top_level_layout_is_in_place() -> None:
-    for name in ("features", "model", "training", "serving", "retain", "experiments", "tests"):
+    for name in (*PACKAGES, "experiments", "tests"):
         assert (ROOT / name).is_dir(), name
     for name in ("bentofile.yaml", "pyproject.toml", "README.md", "Makefile", ".ci/run"):
         assert (ROOT / name).is_file(), name
