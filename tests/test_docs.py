@@ -322,16 +322,52 @@ def test_every_yaml_example_is_a_valid_config(where: str, example: Any) -> None:
     parse_config(raw, source=where)
 
 
+def inline_commands(program: str) -> list[tuple[str, list[str]]]:
+    """Commands of ``program`` quoted in the prose of the hand-written pages (`` `make docs` ``):
+    (page, arguments after the program)."""
+    found = []
+    for page in GUIDES:
+        for span in re.findall(r"`([^`]+)`", prose(page)):
+            tokens = span.split()
+            if len(tokens) > 1 and tokens[0] == program:
+                found.append((str(page.relative_to(ROOT)), tokens[1:]))
+    return found
+
+
 def test_every_make_target_exists() -> None:
     targets = set(re.findall(r"^([a-zA-Z_-]+):", (ROOT / "Makefile").read_text(), flags=re.M))
+    quoted = []
     for page in PAGES:
         for block in code_blocks(page):
             if block.language not in SHELL_LANGUAGES:
                 continue
             for tokens in shell_commands(block):
                 if tokens and tokens[0] == "make":
-                    for target in tokens[1:]:
-                        assert target in targets, f"{block.where}: no make target {target}"
+                    quoted += [(block.where, target) for target in tokens[1:]]
+    quoted += [(where, args[0]) for where, args in inline_commands("make")]
+    assert len(quoted) >= 10
+    for where, target in quoted:
+        assert target in targets, f"{where}: no make target {target}"
+
+
+INLINE = inline_commands("retain")
+
+
+@pytest.mark.parametrize(("where", "args"), INLINE, ids=[" ".join(a) for _, a in INLINE])
+def test_every_retain_command_quoted_in_prose_exists(where: str, args: list[str]) -> None:
+    """A command quoted in a sentence may leave values out (`` `retain package --config` ``), so
+    only its command and option names are checked."""
+    group = cli()
+    if args[0].startswith("-"):
+        names = {name for p in group.get_params(typer.Context(group)) for name in p.opts}
+        assert args[0] in names, f"{where}: `retain` has no option {args[0]}"
+        return
+    command = group.commands.get(args[0])
+    assert command is not None, f"{where}: no command `retain {args[0]}`"
+    options = {name for p in command.params for name in (*p.opts, *p.secondary_opts)}
+    for arg in args[1:]:
+        if arg.startswith("-"):
+            assert arg.split("=", 1)[0] in options, f"{where}: `retain {args[0]}` has no {arg}"
 
 
 def test_the_readme_reads_in_ten_minutes() -> None:
