@@ -2,9 +2,10 @@
 
 Every ``retain`` command line names a command and options the CLI has, and parses; every JSON
 example fits the service's schemas (a score answering an events request carries the reasons those
-events give); every YAML example is a valid experiment config; every ``make`` target exists; every
-relative link resolves; the README stays short and quotes its results table from the files it
-cites. Nothing here trains, serves or reads data: it runs in seconds.
+events give), and the README's requests are the ones the HTTP tests send to a running service;
+every YAML example is a valid experiment config; every ``make`` target exists; every relative link
+resolves; the README stays short and quotes its results table from the files it cites. Nothing
+here trains, serves or reads data: it runs in seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from model.economics import Economics
 from retain.cli import app, register_commands
 from serving.requests import events_to_data
 from serving.schemas import (
+    EXAMPLE_EVENTS_REQUEST,
+    EXAMPLE_IDS_REQUEST,
     CustomerId,
     CustomerInput,
     CustomerScore,
@@ -239,6 +242,14 @@ def test_the_pages_show_requests_to_every_scoring_endpoint() -> None:
 def test_every_curl_body_fits_its_endpoint(where: str, path: str, body: Any) -> None:
     assert path in REQUEST_BODIES, f"{where}: no endpoint {path}; has {sorted(REQUEST_BODIES)}"
     REQUEST_BODIES[path].model_validate(body)
+
+
+def test_the_readme_requests_are_the_ones_the_http_tests_send() -> None:
+    """tests/serving/test_service_http.py sends these constants to a running service, so the
+    README's first two requests are run, not only validated."""
+    readme = {path: body for where, path, body in CURLS if where.startswith("README.md")}
+    assert readme["/score"] == EXAMPLE_EVENTS_REQUEST
+    assert readme["/score_ids"] == EXAMPLE_IDS_REQUEST
 
 
 def score_requests() -> dict[tuple[str, str], CustomerInput]:
