@@ -40,8 +40,9 @@ class BtydParams:
     """A population BTYD fit of one cutoff, as the derivation needs it.
 
     ``bgnbd`` is (r, alpha, a, b) and ``gamma_gamma`` (p, q, v), times in weeks; either is None
-    when its fit was unreliable (or, for Gamma-Gamma, impossible), which empties the columns that
-    need it. ``horizon_days`` is the forecast horizon of the expected purchases and value.
+    only when its fit could not be made (too few buyers, a non-finite parameter), which empties
+    the columns that need it; an unreliable fit gives parameters moved into a sane range instead.
+    ``horizon_days`` is the forecast horizon of the expected purchases and value.
     """
 
     horizon_days: int
@@ -71,7 +72,7 @@ def derive_btyd(summary: np.ndarray, params: BtydParams) -> np.ndarray:
     ``summary`` has the ``BTYD_SUMMARY`` columns in order (days, as the btyd family gives them).
     A row is NaN where the customer has no purchase (T missing), its summary is not a valid one
     (negative, fractional frequency, recency beyond T, or missing values) or the fit the column
-    needs is unreliable. Vectorised: the closed forms run once on the valid rows.
+    needs could not be made. Vectorised: the closed forms run once on the valid rows.
     """
     summary = np.asarray(summary, dtype=np.float64)
     out = np.full((len(summary), len(BTYD_DERIVED_NAMES)), np.nan)
@@ -110,7 +111,7 @@ class BtydMargin:
     """The base margin of a CLV booster that learns a correction to the classic BTYD value.
 
     Per row: ``log(scale * max(btyd_expected_value, floor))``, with ``fallback`` in place of a
-    missing value (no purchase, unreliable fit). The booster's trees add to it; the bundle adds it
+    missing value (no purchase, no fit). The booster's trees add to it; the bundle adds it
     back at prediction, so serving predicts exactly what training evaluated. ``scale`` is a
     recalibration chosen on the validation cutoff (1: none).
     """

@@ -24,6 +24,8 @@ MIN_REPEATERS = 20
 BOUNDARY = (1e-4, 1e4)
 """A fitted BTYD parameter outside this range has run to the edge of what the data can identify:
 the optimiser drove it toward 0 or infinity, and the model's predictions are not to be trusted."""
+NOT_CONVERGED = "the fit did not converge (no sound optimum)"
+"""The reason given for a fit whose result fails ``training.btyd.unsound_reason``."""
 
 
 def probability_no_purchase(bg: BetaGeoFitter, summary: pd.DataFrame, t: float) -> np.ndarray:
@@ -65,7 +67,7 @@ def fit_problems(bg: BetaGeoFitter, gg: GammaGammaFitter | None) -> list[str]:
     """One plain line per unreliable fit (BG/NBD, Gamma-Gamma) saying why; none when sound.
 
     A fit is unreliable when a parameter left ``BOUNDARY`` (the optimiser drove it toward 0
-    or infinity: the data cannot identify it) or the optimiser did not converge.
+    or infinity: the data cannot identify it) or its result is not sound (``converged_``).
     """
     out: list[str] = []
     reasons = bgnbd_problems(bg)
@@ -78,7 +80,7 @@ def fit_problems(bg: BetaGeoFitter, gg: GammaGammaFitter | None) -> list[str]:
 
 
 def bgnbd_problems(bg: BetaGeoFitter) -> list[str]:
-    """Why a BG/NBD fit is unreliable (parameters at the boundary, no convergence); [] if sound."""
+    """Why a BG/NBD fit is unreliable (parameters at the boundary, no sound optimum); [] if sound."""
     reasons = []
     dropout = {k: bg.params_[k] for k in ("a", "b")}
     rate = {k: bg.params_[k] for k in ("r", "alpha")}
@@ -87,7 +89,7 @@ def bgnbd_problems(bg: BetaGeoFitter) -> list[str]:
     if not _inside(rate):
         reasons.append(f"purchase-rate parameters at the boundary ({_show(rate)})")
     if not bg.converged_:
-        reasons.append("the optimiser did not converge")
+        reasons.append(NOT_CONVERGED)
     return reasons
 
 
@@ -95,7 +97,7 @@ def gamma_gamma_problems(gg: GammaGammaFitter) -> list[str]:
     """Why a Gamma-Gamma fit is unreliable; [] if sound."""
     reasons = [] if _inside(gg.params_) else [f"parameters at the boundary ({_show(gg.params_)})"]
     if not gg.converged_:
-        reasons.append("the optimiser did not converge")
+        reasons.append(NOT_CONVERGED)
     return reasons
 
 
@@ -159,8 +161,9 @@ def cutoff_btyd_params(
     """The population fit the BTYD features of one cutoff are derived with, and notes on it.
 
     ``features`` holds the ``btyd`` family of every customer known at the cutoff (data up to
-    the cutoff only). An unreliable BG/NBD fit empties all four features, an unreliable or
-    impossible (under 20 repeat buyers) Gamma-Gamma fit the spend and value; each says so.
+    the cutoff only). An unreliable fit degrades, it does not vanish: its parameters, moved into
+    ``BOUNDARY``, still give every feature, and a note says so. Only a fit that cannot be made
+    (too few buyers or repeat buyers, a non-finite parameter) empties the columns that need it.
     """
     summary = btyd_summary(features)
     where = f"BTYD features at {cutoff.date()}"
@@ -171,11 +174,16 @@ def cutoff_btyd_params(
         ]
     with captured_warnings(where, deprecations=False) as raised:
         bg, gg = fit_population(summary)
-    # non-convergence is said once below, with what it empties
+    # an unsound fit is said once below, with what it does to the features
     notes = [line for line in raised if "ConvergenceWarning" not in line]
+    bgnbd = clipped_params((bg.r_, bg.alpha_, bg.a_, bg.b_))
     bg_reasons = bgnbd_problems(bg)
     if bg_reasons:
-        notes.append(f"{where}: BG/NBD fit unreliable ({'; '.join(bg_reasons)}); all four empty")
+        notes.append(
+            f"{where}: BG/NBD fit unreliable ({'; '.join(bg_reasons)}); "
+            + (DEGRADED if bgnbd is not None else "all four empty")
+        )
+    gamma_gamma = None if gg is None else clipped_params((gg.p_, gg.q_, gg.v_))
     if gg is None:
         notes.append(
             f"{where}: fewer than {MIN_REPEATERS} repeat buyers to fit Gamma-Gamma; "
@@ -185,14 +193,32 @@ def cutoff_btyd_params(
     if gg_reasons:
         notes.append(
             f"{where}: Gamma-Gamma fit unreliable ({'; '.join(gg_reasons)}); "
-            "btyd_expected_spend and btyd_expected_value are empty"
+            + (DEGRADED if gamma_gamma is not None else SPEND_EMPTY)
         )
-    params = BtydParams(
-        horizon_days,
-        None if bg_reasons else (bg.r_, bg.alpha_, bg.a_, bg.b_),
-        None if gg is None or gg_reasons else (gg.p_, gg.q_, gg.v_),
-    )
-    return params, notes
+    return BtydParams(horizon_days, _four(bgnbd), _three(gamma_gamma)), notes
+
+
+DEGRADED = f"the features use its parameters moved into [{BOUNDARY[0]:g}, {BOUNDARY[1]:g}]"
+SPEND_EMPTY = "btyd_expected_spend and btyd_expected_value are empty"
+
+
+def clipped_params(values: tuple[float, ...]) -> tuple[float, ...] | None:
+    """Fitted parameters moved into ``BOUNDARY`` (a poor fit then still ranks customers sensibly),
+    or None when one is not finite and nothing can be derived from the fit."""
+    if not all(np.isfinite(values)):
+        return None
+    low, high = BOUNDARY
+    return tuple(float(min(max(v, low), high)) for v in values)
+
+
+def _four(values: tuple[float, ...] | None) -> tuple[float, float, float, float] | None:
+    """The BG/NBD parameters (r, alpha, a, b) as ``BtydParams`` holds them."""
+    return None if values is None else (values[0], values[1], values[2], values[3])
+
+
+def _three(values: tuple[float, ...] | None) -> tuple[float, float, float] | None:
+    """The Gamma-Gamma parameters (p, q, v) as ``BtydParams`` holds them."""
+    return None if values is None else (values[0], values[1], values[2])
 
 
 def last_period_spend(

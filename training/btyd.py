@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,13 @@ GAMMA_GAMMA_COLUMNS: tuple[str, ...] = ("frequency", "recency", "T", "monetary_v
 # Parameters are optimised as logs; these bounds (about 2e-9 .. 5e8) keep exp() finite while
 # being far outside any plausible estimate.
 _LOG_BOUND = 20.0
+GRADIENT_TOL = 1e-6
+"""Largest gradient entry of the mean objective (per log-parameter, relative to max(1, |value|))
+that a sound fit may leave: moving a parameter by 1% then changes the mean log-likelihood per
+customer by under 1e-8. The optimiser's own flag is not used: it varies with the BLAS kernel."""
+RESTARTS = 3
+"""Seeded extra starts tried when neither L-BFGS-B nor its Nelder-Mead rescue gives a sound fit."""
+RESTART_SEED = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,20 +175,96 @@ def _aggregate(rows: FloatArray) -> tuple[FloatArray, FloatArray]:
     return uniq, counts.astype(np.float64)
 
 
+class FitOutcome(NamedTuple):
+    """What :func:`_minimize_log_params` found: the best log-parameters and whether they are sound.
+
+    ``sound`` is the judgement of the result itself (see :func:`unsound_reason`), never the
+    optimiser's own success flag, which for a flat optimum varies with the CPU's BLAS kernel;
+    ``optimiser_success`` keeps that flag for diagnosis only.
+    """
+
+    log_params: FloatArray
+    n_iter: int
+    sound: bool
+    reason: str
+    optimiser_success: bool
+
+
+def unsound_reason(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]], log_params: FloatArray
+) -> str:
+    """Why an optimum of a mean objective over log-parameters is not sound; '' when it is.
+
+    Sound means: the objective and its gradient are finite, no parameter is pinned at the
+    optimiser's bounds (about 2e-9 or 5e8: run off to 0 or infinity), and every gradient entry is
+    at most ``GRADIENT_TOL`` times max(1, |objective|), so no step can still improve the mean
+    log-likelihood per customer by a visible amount.
+    """
+    value, grad = objective(log_params)
+    if not (np.isfinite(value) and np.all(np.isfinite(grad)) and np.all(np.isfinite(log_params))):
+        return "the log-likelihood or its gradient is not finite"
+    if np.any(np.abs(log_params) >= _LOG_BOUND * (1.0 - 1e-9)):
+        return "a parameter ran to the optimiser's bound (toward 0 or infinity)"
+    largest = float(np.max(np.abs(grad)))
+    if largest > GRADIENT_TOL * max(1.0, abs(value)):
+        return f"the gradient at the solution is not small (largest entry {largest:.2g})"
+    return ""
+
+
 def _minimize_log_params(
     objective: Callable[[FloatArray], tuple[float, FloatArray]],
     x0: FloatArray,
     tol: float,
     max_iter: int,
     model: str,
-) -> tuple[FloatArray, int, bool]:
-    """Minimise a smooth objective over log-parameters: L-BFGS-B, Nelder-Mead rescue if needed.
+) -> FitOutcome:
+    """Minimise a smooth objective over log-parameters and judge the result, not the flag.
 
-    BLAS is limited to one thread: L-BFGS-B's tiny vector operations gain nothing from threads,
-    and on a busy machine OpenBLAS thread hand-offs made a 10 ms fit take over 100 ms.
+    L-BFGS-B from ``x0``; if its result is not sound, a Nelder-Mead rescue then a polish; if that
+    is not sound either, ``RESTARTS`` seeded starts around ``x0``, keeping the lowest objective.
+    A ConvergenceWarning says when even the best result is not sound. BLAS is limited to one
+    thread: L-BFGS-B's tiny vector operations gain nothing from threads, and on a busy machine
+    OpenBLAS thread hand-offs made a 10 ms fit take over 100 ms.
     """
     with threadpool_limits(limits=1, user_api="blas"):
-        return _minimize_log_params_unthreaded(objective, x0, tol, max_iter, model)
+        outcome = _minimize_log_params_unthreaded(objective, x0, tol, max_iter)
+    if not outcome.sound:
+        warnings.warn(
+            f"{model} fit did not converge: {outcome.reason}", ConvergenceWarning, stacklevel=3
+        )
+    return outcome
+
+
+def _lbfgsb(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]],
+    x0: FloatArray,
+    tol: float,
+    max_iter: int,
+) -> tuple[FloatArray, int, bool]:
+    """One bounded L-BFGS-B run: (log-parameters, iterations, the optimiser's success flag)."""
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
+    options = {"maxiter": max_iter, "ftol": 1e-15, "gtol": tol}
+    res = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
+    return np.asarray(res.x, dtype=np.float64), int(res.nit), bool(res.success)
+
+
+def _nelder_mead_rescue(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]],
+    x0: FloatArray,
+    tol: float,
+    max_iter: int,
+) -> tuple[FloatArray, int, bool]:
+    """A derivative-free pass then an L-BFGS-B polish: gets L-BFGS-B off a flat ridge."""
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
+    nm = minimize(
+        lambda z: objective(z)[0],
+        x0,
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={"maxiter": max_iter * len(x0), "xatol": 1e-10, "fatol": 1e-14},
+    )
+    log_params, n_iter, success = _lbfgsb(objective, np.asarray(nm.x), tol, max_iter)
+    return log_params, int(nm.nit) + n_iter, success
 
 
 def _minimize_log_params_unthreaded(
@@ -189,30 +272,36 @@ def _minimize_log_params_unthreaded(
     x0: FloatArray,
     tol: float,
     max_iter: int,
-    model: str,
-) -> tuple[FloatArray, int, bool]:
-    """Body of :func:`_minimize_log_params`."""
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
-    options = {"maxiter": max_iter, "ftol": 1e-15, "gtol": tol}
-    res = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
-    n_iter = int(res.nit)
-    if not res.success:
-        # L-BFGS-B can stall on a flat ridge; a derivative-free pass then a polish usually fixes it.
-        nm = minimize(
-            lambda z: objective(z)[0],
-            res.x,
-            method="Nelder-Mead",
-            bounds=bounds,
-            options={"maxiter": max_iter * len(x0), "xatol": 1e-10, "fatol": 1e-14},
-        )
-        res = minimize(objective, nm.x, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
-        n_iter += int(nm.nit) + int(res.nit)
-    converged = bool(res.success)
-    if not converged:
-        warnings.warn(
-            f"{model} fit did not converge: {res.message}", ConvergenceWarning, stacklevel=4
-        )
-    return np.asarray(res.x, dtype=np.float64), n_iter, converged
+) -> FitOutcome:
+    """Body of :func:`_minimize_log_params`, without the warning."""
+    log_params, n_iter, success = _lbfgsb(objective, x0, tol, max_iter)
+    reason = unsound_reason(objective, log_params)
+    if not reason:
+        return FitOutcome(log_params, n_iter, True, "", success)
+    tried = [(log_params, success)]
+    log_params, used, success = _nelder_mead_rescue(objective, log_params, tol, max_iter)
+    n_iter += used
+    reason = unsound_reason(objective, log_params)
+    if not reason:
+        return FitOutcome(log_params, n_iter, True, "", success)
+    tried.append((log_params, success))
+    rng = np.random.default_rng(RESTART_SEED)
+    for _ in range(RESTARTS):
+        start = np.clip(x0 + rng.normal(0.0, 1.0, len(x0)), -_LOG_BOUND, _LOG_BOUND)
+        log_params, used, success = _lbfgsb(objective, start, tol, max_iter)
+        n_iter += used
+        tried.append((log_params, success))
+    best, success = min(tried, key=lambda pair: _objective_or_inf(objective, pair[0]))
+    reason = unsound_reason(objective, best)
+    return FitOutcome(best, n_iter, not reason, reason, success)
+
+
+def _objective_or_inf(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]], log_params: FloatArray
+) -> float:
+    """The objective at ``log_params``, +inf where it is not finite (so it never wins a min)."""
+    value = float(objective(log_params)[0])
+    return value if np.isfinite(value) else np.inf
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,7 +436,9 @@ class BetaGeoFitter(BaseEstimator):
     n_iter_ : int
         Optimiser iterations used.
     converged_ : bool
-        Whether the optimiser reported success (a ConvergenceWarning is raised otherwise).
+        Whether the fit is sound by its result (``unsound_reason``: finite likelihood, no
+        parameter at the optimiser's bounds, gradient small), not by the optimiser's flag; a
+        ConvergenceWarning is raised otherwise.
     n_customers_ : int
         Number of training rows.
     """
@@ -377,10 +468,9 @@ class BetaGeoFitter(BaseEstimator):
         def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
             return _bgnbd_objective(log_params, x, t_x, big_t, weights, penalizer)
 
-        log_params, self.n_iter_, self.converged_ = _minimize_log_params(
-            objective, x0, float(self.tol), int(self.max_iter), "BG/NBD"
-        )
-        params = np.exp(log_params)
+        outcome = _minimize_log_params(objective, x0, float(self.tol), int(self.max_iter), "BG/NBD")
+        self.n_iter_, self.converged_ = outcome.n_iter, outcome.sound
+        params = np.exp(outcome.log_params)
         self.r_, self.alpha_, self.a_, self.b_ = (float(v) for v in params)
         self.params_ = {"r": self.r_, "alpha": self.alpha_, "a": self.a_, "b": self.b_}
         self.log_likelihood_ = float(weights @ _bgnbd_loglik(params, x, t_x, big_t)[0])
@@ -505,7 +595,7 @@ class GammaGammaFitter(BaseEstimator):
     n_iter_ : int
         Optimiser iterations used.
     converged_ : bool
-        Whether the optimiser reported success.
+        Whether the fit is sound by its result (``unsound_reason``), not by the optimiser's flag.
     n_customers_ : int
         Number of customers used in the fit (frequency > 0 and monetary_value > 0).
     """
@@ -541,10 +631,11 @@ class GammaGammaFitter(BaseEstimator):
         def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
             return _gamma_gamma_objective(log_params, x, m, weights, penalizer)
 
-        log_params, self.n_iter_, self.converged_ = _minimize_log_params(
+        outcome = _minimize_log_params(
             objective, x0, float(self.tol), int(self.max_iter), "Gamma-Gamma"
         )
-        params = np.exp(log_params)
+        self.n_iter_, self.converged_ = outcome.n_iter, outcome.sound
+        params = np.exp(outcome.log_params)
         self.p_, self.q_, self.v_ = (float(v) for v in params)
         self.params_ = {"p": self.p_, "q": self.q_, "v": self.v_}
         self.log_likelihood_ = float(weights @ _gamma_gamma_loglik(params, x, m)[0])

@@ -1,7 +1,9 @@
-"""The derived BTYD features: point-in-time, equal to the fitters, empty where unreliable."""
+"""The derived BTYD features: point-in-time, equal to the fitters, degraded where unreliable."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ from tests.features.tables import load_rows, stamp
 from training.baselines import cutoff_btyd_params
 from training.btyd import BetaGeoFitter, GammaGammaFitter
 
-PROPERTY = settings(max_examples=20, deadline=None, database=None)
+PROPERTY = settings(max_examples=20, deadline=timedelta(seconds=20), database=None)
 HORIZON = 90
 BASE_IDS = [f"b{i:02d}" for i in range(80)]
 NEW_IDS = ["n0", "n1", "n2"]
@@ -71,14 +73,21 @@ later_rows = st.lists(
 )
 
 
-@PROPERTY
-@given(cutoff_day=st.sampled_from([200, 240, 280, 320]), later=later_rows)
-def test_events_after_the_cutoff_never_change_the_btyd_features(
-    cutoff_day: int, later: list[dict[str, Any]]
-) -> None:
+CUTOFF_DAYS = (200, 240, 280, 320)
+
+
+@cache
+def base_btyd_at(cutoff_day: int) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The BTYD features of the base history up to ``cutoff_day``, computed once per cutoff."""
     cutoff = pd.Timestamp(stamp(cutoff_day)[:10])
     before = [r for r in BASE if pd.Timestamp(r["timestamp"]) < cutoff + pd.Timedelta(days=1)]
-    extra = [
+    features, notes = btyd_at(before, cutoff)
+    return features, tuple(notes)
+
+
+def _later(cutoff_day: int, later: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Generated rows as transactions ``offset`` days after the cutoff."""
+    return [
         {
             "customer_id": r["customer_id"],
             "timestamp": stamp(cutoff_day + r["offset"], 9),
@@ -86,11 +95,40 @@ def test_events_after_the_cutoff_never_change_the_btyd_features(
         }
         for r in later
     ]
-    expected, notes = btyd_at(before, cutoff)
-    got, got_notes = btyd_at(before + extra, cutoff)
+
+
+@pytest.mark.parametrize("cutoff_day", CUTOFF_DAYS)
+def test_the_base_history_gives_sound_fits_and_every_feature(cutoff_day: int) -> None:
+    # the precondition of the property below, checked once per cutoff rather than per example
+    features, notes = base_btyd_at(cutoff_day)
+    assert notes == ()
+    assert len(features) > 40
+    assert features.notna().all().all()
+
+
+@PROPERTY
+@given(cutoff_day=st.sampled_from(CUTOFF_DAYS), later=later_rows)
+def test_events_after_the_cutoff_never_change_the_btyd_features(
+    cutoff_day: int, later: list[dict[str, Any]]
+) -> None:
+    expected, notes = base_btyd_at(cutoff_day)
+    cutoff = pd.Timestamp(stamp(cutoff_day)[:10])
+    before = [r for r in BASE if pd.Timestamp(r["timestamp"]) < cutoff + pd.Timedelta(days=1)]
+    got, got_notes = btyd_at(before + _later(cutoff_day, later), cutoff)
     pd.testing.assert_frame_equal(got, expected)
-    assert got_notes == notes
-    assert expected.notna().all().all()  # the fit is sound: the property is not vacuous
+    assert tuple(got_notes) == notes
+
+
+def test_the_same_events_before_the_cutoff_do_change_the_btyd_features() -> None:
+    # the property above can fail: moved 30 days earlier, the same rows change the features
+    rows = [{"customer_id": c, "offset": 1, "amount": 25.0} for c in (*BASE_IDS[:5], "n0")]
+    expected, _ = base_btyd_at(240)
+    cutoff = pd.Timestamp(stamp(240)[:10])
+    before = [r for r in BASE if pd.Timestamp(r["timestamp"]) < cutoff + pd.Timedelta(days=1)]
+    got, _ = btyd_at(before + _later(240 - 31, rows), cutoff)
+    assert "n0" in got.index
+    assert "n0" not in expected.index
+    assert not np.allclose(got.loc[expected.index], expected)
 
 
 def _simulated_summary(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -133,7 +171,7 @@ def test_closed_forms_equal_the_fitters_predictions() -> None:
     np.testing.assert_array_equal(got[:, 3], gg.expected_spend(bg, weeks, horizon))
 
 
-def test_unreliable_fit_gives_empty_columns_and_a_note() -> None:
+def test_a_degenerate_bgnbd_fit_degrades_with_a_note_instead_of_emptying() -> None:
     # nobody ever repeats: the purchase rate runs to the boundary, Gamma-Gamma has no data
     summary = pd.DataFrame(
         {
@@ -144,11 +182,41 @@ def test_unreliable_fit_gives_empty_columns_and_a_note() -> None:
         }
     )
     params, notes = cutoff_btyd_params(summary, HORIZON, pd.Timestamp("2024-01-31"))
-    assert params == BtydParams(HORIZON, None, None)
+    assert params.bgnbd is not None
+    assert params.gamma_gamma is None
+    assert all(1e-4 <= v <= 1e4 for v in params.bgnbd)
     assert notes[0].startswith("BTYD features at 2024-01-31: BG/NBD fit unreliable")
     assert "purchase-rate parameters at the boundary" in notes[0]
+    assert notes[0].endswith("the features use its parameters moved into [0.0001, 10000]")
     assert "fewer than 20 repeat buyers" in notes[1]
-    assert np.isnan(derive_btyd(summary.to_numpy(), params)).all()
+    got = derive_btyd(summary.to_numpy(), params)
+    assert np.isfinite(got[:, :2]).all()
+    np.testing.assert_array_equal(got[:, 0], 1.0)  # no repeat purchase: nobody has dropped out
+    assert np.isnan(got[:, 2:]).all()  # no repeat spend at all: nothing to derive spend from
+
+
+def test_degenerate_bgnbd_and_gamma_gamma_fits_still_give_every_feature() -> None:
+    # everyone buys every week (nobody drops out: a -> 0) and always spends 25 (no spread
+    # between customers): both fits are unreliable, every feature is still there, ordered
+    rng = np.random.default_rng(0)
+    age = rng.integers(200, 400, 400).astype(float)
+    summary = pd.DataFrame(
+        {
+            "btyd_frequency": np.floor(age / 7),
+            "btyd_recency": age,
+            "btyd_T": age,
+            "btyd_monetary_value": np.full(400, 25.0),
+        }
+    )
+    params, notes = cutoff_btyd_params(summary, HORIZON, pd.Timestamp("2024-01-31"))
+    assert notes[0].startswith("BTYD features at 2024-01-31: BG/NBD fit unreliable (dropout")
+    assert notes[0].endswith("the features use its parameters moved into [0.0001, 10000]")
+    got = derive_btyd(summary.to_numpy(), params)
+    assert np.isfinite(got).all()
+    # more purchases over the same age never lowers the expected purchases
+    order = np.lexsort((summary["btyd_frequency"], summary["btyd_T"]))
+    same_age = np.diff(summary["btyd_T"].to_numpy()[order]) == 0
+    assert np.all(np.diff(got[order, 1])[same_age] >= 0)
 
 
 def test_without_gamma_gamma_only_spend_and_value_are_empty() -> None:

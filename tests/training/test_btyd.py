@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from training.btyd import (
     GammaGammaFitter,
     _bgnbd_objective,
     _gamma_gamma_objective,
+    _minimize_log_params,
+    unsound_reason,
 )
 
 CDNOW_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cdnow"
@@ -487,6 +490,69 @@ def test_non_convergence_warns() -> None:
     with pytest.warns(ConvergenceWarning, match="BG/NBD fit did not converge"):
         model = BetaGeoFitter(max_iter=1).fit(data)
     assert not model.converged_
+
+
+def test_a_sound_result_is_accepted_whatever_the_optimisers_flag() -> None:
+    # started at the optimum with one iteration allowed, L-BFGS-B stops on its iteration limit
+    # and reports failure; the result is the optimum all the same, and the check says so
+    data = simulate_bgnbd(500, 0.4, 3.0, 0.9, 2.0, seed=4)
+    reference = BetaGeoFitter().fit(data)
+    x, t_x, big_t = data.to_numpy().T
+
+    def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
+        return _bgnbd_objective(z, x, t_x, big_t, np.ones(len(x)), 0.0)
+
+    start = np.log(list(reference.params_.values()))
+    outcome = _minimize_log_params(objective, start, 1e-14, 1, "BG/NBD")
+    assert not outcome.optimiser_success
+    assert outcome.sound
+    assert outcome.reason == ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = BetaGeoFitter(
+            tol=1e-14, max_iter=1, initial_params=list(reference.params_.values())
+        )
+        model.fit(data)
+    assert model.converged_
+    np.testing.assert_allclose(
+        list(model.params_.values()), list(reference.params_.values()), rtol=1e-6
+    )
+    assert model.log_likelihood_ >= reference.log_likelihood_ - 1e-6
+
+
+def test_the_result_check_names_what_is_wrong() -> None:
+    def bowl(z: np.ndarray) -> tuple[float, np.ndarray]:
+        return float(z @ z), 2.0 * z
+
+    assert unsound_reason(bowl, np.zeros(2)) == ""
+    assert unsound_reason(bowl, np.full(2, 1e-7)) == ""  # gradient 2e-7 <= 1e-6
+    assert "not small" in unsound_reason(bowl, np.full(2, 1e-3))
+    assert "bound" in unsound_reason(bowl, np.array([0.0, -20.0]))
+    assert "not finite" in unsound_reason(bowl, np.array([0.0, np.nan]))
+
+
+def _slope_to_the_bound(z: np.ndarray) -> tuple[float, np.ndarray]:
+    """A well at z = 1 (value about -1) beside a gentle slope down to the lower bound (-0.01)."""
+    well = np.exp(-((z - 1.0) ** 2))
+    value = float(np.sum(-well + 0.01 * np.tanh(z + 10.0)))
+    return value, 2.0 * (z - 1.0) * well + 0.01 / np.cosh(z + 10.0) ** 2
+
+
+def test_a_result_at_the_bound_is_rejected_and_the_seeded_restarts_find_the_well() -> None:
+    # from -3.5 L-BFGS-B slides to the bound and reports success; that result is not sound,
+    # and the seeded starts around -3.5 reach the well, the same on every run
+    first = _minimize_log_params(_slope_to_the_bound, np.full(1, -3.5), 1e-12, 100, "test")
+    again = _minimize_log_params(_slope_to_the_bound, np.full(1, -3.5), 1e-12, 100, "test")
+    assert first.sound
+    np.testing.assert_allclose(first.log_params, [1.0], atol=1e-6)
+    np.testing.assert_array_equal(first.log_params, again.log_params)
+
+
+def test_a_fit_no_start_makes_sound_warns_and_keeps_its_best_result() -> None:
+    with pytest.warns(ConvergenceWarning, match="test fit did not converge: a parameter ran"):
+        outcome = _minimize_log_params(_slope_to_the_bound, np.full(1, -5.0), 1e-12, 100, "test")
+    assert not outcome.sound
+    np.testing.assert_array_equal(outcome.log_params, [-20.0])
 
 
 def test_penalizer_shrinks_parameters() -> None:
