@@ -18,18 +18,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
+from core.engines import DaskConfig, Engine
+from core.sources import DataConfig, is_url
 from features.build import CUTOFF, build_features
 from features.labels import LabelReport
 from features.loading import CustomerData, TableReport, load_data
 from features.prepare import PreparedData
 from features.snapshots import build_snapshots
-from features.sources import DataConfig, is_url
-
-Engine = Literal["pandas", "dask"]
 
 
 class PandasEngine:
@@ -89,8 +88,6 @@ class DaskEngine:
         scheduler: str | None = None,
         progress: bool = True,
     ) -> None:
-        from features.dask_engine import DaskConfig
-
         self.settings: DaskConfig = settings or DaskConfig()
         self.default_work_dir = work_dir
         self.scheduler = scheduler
@@ -244,8 +241,7 @@ def read_engine_section(path: Path) -> tuple[Engine, Any]:
     import yaml
     from pydantic import ValidationError
 
-    from features.dask_engine import DaskConfig
-    from features.errors import ConfigError
+    from core.errors import ConfigError
 
     raw = yaml.safe_load(path.read_text()) if path.exists() else {}
     raw = raw if isinstance(raw, dict) else {}

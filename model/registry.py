@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from features.errors import RetainError
+from core.errors import RetainError
 from model.bundle import ModelBundle
 from model.settings import disable_telemetry, retain_home
 
@@ -37,7 +37,7 @@ def names_in_config(path: Path) -> dict[str, str]:
     """The registered churn and CLV names an experiment config's ``registry`` section gives."""
     import yaml
 
-    from features.errors import ConfigError
+    from core.errors import ConfigError
 
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")

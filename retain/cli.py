@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import click
 import typer
 
-from features.errors import RetainError
+from core.errors import RetainError
 from model.cli_options import Engine, Scheduler
 from model.settings import disable_telemetry
 
@@ -145,10 +145,10 @@ def features_command(
         raise RetainError("give --list, or both --config and --as-of (see retain features --help)")
     import pandas as pd
 
+    from core.errors import CutoffError
+    from core.sources import read_data_section
     from features.build import build_features
-    from features.errors import CutoffError
     from features.loading import load_data, raise_if_unclean
-    from features.sources import read_data_section
 
     try:
         day = pd.Timestamp(as_of)
@@ -218,9 +218,9 @@ def _snapshot_features(data_config: Any, as_of: str, out: Path, *, strict: bool)
     on the whole table (training infers on its training table and stores that schema)."""
     import pandas as pd
 
+    from core.schema import AS_OF, CUSTOMER_ID
     from features.labelled import infer_schema, labelled_features, load_snapshots
     from features.loading import raise_if_unclean
-    from features.schema import AS_OF, CUSTOMER_ID
 
     if data_config.transactions is not None:
         raise RetainError(

@@ -18,15 +18,15 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
+from core.economics import read_economics
+from core.errors import ConfigError, CutoffError
+from core.schema import ATTRIBUTE_PREFIX
+from core.sources import read_data_section
 from features.build import build_features
-from features.errors import ConfigError, CutoffError
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
 from features.readings import future_after
-from features.schema import ATTRIBUTE_PREFIX
-from features.sources import read_data_section
-from model.economics import read_economics
 from model.settings import test_hook
 from serving.files import (
     fsync_dir,

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from core.errors import CutoffError
+from core.sources import read_data_section
 from features.build import build_features
-from features.errors import CutoffError
 from features.labels import active_at
 from features.prepare import PreparedData, to_day
-from features.sources import read_data_section
 from serving.batch import (
     SCORES_PARTS,
     ScoreRun,

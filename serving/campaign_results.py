@@ -30,15 +30,15 @@ import pandas as pd
 import yaml
 from scipy import stats
 
+from core.economics import Economics, read_economics
+from core.errors import ConfigError, DataValidationError
+from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
+from core.sources import read_data_section
 from features.build import build_features
-from features.errors import ConfigError, DataValidationError
 from features.labelled import CHURN, load_snapshots
 from features.loading import load_data, parse_numbers
 from features.prepare import PreparedData, from_day, prepare
-from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
-from features.sources import read_data_section
 from features.treatments import campaign_assignments, load_treatments, snapshot_campaign_id
-from model.economics import Economics, read_economics
 from serving.ledger import Ledger
 
 Z95 = float(stats.norm.ppf(0.975))

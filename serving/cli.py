@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from features.errors import RetainError
+from core.errors import RetainError
 from model.cli_options import Engine, Scheduler, TrackingUri
 from model.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
 
@@ -59,7 +59,7 @@ def package_command(
     score` compute value at risk with the same gross margin and show the same currency.
     """
     use_local_bentoml_home()
-    from model.economics import read_economics
+    from core.economics import read_economics
     from model.registry import CHAMPION, DEFAULT_NAMES, names_in_config
     from serving.store import package
     from serving.uplift_store import package_uplift, uplift_name_in_config
@@ -268,7 +268,7 @@ def campaign_command(
     expected gain, action, reasons, rank), the expected profit curve, and records the campaign
     and both arms in the campaign ledger (`retain campaigns` lists it).
     """
-    from model.economics import Economics, read_economics
+    from core.economics import Economics, read_economics
     from serving.campaign import CampaignParams, plan_campaign, scored_economics
     from serving.ledger import Ledger
 

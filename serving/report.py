@@ -25,15 +25,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import ValidationError
 
-from features.errors import DataValidationError
+from core.economics import Economics
+from core.errors import DataValidationError
+from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
+from core.sources import read_data_section
 from features.labelled import CHURN, LabelledTable, load_snapshots
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import PreparedData, prepare, to_day
-from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
-from features.sources import read_data_section
 from model.card import CalibrationCurve, GainCurve, ModelCard
-from model.economics import Economics
 from serving.at_risk import AtRisk, at_risk_accounts, risk_raising_labels, summarise_at_risk
 from serving.batch import CARDS
 from serving.campaign import CAMPAIGN_JSON, SCORES_GENERATION, CampaignParams, plan, plot_curve

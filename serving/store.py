@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.errors import RetainError
+from core.economics import Economics
+from core.errors import RetainError
 from model.bundle import ModelBundle
-from model.economics import Economics
 from model.registry import (
     CHAMPION,
     DEFAULT_NAMES,
@@ -41,7 +41,7 @@ def version_label(metadata: dict[str, Any], kind: str) -> str:
 
 
 ECONOMICS = "economics"
-"""Metadata key of the economics (``model.economics``) ``retain package --config`` recorded."""
+"""Metadata key of the economics (``core.economics``) ``retain package --config`` recorded."""
 
 
 def packaged_economics(metadata: dict[str, Any]) -> Economics:

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from features.errors import ConfigError, RetainError
-from features.schema import CUSTOMER_ID
+from core.errors import ConfigError, RetainError
+from core.schema import CUSTOMER_ID
 from model.registry import CHAMPION, configure_tracking, version_by_alias
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
 from serving.store import (

@@ -79,10 +79,10 @@ def trained(
     The config's economics (pounds, a 40% gross margin) are packaged with the models, as
     `retain package --config` does, so value at risk is checked against a margin that is not 1.
     """
-    from model.economics import read_economics
+    from core.config import load_config
+    from core.economics import read_economics
     from serving.batch import score_base
     from serving.store import package
-    from training.config import load_config
     from training.pipeline import train
 
     config = write_config(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from features.errors import ConfigError
+from core.errors import ConfigError
 from model.cli_options import Engine, Scheduler, TrackingUri
 
 
@@ -45,7 +45,7 @@ def train_command(
     With engine: dask (or --engine dask) the snapshots are built per customer partition on a
     Dask cluster, then training proceeds in memory on the customer-level table, as with pandas.
     """
-    from training.config import load_config
+    from core.config import load_config
     from training.fit_notes import captured_warnings
     from training.pipeline import train
 
@@ -135,7 +135,7 @@ def _names(config: Path | None, names: list[str] | None) -> list[str]:
     if names:
         return names
     if config is not None:
-        from training.config import load_config
+        from core.config import load_config
 
         cfg = load_config(config)
         return [cfg.registry.churn, cfg.registry.clv, cfg.registry.uplift]

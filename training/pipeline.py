@@ -18,15 +18,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from core.config import ExperimentConfig
+from core.schema import CUSTOMER_ID
 from features.build import CUTOFF, build_features
-from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
 from model.registry import configure_tracking, load_version, version_by_alias
 from model.settings import test_hook
 from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
-from training.config import ExperimentConfig
 from training.crossval import add_cross_validation
 from training.dataset import TrainingData, load_training_data
 from training.evaluation import (

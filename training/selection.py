@@ -21,8 +21,8 @@ from typing import get_args
 
 import numpy as np
 
+from core.config import ExperimentConfig, ServableChurn, ServableClv
 from model.card import Task
-from training.config import ExperimentConfig, ServableChurn, ServableClv
 from training.evaluation import ModelResult
 from training.metrics import LOWER_IS_BETTER, EMPCParams, metric_function, paired_bootstrap
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.errors import ConfigError, DataValidationError
+from core.sources import DataConfig, TableSource
 from features.dask_engine import customer_partition, read_partitioned
 from features.engine import read_engine_section
-from features.errors import ConfigError, DataValidationError
-from features.sources import DataConfig, TableSource
 
 
 def test_defaults_to_pandas_and_resolves_the_work_dir(tmp_path: Path) -> None:
@@ -61,10 +61,11 @@ def labelled_data(tmp_path: Path) -> dict[str, object]:
 
 
 def test_a_labelled_table_on_dask_is_refused_with_the_alternative(tmp_path: Path) -> None:
-    from features.dask_engine import LABELLED_ON_DASK, load_partitioned
-    from features.sources import DataConfig
+    from core.config import parse_config
+    from core.engines import LABELLED_ON_DASK
+    from core.sources import DataConfig
+    from features.dask_engine import load_partitioned
     from serving.batch_dask import score_base_dask
-    from training.config import parse_config
 
     data = labelled_data(tmp_path)
     reason = "no history to partition; it is read whole in memory by engine: pandas, so set engine: pandas"
@@ -90,8 +91,8 @@ ORDERS = "customer_id,timestamp,amount\na,2024-01-01,1.5\nb,2024-02-01,2\na,2024
 def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -> None:
     import fsspec
 
+    from core.sources import read_data_section
     from features.loading import load_data
-    from features.sources import read_data_section
 
     local = tmp_path / "orders.csv"
     local.write_text(ORDERS)
@@ -130,7 +131,7 @@ def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -
 def test_a_url_without_its_filesystem_package_names_the_key_and_package(
     tmp_path: Path, url: str, message: str
 ) -> None:
-    from features.sources import read_data_section
+    from core.sources import read_data_section
 
     config = tmp_path / "c.yaml"
     config.write_text(f"data:\n  transactions: {{path: '{url}'}}\n")

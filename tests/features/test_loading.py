@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.errors import ConfigError, DataValidationError
+from core.errors import ConfigError, DataValidationError
+from core.schema import CUSTOMERS, INTERACTIONS, SUBSCRIPTIONS, TRANSACTIONS
+from core.sources import DataConfig, TableSource, read_data_section
 from features.loading import (
     MAX_EXAMPLES,
     load_data,
@@ -22,8 +24,6 @@ from features.loading import (
     raise_if_unclean,
     validate_table,
 )
-from features.schema import CUSTOMERS, INTERACTIONS, SUBSCRIPTIONS, TRANSACTIONS
-from features.sources import DataConfig, TableSource, read_data_section
 
 
 def _tx(**columns: list[object]) -> pd.DataFrame:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import ConfigError
-from model.economics import Economics, read_economics
+from core.economics import Economics, read_economics
+from core.errors import ConfigError
 
 
 def test_money_puts_the_symbol_or_code_and_the_sign_first() -> None:

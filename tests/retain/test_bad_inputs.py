@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.errors import CutoffError
+from core.errors import CutoffError
+from core.sources import read_data_section
 from features.loading import load_data
-from features.sources import read_data_section
 from tests.helpers import ROOT
 
 RETAIN = str(Path(sys.executable).parent / "retain")

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import CutoffError
+from core.errors import CutoffError
+from core.sources import read_data_section
 from features.loading import load_data
 from features.prepare import prepare
-from features.sources import read_data_section
 from serving.batch import resolve_as_of, score_base
 from serving.scorer import Scorer
 from tests.conftest import TrainedProject

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import ConfigError
-from model.economics import Economics
+from core.economics import Economics
+from core.errors import ConfigError
 from serving.batch import check_economics
 from serving.store import ECONOMICS, packaged_economics
 from tests.serving.support import tiny_scorer

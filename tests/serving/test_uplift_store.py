@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import ConfigError
+from core.errors import ConfigError
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
 from serving.uplift_store import PackagedUplift, uplift_name_in_config, with_uplift

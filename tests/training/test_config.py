@@ -7,9 +7,9 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from features.errors import ConfigError
+from core.config import ExperimentConfig, load_config, parse_config
+from core.errors import ConfigError
 from tests.helpers import ROOT
-from training.config import ExperimentConfig, load_config, parse_config
 
 MINIMAL = {"name": "x", "data": {"transactions": {"path": "tx.csv"}}}
 

@@ -15,8 +15,8 @@ from zoneinfo import available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from features.errors import ConfigError
-from features.schema import TABLES, TableSpec
+from core.errors import ConfigError
+from core.schema import TABLES, TableSpec
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 """A path with a protocol (s3://, gs://, memory://, file://): read through fsspec."""

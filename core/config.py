@@ -13,12 +13,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.catalogue import FAMILIES
-from features.dask_engine import LABELLED_ON_DASK, DaskConfig
-from features.engine import Engine
-from features.errors import ConfigError
-from features.sources import DataConfig
-from model.economics import Economics
+from core.economics import Economics
+from core.engines import LABELLED_ON_DASK, DaskConfig, Engine
+from core.errors import ConfigError
+from core.families import FAMILIES
+from core.sources import DataConfig
 
 ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
 ServableChurn = Literal["lightgbm", "logistic"]
