@@ -7,11 +7,14 @@ never silently falls back to a default. Relative data paths are relative to the 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from core.economics import Economics
 from core.engines import LABELLED_ON_DASK, DaskConfig, Engine
@@ -31,6 +34,9 @@ ServableClv = Literal["lightgbm", "lightgbm_btyd"]
 SERVABLE_CLV: tuple[ServableClv, ...] = ("lightgbm_btyd", "lightgbm")
 """In the default order of preference on a validation tie: the correction to the classic model
 first (with no trees it is BG/NBD x Gamma-Gamma itself)."""
+
+
+T = TypeVar("T")
 
 
 class _Frozen(BaseModel):
@@ -218,13 +224,56 @@ class ClvConfig(_Frozen):
 
 
 class EmpcConfig(_Frozen):
-    """EMPC parameters (Verbraken et al. 2013 defaults)."""
+    """EMPC parameters (Verbraken et al. 2013 defaults); its costs are ``economics.offer_cost``
+    and ``economics.contact_cost``.
 
-    clv: float = Field(200.0, gt=0)
-    incentive: float = Field(10.0, ge=0)
-    contact_cost: float = Field(1.0, ge=0)
+    The former keys ``empc.incentive`` and ``empc.contact_cost`` are still read: each moves to its
+    ``economics`` key with a deprecation warning, and giving one cost differently in both places
+    is an error.
+    """
+
+    clv: float = Field(
+        200.0, gt=0, description="Value of a retained customer; economics.offer_cost must be below."
+    )
     alpha: float = Field(6.0, gt=0, description="Beta(alpha, beta) acceptance of the offer.")
-    beta: float = Field(14.0, gt=0)
+    beta: float = Field(14.0, gt=0, description="Beta(alpha, beta) acceptance of the offer.")
+
+
+EMPC_COSTS = {"incentive": "offer_cost", "contact_cost": "contact_cost"}
+"""The former ``empc`` cost keys and the ``economics`` keys that hold those costs now."""
+
+
+def move_empc_costs(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with the former empc cost keys moved to ``economics``, so each cost has one home.
+
+    Each moved key warns (FutureWarning); a cost given differently in both places is a
+    ValueError naming both keys.
+    """
+    empc, economics = raw.get("empc"), raw.get("economics")
+    if not isinstance(empc, dict) or not set(EMPC_COSTS) & set(empc):
+        return raw
+    if isinstance(economics, BaseModel):
+        economics = economics.model_dump()
+    if economics is not None and not isinstance(economics, dict):
+        return raw  # validation names the bad economics section
+    merged = dict(economics or {})
+    for old, new in EMPC_COSTS.items():
+        if old not in empc:
+            continue
+        if new in merged and merged[new] != empc[old]:
+            raise ValueError(
+                f"empc.{old} ({empc[old]!r}) and economics.{new} ({merged[new]!r}) give one "
+                f"cost twice: keep economics.{new} and remove empc.{old}"
+            )
+        merged[new] = empc[old]
+        warnings.warn(
+            f"empc.{old} is deprecated: the cost is economics.{new} (one cost for EMPC, "
+            "campaigns and value at risk); move it there",
+            FutureWarning,
+            stacklevel=2,
+        )
+    rest = {k: v for k, v in empc.items() if k not in EMPC_COSTS}
+    return {**raw, "empc": rest, "economics": merged}
 
 
 class PromotionConfig(_Frozen):
@@ -444,7 +493,9 @@ class ExperimentConfig(_Frozen):
     split: SplitConfig = Field(SplitConfig(), description="Cutoffs and the out-of-time split.")
     churn: ChurnConfig = Field(ChurnConfig(), description="The churn classifier.")
     clv: ClvConfig = Field(ClvConfig(), description="The future-value regressor.")
-    empc: EmpcConfig = Field(EmpcConfig(), description="Economics for the EMPC metric.")
+    empc: EmpcConfig = Field(
+        EmpcConfig(), description="The EMPC metric's value and acceptance; costs: economics."
+    )
     economics: Economics = Field(
         Economics(),
         description="Currency, gross margin and offer costs (value at risk, campaigns).",
@@ -477,13 +528,29 @@ class ExperimentConfig(_Frozen):
             raise ValueError(LABELLED_ON_DASK)
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _costs_in_economics(cls, raw: Any) -> Any:
+        return move_empc_costs(raw) if isinstance(raw, dict) else raw
+
     @model_validator(mode="after")
     def _known_families(self) -> ExperimentConfig:
-        if self.families is not None:
-            unknown = [f for f in self.families if f not in FAMILIES]
-            if unknown:
-                raise ValueError(f"unknown feature families {unknown}; valid: {list(FAMILIES)}")
+        check_families(self.families)
         return self
+
+    @model_validator(mode="after")
+    def _offer_below_empc_clv(self) -> ExperimentConfig:
+        if self.economics.offer_cost >= self.empc.clv:
+            raise ValueError(
+                f"economics.offer_cost ({self.economics.offer_cost}) must be below empc.clv "
+                f"({self.empc.clv}): EMPC assumes an offer worth less than the customer"
+            )
+        return self
+
+    def resolved(self, base: Path) -> ExperimentConfig:
+        """This config with relative data paths and the dask work folder made absolute."""
+        update = {"data": self.data.resolved(base), "dask": self.dask.resolved(base)}
+        return self.model_copy(update=update)
 
     @property
     def contractual(self) -> bool:
@@ -492,8 +559,15 @@ class ExperimentConfig(_Frozen):
         return self.business == "contractual"
 
 
-def load_config(path: Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Read a YAML experiment config; data paths become absolute against the file's folder."""
+def check_families(families: list[str] | None) -> None:
+    """Raise ValueError naming the families that do not exist, and the valid ones."""
+    unknown = [f for f in families or [] if f not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown feature families {unknown}; valid: {list(FAMILIES)}")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The top-level mapping of a config YAML: the one place retain parses a config file."""
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -502,9 +576,97 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> Experime
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    raw.update(overrides or {})
-    config = parse_config(raw, source=str(path))
-    return config.model_copy(update={"data": config.data.resolved(path.parent)})
+    return raw
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """An experiment YAML read once, each top-level key validated on its own when asked for.
+
+    Commands that need part of a config (``retain score`` its data, engine and economics)
+    read only that part, so a key they do not use cannot stop them; the errors are those of
+    ``load_config``, naming the key and what was expected.
+    """
+
+    path: Path
+    raw: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> ConfigFile:
+        """Read ``path``; a missing file, bad YAML or a top level that is no mapping is an error."""
+        return cls(path, read_yaml(path))
+
+    def has(self, key: str) -> bool:
+        """Whether the file sets ``key`` (to something other than null)."""
+        return self.raw.get(key) is not None
+
+    def experiment(self, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+        """The whole config (with ``overrides`` on top), paths resolved against the file."""
+        config = parse_config({**self.raw, **(overrides or {})}, source=str(self.path))
+        return config.resolved(self.path.parent)
+
+    def data(self) -> DataConfig:
+        """The ``data`` section, relative paths made absolute against the file's folder."""
+        data: DataConfig = self._field("data")
+        return data.resolved(self.path.parent.resolve())
+
+    def families(self) -> list[str] | None:
+        """The ``families`` list (None: every available family)."""
+        families: list[str] | None = self._field("families")
+        self._check(check_families, families)
+        return families
+
+    def economics(self) -> Economics:
+        """The ``economics`` section, with costs still given under their former ``empc`` keys."""
+        moved = ConfigFile(self.path, self._check(move_empc_costs, self.raw))
+        economics: Economics = moved._field("economics")
+        return economics
+
+    def horizon_days(self) -> int:
+        """``horizon_days``: how far churn and future value look ahead."""
+        horizon: int = self._field("horizon_days")
+        return horizon
+
+    def registry(self) -> RegistryConfig:
+        """The ``registry`` section: the registered model names."""
+        registry: RegistryConfig = self._field("registry")
+        return registry
+
+    def engine(self) -> tuple[Engine, DaskConfig]:
+        """``engine`` and the ``dask`` section, its work folder resolved against the file."""
+        engine: Engine = self._field("engine")
+        dask: DaskConfig = self._field("dask")
+        return engine, dask.resolved(self.path.parent)
+
+    def _field(self, key: str) -> Any:
+        """One top-level key validated by its field of ``ExperimentConfig``; absent: the default."""
+        field = ExperimentConfig.model_fields[key]
+        value = self.raw.get(key)
+        if value is None:
+            if field.is_required():
+                raise ConfigError(f"{self.path} is invalid:\n  - {key}: required key is missing")
+            return field.get_default(call_default_factory=True)
+        kind: Any = field.annotation
+        adapter: TypeAdapter[Any] = TypeAdapter(
+            Annotated[kind, *field.metadata] if field.metadata else kind
+        )
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as err:
+            lines = describe_errors(err, ExperimentConfig, prefix=(key,))
+            raise ConfigError(f"{self.path} is invalid:\n" + "\n".join(lines)) from None
+
+    def _check(self, check: Callable[[Any], T], value: Any) -> T:
+        """Run a check of the whole config on one part of it; its ValueError names the file."""
+        try:
+            return check(value)
+        except ValueError as err:
+            raise ConfigError(f"{self.path} is invalid:\n  - {err}") from None
+
+
+def load_config(path: Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read a YAML experiment config; data paths become absolute against the file's folder."""
+    return ConfigFile.read(path).experiment(overrides)
 
 
 def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
@@ -517,15 +679,21 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfi
         ) from None
 
 
-def describe_errors(err: ValidationError, root: type[BaseModel]) -> list[str]:
-    """One line per error, naming the key path; unknown keys also list the valid keys there."""
+def describe_errors(
+    err: ValidationError, root: type[BaseModel], prefix: tuple[str, ...] = ()
+) -> list[str]:
+    """One line per error, naming the key path (under ``prefix`` when one section of ``root``
+    was validated alone); unknown keys also list the valid keys there."""
     lines = []
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"])
+        loc = (*prefix, *e["loc"])
+        where = ".".join(str(p) for p in loc)
         if e["type"] == "extra_forbidden":
-            valid = _valid_keys(root, e["loc"][:-1])
+            valid = _valid_keys(root, loc[:-1])
             hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
             lines.append(f"  - {where}: unknown key{hint}")
+        elif not loc:
+            lines.append(f"  - {e['msg'].removeprefix('Value error, ')}")
         elif e["type"] == "missing":
             lines.append(f"  - {where}: required key is missing")
         else:

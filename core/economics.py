@@ -7,13 +7,7 @@ is not profit: every amount a decision rests on is revenue times ``gross_margin`
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from core.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CHF": "CHF "}
 
@@ -55,34 +49,3 @@ class Economics(BaseModel):
         if symbol is not None:
             return f"{sign}{symbol}{number}"
         return f"{sign}{number} {self.currency}"
-
-
-def read_economics(path: Path | None) -> Economics:
-    """The ``economics`` section of a config YAML; defaults when there is no file or section."""
-    if path is None:
-        return Economics()
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw: Any = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    section = raw.get("economics") if isinstance(raw, dict) else None
-    if section is None:
-        return Economics()
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: 'economics' must be a mapping, got {section!r}")
-    try:
-        return Economics.model_validate(section)
-    except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            where = ".".join(str(p) for p in e["loc"])
-            if e["type"] == "extra_forbidden":
-                lines.append(
-                    f"  - economics.{where}: unknown key; valid keys: "
-                    + ", ".join(Economics.model_fields)
-                )
-            else:
-                lines.append(f"  - economics.{where}: {e['msg']} (got {e.get('input')!r})")
-        raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None

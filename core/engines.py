@@ -100,7 +100,14 @@ class DaskConfig(BaseModel):
 
         return int(MEMORY_SHARE * psutil.virtual_memory().available)
 
+    def resolved(self, base: Path) -> DaskConfig:
+        """This config with a relative ``work_dir`` taken against ``base`` (the config's folder)."""
+        if self.work_dir is None or self.work_dir.is_absolute():
+            return self
+        return self.model_copy(update={"work_dir": base / self.work_dir})
+
     def settings(self, scheduler: str | None = None) -> ClusterSettings:
+        """How to reach the cluster: ``scheduler`` (the command line's) wins over the file's."""
         return ClusterSettings(
             scheduler=scheduler or self.scheduler,
             workers=self.workers,

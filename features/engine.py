@@ -231,28 +231,3 @@ def feature_engine(
     if engine == "dask":
         return DaskEngine(settings, work_dir=work_dir, scheduler=scheduler, progress=progress)
     return PandasEngine()
-
-
-def read_engine_section(path: Path) -> tuple[Engine, Any]:
-    """The ``engine`` and ``dask`` keys of an experiment YAML (defaults: pandas, a local cluster).
-
-    For the commands that read only a config's data (``retain features``, ``retain score``).
-    """
-    import yaml
-    from pydantic import ValidationError
-
-    from core.errors import ConfigError
-
-    raw = yaml.safe_load(path.read_text()) if path.exists() else {}
-    raw = raw if isinstance(raw, dict) else {}
-    engine = raw.get("engine", "pandas")
-    if engine not in ("pandas", "dask"):
-        raise ConfigError(f"{path}: engine is {engine!r}; expected pandas or dask")
-    try:
-        settings = DaskConfig.model_validate(raw.get("dask") or {})
-    except ValidationError as err:
-        lines = [f"  - dask.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None
-    if settings.work_dir is not None and not settings.work_dir.is_absolute():
-        settings = settings.model_copy(update={"work_dir": path.parent / settings.work_dir})
-    return engine, settings

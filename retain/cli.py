@@ -145,8 +145,8 @@ def features_command(
         raise RetainError("give --list, or both --config and --as-of (see retain features --help)")
     import pandas as pd
 
+    from core.config import ConfigFile
     from core.errors import CutoffError
-    from core.sources import read_data_section
     from features.build import build_features
     from features.loading import load_data, raise_if_unclean
 
@@ -156,13 +156,12 @@ def features_command(
         day = pd.NaT
     if pd.isna(day) or day.tzinfo is not None:
         raise CutoffError(f"--as-of {as_of!r} is not a date: give a day such as 2024-06-30")
-    data_config, families = read_data_section(config)
+    file = ConfigFile.read(config)
+    data_config, families = file.data(), file.families()
     if data_config.labelled:
         _snapshot_features(data_config, as_of, out, strict=strict)
         return
-    from features.engine import read_engine_section
-
-    configured, settings = read_engine_section(config)
+    configured, settings = file.engine()
     if (engine or configured) == "dask":
         _dask_features(data_config, families, day.normalize(), out, settings, scheduler, strict)
         return

@@ -25,10 +25,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import ValidationError
 
+from core.config import ConfigFile
 from core.economics import Economics
 from core.errors import DataValidationError
 from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
-from core.sources import read_data_section
 from features.labelled import CHURN, LabelledTable, load_snapshots
 from features.labels import make_labels
 from features.loading import load_data
@@ -495,7 +495,7 @@ def gather(scores_path: Path, config: Path, extra_sections: Sequence[Section] = 
     if scores.empty:
         raise DataValidationError(f"the scores table {scores_path} is empty")
     as_of = pd.Timestamp(scores["as_of"].iloc[0])
-    data_config, _ = read_data_section(config)
+    data_config = ConfigFile.read(config).data()
     prep = prepare(load_data(data_config)[0]) if data_config.transactions is not None else None
     horizon = int(meta_horizon(scores_path.parent))
     observed = None

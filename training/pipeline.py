@@ -210,7 +210,7 @@ def evaluate_candidates(
 ) -> Evaluation:
     """Fit every candidate that applies, score it on the test cutoff, compare it with the best
     baseline, and bundle the servable candidate of each task that wins on validation."""
-    empc = EMPCParams(**fold.config.empc.model_dump())
+    empc = EMPCParams.of(fold.config)
     results: list[ModelResult] = []
     fits: dict[int, Fitted] = {}
     for candidate in candidates:
@@ -391,7 +391,7 @@ def _gate(
             replicates=promotion.bootstrap_replicates,
             level=promotion.confidence_level,
             seed=config.seed,
-            empc_params=EMPCParams(**config.empc.model_dump()),
+            empc_params=EMPCParams.of(config),
         )
     return decide(metric, result.metrics[metric], version, interval, promotion.min_improvement)
 

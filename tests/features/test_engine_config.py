@@ -7,27 +7,27 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import ConfigFile
 from core.errors import ConfigError, DataValidationError
 from core.sources import DataConfig, TableSource
 from features.dask_engine import customer_partition, read_partitioned
-from features.engine import read_engine_section
 
 
 def test_defaults_to_pandas_and_resolves_the_work_dir(tmp_path: Path) -> None:
     plain = tmp_path / "plain.yaml"
     plain.write_text("name: x\n")
-    engine, settings = read_engine_section(plain)
+    engine, settings = ConfigFile.read(plain).engine()
     assert (engine, settings.scheduler, settings.work_dir) == ("pandas", None, None)
     dask = tmp_path / "dask.yaml"
     dask.write_text("engine: dask\ndask: {workers: 2, work_dir: scratch}\n")
-    engine, settings = read_engine_section(dask)
+    engine, settings = ConfigFile.read(dask).engine()
     assert (engine, settings.workers, settings.work_dir) == ("dask", 2, tmp_path / "scratch")
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("engine: spark\n", "engine is 'spark'; expected pandas or dask"),
+        ("engine: spark\n", "engine: Input should be 'pandas' or 'dask'"),
         ("engine: dask\ndask: {wokers: 2}\n", "dask.wokers"),
         ("engine: dask\ndask: {partitions: 0}\n", "dask.partitions"),
     ],
@@ -36,7 +36,7 @@ def test_bad_settings_name_the_key(tmp_path: Path, text: str, message: str) -> N
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
-        read_engine_section(path)
+        ConfigFile.read(path).engine()
 
 
 def test_a_missing_input_folder_is_named(tmp_path: Path) -> None:
@@ -91,7 +91,6 @@ ORDERS = "customer_id,timestamp,amount\na,2024-01-01,1.5\nb,2024-02-01,2\na,2024
 def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -> None:
     import fsspec
 
-    from core.sources import read_data_section
     from features.loading import load_data
 
     local = tmp_path / "orders.csv"
@@ -103,7 +102,7 @@ def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -
         "data:\n  transactions: {path: orders.csv}\n"
         "  customers: {path: 'memory://retain-test/customers.csv'}\n"
     )
-    data, _ = read_data_section(config)
+    data = ConfigFile.read(config).data()
     assert data.transactions is not None
     assert data.customers is not None
     assert data.transactions.path == local  # relative: against the YAML's folder
@@ -131,12 +130,10 @@ def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -
 def test_a_url_without_its_filesystem_package_names_the_key_and_package(
     tmp_path: Path, url: str, message: str
 ) -> None:
-    from core.sources import read_data_section
-
     config = tmp_path / "c.yaml"
     config.write_text(f"data:\n  transactions: {{path: '{url}'}}\n")
     with pytest.raises(ConfigError, match=r"data\.transactions\.path: .*" + message):
-        read_data_section(config)
+        ConfigFile.read(config).data()
 
 
 def test_partitions_count_the_files_of_a_url_folder(tmp_path: Path) -> None:

@@ -295,10 +295,10 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     assert r.mature
     assert r.source == "snapshot export spring_test.csv (outcomes are its labels)"
     # scoring the same export keeps every row, whatever its treatment flag says
-    from core.sources import read_data_section
+    from core.config import ConfigFile
     from features.labelled import load_snapshots
 
-    data, _ = read_data_section(config)
+    data = ConfigFile.read(config).data()
     assert data.snapshots is not None
     assert len(load_snapshots(data.snapshots, labels=False).rows) == 9
 
