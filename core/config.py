@@ -185,7 +185,12 @@ class ClvConfig(_Frozen):
     """The future-value regressor: LightGBM with a Tweedie loss for zero-heavy, skewed spend."""
 
     lightgbm: LightGBMParams = LightGBMParams()
-    tweedie_variance_power: float = Field(1.3, gt=1.0, lt=2.0)
+    tweedie_variance_power: float = Field(
+        1.3,
+        gt=1.0,
+        lt=2.0,
+        description="Tweedie power between Poisson (1) and gamma (2): the mass at zero spend.",
+    )
     compete: list[ServableClv] = Field(
         default_factory=lambda: list(SERVABLE_CLV),
         min_length=1,
@@ -283,8 +288,12 @@ class PromotionConfig(_Frozen):
     or better by more than ``min_improvement``; churn and CLV move together unless ``separately``.
     """
 
-    churn_metric: ChurnMetric = "roc_auc"
-    clv_metric: ClvMetric = "gini"
+    churn_metric: ChurnMetric = Field(
+        "roc_auc", description="The churn metric that chooses the challenger and gates it."
+    )
+    clv_metric: ClvMetric = Field(
+        "gini", description="The CLV metric that chooses the challenger and gates it."
+    )
     selection_se: float = Field(
         1.0,
         ge=0,
@@ -315,8 +324,8 @@ class PromotionConfig(_Frozen):
 class RegistryConfig(_Frozen):
     """Registered model names; give each business its own pair."""
 
-    churn: str = "churn"
-    clv: str = "clv"
+    churn: str = Field("churn", description="The churn model's registered name.")
+    clv: str = Field("clv", description="The CLV model's registered name.")
     uplift: str = Field(
         "uplift", description="The uplift model, registered when the data has past campaigns."
     )
@@ -472,7 +481,7 @@ class ExperimentConfig(_Frozen):
     """Everything one training run needs; see experiments/README.md for a guide."""
 
     name: str = Field(description="MLflow experiment name.")
-    description: str = ""
+    description: str = Field("", description="Free text about the experiment, for its readers.")
     data: DataConfig = Field(description="Input tables and how their columns map to the contract.")
     business: Literal["auto", "noncontractual", "contractual"] = Field(
         "auto", description="auto: contractual when a subscriptions table is given."

@@ -104,6 +104,14 @@ def demo_data(
         typer.echo(f"{name}: {folder} ({files})")
 
 
+@app.command("config-reference")
+def config_reference_command() -> None:
+    """Print the reference of every experiment config key as Markdown (docs/CONFIGURATION.md)."""
+    from core.config_reference import config_reference
+
+    typer.echo(config_reference(), nl=False)
+
+
 @app.command("features")
 def features_command(
     list_: Annotated[
