@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Engine = Literal["pandas", "dask"]
 """pandas: features in this process; dask: per customer partition on a Dask cluster."""
+ENGINES: tuple[Engine, ...] = get_args(Engine)
 TrainMode = Literal["auto", "memory", "sample"]
 """How training brings the customer-level table into memory (``dask.train``)."""
 LABELLED_ON_DASK = (

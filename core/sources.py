@@ -241,10 +241,10 @@ class DataConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    transactions: TableSource | None = None
-    customers: TableSource | None = None
-    subscriptions: TableSource | None = None
-    interactions: TableSource | None = None
+    transactions: TableSource | None = Field(None, description=TABLES["transactions"].description)
+    customers: TableSource | None = Field(None, description=TABLES["customers"].description)
+    subscriptions: TableSource | None = Field(None, description=TABLES["subscriptions"].description)
+    interactions: TableSource | None = Field(None, description=TABLES["interactions"].description)
     snapshots: SnapshotSource | None = Field(
         None, description="A labelled CRM export; labels come from it, not from events."
     )

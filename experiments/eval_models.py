@@ -41,7 +41,7 @@ EMPC_NOTE = (
 
 def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
     """Train one experiment in ``home`` and return its Markdown page."""
-    from core.config import load_config
+    from core.config_file import load_config
     from model.registry import load_version
     from training.evaluation import markdown_table
     from training.pipeline import train
@@ -156,7 +156,7 @@ def gain_lines(result: object) -> list[str]:
 
 def evaluate_crm(config_path: Path, home: Path, data: Path) -> list[str]:
     """Train one CRM config on the demo exports in ``data``; its section of ``crm.md``."""
-    from core.config import load_config
+    from core.config_file import load_config
     from model.registry import load_version
     from training.evaluation import markdown_table
     from training.pipeline import train
@@ -220,7 +220,7 @@ def calibration_rows(
     Each variant fits only the LightGBM candidates on the experiment's data (no MLflow): the
     same fold, features and calibration as ``retain train``.
     """
-    from core.config import load_config
+    from core.config_file import load_config
     from features.build import resolve_families
     from training.candidates import CANDIDATES, Fold
     from training.dataset import load_training_data

@@ -30,7 +30,7 @@ def evaluate_seed(seed: int, folder: Path) -> tuple[object, object, float]:
     """Write the demo with ``seed`` into ``folder`` and evaluate its campaigns."""
     import pandas as pd
 
-    from core.config import load_config
+    from core.config_file import load_config
     from features.build import resolve_families
     from features.loading import load_data
     from features.prepare import prepare

@@ -82,7 +82,7 @@ class DaskEngine:
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: DaskConfig | None = None,
         *,
         work_dir: Path,
         scheduler: str | None = None,
@@ -220,7 +220,7 @@ def parquet_files(path: Path | str) -> int:
 
 def feature_engine(
     engine: Engine,
-    settings: Any = None,
+    settings: DaskConfig | None = None,
     *,
     work_dir: Path,
     scheduler: str | None = None,

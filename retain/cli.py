@@ -153,7 +153,7 @@ def features_command(
         raise RetainError("give --list, or both --config and --as-of (see retain features --help)")
     import pandas as pd
 
-    from core.config import ConfigFile
+    from core.config_file import ConfigFile
     from core.errors import CutoffError
     from features.build import build_features
     from features.loading import load_data, raise_if_unclean

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.errors import ConfigError, CutoffError
 from core.schema import ATTRIBUTE_PREFIX
 from features.build import build_features

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.errors import CutoffError
 from features.build import build_features
 from features.labels import active_at

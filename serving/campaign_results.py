@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.economics import Economics
 from core.errors import DataValidationError
 from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE

@@ -59,7 +59,8 @@ def package_command(
     score` compute value at risk with the same gross margin and show the same currency.
     """
     use_local_bentoml_home()
-    from core.config import ConfigFile, RegistryConfig
+    from core.config import RegistryConfig
+    from core.config_file import ConfigFile
     from core.economics import Economics
     from model.registry import CHAMPION
     from serving.store import package
@@ -192,7 +193,7 @@ def score_command(
     active_days (or a running subscription); the service flags other ids `active: false`.
     """
     use_local_bentoml_home()
-    from core.config import ConfigFile
+    from core.config_file import ConfigFile
     from features.engine import DaskEngine
     from serving.batch import score_base
 
@@ -269,7 +270,7 @@ def campaign_command(
     expected gain, action, reasons, rank), the expected profit curve, and records the campaign
     and both arms in the campaign ledger (`retain campaigns` lists it).
     """
-    from core.config import ConfigFile
+    from core.config_file import ConfigFile
     from core.economics import Economics
     from serving.campaign import CampaignParams, plan_campaign, scored_economics
     from serving.ledger import Ledger

@@ -25,7 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import ValidationError
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.economics import Economics
 from core.errors import DataValidationError
 from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE

@@ -79,7 +79,7 @@ def trained(
     The config's economics (pounds, a 40% gross margin) are packaged with the models, as
     `retain package --config` does, so value at risk is checked against a margin that is not 1.
     """
-    from core.config import ConfigFile, load_config
+    from core.config_file import ConfigFile, load_config
     from serving.batch import score_base
     from serving.store import package
     from training.pipeline import train

@@ -82,7 +82,7 @@ def test_package_imports_follow_the_layer_rule(package: str) -> None:
 
 
 def test_only_the_bottom_layer_reads_yaml() -> None:
-    """Config files are parsed in core/ only (``core.config.ConfigFile``); the rest asks it for
+    """Config files are parsed in core/ only (``core.config_file``); the rest asks it for
     typed sections, so no default or error message is spelled twice."""
     readers = sorted(
         str(path.relative_to(ROOT))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.errors import ConfigError, DataValidationError
 from core.sources import DataConfig, TableSource
 from features.dask_engine import customer_partition, read_partitioned
@@ -61,7 +61,7 @@ def labelled_data(tmp_path: Path) -> dict[str, object]:
 
 
 def test_a_labelled_table_on_dask_is_refused_with_the_alternative(tmp_path: Path) -> None:
-    from core.config import parse_config
+    from core.config_file import parse_config
     from core.engines import LABELLED_ON_DASK
     from core.sources import DataConfig
     from features.dask_engine import load_partitioned

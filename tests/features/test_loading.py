@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.errors import ConfigError, DataValidationError
 from core.schema import CUSTOMERS, INTERACTIONS, SUBSCRIPTIONS, TRANSACTIONS
 from core.sources import DataConfig, TableSource

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.economics import Economics
 from core.errors import ConfigError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.errors import CutoffError
 from features.loading import load_data
 from tests.helpers import ROOT

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import ConfigFile
+from core.config_file import ConfigFile
 from core.errors import CutoffError
 from features.loading import load_data
 from features.prepare import prepare

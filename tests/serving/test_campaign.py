@@ -328,7 +328,7 @@ def test_no_control_group_needs_saying_so() -> None:
 def test_flags_override_the_configs_economics(tmp_path: Path) -> None:
     config = tmp_path / "experiment.yaml"
     config.write_text("economics: {currency: EUR, gross_margin: 0.4, offer_cost: 20}\n")
-    from core.config import ConfigFile
+    from core.config_file import ConfigFile
 
     params = CampaignParams.checked(
         budget=100, economics=ConfigFile.read(config).economics(), offer_cost=5.0, contact_cost=None

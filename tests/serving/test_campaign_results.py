@@ -295,7 +295,7 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     assert r.mature
     assert r.source == "snapshot export spring_test.csv (outcomes are its labels)"
     # scoring the same export keeps every row, whatever its treatment flag says
-    from core.config import ConfigFile
+    from core.config_file import ConfigFile
     from features.labelled import load_snapshots
 
     data = ConfigFile.read(config).data()

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import ConfigFile, RegistryConfig
+from core.config import RegistryConfig
+from core.config_file import ConfigFile
 from core.errors import ConfigError
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ExperimentConfig, load_config
+from core.config import ExperimentConfig
+from core.config_file import load_config
 from tests.helpers import write_config
 from training.candidates import Fold
 from training.dataset import load_training_data

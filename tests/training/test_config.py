@@ -8,7 +8,8 @@ import pydantic
 import pytest
 import yaml
 
-from core.config import ConfigFile, EmpcConfig, ExperimentConfig, load_config, parse_config
+from core.config import EmpcConfig, ExperimentConfig
+from core.config_file import ConfigFile, load_config, parse_config
 from core.errors import ConfigError
 from tests.helpers import ROOT
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.config import ExperimentConfig, parse_config
+from core.config import ExperimentConfig
+from core.config_file import parse_config
 from core.schema import CUSTOMER_ID
 from features.build import CUTOFF
 from features.labels import CHURN

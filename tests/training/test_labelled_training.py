@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from core.config import parse_config
+from core.config_file import parse_config
 from core.errors import LeakageError
 from model.registry import load_version
 from retain.demo_crm import make_crm

@@ -13,7 +13,8 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from core.config import LeakageConfig, load_config
+from core.config import LeakageConfig
+from core.config_file import load_config
 from core.errors import ConfigError, DataValidationError, LeakageError, RetainError
 from core.families import FAMILIES
 from core.schema import CUSTOMER_ID

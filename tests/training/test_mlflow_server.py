@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import load_config
+from core.config_file import load_config
 from features.build import build_features
 from features.loading import load_data
 from model.registry import CHAMPION, configure_tracking, load_version, version_by_alias

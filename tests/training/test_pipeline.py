@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from core.config import load_config
+from core.config_file import load_config
 from model.registry import CHALLENGER, CHAMPION, load_version
 from tests.conftest import TrainedProject
 from tests.helpers import ROOT, write_config

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from core.config import load_config
+from core.config_file import load_config
 from features.build import resolve_families
 from features.loading import load_data
 from features.prepare import prepare
