@@ -98,6 +98,7 @@ def type_name(annotation: Any) -> str:
 
 
 def _default(field: FieldInfo) -> str:
+    """The default as YAML would spell it; ``required``; blank for a section (see its keys)."""
     if field.is_required():
         return "required"
     value = field.get_default(call_default_factory=True)
@@ -112,15 +113,17 @@ def _describe(name: str, field: FieldInfo) -> str:
     text = field.description or LIGHTGBM_KEYS.get(name, "")
     if not text and section is not None and section.__doc__:
         text = section.__doc__.strip().splitlines()[0]
-    return " ".join(text.split())
+    return " ".join(text.split()).replace("``", "`")
 
 
 def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
     return text.replace("|", "\\|")
 
 
 def _doc(model: type[BaseModel]) -> str:
-    return " ".join((model.__doc__ or "").split())
+    """A section's docstring on one line, the paragraph above its table."""
+    return " ".join((model.__doc__ or "").split()).replace("``", "`")
 
 
 def config_reference() -> str:
@@ -135,16 +138,16 @@ def config_reference() -> str:
         "relative to the config file. `experiments/demo.yaml` is a worked example.",
         "",
     ]
+    # sections of one model under one parent (the data tables) share a table
     sections: dict[tuple[str, type[BaseModel]], list[str]] = {("", ExperimentConfig): [""]}
     for key in keys:
         if key.section is not None:
             parent = key.path.rpartition(".")[0]
             sections.setdefault((parent, key.section), []).append(key.path)
-    for paths in sections.values():
+    for (_, model), paths in sections.items():
         rows = [k for k in keys if k.path.rpartition(".")[0] == paths[0]]
-        model = next((k.section for k in keys if k.path == paths[0]), ExperimentConfig)
         title = ", ".join(f"`{p}`" for p in paths) if paths[0] else "Top level"
-        lines += [f"## {title}", "", _doc(model or ExperimentConfig), ""]
+        lines += [f"## {title}", "", _doc(model), ""]
         lines += ["| Key | Type | Default | Description |", "|---|---|---|---|"]
         lines += [
             f"| `{k.path.rpartition('.')[2]}` | {_cell(k.kind)} | {_cell(k.default)} | "

@@ -1,6 +1,6 @@
 """Money as the business counts it: currency, gross margin and the costs of a retention offer.
 
-One ``economics`` section of the experiment config, read by training (the EMPC metric's defaults),
+One ``economics`` section of the experiment config, read by training (the EMPC metric's costs),
 batch scoring and the service (value at risk), ``retain campaign`` and ``retain report``. Revenue
 is not profit: every amount a decision rests on is revenue times ``gross_margin``.
 """
@@ -27,8 +27,12 @@ class Economics(BaseModel):
         description="Share of revenue kept as gross profit; value at risk and campaign gains "
         "are revenue times this margin.",
     )
-    offer_cost: float = Field(10.0, ge=0, description="Cost of the offer, paid when accepted.")
-    contact_cost: float = Field(1.0, ge=0, description="Cost of one contact.")
+    offer_cost: float = Field(
+        10.0, ge=0, description="Cost of the offer, paid when accepted (EMPC's incentive too)."
+    )
+    contact_cost: float = Field(
+        1.0, ge=0, description="Cost of one contact (campaigns and the EMPC metric)."
+    )
     acceptance: float = Field(
         0.3,
         ge=0,
