@@ -98,8 +98,9 @@ SCALE_SIZES ?= 10M,30M,100M
 bench-scale: venv ## Features on 10M-100M transactions: Dask (2 workers) vs pandas (SCALE_SIZES=1M,10M)
 	$(BIN)/python experiments/bench_scale.py --sizes $(SCALE_SIZES)
 
-docs: venv ## Regenerate docs/FEATURES.md from the catalogue
+docs: venv ## Regenerate docs/FEATURES.md (the catalogue) and docs/CONFIGURATION.md (the config keys)
 	$(BIN)/retain features --list --markdown > docs/FEATURES.md
+	$(BIN)/retain config-reference > docs/CONFIGURATION.md
 
 clean: ## Remove the environment, demo data and local state
 	rm -rf $(VENV) .venv-bench .retain data .mypy_cache .ruff_cache .pytest_cache

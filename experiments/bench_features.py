@@ -104,8 +104,8 @@ print(json.dumps({"times": times, "rss_kb": peak_kb(),
 
 def synthetic(rows: int) -> tuple[Path, Path, str]:
     """Canonical transactions and customers of a synthetic retail base with about ``rows`` rows."""
+    from core.schema import CUSTOMERS, TRANSACTIONS
     from features.loading import validate_table
-    from features.schema import CUSTOMERS, TRANSACTIONS
     from retain.demo_data import make_retail
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -128,9 +128,9 @@ def cdnow() -> tuple[Path, None, str] | None:
     """CDNOW master as canonical Parquet (read through retain's loader), if ../shared has it."""
     if not CDNOW.exists():
         return None
+    from core.schema import TRANSACTIONS
+    from core.sources import TableSource
     from features.loading import load_table
-    from features.schema import TRANSACTIONS
-    from features.sources import TableSource
 
     path = CACHE / "cdnow_master.parquet"
     if not path.exists():

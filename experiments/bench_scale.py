@@ -125,6 +125,7 @@ def run_dask(folder: Path, work: Path, workers: int, memory_limit: str) -> dict:
     """Features of every customer from the Parquet folder on a fresh LocalCluster."""
     import shutil
 
+    from core.sources import DataConfig
     from features.dask_engine import (
         ClusterSettings,
         FeatureTask,
@@ -132,7 +133,6 @@ def run_dask(folder: Path, work: Path, workers: int, memory_limit: str) -> dict:
         map_partitions,
         start_client,
     )
-    from features.sources import DataConfig
 
     shutil.rmtree(work, ignore_errors=True)
     client = start_client(
@@ -185,7 +185,7 @@ import pandas as pd
 from features.build import build_features
 from features.loading import CustomerData, validate_table
 from features.prepare import prepare
-from features.schema import TRANSACTIONS
+from core.schema import TRANSACTIONS
 try:
     started = time.perf_counter()
     raw = pd.read_parquet(sys.argv[1])

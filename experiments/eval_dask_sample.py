@@ -41,7 +41,7 @@ def parquet_folder(business: Path, out: Path, files: int = 3) -> Path:
 
 
 def config_for(business: Path, folder: Path, work: Path, scheduler: str, **train: Any) -> Any:
-    from training.config import parse_config
+    from core.config_file import parse_config
 
     demo = (ROOT / "experiments" / "demo.yaml").read_text()
     import yaml

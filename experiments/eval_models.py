@@ -41,8 +41,8 @@ EMPC_NOTE = (
 
 def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
     """Train one experiment in ``home`` and return its Markdown page."""
+    from core.config_file import load_config
     from model.registry import load_version
-    from training.config import load_config
     from training.evaluation import markdown_table
     from training.pipeline import train
 
@@ -106,7 +106,7 @@ def absolute_error_lines(predictions: pd.DataFrame) -> list[str]:
     """What absolute error rewards: each CLV forecast's test MAE and RMSE as made and at half
     the forecast, beside forecasting 0 for everyone. MAE is minimised by the median, which is 0
     for a customer more likely than not to buy nothing; RMSE by the mean a CLV forecasts."""
-    from features.schema import FUTURE_VALUE
+    from core.schema import FUTURE_VALUE
 
     y = predictions[FUTURE_VALUE].to_numpy(dtype=float)
     rows = [
@@ -156,8 +156,8 @@ def gain_lines(result: object) -> list[str]:
 
 def evaluate_crm(config_path: Path, home: Path, data: Path) -> list[str]:
     """Train one CRM config on the demo exports in ``data``; its section of ``crm.md``."""
+    from core.config_file import load_config
     from model.registry import load_version
-    from training.config import load_config
     from training.evaluation import markdown_table
     from training.pipeline import train
 
@@ -220,9 +220,9 @@ def calibration_rows(
     Each variant fits only the LightGBM candidates on the experiment's data (no MLflow): the
     same fold, features and calibration as ``retain train``.
     """
+    from core.config_file import load_config
     from features.build import resolve_families
     from training.candidates import CANDIDATES, Fold
-    from training.config import load_config
     from training.dataset import load_training_data
     from training.pipeline import evaluate_candidates
 

@@ -30,12 +30,12 @@ def evaluate_seed(seed: int, folder: Path) -> tuple[object, object, float]:
     """Write the demo with ``seed`` into ``folder`` and evaluate its campaigns."""
     import pandas as pd
 
+    from core.config_file import load_config
     from features.build import resolve_families
     from features.loading import load_data
     from features.prepare import prepare
     from features.treatments import load_treatments
     from retain.demo_data import write_demo
-    from training.config import load_config
     from training.uplift_data import campaign_rows
     from training.uplift_eval import evaluate_uplift
 
@@ -71,7 +71,7 @@ def cell(value: object, digits: int = 4) -> str:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from model.economics import Economics
+    from core.economics import Economics
 
     money = Economics().money
     with tempfile.TemporaryDirectory() as home:

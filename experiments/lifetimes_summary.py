@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from core.errors import DataValidationError
 from features.btyd import summary_arrays
-from features.errors import DataValidationError
 
 TICKS_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 PARALLEL_ROWS = 2_000_000

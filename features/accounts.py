@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.schema import ATTRIBUTE_PREFIX
 from features.catalogue import TICKET_WINDOWS
 from features.prepare import NEVER, Interactions, PreparedData, Subscriptions
-from features.schema import ATTRIBUTE_PREFIX
 
 Columns = dict[str, np.ndarray]
 

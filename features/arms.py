@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.schema import CONTROL_VALUES, TREATMENT_VALUES
+from core.schema import CONTROL_VALUES, TREATMENT_VALUES
 
 ARM_HELP = (
     f"treatment ({', '.join(TREATMENT_VALUES)}) or control ({', '.join(CONTROL_VALUES)}), any case"

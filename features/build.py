@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from core.errors import ConfigError
+from core.families import FAMILIES
+from core.schema import CUSTOMER_ID
 from features.accounts import profile_family, subscription_family, voice_family
-from features.catalogue import FAMILIES, family_features
-from features.errors import ConfigError
+from features.catalogue import family_features
 from features.history import TRANSACTION_FAMILIES, PastTransactions
 from features.loading import CustomerData
 from features.prepare import PreparedData, prepare, to_day
-from features.schema import CUSTOMER_ID
 
 CUTOFF = "cutoff"
 

@@ -12,7 +12,8 @@ from typing import Literal
 
 import pandas as pd
 
-from features.schema import ATTRIBUTE_PREFIX
+from core.families import FAMILIES
+from core.schema import ATTRIBUTE_PREFIX
 
 Dtype = Literal["float", "int", "category"]
 
@@ -33,50 +34,6 @@ class FeatureSpec:
     source: str
     window: str
     description: str
-
-
-@dataclass(frozen=True)
-class Family:
-    """A group of features computed together from one input table."""
-
-    name: str
-    source: str
-    description: str
-
-
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in (
-        Family("btyd", "transactions", "BTYD summary as lifetimes defines it, in days."),
-        Family("rfm", "transactions", "Recency, frequency and monetary value over all history."),
-        Family(
-            "activity",
-            "transactions",
-            "Orders, spend and active days over recent windows, and their trends.",
-        ),
-        Family(
-            "gaps", "transactions", "Time between purchase days, and how overdue the next one is."
-        ),
-        Family("basket", "transactions", "Basket size, product and category diversity, returns."),
-        Family(
-            "season",
-            "transactions",
-            "The cutoff's week of the year, and what the customer bought a year earlier in the "
-            "window the forecast looks at.",
-        ),
-        Family(
-            "profile",
-            "customers",
-            "Tenure and the customer's attributes (one attr_<column> per column).",
-        ),
-        Family(
-            "subscription",
-            "subscriptions",
-            "Plan, price, tenure and plan changes; contractual businesses.",
-        ),
-        Family("voice", "interactions", "Support tickets and NPS/CSAT survey answers."),
-    )
-}
 
 
 def _transaction_features() -> list[FeatureSpec]:

@@ -31,10 +31,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.engines import LABELLED_ON_DASK, ClusterSettings
+from core.errors import ConfigError, DataValidationError
+from core.schema import CUSTOMER_ID, TABLES
+from core.sources import DataConfig, TableSource
 from features.build import CUTOFF, build_features
-from features.errors import ConfigError, DataValidationError
 from features.labels import LabelReport, make_labels
 from features.loading import (
     CustomerData,
@@ -48,10 +50,8 @@ from features.loading import (
 )
 from features.prepare import PreparedData, from_day, prepare
 from features.readings import Readings, TableEvidence
-from features.sampling import CustomerSample, TrainMode
-from features.schema import CUSTOMER_ID, TABLES
+from features.sampling import CustomerSample
 from features.snapshots import build_snapshots
-from features.sources import DataConfig, TableSource
 
 SCHEDULER_ENV = "RETAIN_DASK_SCHEDULER"
 """Address of a running Dask scheduler to join (``tcp://host:8786``); unset: a local cluster."""
@@ -64,114 +64,6 @@ ROW_BITS = 40
 EVENT_TABLES = ("transactions", "subscriptions", "interactions")
 """Tables with many rows per customer: read and validated partition by partition."""
 WORK_TABLE = "{table}.part{index:05d}.parquet"
-LABELLED_ON_DASK = (
-    "engine: dask does not read a labelled snapshots table (data.snapshots): the dask engine "
-    "partitions event histories (data.transactions) by customer, and a labelled table has one "
-    "row per customer and as_of day and no history to partition; it is read whole in memory by "
-    "engine: pandas, so set engine: pandas"
-)
-MEMORY_SHARE = 0.5
-"""Default training memory budget: this share of the memory available when training starts."""
-
-
-class DaskConfig(BaseModel):
-    """Where and how the ``dask`` engine runs (the experiment config's ``dask`` section).
-
-    Environment and command line win over the file: ``RETAIN_DASK_SCHEDULER`` and
-    ``--scheduler`` name a cluster to join.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    scheduler: str | None = Field(
-        None,
-        description="Address of a running Dask scheduler (tcp://host:8786); unset: a local "
-        "cluster on 127.0.0.1 sized to this machine.",
-    )
-    workers: int | None = Field(
-        None, ge=1, description="Local cluster: worker processes (default one per core)."
-    )
-    memory_limit: str | None = Field(
-        None,
-        description="Local cluster: memory per worker, e.g. 4GB (default: the machine's memory "
-        "shared equally); workers spill to disk past 60% of it.",
-    )
-    partitions: int | None = Field(
-        None,
-        ge=1,
-        description="Customer partitions (default: four per input file, at least four); each "
-        "partition's history must fit in one worker's memory several times over.",
-    )
-    work_dir: Path | None = Field(
-        None,
-        description="Where the canonical tables and outputs go, partitioned (default "
-        ".retain/dask); on a cluster, a folder every worker can read and write.",
-    )
-    train: TrainMode = Field(
-        "auto",
-        description="How training brings the customer-level table into memory: memory (whole), "
-        "sample (a seeded customer sample of sample_fraction) or auto (whole if the estimated "
-        "size fits memory_budget, else the largest sample that fits).",
-    )
-    sample_fraction: float = Field(
-        0.25,
-        gt=0.0,
-        le=1.0,
-        description="Share of customers kept when train is sample (each customer wholly in or "
-        "out, decided by a hash of its id and the experiment's seed).",
-    )
-    memory_budget: int | None = Field(
-        None,
-        gt=0,
-        description="Memory for the training table, in bytes or as text such as 4GB (default: "
-        f"{MEMORY_SHARE:.0%} of the memory available when training starts).",
-    )
-
-    @field_validator("memory_budget", mode="before")
-    @classmethod
-    def _bytes(cls, value: object) -> object:
-        if isinstance(value, str):
-            from dask.utils import parse_bytes
-
-            try:
-                return parse_bytes(value)
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not a size: give bytes or text such as 4GB or 512MiB"
-                ) from None
-        return value
-
-    def budget(self) -> int:
-        """The configured memory budget, else a share of the memory available now."""
-        if self.memory_budget is not None:
-            return self.memory_budget
-        import psutil  # type: ignore[import-untyped]
-
-        return int(MEMORY_SHARE * psutil.virtual_memory().available)
-
-    def settings(self, scheduler: str | None = None) -> ClusterSettings:
-        return ClusterSettings(
-            scheduler=scheduler or self.scheduler,
-            workers=self.workers,
-            memory_limit=self.memory_limit,
-        )
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """How to reach Dask: a scheduler to join, or the size of the local cluster to start.
-
-    ``scheduler`` (or the ``RETAIN_DASK_SCHEDULER`` environment variable) joins an existing
-    cluster; without it a ``LocalCluster`` on 127.0.0.1 is started with ``workers`` worker
-    processes of ``threads`` threads and ``memory_limit`` each (Dask spills to disk past 60% of
-    it and pauses a worker at 80%), sized by default to this machine's cores and memory.
-    """
-
-    scheduler: str | None = None
-    workers: int | None = None
-    threads: int = 1
-    memory_limit: str | None = None
-    processes: bool = True
 
 
 def start_client(settings: ClusterSettings | None = None) -> Any:
@@ -714,8 +606,6 @@ def estimate_bytes(files: Sequence[Path]) -> tuple[int, int]:
 
 
 __all__ = [
-    "ClusterSettings",
-    "DaskConfig",
     "FeatureTask",
     "LabelTask",
     "PartitionOutputs",

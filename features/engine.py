@@ -18,18 +18,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
+from core.engines import DaskConfig, Engine
+from core.sources import DataConfig, is_url
 from features.build import CUTOFF, build_features
 from features.labels import LabelReport
 from features.loading import CustomerData, TableReport, load_data
 from features.prepare import PreparedData
 from features.snapshots import build_snapshots
-from features.sources import DataConfig, is_url
-
-Engine = Literal["pandas", "dask"]
 
 
 class PandasEngine:
@@ -83,14 +82,12 @@ class DaskEngine:
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: DaskConfig | None = None,
         *,
         work_dir: Path,
         scheduler: str | None = None,
         progress: bool = True,
     ) -> None:
-        from features.dask_engine import DaskConfig
-
         self.settings: DaskConfig = settings or DaskConfig()
         self.default_work_dir = work_dir
         self.scheduler = scheduler
@@ -223,7 +220,7 @@ def parquet_files(path: Path | str) -> int:
 
 def feature_engine(
     engine: Engine,
-    settings: Any = None,
+    settings: DaskConfig | None = None,
     *,
     work_dir: Path,
     scheduler: str | None = None,
@@ -234,29 +231,3 @@ def feature_engine(
     if engine == "dask":
         return DaskEngine(settings, work_dir=work_dir, scheduler=scheduler, progress=progress)
     return PandasEngine()
-
-
-def read_engine_section(path: Path) -> tuple[Engine, Any]:
-    """The ``engine`` and ``dask`` keys of an experiment YAML (defaults: pandas, a local cluster).
-
-    For the commands that read only a config's data (``retain features``, ``retain score``).
-    """
-    import yaml
-    from pydantic import ValidationError
-
-    from features.dask_engine import DaskConfig
-    from features.errors import ConfigError
-
-    raw = yaml.safe_load(path.read_text()) if path.exists() else {}
-    raw = raw if isinstance(raw, dict) else {}
-    engine = raw.get("engine", "pandas")
-    if engine not in ("pandas", "dask"):
-        raise ConfigError(f"{path}: engine is {engine!r}; expected pandas or dask")
-    try:
-        settings = DaskConfig.model_validate(raw.get("dask") or {})
-    except ValidationError as err:
-        lines = [f"  - dask.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None
-    if settings.work_dir is not None and not settings.work_dir.is_absolute():
-        settings = settings.model_copy(update={"work_dir": path.parent / settings.work_dir})
-    return engine, settings

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.errors import ConfigError
-from features.schema import TableSpec
-from features.sources import ExcludePattern, ExcludeRule
+from core.errors import ConfigError
+from core.schema import TableSpec
+from core.sources import ExcludePattern, ExcludeRule
 
 MAX_LISTED = 20
 

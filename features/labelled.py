@@ -17,9 +17,19 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from core.errors import ConfigError, DataValidationError
+from core.schema import (
+    AS_OF,
+    ATTRIBUTE_PREFIX,
+    CHURNED,
+    CUSTOMER_ID,
+    FUTURE_VALUE,
+    SNAPSHOTS,
+    TREATMENT,
+)
+from core.sources import AttributeType, SnapshotSource
 from features.arms import ARM_HELP, parse_arm
 from features.build import build_features
-from features.errors import ConfigError, DataValidationError
 from features.loading import (
     CustomerData,
     RowProblem,
@@ -31,16 +41,6 @@ from features.loading import (
     validate_table,
 )
 from features.prepare import PreparedData, prepare
-from features.schema import (
-    AS_OF,
-    ATTRIBUTE_PREFIX,
-    CHURNED,
-    CUSTOMER_ID,
-    FUTURE_VALUE,
-    SNAPSHOTS,
-    TREATMENT,
-)
-from features.sources import AttributeType, SnapshotSource
 
 CHURN = "churn"
 """The training label column (as ``features.labels.CHURN``)."""

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.errors import CutoffError
+from core.errors import CutoffError
+from core.schema import CUSTOMER_ID, FUTURE_VALUE
 from features.prepare import PreparedData, from_day, to_day
-from features.schema import CUSTOMER_ID, FUTURE_VALUE
 
 CHURN = "churn"
 

@@ -13,22 +13,8 @@ from pathlib import Path, PurePath, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from features.arms import ARM_HELP, parse_arm
-from features.errors import DataValidationError
-from features.exclusions import exclusion_masks
-from features.readings import (
-    OUT_OF_RANGE,
-    Readings,
-    TableEvidence,
-    date_evidence,
-    day_first,
-    decimal_comma,
-    fit_ns,
-    future_warning,
-    number_evidence,
-    repeated_names,
-)
-from features.schema import (
+from core.errors import DataValidationError
+from core.schema import (
     ARM,
     AS_OF,
     CAMPAIGN_ID,
@@ -49,7 +35,21 @@ from features.schema import (
     ColumnSpec,
     TableSpec,
 )
-from features.sources import DataConfig, TableSource, is_url
+from core.sources import DataConfig, TableSource, is_url
+from features.arms import ARM_HELP, parse_arm
+from features.exclusions import exclusion_masks
+from features.readings import (
+    OUT_OF_RANGE,
+    Readings,
+    TableEvidence,
+    date_evidence,
+    day_first,
+    decimal_comma,
+    fit_ns,
+    future_warning,
+    number_evidence,
+    repeated_names,
+)
 
 MAX_EXAMPLES = 3
 _OFFSET_PATTERN = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.errors import DataValidationError
-from features.loading import CustomerData
-from features.schema import (
+from core.errors import DataValidationError
+from core.schema import (
     AMOUNT,
     CATEGORY,
     CUSTOMER_ID,
@@ -31,6 +30,7 @@ from features.schema import (
     START_DATE,
     TIMESTAMP,
 )
+from features.loading import CustomerData
 
 NEVER = np.iinfo(np.int64).max // 4
 """Day number standing for 'not yet' (no signup date, a subscription still running)."""

@@ -16,7 +16,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from features.errors import DataValidationError
+from core.errors import DataValidationError
 
 EARLIEST = np.datetime64("1677-09-22")
 LATEST = np.datetime64("2262-04-11")

@@ -21,9 +21,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.errors import ConfigError
+from core.engines import TrainMode
+from core.errors import ConfigError
 
-TrainMode = Literal["auto", "memory", "sample"]
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -136,7 +136,6 @@ def plan_training(
 
 __all__ = [
     "CustomerSample",
-    "TrainMode",
     "TrainingPlan",
     "customer_draws",
     "plan_training",

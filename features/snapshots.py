@@ -11,12 +11,12 @@ from collections.abc import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
+from core.errors import CutoffError
+from core.schema import CUSTOMER_ID
 from features.build import CUTOFF, build_features
-from features.errors import CutoffError
 from features.labels import LabelReport, check_window, make_labels
 from features.loading import CustomerData
 from features.prepare import PreparedData, from_day, prepare, to_day
-from features.schema import CUSTOMER_ID
 
 
 def month_end_cutoffs(

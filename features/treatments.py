@@ -12,10 +12,8 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
-from features.errors import DataValidationError
-from features.labelled import load_snapshots
-from features.loading import TableReport, load_table, raise_if_unclean
-from features.schema import (
+from core.errors import DataValidationError
+from core.schema import (
     ARM,
     AS_OF,
     CAMPAIGN_ID,
@@ -25,7 +23,9 @@ from features.schema import (
     TREATMENT,
     TREATMENTS,
 )
-from features.sources import DataConfig, SnapshotSource
+from core.sources import DataConfig, SnapshotSource
+from features.labelled import load_snapshots
+from features.loading import TableReport, load_table, raise_if_unclean
 
 TREATMENT_COLUMNS = [CUSTOMER_ID, CAMPAIGN_ID, ARM, CONTACTED_AT, OFFER]
 """The columns of ``load_treatments``' result, in order."""

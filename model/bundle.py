@@ -22,8 +22,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from core.errors import DataValidationError
 from features.build import feature_names
-from features.errors import DataValidationError
 from model.btyd_features import BtydMargin
 from model.card import ModelCard, Task
 from model.encoding import FeatureEncoding

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from features.errors import DataValidationError
+from core.errors import DataValidationError
 from features.labelled import AttributeSchema
 
 Task = Literal["churn", "clv"]

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.errors import DataValidationError
 from features.catalogue import BTYD_DERIVED_NAMES
-from features.errors import DataValidationError
 from features.loading import parse_text
 from model.btyd_features import BTYD_SUMMARY, BtydParams, derive_btyd
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.economics import Economics
+from core.economics import Economics
 
 
 def expected_incremental_profit(

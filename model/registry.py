@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from features.errors import RetainError
+from core.errors import RetainError
 from model.bundle import ModelBundle
 from model.settings import disable_telemetry, retain_home
 
@@ -29,30 +29,6 @@ if TYPE_CHECKING:
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-DEFAULT_NAMES = {"churn": "churn", "clv": "clv"}
-"""Registered model names per task unless the experiment config's ``registry`` says otherwise."""
-
-
-def names_in_config(path: Path) -> dict[str, str]:
-    """The registered churn and CLV names an experiment config's ``registry`` section gives."""
-    import yaml
-
-    from features.errors import ConfigError
-
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
-    section = raw.get("registry", {}) if isinstance(raw, dict) else None
-    if not isinstance(section, dict) or not all(
-        isinstance(section.get(k, ""), str) for k in DEFAULT_NAMES
-    ):
-        raise ConfigError(f"{path}: 'registry' must map churn and clv to model names")
-    return {k: str(section.get(k, v)) for k, v in DEFAULT_NAMES.items()}
-
-
 PYFUNC_LOADER = "model.pyfunc"
 """The module MLflow's pyfunc flavour loads a logged bundle with (``mlflow models serve``)."""
 

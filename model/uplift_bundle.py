@@ -24,8 +24,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from core.errors import DataValidationError
 from features.build import feature_names
-from features.errors import DataValidationError
 from model.encoding import FeatureEncoding
 from model.treeshap import TreeExplainer
 

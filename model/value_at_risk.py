@@ -19,7 +19,7 @@ against 64.1 for p in [0.90, 0.95) and 40.9 against 41.6 for p >= 0.95 with a fl
 floor of 0.1 would have said 50.8 and 12.5, undervaluing the likeliest leavers.
 
 Batch scores (``serving.output``), the HTTP service and the report all call these functions, with
-the gross margin of the config's ``economics`` section (``model.economics``).
+the gross margin of the config's ``economics`` section (``core.economics``).
 """
 
 from __future__ import annotations

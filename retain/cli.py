@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import click
 import typer
 
-from features.errors import RetainError
+from core.errors import RetainError
 from model.cli_options import Engine, Scheduler
 from model.settings import disable_telemetry
 
@@ -104,6 +104,14 @@ def demo_data(
         typer.echo(f"{name}: {folder} ({files})")
 
 
+@app.command("config-reference")
+def config_reference_command() -> None:
+    """Print the reference of every experiment config key as Markdown (docs/CONFIGURATION.md)."""
+    from core.config_reference import config_reference
+
+    typer.echo(config_reference(), nl=False)
+
+
 @app.command("features")
 def features_command(
     list_: Annotated[
@@ -145,10 +153,10 @@ def features_command(
         raise RetainError("give --list, or both --config and --as-of (see retain features --help)")
     import pandas as pd
 
+    from core.config_file import ConfigFile
+    from core.errors import CutoffError
     from features.build import build_features
-    from features.errors import CutoffError
     from features.loading import load_data, raise_if_unclean
-    from features.sources import read_data_section
 
     try:
         day = pd.Timestamp(as_of)
@@ -156,13 +164,12 @@ def features_command(
         day = pd.NaT
     if pd.isna(day) or day.tzinfo is not None:
         raise CutoffError(f"--as-of {as_of!r} is not a date: give a day such as 2024-06-30")
-    data_config, families = read_data_section(config)
+    file = ConfigFile.read(config)
+    data_config, families = file.data(), file.families()
     if data_config.labelled:
         _snapshot_features(data_config, as_of, out, strict=strict)
         return
-    from features.engine import read_engine_section
-
-    configured, settings = read_engine_section(config)
+    configured, settings = file.engine()
     if (engine or configured) == "dask":
         _dask_features(data_config, families, day.normalize(), out, settings, scheduler, strict)
         return
@@ -218,9 +225,9 @@ def _snapshot_features(data_config: Any, as_of: str, out: Path, *, strict: bool)
     on the whole table (training infers on its training table and stores that schema)."""
     import pandas as pd
 
+    from core.schema import AS_OF, CUSTOMER_ID
     from features.labelled import infer_schema, labelled_features, load_snapshots
     from features.loading import raise_if_unclean
-    from features.schema import AS_OF, CUSTOMER_ID
 
     if data_config.transactions is not None:
         raise RetainError(

@@ -15,18 +15,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from tqdm.auto import tqdm
 
+from core.config_file import ConfigFile
+from core.errors import ConfigError, CutoffError
+from core.schema import ATTRIBUTE_PREFIX
 from features.build import build_features
-from features.errors import ConfigError, CutoffError
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
 from features.readings import future_after
-from features.schema import ATTRIBUTE_PREFIX
-from features.sources import read_data_section
-from model.economics import read_economics
 from model.settings import test_hook
 from serving.files import (
     fsync_dir,
@@ -172,9 +170,10 @@ def score_base(
 ) -> ScoreRun:
     """Load the data, build features as of ``as_of``, score the active base and write outputs."""
     started = time.perf_counter()
-    data_config, _ = read_data_section(config)
+    file = ConfigFile.read(config)
+    data_config = file.data()
     scorer = scorer or load_packaged_scorer()
-    check_economics(config, scorer)
+    check_economics(file, scorer)
     notes = []
     if data_config.labelled:
         base = snapshot_base(data_config, as_of, scorer, strict=strict)
@@ -277,20 +276,19 @@ def finish_run(
     )
 
 
-def check_economics(config: Path, scorer: Scorer) -> None:
+def check_economics(config: ConfigFile, scorer: Scorer) -> None:
     """The config's ``economics`` section, if it has one, must be the packaged models' economics.
 
     The service computes value at risk with the economics ``retain package --config`` recorded;
     batch scores computed with others would disagree with it, so that is an error, not a choice.
     """
-    wanted = read_economics(config)  # a clear error for a missing file or bad YAML
-    raw = yaml.safe_load(config.read_text())
-    if not isinstance(raw, dict) or raw.get(ECONOMICS) is None:
+    wanted = config.economics()  # a clear error for a bad section
+    if not config.has(ECONOMICS):
         return
     if wanted != scorer.economics:
         raise ConfigError(
-            f"{config}: economics {wanted.model_dump()} differ from those packaged with the "
-            f"models ({scorer.economics.model_dump()}); run `retain package --config {config}` "
+            f"{config.path}: economics {wanted.model_dump()} differ from those packaged with the "
+            f"models ({scorer.economics.model_dump()}); run `retain package --config {config.path}` "
             "so the service and batch scores compute value at risk alike"
         )
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from core.config_file import ConfigFile
+from core.errors import CutoffError
 from features.build import build_features
-from features.errors import CutoffError
 from features.labels import active_at
 from features.prepare import PreparedData, to_day
-from features.sources import read_data_section
 from serving.batch import (
     SCORES_PARTS,
     ScoreRun,
@@ -87,12 +87,13 @@ def score_base_dask(
     from features.dask_engine import compute, map_partitions, read_parts, refuse_labelled
 
     started = time.perf_counter()
-    data_config, _ = read_data_section(config)
+    file = ConfigFile.read(config)
+    data_config = file.data()
     refuse_labelled(data_config)
     if strict:
         data_config = data_config.model_copy(update={"strict": True})
     scorer = scorer or load_packaged_scorer()
-    check_economics(config, scorer)
+    check_economics(file, scorer)
     parted = engine.load_partitioned(data_config)
     probe = next(p for k in range(parted.npartitions) if (p := parted.partition(k)) is not None)
     if as_of == "latest":

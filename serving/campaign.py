@@ -34,9 +34,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.errors import ConfigError, DataValidationError
-from features.schema import CUSTOMER_ID
-from model.economics import Economics
+from core.economics import Economics
+from core.errors import ConfigError, DataValidationError
+from core.schema import CUSTOMER_ID
 from model.settings import process_alive, test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from serving.campaign_results import control_share_for_power, detection_power

@@ -27,18 +27,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
+from core.config_file import ConfigFile
+from core.economics import Economics
+from core.errors import DataValidationError
+from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
 from features.build import build_features
-from features.errors import ConfigError, DataValidationError
 from features.labelled import CHURN, load_snapshots
 from features.loading import load_data, parse_numbers
 from features.prepare import PreparedData, from_day, prepare
-from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
-from features.sources import read_data_section
 from features.treatments import campaign_assignments, load_treatments, snapshot_campaign_id
-from model.economics import Economics, read_economics
 from serving.ledger import Ledger
 
 Z95 = float(stats.norm.ppf(0.975))
@@ -447,15 +446,6 @@ def outcomes_after_contact(
 # ----------------------------------------------------------------------------- wiring
 
 
-def horizon_days_of(config: Path) -> int:
-    """The ``horizon_days`` of an experiment YAML (90 when it sets none)."""
-    raw: Any = yaml.safe_load(config.read_text()) or {}
-    value = raw.get("horizon_days", 90) if isinstance(raw, dict) else 90
-    if not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{config}: horizon_days must be a positive whole number of days")
-    return value
-
-
 class CampaignData:
     """The inputs campaign results read from one experiment config, each read once and reused
     for every campaign measured: the data section, economics, horizon, the treatments and the
@@ -463,9 +453,10 @@ class CampaignData:
 
     def __init__(self, config: Path) -> None:
         self.config = config
-        self.data, _ = read_data_section(config)
-        self.economics = read_economics(config)
-        self.horizon_days = horizon_days_of(config)
+        file = ConfigFile.read(config)
+        self.data = file.data()
+        self.economics = file.economics()
+        self.horizon_days = file.horizon_days()
 
     @cached_property
     def treatments(self) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from scipy import stats
 
-from features.errors import RetainError
+from core.errors import RetainError
 from serving.campaign_results import (
     Z95,
     ArmSummary,

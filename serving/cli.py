@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from features.errors import RetainError
+from core.errors import RetainError
 from model.cli_options import Engine, Scheduler, TrackingUri
 from model.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
 
@@ -59,19 +59,20 @@ def package_command(
     score` compute value at risk with the same gross margin and show the same currency.
     """
     use_local_bentoml_home()
-    from model.economics import read_economics
-    from model.registry import CHAMPION, DEFAULT_NAMES, names_in_config
+    from core.config import RegistryConfig
+    from core.config_file import ConfigFile
+    from core.economics import Economics
+    from model.registry import CHAMPION
     from serving.store import package
-    from serving.uplift_store import package_uplift, uplift_name_in_config
+    from serving.uplift_store import package_uplift
 
-    names = names_in_config(config) if config else DEFAULT_NAMES
-    economics = read_economics(config)
-    uplift = package_uplift(
-        uplift_name_in_config(config), alias=alias or CHAMPION, tracking_uri=tracking_uri
-    )
+    file = ConfigFile.read(config) if config else None
+    names = file.registry() if file else RegistryConfig()
+    economics = file.economics() if file else Economics()
+    uplift = package_uplift(names.uplift, alias=alias or CHAMPION, tracking_uri=tracking_uri)
     packaged = package(
-        churn or names["churn"],
-        clv or names["clv"],
+        churn or names.churn,
+        clv or names.clv,
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
         economics=economics,
@@ -192,10 +193,11 @@ def score_command(
     active_days (or a running subscription); the service flags other ids `active: false`.
     """
     use_local_bentoml_home()
-    from features.engine import DaskEngine, read_engine_section
+    from core.config_file import ConfigFile
+    from features.engine import DaskEngine
     from serving.batch import score_base
 
-    configured, settings = read_engine_section(config)
+    configured, settings = ConfigFile.read(config).engine()
     out_dir = out or retain_home() / "scores"
     if (engine or configured) == "dask":
         from serving.batch_dask import score_base_dask
@@ -268,13 +270,14 @@ def campaign_command(
     expected gain, action, reasons, rank), the expected profit curve, and records the campaign
     and both arms in the campaign ledger (`retain campaigns` lists it).
     """
-    from model.economics import Economics, read_economics
+    from core.config_file import ConfigFile
+    from core.economics import Economics
     from serving.campaign import CampaignParams, plan_campaign, scored_economics
     from serving.ledger import Ledger
 
     scores_path = scores or retain_home() / "scores" / "scores.parquet"
     recorded = None if config else scored_economics(scores_path)
-    economics = read_economics(config) if config else (recorded or Economics())
+    economics = ConfigFile.read(config).economics() if config else (recorded or Economics())
     source = (
         f"--config {config}"
         if config

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.errors import DataValidationError
+from core.errors import DataValidationError
 from serving.files import fsync_dir, fsync_file
 
 SCORE_META = "score_meta.json"

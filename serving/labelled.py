@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.errors import ConfigError, CutoffError
+from core.errors import ConfigError, CutoffError
+from core.schema import AS_OF, CUSTOMER_ID
+from core.sources import DataConfig
 from features.labelled import labelled_features, load_snapshots
 from features.loading import TableReport, load_data, raise_if_unclean
-from features.schema import AS_OF, CUSTOMER_ID
-from features.sources import DataConfig
 from serving.scorer import Scorer
 
 

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from features.errors import ConfigError, DataValidationError
-from features.schema import CUSTOMER_ID
-from model.economics import Economics
+from core.economics import Economics
+from core.errors import ConfigError, DataValidationError
+from core.schema import CUSTOMER_ID
 from model.settings import retain_home, test_hook
 
 

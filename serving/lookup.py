@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import DataValidationError
-from features.schema import CUSTOMER_ID
+from core.errors import DataValidationError
+from core.schema import CUSTOMER_ID
 from model.settings import retain_home
 from serving.scorer import EncodedBatch, Scorer
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.schema import CUSTOMER_ID
 from features.catalogue import reason_label
-from features.schema import CUSTOMER_ID
 from model.encoding import FeatureEncoding
 from serving.lookup import AS_OF
 from serving.scorer import TIERS, EncodedBatch, ScoreArrays, Scorer

@@ -25,15 +25,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import ValidationError
 
-from features.errors import DataValidationError
+from core.config_file import ConfigFile
+from core.economics import Economics
+from core.errors import DataValidationError
+from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
 from features.labelled import CHURN, LabelledTable, load_snapshots
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import PreparedData, prepare, to_day
-from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
-from features.sources import read_data_section
 from model.card import CalibrationCurve, GainCurve, ModelCard
-from model.economics import Economics
 from serving.at_risk import AtRisk, at_risk_accounts, risk_raising_labels, summarise_at_risk
 from serving.batch import CARDS
 from serving.campaign import CAMPAIGN_JSON, SCORES_GENERATION, CampaignParams, plan, plot_curve
@@ -495,7 +495,7 @@ def gather(scores_path: Path, config: Path, extra_sections: Sequence[Section] = 
     if scores.empty:
         raise DataValidationError(f"the scores table {scores_path} is empty")
     as_of = pd.Timestamp(scores["as_of"].iloc[0])
-    data_config, _ = read_data_section(config)
+    data_config = ConfigFile.read(config).data()
     prep = prepare(load_data(data_config)[0]) if data_config.transactions is not None else None
     horizon = int(meta_horizon(scores_path.parent))
     observed = None

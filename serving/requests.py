@@ -21,11 +21,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from features.build import build_features
-from features.errors import DataValidationError
-from features.labelled import AttributeSchema, labelled_features
-from features.loading import CustomerData, validate_table
-from features.schema import (
+from core.errors import DataValidationError
+from core.schema import (
     AS_OF,
     CUSTOMER_ID,
     CUSTOMERS,
@@ -34,7 +31,10 @@ from features.schema import (
     SUBSCRIPTIONS,
     TRANSACTIONS,
 )
-from features.sources import TableSource
+from core.sources import TableSource
+from features.build import build_features
+from features.labelled import AttributeSchema, labelled_features
+from features.loading import CustomerData, validate_table
 from model.encoding import FeatureEncoding
 from serving.lookup import LookupSnapshot
 from serving.schemas import CustomerInput

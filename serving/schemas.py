@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonDict
 
-from features.schema import AS_OF, CUSTOMER_ID, SCORE_RANGES, SIGNUP_DATE
+from core.schema import AS_OF, CUSTOMER_ID, SCORE_RANGES, SIGNUP_DATE
 
 FeatureValue = Annotated[float, Strict()] | str | None
 """A number (integers too), a text or null; strict so that ``true`` is an error, not 1.0."""

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.errors import DataValidationError
+from core.economics import Economics
+from core.errors import DataValidationError
 from model.bundle import ModelBundle
-from model.economics import Economics
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
 from model.value_at_risk import value_at_risk, value_if_staying

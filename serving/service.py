@@ -37,7 +37,7 @@ import numpy as np
 from pydantic_core import to_json
 from starlette.responses import Response
 
-from features.errors import RetainError
+from core.errors import RetainError
 from model.settings import disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
 from serving.lookup import LookupTable, feature_table_path

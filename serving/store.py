@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.errors import RetainError
+from core.config import RegistryConfig
+from core.economics import Economics
+from core.errors import RetainError
 from model.bundle import ModelBundle
-from model.economics import Economics
 from model.registry import (
     CHAMPION,
-    DEFAULT_NAMES,
     configure_tracking,
     load_version,
     models_with_alias,
@@ -41,7 +41,7 @@ def version_label(metadata: dict[str, Any], kind: str) -> str:
 
 
 ECONOMICS = "economics"
-"""Metadata key of the economics (``model.economics``) ``retain package --config`` recorded."""
+"""Metadata key of the economics (``core.economics``) ``retain package --config`` recorded."""
 
 
 def packaged_economics(metadata: dict[str, Any]) -> Economics:
@@ -198,8 +198,8 @@ def missing_model_hint(name: str, alias: str, uri: str) -> str:
 
 
 def package(
-    churn_name: str = DEFAULT_NAMES["churn"],
-    clv_name: str = DEFAULT_NAMES["clv"],
+    churn_name: str = RegistryConfig().churn,
+    clv_name: str = RegistryConfig().clv,
     *,
     alias: str = CHAMPION,
     tracking_uri: str | None = None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.economics import Economics
+from core.economics import Economics
 from model.incremental import expected_incremental_profit
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from serving.campaign import Targeting, risk_value_targeting

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from features.errors import ConfigError, RetainError
-from features.schema import CUSTOMER_ID
+from core.config import RegistryConfig
+from core.errors import RetainError
+from core.schema import CUSTOMER_ID
 from model.registry import CHAMPION, configure_tracking, version_by_alias
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
 from serving.store import (
@@ -33,30 +33,14 @@ from serving.store import (
 )
 
 BENTO_UPLIFT = "retain-uplift"
-DEFAULT_UPLIFT_NAME = "uplift"
 UPLIFT_MODEL = "uplift_model"
 """The scores column naming the uplift model version, beside churn_model and clv_model."""
 UPLIFT_CARD = "uplift_card"
 """The ``score_meta.json`` key holding the uplift model's card (``serving.uplift_report``)."""
 
 
-def uplift_name_in_config(path: Path | None) -> str:
-    """The registered uplift name of an experiment config's ``registry`` (default 'uplift')."""
-    if path is None:
-        return DEFAULT_UPLIFT_NAME
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the registry names in {path}: {err}") from None
-    section = raw.get("registry", {}) if isinstance(raw, dict) else {}
-    name = section.get("uplift", DEFAULT_UPLIFT_NAME) if isinstance(section, dict) else None
-    if not isinstance(name, str):
-        raise ConfigError(f"{path}: registry.uplift must be a model name, got {name!r}")
-    return name
-
-
 def package_uplift(
-    name: str = DEFAULT_UPLIFT_NAME, *, alias: str = CHAMPION, tracking_uri: str | None = None
+    name: str = RegistryConfig().uplift, *, alias: str = CHAMPION, tracking_uri: str | None = None
 ) -> PackagedModel | None:
     """Copy the ``alias`` version of the uplift model into the BentoML store; None if none."""
     import bentoml

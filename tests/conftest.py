@@ -79,10 +79,9 @@ def trained(
     The config's economics (pounds, a 40% gross margin) are packaged with the models, as
     `retain package --config` does, so value at risk is checked against a margin that is not 1.
     """
-    from model.economics import read_economics
+    from core.config_file import ConfigFile, load_config
     from serving.batch import score_base
     from serving.store import package
-    from training.config import load_config
     from training.pipeline import train
 
     config = write_config(
@@ -91,7 +90,7 @@ def trained(
         economics=DEMO_ECONOMICS,
     )
     result = train(load_config(config), progress=False, log=lambda _: None)
-    package(economics=read_economics(config))
+    package(economics=ConfigFile.read(config).economics())
     run = score_base(config, "latest", out_dir=isolated_state / "scores", progress=False)
     return TrainedProject(
         home=isolated_state,

@@ -2,7 +2,8 @@
 
 features <- model <- training, serving <- retain: a package imports only the layers below it, and
 training and serving never import each other. Also: no lightgbm in features, no matplotlib backend
-switch anywhere, BentoML's private modules in serving/runtime.py only, nothing written at import.
+switch anywhere, BentoML's private modules in serving/runtime.py only, nothing written at import,
+YAML parsed in core/ only.
 """
 
 from __future__ import annotations
@@ -78,6 +79,23 @@ def test_package_imports_follow_the_layer_rule(package: str) -> None:
         for path in modules(package)
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_the_bottom_layer_reads_yaml() -> None:
+    """Config files are parsed in core/ only (``core.config_file``); the rest asks it for
+    typed sections, so no default or error message is spelled twice."""
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        if package != "core"
+        for path in modules(package)
+        if "yaml" in {m.split(".")[0] for m in imported_modules(path)}
+        or any(
+            isinstance(node, ast.Name) and node.id == "yaml"
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    )
+    assert readers == []
 
 
 PRIVATE_BENTOML_HOME = "serving/runtime.py"

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from features.errors import CutoffError
+from core.errors import CutoffError
 from training.calibrators import CALIBRATORS, Calibrator, apply, fit_calibrator
 from training.dataset import out_of_time_split
 

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from core.config import ExperimentConfig
+from core.errors import DataValidationError
+from core.schema import CUSTOMER_ID
 from features.build import CUTOFF
-from features.errors import DataValidationError
 from features.prepare import to_day
-from features.schema import CUSTOMER_ID
 from model.btyd_features import EXPECTED_VALUE, BtydMargin
 from model.card import Task, Tuning
 from model.encoding import FeatureEncoding
@@ -31,7 +32,6 @@ from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.calibrators import apply, fit_calibrator
-from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from features.errors import ConfigError
+from core.engines import ENGINES
+from core.errors import ConfigError
 from model.cli_options import Engine, Scheduler, TrackingUri
 
 
@@ -45,7 +46,7 @@ def train_command(
     With engine: dask (or --engine dask) the snapshots are built per customer partition on a
     Dask cluster, then training proceeds in memory on the customer-level table, as with pandas.
     """
-    from training.config import load_config
+    from core.config_file import load_config
     from training.fit_notes import captured_warnings
     from training.pipeline import train
 
@@ -53,8 +54,8 @@ def train_command(
     if strict:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"strict": True})})
     if engine is not None:
-        if engine not in ("pandas", "dask"):
-            raise ConfigError(f"--engine {engine!r}: expected pandas or dask")
+        if engine not in ENGINES:
+            raise ConfigError(f"--engine {engine!r}: expected {' or '.join(ENGINES)}")
         cfg = cfg.model_copy(update={"engine": engine})
     if scheduler:
         cfg = cfg.model_copy(update={"dask": cfg.dask.model_copy(update={"scheduler": scheduler})})
@@ -134,12 +135,11 @@ def rollback_command(
 def _names(config: Path | None, names: list[str] | None) -> list[str]:
     if names:
         return names
-    if config is not None:
-        from training.config import load_config
+    from core.config import RegistryConfig
+    from core.config_file import ConfigFile
 
-        cfg = load_config(config)
-        return [cfg.registry.churn, cfg.registry.clv, cfg.registry.uplift]
-    return ["churn", "clv", "uplift"]
+    registry = ConfigFile.read(config).registry() if config is not None else RegistryConfig()
+    return [registry.churn, registry.clv, registry.uplift]
 
 
 def register(app: typer.Typer) -> None:

@@ -16,21 +16,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.config import ExperimentConfig
+from core.errors import CutoffError
+from core.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.build import CUTOFF, btyd_summary_at, feature_names, resolve_families
 from features.dask_engine import PartitionedData
 from features.engine import DaskEngine, PandasEngine, feature_engine
-from features.errors import CutoffError
 from features.labelled import AttributeSchema
 from features.labels import CHURN, FUTURE_VALUE, LabelReport, check_window, make_labels
 from features.loading import TableReport
 from features.prepare import PreparedData, prepare, to_day
 from features.sampling import TrainingPlan, plan_training
-from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.snapshots import month_end_cutoffs
 from model.btyd_features import BtydParams
 from model.settings import retain_home
 from training.baselines import cutoff_btyd_params
-from training.config import ExperimentConfig
 from training.leakage import check_leakage
 
 BTYD = "btyd"

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.schema import CUSTOMER_ID
 from features.labels import CHURN, FUTURE_VALUE
-from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import CalibrationCurve, DecileTable, GainCurve, Task
 from training.calibration import calibration_metrics

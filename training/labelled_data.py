@@ -14,8 +14,10 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from core.config import ExperimentConfig
+from core.errors import CutoffError
+from core.schema import AS_OF, CUSTOMER_ID
 from features.build import CUTOFF, build_features, resolve_families
-from features.errors import CutoffError
 from features.labelled import (
     CHURN,
     check_no_collision,
@@ -26,8 +28,6 @@ from features.labelled import (
 from features.labels import FUTURE_VALUE, LabelReport
 from features.loading import load_data
 from features.prepare import PreparedData, prepare
-from features.schema import AS_OF, CUSTOMER_ID
-from training.config import ExperimentConfig
 from training.dataset import (
     BTYD,
     Split,

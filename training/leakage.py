@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from features.errors import ConfigError, LeakageError
+from core.config import LeakageConfig
+from core.errors import ConfigError, LeakageError
+from core.schema import ATTRIBUTE_PREFIX
 from features.labels import CHURN, FUTURE_VALUE
-from features.schema import ATTRIBUTE_PREFIX
-from training.config import LeakageConfig
 
 LABEL_STEMS = ("churn", "attrit")
 """A name token starting with one of these is label-like anywhere: churn_flag, IsChurned."""

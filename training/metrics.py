@@ -30,6 +30,8 @@ from scipy.spatial import ConvexHull
 from scipy.special import betainc
 from sklearn import metrics as skm
 
+from core.config import ExperimentConfig
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -231,6 +233,17 @@ class EMPCParams:
     contact_cost: float = 1.0
     alpha: float = 6.0
     beta: float = 14.0
+
+    @classmethod
+    def of(cls, config: ExperimentConfig) -> "EMPCParams":
+        """The config's EMPC assumptions, its costs taken from ``economics`` (their one home)."""
+        return cls(
+            clv=config.empc.clv,
+            incentive=config.economics.offer_cost,
+            contact_cost=config.economics.contact_cost,
+            alpha=config.empc.alpha,
+            beta=config.empc.beta,
+        )
 
 
 def _check_costs(clv: float, incentive: float, contact_cost: float) -> tuple[float, float]:

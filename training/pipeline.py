@@ -18,15 +18,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from core.config import ExperimentConfig
+from core.schema import CUSTOMER_ID
 from features.build import CUTOFF, build_features
-from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
 from model.registry import configure_tracking, load_version, version_by_alias
 from model.settings import test_hook
 from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
-from training.config import ExperimentConfig
 from training.crossval import add_cross_validation
 from training.dataset import TrainingData, load_training_data
 from training.evaluation import (
@@ -210,7 +210,7 @@ def evaluate_candidates(
 ) -> Evaluation:
     """Fit every candidate that applies, score it on the test cutoff, compare it with the best
     baseline, and bundle the servable candidate of each task that wins on validation."""
-    empc = EMPCParams(**fold.config.empc.model_dump())
+    empc = EMPCParams.of(fold.config)
     results: list[ModelResult] = []
     fits: dict[int, Fitted] = {}
     for candidate in candidates:
@@ -391,7 +391,7 @@ def _gate(
             replicates=promotion.bootstrap_replicates,
             level=promotion.confidence_level,
             seed=config.seed,
-            empc_params=EMPCParams(**config.empc.model_dump()),
+            empc_params=EMPCParams.of(config),
         )
     return decide(metric, result.metrics[metric], version, interval, promotion.min_improvement)
 

@@ -21,8 +21,8 @@ from typing import get_args
 
 import numpy as np
 
+from core.config import ExperimentConfig, ServableChurn, ServableClv
 from model.card import Task
-from training.config import ExperimentConfig, ServableChurn, ServableClv
 from training.evaluation import ModelResult
 from training.metrics import LOWER_IS_BETTER, EMPCParams, metric_function, paired_bootstrap
 
@@ -42,7 +42,7 @@ def validation_score(
     task: Task, y: np.ndarray, pred: np.ndarray, config: ExperimentConfig
 ) -> float:
     """The gate's metric of one candidate's validation predictions."""
-    empc = EMPCParams(**config.empc.model_dump())
+    empc = EMPCParams.of(config)
     return float(metric_function(gate_metric(task, config), empc)(y, pred))
 
 
@@ -114,7 +114,7 @@ def _tie_break(
             replicates=config.promotion.bootstrap_replicates,
             level=config.promotion.confidence_level,
             seed=config.seed,
-            empc_params=EMPCParams(**config.empc.model_dump()),
+            empc_params=EMPCParams.of(config),
         )
         gap = abs(best.validation - r.validation)
         if np.isfinite(interval.se) and gap <= tolerance * interval.se:
@@ -141,7 +141,7 @@ def compare_with_baseline(
     """Set ``baseline`` and ``versus`` of every result: its paired bootstrap difference to the
     task's best non-servable model on the test rows, for the gate's metric (and CLV's MAE)."""
     promotion = config.promotion
-    empc = EMPCParams(**config.empc.model_dump())
+    empc = EMPCParams.of(config)
     for task in dict.fromkeys(r.task for r in results):
         metric = gate_metric(task, config)
         rows = [r for r in results if r.task == task]

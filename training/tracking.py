@@ -19,10 +19,10 @@ from typing import Any
 import mlflow
 import numpy as np
 
+from core.config import ExperimentConfig
 from model.registry import CHALLENGER, CHAMPION, TEST_METRIC_PREFIX, artifact_location, log_bundle
 from model.settings import project_root
 from training import plots
-from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.evaluation import Evaluation, ModelResult, markdown_table, slices_table
 from training.registry import Decision

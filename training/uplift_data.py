@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from core.errors import CutoffError
+from core.schema import ARM, CAMPAIGN_ID, CONTACTED_AT, CUSTOMER_ID, FUTURE_VALUE
 from features.build import CUTOFF
-from features.errors import CutoffError
 from features.labels import CHURN
 from features.prepare import PreparedData, from_day, to_day
-from features.schema import ARM, CAMPAIGN_ID, CONTACTED_AT, CUSTOMER_ID, FUTURE_VALUE
 from features.snapshots import build_snapshots
 
 TREATED = "treated"

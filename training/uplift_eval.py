@@ -25,11 +25,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
-from model.economics import Economics
+from core.config import ExperimentConfig
+from core.economics import Economics
+from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
 from model.encoding import FeatureEncoding
 from model.incremental import expected_incremental_profit
-from training.config import ExperimentConfig
 from training.uplift import LEARNERS, _UpliftLearner
 from training.uplift_data import RETAINED, TREATED, CampaignRows, split_rows
 from training.uplift_metrics import (

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from model.economics import Economics
+from core.economics import Economics
 
 TOP_SHARES = (0.1, 0.2, 0.3)
 

@@ -18,13 +18,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from core.config import ExperimentConfig
+from core.schema import ATTRIBUTE_PREFIX, CAMPAIGN_ID
 from features.build import CUTOFF
-from features.schema import ATTRIBUTE_PREFIX, CAMPAIGN_ID
 from features.treatments import load_treatments
 from model.registry import CHALLENGER, CHAMPION, version_by_alias
 from model.uplift_bundle import UpliftBundle, load_uplift_version, log_uplift_bundle
 from model.uplift_plot import downsample, qini_figure
-from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.metrics import PairedInterval
 from training.registry import Decision, decide, move_alias, tag_decision, tag_undecided

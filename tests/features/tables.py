@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 from hypothesis import strategies as st
 
+from core.schema import CUSTOMERS, INTERACTIONS, SUBSCRIPTIONS, TRANSACTIONS, TableSpec
+from core.sources import TableSource
 from features.loading import CustomerData, validate_table
-from features.schema import CUSTOMERS, INTERACTIONS, SUBSCRIPTIONS, TRANSACTIONS, TableSpec
-from features.sources import TableSource
 
 
 def clean(spec: TableSpec, rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.schema import ATTRIBUTE_PREFIX, TABLES
 from features.build import build_features, feature_names
 from features.catalogue import (
     BTYD_DERIVED,
@@ -22,7 +23,6 @@ from features.catalogue import (
     family_features,
 )
 from features.loading import CustomerData, validate_table
-from features.schema import ATTRIBUTE_PREFIX, TABLES
 from retain import cli
 from retain.demo_data import make_subscription
 from tests.helpers import ROOT

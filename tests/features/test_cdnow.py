@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import DataValidationError
+from core.schema import TRANSACTIONS
+from core.sources import TableSource
 from experiments.lifetimes_summary import summary
 from features.build import build_features
-from features.errors import DataValidationError
 from features.loading import CustomerData, load_table
-from features.schema import TRANSACTIONS
-from features.sources import TableSource
 
 pytestmark = pytest.mark.cdnow
 

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import DataValidationError
+from core.sources import DataConfig
 from features.build import build_features
 from features.dask_engine import (
     ClusterSettings,
@@ -26,12 +28,10 @@ from features.dask_engine import (
     read_parts,
     start_client,
 )
-from features.errors import DataValidationError
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import prepare
 from features.snapshots import build_snapshots, month_end_cutoffs
-from features.sources import DataConfig
 
 pytestmark = pytest.mark.slow
 

@@ -7,27 +7,27 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config_file import ConfigFile
+from core.errors import ConfigError, DataValidationError
+from core.sources import DataConfig, TableSource
 from features.dask_engine import customer_partition, read_partitioned
-from features.engine import read_engine_section
-from features.errors import ConfigError, DataValidationError
-from features.sources import DataConfig, TableSource
 
 
 def test_defaults_to_pandas_and_resolves_the_work_dir(tmp_path: Path) -> None:
     plain = tmp_path / "plain.yaml"
     plain.write_text("name: x\n")
-    engine, settings = read_engine_section(plain)
+    engine, settings = ConfigFile.read(plain).engine()
     assert (engine, settings.scheduler, settings.work_dir) == ("pandas", None, None)
     dask = tmp_path / "dask.yaml"
     dask.write_text("engine: dask\ndask: {workers: 2, work_dir: scratch}\n")
-    engine, settings = read_engine_section(dask)
+    engine, settings = ConfigFile.read(dask).engine()
     assert (engine, settings.workers, settings.work_dir) == ("dask", 2, tmp_path / "scratch")
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("engine: spark\n", "engine is 'spark'; expected pandas or dask"),
+        ("engine: spark\n", "engine: Input should be 'pandas' or 'dask'"),
         ("engine: dask\ndask: {wokers: 2}\n", "dask.wokers"),
         ("engine: dask\ndask: {partitions: 0}\n", "dask.partitions"),
     ],
@@ -36,7 +36,7 @@ def test_bad_settings_name_the_key(tmp_path: Path, text: str, message: str) -> N
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
-        read_engine_section(path)
+        ConfigFile.read(path).engine()
 
 
 def test_a_missing_input_folder_is_named(tmp_path: Path) -> None:
@@ -61,10 +61,11 @@ def labelled_data(tmp_path: Path) -> dict[str, object]:
 
 
 def test_a_labelled_table_on_dask_is_refused_with_the_alternative(tmp_path: Path) -> None:
-    from features.dask_engine import LABELLED_ON_DASK, load_partitioned
-    from features.sources import DataConfig
+    from core.config_file import parse_config
+    from core.engines import LABELLED_ON_DASK
+    from core.sources import DataConfig
+    from features.dask_engine import load_partitioned
     from serving.batch_dask import score_base_dask
-    from training.config import parse_config
 
     data = labelled_data(tmp_path)
     reason = "no history to partition; it is read whole in memory by engine: pandas, so set engine: pandas"
@@ -91,7 +92,6 @@ def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -
     import fsspec
 
     from features.loading import load_data
-    from features.sources import read_data_section
 
     local = tmp_path / "orders.csv"
     local.write_text(ORDERS)
@@ -102,7 +102,7 @@ def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -
         "data:\n  transactions: {path: orders.csv}\n"
         "  customers: {path: 'memory://retain-test/customers.csv'}\n"
     )
-    data, _ = read_data_section(config)
+    data = ConfigFile.read(config).data()
     assert data.transactions is not None
     assert data.customers is not None
     assert data.transactions.path == local  # relative: against the YAML's folder
@@ -130,12 +130,10 @@ def test_fsspec_urls_are_read_as_given_and_local_paths_resolve(tmp_path: Path) -
 def test_a_url_without_its_filesystem_package_names_the_key_and_package(
     tmp_path: Path, url: str, message: str
 ) -> None:
-    from features.sources import read_data_section
-
     config = tmp_path / "c.yaml"
     config.write_text(f"data:\n  transactions: {{path: '{url}'}}\n")
     with pytest.raises(ConfigError, match=r"data\.transactions\.path: .*" + message):
-        read_data_section(config)
+        ConfigFile.read(config).data()
 
 
 def test_partitions_count_the_files_of_a_url_folder(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.errors import ConfigError
+from core.errors import ConfigError
+from core.schema import TRANSACTIONS
+from core.sources import DataConfig, TableSource
 from features.loading import load_data, validate_table
-from features.schema import TRANSACTIONS
-from features.sources import DataConfig, TableSource
 
 RETAIL_COLUMNS = {
     "customer_id": "Customer ID",

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import ConfigError, DataValidationError
+from core.families import FAMILIES
+from core.schema import TRANSACTIONS
 from features.build import available_families, build_features, feature_names, resolve_families
-from features.catalogue import FAMILIES
-from features.errors import ConfigError, DataValidationError
 from features.loading import CustomerData
 from features.prepare import prepare
-from features.schema import TRANSACTIONS
 from tests.features.tables import (
     DAY0,
     customers,

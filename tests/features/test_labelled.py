@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from core.errors import ConfigError, DataValidationError
+from core.schema import TRANSACTIONS
+from core.sources import DataConfig, SnapshotSource
 from features.build import build_features
-from features.errors import ConfigError, DataValidationError
 from features.labelled import (
     OTHER,
     infer_schema,
@@ -20,8 +22,6 @@ from features.labelled import (
     read_snapshots,
 )
 from features.loading import CustomerData, validate_table
-from features.schema import TRANSACTIONS
-from features.sources import DataConfig, SnapshotSource
 
 
 def source(**fields: Any) -> SnapshotSource:

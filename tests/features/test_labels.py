@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import CutoffError
 from features.build import CUTOFF, build_features
-from features.errors import CutoffError
 from features.labels import CHURN, FUTURE_VALUE, active_at, check_window, make_labels
 from features.loading import CustomerData
 from features.prepare import PreparedData, prepare, to_day

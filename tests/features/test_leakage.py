@@ -155,8 +155,8 @@ def test_row_order_of_the_input_changes_nothing(subscription_demo: CustomerData)
 @pytest.fixture(scope="module")
 def subscription_demo() -> CustomerData:
     """A small synthetic subscription business, through the loader."""
+    from core.schema import TABLES
     from features.loading import validate_table
-    from features.schema import TABLES
     from retain.demo_data import make_subscription
 
     tables = make_subscription(400, seed=11).tables()

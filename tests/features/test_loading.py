@@ -13,7 +13,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.errors import ConfigError, DataValidationError
+from core.config_file import ConfigFile
+from core.errors import ConfigError, DataValidationError
+from core.schema import CUSTOMERS, INTERACTIONS, SUBSCRIPTIONS, TRANSACTIONS
+from core.sources import DataConfig, TableSource
 from features.loading import (
     MAX_EXAMPLES,
     load_data,
@@ -22,8 +25,6 @@ from features.loading import (
     raise_if_unclean,
     validate_table,
 )
-from features.schema import CUSTOMERS, INTERACTIONS, SUBSCRIPTIONS, TRANSACTIONS
-from features.sources import DataConfig, TableSource, read_data_section
 
 
 def _tx(**columns: list[object]) -> pd.DataFrame:
@@ -548,17 +549,18 @@ def test_config_file_errors_name_the_offending_key(tmp_path: Path) -> None:
     config = tmp_path / "exp.yaml"
     config.write_text("data:\n  transactions:\n    path: tx.csv\n    columns: {customer: Client}\n")
     with pytest.raises(ConfigError) as err:
-        read_data_section(config)
+        ConfigFile.read(config).data()
     assert "exp.yaml is invalid" in str(err.value)
     assert "unknown canonical column(s) ['customer']" in str(err.value)
     with pytest.raises(ConfigError, match="config file not found"):
-        read_data_section(tmp_path / "missing.yaml")
+        ConfigFile.read(tmp_path / "missing.yaml")
 
 
 def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     config = tmp_path / "sub" / "exp.yaml"
     config.write_text("data:\n  transactions:\n    path: ../tx.csv\nfamilies: [btyd, rfm]\n")
-    data, families = read_data_section(config)
+    file = ConfigFile.read(config)
+    data, families = file.data(), file.families()
     assert data.transactions.path == (tmp_path / "tx.csv").resolve()
     assert families == ["btyd", "rfm"]

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.dask_engine import DaskConfig
-from features.errors import ConfigError
+from core.engines import DaskConfig
+from core.errors import ConfigError
 from features.sampling import CustomerSample, customer_draws, plan_training
 
 IDS = pd.Series([f"C{i:06d}" for i in range(20_000)])

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from core.errors import DataValidationError
+from core.schema import TREATMENTS
+from core.sources import DataConfig
 from features.arms import parse_arm
-from features.errors import DataValidationError
 from features.labelled import load_snapshots
-from features.schema import TREATMENTS
-from features.sources import DataConfig
 from features.treatments import campaign_assignments, load_treatments
 
 MESSY = """cust,camp,group,date,offer

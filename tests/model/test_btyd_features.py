@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.schema import TRANSACTIONS
 from features.build import btyd_summary_at
 from features.catalogue import BTYD_DERIVED_NAMES
 from features.loading import CustomerData
 from features.prepare import prepare
-from features.schema import TRANSACTIONS
 from model.btyd_features import BTYD_SUMMARY, WEEK, BtydParams, derive_btyd
 from model.encoding import FeatureEncoding
 from tests.features.tables import load_rows, stamp

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import ConfigError
-from model.economics import Economics, read_economics
+from core.config_file import ConfigFile
+from core.economics import Economics
+from core.errors import ConfigError
 
 
 def test_money_puts_the_symbol_or_code_and_the_sign_first() -> None:
@@ -16,17 +17,18 @@ def test_money_puts_the_symbol_or_code_and_the_sign_first() -> None:
     assert Economics().money(float("nan")) == "n/a"
 
 
-def test_read_economics_defaults_and_overrides(tmp_path: Path) -> None:
-    assert read_economics(None) == Economics()
+def test_the_economics_section_defaults_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
+    path.write_text("name: x\n")
+    assert ConfigFile.read(path).economics() == Economics()
     path.write_text("data: {}\neconomics: {currency: EUR, gross_margin: 0.4}\n")
-    assert read_economics(path) == Economics(currency="EUR", gross_margin=0.4)
+    assert ConfigFile.read(path).economics() == Economics(currency="EUR", gross_margin=0.4)
 
 
-def test_read_economics_names_the_bad_key(tmp_path: Path) -> None:
+def test_the_economics_section_names_the_bad_key(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("economics: {gross_margin: 1.5, margin: 0.2}\n")
     with pytest.raises(ConfigError) as err:
-        read_economics(path)
+        ConfigFile.read(path).economics()
     assert "economics.gross_margin" in str(err.value)
     assert "economics.margin: unknown key" in str(err.value)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import DataValidationError
 from features.build import feature_names
-from features.errors import DataValidationError
 from model.bundle import ModelBundle, sigmoid
 from model.encoding import FeatureEncoding
 from tests.helpers import card_for

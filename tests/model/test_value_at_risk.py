@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.economics import Economics
+from core.economics import Economics
 from model.value_at_risk import STAY_FLOOR, value_at_risk, value_if_staying
 from serving.batch import score_features
 from serving.output import score_records

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.errors import CutoffError
+from core.config_file import ConfigFile
+from core.errors import CutoffError
 from features.loading import load_data
-from features.sources import read_data_section
 from tests.helpers import ROOT
 
 RETAIN = str(Path(sys.executable).parent / "retain")
@@ -51,7 +51,7 @@ def refused(done: subprocess.CompletedProcess[str], message: str) -> None:
 
 
 def amounts(config: Path) -> list[float]:
-    data, _ = load_data(read_data_section(config)[0])
+    data, _ = load_data(ConfigFile.read(config).data())
     return [float(x) for x in data.transactions["amount"]]
 
 
@@ -85,7 +85,7 @@ def test_out_of_range_years_in_parquet_and_with_offsets_too(tmp_path: Path) -> N
     frame.to_parquet(tmp_path / "t.parquet")
     config = tmp_path / "config.yaml"
     config.write_text("data:\n  transactions:\n    path: t.parquet\n")
-    _, reports = load_data(read_data_section(config)[0])
+    _, reports = load_data(ConfigFile.read(config).data())
     assert reports[0].rows_kept == 2
     assert "'timestamp' is outside the years 1677-2262" in reports[0].lines()[2]
 
@@ -114,7 +114,7 @@ def test_day_first_evidence_reads_every_date_day_first_with_a_warning(tmp_path: 
         "warning: 'timestamp': 1 date(s) have a day and month both up to 12 (e.g. row 3: "
         "'04/03/2024'); read day-first as 2 other date(s) can only be day-first"
     ) in done.stderr
-    data, _ = load_data(read_data_section(config)[0])
+    data, _ = load_data(ConfigFile.read(config).data())
     assert data.transactions["timestamp"].tolist() == [
         pd.Timestamp(d) for d in ("2024-03-25", "2024-02-13", "2024-03-04")
     ]
@@ -156,7 +156,7 @@ def test_future_dated_rows_are_counted_and_latest_ignores_them(tmp_path: Path) -
         "up to 2091-03-01 (e.g. row 3: 2091-03-01, row 4: 2088-01-01); kept, but "
         "`--as-of latest` ignores them"
     ) in done.stderr
-    prep = prepare(load_data(read_data_section(config)[0])[0])
+    prep = prepare(load_data(ConfigFile.read(config).data())[0])
     assert latest_day(prep) == pd.Timestamp("2024-03-01")
     assert resolve_as_of(prep, "latest") == pd.Timestamp("2024-03-01")
     assert resolve_as_of(prep, "2090-01-01") == pd.Timestamp("2090-01-01")  # asked for: allowed

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.sources import DataConfig, TableSource
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import PreparedData, prepare
-from features.sources import DataConfig, TableSource
 from features.treatments import load_treatments
 from retain.demo_campaigns import OFFER_DAYS, treated_residual
 from retain.demo_data import write_demo

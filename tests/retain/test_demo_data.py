@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.sources import DataConfig, TableSource
 from features.loading import load_data
-from features.sources import DataConfig, TableSource
 from retain.demo_data import DemoTables, make_retail, make_subscription, write_demo
 
 

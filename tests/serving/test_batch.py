@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import CutoffError
+from core.config_file import ConfigFile
+from core.errors import CutoffError
 from features.loading import load_data
 from features.prepare import prepare
-from features.sources import read_data_section
 from serving.batch import resolve_as_of, score_base
 from serving.scorer import Scorer
 from tests.conftest import TrainedProject
@@ -79,7 +79,7 @@ def test_cli_as_of_that_is_not_a_date_is_a_clear_error(
 
 
 def test_latest_is_the_data_last_day(trained: TrainedProject) -> None:
-    data, _ = load_data(read_data_section(trained.config)[0])
+    data, _ = load_data(ConfigFile.read(trained.config).data())
     prep = prepare(data)
     start, end = prep.date_range
     assert resolve_as_of(prep, "latest") == end == trained.as_of

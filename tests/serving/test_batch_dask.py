@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.dask_engine import DaskConfig
+from core.engines import DaskConfig
 from features.engine import DaskEngine
 from serving.batch import SCORES_PARTS
 from serving.batch_dask import score_base_dask

@@ -51,7 +51,12 @@ def _bentofile() -> dict[str, Any]:
 def test_bentofile_packages_the_service_code_only() -> None:
     config = _bentofile()
     assert config["service"] == "serving.service:Retain"
-    assert config["include"] == ["features/**/*.py", "model/**/*.py", "serving/**/*.py"]
+    assert config["include"] == [
+        "features/**/*.py",
+        "model/**/*.py",
+        "serving/**/*.py",
+        "core/**/*.py",
+    ]
     assert "models" not in config  # taken from the service's BentoModel declarations
     python = config["python"]
     assert python["requirements_txt"] == "./serving/requirements.txt"
@@ -172,7 +177,7 @@ def test_retain_package_then_bentoml_build(trained: TrainedProject) -> None:
     assert "serving/service.py" in files
     assert "features/build.py" in files
     tops = {f.split("/")[0] for f in files}
-    assert tops == {"features", "model", "serving", "bentofile.yaml"}, tops
+    assert tops == {"core", "features", "model", "serving", "bentofile.yaml"}, tops
     assert all(f.endswith(".py") for f in files if f != "bentofile.yaml")
     assert not any("__pycache__" in f for f in files)
 

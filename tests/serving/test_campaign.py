@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import ConfigError, DataValidationError
+from core.errors import ConfigError, DataValidationError
 from serving.campaign import (
     CONTACT,
     CONTROL,
@@ -328,10 +328,10 @@ def test_no_control_group_needs_saying_so() -> None:
 def test_flags_override_the_configs_economics(tmp_path: Path) -> None:
     config = tmp_path / "experiment.yaml"
     config.write_text("economics: {currency: EUR, gross_margin: 0.4, offer_cost: 20}\n")
-    from model.economics import read_economics
+    from core.config_file import ConfigFile
 
     params = CampaignParams.checked(
-        budget=100, economics=read_economics(config), offer_cost=5.0, contact_cost=None
+        budget=100, economics=ConfigFile.read(config).economics(), offer_cost=5.0, contact_cost=None
     )
     assert params.economics.model_dump() == {
         "currency": "EUR",

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import DataValidationError
+from core.economics import Economics
+from core.errors import DataValidationError
+from core.schema import TRANSACTIONS
 from features.loading import CustomerData, validate_table
 from features.prepare import prepare
-from features.schema import TRANSACTIONS
-from model.economics import Economics
 from serving.campaign_results import (
     campaign_results,
     measure_campaign,
@@ -295,16 +295,16 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     assert r.mature
     assert r.source == "snapshot export spring_test.csv (outcomes are its labels)"
     # scoring the same export keeps every row, whatever its treatment flag says
+    from core.config_file import ConfigFile
     from features.labelled import load_snapshots
-    from features.sources import read_data_section
 
-    data, _ = read_data_section(config)
+    data = ConfigFile.read(config).data()
     assert data.snapshots is not None
     assert len(load_snapshots(data.snapshots, labels=False).rows) == 9
 
 
 def test_contractual_retention_is_a_subscription_running_at_the_windows_end() -> None:
-    from features.schema import SUBSCRIPTIONS
+    from core.schema import SUBSCRIPTIONS
 
     tx_raw = pd.DataFrame(
         {

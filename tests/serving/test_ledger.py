@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import ConfigError, DataValidationError
-from model.economics import Economics
+from core.economics import Economics
+from core.errors import ConfigError, DataValidationError
 from serving.ledger import CampaignRecord, Ledger, LedgerError, ledger_url, new_campaign_id
 
 PG_BINARIES = ("initdb", "pg_ctl", "postgres")

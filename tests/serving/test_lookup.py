@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import DataValidationError
+from core.errors import DataValidationError
 from serving.lookup import LookupTable, read_feature_table, write_feature_table
 from serving.requests import lookup_ids
 from tests.serving.support import tiny_features, tiny_scorer

@@ -6,7 +6,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from features.errors import RetainError
+from core.errors import RetainError
 from serving.store import package
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import ConfigError
-from model.economics import Economics
+from core.config_file import ConfigFile
+from core.economics import Economics
+from core.errors import ConfigError
 from serving.batch import check_economics
 from serving.store import ECONOMICS, packaged_economics
 from tests.serving.support import tiny_scorer
@@ -23,11 +24,11 @@ def test_scoring_with_other_economics_than_packaged_is_an_error(tmp_path: Path) 
     scorer = tiny_scorer(economics=Economics(currency="GBP", gross_margin=0.4))
     same = tmp_path / "same.yaml"
     same.write_text("economics: {currency: GBP, gross_margin: 0.4}\n")
-    check_economics(same, scorer)
+    check_economics(ConfigFile.read(same), scorer)
     silent = tmp_path / "none.yaml"
     silent.write_text("name: x\n")
-    check_economics(silent, scorer)  # no section: the packaged economics apply
+    check_economics(ConfigFile.read(silent), scorer)  # no section: the packaged economics apply
     other = tmp_path / "other.yaml"
     other.write_text("economics: {currency: GBP, gross_margin: 0.5}\n")
     with pytest.raises(ConfigError, match="run `retain package --config"):
-        check_economics(other, scorer)
+        check_economics(ConfigFile.read(other), scorer)

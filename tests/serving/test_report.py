@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.economics import Economics
 from features.catalogue import reason_label
-from model.economics import Economics
 from serving.at_risk import parse_reason_value
 from serving.report import write_report
 from serving.report_words import model_name

@@ -75,7 +75,7 @@ def test_calibration_warning_only_beyond_the_limit() -> None:
 def test_extra_sections_and_warnings_are_rendered_in_place() -> None:
     import pandas as pd
 
-    from model.economics import Economics
+    from core.economics import Economics
     from serving.report import ReportData, render
 
     data = ReportData(

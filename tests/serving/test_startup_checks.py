@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from features.errors import DataValidationError
+from core.errors import DataValidationError
 from model.bundle import BOOSTER_FILE, BUNDLE_FILE, ModelBundle
 from serving.store import file_manifest
 from tests.conftest import TrainedProject

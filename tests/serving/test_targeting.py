@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.economics import Economics
+from core.economics import Economics
 from serving.campaign import CONTACT, NO_ACTION, RISK_VALUE, CampaignParams, plan
 from serving.targeting import UPLIFT_POLICY, uplift_targeting
 

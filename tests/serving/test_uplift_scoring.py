@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import DataValidationError
 from features.catalogue import reason_label
-from features.errors import DataValidationError
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
 from serving.lookup import LookupSnapshot, write_feature_table

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import ConfigError
+from core.config import RegistryConfig
+from core.config_file import ConfigFile
+from core.errors import ConfigError
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
-from serving.uplift_store import PackagedUplift, uplift_name_in_config, with_uplift
+from serving.uplift_store import PackagedUplift, with_uplift
 from training.uplift import XLearner
 
 
@@ -73,11 +75,11 @@ def test_effects_join_the_scores_by_customer_id_whatever_the_row_order(
 def test_the_uplift_name_comes_from_the_config_registry(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("registry: {churn: c, uplift: shop-uplift}\n")
-    assert uplift_name_in_config(config) == "shop-uplift"
-    assert uplift_name_in_config(None) == "uplift"
+    assert ConfigFile.read(config).registry().uplift == "shop-uplift"
+    assert RegistryConfig().uplift == "uplift"
     config.write_text("registry: {uplift: [1]}\n")
-    with pytest.raises(ConfigError, match=r"registry\.uplift must be a model name"):
-        uplift_name_in_config(config)
+    with pytest.raises(ConfigError, match=r"registry\.uplift: Input should be a valid string"):
+        ConfigFile.read(config).registry()
 
 
 @pytest.mark.slow

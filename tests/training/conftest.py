@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config import ExperimentConfig
+from core.config_file import load_config
 from tests.helpers import write_config
 from training.candidates import Fold
-from training.config import ExperimentConfig, load_config
 from training.dataset import load_training_data
 
 FAST_LIGHTGBM = {"n_estimators": 60, "early_stopping_rounds": 20}

@@ -172,8 +172,8 @@ def test_too_few_origins_fall_back_to_standard_and_say_so() -> None:
 
 
 def test_the_former_calibrate_key_still_reads_and_cannot_be_mixed() -> None:
-    from features.errors import ConfigError
-    from training.config import parse_config
+    from core.config_file import parse_config
+    from core.errors import ConfigError
 
     base = {"name": "x", "data": {"transactions": {"path": "t.csv"}}}
     assert parse_config(base).churn.calibration.method == "auto"
@@ -194,10 +194,10 @@ def test_the_lightgbm_candidate_serves_the_auto_choice_fitted_on_validation(
     """On the demo data with eight training cutoffs: auto replays three origins, records the
     choice, and the bundle's (a, b) is the chosen calibrator fitted on the validation cutoff;
     a second run chooses and serves the same."""
+    from core.config_file import load_config
     from tests.helpers import write_config
     from tests.training.conftest import FAST_LIGHTGBM
     from training.candidates import CANDIDATES, Fold
-    from training.config import load_config
     from training.dataset import load_training_data
 
     config = load_config(

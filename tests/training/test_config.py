@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pydantic
 import pytest
+import yaml
 
-from features.errors import ConfigError
+from core.config import EmpcConfig, ExperimentConfig
+from core.config_file import ConfigFile, load_config, parse_config
+from core.errors import ConfigError
 from tests.helpers import ROOT
-from training.config import ExperimentConfig, load_config, parse_config
 
 MINIMAL = {"name": "x", "data": {"transactions": {"path": "tx.csv"}}}
 
@@ -123,3 +125,71 @@ def test_promotion_keys_default_to_a_95_percent_interval_and_joint_promotion() -
         ConfigError, match=r"promotion\.bootstrap_replicates: Input should be greater"
     ):
         parse_config({**MINIMAL, "promotion": {"bootstrap_replicates": 10}})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("horizon_days", 0, "horizon_days: Input should be greater than or equal to 1"),
+        ("economics", {"margin": 0.2}, "economics.margin: unknown key; valid keys here: currency"),
+        ("registry", {"churn": [1]}, "registry.churn: Input should be a valid string"),
+        ("engine", "spark", "engine: Input should be 'pandas' or 'dask'"),
+        ("dask", {"partitions": 0}, "dask.partitions: Input should be greater than or equal to 1"),
+        ("families", ["rfm", "vibes"], "unknown feature families ['vibes']"),
+    ],
+)
+def test_one_section_read_alone_gives_the_full_configs_error(
+    tmp_path: Path, key: str, value: object, expected: str
+) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump({**MINIMAL, key: value}))
+    with pytest.raises(ConfigError) as whole:
+        load_config(path)
+    with pytest.raises(ConfigError) as alone:
+        getattr(ConfigFile.read(path), {"dask": "engine"}.get(key, key))()
+    assert expected in str(whole.value)
+    assert expected in str(alone.value)
+    assert "exp.yaml is invalid" in str(alone.value)
+
+
+def test_a_section_read_alone_ignores_the_others_and_defaults_when_absent(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text("data: {transactions: {path: tx.csv}}\nchurn: {nonsense: 1}\n")
+    file = ConfigFile.read(path)
+    defaults = parse_config(MINIMAL)
+    assert file.horizon_days() == defaults.horizon_days
+    assert file.economics() == defaults.economics
+    assert file.registry() == defaults.registry
+    assert file.engine() == (defaults.engine, defaults.dask)
+    assert file.families() is None
+    assert file.data().transactions.path == (tmp_path / "tx.csv").resolve()
+    assert not file.has("economics")
+
+
+def test_the_dask_work_folder_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump({**MINIMAL, "dask": {"work_dir": "scratch"}}))
+    assert load_config(path).dask.work_dir == tmp_path / "scratch"
+    assert ConfigFile.read(path).engine()[1].work_dir == tmp_path / "scratch"
+
+
+def test_costs_live_in_economics_and_the_former_empc_keys_move_there(tmp_path: Path) -> None:
+    config = parse_config({**MINIMAL, "economics": {"offer_cost": 4.0, "contact_cost": 0.5}})
+    assert (config.economics.offer_cost, config.economics.contact_cost) == (4.0, 0.5)
+    assert "incentive" not in EmpcConfig.model_fields
+    old = {**MINIMAL, "empc": {"incentive": 7.0, "contact_cost": 2.0, "clv": 300.0}}
+    with pytest.warns(FutureWarning) as caught:
+        moved = parse_config(old)
+    notes = [str(w.message) for w in caught]
+    assert any("empc.incentive is deprecated: the cost is economics.offer_cost" in n for n in notes)
+    assert (moved.economics.offer_cost, moved.economics.contact_cost) == (7.0, 2.0)
+    assert moved.empc.clv == 300.0
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(old))
+    with pytest.warns(FutureWarning):
+        assert ConfigFile.read(path).economics() == moved.economics
+    both = {**old, "economics": {"offer_cost": 9.0}}
+    with pytest.raises(ConfigError, match="give one cost twice"):
+        parse_config(both)
+    with pytest.raises(ConfigError, match=r"economics\.offer_cost \(250\.0\) must be below empc"):
+        parse_config({**MINIMAL, "economics": {"offer_cost": 250.0}})

@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from core.config import ExperimentConfig
+from core.config_file import parse_config
+from core.schema import CUSTOMER_ID
 from features.build import CUTOFF
 from features.labels import CHURN
 from features.sampling import CustomerSample, strata_shares
-from features.schema import CUSTOMER_ID
 from training.candidates import Fold, _lightgbm_churn, _prior_rate
-from training.config import ExperimentConfig, parse_config
 from training.dataset import TrainingData, load_training_data
 
 pytestmark = pytest.mark.slow

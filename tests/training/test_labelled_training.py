@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from features.errors import LeakageError
+from core.config_file import parse_config
+from core.errors import LeakageError
 from model.registry import load_version
 from retain.demo_crm import make_crm
-from training.config import parse_config
 from training.pipeline import TrainResult, train
 
 pytestmark = pytest.mark.slow
@@ -146,10 +146,10 @@ def test_a_snapshot_table_beside_a_transaction_log_gets_event_features(
     demo_data: Path, tmp_path: Path
 ) -> None:
     """Labels from the CRM table, purchase features from the log as of each row's day."""
+    from core.sources import DataConfig
     from features.labels import make_labels
     from features.loading import load_data
     from features.prepare import prepare
-    from features.sources import DataConfig
 
     retail = demo_data / "retail"
     data, _ = load_data(

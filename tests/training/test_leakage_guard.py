@@ -13,13 +13,14 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
+from core.config import LeakageConfig
+from core.config_file import load_config
+from core.errors import ConfigError, DataValidationError, LeakageError, RetainError
+from core.families import FAMILIES
+from core.schema import CUSTOMER_ID
 from features.build import feature_names
-from features.catalogue import FAMILIES
-from features.errors import ConfigError, DataValidationError, LeakageError, RetainError
-from features.schema import CUSTOMER_ID
 from tests.helpers import ROOT, write_config
 from tests.training.conftest import FAST_LIGHTGBM
-from training.config import LeakageConfig, load_config
 from training.dataset import load_training_data
 from training.leakage import Finding, check_leakage, find_leaks, label_like, single_feature_auc
 from training.pipeline import train

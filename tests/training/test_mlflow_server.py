@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.config_file import load_config
 from features.build import build_features
 from features.loading import load_data
 from model.registry import CHAMPION, configure_tracking, load_version, version_by_alias
 from tests.helpers import free_port, write_config
-from training.config import load_config
 from training.pipeline import train
 
 

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from core.config_file import load_config
 from model.registry import CHALLENGER, CHAMPION, load_version
 from tests.conftest import TrainedProject
 from tests.helpers import ROOT, write_config
 from tests.training.conftest import small_config
-from training.config import load_config
 from training.metrics import normalized_gini, roc_auc
 from training.pipeline import train
 

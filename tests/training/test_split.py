@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.errors import CutoffError
+from core.errors import CutoffError
 from training.dataset import out_of_time_split
 
 MONTH_ENDS = list(pd.date_range("2023-01-31", "2024-09-30", freq="ME"))

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from core.config import ExperimentConfig
 from model.registry import load_version
 from tests.training.conftest import FAST_LIGHTGBM, small_config
 from training.candidates import Fold
-from training.config import ExperimentConfig
 from training.dataset import TrainingData, load_training_data
 from training.pipeline import TUNED_MODELS, train
 from training.tuning import SEARCHED, TaskTuning, TimeFold, log_tuning, time_series_folds, tune

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from core.config_file import load_config
 from features.build import resolve_families
 from features.loading import load_data
 from features.prepare import prepare
 from features.treatments import load_treatments
 from tests.helpers import write_config
-from training.config import load_config
 from training.uplift import LEARNERS, DRLearner, TLearner, XLearner
 from training.uplift_data import CampaignRows, campaign_rows
 from training.uplift_eval import UpliftEvaluation, evaluate_uplift
@@ -166,7 +166,7 @@ def test_the_same_seed_fits_the_same_uplift_model(
 def test_at_equal_budget_uplift_targeting_earns_more_true_profit_than_risk_targeting(
     planted: tuple[CampaignRows, UpliftEvaluation],
 ) -> None:
-    from model.economics import Economics
+    from core.economics import Economics
     from serving.campaign import CampaignParams, plan, risk_value_targeting
     from serving.targeting import UPLIFT_POLICY, uplift_targeting
 

@@ -8,11 +8,12 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from core.config import ExperimentConfig
+from core.config_file import load_config
 from model.registry import CHALLENGER, CHAMPION
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from tests.helpers import write_config
 from tests.training.conftest import FAST_LIGHTGBM
-from training.config import ExperimentConfig, load_config
 from training.pipeline import train
 from training.registry import list_versions
 

@@ -7,18 +7,16 @@ never silently falls back to a default. Relative data paths are relative to the 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.catalogue import FAMILIES
-from features.dask_engine import LABELLED_ON_DASK, DaskConfig
-from features.engine import Engine
-from features.errors import ConfigError
-from features.sources import DataConfig
-from model.economics import Economics
+from core.economics import Economics
+from core.engines import LABELLED_ON_DASK, DaskConfig, Engine
+from core.families import FAMILIES
+from core.sources import DataConfig
 
 ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
 ServableChurn = Literal["lightgbm", "logistic"]
@@ -180,7 +178,12 @@ class ClvConfig(_Frozen):
     """The future-value regressor: LightGBM with a Tweedie loss for zero-heavy, skewed spend."""
 
     lightgbm: LightGBMParams = LightGBMParams()
-    tweedie_variance_power: float = Field(1.3, gt=1.0, lt=2.0)
+    tweedie_variance_power: float = Field(
+        1.3,
+        gt=1.0,
+        lt=2.0,
+        description="Tweedie power between Poisson (1) and gamma (2): the mass at zero spend.",
+    )
     compete: list[ServableClv] = Field(
         default_factory=lambda: list(SERVABLE_CLV),
         min_length=1,
@@ -219,13 +222,56 @@ class ClvConfig(_Frozen):
 
 
 class EmpcConfig(_Frozen):
-    """EMPC parameters (Verbraken et al. 2013 defaults)."""
+    """EMPC parameters (Verbraken et al. 2013 defaults); its costs are ``economics.offer_cost``
+    and ``economics.contact_cost``.
 
-    clv: float = Field(200.0, gt=0)
-    incentive: float = Field(10.0, ge=0)
-    contact_cost: float = Field(1.0, ge=0)
+    The former keys ``empc.incentive`` and ``empc.contact_cost`` are still read: each moves to its
+    ``economics`` key with a deprecation warning, and giving one cost differently in both places
+    is an error.
+    """
+
+    clv: float = Field(
+        200.0, gt=0, description="Value of a retained customer; economics.offer_cost must be below."
+    )
     alpha: float = Field(6.0, gt=0, description="Beta(alpha, beta) acceptance of the offer.")
-    beta: float = Field(14.0, gt=0)
+    beta: float = Field(14.0, gt=0, description="Beta(alpha, beta) acceptance of the offer.")
+
+
+EMPC_COSTS = {"incentive": "offer_cost", "contact_cost": "contact_cost"}
+"""The former ``empc`` cost keys and the ``economics`` keys that hold those costs now."""
+
+
+def move_empc_costs(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with the former empc cost keys moved to ``economics``, so each cost has one home.
+
+    Each moved key warns (FutureWarning); a cost given differently in both places is a
+    ValueError naming both keys.
+    """
+    empc, economics = raw.get("empc"), raw.get("economics")
+    if not isinstance(empc, dict) or not set(EMPC_COSTS) & set(empc):
+        return raw
+    if isinstance(economics, BaseModel):
+        economics = economics.model_dump()
+    if economics is not None and not isinstance(economics, dict):
+        return raw  # validation names the bad economics section
+    merged = dict(economics or {})
+    for old, new in EMPC_COSTS.items():
+        if old not in empc:
+            continue
+        if new in merged and merged[new] != empc[old]:
+            raise ValueError(
+                f"empc.{old} ({empc[old]!r}) and economics.{new} ({merged[new]!r}) give one "
+                f"cost twice: keep economics.{new} and remove empc.{old}"
+            )
+        merged[new] = empc[old]
+        warnings.warn(
+            f"empc.{old} is deprecated: the cost is economics.{new} (one cost for EMPC, "
+            "campaigns and value at risk); move it there",
+            FutureWarning,
+            stacklevel=2,
+        )
+    rest = {k: v for k, v in empc.items() if k not in EMPC_COSTS}
+    return {**raw, "empc": rest, "economics": merged}
 
 
 class PromotionConfig(_Frozen):
@@ -235,8 +281,12 @@ class PromotionConfig(_Frozen):
     or better by more than ``min_improvement``; churn and CLV move together unless ``separately``.
     """
 
-    churn_metric: ChurnMetric = "roc_auc"
-    clv_metric: ClvMetric = "gini"
+    churn_metric: ChurnMetric = Field(
+        "roc_auc", description="The churn metric that chooses the challenger and gates it."
+    )
+    clv_metric: ClvMetric = Field(
+        "gini", description="The CLV metric that chooses the challenger and gates it."
+    )
     selection_se: float = Field(
         1.0,
         ge=0,
@@ -267,8 +317,8 @@ class PromotionConfig(_Frozen):
 class RegistryConfig(_Frozen):
     """Registered model names; give each business its own pair."""
 
-    churn: str = "churn"
-    clv: str = "clv"
+    churn: str = Field("churn", description="The churn model's registered name.")
+    clv: str = Field("clv", description="The CLV model's registered name.")
     uplift: str = Field(
         "uplift", description="The uplift model, registered when the data has past campaigns."
     )
@@ -424,7 +474,7 @@ class ExperimentConfig(_Frozen):
     """Everything one training run needs; see experiments/README.md for a guide."""
 
     name: str = Field(description="MLflow experiment name.")
-    description: str = ""
+    description: str = Field("", description="Free text about the experiment, for its readers.")
     data: DataConfig = Field(description="Input tables and how their columns map to the contract.")
     business: Literal["auto", "noncontractual", "contractual"] = Field(
         "auto", description="auto: contractual when a subscriptions table is given."
@@ -445,7 +495,9 @@ class ExperimentConfig(_Frozen):
     split: SplitConfig = Field(SplitConfig(), description="Cutoffs and the out-of-time split.")
     churn: ChurnConfig = Field(ChurnConfig(), description="The churn classifier.")
     clv: ClvConfig = Field(ClvConfig(), description="The future-value regressor.")
-    empc: EmpcConfig = Field(EmpcConfig(), description="Economics for the EMPC metric.")
+    empc: EmpcConfig = Field(
+        EmpcConfig(), description="The EMPC metric's value and acceptance; costs: economics."
+    )
     economics: Economics = Field(
         Economics(),
         description="Currency, gross margin and offer costs (value at risk, campaigns).",
@@ -478,13 +530,29 @@ class ExperimentConfig(_Frozen):
             raise ValueError(LABELLED_ON_DASK)
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _costs_in_economics(cls, raw: Any) -> Any:
+        return move_empc_costs(raw) if isinstance(raw, dict) else raw
+
     @model_validator(mode="after")
     def _known_families(self) -> ExperimentConfig:
-        if self.families is not None:
-            unknown = [f for f in self.families if f not in FAMILIES]
-            if unknown:
-                raise ValueError(f"unknown feature families {unknown}; valid: {list(FAMILIES)}")
+        check_families(self.families)
         return self
+
+    @model_validator(mode="after")
+    def _offer_below_empc_clv(self) -> ExperimentConfig:
+        if self.economics.offer_cost >= self.empc.clv:
+            raise ValueError(
+                f"economics.offer_cost ({self.economics.offer_cost}) must be below empc.clv "
+                f"({self.empc.clv}): EMPC assumes an offer worth less than the customer"
+            )
+        return self
+
+    def resolved(self, base: Path) -> ExperimentConfig:
+        """This config with relative data paths and the dask work folder made absolute."""
+        update = {"data": self.data.resolved(base), "dask": self.dask.resolved(base)}
+        return self.model_copy(update=update)
 
     @property
     def contractual(self) -> bool:
@@ -493,67 +561,8 @@ class ExperimentConfig(_Frozen):
         return self.business == "contractual"
 
 
-def load_config(path: Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Read a YAML experiment config; data paths become absolute against the file's folder."""
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    raw.update(overrides or {})
-    config = parse_config(raw, source=str(path))
-    return config.model_copy(update={"data": config.data.resolved(path.parent)})
-
-
-def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
-    """Validate a config mapping; errors name each bad key's path and what was expected."""
-    try:
-        return ExperimentConfig.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(
-            f"{source} is invalid:\n" + "\n".join(describe_errors(err, ExperimentConfig))
-        ) from None
-
-
-def describe_errors(err: ValidationError, root: type[BaseModel]) -> list[str]:
-    """One line per error, naming the key path; unknown keys also list the valid keys there."""
-    lines = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            valid = _valid_keys(root, e["loc"][:-1])
-            hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
-            lines.append(f"  - {where}: unknown key{hint}")
-        elif e["type"] == "missing":
-            lines.append(f"  - {where}: required key is missing")
-        else:
-            lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r})")
-    return lines
-
-
-def _valid_keys(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    model: Any = root
-    for part in loc:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return []
-        model = _model_in(field.annotation)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _model_in(annotation: Any) -> Any:
-    """The pydantic model inside an annotation such as ``TableSource | None``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+def check_families(families: list[str] | None) -> None:
+    """Raise ValueError naming the families that do not exist, and the valid ones."""
+    unknown = [f for f in families or [] if f not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown feature families {unknown}; valid: {list(FAMILIES)}")

@@ -9,14 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import available_timezones
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from features.errors import ConfigError
-from features.schema import TABLES, TableSpec
+from core.schema import TABLES, TableSpec
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 """A path with a protocol (s3://, gs://, memory://, file://): read through fsspec."""
@@ -243,10 +241,10 @@ class DataConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    transactions: TableSource | None = None
-    customers: TableSource | None = None
-    subscriptions: TableSource | None = None
-    interactions: TableSource | None = None
+    transactions: TableSource | None = Field(None, description=TABLES["transactions"].description)
+    customers: TableSource | None = Field(None, description=TABLES["customers"].description)
+    subscriptions: TableSource | None = Field(None, description=TABLES["subscriptions"].description)
+    interactions: TableSource | None = Field(None, description=TABLES["interactions"].description)
     snapshots: SnapshotSource | None = Field(
         None, description="A labelled CRM export; labels come from it, not from events."
     )
@@ -312,22 +310,3 @@ class DataConfig(BaseModel):
         """This config with every relative path made absolute against ``base``."""
         update = {k: v.resolved(base) for k, v in self.sources().items()}
         return self.model_copy(update=update)
-
-
-def read_data_section(path: Path) -> tuple[DataConfig, list[str] | None]:
-    """The ``data`` section (paths resolved against the file) and ``families`` of a config YAML."""
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw: Any = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    if not isinstance(raw, dict) or "data" not in raw:
-        raise ConfigError(f"{path}: expected a mapping with a 'data' section")
-    try:
-        data = DataConfig.model_validate(raw["data"])
-    except ValidationError as err:
-        lines = [f"  - data.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None
-    families = raw.get("families")
-    return data.resolved(path.parent.resolve()), families

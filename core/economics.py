@@ -1,19 +1,13 @@
 """Money as the business counts it: currency, gross margin and the costs of a retention offer.
 
-One ``economics`` section of the experiment config, read by training (the EMPC metric's defaults),
+One ``economics`` section of the experiment config, read by training (the EMPC metric's costs),
 batch scoring and the service (value at risk), ``retain campaign`` and ``retain report``. Revenue
 is not profit: every amount a decision rests on is revenue times ``gross_margin``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from features.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CHF": "CHF "}
 
@@ -33,8 +27,12 @@ class Economics(BaseModel):
         description="Share of revenue kept as gross profit; value at risk and campaign gains "
         "are revenue times this margin.",
     )
-    offer_cost: float = Field(10.0, ge=0, description="Cost of the offer, paid when accepted.")
-    contact_cost: float = Field(1.0, ge=0, description="Cost of one contact.")
+    offer_cost: float = Field(
+        10.0, ge=0, description="Cost of the offer, paid when accepted (EMPC's incentive too)."
+    )
+    contact_cost: float = Field(
+        1.0, ge=0, description="Cost of one contact (campaigns and the EMPC metric)."
+    )
     acceptance: float = Field(
         0.3,
         ge=0,
@@ -55,34 +53,3 @@ class Economics(BaseModel):
         if symbol is not None:
             return f"{sign}{symbol}{number}"
         return f"{sign}{number} {self.currency}"
-
-
-def read_economics(path: Path | None) -> Economics:
-    """The ``economics`` section of a config YAML; defaults when there is no file or section."""
-    if path is None:
-        return Economics()
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw: Any = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    section = raw.get("economics") if isinstance(raw, dict) else None
-    if section is None:
-        return Economics()
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: 'economics' must be a mapping, got {section!r}")
-    try:
-        return Economics.model_validate(section)
-    except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            where = ".".join(str(p) for p in e["loc"])
-            if e["type"] == "extra_forbidden":
-                lines.append(
-                    f"  - economics.{where}: unknown key; valid keys: "
-                    + ", ".join(Economics.model_fields)
-                )
-            else:
-                lines.append(f"  - economics.{where}: {e['msg']} (got {e.get('input')!r})")
-        raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None

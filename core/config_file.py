@@ -1,0 +1,184 @@
+"""Reading an experiment config: the one place retain parses YAML, and its error messages.
+
+``load_config`` gives the whole typed config; ``ConfigFile`` reads a file once and validates the
+one section a command needs, with the same defaults and the same errors (each names the key and
+what was expected; an unknown key also lists the valid keys at its level).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from core.config import ExperimentConfig, RegistryConfig, check_families, move_empc_costs
+from core.economics import Economics
+from core.engines import DaskConfig, Engine
+from core.errors import ConfigError
+from core.sources import DataConfig
+
+T = TypeVar("T")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The top-level mapping of a config YAML: the one place retain parses a config file."""
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return raw
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """An experiment YAML read once, each top-level key validated on its own when asked for.
+
+    Commands that need part of a config (``retain score`` its data, engine and economics)
+    read only that part, so a key they do not use cannot stop them; the errors are those of
+    ``load_config``, naming the key and what was expected.
+    """
+
+    path: Path
+    raw: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> ConfigFile:
+        """Read ``path``; a missing file, bad YAML or a top level that is no mapping is an error."""
+        return cls(path, read_yaml(path))
+
+    def has(self, key: str) -> bool:
+        """Whether the file sets ``key`` (to something other than null)."""
+        return self.raw.get(key) is not None
+
+    def experiment(self, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+        """The whole config (with ``overrides`` on top), paths resolved against the file."""
+        config = parse_config({**self.raw, **(overrides or {})}, source=str(self.path))
+        return config.resolved(self.path.parent)
+
+    def data(self) -> DataConfig:
+        """The ``data`` section, relative paths made absolute against the file's folder."""
+        data: DataConfig = self._field("data")
+        return data.resolved(self.path.parent.resolve())
+
+    def families(self) -> list[str] | None:
+        """The ``families`` list (None: every available family)."""
+        families: list[str] | None = self._field("families")
+        self._check(check_families, families)
+        return families
+
+    def economics(self) -> Economics:
+        """The ``economics`` section, with costs still given under their former ``empc`` keys."""
+        moved = ConfigFile(self.path, self._check(move_empc_costs, self.raw))
+        economics: Economics = moved._field("economics")
+        return economics
+
+    def horizon_days(self) -> int:
+        """``horizon_days``: how far churn and future value look ahead."""
+        horizon: int = self._field("horizon_days")
+        return horizon
+
+    def registry(self) -> RegistryConfig:
+        """The ``registry`` section: the registered model names."""
+        registry: RegistryConfig = self._field("registry")
+        return registry
+
+    def engine(self) -> tuple[Engine, DaskConfig]:
+        """``engine`` and the ``dask`` section, its work folder resolved against the file."""
+        engine: Engine = self._field("engine")
+        dask: DaskConfig = self._field("dask")
+        return engine, dask.resolved(self.path.parent)
+
+    def _field(self, key: str) -> Any:
+        """One top-level key validated by its field of ``ExperimentConfig``; absent: the default."""
+        field = ExperimentConfig.model_fields[key]
+        value = self.raw.get(key)
+        if value is None:
+            if field.is_required():
+                raise ConfigError(f"{self.path} is invalid:\n  - {key}: required key is missing")
+            return field.get_default(call_default_factory=True)
+        kind: Any = field.annotation
+        adapter: TypeAdapter[Any] = TypeAdapter(
+            Annotated[kind, *field.metadata] if field.metadata else kind
+        )
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as err:
+            lines = describe_errors(err, ExperimentConfig, prefix=(key,))
+            raise ConfigError(f"{self.path} is invalid:\n" + "\n".join(lines)) from None
+
+    def _check(self, check: Callable[[Any], T], value: Any) -> T:
+        """Run a check of the whole config on one part of it; its ValueError names the file."""
+        try:
+            return check(value)
+        except ValueError as err:
+            raise ConfigError(f"{self.path} is invalid:\n  - {err}") from None
+
+
+def load_config(path: Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read a YAML experiment config; data paths become absolute against the file's folder."""
+    return ConfigFile.read(path).experiment(overrides)
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    """Validate a config mapping; errors name each bad key's path and what was expected."""
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(
+            f"{source} is invalid:\n" + "\n".join(describe_errors(err, ExperimentConfig))
+        ) from None
+
+
+def describe_errors(
+    err: ValidationError, root: type[BaseModel], prefix: tuple[str, ...] = ()
+) -> list[str]:
+    """One line per error, naming the key path (under ``prefix`` when one section of ``root``
+    was validated alone); unknown keys also list the valid keys there."""
+    lines = []
+    for e in err.errors():
+        loc = (*prefix, *e["loc"])
+        where = ".".join(str(p) for p in loc)
+        if e["type"] == "extra_forbidden":
+            valid = _valid_keys(root, loc[:-1])
+            hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
+            lines.append(f"  - {where}: unknown key{hint}")
+        elif not loc:
+            lines.append(f"  - {e['msg'].removeprefix('Value error, ')}")
+        elif e["type"] == "missing":
+            lines.append(f"  - {where}: required key is missing")
+        else:
+            lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r})")
+    return lines
+
+
+def _valid_keys(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    model: Any = root
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as ``TableSource | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
