@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
+from core.cutoff import Cutoff
 from features.build import build_features
 from features.errors import ConfigError, CutoffError
 from features.labels import active_at
@@ -89,22 +90,10 @@ class ScoreRun:
         ]
 
 
-def resolve_as_of(prep: PreparedData, as_of: str) -> pd.Timestamp:
+def resolve_as_of(prep: PreparedData, as_of: Cutoff) -> pd.Timestamp:
     """'latest' means the data's last day not in the future; a date must lie within the data."""
     start, end = prep.date_range
-    if as_of == "latest":
-        day = latest_day(prep)
-    else:
-        try:
-            parsed = pd.Timestamp(as_of)
-        except ValueError:
-            parsed = pd.NaT
-        if pd.isna(parsed) or parsed.tzinfo is not None:
-            raise CutoffError(
-                f"--as-of {as_of!r} is not a date: give a day such as {end.date()} (the data runs "
-                f"from {start.date()} to {end.date()}) or 'latest'"
-            )
-        day = parsed.normalize()
+    day = latest_day(prep) if as_of.day is None else pd.Timestamp(as_of.day)
     if not start <= day <= end:
         raise CutoffError(
             f"--as-of {day.date()} is outside the data, which runs from {start.date()} to "
@@ -163,7 +152,7 @@ def score_features(
 
 def score_base(
     config: Path,
-    as_of: str,
+    as_of: Cutoff,
     *,
     out_dir: Path,
     strict: bool = False,
@@ -194,7 +183,7 @@ def score_base(
         prep = prepare(data)
         day = resolve_as_of(prep, as_of)
         ahead = future_rows(prep)
-        if as_of == "latest" and ahead:
+        if as_of.is_latest and ahead:
             notes.append(
                 f"--as-of latest is {day.date()}: {ahead:,} transaction(s) dated after today are "
                 "ignored for it (see the warning above)"

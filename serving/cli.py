@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from features.errors import RetainError
-from model.cli_options import Engine, Scheduler, TrackingUri
+from model.cli_options import Engine, Scheduler, TrackingUri, parse_as_of
 from model.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
 
 
@@ -168,7 +168,8 @@ def serve_command(
 
 def score_command(
     as_of: Annotated[
-        str, typer.Option(help="Score as of this date (events on or before it), or latest.")
+        str,
+        typer.Option(help="Score as of this day, YYYY-MM-DD (events on or before it), or latest."),
     ] = "latest",
     config: Annotated[
         Path, typer.Option(help="Experiment YAML whose 'data' section to score.")
@@ -191,6 +192,7 @@ def score_command(
     latest-features table the service looks ids up in. Active: a purchase in the models'
     active_days (or a running subscription); the service flags other ids `active: false`.
     """
+    cutoff = parse_as_of(as_of, allow_latest=True)
     use_local_bentoml_home()
     from features.engine import DaskEngine, read_engine_section
     from serving.batch import score_base
@@ -201,9 +203,9 @@ def score_command(
         from serving.batch_dask import score_base_dask
 
         with DaskEngine(settings, work_dir=retain_home() / "dask", scheduler=scheduler) as dask:
-            result = score_base_dask(config, as_of, out_dir=out_dir, engine=dask, strict=strict)
+            result = score_base_dask(config, cutoff, out_dir=out_dir, engine=dask, strict=strict)
     else:
-        result = score_base(config, as_of, out_dir=out_dir, strict=strict)
+        result = score_base(config, cutoff, out_dir=out_dir, strict=strict)
     for line in result.lines():
         typer.echo(line)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.cutoff import Cutoff
 from model.settings import TELEMETRY_OFF
 from tests.helpers import CDNOW_DIR, Server, write_config
 
@@ -92,7 +93,9 @@ def trained(
     )
     result = train(load_config(config), progress=False, log=lambda _: None)
     package(economics=read_economics(config))
-    run = score_base(config, "latest", out_dir=isolated_state / "scores", progress=False)
+    run = score_base(
+        config, Cutoff.parse("latest"), out_dir=isolated_state / "scores", progress=False
+    )
     return TrainedProject(
         home=isolated_state,
         config=config,

@@ -33,9 +33,10 @@ EVIL = '=HYPERLINK("http://x","y")'
 CHILD = """
 import sys
 from pathlib import Path
+from core.cutoff import Cutoff
 from serving.batch import score_base
 from tests.serving.support import tiny_scorer
-run = score_base(Path(sys.argv[1]), sys.argv[2], out_dir=Path(sys.argv[3]), scorer=tiny_scorer(),
+run = score_base(Path(sys.argv[1]), Cutoff.parse(sys.argv[2]), out_dir=Path(sys.argv[3]), scorer=tiny_scorer(),
                  progress=False)
 print(run.scored)
 """
