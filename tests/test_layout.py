@@ -139,3 +139,21 @@ def test_nothing_happens_at_import_time(tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in cwd.iterdir()) == []
     assert not state.exists()
+
+
+def test_every_model_training_produces_has_a_registered_name() -> None:
+    """The report's plain names come from ``core.names``: no candidate, uplift learner or policy
+    may be missing there, or the report would print its raw key."""
+    from core.names import MODELS
+    from training.candidates import CANDIDATES
+    from training.uplift import LEARNERS
+    from training.uplift_eval import POLICIES
+
+    produced = {(c.name, c.task) for c in CANDIDATES}
+    produced |= {(name, "uplift") for name in (*LEARNERS, *POLICIES)}
+    missing = sorted(
+        f"{task}/{name}"
+        for name, task in produced
+        if name not in MODELS or task not in MODELS[name].tasks
+    )
+    assert missing == []

@@ -18,6 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from core.names import LIGHTGBM, LIGHTGBM_BTYD
 from features.build import CUTOFF, build_features
 from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
@@ -55,7 +56,7 @@ from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_t
 from training.tuning import describe, log_tuning, tune
 from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
-TUNED_MODELS = ("lightgbm", "lightgbm_btyd")
+TUNED_MODELS = (LIGHTGBM, LIGHTGBM_BTYD)
 """The candidates fitted with ``Fold.lightgbm_params``, so with the tuned parameters."""
 
 Log = Callable[[str], None]
