@@ -51,7 +51,7 @@ def wide_export(rows: int, seed: int) -> pd.DataFrame:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from model.settings import disable_telemetry
+    from core.settings import disable_telemetry
     from training.config import parse_config
     from training.pipeline import train
 

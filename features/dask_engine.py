@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.settings import Settings
 from features.build import CUTOFF, build_features
 from features.errors import ConfigError, DataValidationError
 from features.labels import LabelReport, make_labels
@@ -183,7 +184,7 @@ def start_client(settings: ClusterSettings | None = None) -> Any:
     from distributed import Client, LocalCluster
 
     settings = settings or ClusterSettings()
-    address = settings.scheduler or os.environ.get(SCHEDULER_ENV)
+    address = settings.scheduler or Settings.read().dask_scheduler
     if address:
         try:
             return Client(address, timeout="20s")

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import click
 import typer
 
+from core.settings import SettingsError, disable_telemetry
 from features.errors import RetainError
 from model.cli_options import Engine, Scheduler, parse_as_of
-from model.settings import disable_telemetry
 
 HELP = """\
 retain: churn and customer-lifetime-value prediction, from raw transactions to a scoring service.
@@ -186,9 +186,9 @@ def _dask_features(
     strict: bool,
 ) -> None:
     """``retain features`` on the dask engine: partitioned Parquet of features into ``out``."""
+    from core.settings import retain_home
     from features.dask_engine import FeatureTask, map_partitions
     from features.engine import DaskEngine
-    from model.settings import retain_home
 
     if strict:
         data_config = data_config.model_copy(update={"strict": True})
@@ -276,7 +276,7 @@ def main() -> None:
     register_commands()
     try:
         app(standalone_mode=False)
-    except RetainError as err:
+    except (RetainError, SettingsError) as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
     except typer.Abort:

@@ -19,6 +19,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from core.cutoff import Cutoff
+from core.settings import test_hook
 from features.build import build_features
 from features.errors import ConfigError, CutoffError
 from features.labels import active_at
@@ -28,7 +29,6 @@ from features.readings import future_after
 from features.schema import ATTRIBUTE_PREFIX
 from features.sources import read_data_section
 from model.economics import read_economics
-from model.settings import test_hook
 from serving.files import (
     fsync_dir,
     fsync_file,

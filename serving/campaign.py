@@ -34,10 +34,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.processes import process_alive
+from core.settings import test_hook
 from features.errors import ConfigError, DataValidationError
 from features.schema import CUSTOMER_ID
 from model.economics import Economics
-from model.settings import process_alive, test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from serving.campaign_results import control_share_for_power, detection_power
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically

@@ -9,9 +9,15 @@ from typing import Annotated
 
 import typer
 
+from core.settings import (
+    Settings,
+    disable_telemetry,
+    project_root,
+    retain_home,
+    use_local_bentoml_home,
+)
 from features.errors import RetainError
 from model.cli_options import Engine, Scheduler, TrackingUri, parse_as_of
-from model.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
 
 
 def bentoml_serve_args(host: str, port: int) -> list[str]:
@@ -110,14 +116,13 @@ def serve_command(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     api_key: Annotated[
         str | None,
-        typer.Option(envvar="RETAIN_API_KEY", help="Require this X-API-Key on scoring endpoints."),
+        typer.Option(help="Require this X-API-Key on scoring endpoints; default $RETAIN_API_KEY."),
     ] = None,
     allowed_hosts: Annotated[
         str | None,
         typer.Option(
-            envvar="RETAIN_ALLOWED_HOSTS",
-            help="Comma-separated Host header names to answer (* for any); default loopback "
-            "names plus --host.",
+            help="Comma-separated Host header names to answer (* for any); default "
+            "$RETAIN_ALLOWED_HOSTS, else loopback names plus --host.",
         ),
     ] = None,
     insecure: Annotated[
@@ -130,6 +135,9 @@ def serve_command(
     POST /score, /score_ids, /model_info; GET /healthz, /readyz, /metrics, /docs.json; Swagger UI
     at /. Run `retain package` first.
     """
+    settings = Settings.read()
+    api_key = api_key or settings.api_key
+    allowed_hosts = allowed_hosts or ",".join(settings.allowed_hosts) or None
     local = is_loopback(host)
     if not local and not api_key:
         warning = (
@@ -151,19 +159,14 @@ def serve_command(
             "to the names clients use",
             err=True,
         )
-    home = use_local_bentoml_home()
-    disable_telemetry()  # sets the variables in os.environ, which the server inherits
-    env = {
-        **os.environ,
-        "RETAIN_WORKERS": str(workers),
-        "BENTOML_HOME": str(home),
-        "RETAIN_ALLOWED_HOSTS": hosts,
-    }
+    home = use_local_bentoml_home()  # sets BENTOML_HOME in os.environ, which the server inherits
+    disable_telemetry()  # likewise
+    os.environ.update({"RETAIN_WORKERS": str(workers), "RETAIN_ALLOWED_HOSTS": hosts})
     if api_key:
-        env["RETAIN_API_KEY"] = api_key
+        os.environ["RETAIN_API_KEY"] = api_key
     command = bentoml_serve_args(host, port)
     typer.echo(f"serving on http://{host}:{port} (models from {home}); Ctrl-C stops")
-    os.execvpe(command[0], command, env)
+    os.execvp(command[0], command)
 
 
 def score_command(

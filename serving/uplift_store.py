@@ -8,7 +8,6 @@ targets by incremental profit (``serving.targeting``). Without an uplift champio
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from core.settings import Settings
 from features.errors import ConfigError, RetainError
 from features.schema import CUSTOMER_ID
 from model.registry import CHAMPION, configure_tracking, version_by_alias
@@ -136,7 +136,7 @@ def uplift_tag(churn_tag: str | None = None) -> str:
     import bentoml
     from bentoml.exceptions import NotFound
 
-    setting = os.environ.get(UPLIFT_TAG_SETTING)
+    setting = Settings.read().uplift_model
     if setting:
         return setting
     try:

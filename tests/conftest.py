@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from core.cutoff import Cutoff
-from model.settings import TELEMETRY_OFF
+from core.settings import TELEMETRY_OFF
 from tests.helpers import CDNOW_DIR, Server, write_config
 
 DEMO_ECONOMICS = {"currency": "GBP", "gross_margin": 0.4}

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.settings import retain_home
 from features.build import CUTOFF, btyd_summary_at, feature_names, resolve_families
 from features.dask_engine import PartitionedData
 from features.engine import DaskEngine, PandasEngine, feature_engine
@@ -28,7 +29,6 @@ from features.sampling import TrainingPlan, plan_training
 from features.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.snapshots import month_end_cutoffs
 from model.btyd_features import BtydParams
-from model.settings import retain_home
 from training.baselines import cutoff_btyd_params
 from training.config import ExperimentConfig
 from training.leakage import check_leakage

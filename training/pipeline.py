@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from core.names import LIGHTGBM, LIGHTGBM_BTYD
+from core.settings import test_hook
 from features.build import CUTOFF, build_features
 from features.schema import CUSTOMER_ID
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
 from model.registry import configure_tracking, load_version, version_by_alias
-from model.settings import test_hook
 from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
 from training.config import ExperimentConfig

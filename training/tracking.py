@@ -19,8 +19,8 @@ from typing import Any
 import mlflow
 import numpy as np
 
+from core.settings import project_root
 from model.registry import CHALLENGER, CHAMPION, TEST_METRIC_PREFIX, artifact_location, log_bundle
-from model.settings import project_root
 from training import plots
 from training.config import ExperimentConfig
 from training.dataset import TrainingData

@@ -1,7 +1,7 @@
 """`retain score` and `retain campaign` killed (SIGKILL) at each write leave readable, whole state.
 
 Real subprocesses run the real writers with a tiny real model pair; ``RETAIN_TEST_KILL_AT``
-(``model.settings.test_hook``) makes the process kill itself at the named point.
+(``core.settings.test_hook``) makes the process kill itself at the named point.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.settings import TEST_KILL_AT
+from core.settings import TEST_KILL_AT
 from serving.generation import (
     GENERATIONS,
     SCORE_META,
