@@ -81,7 +81,7 @@ def _parse_day(value: str, allow_latest: bool) -> dt.date:
             return _in_range(stamp.date(), value)
         if stamp is not None:
             raise CutoffFormatError(
-                f"{value!r} is not a date: give the day without a UTC offset, such as {value[:10]}"
+                f"{value!r} is not a date: give a day without a UTC offset, such as {value[:10]}"
             )
     readings = _readings(value)
     if len(readings) == 2:

@@ -30,7 +30,6 @@ logger = logging.getLogger("bentoml.retain")
 
 PROTECTED = ("/score", "/score_ids", "/model_info")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-DEFAULT_MAX_BODY = 4 * 1024 * 1024
 JSON_TYPES = ("application/json",)
 
 
@@ -51,7 +50,7 @@ class Settings:
 
     api_key: bytes | None = None
     hosts: tuple[str, ...] = LOOPBACK_HOSTS
-    max_body: int = DEFAULT_MAX_BODY
+    max_body: int = RuntimeSettings.max_body_bytes
     cors: list[str] = field(default_factory=list)
 
     @classmethod
