@@ -41,18 +41,22 @@ class Variable:
 
 
 def _text(name: str, raw: str) -> str:
+    """A value taken as written (a URL, a tag, an address)."""
     return raw
 
 
 def _home(name: str, raw: str) -> Path:
+    """A folder, by absolute path (``~`` expanded), so a later ``cd`` cannot move it."""
     return Path(raw).expanduser().resolve()
 
 
 def _path(name: str, raw: str) -> Path:
+    """A file path as given."""
     return Path(raw)
 
 
 def _flag(name: str, raw: str) -> bool:
+    """A switch: 1/true/yes/on or 0/false/no/off; anything else is refused, not guessed."""
     value = raw.lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -62,14 +66,18 @@ def _flag(name: str, raw: str) -> bool:
 
 
 def _names(name: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _host_names(name: str, raw: str) -> tuple[str, ...]:
+    """Host names, lower-cased as the Host header is compared."""
     return tuple(part.lower() for part in _names(name, raw))
 
 
 def _count(minimum: int) -> Callable[[str, str], int]:
+    """A whole number of at least ``minimum``."""
+
     def parse(name: str, raw: str) -> int:
         try:
             value = int(raw)
@@ -94,6 +102,7 @@ class _Spec:
 def _spec(
     attribute: str, name: str, parse: Callable[[str, str], Any], default: str, meaning: str
 ) -> _Spec:
+    """One row of the table below."""
     return _Spec(attribute, Variable(name, default, meaning), parse)
 
 
@@ -251,6 +260,7 @@ def project_root() -> Path | None:
 
 
 def _default_home() -> Path:
+    """<checkout>/.retain in a source checkout, else ~/.retain."""
     root = project_root()
     return (root / ".retain") if root else Path.home() / ".retain"
 

@@ -9,13 +9,13 @@ With an uplift model packaged (``retain-uplift``, from past campaigns) every sco
 ``expected_incremental_value`` and ``uplift_reasons``; without one those are null (empty).
 BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
 
-Settings come from the environment: RETAIN_API_KEY (when set, scoring endpoints need it in the
-``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000),
-RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL /
-RETAIN_UPLIFT_MODEL (BentoML model tags, default the latest packaged; uplift ``none`` for none); the
-guard in front (``serving.guard``) reads
-RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A model that fails its
-start-up checks leaves the worker up and answering 503 with the reason.
+Settings come from the environment through ``core.settings`` (each documented in its
+``VARIABLES``): RETAIN_API_KEY (when set, scoring endpoints need it in the ``X-API-Key`` header),
+RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000), RETAIN_FEATURE_TABLE,
+RETAIN_TOP_REASONS, RETAIN_WORKERS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL / RETAIN_UPLIFT_MODEL
+(BentoML model tags, default the latest packaged; uplift ``none`` for none); the guard in front
+(``serving.guard``) uses RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A
+model that fails its start-up checks leaves the worker up and answering 503 with the reason.
 
 Latency: the default BentoML worker's tail is full garbage collections over a heap that keeps
 every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the
