@@ -52,7 +52,7 @@ def wide_export(rows: int, seed: int) -> pd.DataFrame:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from core.config_file import parse_config
-    from model.settings import disable_telemetry
+    from core.settings import disable_telemetry
     from training.pipeline import train
 
     disable_telemetry()

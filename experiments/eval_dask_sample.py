@@ -76,7 +76,7 @@ def main(customers: int) -> None:
     from distributed import LocalCluster
     from sklearn.metrics import roc_auc_score
 
-    from model.settings import disable_telemetry
+    from core.settings import disable_telemetry
     from retain.demo_data import write_demo
     from training.candidates import Fold, _lightgbm_churn
     from training.dataset import TrainingData, load_training_data

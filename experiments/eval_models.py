@@ -282,7 +282,7 @@ def write(name: str, text: str) -> None:
 
 def main(which: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
-    from model.settings import disable_telemetry
+    from core.settings import disable_telemetry
     from retain.demo_data import write_demo
 
     disable_telemetry()

@@ -35,6 +35,7 @@ import pandas as pd
 from core.engines import LABELLED_ON_DASK, ClusterSettings
 from core.errors import ConfigError, DataValidationError
 from core.schema import CUSTOMER_ID, TABLES
+from core.settings import Settings
 from core.sources import DataConfig, TableSource
 from features.build import CUTOFF, build_features
 from features.labels import LabelReport, make_labels
@@ -75,7 +76,7 @@ def start_client(settings: ClusterSettings | None = None) -> Any:
     from distributed import Client, LocalCluster
 
     settings = settings or ClusterSettings()
-    address = settings.scheduler or os.environ.get(SCHEDULER_ENV)
+    address = settings.scheduler or Settings.read().dask_scheduler
     if address:
         try:
             return Client(address, timeout="20s")

@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from core.cutoff import Cutoff, CutoffFormatError
+from core.errors import CutoffError
+
 TrackingUri = Annotated[
     str | None,
     typer.Option(
@@ -23,3 +26,11 @@ Scheduler = Annotated[
         "default a local cluster on 127.0.0.1."
     ),
 ]
+
+
+def parse_as_of(text: str, *, allow_latest: bool) -> Cutoff:
+    """``--as-of`` through the one cutoff parser; a refusal is a user error naming the option."""
+    try:
+        return Cutoff.parse(text, allow_latest=allow_latest)
+    except CutoffFormatError as err:
+        raise CutoffError(f"--as-of {err}") from None

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from core.errors import RetainError
+from core.settings import Settings, disable_telemetry, retain_home
 from model.bundle import ModelBundle
-from model.settings import disable_telemetry, retain_home
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -61,7 +61,7 @@ def default_tracking_uri() -> str:
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """``uri`` if given, else $MLFLOW_TRACKING_URI, else the local default store."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    return uri or Settings.read().tracking_uri or default_tracking_uri()
 
 
 def configure_tracking(uri: str | None = None) -> str:

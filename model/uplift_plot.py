@@ -9,14 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-LABELS = {
-    "random": "random targeting",
-    "churn_risk": "highest churn risk first",
-    "response": "response model",
-    "t_learner": "uplift model (T-learner)",
-    "x_learner": "uplift model (X-learner)",
-    "dr_learner": "uplift model (DR-learner)",
-}
+from core.names import RANDOM, plain_name
 
 
 def downsample(curve: np.ndarray, points: int = 101) -> list[float]:
@@ -35,9 +28,9 @@ def qini_figure(curves: dict[str, list[float]], *, title: str = "") -> Figure:
         ax.plot(
             share,
             np.asarray(heights) * 100,
-            label=LABELS.get(name, name),
-            linestyle=":" if name == "random" else "-",
-            color="grey" if name == "random" else None,
+            label=plain_name(name),
+            linestyle=":" if name == RANDOM else "-",
+            color="grey" if name == RANDOM else None,
         )
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel("customers offered, in the order of each ranking (%)")

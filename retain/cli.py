@@ -15,8 +15,8 @@ import click
 import typer
 
 from core.errors import RetainError
-from model.cli_options import Engine, Scheduler
-from model.settings import disable_telemetry
+from core.settings import SettingsError, disable_telemetry
+from model.cli_options import Engine, Scheduler, parse_as_of
 
 HELP = """\
 retain: churn and customer-lifetime-value prediction, from raw transactions to a scoring service.
@@ -122,7 +122,7 @@ def features_command(
         Path | None, typer.Option(help="Experiment YAML whose 'data' (and 'families') to use.")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Cutoff date: events on or before it are used.")
+        str | None, typer.Option(help="Cutoff day, YYYY-MM-DD: events on or before it are used.")
     ] = None,
     out: Annotated[
         Path, typer.Option(help="Parquet file to write (engine dask: a folder of part files).")
@@ -154,24 +154,20 @@ def features_command(
     import pandas as pd
 
     from core.config_file import ConfigFile
-    from core.errors import CutoffError
     from features.build import build_features
     from features.loading import load_data, raise_if_unclean
 
-    try:
-        day = pd.Timestamp(as_of)
-    except ValueError:
-        day = pd.NaT
-    if pd.isna(day) or day.tzinfo is not None:
-        raise CutoffError(f"--as-of {as_of!r} is not a date: give a day such as 2024-06-30")
+    cutoff = parse_as_of(as_of, allow_latest=False)
+    assert cutoff.day is not None
+    day = pd.Timestamp(cutoff.day)
     file = ConfigFile.read(config)
     data_config, families = file.data(), file.families()
     if data_config.labelled:
-        _snapshot_features(data_config, as_of, out, strict=strict)
+        _snapshot_features(data_config, day, out, strict=strict)
         return
     configured, settings = file.engine()
     if (engine or configured) == "dask":
-        _dask_features(data_config, families, day.normalize(), out, settings, scheduler, strict)
+        _dask_features(data_config, families, day, out, settings, scheduler, strict)
         return
     data, reports = load_data(data_config)
     for report in reports:
@@ -179,10 +175,12 @@ def features_command(
             typer.echo(line, err=True)
     if strict:
         raise_if_unclean(reports)
-    frame = build_features(data, day.normalize(), families=families, progress=True)
+    frame = build_features(data, day, families=families, progress=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out)
-    typer.echo(f"wrote {len(frame):,} customers x {frame.shape[1]} features as of {as_of} to {out}")
+    typer.echo(
+        f"wrote {len(frame):,} customers x {frame.shape[1]} features as of {cutoff} to {out}"
+    )
 
 
 def _dask_features(
@@ -195,9 +193,9 @@ def _dask_features(
     strict: bool,
 ) -> None:
     """``retain features`` on the dask engine: partitioned Parquet of features into ``out``."""
+    from core.settings import retain_home
     from features.dask_engine import FeatureTask, map_partitions
     from features.engine import DaskEngine
-    from model.settings import retain_home
 
     if strict:
         data_config = data_config.model_copy(update={"strict": True})
@@ -220,7 +218,7 @@ def _parquet_rows(path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _snapshot_features(data_config: Any, as_of: str, out: Path, *, strict: bool) -> None:
+def _snapshot_features(data_config: Any, day: Any, out: Path, *, strict: bool) -> None:
     """The attribute features of a labelled export's rows of one as_of day, typed by inference
     on the whole table (training infers on its training table and stores that schema)."""
     import pandas as pd
@@ -243,7 +241,6 @@ def _snapshot_features(data_config: Any, as_of: str, out: Path, *, strict: bool)
     inferred = infer_schema(table.rows[table.attributes], source, table.rows[CUSTOMER_ID].nunique())
     for line in [*inferred.schema.lines(), *inferred.notes]:
         typer.echo(line, err=True)
-    day = pd.Timestamp(as_of).normalize()
     rows = table.rows.loc[pd.to_datetime(table.rows[AS_OF]).dt.normalize() == day]
     if rows.empty:
         days = ", ".join(str(d.date()) for d in table.as_of_days[-10:])
@@ -286,7 +283,7 @@ def main() -> None:
     register_commands()
     try:
         app(standalone_mode=False)
-    except RetainError as err:
+    except (RetainError, SettingsError) as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
     except typer.Abort:

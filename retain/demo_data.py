@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.settings import project_root
+from core.settings import project_root
 from retain.demo_campaigns import Traits, campaign_truth_table, plant_campaigns, treatments_table
 
 CHANNELS = ("organic", "paid_search", "paid_social", "referral", "marketplace")

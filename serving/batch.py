@@ -18,14 +18,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from core.config_file import ConfigFile
+from core.cutoff import Cutoff
 from core.errors import ConfigError, CutoffError
 from core.schema import ATTRIBUTE_PREFIX
+from core.settings import test_hook
 from features.build import build_features
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
 from features.readings import future_after
-from model.settings import test_hook
 from serving.files import (
     fsync_dir,
     fsync_file,
@@ -87,22 +88,10 @@ class ScoreRun:
         ]
 
 
-def resolve_as_of(prep: PreparedData, as_of: str) -> pd.Timestamp:
+def resolve_as_of(prep: PreparedData, as_of: Cutoff) -> pd.Timestamp:
     """'latest' means the data's last day not in the future; a date must lie within the data."""
     start, end = prep.date_range
-    if as_of == "latest":
-        day = latest_day(prep)
-    else:
-        try:
-            parsed = pd.Timestamp(as_of)
-        except ValueError:
-            parsed = pd.NaT
-        if pd.isna(parsed) or parsed.tzinfo is not None:
-            raise CutoffError(
-                f"--as-of {as_of!r} is not a date: give a day such as {end.date()} (the data runs "
-                f"from {start.date()} to {end.date()}) or 'latest'"
-            )
-        day = parsed.normalize()
+    day = latest_day(prep) if as_of.day is None else pd.Timestamp(as_of.day)
     if not start <= day <= end:
         raise CutoffError(
             f"--as-of {day.date()} is outside the data, which runs from {start.date()} to "
@@ -161,7 +150,7 @@ def score_features(
 
 def score_base(
     config: Path,
-    as_of: str,
+    as_of: Cutoff,
     *,
     out_dir: Path,
     strict: bool = False,
@@ -193,7 +182,7 @@ def score_base(
         prep = prepare(data)
         day = resolve_as_of(prep, as_of)
         ahead = future_rows(prep)
-        if as_of == "latest" and ahead:
+        if as_of.is_latest and ahead:
             notes.append(
                 f"--as-of latest is {day.date()}: {ahead:,} transaction(s) dated after today are "
                 "ignored for it (see the warning above)"

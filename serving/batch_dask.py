@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from core.config_file import ConfigFile
+from core.cutoff import Cutoff
 from core.errors import CutoffError
 from features.build import build_features
 from features.labels import active_at
@@ -71,7 +72,7 @@ def _latest(prep: PreparedData) -> pd.Timestamp | None:
 
 def score_base_dask(
     config: Path,
-    as_of: str,
+    as_of: Cutoff,
     *,
     out_dir: Path,
     engine: Any,
@@ -96,7 +97,7 @@ def score_base_dask(
     check_economics(file, scorer)
     parted = engine.load_partitioned(data_config)
     probe = next(p for k in range(parted.npartitions) if (p := parted.partition(k)) is not None)
-    if as_of == "latest":
+    if as_of.is_latest:
         days = compute([dask.delayed(_latest_of)(parted, k) for k in range(parted.npartitions)])
         found = [d for d in days if d is not None]
         if not found:

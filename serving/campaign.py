@@ -36,8 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.economics import Economics
 from core.errors import ConfigError, DataValidationError
+from core.processes import process_alive
 from core.schema import CUSTOMER_ID
-from model.settings import process_alive, test_hook
+from core.settings import test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from serving.campaign_results import control_share_for_power, detection_power
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically

@@ -10,8 +10,14 @@ from typing import Annotated
 import typer
 
 from core.errors import RetainError
-from model.cli_options import Engine, Scheduler, TrackingUri
-from model.settings import disable_telemetry, project_root, retain_home, use_local_bentoml_home
+from core.settings import (
+    Settings,
+    disable_telemetry,
+    project_root,
+    retain_home,
+    use_local_bentoml_home,
+)
+from model.cli_options import Engine, Scheduler, TrackingUri, parse_as_of
 
 
 def bentoml_serve_args(host: str, port: int) -> list[str]:
@@ -111,14 +117,13 @@ def serve_command(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     api_key: Annotated[
         str | None,
-        typer.Option(envvar="RETAIN_API_KEY", help="Require this X-API-Key on scoring endpoints."),
+        typer.Option(help="Require this X-API-Key on scoring endpoints; default $RETAIN_API_KEY."),
     ] = None,
     allowed_hosts: Annotated[
         str | None,
         typer.Option(
-            envvar="RETAIN_ALLOWED_HOSTS",
-            help="Comma-separated Host header names to answer (* for any); default loopback "
-            "names plus --host.",
+            help="Comma-separated Host header names to answer (* for any); default "
+            "$RETAIN_ALLOWED_HOSTS, else loopback names plus --host.",
         ),
     ] = None,
     insecure: Annotated[
@@ -131,6 +136,9 @@ def serve_command(
     POST /score, /score_ids, /model_info; GET /healthz, /readyz, /metrics, /docs.json; Swagger UI
     at /. Run `retain package` first.
     """
+    settings = Settings.read()
+    api_key = api_key or settings.api_key
+    allowed_hosts = allowed_hosts or ",".join(settings.allowed_hosts) or None
     local = is_loopback(host)
     if not local and not api_key:
         warning = (
@@ -152,24 +160,20 @@ def serve_command(
             "to the names clients use",
             err=True,
         )
-    home = use_local_bentoml_home()
-    disable_telemetry()  # sets the variables in os.environ, which the server inherits
-    env = {
-        **os.environ,
-        "RETAIN_WORKERS": str(workers),
-        "BENTOML_HOME": str(home),
-        "RETAIN_ALLOWED_HOSTS": hosts,
-    }
+    home = use_local_bentoml_home()  # sets BENTOML_HOME in os.environ, which the server inherits
+    disable_telemetry()  # likewise
+    os.environ.update({"RETAIN_WORKERS": str(workers), "RETAIN_ALLOWED_HOSTS": hosts})
     if api_key:
-        env["RETAIN_API_KEY"] = api_key
+        os.environ["RETAIN_API_KEY"] = api_key
     command = bentoml_serve_args(host, port)
     typer.echo(f"serving on http://{host}:{port} (models from {home}); Ctrl-C stops")
-    os.execvpe(command[0], command, env)
+    os.execvp(command[0], command)
 
 
 def score_command(
     as_of: Annotated[
-        str, typer.Option(help="Score as of this date (events on or before it), or latest.")
+        str,
+        typer.Option(help="Score as of this day, YYYY-MM-DD (events on or before it), or latest."),
     ] = "latest",
     config: Annotated[
         Path, typer.Option(help="Experiment YAML whose 'data' section to score.")
@@ -192,6 +196,7 @@ def score_command(
     latest-features table the service looks ids up in. Active: a purchase in the models'
     active_days (or a running subscription); the service flags other ids `active: false`.
     """
+    cutoff = parse_as_of(as_of, allow_latest=True)
     use_local_bentoml_home()
     from core.config_file import ConfigFile
     from features.engine import DaskEngine
@@ -203,9 +208,9 @@ def score_command(
         from serving.batch_dask import score_base_dask
 
         with DaskEngine(settings, work_dir=retain_home() / "dask", scheduler=scheduler) as dask:
-            result = score_base_dask(config, as_of, out_dir=out_dir, engine=dask, strict=strict)
+            result = score_base_dask(config, cutoff, out_dir=out_dir, engine=dask, strict=strict)
     else:
-        result = score_base(config, as_of, out_dir=out_dir, strict=strict)
+        result = score_base(config, cutoff, out_dir=out_dir, strict=strict)
     for line in result.lines():
         typer.echo(line)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.settings import process_alive, test_hook
+from core.processes import process_alive
+from core.settings import test_hook
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"

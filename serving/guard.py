@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -24,13 +23,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.settings import Settings as RuntimeSettings
 from serving.schemas import EXAMPLE_EVENTS_REQUEST, EXAMPLE_IDS_REQUEST
 
 logger = logging.getLogger("bentoml.retain")
 
 PROTECTED = ("/score", "/score_ids", "/model_info")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-DEFAULT_MAX_BODY = 4 * 1024 * 1024
 JSON_TYPES = ("application/json",)
 
 
@@ -45,47 +44,25 @@ HEALTH = Health()
 """Set by the service's start-up; read by the middleware on every request."""
 
 
-def _int_setting(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
-def allowed_hosts() -> tuple[str, ...]:
-    """RETAIN_ALLOWED_HOSTS (comma-separated host names, ``*`` for any); loopback by default."""
-    raw = os.environ.get("RETAIN_ALLOWED_HOSTS", "")
-    names = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
-    return names or LOOPBACK_HOSTS
-
-
-def cors_origins() -> list[str]:
-    """RETAIN_CORS_ORIGINS (comma-separated origins); empty, the default, means CORS off."""
-    raw = os.environ.get("RETAIN_CORS_ORIGINS", "")
-    return [o.strip() for o in raw.split(",") if o.strip()]
-
-
 @dataclass
 class Settings:
     """The guard's settings, read from the environment once per worker."""
 
     api_key: bytes | None = None
     hosts: tuple[str, ...] = LOOPBACK_HOSTS
-    max_body: int = DEFAULT_MAX_BODY
+    max_body: int = RuntimeSettings.max_body_bytes
     cors: list[str] = field(default_factory=list)
 
     @classmethod
     def from_env(cls) -> Settings:
-        key = os.environ.get("RETAIN_API_KEY", "")
+        """RETAIN_API_KEY, RETAIN_ALLOWED_HOSTS (loopback names when unset),
+        RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS (empty: CORS off), from ``core.settings``."""
+        env = RuntimeSettings.read()
         return cls(
-            api_key=key.encode() if key else None,
-            hosts=allowed_hosts(),
-            max_body=_int_setting("RETAIN_MAX_BODY_BYTES", DEFAULT_MAX_BODY),
-            cors=cors_origins(),
+            api_key=env.api_key.encode() if env.api_key else None,
+            hosts=env.allowed_hosts or LOOPBACK_HOSTS,
+            max_body=env.max_body_bytes,
+            cors=list(env.cors_origins),
         )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from core.cutoff import Cutoff
 from core.errors import ConfigError, CutoffError
 from core.schema import AS_OF, CUSTOMER_ID
 from core.sources import DataConfig
@@ -31,7 +32,7 @@ class SnapshotBase:
 
 
 def snapshot_base(
-    config: DataConfig, as_of: str, scorer: Scorer, *, strict: bool = False
+    config: DataConfig, as_of: Cutoff, scorer: Scorer, *, strict: bool = False
 ) -> SnapshotBase:
     """Read the snapshots table (and event tables the models use) and build the day's features."""
     source = config.snapshots
@@ -63,19 +64,11 @@ def snapshot_base(
     return SnapshotBase(day, features, len(table.rows) - len(rows), reports)
 
 
-def _pick_day(as_of: str, days: list[pd.Timestamp]) -> pd.Timestamp:
+def _pick_day(as_of: Cutoff, days: list[pd.Timestamp]) -> pd.Timestamp:
     shown = ", ".join(str(d.date()) for d in days[-10:])
-    if as_of == "latest":
+    if as_of.day is None:
         return days[-1]
-    try:
-        day = pd.Timestamp(as_of)
-    except ValueError:
-        day = pd.NaT
-    if pd.isna(day) or day.tzinfo is not None:
-        raise CutoffError(
-            f"--as-of {as_of!r} is not a date: give one of the table's as_of days ({shown}) or 'latest'"
-        )
-    day = day.normalize()
+    day = pd.Timestamp(as_of.day)
     if day not in days:
         raise CutoffError(
             f"--as-of {day.date()}: the snapshots table has no rows of that day; its as_of days "

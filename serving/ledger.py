@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from core.economics import Economics
 from core.errors import ConfigError, DataValidationError
 from core.schema import CUSTOMER_ID
-from model.settings import retain_home, test_hook
+from core.settings import Settings, retain_home, test_hook
 
 
 class LedgerError(DataValidationError):
@@ -128,7 +128,7 @@ def new_campaign_id(now: dt.datetime | None = None) -> str:
 
 def ledger_url(explicit: str | None = None) -> str:
     """``--ledger``, else ``$RETAIN_LEDGER_URL``, else sqlite under the state folder."""
-    url = explicit or os.environ.get(LEDGER_URL_ENV)
+    url = explicit or Settings.read().ledger_url
     if url:
         return url
     return f"sqlite:///{retain_home() / LEDGER_FILE}"

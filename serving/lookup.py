@@ -25,7 +25,7 @@ import pandas as pd
 
 from core.errors import DataValidationError
 from core.schema import CUSTOMER_ID
-from model.settings import retain_home
+from core.settings import Settings
 from serving.scorer import EncodedBatch, Scorer
 
 logger = logging.getLogger("bentoml.retain")
@@ -36,8 +36,8 @@ AS_OF = "as_of"
 
 def feature_table_path() -> Path:
     """Where ``retain score`` writes, and the service reads, the latest features per customer."""
-    env = os.environ.get("RETAIN_FEATURE_TABLE")
-    return Path(env) if env else retain_home() / "serving" / "features_latest.parquet"
+    settings = Settings.read()
+    return settings.feature_table or settings.retain_home / "serving" / "features_latest.parquet"
 
 
 def read_feature_table(path: Path) -> pd.DataFrame:

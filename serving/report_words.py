@@ -1,25 +1,14 @@
 """The report's words: model and metric names a business reader understands, and the glossary.
 
 Training names candidates and metrics by short keys (``bgnbd``, ``empc_fraction``); the report
-shows these names instead. A key without an entry is shown as it is, so a new model or metric
-still appears (and a test lists the keys training can produce).
+shows these names instead: models' from the name registry ``core.names`` (a test fails when a
+candidate has none), metrics' from here. An unknown key is shown as it is.
 """
 
 from __future__ import annotations
 
+from core.names import plain_name
 from model.value_at_risk import STAY_FLOOR
-
-MODEL_NAMES = {
-    "lightgbm": "gradient-boosted trees (LightGBM)",
-    "logistic": "logistic regression",
-    "recency_rule": "rule of thumb: the longer since the last purchase, the likelier to leave",
-    "bgnbd": "classic repeat-purchase model (BG/NBD)",
-    "prior_rate": "everyone at last period's churn rate",
-    "bgnbd_gamma_gamma": "classic repeat-purchase and spend model (BG/NBD with Gamma-Gamma)",
-    "last_period": "each customer spends what they spent last period",
-    "prior_mean": "everyone at last period's average spend",
-}
-"""Every training candidate (``training.candidates.CANDIDATES``) in plain words."""
 
 METRIC_NAMES = {
     "roc_auc": "ranking quality (ROC-AUC: 0.5 is a coin toss, 1 is perfect)",
@@ -40,8 +29,8 @@ METRIC_NAMES = {
 
 
 def model_name(key: str) -> str:
-    """A candidate's plain name, e.g. ``bgnbd`` -> "classic repeat-purchase model (BG/NBD)"."""
-    return MODEL_NAMES.get(key, key)
+    """A candidate's plain name from the one name registry (``core.names``)."""
+    return plain_name(key)
 
 
 def metric_name(key: str) -> str:

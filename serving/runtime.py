@@ -27,24 +27,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.settings import Settings
+
 EVERY_URL = ".*"
 
 
 def runtime_tuning() -> bool:
     """False when ``RETAIN_RUNTIME_TUNING=0``: BentoML's default runtime, for comparison."""
-    return os.environ.get("RETAIN_RUNTIME_TUNING", "1") != "0"
+    return Settings.read().runtime_tuning
 
 
 def tracing_enabled() -> bool:
     """True when ``RETAIN_TRACING=1`` asks for BentoML's OpenTelemetry spans."""
-    return os.environ.get("RETAIN_TRACING", "0") == "1"
+    return Settings.read().tracing
 
 
 def tracing_config() -> dict[str, Any]:

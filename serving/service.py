@@ -9,13 +9,13 @@ With an uplift model packaged (``retain-uplift``, from past campaigns) every sco
 ``expected_incremental_value`` and ``uplift_reasons``; without one those are null (empty).
 BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
 
-Settings come from the environment: RETAIN_API_KEY (when set, scoring endpoints need it in the
-``X-API-Key`` header), RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000),
-RETAIN_FEATURE_TABLE, RETAIN_TOP_REASONS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL /
-RETAIN_UPLIFT_MODEL (BentoML model tags, default the latest packaged; uplift ``none`` for none); the
-guard in front (``serving.guard``) reads
-RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A model that fails its
-start-up checks leaves the worker up and answering 503 with the reason.
+Settings come from the environment through ``core.settings`` (each documented in its
+``VARIABLES``): RETAIN_API_KEY (when set, scoring endpoints need it in the ``X-API-Key`` header),
+RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000), RETAIN_FEATURE_TABLE,
+RETAIN_TOP_REASONS, RETAIN_WORKERS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL / RETAIN_UPLIFT_MODEL
+(BentoML model tags, default the latest packaged; uplift ``none`` for none); the guard in front
+(``serving.guard``) uses RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A
+model that fails its start-up checks leaves the worker up and answering 503 with the reason.
 
 Latency: the default BentoML worker's tail is full garbage collections over a heap that keeps
 every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,7 +37,7 @@ from pydantic_core import to_json
 from starlette.responses import Response
 
 from core.errors import RetainError
-from model.settings import disable_telemetry
+from core.settings import Settings, disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
 from serving.lookup import LookupTable, feature_table_path
 from serving.output import item_error, score_records
@@ -76,23 +75,20 @@ INLINE_EVENTS = 1_000
 """Requests with more raw events than this are scored in a thread, whatever their size."""
 
 
-def _setting(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
 def error_response(status: int, message: str, loc: list[Any] | None = None) -> Any:
     """A client error in the same shape as BentoML's validation errors: error + detail[loc, msg]."""
     return error(status, message, loc)
 
 
-CHURN_TAG = _setting("RETAIN_CHURN_MODEL", f"{BENTO_NAMES['churn']}:latest")
-CLV_TAG = _setting("RETAIN_CLV_MODEL", f"{BENTO_NAMES['clv']}:latest")
+SETTINGS = Settings.read()
+CHURN_TAG = SETTINGS.churn_model or f"{BENTO_NAMES['churn']}:latest"
+CLV_TAG = SETTINGS.clv_model or f"{BENTO_NAMES['clv']}:latest"
 UPLIFT_TAG = uplift_tag(CHURN_TAG)
 
 
 @bentoml.service(
     name="retain",
-    workers=int(os.environ.get("RETAIN_WORKERS", "1")),
+    workers=SETTINGS.workers,
     traffic={"timeout": 60, "max_concurrency": 512},
     logging={"access": {"enabled": False}},
     tracing=tracing_config(),
@@ -107,8 +103,8 @@ class Retain:
     uplift_model = optional_uplift_model(UPLIFT_TAG)  # None: scores without uplift
 
     def __init__(self) -> None:
-        self.max_batch = int(_setting("RETAIN_MAX_BATCH", "10000"))
-        self.max_events = int(_setting("RETAIN_MAX_EVENTS", "50000"))
+        self.max_batch = SETTINGS.max_batch
+        self.max_events = SETTINGS.max_events
         churn_dir, clv_dir = Path(self.churn_model.path), Path(self.clv_model.path)
         folders = [(churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)]
         try:
@@ -123,7 +119,7 @@ class Retain:
                 dict(self.churn_model.info.metadata),  # resolved to the stored model here
                 clv_dir,
                 dict(self.clv_model.info.metadata),
-                top_k=int(_setting("RETAIN_TOP_REASONS", "3")),
+                top_k=SETTINGS.top_reasons,
                 uplift=None if uplift is None else uplift.bundle,
                 uplift_label=None if uplift is None else uplift.label,
             )

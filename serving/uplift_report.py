@@ -13,7 +13,8 @@ import html
 import io
 from typing import Any
 
-from model.uplift_plot import LABELS, qini_figure
+from core.names import CHURN_RISK, RANDOM, plain_name
+from model.uplift_plot import qini_figure
 
 TITLE = "Who does the offer move?"
 """The section's heading; the report renders it (``serving.report.write_report``)."""
@@ -29,8 +30,8 @@ def _at(curve: list[float], share: float) -> float:
 def qini_section(card: dict[str, Any]) -> str:
     """The uplift section's body (the report adds ``TITLE``), or "" when the card has no Qini curves."""
     curves: dict[str, list[float]] = card.get("qini_curves") or {}
-    learners = [n for n in curves if n not in ("churn_risk", "random")]
-    if not learners or "churn_risk" not in curves:
+    learners = [n for n in curves if n not in (CHURN_RISK, RANDOM)]
+    if not learners or CHURN_RISK not in curves:
         return ""
     learner = learners[0]
     model_gain = _at(curves[learner], SHARE) * 100
@@ -52,7 +53,7 @@ def qini_section(card: dict[str, Any]) -> str:
         "control groups so it can learn more."
     )
     fig = qini_figure(
-        {name: curves[name] for name in (learner, "churn_risk", "random") if name in curves},
+        {name: curves[name] for name in (learner, CHURN_RISK, RANDOM) if name in curves},
         title="Who does the offer move?",
     )
     buffer = io.BytesIO()
@@ -60,7 +61,7 @@ def qini_section(card: dict[str, Any]) -> str:
     b64 = base64.b64encode(buffer.getvalue()).decode()
     alt = (
         f"Qini curves: customers retained by the offer against the share offered, for the "
-        f"{LABELS.get(learner, learner)}, churn-risk order and random order"
+        f"{plain_name(learner)}, churn-risk order and random order"
     )
     return "\n".join(
         [

@@ -8,7 +8,6 @@ targets by incremental profit (``serving.targeting``). Without an uplift champio
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pandas as pd
 from core.config import RegistryConfig
 from core.errors import RetainError
 from core.schema import CUSTOMER_ID
+from core.settings import Settings
 from model.registry import CHAMPION, configure_tracking, version_by_alias
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
 from serving.store import (
@@ -120,7 +120,7 @@ def uplift_tag(churn_tag: str | None = None) -> str:
     import bentoml
     from bentoml.exceptions import NotFound
 
-    setting = os.environ.get(UPLIFT_TAG_SETTING)
+    setting = Settings.read().uplift_model
     if setting:
         return setting
     try:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.settings import TELEMETRY_OFF
+from core.cutoff import Cutoff
+from core.settings import TELEMETRY_OFF
 from tests.helpers import CDNOW_DIR, Server, write_config
 
 DEMO_ECONOMICS = {"currency": "GBP", "gross_margin": 0.4}
@@ -91,7 +92,9 @@ def trained(
     )
     result = train(load_config(config), progress=False, log=lambda _: None)
     package(economics=ConfigFile.read(config).economics())
-    run = score_base(config, "latest", out_dir=isolated_state / "scores", progress=False)
+    run = score_base(
+        config, Cutoff.parse("latest"), out_dir=isolated_state / "scores", progress=False
+    )
     return TrainedProject(
         home=isolated_state,
         config=config,

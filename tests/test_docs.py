@@ -27,9 +27,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 from typer.core import TyperGroup
 
+from core.config_file import parse_config
+from core.economics import Economics
 from features.build import build_features
 from features.catalogue import reason_label
-from model.economics import Economics
 from retain.cli import app, register_commands
 from serving.requests import events_to_data
 from serving.schemas import (
@@ -43,7 +44,6 @@ from serving.schemas import (
     UpliftReason,
 )
 from tests.helpers import ROOT
-from training.config import parse_config
 
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]

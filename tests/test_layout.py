@@ -157,3 +157,82 @@ def test_nothing_happens_at_import_time(tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in cwd.iterdir()) == []
     assert not state.exists()
+
+
+def test_every_model_training_produces_has_a_registered_name() -> None:
+    """The report's plain names come from ``core.names``: no candidate, uplift learner or policy
+    may be missing there, or the report would print its raw key."""
+    from core.names import MODELS
+    from training.candidates import CANDIDATES
+    from training.uplift import LEARNERS
+    from training.uplift_eval import POLICIES
+
+    produced: set[tuple[str, str]] = {(c.name, c.task) for c in CANDIDATES}
+    produced |= {(name, "uplift") for name in (*LEARNERS, *POLICIES)}
+    missing = sorted(
+        f"{task}/{name}"
+        for name, task in produced
+        if name not in MODELS or task not in MODELS[name].tasks
+    )
+    assert missing == []
+
+
+ENVIRONMENT = {"environ", "environb", "getenv"}
+ENVIRONMENT_WRITES = {"setdefault", "update"}
+"""Methods of ``os.environ`` that configure other libraries (telemetry off, BentoML's home)."""
+
+
+def _written(node: ast.AST) -> ast.AST | None:
+    """The object a node writes to: ``x`` of ``x[k] = v``, ``x.setdefault(...)``, ``x.update``."""
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+        return node.value
+    if isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT_WRITES:
+        return node.value
+    return None
+
+
+def _os_environment(node: ast.AST) -> bool:
+    """``os.environ``, ``os.environb`` or ``os.getenv``, or ``from os import`` one of them."""
+    if isinstance(node, ast.ImportFrom):
+        return node.module == "os" and bool({a.name for a in node.names} & ENVIRONMENT)
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in ENVIRONMENT
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
+
+
+def environment_reads(path: Path) -> list[int]:
+    """Lines where a module reads the environment: ``os.getenv``, ``os.environ`` in any use but
+    an assignment to a key or a ``setdefault`` / ``update`` call, or ``from os import environ``."""
+    tree = ast.parse(path.read_text())
+    writes = {id(target) for node in ast.walk(tree) if (target := _written(node)) is not None}
+    return sorted(
+        node.lineno  # type: ignore[attr-defined]
+        for node in ast.walk(tree)
+        if _os_environment(node)
+        and (getattr(node, "attr", "") == "getenv" or id(node) not in writes)
+    )
+
+
+def test_only_core_reads_the_environment() -> None:
+    """Settings come from ``core.settings`` only (typed, validated, documented); other packages
+    may write variables that configure a library, never read them by hand."""
+    reading = {
+        str(path.relative_to(ROOT)): environment_reads(path)
+        for package in PACKAGES
+        if package != "core"
+        for path in modules(package)
+    }
+    assert {k: v for k, v in reading.items() if v} == {}
+
+
+def test_the_environment_rule_tells_reads_from_writes(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "import os\nfrom os import getenv\n"
+        "os.environ['A'] = '1'\nos.environ.setdefault('B', '1')\nos.environ.update(C='1')\n"
+        "os.environ.get('D')\nos.getenv('E')\nx = {**os.environ}\ny = os.environ['F']\n"
+    )
+    assert environment_reads(module) == [2, 6, 7, 8, 9]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from core import names
 from core.config import ExperimentConfig
 from core.errors import DataValidationError
 from core.schema import CUSTOMER_ID
@@ -311,7 +312,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
     valid_pred = model.predict(m["validation"])
     notes: list[str] = []
     if fold.config.clv.refit:
-        notes = [_refit_note(fold, model, "lightgbm")]
+        notes = [_refit_note(fold, model, names.LIGHTGBM)]
         model = _refit(fold, model)
     return Fitted(
         model.predict(m["test"]),
@@ -375,7 +376,7 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     valid_pred = model.predict(m["validation"], starts["validation"])
     notes: list[str] = []
     if config.refit:  # the validation rows teach the level: no rescaling to their total
-        notes = [_refit_note(fold, model, "lightgbm_btyd")]
+        notes = [_refit_note(fold, model, names.LIGHTGBM_BTYD)]
         model = _refit(fold, model, starts)
     elif config.btyd_recalibrate and valid_pred.sum() > 0:
         scale = float(y_valid.sum() / valid_pred.sum())
@@ -398,9 +399,9 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     )
 
 
-def _hurdle(severity: str) -> Callable[[Fold], Fitted | None]:
-    """The fit of a hurdle comparison model (``clv.compare``) with this spend distribution."""
-    name = f"hurdle_{severity}"
+def _hurdle(name: str, severity: str) -> Callable[[Fold], Fitted | None]:
+    """The fit of the hurdle comparison model ``name`` (``clv.compare``) with this spend
+    distribution."""
 
     def fit(fold: Fold) -> Fitted | None:
         if not fold.data.has_value or name not in fold.config.clv.compare:
@@ -443,17 +444,18 @@ def _prior_mean(fold: Fold) -> Fitted | None:
 
 
 CANDIDATES: tuple[Candidate, ...] = (
-    Candidate("lightgbm", "churn", _lightgbm_churn),
-    Candidate("logistic", "churn", _logistic),
-    Candidate("recency_rule", "churn", _recency_rule),
-    Candidate("bgnbd", "churn", _bgnbd_churn),
-    Candidate("prior_rate", "churn", _prior_rate),
-    Candidate("lightgbm", "clv", _lightgbm_spend),
-    Candidate("lightgbm_btyd", "clv", _lightgbm_btyd_spend),
-    Candidate("hurdle_gamma", "clv", _hurdle("gamma")),
-    Candidate("hurdle_lognormal", "clv", _hurdle("lognormal")),
-    Candidate("bgnbd_gamma_gamma", "clv", _bgnbd_gamma_gamma),
-    Candidate("last_period", "clv", _last_period),
-    Candidate("prior_mean", "clv", _prior_mean),
+    Candidate(names.LIGHTGBM, names.CHURN, _lightgbm_churn),
+    Candidate(names.LOGISTIC, names.CHURN, _logistic),
+    Candidate(names.RECENCY_RULE, names.CHURN, _recency_rule),
+    Candidate(names.BGNBD, names.CHURN, _bgnbd_churn),
+    Candidate(names.PRIOR_RATE, names.CHURN, _prior_rate),
+    Candidate(names.LIGHTGBM, names.CLV, _lightgbm_spend),
+    Candidate(names.LIGHTGBM_BTYD, names.CLV, _lightgbm_btyd_spend),
+    Candidate(names.HURDLE_GAMMA, names.CLV, _hurdle(names.HURDLE_GAMMA, "gamma")),
+    Candidate(names.HURDLE_LOGNORMAL, names.CLV, _hurdle(names.HURDLE_LOGNORMAL, "lognormal")),
+    Candidate(names.BGNBD_GAMMA_GAMMA, names.CLV, _bgnbd_gamma_gamma),
+    Candidate(names.LAST_PERIOD, names.CLV, _last_period),
+    Candidate(names.PRIOR_MEAN, names.CLV, _prior_mean),
 )
-"""Every model a training run evaluates, in the order of the evaluation table."""
+"""Every model a training run evaluates, in the order of the evaluation table; each key has its
+plain name in ``core.names`` (a test checks)."""

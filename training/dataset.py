@@ -19,6 +19,7 @@ import pandas as pd
 from core.config import ExperimentConfig
 from core.errors import CutoffError
 from core.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
+from core.settings import retain_home
 from features.build import CUTOFF, btyd_summary_at, feature_names, resolve_families
 from features.dask_engine import PartitionedData
 from features.engine import DaskEngine, PandasEngine, feature_engine
@@ -29,7 +30,6 @@ from features.prepare import PreparedData, prepare, to_day
 from features.sampling import TrainingPlan, plan_training
 from features.snapshots import month_end_cutoffs
 from model.btyd_features import BtydParams
-from model.settings import retain_home
 from training.baselines import cutoff_btyd_params
 from training.leakage import check_leakage
 

@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from core.config import ExperimentConfig
+from core.names import LIGHTGBM, LIGHTGBM_BTYD
 from core.schema import CUSTOMER_ID
+from core.settings import test_hook
 from features.build import CUTOFF, build_features
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
 from model.registry import configure_tracking, load_version, version_by_alias
-from model.settings import test_hook
 from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
 from training.crossval import add_cross_validation
@@ -55,7 +56,7 @@ from training.tracking import TrainingRecord, ensure_experiment, log_gate, log_t
 from training.tuning import describe, log_tuning, tune
 from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
-TUNED_MODELS = ("lightgbm", "lightgbm_btyd")
+TUNED_MODELS = (LIGHTGBM, LIGHTGBM_BTYD)
 """The candidates fitted with ``Fold.lightgbm_params``, so with the tuned parameters."""
 
 Log = Callable[[str], None]

@@ -27,6 +27,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from core.processes import process_alive
+from core.settings import retain_home
 from model.registry import (
     CHALLENGER,
     CHAMPION,
@@ -35,7 +37,6 @@ from model.registry import (
     Tag,
     version_by_alias,
 )
-from model.settings import process_alive, retain_home
 from training.metrics import LOWER_IS_BETTER, PairedInterval
 
 NO_CHAMPION = "no champion yet"

@@ -20,8 +20,8 @@ import mlflow
 import numpy as np
 
 from core.config import ExperimentConfig
+from core.settings import project_root
 from model.registry import CHALLENGER, CHAMPION, TEST_METRIC_PREFIX, artifact_location, log_bundle
-from model.settings import project_root
 from training import plots
 from training.dataset import TrainingData
 from training.evaluation import Evaluation, ModelResult, markdown_table, slices_table

@@ -25,6 +25,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from core.config import ExperimentConfig, LightGBMParams
+from core.names import LIGHTGBM
 from features.build import CUTOFF
 from model.card import Task, Tuning
 from training.candidates import CANDIDATES, Fitted, Fold
@@ -46,7 +47,7 @@ SEARCHED = (
 """The LightGBM parameters the search varies; the others keep their configured values."""
 
 _FIT: dict[Task, Callable[[Fold], Fitted | None]] = {
-    c.task: c.fit for c in CANDIDATES if c.name == "lightgbm"
+    c.task: c.fit for c in CANDIDATES if c.name == LIGHTGBM
 }
 
 

@@ -28,6 +28,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 
+from core.names import DR_LEARNER, T_LEARNER, X_LEARNER
+
 Outcome = Literal["binary", "continuous"]
 
 
@@ -186,10 +188,10 @@ class DRLearner(_UpliftLearner):
 
 
 LEARNERS: dict[str, type[_UpliftLearner]] = {
-    "t_learner": TLearner,
-    "x_learner": XLearner,
-    "dr_learner": DRLearner,
+    T_LEARNER: TLearner,
+    X_LEARNER: XLearner,
+    DR_LEARNER: DRLearner,
 }
 """Every uplift learner by the name configs, metrics and the registry use."""
-SERVABLE = ("x_learner", "dr_learner")
+SERVABLE = (X_LEARNER, DR_LEARNER)
 """Learners whose effect is a weighted sum of final regressors, the form the registry stores."""

@@ -27,6 +27,7 @@ import pandas as pd
 
 from core.config import ExperimentConfig
 from core.economics import Economics
+from core.names import CHURN_RISK, RANDOM, RESPONSE
 from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
 from model.encoding import FeatureEncoding
 from model.incremental import expected_incremental_profit
@@ -40,7 +41,7 @@ from training.uplift_metrics import (
     uplift_metrics,
 )
 
-POLICIES = ("random", "churn_risk", "response")
+POLICIES = (RANDOM, CHURN_RISK, RESPONSE)
 
 
 @dataclass
@@ -73,8 +74,7 @@ class UpliftEvaluation:
         """The Qini curve of the registered learner and the churn-risk policy (and random)."""
         y, t = self.test[RETAINED].to_numpy(), self.test[TREATED].to_numpy()
         return {
-            name: qini_curve(self.scores[name], y, t)
-            for name in (self.learner, "churn_risk", "random")
+            name: qini_curve(self.scores[name], y, t) for name in (self.learner, CHURN_RISK, RANDOM)
         }
 
 
@@ -129,13 +129,13 @@ def evaluate_uplift(
     params = learner_params(config, encoding)
 
     scores: dict[str, np.ndarray] = {
-        "random": np.random.default_rng(config.seed).uniform(size=len(test))
+        RANDOM: np.random.default_rng(config.seed).uniform(size=len(test))
     }
     churn_model = _classifier(X[t == 0], 1 - y[t == 0], params)
     churn_risk = np.asarray(churn_model.booster_.predict(X_test), dtype=np.float64)
-    scores["churn_risk"] = churn_risk
+    scores[CHURN_RISK] = churn_risk
     response = _classifier(X[t == 1], y[t == 1], params).booster_.predict(X_test)
-    scores["response"] = np.asarray(response, dtype=np.float64)
+    scores[RESPONSE] = np.asarray(response, dtype=np.float64)
     value_scores: dict[str, np.ndarray] = {}
     fitted: dict[str, tuple[_UpliftLearner, _UpliftLearner]] = {}
     for name, cls in LEARNERS.items():
@@ -200,11 +200,11 @@ def add_truth(
             table.loc[name, "true_profit_at_budget"] = true_incremental_profit(
                 ranking, aligned, economics, min(contacts, worth)
             )
-        elif name != "churn_risk":
+        elif name != CHURN_RISK:
             table.loc[name, "true_profit_at_budget"] = true_incremental_profit(
                 score, aligned, economics, contacts
             )
-    table.loc["churn_risk", "true_profit_at_budget"] = true_incremental_profit(
+    table.loc[CHURN_RISK, "true_profit_at_budget"] = true_incremental_profit(
         churn_risk, aligned, economics, contacts
     )
     best = true_incremental_profit(
@@ -222,7 +222,7 @@ def add_truth(
         f"at equal budget ({contacts:,} of {len(aligned):,} held-out customers contacted): "
         f"true incremental profit {economics.money(table.loc[learner, 'true_profit_at_budget'])} "
         f"targeting by the {learner}'s expected incremental profit, "
-        f"{economics.money(table.loc['churn_risk', 'true_profit_at_budget'])} by churn risk, "
+        f"{economics.money(table.loc[CHURN_RISK, 'true_profit_at_budget'])} by churn risk, "
         f"{economics.money(best)} with perfect knowledge of the true effect",
         f"Qini of ranking by the true effect (the ceiling on these customers): "
         f"{evaluation.oracle_qini:.4f}",

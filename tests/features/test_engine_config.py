@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from core.config_file import ConfigFile
+from core.cutoff import Cutoff
 from core.errors import ConfigError, DataValidationError
 from core.sources import DataConfig, TableSource
 from features.dask_engine import customer_partition, read_partitioned
@@ -81,7 +82,7 @@ def test_a_labelled_table_on_dask_is_refused_with_the_alternative(tmp_path: Path
     config = tmp_path / "crm.yaml"
     config.write_text(f"data:\n  snapshots:\n    path: {tmp_path / 'crm.csv'}\n")
     with pytest.raises(ConfigError) as raised:
-        score_base_dask(config, "latest", out_dir=tmp_path / "out", engine=None)
+        score_base_dask(config, Cutoff.parse("latest"), out_dir=tmp_path / "out", engine=None)
     assert str(raised.value) == LABELLED_ON_DASK
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from core.config_file import ConfigFile
+from core.cutoff import Cutoff
 from core.errors import CutoffError
 from features.loading import load_data
 from tests.helpers import ROOT
@@ -158,8 +159,9 @@ def test_future_dated_rows_are_counted_and_latest_ignores_them(tmp_path: Path) -
     ) in done.stderr
     prep = prepare(load_data(ConfigFile.read(config).data())[0])
     assert latest_day(prep) == pd.Timestamp("2024-03-01")
-    assert resolve_as_of(prep, "latest") == pd.Timestamp("2024-03-01")
-    assert resolve_as_of(prep, "2090-01-01") == pd.Timestamp("2090-01-01")  # asked for: allowed
+    assert resolve_as_of(prep, Cutoff.parse("latest")) == pd.Timestamp("2024-03-01")
+    asked = Cutoff.parse("2090-01-01")
+    assert resolve_as_of(prep, asked) == pd.Timestamp("2090-01-01")  # asked for: allowed
 
 
 # --------------------------------------------------------------------------------- numbers
@@ -289,7 +291,11 @@ def test_scoring_when_no_customer_is_active(tmp_path: Path) -> None:
     config.write_text(config.read_text() + "  customers:\n    path: c.csv\n")
     with pytest.raises(CutoffError) as err:
         score_base(
-            config, "2024-06-30", out_dir=tmp_path / "out", scorer=tiny_scorer(), progress=False
+            config,
+            Cutoff.parse("2024-06-30"),
+            out_dir=tmp_path / "out",
+            scorer=tiny_scorer(),
+            progress=False,
         )
     assert str(err.value) == (
         "no customer is active as of 2024-06-30 (a purchase in the last 365 days): nothing to "

@@ -59,6 +59,19 @@ def test_every_command_has_help(command: str) -> None:
             "config file not found: does/not/exist.yaml",
         ),
         (("features",), "give --list, or both --config and --as-of"),
+        (
+            ("score", "--as-of", "09/12/2011"),
+            "error: --as-of '09/12/2011' is ambiguous (9 December 2011 or 12 September 2011): "
+            "give the ISO form, 2011-12-09 or 2011-09-12",
+        ),
+        (
+            ("features", "--config", "experiments/demo.yaml", "--as-of", "25/12/2011"),
+            "error: --as-of '25/12/2011' is not an ISO date: for 25 December 2011 give 2011-12-25",
+        ),
+        (
+            ("features", "--config", "experiments/demo.yaml", "--as-of", "latest"),
+            "error: --as-of 'latest' is not allowed here: give a day such as 2024-06-30",
+        ),
         (("campaign", "--budget", "-1"), "--budget"),
         (("campaign", "--budget", "10", "--acceptance", "2"), "--acceptance"),
         pytest.param(

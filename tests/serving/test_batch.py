@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from core.config_file import ConfigFile
+from core.cutoff import Cutoff
 from core.errors import CutoffError
 from features.loading import load_data
 from features.prepare import prepare
@@ -78,15 +79,33 @@ def test_cli_as_of_that_is_not_a_date_is_a_clear_error(
     assert "Traceback" not in done.stderr
 
 
+def test_cli_scores_as_of_an_iso_day_and_refuses_a_day_month_form(
+    trained: TrainedProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETAIN_FEATURE_TABLE", str(tmp_path / "features.parquet"))
+    out = tmp_path / "scores"
+    done = _run_score("--config", str(trained.config), "--as-of", "06/05/2024", "--out", str(out))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr == (
+        "error: --as-of '06/05/2024' is ambiguous (6 May 2024 or 5 June 2024): give the ISO "
+        "form, 2024-05-06 or 2024-06-05\n"
+    )
+    assert not out.exists()
+    done = _run_score("--config", str(trained.config), "--as-of", "2024-06-05", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "as of 2024-06-05: scored " in done.stdout
+    assert (pd.to_datetime(pd.read_parquet(out / "scores.parquet")["as_of"]) == "2024-06-05").all()
+
+
 def test_latest_is_the_data_last_day(trained: TrainedProject) -> None:
     data, _ = load_data(ConfigFile.read(trained.config).data())
     prep = prepare(data)
     start, end = prep.date_range
-    assert resolve_as_of(prep, "latest") == end == trained.as_of
-    assert resolve_as_of(prep, str(start.date())) == start
-    assert resolve_as_of(prep, "2024-06-30T18:45:00") == pd.Timestamp("2024-06-30")
+    assert resolve_as_of(prep, Cutoff.parse("latest")) == end == trained.as_of
+    assert resolve_as_of(prep, Cutoff(start.date())) == start
+    assert resolve_as_of(prep, Cutoff.parse("2024-06-30T18:45:00")) == pd.Timestamp("2024-06-30")
     with pytest.raises(CutoffError, match="outside the data"):
-        resolve_as_of(prep, str((end + pd.Timedelta(days=1)).date()))
+        resolve_as_of(prep, Cutoff((end + pd.Timedelta(days=1)).date()))
 
 
 def test_scores_table_columns_and_order(scores: pd.DataFrame, trained: TrainedProject) -> None:
@@ -143,7 +162,7 @@ def test_score_base_at_an_earlier_date(
     monkeypatch.setenv("RETAIN_FEATURE_TABLE", str(table))
     run = score_base(
         trained.config,
-        "2024-06-30",
+        Cutoff.parse("2024-06-30"),
         out_dir=tmp_path / "scores",
         scorer=local_scorer,
         progress=False,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from core.cutoff import Cutoff
 from core.engines import DaskConfig
 from features.engine import DaskEngine
 from serving.batch import SCORES_PARTS
@@ -40,7 +41,9 @@ def test_dask_scores_equal_the_pandas_path(
 
     settings = DaskConfig(workers=2, memory_limit="1GB")
     with DaskEngine(settings, work_dir=tmp_path / "work", progress=False) as engine:
-        run = score_base_dask(dask_config, "latest", out_dir=tmp_path / "scores", engine=engine)
+        run = score_base_dask(
+            dask_config, Cutoff.parse("latest"), out_dir=tmp_path / "scores", engine=engine
+        )
 
     def by_id(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)

@@ -21,7 +21,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from model.settings import TELEMETRY_OFF
+from core.settings import TELEMETRY_OFF
 from tests.conftest import TrainedProject
 from tests.helpers import ROOT
 

@@ -1,7 +1,7 @@
 """`retain score` and `retain campaign` killed (SIGKILL) at each write leave readable, whole state.
 
 Real subprocesses run the real writers with a tiny real model pair; ``RETAIN_TEST_KILL_AT``
-(``model.settings.test_hook``) makes the process kill itself at the named point.
+(``core.settings.test_hook``) makes the process kill itself at the named point.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.settings import TEST_KILL_AT
+from core.settings import TEST_KILL_AT
 from serving.generation import (
     GENERATIONS,
     SCORE_META,
@@ -33,9 +33,10 @@ EVIL = '=HYPERLINK("http://x","y")'
 CHILD = """
 import sys
 from pathlib import Path
+from core.cutoff import Cutoff
 from serving.batch import score_base
 from tests.serving.support import tiny_scorer
-run = score_base(Path(sys.argv[1]), sys.argv[2], out_dir=Path(sys.argv[3]), scorer=tiny_scorer(),
+run = score_base(Path(sys.argv[1]), Cutoff.parse(sys.argv[2]), out_dir=Path(sys.argv[3]), scorer=tiny_scorer(),
                  progress=False)
 print(run.scored)
 """

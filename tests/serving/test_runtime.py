@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model.settings import TELEMETRY_OFF
+from core.settings import TELEMETRY_OFF
 from serving.runtime import EVERY_URL, PromptTimeoutMiddleware, check_prompt_timeout, tracing_config
 from tests.helpers import ROOT
 

@@ -1,7 +1,7 @@
 """The registry under concurrent and killed trainings: real `retain train` processes on a local
 MLflow store. Concurrent runs end with a champion pair from one run; a killed run is marked FAILED
 and its versions get a decision at the next start. ``RETAIN_TEST_KILL_AT`` is the test hook
-(``model.settings.test_hook``) that makes a training kill itself at a named point."""
+(``core.settings.test_hook``) that makes a training kill itself at a named point."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from core.settings import TEST_KILL_AT
 from model.registry import CHAMPION, Tag
-from model.settings import TEST_KILL_AT
 from tests.helpers import ROOT, write_config
 from tests.training.conftest import FAST_LIGHTGBM
 from training.registry import INTERRUPTED
