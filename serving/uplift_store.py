@@ -3,7 +3,7 @@
 ``retain package`` copies the registry's uplift champion (when there is one) into the store as
 ``retain-uplift``, with the same file manifest the churn and CLV models get; ``retain score``
 then adds ``uplift`` and ``expected_incremental_value`` to every score, so ``retain campaign``
-targets by incremental profit (``serving.targeting``). Without an uplift champion nothing changes.
+targets by incremental profit (``retention.targeting``). Without an uplift champion nothing changes.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DEFAULT_UPLIFT_NAME = "uplift"
 UPLIFT_MODEL = "uplift_model"
 """The scores column naming the uplift model version, beside churn_model and clv_model."""
 UPLIFT_CARD = "uplift_card"
-"""The ``score_meta.json`` key holding the uplift model's card (``serving.uplift_report``)."""
+"""The ``score_meta.json`` key holding the uplift model's card (``retention.uplift_report``)."""
 
 
 def uplift_name_in_config(path: Path | None) -> str:

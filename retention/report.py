@@ -1,7 +1,7 @@
 """``retain report``: one self-contained HTML page for a Chief Customer Officer, in plain words.
 
 Headline sentences a CCO can repeat, key figures with the currency on every amount, where the
-value at risk sits, what a campaign would return, the accounts at risk (``serving.at_risk``: the
+value at risk sits, what a campaign would return, the accounts at risk (``retention.at_risk``: the
 rule is stated on the page) with what raises each one's risk, any extra sections the caller
 passes (e.g. campaign results), how far to trust the models (with a calibration warning when the
 churn card records a bias beyond the limit), a glossary and provenance. Images are inlined as base64 PNG and the
@@ -34,12 +34,12 @@ from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
 from features.sources import read_data_section
 from model.card import CalibrationCurve, GainCurve, ModelCard
 from model.economics import Economics
-from serving.at_risk import AtRisk, at_risk_accounts, risk_raising_labels, summarise_at_risk
+from retention.at_risk import AtRisk, at_risk_accounts, risk_raising_labels, summarise_at_risk
+from retention.campaign import CAMPAIGN_JSON, SCORES_GENERATION, CampaignParams, plan, plot_curve
+from retention.report_words import glossary, metric_name, model_name
 from serving.batch import CARDS
-from serving.campaign import CAMPAIGN_JSON, SCORES_GENERATION, CampaignParams, plan, plot_curve
 from serving.files import write_atomically
 from serving.generation import SCORE_META, Generation, read_meta, read_scores
-from serving.report_words import glossary, metric_name, model_name
 from serving.store import ECONOMICS
 
 TOP_ACCOUNTS = 50
@@ -808,7 +808,7 @@ def write_report(
 def default_sections(scores_path: Path, config: Path) -> list[Section]:
     """ "Did retention pay?" (every campaign with a control group, measured) and the uplift
     model's Qini curves when the scores carry an uplift model's card."""
-    from serving import campaign_section, uplift_report
+    from retention import campaign_section, uplift_report
     from serving.uplift_store import UPLIFT_CARD
 
     sections: list[Section] = [

@@ -39,7 +39,7 @@ from features.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
 from features.sources import read_data_section
 from features.treatments import campaign_assignments, load_treatments, snapshot_campaign_id
 from model.economics import Economics, read_economics
-from serving.ledger import Ledger
+from retention.ledger import Ledger
 
 Z95 = float(stats.norm.ppf(0.975))
 SMD_LIMIT = 0.1

@@ -39,10 +39,10 @@ from features.schema import CUSTOMER_ID
 from model.economics import Economics
 from model.settings import process_alive, test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
-from serving.campaign_results import control_share_for_power, detection_power
+from retention.campaign_results import control_share_for_power, detection_power
+from retention.ledger import CampaignRecord, Ledger, new_campaign_id
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
-from serving.ledger import CampaignRecord, Ledger, new_campaign_id
 from serving.store import ECONOMICS
 
 CONTACT = "contact with offer"
@@ -337,7 +337,7 @@ def plan(
     scores: pd.DataFrame, params: CampaignParams, policy: Policy | None = None
 ) -> CampaignPlan:
     """Rank customers of a scores table for contact, hold out the control group, and compute the
-    expected profit curve. ``policy`` (default: ``serving.targeting.choose_targeting``, by the
+    expected profit curve. ``policy`` (default: ``retention.targeting.choose_targeting``, by the
     uplift model's incremental profit when the scores carry ``uplift``, else
     ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
     order."""
@@ -347,7 +347,7 @@ def plan(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
             )
     if policy is None:
-        from serving.targeting import choose_targeting  # builds on this module's Targeting
+        from retention.targeting import choose_targeting  # builds on this module's Targeting
 
         policy = choose_targeting
     targeting = policy(scores, params.economics)

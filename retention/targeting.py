@@ -9,7 +9,7 @@
   or, without it, ``uplift x clv``. Customers whose predicted effect is not positive are never
   contacted, whatever their value: for a "sleeping dog" the offer *raises* churn (Ascarza et al.
   2016 measured 6.4% -> 10.0%).
-* **Risk-value targeting** otherwise (``serving.campaign.risk_value_targeting``): churn risk x an
+* **Risk-value targeting** otherwise (``retention.campaign.risk_value_targeting``): churn risk x an
   *assumed* acceptance x value; the campaign output gives the control share a power calculation
   needs to measure that assumed effect (``CampaignPlan.power_line``), so that the campaign's
   results can train an uplift model.
@@ -23,7 +23,7 @@ import pandas as pd
 from model.economics import Economics
 from model.incremental import expected_incremental_profit
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
-from serving.campaign import Targeting, risk_value_targeting
+from retention.campaign import Targeting, risk_value_targeting
 
 UPLIFT_POLICY = "uplift (expected incremental profit)"
 """The policy name campaigns targeted by an uplift model are recorded under."""
