@@ -28,7 +28,7 @@ from features.loading import load_data
 from features.prepare import PreparedData, prepare
 from features.schema import AS_OF, CUSTOMER_ID
 from training.config import ExperimentConfig
-from training.dataset import (
+from training.frame import (
     BTYD,
     Split,
     TrainingData,

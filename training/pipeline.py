@@ -28,7 +28,7 @@ from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
 from training.config import ExperimentConfig
 from training.crossval import add_cross_validation
-from training.dataset import TrainingData, load_training_data
+from training.dataset import load_training_data
 from training.evaluation import (
     Evaluation,
     ModelResult,
@@ -38,6 +38,7 @@ from training.evaluation import (
     versus_cell,
 )
 from training.fit_notes import captured_warnings
+from training.frame import TrainingData
 from training.metrics import EMPCParams, paired_bootstrap
 from training.registry import (
     Decision,

@@ -23,8 +23,8 @@ from model.registry import CHALLENGER, CHAMPION, TEST_METRIC_PREFIX, artifact_lo
 from model.settings import project_root
 from training import plots
 from training.config import ExperimentConfig
-from training.dataset import TrainingData
 from training.evaluation import Evaluation, ModelResult, markdown_table, slices_table
+from training.frame import TrainingData
 from training.registry import Decision
 
 T = TEST_METRIC_PREFIX

@@ -28,7 +28,7 @@ from features.build import CUTOFF
 from model.card import Task, Tuning
 from training.candidates import CANDIDATES, Fitted, Fold
 from training.config import ExperimentConfig, LightGBMParams
-from training.dataset import TrainingData
+from training.frame import TrainingData
 from training.metrics import LOWER_IS_BETTER
 from training.selection import gate_metric, validation_score
 

@@ -25,7 +25,7 @@ from model.registry import CHALLENGER, CHAMPION, version_by_alias
 from model.uplift_bundle import UpliftBundle, load_uplift_version, log_uplift_bundle
 from model.uplift_plot import downsample, qini_figure
 from training.config import ExperimentConfig
-from training.dataset import TrainingData
+from training.frame import TrainingData
 from training.metrics import PairedInterval
 from training.registry import Decision, decide, move_alias, tag_decision, tag_undecided
 from training.uplift_data import RETAINED, TREATED, CampaignRows, campaign_rows

@@ -37,12 +37,12 @@ from retention.campaign import (
     OVER_BUDGET,
     CampaignParams,
     assign_control,
-    expected_economics,
     plan,
     plan_campaign,
     select,
 )
 from retention.ledger import Ledger
+from retention.targeting import expected_economics
 from tests.helpers import ROOT
 
 IDS = ["A", "B", "C", "D", "E"]

@@ -18,7 +18,8 @@ from features.sampling import CustomerSample, strata_shares
 from features.schema import CUSTOMER_ID
 from training.candidates import Fold, _lightgbm_churn, _prior_rate
 from training.config import ExperimentConfig, parse_config
-from training.dataset import TrainingData, load_training_data
+from training.dataset import load_training_data
+from training.frame import TrainingData
 
 pytestmark = pytest.mark.slow
 

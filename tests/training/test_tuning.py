@@ -14,7 +14,8 @@ from model.registry import load_version
 from tests.training.conftest import FAST_LIGHTGBM, small_config
 from training.candidates import Fold
 from training.config import ExperimentConfig
-from training.dataset import TrainingData, load_training_data
+from training.dataset import load_training_data
+from training.frame import TrainingData
 from training.pipeline import TUNED_MODELS, train
 from training.tuning import SEARCHED, TaskTuning, TimeFold, log_tuning, time_series_folds, tune
 
