@@ -20,7 +20,7 @@ import yaml
 
 from features.errors import ConfigError, RetainError
 from features.schema import CUSTOMER_ID
-from model.registry import CHAMPION, configure_tracking, version_by_alias
+from model.registry import CHAMPION, tracking_store, version_by_alias
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
 from serving.store import (
     BENTO_NAMES,
@@ -61,12 +61,12 @@ def package_uplift(
     """Copy the ``alias`` version of the uplift model into the BentoML store; None if none."""
     import bentoml
 
-    uri = configure_tracking(tracking_uri)
-    version = version_by_alias(name, alias)
+    uri = tracking_store(tracking_uri)
+    version = version_by_alias(name, alias, tracking_uri=uri)
     if version is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        registered = load_uplift_version(name, str(version.version))
+        registered = load_uplift_version(name, str(version.version), tracking_uri=uri)
         registered.bundle.check_schema()
         folder = registered.bundle.save(Path(tmp) / "uplift")
         metadata = {

@@ -198,7 +198,9 @@ def test_train_fits_the_tuned_params_and_records_them_on_the_card(
     by_name = {r.data.tags["mlflow.runName"]: r for r in children}
     assert {"tuning/churn", "tuning/clv", "churn/lightgbm", "clv/lightgbm"} <= set(by_name)
     for task, name in (("churn", "tuned-churn"), ("clv", "tuned-clv")):
-        card = load_version(name, result.versions[task]).bundle.card
+        card = load_version(
+            name, result.versions[task], tracking_uri=result.tracking_uri
+        ).bundle.card
         assert card.model in TUNED_MODELS  # CLV may choose the booster started from BTYD
         assert card.tuning is not None
         assert card.tuning.trials == TUNING["trials"]
