@@ -1,9 +1,10 @@
 """The layer rule of docs/ARCHITECTURE.md, checked on every module's imports.
 
-features <- model <- training, serving <- retain: a package imports only the layers below it, and
-training and serving never import each other. Also: no lightgbm in features, no matplotlib backend
-switch anywhere, BentoML's private modules in serving/runtime.py only, nothing written at import,
-no import circle.
+core <- features <- model <- serving <- retention, and model <- training; retain on top: a package
+imports only the layers below it, and training never imports serving or retention. Also: no
+lightgbm in features, no matplotlib backend switch anywhere, BentoML's private modules in
+serving/runtime.py only, nothing written at import, no import circle, every module named in
+docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -192,3 +193,18 @@ def test_nothing_happens_at_import_time(tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in cwd.iterdir()) == []
     assert not state.exists()
+
+
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    """docs/ARCHITECTURE.md names each module of the packages as ``package/module.py``."""
+    text = ARCHITECTURE.read_text()
+    unnamed = [
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in modules(package)
+        if path.name != "__init__.py" and f"`{path.relative_to(ROOT).as_posix()}`" not in text
+    ]
+    assert unnamed == [], f"name them in docs/ARCHITECTURE.md: {unnamed}"
