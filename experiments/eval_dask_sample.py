@@ -79,7 +79,8 @@ def main(customers: int) -> None:
     from core.settings import disable_telemetry
     from retain.demo_data import write_demo
     from training.candidates import Fold, _lightgbm_churn
-    from training.dataset import TrainingData, load_training_data
+    from training.dataset import load_training_data
+    from training.frame import TrainingData
 
     disable_telemetry()
     with (

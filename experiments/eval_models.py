@@ -54,7 +54,10 @@ def evaluate(name: str, config_path: Path, home: Path, data_note: str) -> str:
     result = train(config, progress=False, log=said.append)
     seconds = time.perf_counter() - started
     checks = [f"- {line.strip()}" for line in said if line.strip().startswith(CHECKS)]
-    split = load_version(config.registry.churn, result.versions["churn"]).bundle.card.cutoffs
+    churn = load_version(
+        config.registry.churn, result.versions["churn"], tracking_uri=result.tracking_uri
+    )
+    split = churn.bundle.card.cutoffs
     command = f"retain train --config experiments/{config_path.name}"
     return "\n".join(
         [
@@ -172,7 +175,10 @@ def evaluate_crm(config_path: Path, home: Path, data: Path) -> list[str]:
         config, tracking_uri=f"sqlite:///{home / 'mlflow.db'}", progress=False, log=lambda _: None
     )
     seconds = time.perf_counter() - started
-    cutoffs = load_version(config.registry.churn, result.versions["churn"]).bundle.card.cutoffs
+    churn = load_version(
+        config.registry.churn, result.versions["churn"], tracking_uri=result.tracking_uri
+    )
+    cutoffs = churn.bundle.card.cutoffs
     split = (
         f"in-time: one as_of day ({cutoffs.test}), customers split 64/16/20 at random "
         "(stratified, seeded), 5-fold cross-validation on the 80% (cv_ columns)"

@@ -25,6 +25,7 @@ from core.settings import Settings, disable_telemetry, retain_home
 from model.bundle import ModelBundle
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
 CHAMPION = "champion"
@@ -64,18 +65,38 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return uri or Settings.read().tracking_uri or default_tracking_uri()
 
 
-def configure_tracking(uri: str | None = None) -> str:
-    """Point MLflow (tracking and registry) at ``resolve_tracking_uri(uri)`` and return it."""
-    import mlflow
+def tracking_store(uri: str | None = None) -> str:
+    """``resolve_tracking_uri(uri)``, ready to use (a local store's folder made, telemetry off).
 
+    MLflow's process-wide URIs are left alone: clients are given this URI (``mlflow_client``).
+    """
     disable_telemetry()
     os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")  # requirements are given explicitly
     uri = resolve_tracking_uri(uri)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def set_process_tracking_uri(uri: str | None = None) -> str:
+    """Point MLflow's fluent API (runs, logged models) process-wide at the store; return its URI.
+
+    The one place retain sets MLflow's global tracking and registry URIs, called at the start of
+    a job that logs runs (``training.pipeline.train``); everything else passes the URI.
+    """
+    import mlflow
+
+    uri = tracking_store(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def mlflow_client(uri: str) -> MlflowClient:
+    """An MLflow client of the store at ``uri``, for tracking and registry alike."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def artifact_location(uri: str) -> str | None:
@@ -131,23 +152,32 @@ def bundle_folder(model_dir: Path) -> Path:
     return model_dir / data
 
 
-def version_by_alias(name: str, alias: str = CHAMPION) -> ModelVersion | None:
+def version_by_alias(name: str, alias: str = CHAMPION, *, tracking_uri: str) -> ModelVersion | None:
     """The version of ``name`` holding ``alias``, or None if the model or alias does not exist."""
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     try:
-        return MlflowClient().get_model_version_by_alias(name, alias)
+        return mlflow_client(tracking_uri).get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
 
 
-def models_with_alias(alias: str = CHAMPION) -> list[str]:
+def models_with_alias(alias: str = CHAMPION, *, tracking_uri: str) -> list[str]:
     """Registered model names that have a version holding ``alias`` (for hints that name them)."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
+    client = mlflow_client(tracking_uri)
     return sorted(m.name for m in client.search_registered_models() if alias in (m.aliases or {}))
+
+
+def download_model(name: str, version: str, *, tracking_uri: str, into: Path) -> Path:
+    """Download a registered version's MLflow model folder from the store at ``tracking_uri``."""
+    from mlflow.artifacts import download_artifacts
+
+    uri = f"models:/{name}/{version}"
+    return Path(
+        download_artifacts(
+            uri, dst_path=str(into), tracking_uri=tracking_uri, registry_uri=tracking_uri
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -165,7 +195,9 @@ class RegisteredBundle:
         return f"{self.name}:{self.version}"
 
 
-def load_version(name: str, version: str, *, into: Path | None = None) -> RegisteredBundle:
+def load_version(
+    name: str, version: str, *, tracking_uri: str, into: Path | None = None
+) -> RegisteredBundle:
     """Download a registered version and load its bundle.
 
     With ``into``, the bundle's files are also copied there (packaging keeps them); otherwise
@@ -173,16 +205,14 @@ def load_version(name: str, version: str, *, into: Path | None = None) -> Regist
     """
     import shutil
 
-    import mlflow
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     try:
-        mv = MlflowClient().get_model_version(name, version)
+        mv = mlflow_client(tracking_uri).get_model_version(name, version)
     except MlflowException as err:
         raise RegistryError(f"model {name!r} has no version {version!r}") from err
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp))
+        local = download_model(name, version, tracking_uri=tracking_uri, into=Path(tmp))
         folder = bundle_folder(local)
         bundle = ModelBundle.load(folder)
         if into is not None:

@@ -251,19 +251,17 @@ class RegisteredUplift:
         return f"{self.name}:{self.version}"
 
 
-def load_uplift_version(name: str, version: str) -> RegisteredUplift:
-    """Download a registered uplift version and load its bundle."""
-    import mlflow
-    from mlflow import MlflowClient
+def load_uplift_version(name: str, version: str, *, tracking_uri: str) -> RegisteredUplift:
+    """Download a registered uplift version from the store at ``tracking_uri``; load its bundle."""
     from mlflow.exceptions import MlflowException
 
-    from model.registry import RegistryError, bundle_folder
+    from model.registry import RegistryError, bundle_folder, download_model, mlflow_client
 
     try:
-        MlflowClient().get_model_version(name, version)
+        mlflow_client(tracking_uri).get_model_version(name, version)
     except MlflowException as err:
         raise RegistryError(f"model {name!r} has no version {version!r}") from err
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp))
+        local = download_model(name, version, tracking_uri=tracking_uri, into=Path(tmp))
         bundle = UpliftBundle.load(bundle_folder(local))
     return RegisteredUplift(name, str(version), bundle)

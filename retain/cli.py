@@ -1,7 +1,8 @@
 """The ``retain`` command line: a thin layer over functions, one command per step of the workflow.
 
 The application layer: it may import every package, and none imports it. It adds the data
-commands itself (``demo-data``, ``features``) and those of ``training.cli`` and ``serving.cli``.
+commands itself (``demo-data``, ``features``) and those of ``training.cli``, ``serving.cli`` and
+``retention.cli``.
 """
 
 from __future__ import annotations
@@ -268,13 +269,15 @@ class _wide_pandas:
 
 
 def register_commands() -> None:
-    """Add the training and serving commands once (their modules import their libraries lazily)."""
+    """Add the training, serving and retention commands once (their modules import lazily)."""
+    from retention.cli import register as register_retention
     from serving.cli import register as register_serving
     from training.cli import register as register_training
 
     if "train" not in {c.name for c in app.registered_commands}:
         register_training(app)
         register_serving(app)
+        register_retention(app)
 
 
 def main() -> None:

@@ -22,9 +22,9 @@ from core.errors import RetainError
 from model.bundle import ModelBundle
 from model.registry import (
     CHAMPION,
-    configure_tracking,
     load_version,
     models_with_alias,
+    tracking_store,
     version_by_alias,
 )
 from model.uplift_bundle import UpliftBundle
@@ -184,7 +184,7 @@ class PackagedModel:
 
 def missing_model_hint(name: str, alias: str, uri: str) -> str:
     """Why ``name@alias`` cannot be packaged, naming the models the registry does have."""
-    others = models_with_alias(alias)
+    others = models_with_alias(alias, tracking_uri=uri)
     if others:
         return (
             f"registered model {name!r} has no '{alias}' version at {uri}; models with a "
@@ -218,16 +218,16 @@ def package(
     economics = economics or Economics()
     import bentoml
 
-    uri = configure_tracking(tracking_uri)
+    uri = tracking_store(tracking_uri)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         found = []
         for kind, name in (("churn", churn_name), ("clv", clv_name)):
-            version = version_by_alias(name, alias)
+            version = version_by_alias(name, alias, tracking_uri=uri)
             if version is None:
                 raise RetainError(missing_model_hint(name, alias, uri))
             folder = Path(tmp) / kind
-            registered = load_version(name, str(version.version), into=folder)
+            registered = load_version(name, str(version.version), tracking_uri=uri, into=folder)
             if registered.bundle.kind != kind:
                 raise RetainError(
                     f"{name} v{registered.version} is a {registered.bundle.kind} model, "

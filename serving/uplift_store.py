@@ -3,7 +3,7 @@
 ``retain package`` copies the registry's uplift champion (when there is one) into the store as
 ``retain-uplift``, with the same file manifest the churn and CLV models get; ``retain score``
 then adds ``uplift`` and ``expected_incremental_value`` to every score, so ``retain campaign``
-targets by incremental profit (``serving.targeting``). Without an uplift champion nothing changes.
+targets by incremental profit (``retention.targeting``). Without an uplift champion nothing changes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from core.config import RegistryConfig
 from core.errors import RetainError
 from core.schema import CUSTOMER_ID
 from core.settings import Settings
-from model.registry import CHAMPION, configure_tracking, version_by_alias
+from model.registry import CHAMPION, tracking_store, version_by_alias
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
 from serving.store import (
     BENTO_NAMES,
@@ -36,7 +36,7 @@ BENTO_UPLIFT = "retain-uplift"
 UPLIFT_MODEL = "uplift_model"
 """The scores column naming the uplift model version, beside churn_model and clv_model."""
 UPLIFT_CARD = "uplift_card"
-"""The ``score_meta.json`` key holding the uplift model's card (``serving.uplift_report``)."""
+"""The ``score_meta.json`` key holding the uplift model's card (``retention.uplift_report``)."""
 
 
 def package_uplift(
@@ -45,12 +45,12 @@ def package_uplift(
     """Copy the ``alias`` version of the uplift model into the BentoML store; None if none."""
     import bentoml
 
-    uri = configure_tracking(tracking_uri)
-    version = version_by_alias(name, alias)
+    uri = tracking_store(tracking_uri)
+    version = version_by_alias(name, alias, tracking_uri=uri)
     if version is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        registered = load_uplift_version(name, str(version.version))
+        registered = load_uplift_version(name, str(version.version), tracking_uri=uri)
         registered.bundle.check_schema()
         folder = registered.bundle.save(Path(tmp) / "uplift")
         metadata = {

@@ -1,9 +1,10 @@
 """The layer rule of docs/ARCHITECTURE.md, checked on every module's imports.
 
-features <- model <- training, serving <- retain: a package imports only the layers below it, and
-training and serving never import each other. Also: no lightgbm in features, no matplotlib backend
-switch anywhere, BentoML's private modules in serving/runtime.py only, nothing written at import,
-YAML parsed in core/ only.
+core <- features <- model <- serving <- retention, and model <- training; retain on top: a package
+imports only the layers below it, and training never imports serving or retention. Also: no
+lightgbm in features, no matplotlib backend switch anywhere, BentoML's private modules in
+serving/runtime.py only, nothing written at import, no import circle, every module named in
+docs/ARCHITECTURE.md, YAML parsed in core/ only.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ FORBIDDEN = {
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Every absolute module name a file imports, at any depth (lazy imports count too)."""
+    """Every absolute module name a file imports, at any depth (lazy imports count too).
+
+    ``from a.b import c`` gives ``a.b`` and ``a.b.c``: ``c`` may be a module (or just a name).
+    """
     tree = ast.parse(path.read_text())
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -58,6 +62,7 @@ def imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -96,6 +101,54 @@ def test_only_the_bottom_layer_reads_yaml() -> None:
         )
     )
     assert readers == []
+
+
+def module_name(path: Path) -> str:
+    """The dotted name a package file is imported by (``serving/store.py`` -> ``serving.store``)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module of the packages, and the modules of the packages it imports (lazily or not)."""
+    files = {module_name(path): path for package in PACKAGES for path in modules(package)}
+    return {name: imported_modules(path) & files.keys() - {name} for name, path in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle as ``[a, b, ..., a]``, or ``[]`` when the graph has none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        if name in done:
+            return []
+        path.append(name)
+        for imported in sorted(graph[name]):
+            if cycle := visit(imported):
+                return cycle
+        path.pop()
+        done.add(name)
+        return []
+
+    for name in sorted(graph):
+        if cycle := visit(name):
+            return cycle
+    return []
+
+
+def test_find_cycle_names_the_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycle(graph) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """An import circle, lazy imports included, makes import order matter; there is none."""
+    cycle = find_cycle(import_graph())
+    assert cycle == [], "import circle: " + " -> ".join(cycle)
 
 
 PRIVATE_BENTOML_HOME = "serving/runtime.py"
@@ -236,3 +289,18 @@ def test_the_environment_rule_tells_reads_from_writes(tmp_path: Path) -> None:
         "os.environ.get('D')\nos.getenv('E')\nx = {**os.environ}\ny = os.environ['F']\n"
     )
     assert environment_reads(module) == [2, 6, 7, 8, 9]
+
+
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    """docs/ARCHITECTURE.md names each module of the packages as ``package/module.py``."""
+    text = ARCHITECTURE.read_text()
+    unnamed = [
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in modules(package)
+        if path.name != "__init__.py" and f"`{path.relative_to(ROOT).as_posix()}`" not in text
+    ]
+    assert unnamed == [], f"name them in docs/ARCHITECTURE.md: {unnamed}"

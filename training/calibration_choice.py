@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from core.errors import CutoffError
 from training.calibrators import CALIBRATORS, Calibrator, apply, fit_calibrator
-from training.dataset import out_of_time_split
+from training.frame import out_of_time_split
 
 RawScorer = Callable[[np.ndarray], np.ndarray]
 FitRaw = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], RawScorer]

@@ -33,8 +33,8 @@ from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.calibrators import apply, fit_calibrator
-from training.dataset import TrainingData
 from training.evaluation import TARGETS
+from training.frame import TrainingData
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
 
 PARTS = ("train", "validation", "test")

@@ -90,12 +90,12 @@ def models_command(
     """
     import json
 
-    from model.registry import configure_tracking
+    from model.registry import tracking_store
     from training.registry import list_versions, versions_table
 
-    configure_tracking(tracking_uri)
+    uri = tracking_store(tracking_uri)
     names = _names(config, name)
-    rows = list_versions(names)
+    rows = list_versions(names, uri=uri)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
@@ -111,11 +111,10 @@ def promote_command(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Make a version the champion by hand (overriding the gate); logged on the version."""
-    from model.registry import configure_tracking
+    from model.registry import tracking_store
     from training.registry import promote
 
-    configure_tracking(tracking_uri)
-    previous = promote(model, version)
+    previous = promote(model, version, uri=tracking_store(tracking_uri))
     typer.echo(f"{model}: champion is now v{version}" + (f" (was v{previous})" if previous else ""))
 
 
@@ -124,11 +123,10 @@ def rollback_command(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Give the champion alias back to the previous champion."""
-    from model.registry import configure_tracking
+    from model.registry import tracking_store
     from training.registry import rollback
 
-    configure_tracking(tracking_uri)
-    old, new = rollback(model)
+    old, new = rollback(model, uri=tracking_store(tracking_uri))
     typer.echo(f"{model}: champion rolled back from v{old} to v{new}")
 
 

@@ -28,7 +28,7 @@ from features.labelled import (
 from features.labels import FUTURE_VALUE, LabelReport
 from features.loading import load_data
 from features.prepare import PreparedData, prepare
-from training.dataset import (
+from training.frame import (
     BTYD,
     Split,
     TrainingData,

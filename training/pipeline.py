@@ -25,11 +25,15 @@ from core.settings import test_hook
 from features.build import CUTOFF, build_features
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
-from model.registry import configure_tracking, load_version, version_by_alias
+from model.registry import (
+    load_version,
+    set_process_tracking_uri,
+    version_by_alias,
+)
 from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
 from training.crossval import add_cross_validation
-from training.dataset import TrainingData, load_training_data
+from training.dataset import load_training_data
 from training.evaluation import (
     Evaluation,
     ModelResult,
@@ -39,6 +43,7 @@ from training.evaluation import (
     versus_cell,
 )
 from training.fit_notes import captured_warnings
+from training.frame import TrainingData
 from training.metrics import EMPCParams, paired_bootstrap
 from training.registry import (
     Decision,
@@ -97,12 +102,12 @@ def train(
     log: Log = print,
 ) -> TrainResult:
     """Run one experiment end to end and return its result; see the module docstring."""
-    uri = configure_tracking(tracking_uri)
+    uri = set_process_tracking_uri(tracking_uri)  # the fluent runs below log there
     step = _Clock(log)
     names = {"churn": config.registry.churn, "clv": config.registry.clv}
-    with registry_lock(log):  # also serialises creating the store and the experiment
+    with registry_lock(uri, log):  # also serialises creating the store and the experiment
         experiment_id = ensure_experiment(config.name, uri)
-        for line in recover_interrupted([*names.values(), config.registry.uplift]):
+        for line in recover_interrupted([*names.values(), config.registry.uplift], uri=uri):
             log("  " + line)
     mlflow.set_experiment(experiment_id=experiment_id)  # nested runs and logged models go here too
     with mlflow.start_run(
@@ -142,10 +147,10 @@ def train(
 
         uplift_fit = fit_uplift(config, data, step, log) if has_campaigns(config) else None
         step("gating the servable models against the current champions")
-        with registry_lock(log):  # from reading the champions to moving the aliases
+        with registry_lock(uri, log):  # from reading the champions to moving the aliases
             decisions = joint(
                 {
-                    r.task: _gate(r, names[r.task], config, data, evaluation)
+                    r.task: _gate(r, names[r.task], config, data, evaluation, uri)
                     for r in evaluation.results
                     if r.bundle is not None
                 },
@@ -158,19 +163,19 @@ def train(
             decided: set[str] = set()
             try:
                 for task, decision in decisions.items():
-                    tag_decision(names[task], versions[task], decision)
+                    tag_decision(names[task], versions[task], decision, uri=uri)
                     decided.add(task)
             except Exception:
                 for task in set(versions) - decided:
-                    tag_undecided(names[task], versions[task])
+                    tag_undecided(names[task], versions[task], uri=uri)
                 raise
             test_hook("train:tagged")
             for task, decision in decisions.items():
-                move_alias(names[task], versions[task], decision)
+                move_alias(names[task], versions[task], decision, uri=uri)
                 test_hook(f"train:moved:{task}")
                 verdict = "champion" if decision.promote else "challenger"
                 log(f"  {names[task]} v{versions[task]}: {verdict} ({decision.reason})")
-            uplift = register_uplift(uplift_fit, config, log) if uplift_fit else None
+            uplift = register_uplift(uplift_fit, config, log, uri) if uplift_fit else None
         seconds = time.perf_counter() - step.start
         log_gate(decisions, versions, seconds)
         step(f"done: run {run.info.run_id} in experiment '{config.name}' at {uri}")
@@ -373,6 +378,7 @@ def _gate(
     config: ExperimentConfig,
     data: TrainingData,
     evaluation: Evaluation,
+    uri: str,
 ) -> Decision:
     """The promotion decision for a servable result against the current champion of ``name``.
 
@@ -381,7 +387,7 @@ def _gate(
     """
     promotion = config.promotion
     metric = promotion.churn_metric if result.task == "churn" else promotion.clv_metric
-    version, champion_pred = _champion_predictions(name, result.task, config, data, evaluation)
+    version, champion_pred = _champion_predictions(name, result.task, config, data, evaluation, uri)
     interval = None
     if champion_pred is not None:
         interval = paired_bootstrap(
@@ -403,17 +409,18 @@ def _champion_predictions(
     config: ExperimentConfig,
     data: TrainingData,
     evaluation: Evaluation,
+    uri: str,
 ) -> tuple[str | None, np.ndarray | None]:
     """The current champion's predictions for this run's test rows, or None if it cannot score.
 
     The champion is scored on the test cutoff's features already built for this run when they
     hold its columns; only a champion of other feature families has them built again.
     """
-    current = version_by_alias(name)
+    current = version_by_alias(name, tracking_uri=uri)
     if current is None:
         return None, None
     version = str(current.version)
-    bundle = load_version(name, version).bundle
+    bundle = load_version(name, version, tracking_uri=uri).bundle
     if bundle.horizon_days != config.horizon_days:
         return version, None
     if bundle.card.attribute_schema != data.schema:

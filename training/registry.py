@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -35,6 +34,7 @@ from model.registry import (
     TEST_METRIC_PREFIX,
     RegistryError,
     Tag,
+    mlflow_client,
     version_by_alias,
 )
 from training.metrics import LOWER_IS_BETTER, PairedInterval
@@ -180,18 +180,13 @@ def joint(decisions: dict[str, Decision], *, separately: bool = False) -> dict[s
     return {task: replace(d, promote=False, reason=reason) for task, d in decisions.items()}
 
 
-def client() -> MlflowClient:
-    return MlflowClient()
-
-
 @contextmanager
-def registry_lock(log: Callable[[str], None] = lambda _: None) -> Iterator[None]:
-    """Hold the registry lock of the current tracking store (a file lock under the state folder).
+def registry_lock(uri: str, log: Callable[[str], None] = lambda _: None) -> Iterator[None]:
+    """Hold the registry lock of the tracking store at ``uri`` (a file lock under the state folder).
 
     Serialises, between processes of this machine, every read of a champion that leads to moving
     an alias: the gate (from reading the champions to the last alias), promote and rollback.
     """
-    uri = mlflow.get_tracking_uri()
     folder = retain_home() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"registry-{hashlib.sha256(uri.encode()).hexdigest()[:16]}.lock"
@@ -212,14 +207,14 @@ def run_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def recover_interrupted(names: list[str]) -> list[str]:
+def recover_interrupted(names: list[str], *, uri: str) -> list[str]:
     """Mark runs of dead trainings FAILED and tag versions left without a decision.
 
     Call under ``registry_lock``: no live training is then between registering and deciding.
     A run counts as dead when it is RUNNING, was started on this machine and its process is
     gone (runs from other machines are left alone). Returns one line per change.
     """
-    c = client()
+    c = mlflow_client(uri)
     lines: list[str] = []
     experiments = [e.experiment_id for e in c.search_experiments()]
     running = (
@@ -252,10 +247,10 @@ def recover_interrupted(names: list[str]) -> list[str]:
             if decision not in (None, "", CHAMPION) or _training_running(c, v.run_id):
                 continue
             if not decision:
-                lines.append(tag_undecided(name, str(v.version)))
-            elif str(v.version) not in _history(name):
+                lines.append(tag_undecided(name, str(v.version), uri=uri))
+            elif str(v.version) not in _history(c, name):
                 # decided champion, killed before the alias moved: finish the joint move
-                set_champion(name, str(v.version), (v.tags or {}).get(Tag.REASON, ""))
+                set_champion(name, str(v.version), (v.tags or {}).get(Tag.REASON, ""), uri=uri)
                 lines.append(
                     f"{name} v{v.version}: champion (the interrupted training had decided so; "
                     "the alias is now moved)"
@@ -274,29 +269,29 @@ def _training_running(c: MlflowClient, run_id: str | None) -> bool:
     return bool(run.info.status == "RUNNING")
 
 
-def tag_undecided(name: str, version: str) -> str:
+def tag_undecided(name: str, version: str, *, uri: str) -> str:
     """Give a version whose training ended before the gate decided the 'interrupted' decision."""
     reason = (
         "its training ended before the gate decided; never promoted "
         "(`retain promote` makes it champion by hand)"
     )
-    c = client()
+    c = mlflow_client(uri)
     c.set_model_version_tag(name, version, Tag.DECISION, INTERRUPTED)
     c.set_model_version_tag(name, version, Tag.REASON, reason)
     return f"{name} v{version}: {INTERRUPTED} ({reason})"
 
 
-def _history(name: str) -> list[str]:
-    tags = client().get_registered_model(name).tags
+def _history(c: MlflowClient, name: str) -> list[str]:
+    tags = c.get_registered_model(name).tags
     return list(json.loads(tags.get(Tag.CHAMPION_HISTORY, "[]")))
 
 
-def set_champion(name: str, version: str, reason: str) -> None:
+def set_champion(name: str, version: str, reason: str, *, uri: str) -> None:
     """Give ``version`` the champion alias and record it in the champion history."""
-    c = client()
-    previous = version_by_alias(name)
+    c = mlflow_client(uri)
+    previous = version_by_alias(name, tracking_uri=uri)
     c.set_registered_model_alias(name, CHAMPION, version)
-    history = [v for v in _history(name) if v != version] + [version]
+    history = [v for v in _history(c, name) if v != version] + [version]
     c.set_registered_model_tag(name, Tag.CHAMPION_HISTORY, json.dumps(history))
     c.set_model_version_tag(name, version, Tag.DECISION, CHAMPION)
     c.set_model_version_tag(name, version, Tag.REASON, reason)
@@ -304,53 +299,53 @@ def set_champion(name: str, version: str, reason: str) -> None:
         c.set_model_version_tag(name, str(previous.version), Tag.DECISION, "retired")
 
 
-def apply_decision(name: str, version: str, decision: Decision) -> None:
+def apply_decision(name: str, version: str, decision: Decision, *, uri: str) -> None:
     """Tag the new version with the decision and move the aliases accordingly."""
-    tag_decision(name, version, decision)
-    move_alias(name, version, decision)
+    tag_decision(name, version, decision, uri=uri)
+    move_alias(name, version, decision, uri=uri)
 
 
-def tag_decision(name: str, version: str, decision: Decision) -> None:
+def tag_decision(name: str, version: str, decision: Decision, *, uri: str) -> None:
     """Write the gate's decision on the new version (before any alias moves)."""
-    c = client()
+    c = mlflow_client(uri)
     for key, value in decision.tags().items():
         c.set_model_version_tag(name, version, key, value)
 
 
-def move_alias(name: str, version: str, decision: Decision) -> None:
+def move_alias(name: str, version: str, decision: Decision, *, uri: str) -> None:
     """Move the champion (or challenger) alias to the new version as decided."""
     if decision.promote:
-        set_champion(name, version, decision.reason)
+        set_champion(name, version, decision.reason, uri=uri)
     else:
-        client().set_registered_model_alias(name, CHALLENGER, version)
+        mlflow_client(uri).set_registered_model_alias(name, CHALLENGER, version)
 
 
-def promote(name: str, version: str) -> str:
+def promote(name: str, version: str, *, uri: str) -> str:
     """Make ``version`` the champion by hand; returns the version it replaced (or '')."""
-    with registry_lock():
-        _check_version(name, version)
-        previous = version_by_alias(name)
-        set_champion(name, version, "promoted by hand with `retain promote`")
+    with registry_lock(uri):
+        _check_version(mlflow_client(uri), name, version)
+        previous = version_by_alias(name, tracking_uri=uri)
+        set_champion(name, version, "promoted by hand with `retain promote`", uri=uri)
     return str(previous.version) if previous is not None else ""
 
 
-def rollback(name: str) -> tuple[str, str]:
+def rollback(name: str, *, uri: str) -> tuple[str, str]:
     """Give the champion alias back to the previous champion; returns (from, to) versions."""
-    with registry_lock():
-        return _rollback(name)
+    with registry_lock(uri):
+        return _rollback(name, uri)
 
 
-def _rollback(name: str) -> tuple[str, str]:
-    current = version_by_alias(name)
+def _rollback(name: str, uri: str) -> tuple[str, str]:
+    c = mlflow_client(uri)
+    current = version_by_alias(name, tracking_uri=uri)
     if current is None:
         raise RegistryError(f"model {name!r} has no champion to roll back")
-    history = [v for v in _history(name) if v != str(current.version)]
+    history = [v for v in _history(c, name) if v != str(current.version)]
     if not history:
         raise RegistryError(
             f"model {name!r}: v{current.version} is the only champion there has been"
         )
     target = history[-1]
-    c = client()
     c.set_registered_model_alias(name, CHAMPION, target)
     c.set_registered_model_tag(name, Tag.CHAMPION_HISTORY, json.dumps(history))
     c.set_model_version_tag(name, str(current.version), Tag.DECISION, "rolled back")
@@ -360,9 +355,9 @@ def _rollback(name: str) -> tuple[str, str]:
     return str(current.version), target
 
 
-def _check_version(name: str, version: str) -> ModelVersion:
+def _check_version(c: MlflowClient, name: str, version: str) -> ModelVersion:
     try:
-        return client().get_model_version(name, version)
+        return c.get_model_version(name, version)
     except MlflowException as err:
         raise RegistryError(f"model {name!r} has no version {version!r}") from err
 
@@ -388,9 +383,9 @@ class VersionInfo:
         return asdict(self)
 
 
-def list_versions(names: list[str]) -> list[VersionInfo]:
+def list_versions(names: list[str], *, uri: str) -> list[VersionInfo]:
     """Every version of the named models with aliases, gate decision, test metrics and tags."""
-    c = client()
+    c = mlflow_client(uri)
     rows: list[VersionInfo] = []
     for name in names:
         try:

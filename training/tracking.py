@@ -23,8 +23,8 @@ from core.config import ExperimentConfig
 from core.settings import project_root
 from model.registry import CHALLENGER, CHAMPION, TEST_METRIC_PREFIX, artifact_location, log_bundle
 from training import plots
-from training.dataset import TrainingData
 from training.evaluation import Evaluation, ModelResult, markdown_table, slices_table
+from training.frame import TrainingData
 from training.registry import Decision
 
 T = TEST_METRIC_PREFIX

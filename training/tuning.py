@@ -29,7 +29,7 @@ from core.names import LIGHTGBM
 from features.build import CUTOFF
 from model.card import Task, Tuning
 from training.candidates import CANDIDATES, Fitted, Fold
-from training.dataset import TrainingData
+from training.frame import TrainingData
 from training.metrics import LOWER_IS_BETTER
 from training.selection import gate_metric, validation_score
 

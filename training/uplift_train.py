@@ -25,7 +25,7 @@ from features.treatments import load_treatments
 from model.registry import CHALLENGER, CHAMPION, version_by_alias
 from model.uplift_bundle import UpliftBundle, load_uplift_version, log_uplift_bundle
 from model.uplift_plot import downsample, qini_figure
-from training.dataset import TrainingData
+from training.frame import TrainingData
 from training.metrics import PairedInterval
 from training.registry import Decision, decide, move_alias, tag_decision, tag_undecided
 from training.uplift_data import RETAINED, TREATED, CampaignRows, campaign_rows
@@ -115,15 +115,19 @@ def uplift_bundle(
 
 
 def gate_uplift(
-    bundle: UpliftBundle, evaluation: UpliftEvaluation, name: str, config: ExperimentConfig
+    bundle: UpliftBundle,
+    evaluation: UpliftEvaluation,
+    name: str,
+    config: ExperimentConfig,
+    uri: str,
 ) -> Decision:
     """The promotion decision against the current champion, on the same held-out customers."""
     score = evaluation.metrics(evaluation.learner)[GATE_METRIC]
-    current = version_by_alias(name)
+    current = version_by_alias(name, tracking_uri=uri)
     if current is None:
         return decide(GATE_METRIC, score, None, None)
     version = str(current.version)
-    champion = load_uplift_version(name, version).bundle
+    champion = load_uplift_version(name, version, tracking_uri=uri).bundle
     test = evaluation.test
     if champion.encoding.missing_from(test.columns) or champion.horizon_days != bundle.horizon_days:
         return decide(GATE_METRIC, score, version, None)
@@ -202,18 +206,20 @@ def fit_uplift(
     return UpliftFit(rows, evaluation, uplift_bundle(evaluation, rows, config, data))
 
 
-def register_uplift(fitted: UpliftFit, config: ExperimentConfig, log: Log) -> UpliftResult:
+def register_uplift(
+    fitted: UpliftFit, config: ExperimentConfig, log: Log, uri: str
+) -> UpliftResult:
     """Gate, log and register the uplift model, and move its alias; call under the registry lock,
     inside the parent run."""
     name = config.registry.uplift
-    decision = gate_uplift(fitted.bundle, fitted.evaluation, name, config)
+    decision = gate_uplift(fitted.bundle, fitted.evaluation, name, config, uri)
     version = log_uplift(fitted.evaluation, fitted.bundle, fitted.rows, name)
     try:
-        tag_decision(name, version, decision)
+        tag_decision(name, version, decision, uri=uri)
     except Exception:
-        tag_undecided(name, version)
+        tag_undecided(name, version, uri=uri)
         raise
-    move_alias(name, version, decision)
+    move_alias(name, version, decision, uri=uri)
     mlflow.set_tags(
         {
             "gate.uplift.decision": CHAMPION if decision.promote else CHALLENGER,

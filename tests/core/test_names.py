@@ -8,7 +8,7 @@ import pytest
 
 from core import config, names
 from model.uplift_plot import qini_figure
-from serving.report_words import model_name
+from retention.report_words import model_name
 
 
 def test_every_model_has_a_plain_name_and_known_tasks() -> None:

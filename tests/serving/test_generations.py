@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from core.settings import TEST_KILL_AT
+from retention.ledger import Ledger
 from serving.generation import (
     GENERATIONS,
     SCORE_META,
@@ -24,7 +25,6 @@ from serving.generation import (
     parquet_generation,
     read_scores,
 )
-from serving.ledger import Ledger
 from tests.helpers import ROOT, write_config
 
 FIRST, SECOND = "2024-06-30", "2024-12-31"

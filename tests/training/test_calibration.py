@@ -147,7 +147,7 @@ def test_deprecations_can_be_left_to_developers() -> None:
 
 
 def test_the_report_warns_from_the_card_training_writes() -> None:
-    from serving.report import calibration_warning as report_warning
+    from retention.report_figures import calibration_warning as report_warning
 
     card = card_for("churn", ["days_since_last_purchase"])
     assert report_warning(card) is None

@@ -19,7 +19,8 @@ from features.build import CUTOFF
 from features.labels import CHURN
 from features.sampling import CustomerSample, strata_shares
 from training.candidates import Fold, _lightgbm_churn, _prior_rate
-from training.dataset import TrainingData, load_training_data
+from training.dataset import load_training_data
+from training.frame import TrainingData
 
 pytestmark = pytest.mark.slow
 

@@ -74,7 +74,9 @@ def test_single_as_of_beats_the_baselines_and_says_it_is_in_time(
     assert not {"bgnbd", "recency_rule", "bgnbd_gamma_gamma", "last_period"} & set(
         single_run.evaluation["model"]
     )
-    bundle = load_version("crm-single-churn", single_run.versions["churn"]).bundle
+    bundle = load_version(
+        "crm-single-churn", single_run.versions["churn"], tracking_uri=single_run.tracking_uri
+    ).bundle
     assert bundle.card.cutoffs.in_time
     assert bundle.card.data.business == "labelled"
     assert bundle.card.attribute_schema is not None
@@ -83,7 +85,9 @@ def test_single_as_of_beats_the_baselines_and_says_it_is_in_time(
 def test_planted_drivers_are_recovered(
     single_run: TrainResult, single: tuple[Path, pd.DataFrame]
 ) -> None:
-    bundle = load_version("crm-single-churn", single_run.versions["churn"]).bundle
+    bundle = load_version(
+        "crm-single-churn", single_run.versions["churn"], tracking_uri=single_run.tracking_uri
+    ).bundle
     gain = dict(
         zip(
             bundle.booster.feature_name(),
@@ -109,7 +113,9 @@ def test_monthly_snapshots_are_split_out_of_time(tmp_path: Path) -> None:
     export.snapshots.to_csv(path, index=False)
     config = crm_config(path, "crm-monthly", horizon_days=30)
     result = train(config, progress=False, log=lambda _: None)
-    bundle = load_version("crm-monthly-churn", result.versions["churn"]).bundle
+    bundle = load_version(
+        "crm-monthly-churn", result.versions["churn"], tracking_uri=result.tracking_uri
+    ).bundle
     assert not bundle.card.cutoffs.in_time
     assert bundle.card.cutoffs.test == "2024-11-30"
     assert bundle.card.cutoffs.validation == "2024-10-31"
@@ -185,7 +191,9 @@ def test_a_snapshot_table_beside_a_transaction_log_gets_event_features(
         }
     )
     result = train(config, progress=False, log=lambda _: None)
-    bundle = load_version("crm-with-log-churn", result.versions["churn"]).bundle
+    bundle = load_version(
+        "crm-with-log-churn", result.versions["churn"], tracking_uri=result.tracking_uri
+    ).bundle
     assert "days_since_last_purchase" in bundle.card.features
     assert "attr_channel" in bundle.card.features
     assert bundle.card.cutoffs.test == str(days[-1].date())

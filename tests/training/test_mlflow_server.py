@@ -16,7 +16,7 @@ import pytest
 from core.config_file import load_config
 from features.build import build_features
 from features.loading import load_data
-from model.registry import CHAMPION, configure_tracking, load_version, version_by_alias
+from model.registry import CHAMPION, load_version, set_process_tracking_uri, version_by_alias
 from tests.helpers import free_port, write_config
 from training.pipeline import train
 
@@ -70,7 +70,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
     finally:
         # MLflow keeps the tracking URI process-wide (and in the environment): back to the local store
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-        configure_tracking()
+        set_process_tracking_uri()
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
         log.close()
@@ -87,12 +87,11 @@ def test_train_against_a_tracking_server_and_load_the_champion_back(
     assert result.tracking_uri == mlflow_server
     assert result.decisions["churn"].promote
 
-    configure_tracking(mlflow_server)
-    version = version_by_alias("churn")
+    version = version_by_alias("churn", tracking_uri=mlflow_server)
     assert version is not None
     assert str(version.version) == result.versions["churn"]
     assert CHAMPION in version.aliases
-    bundle = load_version("churn", str(version.version)).bundle
+    bundle = load_version("churn", str(version.version), tracking_uri=mlflow_server).bundle
     assert bundle.horizon_days == 90
     assert "days_since_last_purchase" in bundle.encoding.columns
     # the model loaded back from the server scores the test rows exactly as evaluated in training

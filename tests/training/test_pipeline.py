@@ -113,7 +113,7 @@ def test_registered_champions_serve_probabilities_through_pyfunc(trained: Traine
         assert isinstance(example, pd.DataFrame)
         assert len(example) == 5
         scores = np.asarray(model.predict(example))
-        bundle = load_version(name, version.version).bundle
+        bundle = load_version(name, version.version, tracking_uri=trained.tracking_uri).bundle
         assert bundle.kind == kind
         np.testing.assert_allclose(scores, bundle.predict(example))
         if kind == "churn":  # probabilities, not 0/1 labels

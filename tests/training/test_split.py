@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from core.errors import CutoffError
-from training.dataset import out_of_time_split
+from training.frame import out_of_time_split
 
 MONTH_ENDS = list(pd.date_range("2023-01-31", "2024-09-30", freq="ME"))
 

@@ -14,7 +14,8 @@ from core.config import ExperimentConfig
 from model.registry import load_version
 from tests.training.conftest import FAST_LIGHTGBM, small_config
 from training.candidates import Fold
-from training.dataset import TrainingData, load_training_data
+from training.dataset import load_training_data
+from training.frame import TrainingData
 from training.pipeline import TUNED_MODELS, train
 from training.tuning import SEARCHED, TaskTuning, TimeFold, log_tuning, time_series_folds, tune
 
@@ -197,7 +198,9 @@ def test_train_fits_the_tuned_params_and_records_them_on_the_card(
     by_name = {r.data.tags["mlflow.runName"]: r for r in children}
     assert {"tuning/churn", "tuning/clv", "churn/lightgbm", "clv/lightgbm"} <= set(by_name)
     for task, name in (("churn", "tuned-churn"), ("clv", "tuned-clv")):
-        card = load_version(name, result.versions[task]).bundle.card
+        card = load_version(
+            name, result.versions[task], tracking_uri=result.tracking_uri
+        ).bundle.card
         assert card.model in TUNED_MODELS  # CLV may choose the booster started from BTYD
         assert card.tuning is not None
         assert card.tuning.trials == TUNING["trials"]

@@ -167,8 +167,8 @@ def test_at_equal_budget_uplift_targeting_earns_more_true_profit_than_risk_targe
     planted: tuple[CampaignRows, UpliftEvaluation],
 ) -> None:
     from core.economics import Economics
-    from serving.campaign import CampaignParams, plan, risk_value_targeting
-    from serving.targeting import UPLIFT_POLICY, uplift_targeting
+    from retention.campaign import CampaignParams, plan
+    from retention.targeting import UPLIFT_POLICY, risk_value_targeting, uplift_targeting
 
     _, evaluation = planted
     truth = evaluation.test[["customer_id", "campaign_id"]].merge(

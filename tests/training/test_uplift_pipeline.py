@@ -85,6 +85,8 @@ def test_train_fits_tracks_registers_and_gates_the_uplift_model(
     assert str(client.get_model_version_by_alias("u-uplift", CHALLENGER).version) == (
         second.uplift.version
     )
-    listed = [v for v in list_versions(["u-uplift"]) if v.gate_metric == "qini"]
+    listed = [
+        v for v in list_versions(["u-uplift"], uri=second.tracking_uri) if v.gate_metric == "qini"
+    ]
     assert len(listed) == 2
     assert {"qini", "auuc", "uplift_top_20"} <= set(listed[0].metrics)

@@ -17,7 +17,7 @@ from core.names import CHURN_RISK, RANDOM, plain_name
 from model.uplift_plot import qini_figure
 
 TITLE = "Who does the offer move?"
-"""The section's heading; the report renders it (``serving.report.write_report``)."""
+"""The section's heading; the report renders it (``retention.report.write_report``)."""
 SHARE = 0.2
 """The share of customers the section's headline compares the two rankings at."""
 

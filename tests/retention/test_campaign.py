@@ -1,4 +1,4 @@
-"""serving.campaign on a case solved by hand, its budget rule, its profit curve and its errors.
+"""retention.campaign on a case solved by hand, its budget rule, its profit curve and its errors.
 
 The hand-made case: offer d = 10, contact f = 1, acceptance g = 0.5, so per customer
     gain  = p * g * (V - d) - (1 - p) * d - f
@@ -30,19 +30,19 @@ import pandas as pd
 import pytest
 
 from core.errors import ConfigError, DataValidationError
-from serving.campaign import (
+from retention.campaign import (
     CONTACT,
     CONTROL,
     NO_ACTION,
     OVER_BUDGET,
     CampaignParams,
     assign_control,
-    expected_economics,
     plan,
     plan_campaign,
     select,
 )
-from serving.ledger import Ledger
+from retention.ledger import Ledger
+from retention.targeting import expected_economics
 from tests.helpers import ROOT
 
 IDS = ["A", "B", "C", "D", "E"]
@@ -380,7 +380,7 @@ def test_retain_campaigns_lists_the_ledger(many: pd.DataFrame, tmp_path: Path) -
 
 
 def test_without_a_config_the_economics_recorded_with_the_scores_are_used(tmp_path: Path) -> None:
-    from serving.campaign import scored_economics
+    from retention.campaign import scored_economics
 
     scores = tmp_path / "scores.parquet"
     assert scored_economics(scores) is None  # a bare table records none

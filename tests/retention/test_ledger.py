@@ -21,7 +21,7 @@ import pytest
 
 from core.economics import Economics
 from core.errors import ConfigError, DataValidationError
-from serving.ledger import CampaignRecord, Ledger, LedgerError, ledger_url, new_campaign_id
+from retention.ledger import CampaignRecord, Ledger, LedgerError, ledger_url, new_campaign_id
 
 PG_BINARIES = ("initdb", "pg_ctl", "postgres")
 DEBIAN_BINS = [str(p) for p in Path("/usr/lib/postgresql").glob("*/bin")]

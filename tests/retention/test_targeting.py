@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from core.economics import Economics
-from serving.campaign import CONTACT, NO_ACTION, RISK_VALUE, CampaignParams, plan
-from serving.targeting import UPLIFT_POLICY, uplift_targeting
+from retention.campaign import CONTACT, NO_ACTION, CampaignParams, plan
+from retention.targeting import RISK_VALUE, UPLIFT_POLICY, uplift_targeting
 
 ECONOMICS = Economics(gross_margin=0.5, offer_cost=10.0, contact_cost=1.0, acceptance=0.3)
 

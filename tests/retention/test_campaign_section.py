@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from serving.campaign_results import campaign_results
-from serving.campaign_section import measure_all, retention_paid_html
-from serving.ledger import Ledger
-from tests.serving.test_campaign_results import ECONOMICS, hand_made, write_business
+from retention.campaign_results import campaign_results
+from retention.campaign_section import measure_all, retention_paid_html
+from retention.ledger import Ledger
+from tests.retention.test_campaign_results import ECONOMICS, hand_made, write_business
 
 
 def test_the_fragment_shows_the_hand_computed_figures_and_a_plot() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from serving.at_risk import at_risk_accounts, risk_raising_labels, summarise_at_risk
+from retention.at_risk import at_risk_accounts, risk_raising_labels, summarise_at_risk
 
 
 def _scores() -> pd.DataFrame:

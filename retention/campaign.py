@@ -24,7 +24,6 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,11 @@ from core.processes import process_alive
 from core.schema import CUSTOMER_ID
 from core.settings import test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
-from serving.campaign_results import control_share_for_power, detection_power
+from retention.campaign_results import control_share_for_power, detection_power
+from retention.ledger import CampaignRecord, Ledger, new_campaign_id
+from retention.targeting import RISK_VALUE, Policy, choose_targeting
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
-from serving.ledger import CampaignRecord, Ledger, new_campaign_id
 from serving.store import ECONOMICS
 
 CONTACT = "contact with offer"
@@ -52,8 +52,6 @@ OVER_BUDGET = "contact if budget allows"
 NO_ACTION = "do not contact"
 TREATMENT_ARM = "treatment"
 CONTROL_ARM = "control"
-RISK_VALUE = "risk-value (assumed acceptance)"
-"""The policy of ``risk_value_targeting``: churn risk x value x an assumed acceptance."""
 CAMPAIGN_JSON = "campaign.json"
 CAMPAIGNS = "campaigns"
 """The folder (beside the scores) holding each recorded campaign's files, by campaign id."""
@@ -163,35 +161,6 @@ class CampaignParams(BaseModel):
             f"budget {e.money(self.budget)}",
             control,
         ]
-
-
-@dataclass(frozen=True)
-class Targeting:
-    """Whom a policy would contact: per customer (in the scores' order) the expected gain and
-    spend of a contact, and the policy's name as the ledger and outputs state it."""
-
-    policy: str
-    gain: np.ndarray
-    spend: np.ndarray
-
-
-def expected_economics(
-    p: np.ndarray, value: np.ndarray, economics: Economics
-) -> tuple[np.ndarray, np.ndarray]:
-    """Expected gain and expected spend of contacting each customer (see the module docstring)."""
-    d, f, g = economics.offer_cost, economics.contact_cost, economics.acceptance
-    margin = value * economics.gross_margin
-    gain = p * g * (margin - d) - (1 - p) * d - f
-    spend = f + d * (p * g + 1 - p)
-    return gain, spend
-
-
-def risk_value_targeting(scores: pd.DataFrame, economics: Economics) -> Targeting:
-    """Today's policy: churn probability x assumed acceptance x value x margin, less costs."""
-    p = scores["churn_probability"].to_numpy(dtype=np.float64)
-    value = scores["clv"].to_numpy(dtype=np.float64)
-    gain, spend = expected_economics(p, value, economics)
-    return Targeting(RISK_VALUE, gain, spend)
 
 
 def select(gain: np.ndarray, spend: np.ndarray, budget: float) -> tuple[np.ndarray, np.ndarray]:
@@ -329,16 +298,11 @@ class CampaignPlan:
         return out
 
 
-Policy = Callable[[pd.DataFrame, Economics], Targeting]
-"""A targeting policy: from the scores table and the economics, each customer's expected gain and
-spend (``risk_value_targeting``; an uplift policy plugs in the same way)."""
-
-
 def plan(
     scores: pd.DataFrame, params: CampaignParams, policy: Policy | None = None
 ) -> CampaignPlan:
     """Rank customers of a scores table for contact, hold out the control group, and compute the
-    expected profit curve. ``policy`` (default: ``serving.targeting.choose_targeting``, by the
+    expected profit curve. ``policy`` (default: ``retention.targeting.choose_targeting``, by the
     uplift model's incremental profit when the scores carry ``uplift``, else
     ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
     order."""
@@ -348,8 +312,6 @@ def plan(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
             )
     if policy is None:
-        from serving.targeting import choose_targeting  # builds on this module's Targeting
-
         policy = choose_targeting
     targeting = policy(scores, params.economics)
     gain, spend = targeting.gain, targeting.spend

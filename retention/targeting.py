@@ -9,13 +9,16 @@
   or, without it, ``uplift x clv``. Customers whose predicted effect is not positive are never
   contacted, whatever their value: for a "sleeping dog" the offer *raises* churn (Ascarza et al.
   2016 measured 6.4% -> 10.0%).
-* **Risk-value targeting** otherwise (``serving.campaign.risk_value_targeting``): churn risk x an
-  *assumed* acceptance x value; the campaign output gives the control share a power calculation
-  needs to measure that assumed effect (``CampaignPlan.power_line``), so that the campaign's
-  results can train an uplift model.
+* **Risk-value targeting** otherwise (``risk_value_targeting``): churn risk x an *assumed*
+  acceptance x value (the expected gain and spend of ``retention.campaign``'s docstring); the
+  campaign output gives the control share a power calculation needs to measure that assumed
+  effect (``CampaignPlan.power_line``), so that the campaign's results can train an uplift model.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,10 +26,45 @@ import pandas as pd
 from core.economics import Economics
 from model.incremental import expected_incremental_profit
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
-from serving.campaign import Targeting, risk_value_targeting
 
+RISK_VALUE = "risk-value (assumed acceptance)"
+"""The policy of ``risk_value_targeting``: churn risk x value x an assumed acceptance."""
 UPLIFT_POLICY = "uplift (expected incremental profit)"
 """The policy name campaigns targeted by an uplift model are recorded under."""
+
+
+@dataclass(frozen=True)
+class Targeting:
+    """Whom a policy would contact: per customer (in the scores' order) the expected gain and
+    spend of a contact, and the policy's name as the ledger and outputs state it."""
+
+    policy: str
+    gain: np.ndarray
+    spend: np.ndarray
+
+
+def expected_economics(
+    p: np.ndarray, value: np.ndarray, economics: Economics
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected gain and expected spend of each contact (the formulas of ``retention.campaign``)."""
+    d, f, g = economics.offer_cost, economics.contact_cost, economics.acceptance
+    margin = value * economics.gross_margin
+    gain = p * g * (margin - d) - (1 - p) * d - f
+    spend = f + d * (p * g + 1 - p)
+    return gain, spend
+
+
+def risk_value_targeting(scores: pd.DataFrame, economics: Economics) -> Targeting:
+    """Today's policy: churn probability x assumed acceptance x value x margin, less costs."""
+    p = scores["churn_probability"].to_numpy(dtype=np.float64)
+    value = scores["clv"].to_numpy(dtype=np.float64)
+    gain, spend = expected_economics(p, value, economics)
+    return Targeting(RISK_VALUE, gain, spend)
+
+
+Policy = Callable[[pd.DataFrame, Economics], Targeting]
+"""A targeting policy: from the scores table and the economics, each customer's expected gain and
+spend (``risk_value_targeting``; an uplift policy plugs in the same way)."""
 
 
 def has_uplift(scores: pd.DataFrame) -> bool:

@@ -1,4 +1,4 @@
-"""serving.report: every section is there, the numbers equal the scores table, the file stands alone.
+"""retention.report: every section is there, the numbers equal the scores table, the file stands alone.
 
 The HTML is parsed with html.parser; KPIs and headline numbers carry their exact value in
 ``data-value``, which must equal what is computed here from the scores table. With Chromium
@@ -22,9 +22,9 @@ import pytest
 
 from core.economics import Economics
 from features.catalogue import reason_label
-from serving.at_risk import parse_reason_value
-from serving.report import write_report
-from serving.report_words import model_name
+from retention.at_risk import parse_reason_value
+from retention.report import write_report
+from retention.report_words import model_name
 from serving.scorer import Scorer
 from tests.conftest import DEMO_ECONOMICS, TrainedProject
 

@@ -31,13 +31,13 @@ from core.errors import DataValidationError
 from core.schema import TRANSACTIONS
 from features.loading import CustomerData, validate_table
 from features.prepare import prepare
-from serving.campaign_results import (
+from retention.campaign_results import (
     campaign_results,
     measure_campaign,
     outcomes_after_contact,
     standardized_differences,
 )
-from serving.ledger import Ledger
+from retention.ledger import Ledger
 from tests.helpers import ROOT
 
 ECONOMICS = Economics(gross_margin=0.5, contact_cost=1.0, offer_cost=5.0, currency="EUR")
@@ -336,7 +336,7 @@ def test_a_ledger_campaign_gives_the_same_results_as_the_same_assignments_in_a_t
 ) -> None:
     import datetime as dt
 
-    from serving.ledger import CampaignRecord
+    from retention.ledger import CampaignRecord
 
     config = write_business(tmp_path / "data")
     table = pd.read_csv(tmp_path / "data" / "treatments.csv", dtype=str)
@@ -381,7 +381,7 @@ def test_a_ledger_campaign_gives_the_same_results_as_the_same_assignments_in_a_t
 
 
 def test_power_of_a_retention_test_matches_the_hand_computation() -> None:
-    from serving.campaign_results import control_share_for_power, detection_power
+    from retention.campaign_results import control_share_for_power, detection_power
 
     # p_C 0.5, p_T 0.6, 400 per arm: se = sqrt(0.24/400 + 0.25/400) = 0.035,
     # power = Phi(0.1 / 0.035 - 1.959964) = Phi(0.897179) = 0.815188

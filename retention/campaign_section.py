@@ -18,17 +18,17 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from core.errors import RetainError
-from serving.campaign_results import (
+from retention.campaign_results import (
     Z95,
     ArmSummary,
     CampaignData,
     CampaignResults,
     measure_campaign,
 )
-from serving.ledger import Ledger
+from retention.ledger import Ledger
 
 TITLE = "Did retention pay?"
-"""The section's heading; the report renders it (``serving.report.write_report``)."""
+"""The section's heading; the report renders it (``retention.report.write_report``)."""
 
 
 def measure_all(config: Path, ledger: Ledger) -> tuple[list[CampaignResults], list[str]]:
@@ -163,7 +163,7 @@ def retention_paid_html(results: list[CampaignResults], notes: list[str] | None 
 
 
 def retention_paid_section(config: Path, ledger: Ledger | None = None) -> str:
-    """Measure every campaign and render the section (what ``serving.report`` includes)."""
+    """Measure every campaign and render the section (what ``retention.report`` includes)."""
     results, notes = measure_all(config, ledger or Ledger())
     return retention_paid_html(results, notes)
 

@@ -38,7 +38,7 @@ from features.labelled import CHURN, load_snapshots
 from features.loading import load_data, parse_numbers
 from features.prepare import PreparedData, from_day, prepare
 from features.treatments import campaign_assignments, load_treatments, snapshot_campaign_id
-from serving.ledger import Ledger
+from retention.ledger import Ledger
 
 Z95 = float(stats.norm.ppf(0.975))
 SMD_LIMIT = 0.1

@@ -1,4 +1,4 @@
-"""serving.report draws the trust section from the champion's model card, and says what is missing."""
+"""The report draws the trust section from the champion's model card, and says what is missing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from model.card import CalibrationCurve, GainCurve
-from serving.report import card_plots
+from retention.report_plots import card_plots
 from tests.serving.support import tiny_scorer
 
 
@@ -55,7 +55,7 @@ def test_a_card_without_curves_or_no_card_is_said_on_the_page(card: Any) -> None
 def test_calibration_warning_only_beyond_the_limit() -> None:
     from types import SimpleNamespace
 
-    from serving.report import calibration_warning
+    from retention.report_figures import calibration_warning
 
     assert calibration_warning(None) is None
     assert calibration_warning(SimpleNamespace()) is None  # cards without the field: no slot
@@ -76,7 +76,7 @@ def test_extra_sections_and_warnings_are_rendered_in_place() -> None:
     import pandas as pd
 
     from core.economics import Economics
-    from serving.report import ReportData, render
+    from retention.report_html import ReportData, render
 
     data = ReportData(
         as_of=pd.Timestamp("2024-12-31"),

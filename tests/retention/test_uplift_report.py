@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
-from serving.uplift_report import qini_section
+from retention.uplift_report import qini_section
 
 
 def card(model: list[float], risk: list[float]) -> dict[str, object]:

@@ -1,0 +1,190 @@
+"""``retain campaign``, ``campaigns``, ``campaign-results`` and ``report``: thin wrappers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.settings import retain_home
+
+LedgerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        help="Campaign ledger, a SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db); "
+        "default $RETAIN_LEDGER_URL, else sqlite at .retain/ledger.db.",
+    ),
+]
+
+
+def campaign_command(
+    budget: Annotated[float, typer.Option(help="Total money to spend on offers and contacts.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Experiment YAML whose `economics` section gives margin and costs."),
+    ] = None,
+    offer_cost: Annotated[
+        float | None,
+        typer.Option(help="Cost of the retention offer, paid when accepted (overrides --config)."),
+    ] = None,
+    contact_cost: Annotated[
+        float | None, typer.Option(help="Cost of contacting one customer (overrides --config).")
+    ] = None,
+    acceptance: Annotated[
+        float | None,
+        typer.Option(
+            help="Assumed share of contacted would-be churners the offer retains, in [0, 1] "
+            "(overrides --config)."
+        ),
+    ] = None,
+    control_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of the selected customers held out at random, within risk tiers, as a "
+            "control group (never contacted, never in the CSV); 0 needs --no-control."
+        ),
+    ] = 0.10,
+    no_control: Annotated[
+        bool,
+        typer.Option(
+            "--no-control", help="Run without a control group (the effect cannot be measured)."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the control draw (same seed, same draw).")] = 0,
+    scores: Annotated[Path | None, typer.Option(help="Scores table from `retain score`.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default beside the scores).")
+    ] = None,
+    ledger: LedgerUrl = None,
+) -> None:
+    """Choose whom to contact to maximise expected retained profit minus cost, within the budget.
+
+    Gains count the customer's value at the gross margin of the config's `economics` (without
+    --config, the economics recorded with the scored models; flags override its costs). Of the
+    customers selected, --control-share are held out at random within each risk tier as a
+    control group, so `retain campaign-results` can later measure what the campaign did. Writes
+    the CRM list of the treatment arm only (campaign_id, customer_id, churn probability, CLV,
+    expected gain, action, reasons, rank), the expected profit curve, and records the campaign
+    and both arms in the campaign ledger (`retain campaigns` lists it).
+    """
+    from core.config_file import ConfigFile
+    from core.economics import Economics
+    from retention.campaign import CampaignParams, plan_campaign, scored_economics
+    from retention.ledger import Ledger
+
+    scores_path = scores or retain_home() / "scores" / "scores.parquet"
+    recorded = None if config else scored_economics(scores_path)
+    economics = ConfigFile.read(config).economics() if config else (recorded or Economics())
+    source = (
+        f"--config {config}"
+        if config
+        else "recorded with the scored models"
+        if recorded
+        else "defaults (give --config for an experiment's economics)"
+    )
+    params = CampaignParams.checked(
+        budget=budget,
+        economics=economics,
+        offer_cost=offer_cost,
+        contact_cost=contact_cost,
+        acceptance=acceptance,
+        control_share=control_share,
+        seed=seed,
+        no_control=no_control,
+    )
+    result = plan_campaign(
+        scores_path, params, out_dir=out or scores_path.parent, ledger=Ledger(ledger)
+    )
+    typer.echo(f"economics from {source}; flags override it")
+    for line in result.lines():
+        typer.echo(line)
+
+
+def campaigns_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Every field, as JSON.")] = False,
+    ledger: LedgerUrl = None,
+) -> None:
+    """List the campaigns in the ledger, newest first: id, time, as_of, policy, arms, models."""
+    import json
+
+    from retention.ledger import Ledger
+
+    book = Ledger(ledger)
+    if as_json:
+        typer.echo(json.dumps([c.summary() for c in book.campaigns()], indent=2))
+        return
+    table = book.table()
+    if table.empty:
+        typer.echo(f"no campaigns in the ledger at {book.shown}: `retain campaign` records one")
+        return
+    typer.echo(f"campaign ledger: {book.shown}")
+    typer.echo(table.to_string(index=False))
+
+
+def campaign_results_command(
+    campaign_id: Annotated[
+        str,
+        typer.Argument(
+            help="A campaign id from `retain campaigns`, a campaign_id of the treatments table, or "
+            "<snapshot file stem>-<YYYYMMDD> for a snapshot export's treatment column."
+        ),
+    ],
+    config: Annotated[
+        Path,
+        typer.Option(help="Experiment YAML: the data holding the outcomes, horizon and economics."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Every figure, as JSON.")] = False,
+    ledger: LedgerUrl = None,
+) -> None:
+    """What a campaign did, measured against its randomized control group.
+
+    Per arm: customers, retention rate and revenue per customer over the horizon after contact;
+    the incremental retained customers and revenue with 95% confidence intervals; ROI net of
+    contact and offer costs at the config's gross margin; a balance check of pre-contact features
+    (|SMD| > 0.1 flagged); the control arm's observed churn against the model's prediction.
+    Before the horizon has passed it reports the results "so far" and says so.
+    """
+    import json
+
+    from retention.campaign_results import measure_campaign
+    from retention.ledger import Ledger
+
+    results = measure_campaign(campaign_id, config, Ledger(ledger))
+    if as_json:
+        typer.echo(json.dumps(results.as_json(), indent=2))
+        return
+    for line in results.lines():
+        typer.echo(line)
+
+
+def report_command(
+    scores: Annotated[Path | None, typer.Option(help="Scores table from `retain score`.")] = None,
+    config: Annotated[Path, typer.Option(help="Experiment YAML of the scored data.")] = Path(
+        "experiments/demo.yaml"
+    ),
+    out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+) -> None:
+    """Write one self-contained HTML report for the CCO, in plain words.
+
+    Headline sentences, key figures in the packaged currency, where the value at risk sits, the
+    accounts at risk (medium- and high-risk customers ranked by value at risk, with what raises
+    each one's risk), how far to trust the models, a glossary. Value at risk is gross profit:
+    chance of leaving x value if staying x gross margin (`retain package --config` sets the
+    margin). The calibration, gain and test metrics come from the model cards `retain score`
+    recorded.
+    """
+    from retention.report import write_report
+
+    scores_path = scores or retain_home() / "scores" / "scores.parquet"
+    path = write_report(scores_path, config, out or scores_path.parent / "report.html")
+    typer.echo(f"report: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the retention commands to the root ``retain`` app."""
+    app.command("campaign")(campaign_command)
+    app.command("campaigns")(campaigns_command)
+    app.command("campaign-results")(campaign_results_command)
+    app.command("report")(report_command)
