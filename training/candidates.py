@@ -31,7 +31,7 @@ from model.linear import LinearChurn
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.calibrators import apply, fit_calibrator
-from training.config import ExperimentConfig
+from training.config import ExperimentConfig, LightGBMParams
 from training.dataset import TrainingData
 from training.evaluation import TARGETS
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
@@ -119,13 +119,21 @@ class Fold:
         assert self.data.test_features is not None
         return fit_btyd(self.data.test_features, self.config.horizon_days, self.test_ids)
 
-    def lightgbm_params(self, task: Task) -> dict[str, Any]:
-        """The configured LightGBM hyperparameters of ``task`` (or the tuned ones) with the run's
-        seed."""
-        params = (self.config.churn if task == "churn" else self.config.clv).lightgbm.model_dump()
+    def lightgbm(self, task: Task) -> LightGBMParams:
+        """The configured LightGBM settings of ``task``, or the tuned ones in their place."""
+        params = (self.config.churn if task == "churn" else self.config.clv).lightgbm
         if task in self.tuning:
-            params |= self.tuning[task].best_params
-        return {**params, "random_state": self.config.seed, "verbose": int(self.progress)}
+            params = params.model_copy(update=self.tuning[task].best_params)
+        return params
+
+    def lightgbm_estimator(self, task: Task) -> dict[str, Any]:
+        """The LightGBM arguments of ``task``'s estimator: its settings, the run's seed, and
+        whether it shows progress."""
+        return {
+            "lightgbm": self.lightgbm(task),
+            "random_state": self.config.seed,
+            "verbose": int(self.progress),
+        }
 
     def lightgbm_fit_args(self, task: Task) -> dict[str, Any]:
         """Early stopping on the validation cutoff, feature names and categorical columns."""
@@ -180,7 +188,7 @@ class Candidate:
 def _lightgbm_churn(fold: Fold) -> Fitted:
     m, config = fold.matrices, fold.config.churn
     model = LightGBMChurn(
-        **fold.lightgbm_params("churn"),
+        **fold.lightgbm_estimator("churn"),
         balance_classes=config.balance_classes,
         calibration=None,
         monotone_increasing=tuple(
@@ -203,7 +211,7 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     return Fitted(
         model.predict_proba(m["test"])[:, 1],
         {
-            **model.get_params(),
+            **model.flat_params(),
             "best_iteration": model.best_iteration_,
             "platt": model.platt_,
             **choice.params(),
@@ -304,7 +312,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
         return None
     m = fold.matrices
     model = LightGBMSpend(
-        **fold.lightgbm_params("clv"),
+        **fold.lightgbm_estimator("clv"),
         tweedie_variance_power=fold.config.clv.tweedie_variance_power,
     )
     model.fit(m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv"))
@@ -315,7 +323,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
         model = _refit(fold, model)
     return Fitted(
         model.predict(m["test"]),
-        {**model.get_params(), "best_iteration": model.best_iteration_, "refit": len(notes) > 0},
+        {**model.flat_params(), "best_iteration": model.best_iteration_, "refit": len(notes) > 0},
         Servable(model.booster_, model.best_iteration_),
         model.feature_importance(),
         validation_pred=valid_pred,
@@ -330,7 +338,8 @@ def _refit(
     validation rows together (``clv.refit``): the served booster learns the latest labelled
     cutoff too. Its validation score, the one candidates compete on, stays the first fit's."""
     parts = ("train", "validation")
-    again = clone(model).set_params(n_estimators=max(model.best_iteration_, 1))
+    rounds = {"n_estimators": max(model.best_iteration_, 1)}
+    again = clone(model).set_params(lightgbm=model.settings.model_copy(update=rounds))
     margin = None if starts is None else np.concatenate([starts[p] for p in parts])
     again.fit(
         np.vstack([fold.matrices[p] for p in parts]),
@@ -362,7 +371,7 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     )
     starts = {part: margin.of_matrix(m[part], columns) for part in PARTS}
     model = LightGBMSpend(
-        **fold.lightgbm_params("clv"), tweedie_variance_power=config.tweedie_variance_power
+        **fold.lightgbm_estimator("clv"), tweedie_variance_power=config.tweedie_variance_power
     )
     model.fit(
         m["train"],
@@ -386,7 +395,7 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     return Fitted(
         model.predict(m["test"], starts["test"]),
         {
-            **model.get_params(),
+            **model.flat_params(),
             "best_iteration": model.best_iteration_,
             "refit": config.refit,
             **margin.to_dict(),
@@ -406,13 +415,12 @@ def _hurdle(severity: str) -> Callable[[Fold], Fitted | None]:
         if not fold.data.has_value or name not in fold.config.clv.compare:
             return None
         m = fold.matrices
-        params = {**fold.lightgbm_params("clv"), "severity": severity}
-        model = HurdleSpend(**params).fit(
+        model = HurdleSpend(**fold.lightgbm_estimator("clv"), severity=severity).fit(
             m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv")
         )
         return Fitted(
             model.predict(m["test"]),
-            {**model.get_params(), "log_variance": model.log_variance_},
+            {**model.flat_params(), "log_variance": model.log_variance_},
             comparison=True,
         )
 

@@ -56,7 +56,7 @@ from training.tuning import describe, log_tuning, tune
 from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
 TUNED_MODELS = ("lightgbm", "lightgbm_btyd")
-"""The candidates fitted with ``Fold.lightgbm_params``, so with the tuned parameters."""
+"""The candidates fitted with ``Fold.lightgbm``, so with the tuned parameters."""
 
 Log = Callable[[str], None]
 

@@ -31,6 +31,7 @@ from tests.serving.support import (
     tiny_features,
     tiny_scorer,
 )
+from training.config import UpliftLightGBMParams
 from training.uplift import DRLearner, XLearner
 
 DAY = pd.Timestamp("2024-12-31")
@@ -66,10 +67,9 @@ def fit_uplift(
     args = {
         "feature_names": tuple(encoding.columns),
         "categorical_features": tuple(encoding.categorical_indices),
-        "min_child_samples": 20,
-        "n_estimators": 40,
-        "learning_rate": 0.1,
-        **params,
+        "lightgbm": UpliftLightGBMParams(
+            **{"min_child_samples": 20, "n_estimators": 40, "learning_rate": 0.1, **params}
+        ),
     }
     churn = learner("binary", **args).fit(X, retained, t)
     value = learner("continuous", **args).fit(X, retained * 40.0, t)

@@ -12,6 +12,7 @@ from features.errors import ConfigError
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
 from serving.uplift_store import PackagedUplift, uplift_name_in_config, with_uplift
+from training.config import UpliftLightGBMParams
 from training.uplift import XLearner
 
 
@@ -26,7 +27,8 @@ def bundle() -> UpliftBundle:
     t = rng.integers(0, 2, n)
     y = (rng.uniform(size=n) < 0.5 + 0.3 * t * (frame["a"] > 0)).astype(int)
     encoding = FeatureEncoding.fit(frame)
-    params = {"feature_names": ("a", "b"), "min_child_samples": 20, "n_estimators": 20}
+    lightgbm = UpliftLightGBMParams(min_child_samples=20, n_estimators=20)
+    params = {"feature_names": ("a", "b"), "lightgbm": lightgbm}
     X = encoding.transform(frame)
     churn = XLearner("binary", **params).fit(X, y, t)
     value = XLearner("continuous", **params).fit(X, y * 50.0, t)

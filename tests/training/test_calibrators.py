@@ -17,6 +17,7 @@ from training.calibrators import (
     fit_platt,
     prior_correction,
 )
+from training.config import LightGBMParams
 from training.models import LightGBMChurn
 
 HORIZON = 90
@@ -64,7 +65,9 @@ def test_lightgbm_churn_serves_its_calibrator_as_a_line_on_the_raw_score() -> No
     X = rng.normal(size=(3000, 3))
     y = (rng.uniform(size=3000) < sigmoid(1.5 * X[:, 0] - 0.5)).astype(int)
     for method in ("none", "intercept", "platt"):
-        model = LightGBMChurn(n_estimators=60, early_stopping_rounds=10, calibration=method)
+        model = LightGBMChurn(
+            LightGBMParams(n_estimators=60, early_stopping_rounds=10), calibration=method
+        )
         model.fit(X[:2000], y[:2000], eval_set=(X[2000:], y[2000:]))
         raw = model.raw_score(X[2000:])
         expected = fit_calibrator(
