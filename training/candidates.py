@@ -2,10 +2,10 @@
 
 The pipeline runs every spec in ``CANDIDATES`` through one loop and evaluates them side by side on
 the test cutoff. Adding a model means adding one ``Candidate`` here. A candidate whose fit returns
-a ``Servable`` (a LightGBM booster with its calibration) becomes a ``ModelBundle`` that can be
-registered, gated and served; the others are baselines, evaluated and tracked only. Servable
-candidates of a task compete on the validation cutoff (``training.selection``): the best by the
-gate's metric becomes the challenger.
+a ``Servable`` (a servable model, ``model.servable``, with its calibration) becomes a
+``ModelBundle`` that can be registered, gated and served; the others are baselines, evaluated and
+tracked only. Servable candidates of a task compete on the validation cutoff
+(``training.selection``): the best by the gate's metric becomes the challenger.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -24,10 +23,12 @@ from features.build import CUTOFF
 from features.errors import DataValidationError
 from features.prepare import to_day
 from features.schema import CUSTOMER_ID
+from model.booster import LightGBMModel
 from model.btyd_features import EXPECTED_VALUE, BtydMargin
 from model.card import Task, Tuning
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
+from model.servable import ServableModel
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.calibrators import apply, fit_calibrator
@@ -148,7 +149,7 @@ class Fold:
 class Servable:
     """A fitted model and what its bundle needs beside the encoding and the card."""
 
-    booster: lgb.Booster | LinearChurn
+    model: ServableModel
     best_iteration: int | None
     platt: tuple[float, float] | None = None
     risk_tiers: tuple[float, float] | None = None
@@ -216,7 +217,9 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
             "platt": model.platt_,
             **choice.params(),
         },
-        Servable(model.booster_, model.best_iteration_, model.platt_, risk_tiers(valid_p)),
+        Servable(
+            LightGBMModel(model.booster_), model.best_iteration_, model.platt_, risk_tiers(valid_p)
+        ),
         model.feature_importance(),
         validation_pred=valid_p,
         notes=choice.notes("churn/lightgbm"),
@@ -324,7 +327,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
     return Fitted(
         model.predict(m["test"]),
         {**model.flat_params(), "best_iteration": model.best_iteration_, "refit": len(notes) > 0},
-        Servable(model.booster_, model.best_iteration_),
+        Servable(LightGBMModel(model.booster_), model.best_iteration_),
         model.feature_importance(),
         validation_pred=valid_pred,
         notes=notes,
@@ -400,7 +403,7 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
             "refit": config.refit,
             **margin.to_dict(),
         },
-        Servable(model.booster_, model.best_iteration_, base_margin=margin),
+        Servable(LightGBMModel(model.booster_), model.best_iteration_, base_margin=margin),
         model.feature_importance(),
         validation_pred=valid_pred,
         notes=notes,

@@ -354,7 +354,7 @@ def _bundle(
     assert servable is not None
     return ModelBundle(
         kind=result.task,
-        booster=servable.booster,
+        model=servable.model,
         encoding=fold.encoding,
         horizon_days=fold.config.horizon_days,
         families=fold.data.families,

@@ -223,8 +223,7 @@ def test_the_lightgbm_candidate_serves_the_auto_choice_fitted_on_validation(
     scores = {m: fitted.fit_metrics[f"calibration.backtest_bias.{m}"] for m in CALIBRATORS}
     assert method == min(CALIBRATORS, key=lambda m: scores[m])
     assert fitted.servable is not None
-    booster = fitted.servable.booster
-    raw = booster.predict(fold.matrices["validation"], raw_score=True)
+    raw = fitted.servable.model.raw_score(fold.matrices["validation"])
     share = float(fold.y("train", "churn").mean())
     expected = fit_calibrator(
         method, raw, fold.y("validation", "churn"), share=share, balanced=True
