@@ -202,3 +202,25 @@ def test_the_uplift_learners_and_policies_get_the_former_arguments() -> None:
     )
     assert policy.get_params() == today_policy.get_params()
     assert policy.booster_.model_to_string() == today_policy.booster_.model_to_string()
+
+
+def test_the_logged_params_keep_their_former_keys() -> None:
+    """MLflow logs each candidate's hyperparameters flat, as it did before the object."""
+    model = LightGBMChurn(ChurnLightGBMParams(), random_state=3, calibration=None)
+    assert model.flat_params() == {
+        "n_estimators": 2000,
+        "learning_rate": 0.1,
+        "num_leaves": 7,
+        "max_depth": 3,
+        "min_child_samples": 50,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "reg_lambda": 1.0,
+        "n_jobs": 2,
+        "early_stopping_rounds": 100,
+        "random_state": 3,
+        "verbose": 0,
+        "balance_classes": True,
+        "calibration": None,
+        "monotone_increasing": (),
+    }
