@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -62,8 +62,11 @@ class SplitConfig(_Frozen):
     )
 
 
-class LightGBMParams(_Frozen):
-    """LightGBM settings shared by the churn and CLV boosters."""
+class LightGBMTrees(_Frozen):
+    """The settings of one LightGBM booster; ``lightgbm_kwargs`` hands them to every estimator."""
+
+    force_row_wise: ClassVar[bool] = True
+    """Build histograms row-wise, not by LightGBM's timing test, so the choice never varies."""
 
     n_estimators: int = Field(
         2000, ge=1, description="Upper bound; early stopping picks the number."
@@ -77,8 +80,34 @@ class LightGBMParams(_Frozen):
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
-    early_stopping_rounds: int = Field(100, ge=1)
     n_jobs: int = Field(2, ge=1, description="Threads; fixed so runs are reproducible.")
+
+    def lightgbm_kwargs(self, seed: int) -> dict[str, Any]:
+        """Keyword arguments of ``lgb.LGBMClassifier``/``LGBMRegressor`` (``lgb.train`` reads
+        each as an alias, ``n_estimators`` as its rounds) with the settings that make a fit
+        reproducible: the run's seed, fixed threads, deterministic histograms."""
+        return {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "min_child_samples": self.min_child_samples,
+            "subsample": self.subsample,
+            "subsample_freq": 1 if self.subsample < 1 else 0,
+            "colsample_bytree": self.colsample_bytree,
+            "reg_lambda": self.reg_lambda,
+            "random_state": seed,
+            "n_jobs": self.n_jobs,
+            "deterministic": True,
+            **({"force_row_wise": True} if self.force_row_wise else {}),
+            "verbose": -1,
+        }
+
+
+class LightGBMParams(LightGBMTrees):
+    """The churn and CLV boosters' settings: trees early-stopped on the validation cutoff."""
+
+    early_stopping_rounds: int = Field(100, ge=1)
 
 
 class ChurnLightGBMParams(LightGBMParams):
@@ -93,6 +122,23 @@ class ChurnLightGBMParams(LightGBMParams):
     max_depth: int = Field(
         3, ge=-1, description="Trees up to 8 splits get table-driven TreeSHAP; -1: no limit."
     )
+
+
+class UpliftLightGBMParams(LightGBMTrees):
+    """The uplift learners' settings: every tree (no early stop) on a few thousand campaign rows,
+    no L2 penalty, and LightGBM's own choice of histogram layout."""
+
+    force_row_wise: ClassVar[bool] = False
+
+    n_estimators: int = Field(100, ge=1, description="Trees per LightGBM model (no early stop).")
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    num_leaves: int = Field(7, ge=2)
+    max_depth: int = Field(3, ge=-1)
+    min_child_samples: int = Field(
+        80, ge=1, description="Large leaves: effects are small next to the outcome's noise."
+    )
+    reg_lambda: float = Field(0.0, ge=0)
+    n_jobs: int = Field(1, ge=1, description="Threads; fixed so runs are reproducible.")
 
 
 ChurnCalibrationMethod = Literal["auto", "standard", "none", "intercept", "platt"]
@@ -356,14 +402,7 @@ class UpliftConfig(_Frozen):
         description="Policies are compared at this share of held-out customers contacted "
         "(equal budget).",
     )
-    n_estimators: int = Field(100, ge=1, description="Trees per LightGBM model (no early stop).")
-    learning_rate: float = Field(0.03, gt=0, le=1)
-    num_leaves: int = Field(7, ge=2)
-    max_depth: int = Field(3, ge=-1)
-    min_child_samples: int = Field(
-        80, ge=1, description="Large leaves: effects are small next to the outcome's noise."
-    )
-    n_jobs: int = Field(1, ge=1, description="Threads; fixed so runs are reproducible.")
+    lightgbm: UpliftLightGBMParams = UpliftLightGBMParams()
 
 
 class LeakageConfig(_Frozen):

@@ -271,7 +271,7 @@ def in_process(repeats: int = 2000) -> dict[str, float]:
     one = scorer.encode(table.iloc[:1])
     batch_frame = table.sample(1000, random_state=0, replace=len(table) < 1000)
     batch = scorer.encode(batch_frame)
-    booster = scorer.churn.booster
+    booster = scorer.churn.model.booster  # the served LightGBM booster itself
 
     def timed(fn: Any, n: int) -> float:
         fn()

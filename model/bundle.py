@@ -1,37 +1,38 @@
 """The deployable model, as training writes it and serving reads it.
 
-A bundle is a LightGBM booster (or, for churn, a logistic regression: ``model.linear``) plus
-everything needed to use it exactly as trained: the feature encoding, the churn model's
-probability calibration and risk tiers, the horizon, the feature families, and the model card.
-Both the evaluation in training and the HTTP service call ``predict`` and ``contributions`` here,
-so the scores a data scientist evaluated are the scores a CRM receives.
+A bundle is a servable model (``model.servable``: a LightGBM booster, ``model.booster``, or for
+churn a logistic regression, ``model.linear``) plus everything needed to use it exactly as
+trained: the feature encoding, the churn model's probability calibration and risk tiers, the
+horizon, the feature families, and the model card. Both the evaluation in training and the HTTP
+service call ``predict`` and ``contributions`` here, so the scores a data scientist evaluated are
+the scores a CRM receives.
 
-On disk a bundle is one folder of three files: ``booster.txt`` (LightGBM's text model; a logistic
-regression's is ``linear.json``), ``bundle.json`` (encoding, calibration, tiers, horizon,
-families) and ``card.json`` (``model.card``).
+On disk a bundle is one folder: the model's own files (``booster.txt``: LightGBM's text model; a
+logistic regression's ``linear.json``), ``bundle.json`` (the model's tag, encoding, calibration,
+tiers, horizon, families) and ``card.json`` (``model.card``). A ``bundle.json`` without a tag
+(written before it had one) holds a logistic regression when ``linear.json`` is there, else a
+booster.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from core.errors import DataValidationError
 from features.build import feature_names
+from model.booster import LightGBMModel
 from model.btyd_features import BtydMargin
 from model.card import ModelCard, Task
 from model.encoding import FeatureEncoding
 from model.linear import LINEAR_FILE, LinearChurn
-from model.treeshap import TreeExplainer
+from model.servable import ServableModel, load_servable
 
 ModelKind = Task
-BOOSTER_FILE = "booster.txt"
 BUNDLE_FILE = "bundle.json"
 SMALL_BATCH = 64
 """Up to this many rows are predicted on one thread: starting threads costs more than it saves."""
@@ -43,7 +44,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ModelBundle:
-    """A trained churn or CLV booster with its encoding, calibration and model card.
+    """A trained churn or CLV model with its encoding, calibration and model card.
 
     ``platt = (a, b)`` maps the churn booster's raw log-odds ``f`` to a calibrated probability
     ``sigmoid(a * f + b)``; being linear in ``f`` it maps TreeSHAP contributions too, so the
@@ -53,8 +54,8 @@ class ModelBundle:
     """
 
     kind: ModelKind
-    booster: lgb.Booster | LinearChurn
-    """The LightGBM booster, or a logistic regression (churn only; ``model.linear``)."""
+    model: ServableModel
+    """The model itself: a LightGBM booster, or a logistic regression (churn only)."""
     encoding: FeatureEncoding
     horizon_days: int
     families: list[str]
@@ -67,11 +68,11 @@ class ModelBundle:
     """CLV boosters trained as a correction to the BTYD value: the margin their trees add to."""
 
     def check_schema(self) -> None:
-        """Fail loudly if booster, encoding and the feature builder disagree on the features."""
+        """Fail loudly if model, encoding and the feature builder disagree on the features."""
         expected = feature_names(self.families, self.attributes)
         if self.card.attribute_schema is not None:
             expected += self.card.attribute_schema.feature_names
-        booster_names = self.booster.feature_name()
+        model_names = self.model.feature_name()
         problems = []
         if list(self.encoding.inputs) != expected:
             missing = sorted(set(expected) - set(self.encoding.inputs))
@@ -81,8 +82,8 @@ class ModelBundle:
                 f"missing {missing}, unexpected {extra}"
                 + ("" if missing or extra else " (same names, different order)")
             )
-        if booster_names != list(self.encoding.columns):
-            problems.append(f"the {self.kind} booster's feature names differ from its encoding")
+        if model_names != list(self.encoding.columns):
+            problems.append(f"the {self.kind} model's feature names differ from its encoding")
         if self.card.task != self.kind or self.card.features != list(self.encoding.columns):
             problems.append(f"the {self.kind} model's card describes another model")
         if problems:
@@ -94,50 +95,34 @@ class ModelBundle:
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Churn probability or expected spend for rows of an encoded matrix."""
-        a, b = self.platt or (1.0, 0.0)
-        if isinstance(self.booster, LinearChurn):
-            return sigmoid(a * self.booster.raw_score(matrix) + b)
         threads = self._threads(len(matrix))
-        if self.kind == "clv" and self.base_margin is not None:
-            raw = np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
+        if self.kind == "clv" and self.base_margin is None:
+            return self.model.predict(matrix, threads)
+        raw = self.model.raw_score(matrix, threads)
+        if self.base_margin is not None:
             return np.exp(raw + self.base_margin.of_matrix(matrix, self.encoding.columns))
-        if self.kind == "clv":
-            return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype=np.float64)
-        raw = np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
+        a, b = self.platt or (1.0, 0.0)
         return sigmoid(a * raw + b)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores for a feature frame (columns by name, as ``build_features`` returns them)."""
         return self.predict_matrix(self.encoding.transform(frame))
 
-    @cached_property
-    def explainer(self) -> TreeExplainer | None:
-        """Table-driven TreeSHAP for shallow trees (None: deeper trees, LightGBM's own is used,
-        or a linear model, whose contributions are its terms)."""
-        if isinstance(self.booster, LinearChurn):
-            return None
-        return TreeExplainer.from_booster(self.booster)
+    def warm(self) -> None:
+        """Explain one row of missing values, so that whatever the model builds for its first
+        reasons (e.g. TreeSHAP tables) is built now and not in the first request."""
+        self.contributions(np.full((1, len(self.encoding.columns)), np.nan))
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """TreeSHAP contributions, shape (rows, features + 1); the last column is the base value.
+        """The model's contributions, shape (rows, features + 1); the last column is the base value.
 
         Churn: in calibrated log-odds, summing to ``logit(probability)``. CLV: in log spend,
-        summing to ``log(expected spend)``. Equal to LightGBM's ``pred_contrib``, computed from
-        precomputed per-tree tables when the trees are shallow (several times faster). A linear
-        churn model's are coefficient x standardized value, summing exactly to its log-odds (and
-        mapped by ``platt`` like the booster's).
+        summing to ``log(expected spend)``. A booster's are TreeSHAP values, equal to LightGBM's
+        ``pred_contrib`` (from precomputed per-tree tables when the trees are shallow, several
+        times faster); a linear churn model's are coefficient x standardized value, summing
+        exactly to its log-odds. The churn calibration ``platt`` maps them like the score.
         """
-        if isinstance(self.booster, LinearChurn):
-            contrib = self.booster.contributions(matrix)
-        elif self.explainer is not None:
-            contrib = self.explainer.contributions(matrix)
-        else:
-            contrib = np.asarray(
-                self.booster.predict(
-                    matrix, pred_contrib=True, num_threads=self._threads(len(matrix))
-                ),
-                dtype=np.float64,
-            )
+        contrib = self.model.contributions(matrix, self._threads(len(matrix)))
         if self.kind == "churn" and self.platt is not None:
             a, b = self.platt
             contrib = contrib * a
@@ -148,14 +133,12 @@ class ModelBundle:
         return contrib
 
     def save(self, folder: Path) -> Path:
-        """Write the bundle's three files (booster, description, card) into ``folder``."""
+        """Write the bundle's files (the model's, the description, the card) into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
-        if isinstance(self.booster, LinearChurn):
-            self.booster.save(folder / LINEAR_FILE)
-        else:
-            self.booster.save_model(str(folder / BOOSTER_FILE))
+        self.model.save_into(folder)
         meta = {
             "kind": self.kind,
+            "model": self.model.tag,
             "encoding": self.encoding.to_dict(),
             "horizon_days": self.horizon_days,
             "families": self.families,
@@ -176,16 +159,12 @@ class ModelBundle:
             raise DataValidationError(f"not a retain model folder (no {BUNDLE_FILE}): {folder}")
         meta = json.loads(meta_path.read_text())
         card = ModelCard.load(folder)
-        linear = folder / LINEAR_FILE
-        booster: lgb.Booster | LinearChurn = (
-            LinearChurn.load(linear)
-            if linear.exists()
-            else lgb.Booster(model_file=str(folder / BOOSTER_FILE))
-        )
+        former = LinearChurn.tag if (folder / LINEAR_FILE).exists() else LightGBMModel.tag
+        model = load_servable(meta.get("model", former), folder)
         platt, tiers, margin = meta.get("platt"), meta.get("risk_tiers"), meta.get("base_margin")
         return cls(
             kind=meta["kind"],
-            booster=booster,
+            model=model,
             encoding=FeatureEncoding.from_dict(meta["encoding"]),
             horizon_days=int(meta["horizon_days"]),
             families=list(meta["families"]),

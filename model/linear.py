@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from model.servable import servable
 
 LINEAR_FILE = "linear.json"
 VALUE, MISSING, LEVEL = "value", "missing", "level"
@@ -29,14 +31,17 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
+@servable
 @dataclass(frozen=True)
 class LinearChurn:
     """Fitted terms of a logistic regression over an encoded matrix; see the module docstring.
 
     Per term: the encoded column it reads (``source``), how (``kind``: value, missing flag or
     category level), the level code, the fill of a missing value, the training mean and scale,
-    and its coefficient.
+    and its coefficient. A servable model (``model.servable``) tagged ``linear``.
     """
+
+    tag: ClassVar[str] = "linear"
 
     names: tuple[str, ...]
     source: np.ndarray
@@ -139,11 +144,15 @@ class LinearChurn:
     def standardized(self, matrix: np.ndarray) -> np.ndarray:
         return (self.terms(matrix) - self.mean) / self.scale
 
-    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
-        """Log-odds of churn per row."""
+    def raw_score(self, matrix: np.ndarray, threads: int = 0) -> np.ndarray:
+        """Log-odds of churn per row (one matrix product: ``threads`` is not needed)."""
         return self.standardized(matrix) @ self.coef + self.intercept
 
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+    def predict(self, matrix: np.ndarray, threads: int = 0) -> np.ndarray:
+        """Probability of churn per row, before any calibration."""
+        return 1.0 / (1.0 + np.exp(-self.raw_score(matrix)))
+
+    def contributions(self, matrix: np.ndarray, threads: int = 0) -> np.ndarray:
         """Per row, each feature's coefficient x standardized value (its terms summed), then the
         intercept as the last column; a row's sum is its log-odds."""
         parts = self.standardized(matrix) * self.coef
@@ -195,3 +204,12 @@ class LinearChurn:
     @classmethod
     def load(cls, path: Path) -> LinearChurn:
         return cls.from_dict(json.loads(path.read_text()))
+
+    def save_into(self, folder: Path) -> None:
+        """The terms as ``linear.json`` in a bundle folder."""
+        self.save(folder / LINEAR_FILE)
+
+    @classmethod
+    def load_from(cls, folder: Path) -> LinearChurn:
+        """The terms of ``linear.json`` in a bundle folder."""
+        return cls.load(folder / LINEAR_FILE)

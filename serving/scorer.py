@@ -141,7 +141,7 @@ class Scorer:
         self.versions = {"churn": versions["churn"], "clv": versions["clv"]}
         self.top_k = top_k
         self.economics = economics or Economics()
-        _ = churn.explainer  # build the TreeSHAP tables now, not in the first request
+        churn.warm()  # build what the first reasons need now, not in the first request
         self.families = sorted(set(churn.families) | set(clv.families))
         self.timezone = churn.card.data.timezone
         self.schema = churn.card.attribute_schema

@@ -2,10 +2,10 @@
 
 The pipeline runs every spec in ``CANDIDATES`` through one loop and evaluates them side by side on
 the test cutoff. Adding a model means adding one ``Candidate`` here. A candidate whose fit returns
-a ``Servable`` (a LightGBM booster with its calibration) becomes a ``ModelBundle`` that can be
-registered, gated and served; the others are baselines, evaluated and tracked only. Servable
-candidates of a task compete on the validation cutoff (``training.selection``): the best by the
-gate's metric becomes the challenger.
+a ``Servable`` (a servable model, ``model.servable``, with its calibration) becomes a
+``ModelBundle`` that can be registered, gated and served; the others are baselines, evaluated and
+tracked only. Servable candidates of a task compete on the validation cutoff
+(``training.selection``): the best by the gate's metric becomes the challenger.
 """
 
 from __future__ import annotations
@@ -15,21 +15,22 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
 from core import names
-from core.config import ExperimentConfig
+from core.config import ExperimentConfig, LightGBMParams
 from core.errors import DataValidationError
 from core.schema import CUSTOMER_ID
 from features.build import CUTOFF
 from features.prepare import to_day
+from model.booster import LightGBMModel
 from model.btyd_features import EXPECTED_VALUE, BtydMargin
 from model.card import Task, Tuning
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
+from model.servable import ServableModel
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.calibrators import apply, fit_calibrator
@@ -120,13 +121,21 @@ class Fold:
         assert self.data.test_features is not None
         return fit_btyd(self.data.test_features, self.config.horizon_days, self.test_ids)
 
-    def lightgbm_params(self, task: Task) -> dict[str, Any]:
-        """The configured LightGBM hyperparameters of ``task`` (or the tuned ones) with the run's
-        seed."""
-        params = (self.config.churn if task == "churn" else self.config.clv).lightgbm.model_dump()
+    def lightgbm(self, task: Task) -> LightGBMParams:
+        """The configured LightGBM settings of ``task``, or the tuned ones in their place."""
+        params = (self.config.churn if task == "churn" else self.config.clv).lightgbm
         if task in self.tuning:
-            params |= self.tuning[task].best_params
-        return {**params, "random_state": self.config.seed, "verbose": int(self.progress)}
+            params = params.model_copy(update=self.tuning[task].best_params)
+        return params
+
+    def lightgbm_estimator(self, task: Task) -> dict[str, Any]:
+        """The LightGBM arguments of ``task``'s estimator: its settings, the run's seed, and
+        whether it shows progress."""
+        return {
+            "lightgbm": self.lightgbm(task),
+            "random_state": self.config.seed,
+            "verbose": int(self.progress),
+        }
 
     def lightgbm_fit_args(self, task: Task) -> dict[str, Any]:
         """Early stopping on the validation cutoff, feature names and categorical columns."""
@@ -141,7 +150,7 @@ class Fold:
 class Servable:
     """A fitted model and what its bundle needs beside the encoding and the card."""
 
-    booster: lgb.Booster | LinearChurn
+    model: ServableModel
     best_iteration: int | None
     platt: tuple[float, float] | None = None
     risk_tiers: tuple[float, float] | None = None
@@ -181,7 +190,7 @@ class Candidate:
 def _lightgbm_churn(fold: Fold) -> Fitted:
     m, config = fold.matrices, fold.config.churn
     model = LightGBMChurn(
-        **fold.lightgbm_params("churn"),
+        **fold.lightgbm_estimator("churn"),
         balance_classes=config.balance_classes,
         calibration=None,
         monotone_increasing=tuple(
@@ -204,12 +213,14 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     return Fitted(
         model.predict_proba(m["test"])[:, 1],
         {
-            **model.get_params(),
+            **model.flat_params(),
             "best_iteration": model.best_iteration_,
             "platt": model.platt_,
             **choice.params(),
         },
-        Servable(model.booster_, model.best_iteration_, model.platt_, risk_tiers(valid_p)),
+        Servable(
+            LightGBMModel(model.booster_), model.best_iteration_, model.platt_, risk_tiers(valid_p)
+        ),
         model.feature_importance(),
         validation_pred=valid_p,
         notes=choice.notes("churn/lightgbm"),
@@ -305,7 +316,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
         return None
     m = fold.matrices
     model = LightGBMSpend(
-        **fold.lightgbm_params("clv"),
+        **fold.lightgbm_estimator("clv"),
         tweedie_variance_power=fold.config.clv.tweedie_variance_power,
     )
     model.fit(m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv"))
@@ -316,8 +327,8 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
         model = _refit(fold, model)
     return Fitted(
         model.predict(m["test"]),
-        {**model.get_params(), "best_iteration": model.best_iteration_, "refit": len(notes) > 0},
-        Servable(model.booster_, model.best_iteration_),
+        {**model.flat_params(), "best_iteration": model.best_iteration_, "refit": len(notes) > 0},
+        Servable(LightGBMModel(model.booster_), model.best_iteration_),
         model.feature_importance(),
         validation_pred=valid_pred,
         notes=notes,
@@ -331,7 +342,8 @@ def _refit(
     validation rows together (``clv.refit``): the served booster learns the latest labelled
     cutoff too. Its validation score, the one candidates compete on, stays the first fit's."""
     parts = ("train", "validation")
-    again = clone(model).set_params(n_estimators=max(model.best_iteration_, 1))
+    rounds = {"n_estimators": max(model.best_iteration_, 1)}
+    again = clone(model).set_params(lightgbm=model.settings.model_copy(update=rounds))
     margin = None if starts is None else np.concatenate([starts[p] for p in parts])
     again.fit(
         np.vstack([fold.matrices[p] for p in parts]),
@@ -363,7 +375,7 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     )
     starts = {part: margin.of_matrix(m[part], columns) for part in PARTS}
     model = LightGBMSpend(
-        **fold.lightgbm_params("clv"), tweedie_variance_power=config.tweedie_variance_power
+        **fold.lightgbm_estimator("clv"), tweedie_variance_power=config.tweedie_variance_power
     )
     model.fit(
         m["train"],
@@ -387,12 +399,12 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     return Fitted(
         model.predict(m["test"], starts["test"]),
         {
-            **model.get_params(),
+            **model.flat_params(),
             "best_iteration": model.best_iteration_,
             "refit": config.refit,
             **margin.to_dict(),
         },
-        Servable(model.booster_, model.best_iteration_, base_margin=margin),
+        Servable(LightGBMModel(model.booster_), model.best_iteration_, base_margin=margin),
         model.feature_importance(),
         validation_pred=valid_pred,
         notes=notes,
@@ -407,13 +419,12 @@ def _hurdle(name: str, severity: str) -> Callable[[Fold], Fitted | None]:
         if not fold.data.has_value or name not in fold.config.clv.compare:
             return None
         m = fold.matrices
-        params = {**fold.lightgbm_params("clv"), "severity": severity}
-        model = HurdleSpend(**params).fit(
+        model = HurdleSpend(**fold.lightgbm_estimator("clv"), severity=severity).fit(
             m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv")
         )
         return Fitted(
             model.predict(m["test"]),
-            {**model.get_params(), "log_variance": model.log_variance_},
+            {**model.flat_params(), "log_variance": model.log_variance_},
             comparison=True,
         )
 

@@ -27,63 +27,35 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from core.config import LightGBMParams
 from model.bundle import sigmoid
 from training.calibrators import Calibrator, fit_calibrator
 
 
-def _booster_params(est: Any, objective: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **objective,
-        "learning_rate": est.learning_rate,
-        "num_leaves": est.num_leaves,
-        "max_depth": est.max_depth,
-        "min_child_samples": est.min_child_samples,
-        "bagging_fraction": est.subsample,
-        "bagging_freq": 1 if est.subsample < 1 else 0,
-        "feature_fraction": est.colsample_bytree,
-        "lambda_l2": est.reg_lambda,
-        "seed": est.random_state,
-        "num_threads": est.n_jobs,
-        "deterministic": True,
-        "force_row_wise": True,
-        "verbosity": -1,
-    }
-
-
 class _Booster(BaseEstimator):
-    """Shared LightGBM training with early stopping on an evaluation set."""
+    """Shared LightGBM training with early stopping on an evaluation set; ``lightgbm`` holds the
+    booster's settings (default ``LightGBMParams()``), ``random_state`` the run's seed."""
 
     def __init__(
-        self,
-        n_estimators: int = 2000,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        max_depth: int = 4,
-        min_child_samples: int = 50,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 100,
-        random_state: int = 42,
-        n_jobs: int = 2,
-        verbose: int = 0,
+        self, lightgbm: LightGBMParams | None = None, random_state: int = 42, verbose: int = 0
     ) -> None:
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.max_depth = max_depth
-        self.min_child_samples = min_child_samples
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.reg_lambda = reg_lambda
-        self.early_stopping_rounds = early_stopping_rounds
+        self.lightgbm = lightgbm
         self.random_state = random_state
-        self.n_jobs = n_jobs
         self.verbose = verbose
+
+    @property
+    def settings(self) -> LightGBMParams:
+        """The booster's LightGBM settings: the given ones or the defaults."""
+        return self.lightgbm if self.lightgbm is not None else LightGBMParams()
+
+    def flat_params(self) -> dict[str, Any]:
+        """The hyperparameters with the LightGBM settings as keys of their own, as MLflow logs."""
+        own = {k: v for k, v in self.get_params().items() if k != "lightgbm"}
+        return {**self.settings.model_dump(), **own}
 
     def _train(
         self,
-        params: dict[str, Any],
+        objective: dict[str, Any],
         X: np.ndarray,
         y: np.ndarray,
         eval_set: tuple[np.ndarray, np.ndarray] | None,
@@ -92,6 +64,8 @@ class _Booster(BaseEstimator):
         weight: np.ndarray | None = None,
         init_score: tuple[np.ndarray, np.ndarray | None] | None = None,
     ) -> lgb.Booster:
+        params = {**objective, **self.settings.lightgbm_kwargs(self.random_state)}
+        rounds = params.pop("n_estimators")
         names = feature_names or [f"f{i}" for i in range(X.shape[1])]
         cats = categorical or []
         train_init, eval_init = init_score if init_score is not None else (None, None)
@@ -116,9 +90,9 @@ class _Booster(BaseEstimator):
                 categorical_feature=cats,
             )
             valid_sets = [valid]
-            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+            callbacks.append(lgb.early_stopping(self.settings.early_stopping_rounds, verbose=False))
         bar = tqdm(
-            total=self.n_estimators,
+            total=rounds,
             desc=type(self).__name__,
             unit="round",
             leave=False,
@@ -129,7 +103,7 @@ class _Booster(BaseEstimator):
             booster = lgb.train(
                 params,
                 train,
-                num_boost_round=self.n_estimators,
+                num_boost_round=rounds,
                 valid_sets=valid_sets,
                 callbacks=callbacks,
             )
@@ -163,36 +137,14 @@ class LightGBMChurn(ClassifierMixin, _Booster):
 
     def __init__(
         self,
-        n_estimators: int = 2000,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        max_depth: int = 4,
-        min_child_samples: int = 50,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 100,
+        lightgbm: LightGBMParams | None = None,
         random_state: int = 42,
-        n_jobs: int = 2,
         verbose: int = 0,
         balance_classes: bool = True,
         calibration: Calibrator | None = "platt",
         monotone_increasing: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(
-            n_estimators=n_estimators,
-            learning_rate=learning_rate,
-            num_leaves=num_leaves,
-            max_depth=max_depth,
-            min_child_samples=min_child_samples,
-            subsample=subsample,
-            colsample_bytree=colsample_bytree,
-            reg_lambda=reg_lambda,
-            early_stopping_rounds=early_stopping_rounds,
-            random_state=random_state,
-            n_jobs=n_jobs,
-            verbose=verbose,
-        )
+        super().__init__(lightgbm, random_state, verbose)
         self.balance_classes = balance_classes
         self.calibration = calibration
         self.monotone_increasing = monotone_increasing
@@ -213,14 +165,14 @@ class LightGBMChurn(ClassifierMixin, _Booster):
         if self.balance_classes:
             share = y.mean()
             weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
-        params = _booster_params(self, {"objective": "binary", "metric": "auc"})
+        objective: dict[str, Any] = {"objective": "binary", "metric": "auc"}
         if self.monotone_increasing:
             names = feature_names or []
             unknown = sorted(set(self.monotone_increasing) - set(names))
             if unknown:
                 raise ValueError(f"monotone_increasing names unknown features {unknown}")
-            params["monotone_constraints"] = [int(n in self.monotone_increasing) for n in names]
-        self.booster_ = self._train(params, X, y, eval_set, feature_names, categorical, weight)
+            objective["monotone_constraints"] = [int(n in self.monotone_increasing) for n in names]
+        self.booster_ = self._train(objective, X, y, eval_set, feature_names, categorical, weight)
         self.classes_ = np.array([0, 1])
         self.platt_: tuple[float, float] | None = None
         if self.calibration is not None:
@@ -259,34 +211,12 @@ class LightGBMSpend(RegressorMixin, _Booster):
 
     def __init__(
         self,
-        n_estimators: int = 2000,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        max_depth: int = 4,
-        min_child_samples: int = 50,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 100,
+        lightgbm: LightGBMParams | None = None,
         random_state: int = 42,
-        n_jobs: int = 2,
         verbose: int = 0,
         tweedie_variance_power: float = 1.3,
     ) -> None:
-        super().__init__(
-            n_estimators=n_estimators,
-            learning_rate=learning_rate,
-            num_leaves=num_leaves,
-            max_depth=max_depth,
-            min_child_samples=min_child_samples,
-            subsample=subsample,
-            colsample_bytree=colsample_bytree,
-            reg_lambda=reg_lambda,
-            early_stopping_rounds=early_stopping_rounds,
-            random_state=random_state,
-            n_jobs=n_jobs,
-            verbose=verbose,
-        )
+        super().__init__(lightgbm, random_state, verbose)
         self.tweedie_variance_power = tweedie_variance_power
 
     def fit(
@@ -305,17 +235,14 @@ class LightGBMSpend(RegressorMixin, _Booster):
             raise ValueError("give base margins for both the training rows and the eval_set")
         if (y < 0).any() or not np.isfinite(y).all():
             raise ValueError("future spend must be finite and non-negative")
-        params = _booster_params(
-            self,
-            {
-                "objective": "tweedie",
-                "tweedie_variance_power": self.tweedie_variance_power,
-                "metric": "tweedie",
-            },
-        )
+        objective = {
+            "objective": "tweedie",
+            "tweedie_variance_power": self.tweedie_variance_power,
+            "metric": "tweedie",
+        }
         init = None if base_margin is None else (base_margin, eval_base_margin)
         self.booster_ = self._train(
-            params, X, y, eval_set, feature_names, categorical, init_score=init
+            objective, X, y, eval_set, feature_names, categorical, init_score=init
         )
         return self
 
@@ -404,34 +331,12 @@ class HurdleSpend(RegressorMixin, _Booster):
 
     def __init__(
         self,
-        n_estimators: int = 2000,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        max_depth: int = 4,
-        min_child_samples: int = 50,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 100,
+        lightgbm: LightGBMParams | None = None,
         random_state: int = 42,
-        n_jobs: int = 2,
         verbose: int = 0,
         severity: str = "gamma",
     ) -> None:
-        super().__init__(
-            n_estimators=n_estimators,
-            learning_rate=learning_rate,
-            num_leaves=num_leaves,
-            max_depth=max_depth,
-            min_child_samples=min_child_samples,
-            subsample=subsample,
-            colsample_bytree=colsample_bytree,
-            reg_lambda=reg_lambda,
-            early_stopping_rounds=early_stopping_rounds,
-            random_state=random_state,
-            n_jobs=n_jobs,
-            verbose=verbose,
-        )
+        super().__init__(lightgbm, random_state, verbose)
         self.severity = severity
 
     def fit(
@@ -453,7 +358,7 @@ class HurdleSpend(RegressorMixin, _Booster):
         if buys.all() or not buys.any() or not buys_valid.any():
             raise ValueError("a hurdle model needs spenders and non-spenders in training")
         self.buys_ = self._train(
-            _booster_params(self, {"objective": "binary", "metric": "binary_logloss"}),
+            {"objective": "binary", "metric": "binary_logloss"},
             X,
             buys.astype(float),
             (X_valid, buys_valid.astype(float)),
@@ -467,7 +372,7 @@ class HurdleSpend(RegressorMixin, _Booster):
             objective = {"objective": "regression", "metric": "l2"}
             target, target_valid = np.log(y[buys]), np.log(y_valid[buys_valid])
         self.spend_ = self._train(
-            _booster_params(self, objective),
+            objective,
             X[buys],
             target,
             (X_valid[buys_valid], target_valid),

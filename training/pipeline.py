@@ -62,7 +62,7 @@ from training.tuning import describe, log_tuning, tune
 from training.uplift_train import UpliftResult, fit_uplift, has_campaigns, register_uplift
 
 TUNED_MODELS = (LIGHTGBM, LIGHTGBM_BTYD)
-"""The candidates fitted with ``Fold.lightgbm_params``, so with the tuned parameters."""
+"""The candidates fitted with ``Fold.lightgbm``, so with the tuned parameters."""
 
 Log = Callable[[str], None]
 
@@ -360,7 +360,7 @@ def _bundle(
     assert servable is not None
     return ModelBundle(
         kind=result.task,
-        booster=servable.booster,
+        model=servable.model,
         encoding=fold.encoding,
         horizon_days=fold.config.horizon_days,
         families=fold.data.families,

@@ -28,58 +28,38 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 
+from core.config import UpliftLightGBMParams
 from core.names import DR_LEARNER, T_LEARNER, X_LEARNER
 
 Outcome = Literal["binary", "continuous"]
 
 
 class _UpliftLearner(BaseEstimator):
-    """Shared hyperparameters: LightGBM settings small enough for a few thousand campaign rows."""
+    """Shared hyperparameters: LightGBM settings (``UpliftLightGBMParams``, small enough for a
+    few thousand campaign rows), the columns, and the run's seed."""
 
     def __init__(
         self,
         outcome: Outcome = "binary",
         *,
-        n_estimators: int = 100,
-        learning_rate: float = 0.03,
-        num_leaves: int = 7,
-        max_depth: int = 3,
-        min_child_samples: int = 80,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
+        lightgbm: UpliftLightGBMParams | None = None,
         categorical_features: tuple[int, ...] = (),
         feature_names: tuple[str, ...] = (),
         random_state: int = 42,
-        n_jobs: int = 1,
     ) -> None:
         self.outcome = outcome
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.max_depth = max_depth
-        self.min_child_samples = min_child_samples
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
+        self.lightgbm = lightgbm
         self.categorical_features = categorical_features
         self.feature_names = feature_names
         self.random_state = random_state
-        self.n_jobs = n_jobs
+
+    @property
+    def settings(self) -> UpliftLightGBMParams:
+        """The learner's LightGBM settings: the given ones or the defaults."""
+        return self.lightgbm if self.lightgbm is not None else UpliftLightGBMParams()
 
     def _params(self) -> dict[str, Any]:
-        return {
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "max_depth": self.max_depth,
-            "min_child_samples": self.min_child_samples,
-            "subsample": self.subsample,
-            "subsample_freq": 1,
-            "colsample_bytree": self.colsample_bytree,
-            "random_state": self.random_state,
-            "n_jobs": self.n_jobs,
-            "deterministic": True,
-            "verbose": -1,
-        }
+        return self.settings.lightgbm_kwargs(self.random_state)
 
     def _fit_args(self) -> dict[str, Any]:
         return {
@@ -115,11 +95,12 @@ class _UpliftLearner(BaseEstimator):
             raise ValueError(f"X, y and treatment differ in length: {len(X)}, {len(y)}, {len(t)}")
         if not np.isin(t, (0, 1)).all():
             raise ValueError("treatment must be 1 (treated) or 0 (control)")
+        leaf = self.settings.min_child_samples
         for arm in (0, 1):
-            if (t == arm).sum() < 2 * self.min_child_samples:
+            if (t == arm).sum() < 2 * leaf:
                 raise ValueError(
                     f"the {'treatment' if arm else 'control'} arm has {(t == arm).sum()} rows; "
-                    f"an uplift learner needs at least {2 * self.min_child_samples}"
+                    f"an uplift learner needs at least {2 * leaf}"
                 )
         if self.outcome == "binary" and not np.isin(y, (0.0, 1.0)).all():
             raise ValueError("a binary outcome must be 0 or 1")

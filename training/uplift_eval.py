@@ -25,7 +25,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from core.config import ExperimentConfig
+from core.config import ExperimentConfig, UpliftLightGBMParams
 from core.economics import Economics
 from core.names import CHURN_RISK, RANDOM, RESPONSE
 from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
@@ -79,26 +79,21 @@ class UpliftEvaluation:
 
 
 def learner_params(config: ExperimentConfig, encoding: FeatureEncoding) -> dict[str, Any]:
-    """The configured hyperparameters of every uplift learner, with the run's seed."""
-    u = config.uplift
+    """The arguments of every uplift learner: the configured LightGBM settings, the columns and
+    the run's seed."""
     return {
-        "n_estimators": u.n_estimators,
-        "learning_rate": u.learning_rate,
-        "num_leaves": u.num_leaves,
-        "max_depth": u.max_depth,
-        "min_child_samples": u.min_child_samples,
+        "lightgbm": config.uplift.lightgbm,
         "categorical_features": tuple(encoding.categorical_indices),
         "feature_names": tuple(encoding.columns),
         "random_state": config.seed,
-        "n_jobs": u.n_jobs,
     }
 
 
 def _classifier(X: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> lgb.LGBMClassifier:
-    kwargs = {k: v for k, v in params.items() if k not in ("categorical_features", "feature_names")}
-    model = lgb.LGBMClassifier(
-        **kwargs, subsample=0.8, subsample_freq=1, deterministic=True, verbose=-1
-    )
+    """A policy's outcome classifier: the learners' settings, each tree seeing every feature."""
+    lightgbm: UpliftLightGBMParams = params["lightgbm"]
+    every_feature = lightgbm.model_copy(update={"colsample_bytree": 1.0})
+    model = lgb.LGBMClassifier(**every_feature.lightgbm_kwargs(params["random_state"]))
     return model.fit(
         X,
         y,

@@ -13,6 +13,7 @@ import pytest
 
 from core.errors import DataValidationError
 from features.build import feature_names
+from model.booster import LightGBMModel
 from model.bundle import ModelBundle, sigmoid
 from model.encoding import FeatureEncoding
 from tests.helpers import card_for
@@ -121,7 +122,7 @@ def bundles() -> dict[str, ModelBundle]:
     return {
         "churn": ModelBundle(
             kind="churn",
-            booster=_booster("churn", frame, encoding),
+            model=LightGBMModel(_booster("churn", frame, encoding)),
             encoding=encoding,
             horizon_days=90,
             families=FAMILIES,
@@ -132,7 +133,7 @@ def bundles() -> dict[str, ModelBundle]:
         ),
         "clv": ModelBundle(
             kind="clv",
-            booster=_booster("clv", frame, encoding),
+            model=LightGBMModel(_booster("clv", frame, encoding)),
             encoding=encoding,
             horizon_days=90,
             families=FAMILIES,
@@ -162,7 +163,7 @@ def test_bundle_save_load_round_trip_predicts_identically(
 def test_churn_predictions_apply_the_platt_calibration(bundles: dict[str, ModelBundle]) -> None:
     bundle = bundles["churn"]
     frame = _frame(80, 10)
-    raw = np.asarray(bundle.booster.predict(bundle.encoding.transform(frame), raw_score=True))
+    raw = bundle.model.raw_score(bundle.encoding.transform(frame))
     np.testing.assert_allclose(bundle.predict(frame), sigmoid(0.8 * raw - 0.3), rtol=1e-12)
     # the planted signal: long-lapsed customers get a higher churn probability
     lapsed = frame.assign(days_since_last_purchase=390.0)
@@ -190,7 +191,7 @@ def test_check_schema_names_the_differing_features(bundles: dict[str, ModelBundl
     churn = bundles["churn"]
     wrong_families = ModelBundle(
         kind="churn",
-        booster=churn.booster,
+        model=churn.model,
         encoding=churn.encoding,
         horizon_days=90,
         families=["rfm"],
@@ -207,7 +208,7 @@ def test_check_schema_names_the_differing_features(bundles: dict[str, ModelBundl
     reordered = FeatureEncoding(tuple(reversed(churn.encoding.columns)), churn.encoding.categories)
     bad_order = ModelBundle(
         kind="churn",
-        booster=churn.booster,
+        model=churn.model,
         encoding=reordered,
         horizon_days=90,
         families=FAMILIES,
@@ -217,7 +218,7 @@ def test_check_schema_names_the_differing_features(bundles: dict[str, ModelBundl
     with pytest.raises(DataValidationError) as err:
         bad_order.check_schema()
     assert "(same names, different order)" in str(err.value)
-    assert "the churn booster's feature names differ from its encoding" in str(err.value)
+    assert "the churn model's feature names differ from its encoding" in str(err.value)
 
 
 def test_loading_a_folder_that_is_not_a_bundle_fails(tmp_path: Path) -> None:

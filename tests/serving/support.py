@@ -169,6 +169,7 @@ def tiny_scorer(top_k: int = 3, economics: Any = None) -> Any:
     """A ``serving.scorer.Scorer`` over a tiny churn and CLV bundle pair fitted here."""
     import lightgbm as lgb
 
+    from model.booster import LightGBMModel
     from model.bundle import ModelBundle
     from model.encoding import FeatureEncoding
     from serving.scorer import Scorer
@@ -196,7 +197,7 @@ def tiny_scorer(top_k: int = 3, economics: Any = None) -> Any:
         card = card_for(kind, list(encoding.columns), experiment="tiny")
         bundles[kind] = ModelBundle(
             kind=kind,  # type: ignore[arg-type]
-            booster=booster,
+            model=LightGBMModel(booster),
             encoding=encoding,
             horizon_days=90,
             families=list(TINY_FAMILIES),

@@ -46,7 +46,7 @@ def test_a_logistic_champion_serves_reasons_that_sum_to_its_score(
     cli(env, "score", "--config", str(config))
     [folder] = {p.parent for p in (home / "bentoml").rglob(LINEAR_FILE)}
     bundle = ModelBundle.load(folder)
-    assert isinstance(bundle.booster, LinearChurn)
+    assert isinstance(bundle.model, LinearChurn)
     assert bundle.card.model == "logistic"
     scores = pd.read_parquet(home / "scores" / "scores.parquet").set_index("customer_id")
     features = read_feature_table(home / "serving" / "features_latest.parquet")
@@ -74,7 +74,7 @@ def test_a_logistic_champion_serves_reasons_that_sum_to_its_score(
         assert len(served) == len(names)
         # the base value is the intercept through the served calibration line
         a, b = bundle.platt or (1.0, 0.0)
-        assert row[-1] == pytest.approx(a * bundle.booster.intercept + b, abs=1e-12)
+        assert row[-1] == pytest.approx(a * bundle.model.intercept + b, abs=1e-12)
         assert sum(served.values()) + row[-1] == pytest.approx(
             np.log(p / (1 - p)), abs=ROUNDING * len(names)
         )

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from core.errors import DataValidationError
-from model.bundle import BOOSTER_FILE, BUNDLE_FILE, ModelBundle
+from model.booster import BOOSTER_FILE
+from model.bundle import BUNDLE_FILE, ModelBundle
 from serving.store import file_manifest
 from tests.conftest import TrainedProject
 from tests.helpers import Server, http

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.config import UpliftLightGBMParams
 from core.errors import DataValidationError
 from features.catalogue import reason_label
 from model.encoding import FeatureEncoding
@@ -66,10 +67,9 @@ def fit_uplift(
     args = {
         "feature_names": tuple(encoding.columns),
         "categorical_features": tuple(encoding.categorical_indices),
-        "min_child_samples": 20,
-        "n_estimators": 40,
-        "learning_rate": 0.1,
-        **params,
+        "lightgbm": UpliftLightGBMParams(
+            **{"min_child_samples": 20, "n_estimators": 40, "learning_rate": 0.1, **params}
+        ),
     }
     churn = learner("binary", **args).fit(X, retained, t)
     value = learner("continuous", **args).fit(X, retained * 40.0, t)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import RegistryConfig
+from core.config import RegistryConfig, UpliftLightGBMParams
 from core.config_file import ConfigFile
 from core.errors import ConfigError
 from model.encoding import FeatureEncoding
@@ -28,7 +28,8 @@ def bundle() -> UpliftBundle:
     t = rng.integers(0, 2, n)
     y = (rng.uniform(size=n) < 0.5 + 0.3 * t * (frame["a"] > 0)).astype(int)
     encoding = FeatureEncoding.fit(frame)
-    params = {"feature_names": ("a", "b"), "min_child_samples": 20, "n_estimators": 20}
+    lightgbm = UpliftLightGBMParams(min_child_samples=20, n_estimators=20)
+    params = {"feature_names": ("a", "b"), "lightgbm": lightgbm}
     X = encoding.transform(frame)
     churn = XLearner("binary", **params).fit(X, y, t)
     value = XLearner("continuous", **params).fit(X, y * 50.0, t)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from core.config import LightGBMParams
 from model.bundle import sigmoid
 from training.calibration_choice import RawScorer, choose_calibrator, replays
 from training.calibrators import (
@@ -64,7 +65,9 @@ def test_lightgbm_churn_serves_its_calibrator_as_a_line_on_the_raw_score() -> No
     X = rng.normal(size=(3000, 3))
     y = (rng.uniform(size=3000) < sigmoid(1.5 * X[:, 0] - 0.5)).astype(int)
     for method in ("none", "intercept", "platt"):
-        model = LightGBMChurn(n_estimators=60, early_stopping_rounds=10, calibration=method)
+        model = LightGBMChurn(
+            LightGBMParams(n_estimators=60, early_stopping_rounds=10), calibration=method
+        )
         model.fit(X[:2000], y[:2000], eval_set=(X[2000:], y[2000:]))
         raw = model.raw_score(X[2000:])
         expected = fit_calibrator(
@@ -220,8 +223,7 @@ def test_the_lightgbm_candidate_serves_the_auto_choice_fitted_on_validation(
     scores = {m: fitted.fit_metrics[f"calibration.backtest_bias.{m}"] for m in CALIBRATORS}
     assert method == min(CALIBRATORS, key=lambda m: scores[m])
     assert fitted.servable is not None
-    booster = fitted.servable.booster
-    raw = booster.predict(fold.matrices["validation"], raw_score=True)
+    raw = fitted.servable.model.raw_score(fold.matrices["validation"])
     share = float(fold.y("train", "churn").mean())
     expected = fit_calibrator(
         method, raw, fold.y("validation", "churn"), share=share, balanced=True

@@ -71,7 +71,7 @@ def test_of_two_servable_candidates_the_better_on_validation_is_bundled(
 ) -> None:
     """Two servable specs share one booster; the one whose validation scores rank the churners
     perfectly wins, though its test scores are no better, and only it gets a bundle."""
-    booster = servable.results[0].bundle.booster
+    model = servable.results[0].bundle.model
     n, y_valid = len(small_fold.frames["test"]), small_fold.y("validation", "churn")
     scores = {"lightgbm": np.full(len(y_valid), 0.5), "logistic": y_valid.astype(float)}
     specs = [
@@ -79,7 +79,7 @@ def test_of_two_servable_candidates_the_better_on_validation_is_bundled(
             name,
             "churn",
             lambda fold, name=name: Fitted(
-                np.full(n, 0.5), servable=Servable(booster, 1), validation_pred=scores[name]
+                np.full(n, 0.5), servable=Servable(model, 1), validation_pred=scores[name]
             ),
         )
         for name in scores
@@ -126,7 +126,7 @@ def test_servable_bundles_carry_a_complete_card(small_fold: Fold, servable, tmp_
         assert len(card.cutoffs.train) == config.split.max_train_cutoffs == 2
         assert card.cutoffs.test == str(data.split.test.date())
         assert card.test_metrics == result.metrics
-        assert card.best_iteration == bundle.booster.current_iteration()
+        assert card.best_iteration == bundle.model.booster.current_iteration()
         assert 1 <= card.best_iteration <= 60
         # the bundle scores the test rows exactly as they were evaluated
         np.testing.assert_allclose(bundle.predict(test), result.test_pred, rtol=1e-12)
@@ -249,10 +249,10 @@ def test_fit_trouble_is_a_plain_note_and_an_unreliable_row(
         warnings.warn("overflow", RuntimeWarning, stacklevel=1)
         return Fitted(np.full(n, 0.4), problems=["BG/NBD fit unreliable: dropout at the boundary"])
 
-    booster = servable.results[0].bundle.booster
+    model = servable.results[0].bundle.model
     specs = [
         Candidate(
-            "model", "churn", lambda fold: Fitted(np.full(n, 0.5), servable=Servable(booster, 1))
+            "model", "churn", lambda fold: Fitted(np.full(n, 0.5), servable=Servable(model, 1))
         ),
         Candidate("noisy", "churn", noisy),
         Candidate("boundary", "churn", boundary),

@@ -90,8 +90,8 @@ def test_planted_drivers_are_recovered(
     ).bundle
     gain = dict(
         zip(
-            bundle.booster.feature_name(),
-            bundle.booster.feature_importance(importance_type="gain"),
+            bundle.model.feature_name(),
+            bundle.model.booster.feature_importance(importance_type="gain"),
             strict=True,
         )
     )

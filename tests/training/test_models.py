@@ -7,6 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from core.config import LightGBMParams
 from training.models import LightGBMChurn, LightGBMSpend, RecencyRule, logistic_baseline
 
 
@@ -26,8 +27,8 @@ def churn_data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, li
 
 
 ESTIMATORS = [
-    LightGBMChurn(n_estimators=50, early_stopping_rounds=10),
-    LightGBMSpend(n_estimators=50, early_stopping_rounds=10),
+    LightGBMChurn(LightGBMParams(n_estimators=50, early_stopping_rounds=10)),
+    LightGBMSpend(LightGBMParams(n_estimators=50, early_stopping_rounds=10)),
     RecencyRule(),
 ]
 
@@ -50,15 +51,15 @@ def test_sklearn_contract(estimator) -> None:
 
 def test_churn_model_is_calibrated_on_the_evaluation_set_despite_class_balancing() -> None:
     X, y, names = churn_data(6000)
-    model = LightGBMChurn(n_estimators=300, early_stopping_rounds=30).fit(
+    model = LightGBMChurn(LightGBMParams(n_estimators=300, early_stopping_rounds=30)).fit(
         X[:4000], y[:4000], eval_set=(X[4000:], y[4000:]), feature_names=names
     )
     p = model.predict_proba(X[4000:])[:, 1]
     assert model.platt_ is not None
     assert abs(p.mean() - y[4000:].mean()) < 0.01  # Platt on the same set matches the base rate
-    uncalibrated = LightGBMChurn(n_estimators=300, early_stopping_rounds=30, calibration=None).fit(
-        X[:4000], y[:4000], eval_set=(X[4000:], y[4000:]), feature_names=names
-    )
+    uncalibrated = LightGBMChurn(
+        LightGBMParams(n_estimators=300, early_stopping_rounds=30), calibration=None
+    ).fit(X[:4000], y[:4000], eval_set=(X[4000:], y[4000:]), feature_names=names)
     raw = uncalibrated.predict_proba(X[4000:])[:, 1]
     assert abs(raw.mean() - y[4000:].mean()) > abs(p.mean() - y[4000:].mean())
 
@@ -66,9 +67,9 @@ def test_churn_model_is_calibrated_on_the_evaluation_set_despite_class_balancing
 def test_more_recent_purchase_never_raises_churn_risk() -> None:
     """Monotone constraint: lowering days since the last purchase cannot raise the churn score."""
     X, y, names = churn_data(4000)
-    model = LightGBMChurn(n_estimators=200, monotone_increasing=("days_since_last_purchase",)).fit(
-        X, y, eval_set=(X, y), feature_names=names
-    )
+    model = LightGBMChurn(
+        LightGBMParams(n_estimators=200), monotone_increasing=("days_since_last_purchase",)
+    ).fit(X, y, eval_set=(X, y), feature_names=names)
     grid = np.linspace(0, 400, 41)
     rows = np.repeat(X[:200], len(grid), axis=0)
     rows[:, 0] = np.tile(grid, 200)
@@ -79,27 +80,37 @@ def test_more_recent_purchase_never_raises_churn_risk() -> None:
 def test_monotone_names_must_be_features() -> None:
     X, y, names = churn_data(500)
     with pytest.raises(ValueError, match="unknown features"):
-        LightGBMChurn(n_estimators=5, monotone_increasing=("nope",)).fit(X, y, feature_names=names)
+        LightGBMChurn(LightGBMParams(n_estimators=5), monotone_increasing=("nope",)).fit(
+            X, y, feature_names=names
+        )
 
 
 def test_scores_do_not_depend_on_row_order() -> None:
     X, y, names = churn_data(2000)
-    model = LightGBMChurn(n_estimators=100).fit(X, y, eval_set=(X, y), feature_names=names)
+    model = LightGBMChurn(LightGBMParams(n_estimators=100)).fit(
+        X, y, eval_set=(X, y), feature_names=names
+    )
     order = np.random.default_rng(1).permutation(len(X))
     assert np.array_equal(model.predict_proba(X[order]), model.predict_proba(X)[order])
 
 
 def test_fitting_is_reproducible() -> None:
     X, y, names = churn_data(2000)
-    a = LightGBMChurn(n_estimators=100).fit(X, y, eval_set=(X, y), feature_names=names)
-    b = LightGBMChurn(n_estimators=100).fit(X, y, eval_set=(X, y), feature_names=names)
+    a = LightGBMChurn(LightGBMParams(n_estimators=100)).fit(
+        X, y, eval_set=(X, y), feature_names=names
+    )
+    b = LightGBMChurn(LightGBMParams(n_estimators=100)).fit(
+        X, y, eval_set=(X, y), feature_names=names
+    )
     assert a.booster_.model_to_string() == b.booster_.model_to_string()
 
 
 def test_churn_labels_must_have_both_classes() -> None:
     X, _, names = churn_data(100)
     with pytest.raises(ValueError, match="both classes"):
-        LightGBMChurn(n_estimators=5).fit(X, np.zeros(100, dtype=int), feature_names=names)
+        LightGBMChurn(LightGBMParams(n_estimators=5)).fit(
+            X, np.zeros(100, dtype=int), feature_names=names
+        )
 
 
 def test_spend_model_recovers_a_planted_relation_and_rejects_negative_targets() -> None:
@@ -107,7 +118,7 @@ def test_spend_model_recovers_a_planted_relation_and_rejects_negative_targets() 
     X = rng.uniform(0, 1, (5000, 2))
     mean = np.exp(1 + 2 * X[:, 0])  # spend rises with column 0, column 1 is noise
     y = rng.gamma(2.0, mean / 2.0) * (rng.uniform(size=5000) < 0.6)
-    model = LightGBMSpend(n_estimators=300, early_stopping_rounds=30).fit(
+    model = LightGBMSpend(LightGBMParams(n_estimators=300, early_stopping_rounds=30)).fit(
         X[:4000], y[:4000], eval_set=(X[4000:], y[4000:])
     )
     pred = model.predict(X[4000:])
@@ -115,7 +126,7 @@ def test_spend_model_recovers_a_planted_relation_and_rejects_negative_targets() 
     assert np.corrcoef(pred, mean[4000:] * 0.6)[0, 1] > 0.95
     assert model.feature_importance()["f0"] > 0.9
     with pytest.raises(ValueError, match="non-negative"):
-        LightGBMSpend(n_estimators=5).fit(X, -y - 1)
+        LightGBMSpend(LightGBMParams(n_estimators=5)).fit(X, -y - 1)
 
 
 def test_recency_rule_is_non_decreasing_and_treats_never_as_oldest() -> None:

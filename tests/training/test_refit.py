@@ -45,7 +45,8 @@ def test_the_served_clv_booster_is_refit_on_training_and_validation_rows(
         )
         margin = {p: starts.of_matrix(m[p], small_fold.encoding.columns) for p in PARTS}
     by_hand = LightGBMSpend(
-        **{**small_fold.lightgbm_params("clv"), "n_estimators": rounds},
+        small_fold.lightgbm("clv").model_copy(update={"n_estimators": rounds}),
+        random_state=small_fold.config.seed,
         tweedie_variance_power=clv.tweedie_variance_power,
     ).fit(
         np.vstack([m[p] for p in parts]),

@@ -66,7 +66,7 @@ def test_a_planted_linear_signal_makes_logistic_the_challenger(small_fold: Fold)
     chosen = [r for r in evaluation.results if r.bundle is not None]
     assert [r.name for r in chosen] == ["logistic"]
     bundle = chosen[0].bundle
-    assert isinstance(bundle.booster, LinearChurn)
+    assert isinstance(bundle.model, LinearChurn)
     assert bundle.card.model == "logistic"
     bundle.check_schema()
     np.testing.assert_allclose(bundle.predict(fold.frames["test"]), chosen[0].test_pred, rtol=1e-12)

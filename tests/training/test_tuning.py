@@ -135,8 +135,9 @@ def test_disabled_tuning_keeps_the_configured_params_exactly(
     fold = Fold(off, data)
     for task in ("churn", "clv"):
         section = off.churn if task == "churn" else off.clv
-        assert fold.lightgbm_params(task) == {
-            **section.lightgbm.model_dump(),
+        assert fold.lightgbm(task) == section.lightgbm
+        assert fold.lightgbm_estimator(task) == {
+            "lightgbm": section.lightgbm,
             "random_state": off.seed,
             "verbose": 0,
         }
