@@ -51,7 +51,12 @@ def _bentofile() -> dict[str, Any]:
 def test_bentofile_packages_the_service_code_only() -> None:
     config = _bentofile()
     assert config["service"] == "serving.service:Retain"
-    assert config["include"] == ["features/**/*.py", "model/**/*.py", "serving/**/*.py"]
+    assert config["include"] == [
+        "features/**/*.py",
+        "model/**/*.py",
+        "serving/**/*.py",
+        "core/**/*.py",
+    ]
     assert "models" not in config  # taken from the service's BentoModel declarations
     python = config["python"]
     assert python["requirements_txt"] == "./serving/requirements.txt"
@@ -117,6 +122,7 @@ def test_requirements_cover_what_the_service_imports() -> None:
     ).stdout
     imported = set(json.loads(out.strip().splitlines()[-1]))
     third_party = {m for m in imported if m not in sys.stdlib_module_names} - {
+        "core",
         "features",
         "model",
         "serving",
