@@ -14,6 +14,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from core.errors import CutoffError
+
 LATEST = "latest"
 """The word for the data's last day (the commands that allow it say so)."""
 FIRST_YEAR, LAST_YEAR = 1678, 2261
@@ -39,7 +41,7 @@ _MONTHS = (
 )
 
 
-class CutoffFormatError(ValueError):
+class CutoffFormatError(CutoffError):
     """A cutoff written in a form that is not an ISO day (or ``latest`` where allowed)."""
 
 

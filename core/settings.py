@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
+
 TELEMETRY_OFF = {
     "BENTOML_DO_NOT_TRACK": "true",
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -27,7 +29,7 @@ TEST_KILL_AT = "RETAIN_TEST_KILL_AT"
 """Test hook: the name of a point (e.g. ``score:scores.csv``) where the process kills itself."""
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """An environment variable's value cannot be used; the message names it and what it takes."""
 
 

@@ -16,7 +16,7 @@ import click
 import typer
 
 from core.errors import RetainError
-from core.settings import SettingsError, disable_telemetry
+from core.settings import disable_telemetry
 from model.cli_options import Engine, Scheduler, parse_as_of
 
 HELP = """\
@@ -286,7 +286,7 @@ def main() -> None:
     register_commands()
     try:
         app(standalone_mode=False)
-    except (RetainError, SettingsError) as err:
+    except RetainError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
     except typer.Abort:
