@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 PORT ?= 3000
 CUSTOMERS ?= 5000
 WORKERS ?= 2
-# pytest on WORKERS processes; a module's tests (and the modules sharing a server) on one worker
+# pytest on WORKERS processes; tests sharing a server or a module fixture on one worker
 PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 export BENTOML_DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true

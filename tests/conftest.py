@@ -4,9 +4,9 @@ Nothing here touches the checkout's .retain folder or the network: RETAIN_HOME, 
 the MLflow store all point into pytest's temporary directory. Every test starts from the same
 environment, working folder and MLflow store, whatever the tests before it on its worker did.
 
-Under pytest-xdist (``make pytest`` runs ``--dist loadgroup``) a module's tests stay on one
-worker, so its module fixtures run once; the modules that use a shared server go to one worker
-together, so each server starts once.
+Under pytest-xdist (``make pytest`` runs ``--dist loadgroup``) the tests of a module with module
+fixtures stay on one worker, so those run once; the modules that use a shared server go to one
+worker together, so each server starts once.
 """
 
 from __future__ import annotations
@@ -32,21 +32,31 @@ SHARED_SERVERS = ("service", "keyed_service")
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One xdist group per module, or per shared server for the modules that use it.
+    """xdist groups: the modules using a shared server form one group per server; a module with
+    module-scoped fixtures (its own trained project, its own server) forms a group of its own.
 
-    ``--dist loadgroup`` then keeps each group on one worker: module fixtures (a trained project,
-    a server with its own settings) are built once, and each shared server starts once.
+    ``--dist loadgroup`` keeps each group on one worker, so each server starts once and each
+    module fixture is built once; the other tests are handed out one by one.
     """
-    servers: dict[str, str] = {}
+    groups: dict[str, str] = {}
     for item in items:
         module = item.nodeid.split("::")[0]
         for name in SHARED_SERVERS:
             if name in getattr(item, "fixturenames", ()):
-                servers.setdefault(module, name)
+                groups[module] = name
+        if module not in groups and _uses_module_fixtures(item):
+            groups[module] = module
     for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            module = item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(servers.get(module, module)))
+        group = groups.get(item.nodeid.split("::")[0])
+        if group and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _uses_module_fixtures(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture set up once per module, class or package."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = getattr(info, "name2fixturedefs", {})
+    return any(d.scope in ("module", "class", "package") for ds in definitions.values() for d in ds)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -82,7 +82,7 @@ class Server:
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},  # the log is read while it runs
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
