@@ -102,13 +102,19 @@ def same_start(session_environ: dict[str, str]) -> Iterator[None]:
 
 
 def _reset_process(environ: dict[str, str]) -> None:
-    """The environment as ``environ``; MLflow, if loaded, on the store it resolves to."""
+    """The environment exactly as ``environ``; MLflow, if loaded, on the store it resolves to.
+
+    Setting MLflow's URI also puts it in the environment; it is taken out again, so that a
+    subprocess given another $RETAIN_HOME uses that home's store, not this one's.
+    """
     os.environ.clear()
     os.environ.update(environ)
     if "mlflow" in sys.modules:
         from model.registry import configure_tracking
 
         configure_tracking()
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 @pytest.fixture(scope="session")
