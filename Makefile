@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 PORT ?= 3000
 CUSTOMERS ?= 5000
+WORKERS ?= 2
+# pytest on WORKERS processes; tests sharing a server or a module fixture on one worker
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 export BENTOML_DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
@@ -53,10 +56,10 @@ typecheck: venv
 	$(BIN)/mypy
 
 pytest: venv
-	$(BIN)/pytest
+	$(PYTEST) --durations=15
 
 pytest-fast: venv
-	$(BIN)/pytest -m "not slow" -n 2
+	$(PYTEST) -m "not slow"
 
 fuzz: venv ## Schemathesis (>= 1,000 requests) against a real service on 127.0.0.1: 0 5xx, 0 non-conformance
 	$(BIN)/python experiments/fuzz_service.py

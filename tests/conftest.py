@@ -1,12 +1,18 @@
 """Shared fixtures: isolated state per session, demo data, and one trained and served project.
 
 Nothing here touches the checkout's .retain folder or the network: RETAIN_HOME, BENTOML_HOME and
-the MLflow store all point into pytest's temporary directory.
+the MLflow store all point into pytest's temporary directory. Every test starts from the same
+environment, working folder and MLflow store, whatever the tests before it on its worker did.
+
+Under pytest-xdist (``make pytest`` runs ``--dist loadgroup``) the tests of a module with module
+fixtures stay on one worker, so those run once; the modules that use a shared server go to one
+worker together, so each server starts once.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +22,42 @@ import pytest
 
 from core.cutoff import Cutoff
 from core.settings import TELEMETRY_OFF
-from tests.helpers import CDNOW_DIR, Server, write_config
+from tests.helpers import CDNOW_DIR, SMALL_TRAINING, Server, write_config
 
 DEMO_ECONOMICS = {"currency": "GBP", "gross_margin": 0.4}
 """The economics of the session's trained demo project."""
+
+SHARED_SERVERS = ("service", "keyed_service")
+"""Session fixtures that start a real server: the modules using one share an xdist group."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """xdist groups: the modules using a shared server form one group per server; a module with
+    module-scoped fixtures (its own trained project, its own server) forms a group of its own.
+
+    ``--dist loadgroup`` keeps each group on one worker, so each server starts once and each
+    module fixture is built once; the other tests are handed out one by one.
+    """
+    groups: dict[str, str] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        for name in SHARED_SERVERS:
+            if name in getattr(item, "fixturenames", ()):
+                groups[module] = name
+        if module not in groups and _uses_module_fixtures(item):
+            groups[module] = module
+    for item in items:
+        group = groups.get(item.nodeid.split("::")[0])
+        if group and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _uses_module_fixtures(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture set up once per module, class or package."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = getattr(info, "name2fixturedefs", {})
+    return any(d.scope in ("module", "class", "package") for ds in definitions.values() for d in ds)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,6 +74,48 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield home
     os.environ.clear()
     os.environ.update(saved)
+
+
+MLFLOW_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+"""Set by MLflow in the environment whenever a process-wide URI is set (for subprocesses)."""
+
+
+@pytest.fixture(scope="session")
+def session_environ(isolated_state: Path) -> dict[str, str]:
+    """The environment as the session set it, without the MLflow URIs a training leaves."""
+    return {k: v for k, v in os.environ.items() if k not in MLFLOW_URIS}
+
+
+@pytest.fixture(autouse=True)
+def same_start(session_environ: dict[str, str]) -> Iterator[None]:
+    """Each test starts from the session's environment, working folder and MLflow store.
+
+    A training in this process (the session's ``trained`` fixture, a test's own) leaves MLflow's
+    process-wide tracking URI and $MLFLOW_TRACKING_URI behind, and tests move them; so before and
+    after every test the environment is put back as the session set it and MLflow back on the
+    store it resolves to (the session's own), and the working folder is restored.
+    """
+    cwd = Path.cwd()
+    _reset_process(session_environ)
+    yield
+    _reset_process(session_environ)
+    os.chdir(cwd)
+
+
+def _reset_process(environ: dict[str, str]) -> None:
+    """The environment exactly as ``environ``; MLflow, if loaded, on the store it resolves to.
+
+    Setting MLflow's URI also puts it in the environment; it is taken out again, so that a
+    subprocess given another $RETAIN_HOME uses that home's store, not this one's.
+    """
+    os.environ.clear()
+    os.environ.update(environ)
+    if "mlflow" in sys.modules:
+        from model.registry import configure_tracking
+
+        configure_tracking()
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 @pytest.fixture(scope="session")
@@ -75,10 +155,12 @@ class TrainedProject:
 def trained(
     isolated_state: Path, demo_data: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> TrainedProject:
-    """Train on the demo retail data, package the champions and score the base, once.
+    """Train on the demo retail data, package the champions and score the base, once per worker.
 
-    The config's economics (pounds, a 40% gross margin) are packaged with the models, as
-    `retain package --config` does, so value at risk is checked against a margin that is not 1.
+    A small training (two training cutoffs, short boosting): the tests that use it need a
+    trained, packaged and scored project, not the best model. The config's economics (pounds, a
+    40% gross margin) are packaged with the models, as `retain package --config` does, so value
+    at risk is checked against a margin that is not 1.
     """
     from core.config_file import ConfigFile, load_config
     from serving.batch import score_base
@@ -89,6 +171,7 @@ def trained(
         tmp_path_factory.mktemp("config") / "demo.yaml",
         demo_data / "retail",
         economics=DEMO_ECONOMICS,
+        **SMALL_TRAINING,
     )
     result = train(load_config(config), progress=False, log=lambda _: None)
     package(economics=ConfigFile.read(config).economics())

@@ -18,6 +18,15 @@ from serving.cli import bentoml_serve_args
 ROOT = Path(__file__).resolve().parents[1]
 CDNOW_DIR = ROOT.parent / "shared" / "data" / "cdnow"
 
+FAST_LIGHTGBM = {"n_estimators": 60, "early_stopping_rounds": 20}
+"""Short boosting for test trainings: seconds, not minutes."""
+SMALL_TRAINING: dict[str, Any] = {
+    "split": {"max_train_cutoffs": 2},
+    "churn": {"lightgbm": FAST_LIGHTGBM},
+    "clv": {"lightgbm": FAST_LIGHTGBM},
+}
+"""Config overrides of a small training: two training cutoffs, short boosting."""
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -73,7 +82,7 @@ class Server:
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},  # the log is read while it runs
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -97,6 +106,13 @@ class Server:
     def output(self) -> str:
         self._log_file.flush()
         return self.log.read_text()
+
+    def output_with(self, line: str, count: int = 1, timeout: float = 30) -> str:
+        """The log once ``line`` is in it ``count`` times: the server writes it after answering."""
+        deadline = time.monotonic() + timeout
+        while (log := self.output()).count(line) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return log
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import ROOT, free_port, http, write_config
+from tests.helpers import ROOT, SMALL_TRAINING, free_port, http, write_config
 from training.metrics import roc_auc
 
 RETAIN = str(Path(sys.executable).parent / "retain")
@@ -43,7 +43,9 @@ def test_demo_flow_through_the_cli_reaches_a_live_service_that_recovers_the_plan
     retain(
         "demo-data", "--out", str(tmp_path / "data"), "--customers", "1500", "--business", "retail"
     )
-    config = write_config(tmp_path / "demo.yaml", tmp_path / "data" / "retail", name="e2e")
+    config = write_config(
+        tmp_path / "demo.yaml", tmp_path / "data" / "retail", name="e2e", **SMALL_TRAINING
+    )
     trained = retain("train", "--config", str(config), "--quiet")
     assert "churn v1: champion" in trained
     assert re.search(r"churn/lightgbm (on|is biased on) the test cutoff: mean predicted", trained)

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -12,7 +11,6 @@ from serving.store import package
 
 def test_missing_champion_hint_names_the_registered_champions(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for name in ("crm-churn", "crm-clv"):
         client.create_registered_model(name)

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import ROOT, Server, http
+from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,13 @@ def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrmService]:
     cli(env, "demo-data", "--business", "crm", "--customers", "3000", "--out", str(data))
     config = yaml.safe_load((ROOT / "experiments" / "crm.yaml").read_text())
     config["data"]["snapshots"]["path"] = str(data / "crm" / "snapshot.csv")
+    # a small training: what is served matters here, not how good it is (no tuning, no CV)
+    config.update(
+        tuning={"enabled": False},
+        split={"cv_folds": 0},
+        churn={"lightgbm": FAST_LIGHTGBM},
+        clv={"lightgbm": FAST_LIGHTGBM},
+    )
     path = data / "crm.yaml"
     path.write_text(yaml.safe_dump(config))
     cli(env, "train", "--config", str(path))

@@ -8,11 +8,11 @@ import pytest
 
 from core.config import ExperimentConfig
 from core.config_file import load_config
-from tests.helpers import write_config
+from tests.helpers import FAST_LIGHTGBM, SMALL_TRAINING, write_config
 from training.candidates import Fold
 from training.dataset import load_training_data
 
-FAST_LIGHTGBM = {"n_estimators": 60, "early_stopping_rounds": 20}
+__all__ = ["FAST_LIGHTGBM", "small_config"]
 
 
 def small_config(folder: Path, data: Path, name: str, **overrides: object) -> ExperimentConfig:
@@ -23,12 +23,7 @@ def small_config(folder: Path, data: Path, name: str, **overrides: object) -> Ex
             folder / f"{name}.yaml",
             data,
             name=name,
-            **{
-                "split": {"max_train_cutoffs": 2},
-                "churn": {"lightgbm": FAST_LIGHTGBM},
-                "clv": {"lightgbm": FAST_LIGHTGBM},
-                **overrides,
-            },
+            **{**SMALL_TRAINING, **overrides},
         )
     )
 

@@ -16,8 +16,13 @@ import pytest
 from core.config_file import load_config
 from features.build import build_features
 from features.loading import load_data
-from model.registry import CHAMPION, load_version, set_process_tracking_uri, version_by_alias
-from tests.helpers import free_port, write_config
+from model.registry import (
+    CHAMPION,
+    load_version,
+    set_process_tracking_uri,
+    version_by_alias,
+)
+from tests.helpers import SMALL_TRAINING, free_port, write_config
 from training.pipeline import train
 
 
@@ -81,7 +86,9 @@ def test_train_against_a_tracking_server_and_load_the_champion_back(
     mlflow_server: str, demo_data: Path, tmp_path: Path
 ) -> None:
     config = load_config(
-        write_config(tmp_path / "remote.yaml", demo_data / "retail", name="remote")
+        write_config(
+            tmp_path / "remote.yaml", demo_data / "retail", name="remote", **SMALL_TRAINING
+        )
     )
     result = train(config, tracking_uri=mlflow_server, progress=False, log=lambda _: None)
     assert result.tracking_uri == mlflow_server

@@ -168,7 +168,7 @@ def test_promotion_gate_both_ways_promote_and_rollback(demo_data: Path, tmp_path
         assert decision.interval.challenger == decision.interval.champion
         assert decision.reason.endswith("not significant, champion kept"), decision.reason
 
-    client = MlflowClient()
+    client = MlflowClient(third.tracking_uri)
     assert (
         str(client.get_model_version_by_alias("gate-churn", CHAMPION).version)
         == second.versions["churn"]
@@ -183,7 +183,7 @@ def test_promotion_gate_both_ways_promote_and_rollback(demo_data: Path, tmp_path
     assert len(rejected.tags["retain.gate_interval"].split()) == 3
 
     retain = str(Path(sys.executable).parent / "retain")
-    env = os.environ.copy()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": third.tracking_uri}
     promoted = subprocess.run(
         [retain, "promote", "gate-churn", third.versions["churn"]],
         env=env,
@@ -259,7 +259,7 @@ def test_churn_and_clv_champions_move_together_unless_promoted_separately(
     for decision in (churn, clv):
         assert decision.reason.startswith("churn qualifies but clv does not (churn: roc_auc +")
         assert "neither promoted" in decision.reason
-    client = MlflowClient()
+    client = MlflowClient(second.tracking_uri)
     for task, name in registry.items():
         assert (
             str(client.get_model_version_by_alias(name, CHAMPION).version) == (first.versions[task])

@@ -144,36 +144,31 @@ def test_disabled_tuning_keeps_the_configured_params_exactly(
 
 
 def test_tuning_is_tracked_as_nested_runs(tuned: dict[str, TaskTuning], tmp_path: Path) -> None:
-    previous = mlflow.get_tracking_uri()  # other tests in this process read the project's store
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
-        experiment = mlflow.create_experiment("tuning-runs")
-        with mlflow.start_run(experiment_id=experiment) as parent:
-            log_tuning(tuned)
-        client = MlflowClient()
-        children = client.search_runs(
-            [experiment], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)  # log_tuning logs in the active run (same_start puts it back)
+    experiment = mlflow.create_experiment("tuning-runs")
+    with mlflow.start_run(experiment_id=experiment) as parent:
+        log_tuning(tuned)
+    client = MlflowClient(uri)
+    children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert {r.data.tags["mlflow.runName"] for r in children} == {"tuning/churn", "tuning/clv"}
+    for child in children:
+        task = child.data.tags["retain.task"]
+        summary = tuned[task].summary
+        assert child.data.metrics[f"best.{summary.metric}"] == summary.best_value
+        assert {k: child.data.params[k] for k in SEARCHED} == {
+            k: str(v) for k, v in summary.best_params.items()
+        }
+        trials = client.search_runs(
+            [experiment], f"tags.mlflow.parentRunId = '{child.info.run_id}'"
         )
-        assert {r.data.tags["mlflow.runName"] for r in children} == {"tuning/churn", "tuning/clv"}
-        for child in children:
-            task = child.data.tags["retain.task"]
-            summary = tuned[task].summary
-            assert child.data.metrics[f"best.{summary.metric}"] == summary.best_value
-            assert {k: child.data.params[k] for k in SEARCHED} == {
-                k: str(v) for k, v in summary.best_params.items()
-            }
-            trials = client.search_runs(
-                [experiment], f"tags.mlflow.parentRunId = '{child.info.run_id}'"
-            )
-            assert sorted(r.data.tags["mlflow.runName"] for r in trials) == [
-                f"tuning/{task}/trial {n}" for n in range(TUNING["trials"])
-            ]
-            for run in trials:
-                trial = tuned[task].trials[int(run.data.tags["retain.trial"])]
-                assert run.data.metrics[summary.metric] == trial.value
-                assert run.data.params == {k: str(v) for k, v in trial.params.items()}
-    finally:
-        mlflow.set_tracking_uri(previous)
+        assert sorted(r.data.tags["mlflow.runName"] for r in trials) == [
+            f"tuning/{task}/trial {n}" for n in range(TUNING["trials"])
+        ]
+        for run in trials:
+            trial = tuned[task].trials[int(run.data.tags["retain.trial"])]
+            assert run.data.metrics[summary.metric] == trial.value
+            assert run.data.params == {k: str(v) for k, v in trial.params.items()}
 
 
 @pytest.mark.slow
@@ -191,7 +186,7 @@ def test_train_fits_the_tuned_params_and_records_them_on_the_card(
         churn={"lightgbm": FAST_LIGHTGBM, "compete": ["lightgbm"]},
     )
     result = train(config, **QUIET)
-    client = MlflowClient()
+    client = MlflowClient(result.tracking_uri)
     parent = client.get_run(result.run_id)
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'"

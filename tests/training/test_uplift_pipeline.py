@@ -52,7 +52,7 @@ def test_train_fits_tracks_registers_and_gates_the_uplift_model(
     assert first.uplift.decision.promote
     assert first.uplift.decision.reason == "no champion yet"
 
-    client = MlflowClient()
+    client = MlflowClient(first.tracking_uri)
     children = client.search_runs(
         [first.experiment_id], f"tags.mlflow.parentRunId = '{first.run_id}'"
     )
