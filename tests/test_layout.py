@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,11 @@ def test_the_architecture_page_names_every_module() -> None:
         if path.name != "__init__.py" and f"`{path.relative_to(ROOT).as_posix()}`" not in text
     ]
     assert unnamed == [], f"name them in docs/ARCHITECTURE.md: {unnamed}"
+
+
+def test_the_architecture_page_names_no_module_that_is_gone() -> None:
+    """Every ``package/module.py`` the page names exists: a move updates the page too."""
+    named = set(
+        re.findall(r"`((?:" + "|".join(PACKAGES) + r")/\w+\.py)`", ARCHITECTURE.read_text())
+    )
+    assert sorted(m for m in named if not (ROOT / m).is_file()) == []
