@@ -111,9 +111,9 @@ def _reset_process(environ: dict[str, str]) -> None:
     os.environ.clear()
     os.environ.update(environ)
     if "mlflow" in sys.modules:
-        from model.registry import configure_tracking
+        from model.registry import set_process_tracking_uri
 
-        configure_tracking()
+        set_process_tracking_uri()
         os.environ.clear()
         os.environ.update(environ)
 
