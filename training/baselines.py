@@ -176,14 +176,14 @@ def cutoff_btyd_params(
         bg, gg = fit_population(summary)
     # an unsound fit is said once below, with what it does to the features
     notes = [line for line in raised if "ConvergenceWarning" not in line]
-    bgnbd = clipped_params((bg.r_, bg.alpha_, bg.a_, bg.b_))
+    bgnbd = clipped_params((bg.r_, bg.alpha_, bg.a_, bg.b_), BGNBD_PAIRS)
     bg_reasons = bgnbd_problems(bg)
     if bg_reasons:
         notes.append(
             f"{where}: BG/NBD fit unreliable ({'; '.join(bg_reasons)}); "
             + (DEGRADED if bgnbd is not None else "all four empty")
         )
-    gamma_gamma = None if gg is None else clipped_params((gg.p_, gg.q_, gg.v_))
+    gamma_gamma = None if gg is None else clipped_params((gg.p_, gg.q_, gg.v_), GAMMA_GAMMA_PAIRS)
     if gg is None:
         notes.append(
             f"{where}: fewer than {MIN_REPEATERS} repeat buyers to fit Gamma-Gamma; "
@@ -202,13 +202,29 @@ DEGRADED = f"the features use its parameters moved into [{BOUNDARY[0]:g}, {BOUND
 SPEND_EMPTY = "btyd_expected_spend and btyd_expected_value are empty"
 
 
-def clipped_params(values: tuple[float, ...]) -> tuple[float, ...] | None:
-    """Fitted parameters moved into ``BOUNDARY`` (a poor fit then still ranks customers sensibly),
-    or None when one is not finite and nothing can be derived from the fit."""
+def clipped_params(
+    values: tuple[float, ...], pairs: tuple[tuple[int, int], ...]
+) -> tuple[float, ...] | None:
+    """Fitted parameters moved into ``BOUNDARY``, or None when one is not finite.
+
+    Each pair (a shape and its scale, e.g. BG/NBD's a and b) that runs off together keeps its
+    ratio, which is what the data identify (the mean dropout a / (a + b)): both are scaled down
+    until the larger is at the upper bound; then every value is clipped into the range.
+    """
     if not all(np.isfinite(values)):
         return None
     low, high = BOUNDARY
-    return tuple(float(min(max(v, low), high)) for v in values)
+    out = list(values)
+    for i, j in pairs:
+        shrink = min(1.0, high / max(out[i], out[j]))
+        out[i], out[j] = out[i] * shrink, out[j] * shrink
+    return tuple(float(min(max(v, low), high)) for v in out)
+
+
+BGNBD_PAIRS = ((0, 1), (2, 3))
+"""BG/NBD's (r, alpha): the mean purchase rate r / alpha; (a, b): the mean dropout."""
+GAMMA_GAMMA_PAIRS = ((1, 2),)
+"""Gamma-Gamma's (q, v): the scale of the mean spend v / (q - 1)."""
 
 
 def _four(values: tuple[float, ...] | None) -> tuple[float, float, float, float] | None:

@@ -20,7 +20,7 @@ from features.prepare import prepare
 from model.btyd_features import BTYD_SUMMARY, WEEK, BtydParams, derive_btyd
 from model.encoding import FeatureEncoding
 from tests.features.tables import load_rows, stamp
-from training.baselines import cutoff_btyd_params
+from training.baselines import BGNBD_PAIRS, clipped_params, cutoff_btyd_params
 from training.btyd import BetaGeoFitter, GammaGammaFitter
 
 PROPERTY = settings(max_examples=20, deadline=timedelta(seconds=20), database=None)
@@ -262,3 +262,13 @@ def test_the_encoding_needs_the_btyd_summary() -> None:
     frame = pd.DataFrame({"orders_total": [1.0, 2.0]})
     with pytest.raises(Exception, match=r"btyd summary columns .*btyd_frequency"):
         FeatureEncoding.fit(frame, btyd=BtydParams(HORIZON, None, None))
+
+
+def test_a_pair_that_runs_off_together_keeps_its_ratio_when_moved_into_range() -> None:
+    # a and b toward infinity with a / (a + b) = 1 / 476: both scaled so b is 10,000
+    moved = clipped_params((0.5, 8.0, 1320.0, 627_000.0), BGNBD_PAIRS)
+    assert moved is not None
+    np.testing.assert_allclose(moved, (0.5, 8.0, 1320.0 * 10_000 / 627_000, 10_000.0), rtol=1e-12)
+    # a toward 0: scaled with b, then raised to the lower bound; r and alpha untouched
+    assert clipped_params((0.5, 8.0, 3e-6, 20_000.0), BGNBD_PAIRS) == (0.5, 8.0, 1e-4, 10_000.0)
+    assert clipped_params((0.5, np.inf, 1.0, 2.0), BGNBD_PAIRS) is None
