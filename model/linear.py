@@ -25,6 +25,11 @@ from model.servable import servable
 LINEAR_FILE = "linear.json"
 VALUE, MISSING, LEVEL = "value", "missing", "level"
 
+CONVEX_TOL = 1e-10
+"""Gradient tolerance of a logistic fit: the L2-penalised objective has one optimum, and running to
+it (not stopping at scikit-learn's 1e-4) makes the coefficients the same whatever BLAS kernel
+rounds the path, so metrics and the model chosen do not depend on the CPU."""
+
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
     """log(1 + |x|) with x's sign: tames heavy-tailed counts and spend for a linear model."""
@@ -110,7 +115,7 @@ class LinearChurn:
         # imported here: only fitting needs scikit-learn, the service never does
         from sklearn.linear_model import LogisticRegression
 
-        model = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+        model = LogisticRegression(C=C, max_iter=2000, tol=CONVEX_TOL, random_state=seed)
         model.fit(z, np.asarray(y).astype(int))
         return cls(
             draft.names,

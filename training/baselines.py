@@ -107,7 +107,14 @@ def _inside(params: dict[str, float]) -> bool:
 
 
 def _show(params: dict[str, float]) -> str:
-    return ", ".join(f"{k}={v:.3g}" for k, v in params.items())
+    """Which parameters left ``BOUNDARY`` and which way: on a ridge the values themselves
+    depend on the optimiser's path (and so on the CPU), the direction does not."""
+    low, _ = BOUNDARY
+    return ", ".join(
+        f"{k} toward {'0' if v < low else 'infinity'}"
+        for k, v in params.items()
+        if not _inside({k: v})
+    )
 
 
 def btyd_summary(features: pd.DataFrame) -> pd.DataFrame:

@@ -112,7 +112,7 @@ def _summary_features(frequency, recency, T, spend=None) -> pd.DataFrame:  # typ
 
 def test_degenerate_bgnbd_fit_is_one_clear_line() -> None:
     """Everyone buys every week up to the cutoff: nobody ever drops out, so the dropout
-    probability runs to 0 (a -> 0) and the fit says so, once, with the parameters."""
+    probability runs to 0 (a -> 0) and the fit says so, once, naming it and its direction."""
     T = np.random.default_rng(0).integers(200, 400, 400).astype(float)
     features = _summary_features(np.floor(T / 7), T, T)
     with captured_warnings("bgnbd") as raised:
@@ -120,10 +120,12 @@ def test_degenerate_bgnbd_fit_is_one_clear_line() -> None:
     problems = baseline.problems()
     bg_lines = [p for p in problems if p.startswith("BG/NBD")]
     assert len(bg_lines) == 1
-    assert bg_lines[0].startswith("BG/NBD fit unreliable: dropout parameters at the boundary (a=")
-    assert f"a={baseline.bgnbd.a_:.3g}" in bg_lines[0]
-    # Whether the optimiser also warns on the way depends on the platform's floating-point
-    # paths; whatever it raises is caught as plain lines, never printed with source paths.
+    assert baseline.bgnbd.a_ < 1e-4
+    assert bg_lines[0].startswith(
+        "BG/NBD fit unreliable: dropout parameters at the boundary (a toward 0"
+    )
+    # whatever the fit raises on the way is caught as plain lines, never printed with source paths
+
     assert all(".py" not in line and "\n" not in line for line in raised)
 
 
