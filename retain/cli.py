@@ -24,7 +24,7 @@ retain: churn and customer-lifetime-value prediction, from raw transactions to a
 
 \b
 Workflow (each step reads what the previous one wrote):
-  1. retain demo-data                    synthetic demo data (or bring yours: README, Input data)
+  1. retain demo-data                    synthetic demo data (or bring yours: docs/USER_GUIDE.md)
   2. retain train --config experiments/demo.yaml
                                          features, LightGBM + baselines, out-of-time test,
                                          MLflow tracking, registry gate

@@ -84,7 +84,7 @@ def encode_feature_items(scorer: Scorer, items: Sequence[CustomerInput]) -> Enco
             )
         names = sorted(set(given) - expected)
         raise FeatureKeyError(
-            first_bad, f"unknown feature(s) {names[:10]}; GET /model_info lists the features"
+            first_bad, f"unknown feature(s) {names[:10]}; POST /model_info lists the features"
         )
     # the usual case: the models share one encoding, encoded in one pass
     return scorer.batch(lambda encoding: _encode_dicts(encoding, rows))
@@ -174,7 +174,7 @@ def _snapshot_row_features(
                 row,
                 ["attributes"],
                 f"unknown attribute(s) {unknown[:10]}: the model reads {schema.names} "
-                "(GET /model_info lists them; leave out any you do not have)",
+                "(POST /model_info lists them; leave out any you do not have)",
             )
     keys = _keys(len(items))
     rows = pd.DataFrame.from_records([dict(item.attributes or {}) for item in items])

@@ -122,7 +122,7 @@ class CustomerInput(_Strict):
 
     customer_id: str = Field(min_length=1, max_length=128, description="Your id for the customer.")
     features: dict[str, FeatureValue] | None = Field(
-        None, description="Every model feature by name (null for missing); see GET /model_info."
+        None, description="Every model feature by name (null for missing); see POST /model_info."
     )
     as_of: Day | None = Field(None, description="Score as of this day; required with events.")
     transactions: list[TransactionEvent] | None = Field(None, max_length=100_000)
@@ -392,7 +392,7 @@ EXAMPLE_FEATURES_REQUEST = {
         }
     ]
 }
-"""Shape of a by-features request; real requests carry every feature (GET /model_info lists them)."""
+"""Shape of a by-features request; real requests carry every feature (POST /model_info lists them)."""
 
 EXAMPLE_EVENTS_REQUEST = {
     "customers": [

@@ -101,7 +101,7 @@ def test_feature_key_errors_name_the_item_and_the_problem(scorer: Any, frame: pd
         ),
         (
             {**good, "shoe_size": 42.0},
-            "unknown feature(s) ['shoe_size']; GET /model_info lists the features",
+            "unknown feature(s) ['shoe_size']; POST /model_info lists the features",
         ),
         ({**good, "orders_total": "5"}, "feature 'orders_total' must be a number or null, got '5'"),
     ]
