@@ -169,15 +169,15 @@ def models_with_alias(alias: str = CHAMPION, *, tracking_uri: str) -> list[str]:
 
 
 def download_model(name: str, version: str, *, tracking_uri: str, into: Path) -> Path:
-    """Download a registered version's MLflow model folder from the store at ``tracking_uri``."""
+    """Download a registered version's MLflow model folder from the store at ``tracking_uri``.
+
+    The version's storage location is asked of a client given the URI: a ``models:/`` URI would
+    be resolved against MLflow's process-wide registry, which a command like `retain package`
+    never sets."""
     from mlflow.artifacts import download_artifacts
 
-    uri = f"models:/{name}/{version}"
-    return Path(
-        download_artifacts(
-            uri, dst_path=str(into), tracking_uri=tracking_uri, registry_uri=tracking_uri
-        )
-    )
+    location = mlflow_client(tracking_uri).get_model_version_download_uri(name, version)
+    return Path(download_artifacts(location, dst_path=str(into), tracking_uri=tracking_uri))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 from typing import Any
 
 import numpy as np
@@ -46,17 +47,22 @@ def test_probes_answer_200(service: Server, path: str) -> None:
 
 
 def test_metrics_are_prometheus_text_counting_requests(service: Server) -> None:
+    """A request is counted once its response has gone out, so the scrape may look a few times."""
     assert http("POST", f"{service.url}/score_ids", {"customer_ids": []})[0] == 200
-    status, text = http("GET", f"{service.url}/metrics")
-    assert status == 200
-    families = {f.name: f for f in text_string_to_metric_families(text)}
-    requests = families["bentoml_service_request"]  # the parser drops the _total suffix
-    assert requests.type == "counter"
-    counted = {
-        s.labels["endpoint"]
-        for s in requests.samples
-        if s.labels.get("http_response_code") == "200" and s.value > 0
-    }
+    counted: set[str] = set()
+    deadline = time.monotonic() + 10
+    while "/score_ids" not in counted and time.monotonic() < deadline:
+        status, text = http("GET", f"{service.url}/metrics")
+        assert status == 200
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        requests = families["bentoml_service_request"]  # the parser drops the _total suffix
+        assert requests.type == "counter"
+        counted = {
+            s.labels["endpoint"]
+            for s in requests.samples
+            if s.labels.get("http_response_code") == "200" and s.value > 0
+        }
+        time.sleep(0.2)
     assert "/score_ids" in counted
 
 
