@@ -27,6 +27,8 @@ from serving.generation import (
 )
 from tests.helpers import ROOT, write_config
 
+pytestmark = pytest.mark.slow  # each test runs real `retain` processes and kills them
+
 FIRST, SECOND = "2024-06-30", "2024-12-31"
 EVIL = '=HYPERLINK("http://x","y")'
 
