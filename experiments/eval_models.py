@@ -252,7 +252,7 @@ def calibration_rows(
         rows.append(
             f"| {label} | {churn['mean_predicted']:.1%} | {churn['observed']:.1%} | "
             f"{churn['calibration_bias'] * 100:+.1f} | {churn['ece']:.3f} | {churn['roc_auc']:.4f} | "
-            f"{clv['mean_predicted']:.2f} | {clv['observed']:.2f} | "
+            f"{clv['mean_predicted']:.0f} | {clv['observed']:.0f} | "
             f"{clv['calibration_bias']:+.1%} |"
         )
     return rows, choices

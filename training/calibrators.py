@@ -23,7 +23,7 @@ from scipy.optimize import brentq
 from sklearn.linear_model import LogisticRegression
 
 from model.bundle import sigmoid
-from model.linear import CONVEX_TOL
+from model.linear import CONVEX_SOLVER, CONVEX_TOL
 
 Calibrator = Literal["none", "intercept", "platt"]
 CALIBRATORS: tuple[Calibrator, ...] = ("none", "intercept", "platt")
@@ -51,7 +51,9 @@ def fit_intercept(raw: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, float]:
 def fit_platt(raw: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, float]:
     """``platt``: slope and intercept of a (practically unpenalised) logistic regression."""
     scores, labels = _checked(raw, y)
-    lr = LogisticRegression(C=1e6, max_iter=1000, tol=CONVEX_TOL).fit(scores.reshape(-1, 1), labels)
+    lr = LogisticRegression(C=1e6, solver=CONVEX_SOLVER, max_iter=1000, tol=CONVEX_TOL).fit(
+        scores.reshape(-1, 1), labels
+    )
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from core.config import LightGBMParams
 from model.bundle import sigmoid
-from model.linear import CONVEX_TOL
+from model.linear import CONVEX_SOLVER, CONVEX_TOL
 from training.calibrators import Calibrator, fit_calibrator
 
 
@@ -310,7 +310,12 @@ def logistic_baseline(numeric: list[str], categorical: list[str], seed: int = 42
     return Pipeline(
         [
             ("columns", columns),
-            ("model", LogisticRegression(max_iter=2000, C=1.0, tol=CONVEX_TOL, random_state=seed)),
+            (
+                "model",
+                LogisticRegression(
+                    C=1.0, solver=CONVEX_SOLVER, max_iter=2000, tol=CONVEX_TOL, random_state=seed
+                ),
+            ),
         ]
     )
 

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from core.config import LightGBMParams
 from model.bundle import sigmoid
-from model.linear import CONVEX_TOL
+from model.linear import CONVEX_SOLVER, CONVEX_TOL
 from training.calibration_choice import RawScorer, choose_calibrator, replays
 from training.calibrators import (
     CALIBRATORS,
@@ -48,7 +48,9 @@ def test_platt_equals_scikit_learns_logistic_regression() -> None:
     rng = np.random.default_rng(1)
     raw = rng.normal(size=1500)
     y = (rng.uniform(size=1500) < sigmoid(0.6 * raw + 0.4)).astype(int)
-    lr = LogisticRegression(C=1e6, max_iter=1000, tol=CONVEX_TOL).fit(raw.reshape(-1, 1), y)
+    lr = LogisticRegression(C=1e6, solver=CONVEX_SOLVER, max_iter=1000, tol=CONVEX_TOL).fit(
+        raw.reshape(-1, 1), y
+    )
     assert fit_platt(raw, y) == (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
 
 
