@@ -294,6 +294,24 @@ def main() -> None:
         sys.exit(1)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
+    except (click.ClickException, typer.TyperException) as err:
+        # typer bundles its own click: a typo in a command or option raises typer's copy of
+        # click's UsageError, which is a TyperException, not a click.ClickException
+        if type(err).__name__ == "NoArgsIsHelpError":  # `retain` alone: the help is the answer
+            typer.echo(_message(err))
+            sys.exit(0)
+        typer.echo(f"error: {_usage_message(err)}", err=True)
+        sys.exit(getattr(err, "exit_code", 2))
+
+
+def _message(err: Exception) -> str:
+    """A click-style error's own message (click's and typer's copies alike)."""
+    format_message = getattr(err, "format_message", None)
+    return str(format_message()) if callable(format_message) else str(err)
+
+
+def _usage_message(err: Exception) -> str:
+    """The one-line message of a usage error, with where to read how the command is used."""
+    ctx = getattr(err, "ctx", None)
+    path = getattr(ctx, "command_path", "") or "retain"
+    return f"{_message(err)} (see `{path} --help`)"

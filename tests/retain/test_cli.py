@@ -44,6 +44,13 @@ def test_help_explains_the_workflow_and_lists_every_command() -> None:
     assert "127.0.0.1:3000" in result.stdout
 
 
+def test_retain_alone_prints_the_help() -> None:
+    result = run()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: retain")
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str) -> None:
     result = run(command, "--help")
@@ -72,6 +79,9 @@ def test_every_command_has_help(command: str) -> None:
             ("features", "--config", "experiments/demo.yaml", "--as-of", "latest"),
             "error: --as-of 'latest' is not allowed here: give a day such as 2024-06-30",
         ),
+        (("trian",), "No such command 'trian'. Did you mean 'train'? (see `retain --help`)"),
+        (("campaign", "--budjet", "500"), "No such option: --budjet"),
+        (("campaign",), "Missing option '--budget'. (see `retain campaign --help`)"),
         (("campaign", "--budget", "-1"), "--budget"),
         (("campaign", "--budget", "10", "--acceptance", "2"), "--acceptance"),
         pytest.param(
