@@ -47,11 +47,13 @@ def test_probes_answer_200(service: Server, path: str) -> None:
 
 
 def test_metrics_are_prometheus_text_counting_requests(service: Server) -> None:
-    """A request is counted once its response has gone out, so the scrape may look a few times."""
-    assert http("POST", f"{service.url}/score_ids", {"customer_ids": []})[0] == 200
+    """A request is counted once its response has gone out, so the scrape may look a few times;
+    each look follows a request of its own, so no other test's servers or timing decide it."""
     counted: set[str] = set()
     deadline = time.monotonic() + 10
     while "/score_ids" not in counted and time.monotonic() < deadline:
+        assert http("POST", f"{service.url}/score_ids", {"customer_ids": []})[0] == 200
+        time.sleep(0.2)
         status, text = http("GET", f"{service.url}/metrics")
         assert status == 200
         families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -62,7 +64,6 @@ def test_metrics_are_prometheus_text_counting_requests(service: Server) -> None:
             for s in requests.samples
             if s.labels.get("http_response_code") == "200" and s.value > 0
         }
-        time.sleep(0.2)
     assert "/score_ids" in counted
 
 
