@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,24 +47,33 @@ def test_probes_answer_200(service: Server, path: str) -> None:
     assert status == 200
 
 
-def test_metrics_are_prometheus_text_counting_requests(service: Server) -> None:
-    """A request is counted once its response has gone out, so the scrape may look a few times;
-    each look follows a request of its own, so no other test's servers or timing decide it."""
-    counted: set[str] = set()
-    deadline = time.monotonic() + 10
-    while "/score_ids" not in counted and time.monotonic() < deadline:
-        assert http("POST", f"{service.url}/score_ids", {"customer_ids": []})[0] == 200
-        time.sleep(0.2)
-        status, text = http("GET", f"{service.url}/metrics")
-        assert status == 200
-        families = {f.name: f for f in text_string_to_metric_families(text)}
-        requests = families["bentoml_service_request"]  # the parser drops the _total suffix
-        assert requests.type == "counter"
-        counted = {
-            s.labels["endpoint"]
-            for s in requests.samples
-            if s.labels.get("http_response_code") == "200" and s.value > 0
-        }
+def test_metrics_are_prometheus_text_counting_requests(
+    trained: TrainedProject, tmp_path: Path
+) -> None:
+    """A served request is counted in /metrics. On a server of its own: every `bentoml serve`
+    start empties the Prometheus folder of its BentoML home, so a server another test starts
+    later hides the shared server's counters. A request is counted once its response has gone
+    out, so the scrape may look a few times."""
+    server = Server({"RETAIN_MAX_BATCH": "500"}, tmp_path / "service.log")
+    try:
+        assert server.wait_ready(), server.output()[-4000:]
+        assert http("POST", f"{server.url}/score_ids", {"customer_ids": []})[0] == 200
+        counted: set[str] = set()
+        deadline = time.monotonic() + 10
+        while "/score_ids" not in counted and time.monotonic() < deadline:
+            status, text = http("GET", f"{server.url}/metrics")
+            assert status == 200
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            requests = families["bentoml_service_request"]  # the parser drops the _total suffix
+            assert requests.type == "counter"
+            counted = {
+                s.labels["endpoint"]
+                for s in requests.samples
+                if s.labels.get("http_response_code") == "200" and s.value > 0
+            }
+            time.sleep(0.2)
+    finally:
+        server.stop()
     assert "/score_ids" in counted
 
 
