@@ -10,6 +10,7 @@ what it expects; an empty value counts as unset. The few writes that configure o
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ TELEMETRY_OFF = {
 """Usage reporting of BentoML and MLflow, switched off: the tools run on closed machines."""
 QUIET_DEFAULTS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 """Overridable: a model loads from a local store in milliseconds; no per-file progress bars."""
+WORKSPACE = "RETAIN_WORKSPACE"
+"""The variable naming the current business's workspace (``core.workspace`` sets it)."""
+WORKSPACE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+"""A workspace name: a folder name on every system, lower case (see ``core.workspace``)."""
 TEST_KILL_AT = "RETAIN_TEST_KILL_AT"
 """Test hook: the name of a point (e.g. ``score:scores.csv``) where the process kills itself."""
 
@@ -50,6 +55,16 @@ def _text(name: str, raw: str) -> str:
 def _home(name: str, raw: str) -> Path:
     """A folder, by absolute path (``~`` expanded), so a later ``cd`` cannot move it."""
     return Path(raw).expanduser().resolve()
+
+
+def _workspace(name: str, raw: str) -> str:
+    """A workspace name: lower-case letters, digits, '.', '_' and '-', up to 64 characters."""
+    if not WORKSPACE_NAME.fullmatch(raw) or raw.strip(".") == "":
+        raise SettingsError(
+            f"{name} must be a workspace name (lower-case letters, digits, '.', '_' or '-', "
+            f"starting with a letter or digit, at most 64 characters), got {raw!r}"
+        )
+    return raw
 
 
 def _path(name: str, raw: str) -> Path:
@@ -114,34 +129,42 @@ _SPECS = (
         "RETAIN_HOME",
         _home,
         "<checkout>/.retain, else ~/.retain",
-        "Where retain keeps its state: tracking store, scores, ledger, BentoML store.",
+        "Where retain keeps its state: one workspace per business (tracking store, scores, "
+        "ledger, BentoML store) under workspaces/<name>.",
+    ),
+    _spec(
+        "workspace",
+        WORKSPACE,
+        _workspace,
+        "the current one (`--config` chooses it; none: the home itself)",
+        "The business whose state commands use: <retain home>/workspaces/<name>.",
     ),
     _spec(
         "bentoml_home",
         "BENTOML_HOME",
         _home,
-        "<retain home>/bentoml",
+        "<workspace>/bentoml",
         "BentoML's model and bento store (retain sets it for BentoML when unset).",
     ),
     _spec(
         "tracking_uri",
         "MLFLOW_TRACKING_URI",
         _text,
-        "sqlite:///<retain home>/mlflow.db",
+        "sqlite:///<workspace>/mlflow.db",
         "MLflow tracking and registry store; --tracking-uri wins over it.",
     ),
     _spec(
         "ledger_url",
         "RETAIN_LEDGER_URL",
         _text,
-        "sqlite:///<retain home>/ledger.db",
+        "sqlite:///<workspace>/ledger.db",
         "The campaign ledger, a SQLAlchemy URL; --ledger wins over it.",
     ),
     _spec(
         "feature_table",
         "RETAIN_FEATURE_TABLE",
         _path,
-        "<retain home>/serving/features_latest.parquet",
+        "<workspace>/serving/features_latest.parquet",
         "The latest-features table `retain score` writes and the service looks ids up in.",
     ),
     _spec(
@@ -269,10 +292,16 @@ def _default_home() -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    """retain's runtime settings, one field per variable of ``VARIABLES``; None means unset."""
+    """retain's runtime settings, one field per variable of ``VARIABLES``; None means unset.
+
+    ``retain_home`` is the current workspace's folder (``root/workspaces/<workspace>``), where
+    every command keeps its state; with no workspace chosen it is the root itself.
+    """
 
     retain_home: Path
     bentoml_home: Path
+    root: Path | None = None
+    workspace: str | None = None
     tracking_uri: str | None = None
     ledger_url: str | None = None
     feature_table: Path | None = None
@@ -300,9 +329,16 @@ class Settings:
             raw = env.get(spec.variable.name, "").strip()
             if raw:
                 values[spec.attribute] = spec.parse(spec.variable.name, raw)
-        home = values.setdefault("retain_home", _default_home())
+        root = values.pop("retain_home", None) or _default_home()
+        workspace = values.get("workspace")
+        home = root / "workspaces" / workspace if workspace else root
         values.setdefault("bentoml_home", home / "bentoml")
-        return cls(**values)
+        return cls(retain_home=home, root=root, **values)
+
+    @property
+    def state_root(self) -> Path:
+        """The folder holding every workspace ($RETAIN_HOME, else the default home)."""
+        return self.root or self.retain_home
 
     @classmethod
     def read(cls) -> Settings:
@@ -311,7 +347,8 @@ class Settings:
 
 
 def retain_home() -> Path:
-    """Where retain keeps its state: $RETAIN_HOME, else <checkout>/.retain, else ~/.retain."""
+    """Where the current business keeps its state: its workspace folder under the root
+    ($RETAIN_HOME, else <checkout>/.retain, else ~/.retain); the root when none is chosen."""
     return Settings.read().retain_home
 
 
@@ -347,6 +384,8 @@ __all__ = [
     "TELEMETRY_OFF",
     "TEST_KILL_AT",
     "VARIABLES",
+    "WORKSPACE",
+    "WORKSPACE_NAME",
     "Settings",
     "SettingsError",
     "Variable",

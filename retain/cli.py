@@ -17,7 +17,7 @@ import typer
 
 from core.errors import RetainError
 from core.settings import disable_telemetry
-from model.cli_options import Engine, Scheduler, parse_as_of
+from model.cli_options import ConfigPath, Engine, Scheduler, config_for, parse_as_of
 
 HELP = """\
 retain: churn and customer-lifetime-value prediction, from raw transactions to a scoring service.
@@ -119,9 +119,7 @@ def features_command(
         bool, typer.Option("--list", help="Print the feature catalogue and exit.")
     ] = False,
     markdown: Annotated[bool, typer.Option(help="With --list: print it as Markdown.")] = False,
-    config: Annotated[
-        Path | None, typer.Option(help="Experiment YAML whose 'data' (and 'families') to use.")
-    ] = None,
+    config: ConfigPath = None,
     as_of: Annotated[
         str | None, typer.Option(help="Cutoff day, YYYY-MM-DD: events on or before it are used.")
     ] = None,
@@ -150,8 +148,12 @@ def features_command(
             with _wide_pandas():
                 typer.echo(frame.to_string(index=False))
         return
-    if config is None or as_of is None:
-        raise RetainError("give --list, or both --config and --as-of (see retain features --help)")
+    if as_of is None:
+        raise RetainError(
+            "give --list, or --as-of (with --config, default the current workspace's; see "
+            "retain features --help)"
+        )
+    config = config_for(config)
     import pandas as pd
 
     from core.config_file import ConfigFile
@@ -253,6 +255,81 @@ def _snapshot_features(data_config: Any, day: Any, out: Path, *, strict: bool) -
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out)
     typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1]} features as of {day.date()} to {out}")
+
+
+@app.command("workspace")
+def workspace_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Every workspace, as JSON.")] = False,
+) -> None:
+    """List the businesses' workspaces (the current one marked *), each with its config.
+
+    Each config's `name` chooses a workspace under the retain home (.retain/workspaces/<name>):
+    tracking store, scores, lookup table, ledger, BentoML store, uplift model and report of
+    that business. A command given --config enters its workspace and makes it current; one
+    without --config uses the current workspace. `retain env` prints its paths for the
+    mlflow and bentoml command lines.
+    """
+    import json
+
+    from core.workspace import current, workspaces
+
+    chosen = current()
+    found = workspaces()
+    if as_json:
+        rows = [
+            {
+                "name": w.name,
+                "current": chosen is not None and w.name == chosen.name,
+                "config": str(w.config) if w.config else None,
+                "folder": str(w.folder),
+            }
+            for w in found
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not found:
+        typer.echo(
+            "no workspaces yet: `retain init YOUR_EXPORT` writes a config for your data, and "
+            "the first command given --config creates its workspace"
+        )
+        return
+    for w in found:
+        mark = "*" if chosen is not None and w.name == chosen.name else " "
+        typer.echo(f"{mark} {w.describe()}")
+
+
+@app.command("env")
+def env_command(config: ConfigPath = None) -> None:
+    """Print shell exports pointing MLflow's and BentoML's own commands at a workspace.
+
+    Run `eval "$(retain env)"` once in a shell; then `bentoml build`, `bentoml serve`,
+    `bentoml containerize` and `mlflow ui` use the current workspace's stores as written in
+    the README (or `eval "$(retain env --config FILE)"` for another business).
+    """
+    import shlex
+
+    from core.settings import Settings, disable_telemetry
+    from core.workspace import use
+    from model.registry import tracking_store
+
+    workspace = use(config)
+    if workspace is None:
+        raise RetainError(
+            "no workspace chosen yet: pass --config FILE (or run a command with --config first)"
+        )
+    settings = Settings.read()
+    disable_telemetry()
+    exports = {
+        "RETAIN_WORKSPACE": workspace.name,
+        "BENTOML_HOME": str(settings.bentoml_home),
+        "MLFLOW_TRACKING_URI": tracking_store(None),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+    typer.echo(f"# {workspace.describe()}")
+    for key, value in exports.items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
 
 
 class _wide_pandas:

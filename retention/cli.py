@@ -8,23 +8,21 @@ from typing import Annotated
 import typer
 
 from core.settings import retain_home
+from model.cli_options import ConfigPath, config_for, optional_config
 
 LedgerUrl = Annotated[
     str | None,
     typer.Option(
         "--ledger",
         help="Campaign ledger, a SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db); "
-        "default $RETAIN_LEDGER_URL, else sqlite at .retain/ledger.db.",
+        "default $RETAIN_LEDGER_URL, else sqlite in the workspace (ledger.db).",
     ),
 ]
 
 
 def campaign_command(
     budget: Annotated[float, typer.Option(help="Total money to spend on offers and contacts.")],
-    config: Annotated[
-        Path | None,
-        typer.Option(help="Experiment YAML whose `economics` section gives margin and costs."),
-    ] = None,
+    config: ConfigPath = None,
     offer_cost: Annotated[
         float | None,
         typer.Option(help="Cost of the retention offer, paid when accepted (overrides --config)."),
@@ -74,6 +72,7 @@ def campaign_command(
     from retention.campaign import CampaignParams, plan_campaign, scored_economics
     from retention.ledger import Ledger
 
+    config = optional_config(config)
     scores_path = scores or retain_home() / "scores" / "scores.parquet"
     recorded = None if config else scored_economics(scores_path)
     economics = ConfigFile.read(config).economics() if config else (recorded or Economics())
@@ -105,11 +104,14 @@ def campaign_command(
 def campaigns_command(
     as_json: Annotated[bool, typer.Option("--json", help="Every field, as JSON.")] = False,
     ledger: LedgerUrl = None,
+    config: ConfigPath = None,
 ) -> None:
     """List the campaigns in the ledger, newest first: id, time, as_of, policy, arms, models."""
     import json
 
     from retention.ledger import Ledger
+
+    optional_config(config)  # the workspace whose ledger this is
 
     book = Ledger(ledger)
     if as_json:
@@ -131,10 +133,7 @@ def campaign_results_command(
             "<snapshot file stem>-<YYYYMMDD> for a snapshot export's treatment column."
         ),
     ],
-    config: Annotated[
-        Path,
-        typer.Option(help="Experiment YAML: the data holding the outcomes, horizon and economics."),
-    ],
+    config: ConfigPath = None,
     as_json: Annotated[bool, typer.Option("--json", help="Every figure, as JSON.")] = False,
     ledger: LedgerUrl = None,
 ) -> None:
@@ -151,7 +150,7 @@ def campaign_results_command(
     from retention.campaign_results import measure_campaign
     from retention.ledger import Ledger
 
-    results = measure_campaign(campaign_id, config, Ledger(ledger))
+    results = measure_campaign(campaign_id, config_for(config), Ledger(ledger))
     if as_json:
         typer.echo(json.dumps(results.as_json(), indent=2))
         return
@@ -161,9 +160,7 @@ def campaign_results_command(
 
 def report_command(
     scores: Annotated[Path | None, typer.Option(help="Scores table from `retain score`.")] = None,
-    config: Annotated[Path, typer.Option(help="Experiment YAML of the scored data.")] = Path(
-        "experiments/demo.yaml"
-    ),
+    config: ConfigPath = None,
     out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
 ) -> None:
     """Write one self-contained HTML report for the CCO, in plain words.
@@ -177,6 +174,7 @@ def report_command(
     """
     from retention.report import write_report
 
+    config = config_for(config)
     scores_path = scores or retain_home() / "scores" / "scores.parquet"
     path = write_report(scores_path, config, out or scores_path.parent / "report.html")
     typer.echo(f"report: {path}")

@@ -17,7 +17,15 @@ from core.settings import (
     retain_home,
     use_local_bentoml_home,
 )
-from model.cli_options import Engine, Scheduler, TrackingUri, parse_as_of
+from model.cli_options import (
+    ConfigPath,
+    Engine,
+    Scheduler,
+    TrackingUri,
+    config_for,
+    optional_config,
+    parse_as_of,
+)
 
 
 def bentoml_serve_args(host: str, port: int) -> list[str]:
@@ -48,22 +56,18 @@ def package_command(
     alias: Annotated[
         str | None, typer.Option(help="Registry alias to package; default the champion.")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            help="Experiment YAML whose 'registry' names to package (e.g. crm-churn) and whose "
-            "'economics' (currency, gross margin) value at risk is computed with."
-        ),
-    ] = None,
+    config: ConfigPath = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Copy the champion churn and CLV models (and the uplift model, when one has been
     trained from past campaigns) from the MLflow registry into BentoML's store.
 
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
-    The config's `economics` section is recorded with the models, so the service and `retain
-    score` compute value at risk with the same gross margin and show the same currency.
+    The config's 'registry' names say which models to package and its `economics` section is
+    recorded with the models, so the service and `retain score` compute value at risk with the
+    same gross margin and show the same currency.
     """
+    config = optional_config(config)
     use_local_bentoml_home()
     from core.config import RegistryConfig
     from core.config_file import ConfigFile
@@ -130,12 +134,15 @@ def serve_command(
         bool,
         typer.Option(help="Allow binding beyond loopback without an API key (not recommended)."),
     ] = False,
+    config: ConfigPath = None,
 ) -> None:
     """Serve the packaged champion models over HTTP (BentoML), until interrupted.
 
     POST /score, /score_ids, /model_info; GET /healthz, /readyz, /metrics, /docs.json; Swagger UI
-    at /. Run `retain package` first.
+    at /. Serves the workspace of --config (else the current one): run `retain package` first.
+    Two businesses are served side by side from two terminals, each with its --config and --port.
     """
+    optional_config(config)
     settings = Settings.read()
     api_key = api_key or settings.api_key
     allowed_hosts = allowed_hosts or ",".join(settings.allowed_hosts) or None
@@ -162,6 +169,7 @@ def serve_command(
         )
     home = use_local_bentoml_home()  # sets BENTOML_HOME in os.environ, which the server inherits
     disable_telemetry()  # likewise
+    _check_packaged()
     os.environ.update({"RETAIN_WORKERS": str(workers), "RETAIN_ALLOWED_HOSTS": hosts})
     if api_key:
         os.environ["RETAIN_API_KEY"] = api_key
@@ -175,11 +183,9 @@ def score_command(
         str,
         typer.Option(help="Score as of this day, YYYY-MM-DD (events on or before it), or latest."),
     ] = "latest",
-    config: Annotated[
-        Path, typer.Option(help="Experiment YAML whose 'data' section to score.")
-    ] = Path("experiments/demo.yaml"),
+    config: ConfigPath = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output folder (default .retain/scores).")
+        Path | None, typer.Option(help="Output folder (default: the workspace's scores/).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any unusable input row.")] = False,
     engine: Engine = None,
@@ -197,6 +203,7 @@ def score_command(
     active_days (or a running subscription); the service flags other ids `active: false`.
     """
     cutoff = parse_as_of(as_of, allow_latest=True)
+    config = config_for(config)
     use_local_bentoml_home()
     from core.config_file import ConfigFile
     from features.engine import DaskEngine
@@ -213,6 +220,17 @@ def score_command(
         result = score_base(config, cutoff, out_dir=out_dir, strict=strict)
     for line in result.lines():
         typer.echo(line)
+
+
+def _check_packaged() -> None:
+    """Refuse to start a service with no packaged models, saying what to run first."""
+    from serving.store import has_packaged_models
+
+    if not has_packaged_models():
+        raise RetainError(
+            "nothing to serve: no packaged models in this workspace's BentoML store "
+            f"({Settings.read().bentoml_home}); run `retain train` then `retain package` first"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -263,3 +263,15 @@ def package(
                 )
             )
     return out
+
+
+def has_packaged_models() -> bool:
+    """Whether BentoML's store holds a packaged churn model: what the service needs to start."""
+    import bentoml
+    from bentoml.exceptions import BentoMLException
+
+    try:
+        bentoml.models.get(f"{BENTO_NAMES['churn']}:latest")
+    except BentoMLException:
+        return False
+    return True

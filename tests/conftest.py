@@ -97,9 +97,19 @@ def same_start(session_environ: dict[str, str]) -> Iterator[None]:
     """
     cwd = Path.cwd()
     _reset_process(session_environ)
+    _forget_current_workspace(session_environ)
     yield
     _reset_process(session_environ)
+    _forget_current_workspace(session_environ)
     os.chdir(cwd)
+
+
+def _forget_current_workspace(environ: dict[str, str]) -> None:
+    """No workspace is current at a test's start: a command another test ran with --config
+    chose one, and commands without --config would use it."""
+    from core.workspace import CURRENT
+
+    (Path(environ["RETAIN_HOME"]) / CURRENT).unlink(missing_ok=True)
 
 
 def _reset_process(environ: dict[str, str]) -> None:

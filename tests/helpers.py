@@ -28,6 +28,14 @@ SMALL_TRAINING: dict[str, Any] = {
 """Config overrides of a small training: two training cutoffs, short boosting."""
 
 
+def workspace_of(home: Path, config: Path) -> tuple[str, Path]:
+    """The workspace a config chooses under ``home``, and its state folder."""
+    from core.workspace import config_workspace
+
+    name = config_workspace(config)
+    return name, home / "workspaces" / name
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

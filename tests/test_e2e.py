@@ -25,8 +25,9 @@ def test_demo_flow_through_the_cli_reaches_a_live_service_that_recovers_the_plan
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "RETAIN_HOME": str(home), "BENTOML_HOME": str(home / "bentoml")}
+    env = {**os.environ, "RETAIN_HOME": str(home)}
     env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("BENTOML_HOME", None)  # each workspace keeps its own BentoML store
 
     def retain(*args: str) -> str:
         done = subprocess.run(
@@ -49,9 +50,9 @@ def test_demo_flow_through_the_cli_reaches_a_live_service_that_recovers_the_plan
     trained = retain("train", "--config", str(config), "--quiet")
     assert "churn v1: champion" in trained
     assert re.search(r"churn/lightgbm (on|is biased on) the test cutoff: mean predicted", trained)
-    assert "retain-churn" in retain("package")
+    assert "retain-churn" in retain("package")  # the workspace train chose
     assert "active customers" in retain("score", "--config", str(config))
-    scores = pd.read_parquet(home / "scores" / "scores.parquet")
+    scores = pd.read_parquet(home / "workspaces" / "e2e" / "scores" / "scores.parquet")
 
     port = free_port()
     log = (tmp_path / "serve.log").open("w")

@@ -9,13 +9,18 @@ import typer
 
 from core.engines import ENGINES
 from core.errors import ConfigError
-from model.cli_options import Engine, Scheduler, TrackingUri
+from model.cli_options import (
+    ConfigPath,
+    Engine,
+    Scheduler,
+    TrackingUri,
+    config_for,
+    optional_config,
+)
 
 
 def train_command(
-    config: Annotated[
-        Path, typer.Option(help="Experiment YAML, e.g. experiments/demo.yaml.")
-    ] = Path("experiments/demo.yaml"),
+    config: ConfigPath = None,
     tracking_uri: TrackingUri = None,
     strict: Annotated[
         bool, typer.Option(help="Fail on any unusable input row instead of excluding it.")
@@ -50,7 +55,7 @@ def train_command(
     from training.fit_notes import captured_warnings
     from training.pipeline import train
 
-    cfg = load_config(config)
+    cfg = load_config(config_for(config))
     if strict:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"strict": True})})
     if engine is not None:
@@ -69,9 +74,7 @@ def train_command(
 
 
 def models_command(
-    config: Annotated[
-        Path | None, typer.Option(help="Read registered model names from this config.")
-    ] = None,
+    config: ConfigPath = None,
     name: Annotated[
         list[str] | None,
         typer.Option(help="Registered model names (default churn, clv, uplift)."),
@@ -93,8 +96,8 @@ def models_command(
     from model.registry import tracking_store
     from training.registry import list_versions, versions_table
 
+    names = _names(optional_config(config), name)
     uri = tracking_store(tracking_uri)
-    names = _names(config, name)
     rows = list_versions(names, uri=uri)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
@@ -108,10 +111,13 @@ def models_command(
 def promote_command(
     model: Annotated[str, typer.Argument(help="Registered model name, e.g. churn.")],
     version: Annotated[str, typer.Argument(help="Version to make champion.")],
+    config: ConfigPath = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Make a version the champion by hand (overriding the gate); logged on the version."""
     from model.registry import tracking_store
+
+    optional_config(config)  # the workspace whose registry this is
     from training.registry import promote
 
     previous = promote(model, version, uri=tracking_store(tracking_uri))
@@ -120,10 +126,13 @@ def promote_command(
 
 def rollback_command(
     model: Annotated[str, typer.Argument(help="Registered model name, e.g. churn.")],
+    config: ConfigPath = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Give the champion alias back to the previous champion."""
     from model.registry import tracking_store
+
+    optional_config(config)  # the workspace whose registry this is
     from training.registry import rollback
 
     old, new = rollback(model, uri=tracking_store(tracking_uri))

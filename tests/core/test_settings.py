@@ -23,8 +23,11 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.retain_home == root / ".retain"
     assert settings.bentoml_home == root / ".retain" / "bentoml"
     assert settings == Settings(
-        retain_home=root / ".retain", bentoml_home=root / ".retain" / "bentoml"
+        retain_home=root / ".retain",
+        bentoml_home=root / ".retain" / "bentoml",
+        root=root / ".retain",
     )
+    assert settings.workspace is None
     assert (settings.max_batch, settings.max_events, settings.max_body_bytes) == (
         10_000,
         50_000,
@@ -88,6 +91,14 @@ def test_every_variable_is_read_into_its_typed_field(tmp_path: Path) -> None:
     assert bentoml.bentoml_home == tmp_path / "models"
 
 
+def test_a_workspace_moves_every_state_folder_below_the_home(tmp_path: Path) -> None:
+    s = Settings.from_environ({"RETAIN_HOME": str(tmp_path), "RETAIN_WORKSPACE": "shop-uk"})
+    assert s.workspace == "shop-uk"
+    assert s.state_root == tmp_path
+    assert s.retain_home == tmp_path / "workspaces" / "shop-uk"
+    assert s.bentoml_home == tmp_path / "workspaces" / "shop-uk" / "bentoml"
+
+
 def test_an_empty_value_counts_as_unset() -> None:
     env = {"RETAIN_MAX_BATCH": "", "RETAIN_API_KEY": " ", "RETAIN_HOME": ""}
     assert Settings.from_environ(env) == Settings.from_environ({})
@@ -99,6 +110,18 @@ def test_an_empty_value_counts_as_unset() -> None:
         ("RETAIN_MAX_BATCH", "lots", "RETAIN_MAX_BATCH must be a whole number, got 'lots'"),
         ("RETAIN_MAX_BODY_BYTES", "4MB", "RETAIN_MAX_BODY_BYTES must be a whole number, got '4MB'"),
         ("RETAIN_WORKERS", "0", "RETAIN_WORKERS must be at least 1, got 0"),
+        (
+            "RETAIN_WORKSPACE",
+            "../demo",
+            "RETAIN_WORKSPACE must be a workspace name (lower-case letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit, at most 64 characters), got '../demo'",
+        ),
+        (
+            "RETAIN_WORKSPACE",
+            "Shop UK",
+            "RETAIN_WORKSPACE must be a workspace name (lower-case letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit, at most 64 characters), got 'Shop UK'",
+        ),
         ("RETAIN_TOP_REASONS", "-1", "RETAIN_TOP_REASONS must be at least 0, got -1"),
         (
             "RETAIN_TRACING",

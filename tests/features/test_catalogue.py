@@ -158,7 +158,7 @@ def test_console_script_prints_user_errors_without_a_traceback(
         cli.main()
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: give --list, or both --config and --as-of")
+    assert err.startswith("error: no --config given and no workspace chosen yet")
     assert "Traceback" not in err
 
 

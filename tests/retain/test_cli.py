@@ -65,7 +65,7 @@ def test_every_command_has_help(command: str) -> None:
             ("train", "--config", "does/not/exist.yaml"),
             "config file not found: does/not/exist.yaml",
         ),
-        (("features",), "give --list, or both --config and --as-of"),
+        (("features",), "give --list, or --as-of (with --config"),
         (
             ("score", "--as-of", "09/12/2011"),
             "error: --as-of '09/12/2011' is ambiguous (9 December 2011 or 12 September 2011): "

@@ -18,7 +18,7 @@ import pytest
 from model.bundle import ModelBundle
 from model.linear import LINEAR_FILE, LinearChurn
 from serving.lookup import read_feature_table
-from tests.helpers import Server, http, write_config
+from tests.helpers import Server, http, workspace_of, write_config
 from tests.serving.test_snapshot_service import cli
 from tests.training.conftest import FAST_LIGHTGBM
 
@@ -48,11 +48,13 @@ def test_a_logistic_champion_serves_reasons_that_sum_to_its_score(
     bundle = ModelBundle.load(folder)
     assert isinstance(bundle.model, LinearChurn)
     assert bundle.card.model == "logistic"
-    scores = pd.read_parquet(home / "scores" / "scores.parquet").set_index("customer_id")
-    features = read_feature_table(home / "serving" / "features_latest.parquet")
+    workspace, state = workspace_of(home, config)
+    scores = pd.read_parquet(state / "scores" / "scores.parquet").set_index("customer_id")
+    features = read_feature_table(state / "serving" / "features_latest.parquet")
     server = Server(
         {
             "RETAIN_HOME": env["RETAIN_HOME"],
+            "RETAIN_WORKSPACE": workspace,
             "BENTOML_HOME": env["BENTOML_HOME"],
             "RETAIN_TOP_REASONS": "1000",
         },

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from core.workspace import workspace_name
 from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,8 @@ def cli(env: dict[str, str], *args: str) -> str:
 @pytest.fixture(scope="module")
 def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrmService]:
     home = tmp_path_factory.mktemp("crm_home")
-    env = {**os.environ, "RETAIN_HOME": str(home), "BENTOML_HOME": str(home / "bentoml")}
+    env = {**os.environ, "RETAIN_HOME": str(home)}
+    env.pop("BENTOML_HOME", None)  # the workspace's own store
     data = tmp_path_factory.mktemp("crm_data")
     cli(env, "demo-data", "--business", "crm", "--customers", "3000", "--out", str(data))
     config = yaml.safe_load((ROOT / "experiments" / "crm.yaml").read_text())
@@ -70,15 +72,21 @@ def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrmService]:
     assert "crm-churn v1" in packaged
     assert "crm-clv v1" in packaged
     cli(env, "score", "--config", str(path))
+    workspace = workspace_name(config["name"])
+    state = home / "workspaces" / workspace
     server = Server(
-        {"RETAIN_HOME": env["RETAIN_HOME"], "BENTOML_HOME": env["BENTOML_HOME"]},
+        {
+            "RETAIN_HOME": env["RETAIN_HOME"],
+            "RETAIN_WORKSPACE": workspace,
+            "BENTOML_HOME": str(state / "bentoml"),
+        },
         home / "service.log",
     )
     try:
         if not server.wait_ready():
             pytest.fail(f"service did not become ready:\n{server.output()[-4000:]}")
         export = pd.read_csv(data / "crm" / "snapshot.csv", dtype=str, keep_default_na=False)
-        scores = pd.read_parquet(home / "scores" / "scores.parquet").set_index("customer_id")
+        scores = pd.read_parquet(state / "scores" / "scores.parquet").set_index("customer_id")
         yield CrmService(server, export, scores)
     finally:
         server.stop()

@@ -22,7 +22,7 @@ import pytest
 
 from serving.schemas import CustomerScore, ModelInfo, ScoreResponse
 from tests.conftest import DEMO_ECONOMICS
-from tests.helpers import ROOT, Server, http, write_config
+from tests.helpers import ROOT, Server, http, workspace_of, write_config
 from tests.serving.support import demo_events
 from tests.training.conftest import FAST_LIGHTGBM
 
@@ -91,6 +91,7 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
     assert "uplift v1: champion" in _retain(cli_env, "train", "--config", str(config), "--quiet")
     assert "retain-uplift" in _retain(cli_env, "package", "--config", str(config))
     _retain(cli_env, "score", "--config", str(config), "--out", str(home / "scores"))
+    env["RETAIN_WORKSPACE"] = workspace_of(home, config)[0]  # the service reads its lookup table
     scores = pd.read_parquet(home / "scores" / "scores.parquet")
     card = json.loads((home / "scores" / "score_meta.json").read_text())["uplift_card"]
 
