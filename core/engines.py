@@ -57,7 +57,7 @@ class DaskConfig(BaseModel):
     work_dir: Path | None = Field(
         None,
         description="Where the canonical tables and outputs go, partitioned (default "
-        ".retain/dask); on a cluster, a folder every worker can read and write.",
+        "the workspace's dask/); on a cluster, a folder every worker can read and write.",
     )
     train: TrainMode = Field(
         "auto",

@@ -37,8 +37,13 @@ Workflow (each step reads what the previous one wrote):
 
 \b
 Inspect: retain features --list, retain models. Move the champion: retain promote, rollback.
-Measure: retain campaigns (the ledger), retain campaign-results ID --config CONFIG.
-State lives in .retain/ of the checkout (RETAIN_HOME overrides; MLFLOW_TRACKING_URI for MLflow).
+Measure: retain campaigns (the ledger), retain campaign-results ID.
+
+\b
+Each business keeps its state in its own workspace, named by its config's `name`
+(.retain/workspaces/<name>; RETAIN_HOME moves .retain). --config chooses the workspace and
+makes it current; commands without --config use the current one. retain workspace lists them;
+eval "$(retain env)" points the mlflow and bentoml commands at the current one.
 """
 
 app = typer.Typer(
