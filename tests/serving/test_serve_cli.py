@@ -50,3 +50,24 @@ def test_serve_beyond_loopback_without_a_key_is_refused(host: str) -> None:
         "or pass --insecure to serve unauthenticated"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_serve_before_package_says_what_to_run(tmp_path: Path) -> None:
+    env = {**os.environ, "RETAIN_HOME": str(tmp_path)}
+    env.pop("BENTOML_HOME", None)
+    config = tmp_path / "shop.yaml"
+    config.write_text("name: Shop\ndata: {}\n")
+    result = subprocess.run(
+        [RETAIN, "serve", "--config", str(config), "--port", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    store = tmp_path / "workspaces" / "shop" / "bentoml"
+    assert result.stderr.strip() == (
+        f"error: nothing to serve: no packaged models in this workspace's BentoML store ({store}); "
+        "run `retain train` then `retain package` first"
+    )
