@@ -6,6 +6,7 @@ These typed models are the ``data:`` section of an experiment config and the arg
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from pathlib import Path, PurePosixPath
@@ -114,6 +115,11 @@ class TableSource(BaseModel):
         None, description="strptime format such as %Y%m%d; by default ISO 8601, then any format."
     )
     dayfirst: bool = Field(False, description="Read 01/02/2024 as 1 February, for non-ISO dates.")
+    encoding: str = Field(
+        "auto",
+        description="Text encoding of a CSV; auto reads UTF-8, else cp1252 then latin-1 (Western "
+        "European exports) with a warning saying which was assumed. Any Python codec name.",
+    )
     decimal: Literal["auto", ".", ","] = Field(
         "auto",
         description="Decimal mark of numbers; auto reads 1,5 as 1.5 and 1,234.5 as 1234.5, and "
@@ -143,6 +149,19 @@ class TableSource(BaseModel):
         "Non-product lines such as postage, manual adjustments and bank charges are the usual "
         "case; the rows left out are counted in the load report, per rule.",
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f"unknown text encoding {value!r}; use auto or a codec such as utf-8, "
+                    "cp1252, latin-1"
+                ) from None
+        return value
 
     @field_validator("timezone")
     @classmethod

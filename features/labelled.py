@@ -34,6 +34,7 @@ from features.loading import (
     CustomerData,
     RowProblem,
     TableReport,
+    check_header,
     parse_datetimes,
     parse_numbers,
     parse_text,
@@ -371,8 +372,10 @@ def load_snapshots(source: SnapshotSource, *, labels: bool = True) -> LabelledTa
     accepted ones are errors counted there, never guessed.
     """
     raw = read_table(source)
-    name = str(source.path)
-    return read_snapshots(raw, source, labels=labels, source_name=name)
+    notes = check_header(raw, SNAPSHOTS, source)
+    table = read_snapshots(raw, source, labels=labels, source_name=str(source.path))
+    table.report.warnings[:0] = notes
+    return table
 
 
 def read_snapshots(
