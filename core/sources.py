@@ -231,6 +231,11 @@ class SnapshotSource(TableSource):
     drop: list[str] = Field(
         default_factory=list, description="Columns that are not features (names, free text)."
     )
+    row_ids: bool = Field(
+        False,
+        description="The export has no customer id column: customers are numbered by their "
+        "row (1 for the first data row); scores, campaigns and the report name them so.",
+    )
     min_level_rows: int = Field(
         20, ge=1, description="Categorical levels with fewer rows are grouped as '(other)'."
     )
@@ -241,6 +246,11 @@ class SnapshotSource(TableSource):
             raise ValueError(
                 "give as_of either as one date (as_of: 2024-06-30) or as a mapped column "
                 "(columns: {as_of: <your column>}), not both"
+            )
+        if self.row_ids and "customer_id" in self.columns:
+            raise ValueError(
+                "give customer ids either by row (row_ids: true) or as a mapped column "
+                "(columns: {customer_id: <your column>}), not both"
             )
         both = sorted(set(self.types) & set(self.drop))
         if both:

@@ -18,6 +18,7 @@ import typer
 from core.errors import RetainError
 from core.settings import disable_telemetry
 from model.cli_options import Engine, Scheduler, parse_as_of
+from retain.init_command import init_command
 
 HELP = """\
 retain: churn and customer-lifetime-value prediction, from raw transactions to a scoring service.
@@ -103,6 +104,9 @@ def demo_data(
     for name, folder in written.items():
         files = ", ".join(sorted(p.name for p in folder.iterdir()))
         typer.echo(f"{name}: {folder} ({files})")
+
+
+app.command("init")(init_command)
 
 
 @app.command("config-reference")
