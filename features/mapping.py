@@ -147,10 +147,11 @@ class Profile:
 
 
 def name_tokens(name: str) -> tuple[str, ...]:
-    """A column name as lower-case words: ``CustomerID`` -> (customer, id), ``Total day`` ->
-    (total, day), ``as_of`` -> (as, of, asof)."""
+    """A column name as lower-case words, then all of them joined: ``CustomerID`` -> (customer,
+    id, customerid), ``Revenue90d`` -> (revenue, 90d, revenue90d), ``tenure`` -> (tenure,)."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))
     spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    spaced = re.sub(r"([A-Za-z])(\d)", r"\1 \2", spaced)
     words = tuple(w for w in re.split(r"[^0-9a-z]+", spaced.lower()) if w)
     joined = "".join(words)
     return words + ((joined,) if len(words) > 1 else ())

@@ -31,7 +31,9 @@ def retail_log(customers: int = 300, seed: int = 0) -> pd.DataFrame:
             for _ in range(int(rng.integers(1, 4))):
                 code, text, price = products[int(rng.integers(0, len(products)))]
                 quantity = int(rng.integers(1, 13))
-                rows.append((str(invoice), code, text, quantity, when, price, cid, "United Kingdom"))
+                rows.append(
+                    (str(invoice), code, text, quantity, when, price, cid, "United Kingdom")
+                )
                 if rng.random() < 0.04:  # a cancellation of that line
                     rows.append(
                         (f"C{invoice}", code, text, -quantity, when, price, cid, "United Kingdom")
@@ -75,9 +77,7 @@ def ibm_telco(customers: int = 800, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = customers
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-    ids = [
-        f"{rng.integers(1000, 9999)}-{''.join(rng.choice(letters, 5))}{i}" for i in range(n)
-    ]
+    ids = [f"{rng.integers(1000, 9999)}-{''.join(rng.choice(letters, 5))}{i}" for i in range(n)]
     contract = rng.choice(["Month-to-month", "One year", "Two year"], n, p=[0.55, 0.25, 0.2])
     tenure = rng.integers(0, 73, n)
     internet = rng.choice(["DSL", "Fiber optic", "No"], n, p=[0.35, 0.45, 0.2])
