@@ -177,25 +177,34 @@ class TableSource(BaseModel):
         return self
 
     def check_for(self, spec: TableSpec) -> None:
-        """Raise ValueError if the mapping names a canonical column the table does not have."""
+        """Raise ValueError listing every way the mapping does not fit the table (one per line)."""
+        problems = self.problems_for(spec)
+        if problems:
+            raise ValueError("\n".join(problems))
+
+    def problems_for(self, spec: TableSpec) -> list[str]:
+        """Every canonical column the mapping names that the table does not have, and the like,
+        each prefixed with its key (``transactions.columns: ...``)."""
+        problems = []
         valid = [c.name for c in spec.columns]
         unknown = sorted(set(self.columns) - set(valid))
         if unknown:
-            raise ValueError(
+            problems.append(
                 f"{spec.name}.columns: unknown canonical column(s) {unknown}; valid: {valid}"
             )
         lists = {k: v for k, v in self.columns.items() if isinstance(v, list)}
-        not_numbers = sorted(k for k in lists if spec.column(k).kind != "number")
+        not_numbers = sorted(k for k in lists if k in valid and spec.column(k).kind != "number")
         if not_numbers:
-            raise ValueError(
+            problems.append(
                 f"{spec.name}.columns: {not_numbers} map to a list of columns, which are "
                 "multiplied; only number columns can (e.g. amount: [Quantity, Price])"
             )
         empty = sorted(k for k, v in lists.items() if not v)
         if empty:
-            raise ValueError(f"{spec.name}.columns: {empty} map to an empty list of columns")
+            problems.append(f"{spec.name}.columns: {empty} map to an empty list of columns")
         if self.attributes is not None and not spec.keeps_extra_columns:
-            raise ValueError(f"{spec.name}: 'attributes' is only valid for the customers table")
+            problems.append(f"{spec.name}: 'attributes' is only valid for the customers table")
+        return problems
 
     def resolved(self, base: Path) -> TableSource:
         """This source with a relative local path made absolute against ``base``; URLs as given."""
@@ -242,25 +251,28 @@ class SnapshotSource(TableSource):
 
     @model_validator(mode="after")
     def _one_as_of(self) -> SnapshotSource:
+        problems = []
         if self.as_of is not None and "as_of" in self.columns:
-            raise ValueError(
+            problems.append(
                 "give as_of either as one date (as_of: 2024-06-30) or as a mapped column "
                 "(columns: {as_of: <your column>}), not both"
             )
         if self.row_ids and "customer_id" in self.columns:
-            raise ValueError(
+            problems.append(
                 "give customer ids either by row (row_ids: true) or as a mapped column "
                 "(columns: {customer_id: <your column>}), not both"
             )
         both = sorted(set(self.types) & set(self.drop))
         if both:
-            raise ValueError(f"{both} are both in types and in drop; keep each in one")
+            problems.append(f"{both} are both in types and in drop; keep each in one")
         if self.positive is not None and self.negative is not None:
             overlap = sorted(
                 {v.lower() for v in self.positive} & {v.lower() for v in self.negative}
             )
             if overlap:
-                raise ValueError(f"label value(s) {overlap} are both positive and negative")
+                problems.append(f"label value(s) {overlap} are both positive and negative")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -302,8 +314,11 @@ class DataConfig(BaseModel):
                     f"{others} are read beside a transactions table: add one, or put those "
                     "columns in the snapshots table"
                 )
-        for name, source in self.sources().items():
-            source.check_for(TABLES[name])
+        problems = [
+            p for name, source in self.sources().items() for p in source.problems_for(TABLES[name])
+        ]
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
