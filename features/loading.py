@@ -322,10 +322,17 @@ def load_data(config: DataConfig) -> tuple[CustomerData, list[TableReport]]:
     """Load every configured table; under ``config.strict`` any unusable row is an error."""
     frames: dict[str, pd.DataFrame] = {}
     reports: list[TableReport] = []
+    errors: list[str] = []  # every table's, so one run shows them all
     for name, source in config.event_sources().items():
-        frame, report = load_table(source, TABLES[name])
+        try:
+            frame, report = load_table(source, TABLES[name])
+        except DataValidationError as err:
+            errors.append(str(err))
+            continue
         frames[name] = frame
         reports.append(report)
+    if errors:
+        raise DataValidationError("\n".join(errors))
     if config.strict:
         raise_if_unclean(reports)
     return CustomerData(**frames), reports
@@ -365,15 +372,16 @@ def validate_table(
     bad_masks: list[tuple[str, str, np.ndarray, pd.Series]] = []
     used_source_columns: set[str] = set()
 
+    absent = []  # every missing column of the table, reported together
     for col in spec.columns:
         mapped = options.columns.get(col.name, col.name)
         sources = [mapped] if isinstance(mapped, str) else list(mapped)
         missing = [s for s in sources if s not in raw.columns]
         if missing:
             if col.required or col.name in options.columns:
-                raise DataValidationError(
-                    _missing_column_message(spec, col, missing, raw, source_name)
-                )
+                absent.append(_missing_column_message(spec, col, missing, raw, source_name))
+            continue
+        if absent:
             continue
         used_source_columns.update(sources)
         try:
@@ -396,6 +404,8 @@ def validate_table(
                 report.warnings.append(note)
         columns[col.name] = values
 
+    if absent:
+        raise DataValidationError("\n".join(absent))
     frame = pd.DataFrame(columns, index=raw.index)
     bad_masks.extend(_table_rules(frame, spec))
     frame = _add_absent_optional(frame, spec)

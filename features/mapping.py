@@ -162,11 +162,18 @@ def profile(sample: pd.DataFrame) -> list[Profile]:
     out = []
     for name in sample.columns:
         raw = sample[name]
-        text = parse_text(raw.astype(str) if raw.dtype.kind not in "OUS" else raw)
-        filled = text.notna().to_numpy()
-        numbers, _ = parse_numbers(raw)
+        typed_date = raw.dtype.kind == "M" or isinstance(raw.dtype, pd.DatetimeTZDtype)
+        if raw.dtype.kind in "biufM" or typed_date:  # a Parquet column keeps its type
+            text = raw.astype(str).where(raw.notna())
+            filled = raw.notna().to_numpy()
+            numbers = pd.Series(np.nan, index=raw.index) if typed_date else raw.astype("float64")
+            dates = filled if typed_date else np.zeros(len(raw), dtype=bool)
+        else:
+            text = parse_text(raw)
+            filled = text.notna().to_numpy()
+            numbers, _ = parse_numbers(raw)
+            dates = _date_mask(text, filled)
         number_mask = numbers.notna().to_numpy() & filled
-        dates = _date_mask(text, filled)
         counts = text.value_counts()
         out.append(
             Profile(

@@ -126,3 +126,26 @@ def test_a_huge_column_name_is_called_a_broken_header(tmp_path: Path) -> None:
         f"{path}: the header has name(s) longer than 1,000 characters (column 4: 2,000,000 "
         "characters): the first line is not a header of column names; check the file"
     )
+
+
+def test_every_missing_column_of_every_table_is_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("client,when,total\nA,2024-01-05,10\n")
+    (tmp_path / "c.csv").write_text("id,region\nA,north\n")
+    data = DataConfig(
+        transactions=TableSource(path=tmp_path / "t.csv", columns={"amount": "Amt"}),
+        customers=TableSource(path=tmp_path / "c.csv"),
+    )
+    with pytest.raises(DataValidationError) as err:
+        load_data(data)
+    lines = str(err.value).splitlines()
+    assert [line.split(": ", 2)[1] for line in lines] == [
+        "required column 'customer_id' is missing",
+        "required column 'timestamp' is missing",
+        "required column 'amount' is missing",
+        "required column 'customer_id' is missing",
+    ]
+    assert lines[2].startswith(
+        f"transactions ({tmp_path / 't.csv'}): required column 'amount' is missing: it is "
+        "mapped to 'Amt', which the file does not have. The file has: 'client', 'when', 'total'"
+    )
+    assert lines[3].startswith(f"customers ({tmp_path / 'c.csv'}): required column 'customer_id'")

@@ -108,3 +108,28 @@ def test_a_log_with_an_amount_column_and_a_currency_symbol() -> None:
     assert proposal.unused == ["Channel"]
     assert proposal.to_confirm == []
     assert proposal.problems == []
+
+
+def test_typed_parquet_columns_are_read_by_their_type() -> None:
+    days = pd.date_range("2022-01-01", "2024-06-30", freq="5D")
+    sample = pd.DataFrame(
+        {
+            "CustomerID": [float(17850 + i % 11) if i % 13 else None for i in range(len(days))],
+            "InvoiceDate": days,
+            "Quantity": [(-1 if i % 17 == 0 else 1) * (1 + i % 4) for i in range(len(days))],
+            "UnitPrice": [2.55] * len(days),
+        }
+    )
+    proposal = propose_mapping(sample, modified=DAY)
+    assert proposal.columns == {
+        "customer_id": "CustomerID",
+        "timestamp": "InvoiceDate",
+        "amount": ["Quantity", "UnitPrice"],
+        "quantity": "Quantity",
+    }
+    blanks = sum(1 for i in range(len(days)) if i % 13 == 0)
+    assert f"blank in {blanks:,} of {len(days):,} sampled rows" in proposal.choices[0].evidence
+    negative = sum(1 for i in range(len(days)) if i % 17 == 0)
+    assert (
+        proposal.choices[-1].evidence == f"named like a quantity; {negative:,} negative (returns)"
+    )
