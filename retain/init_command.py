@@ -58,7 +58,12 @@ def init_command(
     modified = dt.datetime.fromtimestamp(source.stat().st_mtime, tz=dt.UTC).date()
     proposal = propose_mapping(sample, modified=modified)
     if sep != ",":
-        proposal.options = {"sep": sep, **proposal.options}
+        proposal.choose(
+            f"data.{proposal.kind}.sep",
+            sep,
+            f"read with commas the file has one column; its header splits on {sep!r} into "
+            f"{sample.shape[1]} columns",
+        )
     chosen = name or business_name(source.name)
     target = (out or Path(f"{chosen}.yaml")).resolve()
     if target.exists() and not force:

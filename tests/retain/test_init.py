@@ -198,3 +198,19 @@ def test_init_then_train_runs_with_no_hand_edit(shape: str, request: pytest.Fixt
     assert f"{name}-churn v1: champion" in shown
     if shape == "retail":
         assert f"{name}-clv v1: champion" in shown
+
+
+def test_a_semicolon_latin1_export_is_read_and_says_so(tmp_path: Path) -> None:
+    export = ibm_telco(customers=300)
+    export["PaymentMethod"] = export["PaymentMethod"].str.replace("Mailed check", "Chèque")
+    export["MonthlyCharges"] = export["MonthlyCharges"].map(lambda v: f"{v:.2f}".replace(".", ","))
+    path = tmp_path / "clients.csv"
+    export.to_csv(path, sep=";", index=False, encoding="latin-1")
+    done, out = init(path)
+    shown = ok(done)
+    source = load_config(out).data.snapshots
+    assert source is not None
+    assert (source.sep, source.columns["churned"]) == (";", "Churn")
+    assert "its header splits on ';' into 14 columns" in out.read_text()
+    assert "warning: clients.csv is not UTF-8 text: read as cp1252" in shown
+    assert "Chèque" in shown  # the level, read right
