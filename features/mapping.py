@@ -37,6 +37,10 @@ Kind = Literal["transactions", "snapshots"]
 PLANS = ((90, 90), (60, 90), (60, 60), (45, 60), (30, 60), (30, 30))
 """(horizon, history before the first cutoff) in days, tried in order on a log's span."""
 MIN_TRAINING_CUTOFFS = 3
+MAX_AS_OF_DAYS = 60
+"""Most distinct days a snapshot table's as_of column has (five years of month ends)."""
+INDEX_WORDS = {"row", "rownumber", "rownum", "index", "unnamed"}
+"""Names of a row-number column an export may carry (``RowNumber``, pandas' ``Unnamed: 0``)."""
 
 READ_SHARE = 0.95
 """Share of a column's filled cells that must read as numbers (or dates) for it to be one."""
@@ -215,7 +219,7 @@ def propose_mapping(sample: pd.DataFrame, *, modified: dt.date) -> Proposal:
     """
     columns = profile(sample)
     label = _label_column(columns)
-    if label is not None:
+    if label is not None and not _event_log(columns):
         return _snapshots(columns, sample, label, modified)
     if any(c.dated for c in columns):
         return _transactions(columns, sample)
@@ -226,6 +230,14 @@ def propose_mapping(sample: pd.DataFrame, *, modified: dt.date) -> Proposal:
         f"data.snapshots.columns.churned: <your column>. The file has: {_names(columns)}"
     )
     return proposal
+
+
+def _event_log(columns: list[Profile]) -> bool:
+    """Many event times and customers that recur: a log, even with a flag named like churn
+    (a snapshot table's as_of has a few days, and a row per customer and day)."""
+    many_times = any(c.dated and c.distinct > MAX_AS_OF_DAYS for c in columns)
+    ids = [c for c in columns if _id_score(c)]
+    return many_times and bool(ids) and ids[0].distinct < 0.8 * ids[0].filled
 
 
 # ----------------------------------------------------------------------------- shared roles
@@ -343,7 +355,7 @@ def _snapshots(
     as_of = [
         c
         for c in columns
-        if c.dated and c.name not in taken and _has(c, AS_OF_WORDS) and c.distinct <= 60
+        if c.dated and c.name not in taken and _has(c, AS_OF_WORDS) and c.distinct <= MAX_AS_OF_DAYS
     ]
     if as_of:
         proposal.choose(
@@ -378,6 +390,17 @@ def _snapshots(
             f"data.snapshots.columns.{TREATMENT}",
             treated[0].name,
             f"two values {list(treated[0].levels)} named like a retention test's arm",
+        )
+    counters = [
+        c.name
+        for c in columns
+        if c.name not in taken and _has(c, INDEX_WORDS) and c.numeric and c.distinct == c.rows
+    ]
+    if counters:
+        proposal.choose(
+            "data.snapshots.drop",
+            counters,
+            "row numbers of the export (a distinct number per row), not features",
         )
     dated = [c.name for c in columns if c.dated]
     if dated:

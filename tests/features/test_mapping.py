@@ -133,3 +133,29 @@ def test_typed_parquet_columns_are_read_by_their_type() -> None:
     assert (
         proposal.choices[-1].evidence == f"named like a quantity; {negative:,} negative (returns)"
     )
+
+
+def test_a_log_with_a_flag_named_like_churn_stays_a_log() -> None:
+    days = pd.date_range("2022-01-01", "2024-06-30", freq="3D")
+    sample = frame(
+        CustomerID=[f"C{i % 20}" for i in range(len(days))],
+        OrderDate=[f"{d:%Y-%m-%d}" for d in days],
+        Amount=[str(5 + i % 9) for i in range(len(days))],
+        Cancelled=["Yes" if i % 10 == 0 else "No" for i in range(len(days))],
+    )
+    proposal = propose_mapping(sample, modified=DAY)
+    assert proposal.kind == "transactions"
+    assert proposal.unused == ["Cancelled"]
+
+
+def test_a_bank_export_drops_its_row_numbers() -> None:
+    sample = frame(
+        RowNumber=[str(i + 1) for i in range(8)],
+        CustomerId=[str(15634602 + i) for i in range(8)],
+        Balance=[str(1000 * i) for i in range(8)],
+        Exited=["1", "0", "0", "0", "1", "0", "0", "1"],
+    )
+    proposal = propose_mapping(sample, modified=DAY)
+    assert proposal.columns == {"customer_id": "CustomerId", "churned": "Exited"}
+    assert proposal.options["drop"] == ["RowNumber"]
+    assert proposal.options["positive"] == ["1"]
