@@ -31,21 +31,23 @@ def render_config(proposal: Proposal, *, name: str, data_path: str, file_name: s
     lines = [
         f"# retain config for {file_name}, written by `retain init`: each choice says why.",
         "# Lines marked CHECK are guesses the file could not decide: set those keys if wrong.",
-        f"name: {_value(name)}",
-        f"description: {_value(f'{kind} export {file_name}, mapped by retain init')}",
+        f"name: {yaml_value(name)}",
+        f"description: {yaml_value(f'{kind} export {file_name}, mapped by retain init')}",
         "data:",
         f"  {kind}:",
-        f"    path: {_value(data_path)}",
+        f"    path: {yaml_value(data_path)}",
     ]
     if proposal.columns:
         lines.append("    columns:")
         for role, column in proposal.columns.items():
             key = f"data.{kind}.columns.{role}"
-            lines.append(_line(f"      {role}: {_value(column)}", by_key.get(key)))
+            lines.append(_line(f"      {role}: {yaml_value(column)}", by_key.get(key)))
     for option, value in proposal.options.items():
-        lines.append(_line(f"    {option}: {_value(value)}", by_key.get(f"data.{kind}.{option}")))
+        lines.append(
+            _line(f"    {option}: {yaml_value(value)}", by_key.get(f"data.{kind}.{option}"))
+        )
     if proposal.unused:
-        lines.append(f"    # not read: {', '.join(_value(c) for c in proposal.unused)}")
+        lines.append(f"    # not read: {', '.join(yaml_value(c) for c in proposal.unused)}")
     meaning = (
         "the churn flag means 'left within this many days after as_of': set your flag's window"
         if kind == "snapshots"
@@ -59,11 +61,11 @@ def render_config(proposal: Proposal, *, name: str, data_path: str, file_name: s
         lines += ["split:", _line(f"  min_history_days: {history.value}", history)]
     lines.append("registry:  # the registered model names of this business")
     for task in ("churn", "clv", "uplift"):
-        lines.append(f"  {task}: {_value(f'{name}-{task}')}")
+        lines.append(f"  {task}: {yaml_value(f'{name}-{task}')}")
     if proposal.economics:
         lines.append("economics:")
         for key, value in proposal.economics.items():
-            lines.append(_line(f"  {key}: {_value(value)}", by_key.get(f"economics.{key}")))
+            lines.append(_line(f"  {key}: {yaml_value(value)}", by_key.get(f"economics.{key}")))
     return "\n".join(lines) + "\n"
 
 
@@ -79,11 +81,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _value(value: object) -> str:
+def yaml_value(value: object) -> str:
     """A YAML value as JSON writes it; dates as ISO days."""
     if isinstance(value, dt.date):
         return value.isoformat()
     return json.dumps(value, ensure_ascii=False)
 
 
-__all__ = ["HORIZON_DAYS", "business_name", "render_config"]
+__all__ = ["HORIZON_DAYS", "business_name", "render_config", "yaml_value"]

@@ -50,7 +50,7 @@ def init_command(
     """
     from core.config_file import load_config
     from features.mapping import propose_mapping
-    from retain.config_writer import business_name, render_config
+    from retain.config_writer import business_name, render_config, yaml_value
     from serving.files import write_atomically
 
     source = path.resolve()
@@ -74,7 +74,7 @@ def init_command(
     typer.echo(f"wrote {target}: a {proposal.kind} export ({source.name})")
     for choice in proposal.choices:
         mark = "CHECK " if choice.confirm else ""
-        typer.echo(f"  {mark}{choice.key} = {choice.value}: {choice.evidence}")
+        typer.echo(f"  {mark}{choice.key}: {yaml_value(choice.value)}  ({choice.evidence})")
     if proposal.unused:
         typer.echo(f"  not read: {', '.join(proposal.unused)}")
     problems = list(proposal.problems)

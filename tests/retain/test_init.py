@@ -130,9 +130,9 @@ def test_two_customer_id_candidates_name_the_key_to_set(tmp_path: Path) -> None:
     shown = done.stdout  # the toy log trains no model: the choice is what is tested
     assert "Traceback" not in done.stderr
     assert (
-        "CHECK data.transactions.columns.customer_id = customer_id: AMBIGUOUS: 'customer_id' "
+        "CHECK data.transactions.columns.customer_id: \"customer_id\"  (AMBIGUOUS: 'customer_id' "
         "and 'client_id' are both named like a customer id; took the first: set "
-        "data.transactions.columns.customer_id to the right one"
+        "data.transactions.columns.customer_id to the right one)"
     ) in shown
     assert "# CHECK: AMBIGUOUS" in out.read_text()
 
@@ -147,7 +147,7 @@ def test_dates_readable_both_ways_name_the_dayfirst_key(tmp_path: Path) -> None:
     done, out = init(path)
     shown = done.stdout
     assert "Traceback" not in done.stderr
-    assert "CHECK data.transactions.dayfirst = False: AMBIGUOUS:" in shown
+    assert "CHECK data.transactions.dayfirst: false  (AMBIGUOUS:" in shown
     assert (
         "read both day-first and month-first and none shows the order; read month-first: " in shown
     )
