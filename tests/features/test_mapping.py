@@ -8,7 +8,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from features.mapping import name_tokens, propose_mapping, training_cutoffs
+from features.column_profile import name_tokens
+from features.mapping import propose_mapping, training_cutoffs
 
 DAY = dt.date(2024, 6, 30)
 
