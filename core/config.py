@@ -604,4 +604,4 @@ def check_families(families: list[str] | None) -> None:
     """Raise ValueError naming the families that do not exist, and the valid ones."""
     unknown = [f for f in families or [] if f not in FAMILIES]
     if unknown:
-        raise ValueError(f"unknown feature families {unknown}; valid: {list(FAMILIES)}")
+        raise ValueError(f"families: unknown feature families {unknown}; valid: {list(FAMILIES)}")

@@ -7,6 +7,7 @@ what was expected; an unknown key also lists the valid keys at its level).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from core.config import ExperimentConfig, RegistryConfig, check_families, move_e
 from core.economics import Economics
 from core.engines import DaskConfig, Engine
 from core.errors import ConfigError
-from core.sources import DataConfig
+from core.schema import TABLES
+from core.sources import DataConfig, TableSource
 
 T = TypeVar("T")
 
@@ -128,13 +130,41 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> Experime
 
 
 def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
-    """Validate a config mapping; errors name each bad key's path and what was expected."""
+    """Validate a config mapping; every error of the file at once, each naming its key's path
+    and what was expected (checks across keys that pydantic skips once a key is invalid are
+    run on the parts that are valid alone)."""
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(
-            f"{source} is invalid:\n" + "\n".join(describe_errors(err, ExperimentConfig))
-        ) from None
+        lines = describe_errors(err, ExperimentConfig)
+        lines += [line for line in _cross_key_errors(raw) if line not in lines]
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines)) from None
+
+
+def _cross_key_errors(raw: dict[str, Any]) -> list[str]:
+    """The checks of the data tables' mappings and of the family names, on each part that is
+    valid on its own: what the whole config's validators would say once the rest is fixed."""
+    lines: list[str] = []
+    families = raw.get("families")
+    if isinstance(families, list):
+        try:
+            check_families([str(f) for f in families])
+        except ValueError as err:
+            lines.append(f"  - {err}")
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return lines
+    for name, table in data.items():
+        if name not in TABLES or not isinstance(table, dict):
+            continue
+        # the mapping alone: the table's other keys may hold errors listed already
+        mapping = {k: table[k] for k in ("columns", "attributes") if k in table}
+        try:
+            source = TableSource.model_validate({"path": "-", **mapping})
+        except ValidationError:
+            continue
+        lines += [f"  - data.{p}" for p in source.problems_for(TABLES[name])]
+    return lines
 
 
 def describe_errors(
@@ -150,13 +180,28 @@ def describe_errors(
             valid = _valid_keys(root, loc[:-1])
             hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
             lines.append(f"  - {where}: unknown key{hint}")
-        elif not loc:
-            lines.append(f"  - {e['msg'].removeprefix('Value error, ')}")
+        elif e["type"] == "value_error":
+            lines += [f"  - {_join_key(where, m)}" for m in _value_messages(e["msg"])]
         elif e["type"] == "missing":
             lines.append(f"  - {where}: required key is missing")
         else:
             lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r})")
     return lines
+
+
+def _value_messages(message: str) -> list[str]:
+    """A validator's ValueError text as its messages, one per line, without pydantic's prefix."""
+    return [m for m in message.removeprefix("Value error, ").split("\n") if m]
+
+
+def _join_key(where: str, message: str) -> str:
+    """``data`` + ``transactions.columns: ...`` -> ``data.transactions.columns: ...``: a message
+    that starts with a key path continues the location's."""
+    if not where:
+        return message
+    if re.match(r"^[A-Za-z_][\w]*(?:\.[\w]+)*: ", message):
+        return f"{where}.{message}"
+    return f"{where}: {message}"
 
 
 def _valid_keys(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

@@ -6,6 +6,7 @@ These typed models are the ``data:`` section of an experiment config and the arg
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from pathlib import Path, PurePosixPath
@@ -114,6 +115,11 @@ class TableSource(BaseModel):
         None, description="strptime format such as %Y%m%d; by default ISO 8601, then any format."
     )
     dayfirst: bool = Field(False, description="Read 01/02/2024 as 1 February, for non-ISO dates.")
+    encoding: str = Field(
+        "auto",
+        description="Text encoding of a CSV; auto reads UTF-8, else cp1252 then latin-1 (Western "
+        "European exports) with a warning saying which was assumed. Any Python codec name.",
+    )
     decimal: Literal["auto", ".", ","] = Field(
         "auto",
         description="Decimal mark of numbers; auto reads 1,5 as 1.5 and 1,234.5 as 1234.5, and "
@@ -144,6 +150,19 @@ class TableSource(BaseModel):
         "case; the rows left out are counted in the load report, per rule.",
     )
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f"unknown text encoding {value!r}; use auto or a codec such as utf-8, "
+                    "cp1252, latin-1"
+                ) from None
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -158,25 +177,34 @@ class TableSource(BaseModel):
         return self
 
     def check_for(self, spec: TableSpec) -> None:
-        """Raise ValueError if the mapping names a canonical column the table does not have."""
+        """Raise ValueError listing every way the mapping does not fit the table (one per line)."""
+        problems = self.problems_for(spec)
+        if problems:
+            raise ValueError("\n".join(problems))
+
+    def problems_for(self, spec: TableSpec) -> list[str]:
+        """Every canonical column the mapping names that the table does not have, and the like,
+        each prefixed with its key (``transactions.columns: ...``)."""
+        problems = []
         valid = [c.name for c in spec.columns]
         unknown = sorted(set(self.columns) - set(valid))
         if unknown:
-            raise ValueError(
+            problems.append(
                 f"{spec.name}.columns: unknown canonical column(s) {unknown}; valid: {valid}"
             )
         lists = {k: v for k, v in self.columns.items() if isinstance(v, list)}
-        not_numbers = sorted(k for k in lists if spec.column(k).kind != "number")
+        not_numbers = sorted(k for k in lists if k in valid and spec.column(k).kind != "number")
         if not_numbers:
-            raise ValueError(
+            problems.append(
                 f"{spec.name}.columns: {not_numbers} map to a list of columns, which are "
                 "multiplied; only number columns can (e.g. amount: [Quantity, Price])"
             )
         empty = sorted(k for k, v in lists.items() if not v)
         if empty:
-            raise ValueError(f"{spec.name}.columns: {empty} map to an empty list of columns")
+            problems.append(f"{spec.name}.columns: {empty} map to an empty list of columns")
         if self.attributes is not None and not spec.keeps_extra_columns:
-            raise ValueError(f"{spec.name}: 'attributes' is only valid for the customers table")
+            problems.append(f"{spec.name}: 'attributes' is only valid for the customers table")
+        return problems
 
     def resolved(self, base: Path) -> TableSource:
         """This source with a relative local path made absolute against ``base``; URLs as given."""
@@ -212,26 +240,39 @@ class SnapshotSource(TableSource):
     drop: list[str] = Field(
         default_factory=list, description="Columns that are not features (names, free text)."
     )
+    row_ids: bool = Field(
+        False,
+        description="The export has no customer id column: customers are numbered by their "
+        "row (1 for the first data row); scores, campaigns and the report name them so.",
+    )
     min_level_rows: int = Field(
         20, ge=1, description="Categorical levels with fewer rows are grouped as '(other)'."
     )
 
     @model_validator(mode="after")
     def _one_as_of(self) -> SnapshotSource:
+        problems = []
         if self.as_of is not None and "as_of" in self.columns:
-            raise ValueError(
+            problems.append(
                 "give as_of either as one date (as_of: 2024-06-30) or as a mapped column "
                 "(columns: {as_of: <your column>}), not both"
             )
+        if self.row_ids and "customer_id" in self.columns:
+            problems.append(
+                "give customer ids either by row (row_ids: true) or as a mapped column "
+                "(columns: {customer_id: <your column>}), not both"
+            )
         both = sorted(set(self.types) & set(self.drop))
         if both:
-            raise ValueError(f"{both} are both in types and in drop; keep each in one")
+            problems.append(f"{both} are both in types and in drop; keep each in one")
         if self.positive is not None and self.negative is not None:
             overlap = sorted(
                 {v.lower() for v in self.positive} & {v.lower() for v in self.negative}
             )
             if overlap:
-                raise ValueError(f"label value(s) {overlap} are both positive and negative")
+                problems.append(f"label value(s) {overlap} are both positive and negative")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -273,8 +314,11 @@ class DataConfig(BaseModel):
                     f"{others} are read beside a transactions table: add one, or put those "
                     "columns in the snapshots table"
                 )
-        for name, source in self.sources().items():
-            source.check_for(TABLES[name])
+        problems = [
+            p for name, source in self.sources().items() for p in source.problems_for(TABLES[name])
+        ]
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property

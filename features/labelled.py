@@ -34,6 +34,7 @@ from features.loading import (
     CustomerData,
     RowProblem,
     TableReport,
+    check_header,
     parse_datetimes,
     parse_numbers,
     parse_text,
@@ -371,15 +372,17 @@ def load_snapshots(source: SnapshotSource, *, labels: bool = True) -> LabelledTa
     accepted ones are errors counted there, never guessed.
     """
     raw = read_table(source)
-    name = str(source.path)
-    return read_snapshots(raw, source, labels=labels, source_name=name)
+    notes = check_header(raw, SNAPSHOTS, source)
+    table = read_snapshots(raw, source, labels=labels, source_name=str(source.path))
+    table.report.warnings[:0] = notes
+    return table
 
 
 def read_snapshots(
     raw: pd.DataFrame, source: SnapshotSource, *, labels: bool = True, source_name: str = "input"
 ) -> LabelledTable:
     """``load_snapshots`` on a frame already read (the rows as the file holds them)."""
-    raw = _with_as_of(raw, source, source_name)
+    raw = _with_row_ids(_with_as_of(raw, source, source_name), source, source_name)
     if not labels:  # an export to score may no longer have its label columns
         mapping = {
             k: v
@@ -468,6 +471,19 @@ def _with_as_of(raw: pd.DataFrame, source: SnapshotSource, source_name: str) -> 
             f"{', '.join(repr(c) for c in list(raw.columns)[:30])}"
         )
     return raw
+
+
+def _with_row_ids(raw: pd.DataFrame, source: SnapshotSource, source_name: str) -> pd.DataFrame:
+    """The table with row numbers (1, 2, ...) as customer ids when ``row_ids`` says it has none."""
+    if not source.row_ids:
+        return raw
+    if CUSTOMER_ID in raw.columns:
+        raise DataValidationError(
+            f"snapshots ({source_name}): the file has a 'customer_id' column and the config "
+            "gives row_ids: true; remove row_ids to read the ids from the column"
+        )
+    ids = pd.Series(np.arange(1, len(raw) + 1), index=raw.index).astype(str)
+    return raw.assign(**{CUSTOMER_ID: ids})
 
 
 def _exclude(

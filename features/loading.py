@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from features.arms import ARM_HELP, parse_arm
 from features.exclusions import exclusion_masks
 from features.readings import (
     OUT_OF_RANGE,
+    WARNINGS,
     Readings,
     TableEvidence,
     date_evidence,
@@ -142,7 +144,8 @@ def read_table(source: TableSource) -> pd.DataFrame:
     """Read a CSV or Parquet file as it is; CSV cells stay text so validation sees the raw values.
 
     Only regular files with a tabular suffix are read; errors name the file, never its content.
-    Repeated header names are left in ``attrs`` for ``load_table``.
+    Repeated header names are left in ``attrs`` for ``check_header``, and notes on the reading
+    (the text encoding assumed when the file is not UTF-8) for the table's report.
     """
     path = source.path
     exists, is_file = _file_status(path)
@@ -157,32 +160,102 @@ def read_table(source: TableSource) -> pd.DataFrame:
     if fmt == "auto":
         suffix = PurePosixPath(source.file_name).suffix.lower()
         fmt = "parquet" if suffix in {".parquet", ".pq"} else "csv"
+    if fmt == "parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as err:
+            raise DataValidationError(
+                f"cannot read {path} as parquet ({type(err).__name__}): check that it is a "
+                "Parquet file"
+            ) from None
+        frame.attrs[REPEATED] = repeated_names([str(c) for c in frame.columns])
+        return frame
+    encodings = [source.encoding] if source.encoding != "auto" else list(AUTO_ENCODINGS)
+    for encoding in encodings:
+        try:
+            frame = _read_csv(source, encoding)
+        except UnicodeDecodeError as err:
+            if encoding == encodings[-1]:
+                raise DataValidationError(
+                    f"cannot read {path}: it is not {encoding} text (it holds the byte "
+                    f"0x{err.object[err.start]:02x}, which {encoding} cannot decode); set the "
+                    "table's encoding key to the export's encoding (e.g. encoding: cp1252)"
+                ) from None
+            continue
+        if encoding != encodings[0]:
+            frame.attrs[WARNINGS] = [
+                f"{source.file_name} is not UTF-8 text: read as {encoding} ({ENCODING_NAMES[encoding]}); "
+                "set the table's encoding key if its names or texts look wrong"
+            ]
+        return frame
+    raise AssertionError("unreachable: the last encoding raises")
+
+
+AUTO_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+"""What ``encoding: auto`` tries, in order: UTF-8, then the Western European encodings of
+spreadsheet exports (latin-1 reads any byte)."""
+ENCODING_NAMES = {"cp1252": "Windows Western European", "latin-1": "ISO 8859-1"}
+MAX_NAME_CHARS = 1_000
+"""Longest header name read as a column name: a longer one is a broken header line."""
+
+
+def _read_csv(source: TableSource, encoding: str) -> pd.DataFrame:
+    """Read a CSV as text cells in ``encoding``; UnicodeDecodeError when the bytes are not."""
+    path = source.path
+    header = None
     try:
-        if fmt == "parquet":
-            return pd.read_parquet(path)
+        if source.header:
+            header = pd.read_csv(
+                path,
+                sep=source.sep,
+                header=None,
+                nrows=1,
+                dtype=str,
+                keep_default_na=False,
+                encoding=encoding,
+            )
+            names = header.iloc[0].tolist() if len(header) else []
+            _check_name_lengths(names, path)
         engine = "pyarrow" if len(source.sep) == 1 and source.names is None else "c"
         if source.sep == r"\s+":
             engine = "c"
-        frame = pd.read_csv(
-            path,
-            sep=source.sep,
-            header=0 if source.header else None,
-            names=source.names,
-            dtype=str,
-            keep_default_na=False,
-            engine=engine,
-        )
-        if source.header:
-            header = pd.read_csv(
-                path, sep=source.sep, header=None, nrows=1, dtype=str, keep_default_na=False
-            )
-            frame.attrs[REPEATED] = repeated_names(header.iloc[0].tolist()) if len(header) else {}
-        return frame
-    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        options: dict[str, Any] = {
+            "sep": source.sep,
+            "header": 0 if source.header else None,
+            "names": source.names,
+            "dtype": str,
+            "keep_default_na": False,
+            "encoding": encoding,
+        }
+        try:
+            frame = pd.read_csv(path, engine=engine, **options)
+        except (ValueError, pd.errors.ParserError):
+            if engine == "c":
+                raise
+            # pyarrow stops at bytes that are not UTF-8 and at a line longer than its block;
+            # the C parser names the bytes (UnicodeDecodeError) and has no such limit
+            frame = pd.read_csv(path, engine="c", **options)
+    except (UnicodeDecodeError, DataValidationError):
+        raise
+    except (OSError, ValueError, pd.errors.ParserError) as err:
         raise DataValidationError(
-            f"cannot read {path} as {fmt} ({type(err).__name__}): check that it is a "
-            + ("Parquet file" if fmt == "parquet" else f"{source.sep!r}-separated text file")
+            f"cannot read {path} as csv ({type(err).__name__}): check that it is a "
+            f"{source.sep!r}-separated text file"
         ) from None
+    if header is not None:
+        frame.attrs[REPEATED] = repeated_names(header.iloc[0].tolist()) if len(header) else {}
+    return frame
+
+
+def _check_name_lengths(names: list[object], path: Path | str) -> None:
+    """Refuse a header whose names are too long to be column names (a broken first line)."""
+    long = [(i + 1, len(str(n))) for i, n in enumerate(names) if len(str(n)) > MAX_NAME_CHARS]
+    if long:
+        where = ", ".join(f"column {i}: {n:,} characters" for i, n in long[:3])
+        raise DataValidationError(
+            f"{path}: the header has name(s) longer than {MAX_NAME_CHARS:,} characters ({where}): "
+            "the first line is not a header of column names; check the file"
+        )
 
 
 def _file_status(path: Path | str) -> tuple[bool, bool]:
@@ -207,10 +280,28 @@ def tabular_suffix(path: PurePath) -> bool:
 def load_table(source: TableSource, spec: TableSpec) -> tuple[pd.DataFrame, TableReport]:
     """Read one configured table and validate it into canonical form."""
     raw = read_table(source)
+    notes = check_header(raw, spec, source)
+    frame, report = validate_table(raw, spec, source=source, source_name=str(source.path))
+    report.warnings[:0] = notes
+    return frame, report
+
+
+def check_header(raw: pd.DataFrame, spec: TableSpec, source: TableSource) -> list[str]:
+    """Refuse a repeated header name of a column the table reads; the notes on the others.
+
+    A table that keeps its extra columns (customers, snapshots) reads every column as an
+    attribute, so any repeated name is refused there unless the config leaves it out. The notes
+    also carry what ``read_table`` assumed about the file (its text encoding).
+    """
     repeated: dict[str, list[int]] = raw.attrs.get(REPEATED, {})
     mapped = {c.name for c in spec.columns} | {
         name for v in source.columns.values() for name in ([v] if isinstance(v, str) else v)
     }
+    if spec.keeps_extra_columns:
+        left_out = set(getattr(source, "drop", []))
+        if source.attributes is not None:
+            left_out |= set(repeated) - set(source.attributes)
+        mapped |= set(repeated) - left_out
     used = sorted(set(repeated) & mapped)
     if used:
         clash = "; ".join(f"{n!r} in columns {repeated[n]}" for n in used)
@@ -218,23 +309,30 @@ def load_table(source: TableSource, spec: TableSpec) -> tuple[pd.DataFrame, Tabl
             f"{spec.name} ({source.path}): the header repeats {clash}, so which column holds "
             "the values is unclear: rename the columns so each name is used once"
         )
-    frame, report = validate_table(raw, spec, source=source, source_name=str(source.path))
+    notes = list(raw.attrs.get(WARNINGS, []))
     for name, positions in repeated.items():
-        report.warnings.append(
+        notes.append(
             f"the header repeats {name!r} (columns {positions}): the later one(s) are read as "
             f"{', '.join(repr(f'{name}.{k}') for k in range(1, len(positions)))}"
         )
-    return frame, report
+    return notes
 
 
 def load_data(config: DataConfig) -> tuple[CustomerData, list[TableReport]]:
     """Load every configured table; under ``config.strict`` any unusable row is an error."""
     frames: dict[str, pd.DataFrame] = {}
     reports: list[TableReport] = []
+    errors: list[str] = []  # every table's, so one run shows them all
     for name, source in config.event_sources().items():
-        frame, report = load_table(source, TABLES[name])
+        try:
+            frame, report = load_table(source, TABLES[name])
+        except DataValidationError as err:
+            errors.append(str(err))
+            continue
         frames[name] = frame
         reports.append(report)
+    if errors:
+        raise DataValidationError("\n".join(errors))
     if config.strict:
         raise_if_unclean(reports)
     return CustomerData(**frames), reports
@@ -274,15 +372,16 @@ def validate_table(
     bad_masks: list[tuple[str, str, np.ndarray, pd.Series]] = []
     used_source_columns: set[str] = set()
 
+    absent = []  # every missing column of the table, reported together
     for col in spec.columns:
         mapped = options.columns.get(col.name, col.name)
         sources = [mapped] if isinstance(mapped, str) else list(mapped)
         missing = [s for s in sources if s not in raw.columns]
         if missing:
             if col.required or col.name in options.columns:
-                raise DataValidationError(
-                    _missing_column_message(spec, col, missing, raw, source_name)
-                )
+                absent.append(_missing_column_message(spec, col, missing, raw, source_name))
+            continue
+        if absent:
             continue
         used_source_columns.update(sources)
         try:
@@ -305,6 +404,8 @@ def validate_table(
                 report.warnings.append(note)
         columns[col.name] = values
 
+    if absent:
+        raise DataValidationError("\n".join(absent))
     frame = pd.DataFrame(columns, index=raw.index)
     bad_masks.extend(_table_rules(frame, spec))
     frame = _add_absent_optional(frame, spec)
@@ -808,6 +909,7 @@ __all__ = [
     "CustomerData",
     "RowProblem",
     "TableReport",
+    "check_header",
     "load_data",
     "load_table",
     "parse_datetimes",

@@ -18,15 +18,16 @@ import typer
 from core.errors import RetainError
 from core.settings import disable_telemetry
 from model.cli_options import ConfigPath, Engine, Scheduler, config_for, parse_as_of
+from retain.init_command import init_command
 
 HELP = """\
 retain: churn and customer-lifetime-value prediction, from raw transactions to a scoring service.
 
 \b
 Workflow (each step reads what the previous one wrote):
-  1. retain demo-data                    synthetic demo data (or bring yours: docs/USER_GUIDE.md)
-  2. retain train --config experiments/demo.yaml
-                                         features, LightGBM + baselines, out-of-time test,
+  1. retain init EXPORT.csv              your export -> a commented config (my-shop.yaml), checked
+     (or retain demo-data                synthetic demo data; its config: experiments/demo.yaml)
+  2. retain train --config my-shop.yaml  features, LightGBM + baselines, out-of-time test,
                                          MLflow tracking, registry gate
   3. retain package                      champion models -> BentoML model store
   4. retain serve                        HTTP scoring service on http://127.0.0.1:3000
@@ -108,6 +109,9 @@ def demo_data(
     for name, folder in written.items():
         files = ", ".join(sorted(p.name for p in folder.iterdir()))
         typer.echo(f"{name}: {folder} ({files})")
+
+
+app.command("init")(init_command)
 
 
 @app.command("config-reference")

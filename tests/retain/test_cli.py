@@ -14,6 +14,7 @@ from tests.helpers import ROOT
 RETAIN = str(Path(sys.executable).parent / "retain")
 COMMANDS = (
     "demo-data",
+    "init",
     "features",
     "train",
     "models",
