@@ -52,7 +52,8 @@ def package_command(
         Path | None,
         typer.Option(
             help="Experiment YAML whose 'registry' names to package (e.g. crm-churn) and whose "
-            "'economics' (currency, gross margin) value at risk is computed with."
+            "'economics' (currency, gross margin) value at risk is computed with, and whose "
+            "'risk_tiers' put each score in a tier."
         ),
     ] = None,
     tracking_uri: TrackingUri = None,
@@ -62,12 +63,14 @@ def package_command(
 
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
     The config's `economics` section is recorded with the models, so the service and `retain
-    score` compute value at risk with the same gross margin and show the same currency.
+    score` compute value at risk with the same gross margin and show the same currency; its
+    `risk_tiers` (default high from 60%, medium from 30% chance of leaving) likewise.
     """
     use_local_bentoml_home()
     from core.config import RegistryConfig
     from core.config_file import ConfigFile
     from core.economics import Economics
+    from core.risk_tiers import RiskTiers
     from model.registry import CHAMPION
     from serving.store import package
     from serving.uplift_store import package_uplift
@@ -75,6 +78,7 @@ def package_command(
     file = ConfigFile.read(config) if config else None
     names = file.registry() if file else RegistryConfig()
     economics = file.economics() if file else Economics()
+    tiers = file.risk_tiers() if file else RiskTiers()
     uplift = package_uplift(names.uplift, alias=alias or CHAMPION, tracking_uri=tracking_uri)
     packaged = package(
         churn or names.churn,
@@ -82,6 +86,7 @@ def package_command(
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
         economics=economics,
+        risk_tiers=tiers,
         uplift_tag=uplift.tag if uplift else None,
     )
     for m in [*packaged, *([uplift] if uplift else [])]:
@@ -92,6 +97,7 @@ def package_command(
         f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
         + ("" if config else " (defaults: give --config to use an experiment's economics)")
     )
+    typer.echo(f"risk tiers: {tiers.words()}")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
