@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.config_file import ConfigFile
@@ -66,3 +67,43 @@ def test_bad_tiers_are_one_line_naming_the_key(tmp_path: Path, section: str, wor
     with pytest.raises(ConfigError) as err:
         ConfigFile.read(config).risk_tiers()
     assert words in str(err.value)
+
+
+def test_packaged_tiers_are_read_back_default_when_absent_and_refused_when_damaged() -> None:
+    from core.errors import RetainError
+    from serving.store import RISK_TIERS, packaged_risk_tiers
+
+    tiers = RiskTiers(high=0.7, medium=0.2)
+    assert packaged_risk_tiers({RISK_TIERS: tiers.model_dump(mode="json")}) == tiers
+    assert packaged_risk_tiers({}) == RiskTiers()  # packaged before tiers were thresholds
+    with pytest.raises(RetainError, match="run `retain package --config` again"):
+        packaged_risk_tiers({RISK_TIERS: {"high": 0.2, "medium": 0.7}})
+
+
+def test_the_scorer_tiers_every_score_by_its_packaged_thresholds_in_both_outputs(
+    tmp_path: Path,
+) -> None:
+    from serving.batch import check_risk_tiers
+    from serving.output import score_records, scores_table
+    from tests.serving.support import tiny_features, tiny_scorer
+
+    scorer = tiny_scorer()  # packaged with high 0.65, medium 0.4
+    frame = tiny_features(300, seed=4)
+    batch = scorer.encode(frame)
+    scores = scorer.score(batch)
+    expected = tiers_of(list(scores.churn), RiskTiers(high=0.65, medium=0.4))
+    assert set(expected) == {"high", "medium", "low"}  # every tier exercised
+    assert list(np.asarray(TIERS)[scores.tier]) == expected
+    day = pd.Timestamp("2024-12-31")
+    table = scores_table(scorer, frame.index, scores, batch, day)  # batch scores
+    records = score_records(scorer, frame.index.tolist(), scores, batch, [day.date()] * len(frame))
+    assert table["risk_tier"].tolist() == expected
+    assert [r["risk_tier"] for r in records] == expected  # the service's answers
+    same = tmp_path / "same.yaml"
+    same.write_text("risk_tiers: {high: 0.65, medium: 0.4}\n")
+    check_risk_tiers(ConfigFile.read(same), scorer)
+    other = tmp_path / "other.yaml"
+    other.write_text("risk_tiers: {high: 0.6}\n")
+    packaged = r"packaged with the models \(high: 65% or more; medium: 40% to under 65%"
+    with pytest.raises(ConfigError, match=r"risk_tiers \(high: 60% or more; .*" + packaged):
+        check_risk_tiers(ConfigFile.read(other), scorer)
