@@ -78,6 +78,18 @@ def test_after_a_campaign_the_reports_call_list_is_its_contact_list(
     assert page.rules["top"].startswith(f"The contact list of campaign {campaign_id[1]}")
     assert f"{len(contacted):,} customers" in page.rules["top"]
 
+    # scored again after the campaign: the page still shows the list the CRM was sent, and says so
+    from serving.batch import score_base
+
+    score_base(trained.config, Cutoff.parse("latest"), out_dir=own_scores.parent, progress=False)
+    later = report_page(own_scores, trained.config, tmp_path / "later.html")
+    assert later.top_ids == page.top_ids
+    assert later.top_fields == page.top_fields
+    assert any(
+        n.startswith(f"Campaign {campaign_id[1]} was planned on scores generation")
+        for n in later.notes
+    )
+
 
 def test_without_a_campaign_the_report_lists_what_a_campaign_would_contact_first(
     own_scores: Path, trained: TrainedProject, tmp_path: Path
