@@ -622,6 +622,10 @@ def _from_labels(
         contacted_on=str(day.date()),
         source=f"snapshot export {snapshots.file_name} (outcomes are its labels)",
         features=attributes.loc[:, attributes.notna().mean() >= 0.9],
+        excluded={
+            f"snapshot row(s) of the export (any as_of day): '{p.column}' {p.problem}": p.count
+            for p in table.report.problems
+        },
     )
 
 

@@ -276,6 +276,7 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     lines += [f"T{i},{'Yes' if i == 0 else 'No'},1,{0 if i == 0 else 40},a" for i in range(4)]
     lines += [f"C{i},{'Yes' if i < 2 else 'No'},0,{0 if i < 2 else 30},b" for i in range(4)]
     lines += ["U0,No,,50,a"]  # not in the test
+    lines += ["M0,No,maybe,50,a", "M1,No,perhaps,50,b"]  # unreadable flags: excluded, counted
     export = tmp_path / "spring_test.csv"
     export.write_text("\n".join(lines) + "\n")
     config = tmp_path / "crm.yaml"
@@ -295,13 +296,17 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     assert (r.treatment.revenue_per_customer, r.control.revenue_per_customer) == (30.0, 15.0)
     assert r.mature
     assert r.source == "snapshot export spring_test.csv (outcomes are its labels)"
+    assert r.excluded == {
+        "snapshot row(s) of the export (any as_of day): 'got_offer' is not a treatment flag "
+        f"(expected {ARM_HELP}, or empty)": 2
+    }
     # scoring the same export keeps every row, whatever its treatment flag says
     from core.config_file import ConfigFile
     from features.labelled import load_snapshots
 
     data = ConfigFile.read(config).data()
     assert data.snapshots is not None
-    assert len(load_snapshots(data.snapshots, labels=False).rows) == 9
+    assert len(load_snapshots(data.snapshots, labels=False).rows) == 11
 
 
 def test_contractual_retention_is_a_subscription_running_at_the_windows_end() -> None:
