@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.economics import Economics
 from core.engines import LABELLED_ON_DASK, DaskConfig, Engine
 from core.families import FAMILIES
+from core.risk_tiers import RiskTiers
 from core.sources import DataConfig
 
 ChurnMetric = Literal["roc_auc", "pr_auc", "brier", "log_loss", "lift_10", "capture_10", "empc"]
@@ -540,6 +541,11 @@ class ExperimentConfig(_Frozen):
     economics: Economics = Field(
         Economics(),
         description="Currency, gross margin and offer costs (value at risk, campaigns).",
+    )
+    risk_tiers: RiskTiers = Field(
+        RiskTiers(),
+        description="Churn-probability thresholds of the high and medium risk tiers (scores, "
+        "service, campaigns, report).",
     )
     promotion: PromotionConfig = Field(PromotionConfig(), description="The registry gate.")
     registry: RegistryConfig = Field(RegistryConfig(), description="Registered model names.")

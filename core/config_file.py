@@ -20,6 +20,7 @@ from core.config import ExperimentConfig, RegistryConfig, check_families, move_e
 from core.economics import Economics
 from core.engines import DaskConfig, Engine
 from core.errors import ConfigError
+from core.risk_tiers import RiskTiers
 from core.schema import TABLES
 from core.sources import DataConfig, TableSource
 
@@ -81,6 +82,11 @@ class ConfigFile:
         moved = ConfigFile(self.path, self._check(move_empc_costs, self.raw))
         economics: Economics = moved._field("economics")
         return economics
+
+    def risk_tiers(self) -> RiskTiers:
+        """The ``risk_tiers`` section: the churn probabilities of the high and medium tiers."""
+        tiers: RiskTiers = self._field("risk_tiers")
+        return tiers
 
     def horizon_days(self) -> int:
         """``horizon_days``: how far churn and future value look ahead."""
@@ -185,7 +191,8 @@ def describe_errors(
         elif e["type"] == "missing":
             lines.append(f"  - {where}: required key is missing")
         else:
-            lines.append(f"  - {where}: {e['msg']} (got {e.get('input')!r})")
+            message = e["msg"].removeprefix("Value error, ")
+            lines.append(f"  - {where}: {message} (got {e.get('input')!r})")
     return lines
 
 

@@ -1,9 +1,9 @@
-"""The accounts at risk: who to call first, and what raises each one's risk, in plain words.
+"""The accounts at risk and what raises a customer's risk, in plain words.
 
-The rule, stated in the report: **accounts at risk are the customers at medium or high risk of
-leaving, ranked by value at risk** (the gross profit lost if they leave, ``model.value_at_risk``).
-Low-risk customers are left out however valuable: a big spender with a 6% chance of leaving is not
-an account at risk, even when 6% of a large value is a large number.
+**Accounts at risk are the customers at medium or high risk of leaving** (the tiers are chances of
+leaving, ``core.risk_tiers``); the report sums their value at risk (the gross profit lost if they
+leave, ``model.value_at_risk``). Whom to call first is not decided here but by the campaign's
+targeting (``retention.campaign.plan``), which the report's call list shows.
 
 A reason is shown for a customer only when it *raises* that customer's risk (its TreeSHAP
 contribution is positive), as the feature catalogue's label with units ("no purchase for 133
@@ -42,15 +42,6 @@ def summarise_at_risk(scores: pd.DataFrame) -> AtRisk:
     """Count and total value at risk of the medium- and high-risk customers."""
     mask = at_risk_mask(scores)
     return AtRisk(int(mask.sum()), float(scores["value_at_risk"].to_numpy()[mask].sum()))
-
-
-def at_risk_accounts(scores: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The ``n`` medium- and high-risk customers with the highest value at risk, highest first.
-
-    Ties keep the scores table's order (a stable sort), so the list is reproducible.
-    """
-    chosen = scores.loc[at_risk_mask(scores)]
-    return chosen.sort_values("value_at_risk", ascending=False, kind="stable").head(n)
 
 
 def reason_columns(scores: pd.DataFrame) -> list[int]:

@@ -24,7 +24,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from core.economics import Economics
 from core.errors import ConfigError, DataValidationError
 from core.processes import process_alive
+from core.risk_tiers import RiskTiers
 from core.schema import CUSTOMER_ID
 from core.settings import test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from retention.campaign_results import control_share_for_power, detection_power
 from retention.ledger import CampaignRecord, Ledger, new_campaign_id
 from retention.targeting import RISK_VALUE, Policy, choose_targeting
-from serving.files import fsync_dir, spreadsheet_safe, write_atomically
+from serving.files import from_spreadsheet_safe, fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
-from serving.store import ECONOMICS
+from serving.store import ECONOMICS, RISK_TIERS
 
 CONTACT = "contact with offer"
 CONTROL = "hold out as control"
@@ -71,6 +72,7 @@ FLAGS = {
     "currency": "economics.currency in --config",
     "control_share": "--control-share",
     "seed": "--seed",
+    "include_negative": "--include-negative",
 }
 _ECONOMICS_KEYS = tuple(Economics.model_fields)
 
@@ -95,6 +97,12 @@ class CampaignParams(BaseModel):
         "as a control group: without one a campaign's effect cannot be measured.",
     )
     seed: int = Field(0, ge=0, description="Seed of the control draw; same seed, same draw.")
+    include_negative: bool = Field(
+        False,
+        description="Also contact, after every profitable customer and within the budget, "
+        "customers whose expected gain is not positive (never by default: each such contact is "
+        "expected to lose money, or for a sleeping dog to raise churn).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -163,9 +171,23 @@ class CampaignParams(BaseModel):
         ]
 
 
-def select(gain: np.ndarray, spend: np.ndarray, budget: float) -> tuple[np.ndarray, np.ndarray]:
+def worth_contacting(gain: np.ndarray, *, include_negative: bool = False) -> np.ndarray:
+    """Who may be contacted: a positive expected gain, or with ``include_negative`` any known one
+    (a gain that cannot be computed is never contacted)."""
+    known = np.isfinite(gain)
+    return known if include_negative else known & (gain > 0)
+
+
+def customers(n: int) -> str:
+    """'1 customer', '2 customers', '1,204 customers'."""
+    return f"{n:,} customer" + ("" if n == 1 else "s")
+
+
+def select(
+    gain: np.ndarray, spend: np.ndarray, budget: float, *, include_negative: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Contact order (rank, -1 if not worth contacting) and whether each is within the budget."""
-    worth = gain > 0
+    worth = worth_contacting(gain, include_negative=include_negative)
     ratio = np.where(spend > 0, gain / np.where(spend > 0, spend, 1.0), np.inf)
     order = np.lexsort((np.arange(len(gain)), -gain, -ratio))
     order = order[worth[order]]
@@ -217,6 +239,10 @@ class CampaignPlan:
     curve: pd.DataFrame
     params: CampaignParams
     policy: str = RISK_VALUE
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Customers never contacted, by reason (``Targeting.left_out``): none is dropped unsaid."""
+    risk_tiers: RiskTiers | None = None
+    """The tiers recorded with the scored models, stated in the output; None: not recorded."""
     campaign_id: str | None = None
     csv: Path | None = None
     curve_png: Path | None = None
@@ -258,6 +284,35 @@ class CampaignPlan:
             )
         return head + f"; 80% needs a control share of at least {needed:.0%}"
 
+    def tier_lines(self) -> list[str]:
+        """The risk tiers of the ``risk_tier`` column, in words (nothing when not recorded)."""
+        if self.risk_tiers is None:
+            return []
+        return [f"risk tiers (recorded with the scored models): {self.risk_tiers.words()}"]
+
+    def left_out_lines(self) -> list[str]:
+        """Who is never contacted and why, or who is contacted although expected to lose."""
+        if self.params.include_negative:
+            negative = self.table["expected_gain"].to_numpy() <= 0
+            ranked = self.table["rank"].notna().to_numpy()
+            out = [
+                f"--include-negative: {customers(int((negative & ranked).sum()))} whose "
+                "expected gain is not positive are ranked after the profitable ones and "
+                f"contacted if the budget allows ({int((negative & self.contacted_mask).sum()):,}"
+                " are)"
+            ]
+        else:
+            out = []
+        out += [f"left out: {customers(n)} {why}" for why, n in self.left_out.items()]
+        if self.left_out and not self.params.include_negative:
+            out.append("(never contacted; --include-negative ranks those with a known gain last)")
+        return out
+
+    @property
+    def contacted_mask(self) -> np.ndarray:
+        """Per table row: whether it is in the treatment arm."""
+        return (self.table["recommended_action"] == CONTACT).to_numpy()
+
     def lines(self) -> list[str]:
         c = self.contacted
         best = self.curve.loc[self.curve["expected_profit"].idxmax()]
@@ -265,6 +320,7 @@ class CampaignPlan:
         out = [
             f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
             *self.params.lines(),
+            *self.tier_lines(),
             f"contact {len(c):,} of {len(self.table):,} customers, hold out {len(self.control):,} "
             f"as control: expected profit {money(c['expected_gain'].sum(), 2)} for expected "
             f"spend {money(c['expected_spend'].sum(), 2)}",
@@ -284,12 +340,7 @@ class CampaignPlan:
                 "note: the acceptance is an assumption, not a measurement; "
                 "`retain campaign-results` measures it against the control group"
             )
-        elif UPLIFT in self.table:
-            dogs = int((self.table[UPLIFT].fillna(0) <= 0).sum())
-            out.append(
-                f"{dogs:,} customers whose predicted effect of the offer is not positive "
-                "(sleeping dogs among them) are never contacted"
-            )
+        out += self.left_out_lines()
         if self.csv is not None:
             out.append(f"contact list (treatment arm only): {self.csv}")
             out.append(f"profit curve: {self.curve_png} (data: {self.curve_csv})")
@@ -315,7 +366,7 @@ def plan(
         policy = choose_targeting
     targeting = policy(scores, params.economics)
     gain, spend = targeting.gain, targeting.spend
-    rank, chosen = select(gain, spend, params.budget)
+    rank, chosen = select(gain, spend, params.budget, include_negative=params.include_negative)
     ids = scores[CUSTOMER_ID].to_numpy()
     tiers = scores["risk_tier"].to_numpy() if "risk_tier" in scores else np.full(len(ids), NO_TIER)
     control = assign_control(ids, tiers, chosen, params.control_share, params.seed)
@@ -344,16 +395,22 @@ def plan(
         ["rank", "expected_gain"], ascending=[True, False], na_position="last", kind="stable"
     ).reset_index(drop=True)
     return CampaignPlan(
-        table=table, curve=profit_curve(gain, spend), params=params, policy=targeting.policy
+        table=table,
+        curve=profit_curve(gain, spend),
+        params=params,
+        policy=targeting.policy,
+        left_out=targeting.left_out(rank > 0),
     )
 
 
 def profit_curve(gain: np.ndarray, spend: np.ndarray) -> pd.DataFrame:
-    """Expected profit and spend when contacting the top k customers by expected gain, k = 0..n."""
+    """Expected profit and spend when contacting the top k customers by expected gain, k = 0..n
+    (k up to the customers whose gain is known: one that cannot be computed is never contacted)."""
     order = np.argsort(-gain, kind="stable")
+    order = order[np.isfinite(gain[order])]
     profit = np.r_[0.0, np.cumsum(gain[order])]
     cost = np.r_[0.0, np.cumsum(spend[order])]
-    k = np.arange(len(gain) + 1)
+    k = np.arange(len(order) + 1)
     return pd.DataFrame(
         {
             "contacted": k,
@@ -404,12 +461,56 @@ def contact_list(result: CampaignPlan) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+CONTACT_LIST = "campaign.csv"
+"""The file of a campaign's contact list (``contact_list``), in its folder and beside the scores."""
+NUMERIC_COLUMNS = (
+    "rank",
+    "churn_probability",
+    "clv",
+    "expected_gain",
+    "expected_spend",
+    UPLIFT,
+    INCREMENTAL_VALUE,
+)
+"""Columns of a contact list read back as numbers; the others stay text, as written."""
+
+
+def ranking(result: CampaignPlan) -> pd.DataFrame:
+    """Every customer the campaign would contact given the budget, in its contact order (both
+    arms, before the control group is held out): the order ``retain campaign`` contacts in."""
+    return result.table.loc[result.table["rank"].notna()].reset_index(drop=True)
+
+
+def read_contact_list(path: Path) -> pd.DataFrame:
+    """A contact list as ``plan_campaign`` wrote it (ids and reasons as text, figures as
+    numbers); an unreadable file is an error that says to plan the campaign again."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise DataValidationError(
+            f"the contact list {path} cannot be read ({type(err).__name__}): rerun "
+            "`retain campaign`"
+        ) from None
+    frame = from_spreadsheet_safe(frame)
+    for column in NUMERIC_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column].replace("", None), errors="coerce")
+    return frame
+
+
 def scored_economics(scores_path: Path) -> Economics | None:
     """The economics ``retain score`` recorded with the scored models (packaged from their
     experiment config), None for scores without a ``score_meta.json`` naming them."""
     meta = read_meta(scores_path.parent) or {}
     recorded = meta.get(ECONOMICS)
     return Economics.model_validate(recorded) if isinstance(recorded, dict) else None
+
+
+def scored_risk_tiers(scores_path: Path) -> RiskTiers | None:
+    """The risk tiers ``retain score`` recorded with the scored models (``risk_tier`` follows
+    them), None for scores that record none."""
+    recorded = (read_meta(scores_path.parent) or {}).get(RISK_TIERS)
+    return RiskTiers.model_validate(recorded) if isinstance(recorded, dict) else None
 
 
 def campaign_record(result: CampaignPlan, generation: Generation | None) -> CampaignRecord:
@@ -476,6 +577,7 @@ def plan_campaign(
     """
     scores, generation = read_scores(scores_path)
     result = plan(scores, params, policy)
+    result.risk_tiers = scored_risk_tiers(scores_path)
     ledger = ledger or Ledger()
     folder = out_dir / CAMPAIGNS
     finish_staged(folder, ledger)
@@ -489,7 +591,7 @@ def plan_campaign(
     }
     figure = plot_curve(result.curve, params)
     files: dict[str, Any] = {
-        "campaign.csv": lambda tmp: spreadsheet_safe(contact_list(result)).to_csv(tmp, index=False),
+        CONTACT_LIST: lambda tmp: spreadsheet_safe(contact_list(result)).to_csv(tmp, index=False),
         "profit_curve.csv": lambda tmp: result.curve.to_csv(tmp, index=False),
         "profit_curve.png": lambda tmp: figure.savefig(tmp, format="png"),
         CAMPAIGN_JSON: lambda tmp: tmp.write_text(json.dumps(settings, indent=2)),
@@ -511,7 +613,7 @@ def plan_campaign(
     for name, write in files.items():
         write_atomically(out_dir / name, write, hook=f"campaign:{name}")
     result.folder, result.ledger = final, ledger.shown
-    result.csv = out_dir / "campaign.csv"
+    result.csv = out_dir / CONTACT_LIST
     result.curve_csv = out_dir / "profit_curve.csv"
     result.curve_png = out_dir / "profit_curve.png"
     return result

@@ -32,10 +32,11 @@ from scipy import stats
 from core.config_file import ConfigFile
 from core.economics import Economics
 from core.errors import DataValidationError
-from core.schema import AS_OF, CUSTOMER_ID, FUTURE_VALUE
+from core.schema import AS_OF, CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE, TREATMENTS
+from core.sources import TableSource
 from features.build import build_features
 from features.labelled import CHURN, load_snapshots
-from features.loading import load_data, parse_numbers
+from features.loading import load_data, parse_ids, parse_numbers, read_table, validate_table
 from features.prepare import PreparedData, from_day, prepare
 from features.treatments import campaign_assignments, load_treatments, snapshot_campaign_id
 from retention.ledger import Ledger
@@ -43,6 +44,8 @@ from retention.ledger import Ledger
 Z95 = float(stats.norm.ppf(0.975))
 SMD_LIMIT = 0.1
 """|standardized mean difference| above which a pre-contact feature is flagged as unbalanced."""
+NO_OUTCOME = "customer(s) without an outcome (not in the data)"
+"""Why an assigned customer is left out of the arms when the data has no outcome for them."""
 RETAINED = "retained"
 REVENUE = "revenue"
 
@@ -195,7 +198,7 @@ class CampaignResults:
                 f"(largest |SMD| {worst:.3f} <= {SMD_LIMIT})"
             )
         for why, n in self.excluded.items():
-            out.append(f"excluded: {n:,} customer(s) {why}")
+            out.append(f"excluded: {n:,} {why}")
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -312,6 +315,7 @@ def campaign_results(
     contacted_on: str = "",
     source: str = "",
     features: pd.DataFrame | None = None,
+    excluded: dict[str, int] | None = None,
 ) -> CampaignResults:
     """The results of one campaign from its assignments and their outcomes.
 
@@ -319,11 +323,14 @@ def campaign_results(
     ``churn_probability`` (what the model predicted). ``outcomes``: ``customer_id``,
     ``retained`` (1/0) and ``revenue`` (NaN when unknown) over the window after contact.
     ``features``: pre-contact features indexed by customer id, for the balance check. Customers
-    without an outcome are excluded and counted.
+    without an outcome are excluded and counted, after ``excluded`` (rows of the campaign's
+    input left out before, by reason).
     """
     joined = assignments.merge(outcomes, on=CUSTOMER_ID, how="left", validate="one_to_one")
     missing = joined[RETAINED].isna().to_numpy()
-    excluded = {"without an outcome (not in the data)": int(missing.sum())} if missing.any() else {}
+    excluded = dict(excluded or {})
+    if missing.any():
+        excluded[NO_OUTCOME] = int(missing.sum())
     joined = joined.loc[~missing]
     treated = joined["arm"].to_numpy() == 1
     n_t, n_c = int(treated.sum()), int((~treated).sum())
@@ -517,7 +524,39 @@ def measure_campaign(
         horizon_days=inputs.horizon_days,
         source="treatments table",
         features_day=first_day - pd.Timedelta(days=1),
+        excluded=treatment_exclusions(inputs.data.treatments, campaign_id)
+        if inputs.data.treatments is not None
+        else {},
     )
+
+
+def treatment_exclusions(source: TableSource, campaign_id: str) -> dict[str, int]:
+    """The treatments table's rows of ``campaign_id`` that loading left out, by reason (an arm
+    that is blank or unknown, a customer in both arms, an unreadable contact day, ...), and the
+    rows of no campaign (blank id), so that no row is dropped unsaid.
+
+    The campaign's rows are validated on their own, by the rules that load the whole table.
+    """
+    raw = read_table(source)
+    column = source.columns.get(CAMPAIGN_ID, CAMPAIGN_ID)
+    if not isinstance(column, str) or column not in raw:
+        return {}
+    ids = parse_ids(raw[column])
+    mine = raw.loc[(ids == campaign_id).fillna(False).to_numpy(dtype=bool)]
+    _, report = validate_table(mine, TREATMENTS, source=source, source_name=str(source.path))
+    out: dict[str, int] = {}
+    for p in report.left_out:
+        out[f"treatments row(s) left out by an exclude rule: '{p.column}' {p.problem}"] = p.count
+    for p in report.problems:
+        out[f"treatments row(s): '{p.column}' {p.problem}"] = p.count
+    if report.duplicates_dropped:
+        out["treatments row(s) dropped as exact duplicates"] = report.duplicates_dropped
+    blank = int(ids.isna().sum())
+    if blank:
+        out[f"treatments row(s) of the file with no '{column}' (they belong to no campaign)"] = (
+            blank
+        )
+    return out
 
 
 def _from_events(
@@ -528,6 +567,7 @@ def _from_events(
     horizon_days: int,
     source: str,
     features_day: pd.Timestamp,
+    excluded: dict[str, int] | None = None,
 ) -> CampaignResults:
     if inputs.data.transactions is None:
         raise DataValidationError(
@@ -549,6 +589,7 @@ def _from_events(
         contacted_on=str(pd.Timestamp(assignments["contacted_at"].min()).date()),
         source=source,
         features=features,
+        excluded=excluded,
     )
 
 
@@ -581,6 +622,10 @@ def _from_labels(
         contacted_on=str(day.date()),
         source=f"snapshot export {snapshots.file_name} (outcomes are its labels)",
         features=attributes.loc[:, attributes.notna().mean() >= 0.9],
+        excluded={
+            f"snapshot row(s) of the export (any as_of day): '{p.column}' {p.problem}": p.count
+            for p in table.report.problems
+        },
     )
 
 

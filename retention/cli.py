@@ -51,6 +51,14 @@ def campaign_command(
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the control draw (same seed, same draw).")] = 0,
+    include_negative: Annotated[
+        bool,
+        typer.Option(
+            "--include-negative",
+            help="Also contact customers whose expected gain is not positive, after every "
+            "profitable one, within the budget (each is expected to lose money).",
+        ),
+    ] = False,
     scores: Annotated[Path | None, typer.Option(help="Scores table from `retain score`.")] = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default beside the scores).")
@@ -62,7 +70,9 @@ def campaign_command(
     Gains count the customer's value at the gross margin of the config's `economics` (without
     --config, the economics recorded with the scored models; flags override its costs). Of the
     customers selected, --control-share are held out at random within each risk tier as a
-    control group, so `retain campaign-results` can later measure what the campaign did. Writes
+    control group, so `retain campaign-results` can later measure what the campaign did. A
+    customer whose expected gain (by an uplift model: expected incremental profit) is not positive
+    is never contacted unless --include-negative; the output counts them by reason. Writes
     the CRM list of the treatment arm only (campaign_id, customer_id, churn probability, CLV,
     expected gain, action, reasons, rank), the expected profit curve, and records the campaign
     and both arms in the campaign ledger (`retain campaigns` lists it).
@@ -91,6 +101,7 @@ def campaign_command(
         acceptance=acceptance,
         control_share=control_share,
         seed=seed,
+        include_negative=include_negative,
         no_control=no_control,
     )
     result = plan_campaign(
@@ -165,9 +176,10 @@ def report_command(
 ) -> None:
     """Write one self-contained HTML report for the CCO, in plain words.
 
-    Headline sentences, key figures in the packaged currency, where the value at risk sits, the
-    accounts at risk (medium- and high-risk customers ranked by value at risk, with what raises
-    each one's risk), how far to trust the models, a glossary. Value at risk is gross profit:
+    Headline sentences, key figures in the packaged currency, where the value at risk sits, whom
+    to call first (the latest campaign's contact list, or the order `retain campaign` would
+    contact in, with what raises each one's risk), the risk tiers in words, how far to trust the
+    models, a glossary. Value at risk is gross profit:
     chance of leaving x value if staying x gross margin (`retain package --config` sets the
     margin). The calibration, gain and test metrics come from the model cards `retain score`
     recorded.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,26 @@ from pydantic import ValidationError
 from core.config_file import ConfigFile
 from core.economics import Economics
 from core.errors import DataValidationError
+from core.risk_tiers import RiskTiers
 from features.labelled import load_snapshots
 from features.loading import load_data
 from features.prepare import prepare
 from model.card import ModelCard
-from retention.campaign import CAMPAIGN_JSON, SCORES_GENERATION, CampaignParams
+from retention.campaign import (
+    CAMPAIGN_JSON,
+    CAMPAIGNS,
+    CONTACT_LIST,
+    SCORES_GENERATION,
+    CampaignParams,
+    read_contact_list,
+)
 from retention.report_figures import ReportInputs, observed_in_snapshots, report_figures
 from retention.report_html import ReportData, Section, render
 from retention.report_plots import report_images
 from serving.batch import CARDS
 from serving.files import write_atomically
 from serving.generation import SCORE_META, Generation, read_meta, read_scores
-from serving.store import ECONOMICS
+from serving.store import ECONOMICS, RISK_TIERS
 
 
 def read_inputs(scores_path: Path, config: Path) -> ReportInputs:
@@ -45,7 +54,8 @@ def read_inputs(scores_path: Path, config: Path) -> ReportInputs:
         table = load_snapshots(data_config.snapshots, labels=True)
         observed = observed_in_snapshots(table, as_of, horizon)
     meta = generation.meta if generation else _score_meta(scores_path.parent)
-    campaign, campaign_note = _campaign_params(scores_path.parent, generation)
+    economics = Economics.model_validate(meta.get(ECONOMICS) or {})
+    saved = saved_campaign(scores_path.parent, generation, economics)
     return ReportInputs(
         scores=scores,
         as_of=as_of,
@@ -56,10 +66,13 @@ def read_inputs(scores_path: Path, config: Path) -> ReportInputs:
             meta.get("contractual", prep is not None and prep.subscriptions is not None)
         ),
         active_days=int(meta.get("active_days", 365)),
-        economics=Economics.model_validate(meta.get(ECONOMICS) or {}),
+        economics=economics,
+        risk_tiers=RiskTiers.model_validate(meta.get(RISK_TIERS) or {}),
         cards=_cards(meta, scores_path.parent),
-        campaign=campaign,
-        campaign_note=campaign_note,
+        campaign=saved.params,
+        campaign_note=saved.note,
+        campaign_id=saved.campaign_id,
+        contact_list=saved.contact_list,
     )
 
 
@@ -83,6 +96,9 @@ def gather(scores_path: Path, config: Path, extra_sections: Sequence[Section] = 
         top_reasons=figures.top_reasons,
         warnings=figures.warnings,
         extra_sections=list(extra_sections),
+        risk_tiers=figures.risk_tiers,
+        call_title=figures.call_title,
+        call_rule=figures.call_rule,
     )
 
 
@@ -107,30 +123,53 @@ def _cards(meta: dict[str, Any], folder: Path) -> dict[str, ModelCard]:
         ) from None
 
 
-def _campaign_params(
-    folder: Path, generation: Generation | None
-) -> tuple[CampaignParams, str | None]:
-    """The saved campaign settings, and a note if they were planned on other scores."""
+@dataclass(frozen=True)
+class SavedCampaign:
+    """The latest campaign planned beside the scores: its settings, id and recorded contact list
+    (None without a campaign), and a note when the page cannot show it as recorded."""
+
+    params: CampaignParams
+    campaign_id: str | None = None
+    contact_list: pd.DataFrame | None = None
+    note: str | None = None
+
+
+def saved_campaign(
+    folder: Path, generation: Generation | None, economics: Economics
+) -> SavedCampaign:
+    """The campaign ``campaign.json`` beside the scores records, with the contact list of its
+    folder (``campaigns/<id>/campaign.csv``); no file: no campaign, and the settings
+    ``retain campaign`` would use (the scores' ``economics``, no budget limit)."""
     saved = folder / CAMPAIGN_JSON
     if not saved.exists():
-        return CampaignParams(budget=float("inf")), None
+        return SavedCampaign(CampaignParams(budget=float("inf"), economics=economics))
     try:
         values = json.loads(saved.read_text())
         planned_on = values.pop(SCORES_GENERATION, None)
+        campaign_id = values.get("campaign_id")
         params = CampaignParams(**values)
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, AttributeError):
         raise DataValidationError(
             f"{saved} is unreadable (not the settings `retain campaign` writes): rerun "
             "`retain campaign`"
         ) from None
-    if generation is not None and planned_on != generation.id:
-        return params, (
-            f"The campaign settings ({saved.name}) were planned on scores generation "
-            f"{planned_on or 'unknown'}, not the current {generation.id}; the campaign shown "
-            "here is recomputed on the current scores (rerun `retain campaign` to refresh "
-            "campaign.csv)."
+    listed = folder / CAMPAIGNS / str(campaign_id) / CONTACT_LIST
+    if not campaign_id or not listed.exists():
+        return SavedCampaign(
+            params,
+            note=f"The contact list of the campaign {saved.name} records ({listed}) is missing: "
+            "the list shown is recomputed on the current scores with its settings (rerun "
+            "`retain campaign` to record one).",
         )
-    return params, None
+    note = None
+    if generation is not None and planned_on != generation.id:
+        note = (
+            f"Campaign {campaign_id} was planned on scores generation {planned_on or 'unknown'}, "
+            f"not the current {generation.id}: its contact list is shown as it was sent to the "
+            "CRM; the profit curve is recomputed on the current scores (rerun `retain campaign` "
+            "to plan on them)."
+        )
+    return SavedCampaign(params, str(campaign_id), read_contact_list(listed), note)
 
 
 def write_report(

@@ -8,20 +8,28 @@ table, the prepared data and the models' cards, which ``retention.report`` reads
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.economics import Economics
+from core.risk_tiers import RiskTiers, percent
 from core.schema import AS_OF, FUTURE_VALUE
 from features.labelled import CHURN, LabelledTable
 from features.labels import make_labels
 from features.prepare import PreparedData, to_day
 from model.card import ModelCard
-from retention.at_risk import AtRisk, at_risk_accounts, risk_raising_labels, summarise_at_risk
-from retention.campaign import CampaignParams, plan
+from retention.at_risk import AtRisk, risk_raising_labels, summarise_at_risk
+from retention.campaign import (
+    CampaignParams,
+    CampaignPlan,
+    contact_list,
+    customers,
+    plan,
+    ranking,
+)
 from retention.report_words import model_name
 
 TOP_ACCOUNTS = 50
@@ -92,6 +100,7 @@ def compute_kpis(
     active_days: int,
     observed: ObservedChurn | None = None,
     economics: Economics | None = None,
+    risk_tiers: RiskTiers | None = None,
 ) -> tuple[list[Kpi], list[str]]:
     """Headline numbers: base size, last-horizon churn and revenue, CLV, value at risk, NPS/CSAT.
 
@@ -103,6 +112,7 @@ def compute_kpis(
     """
     notes: list[str] = []
     economics = economics or Economics()
+    tiers = risk_tiers or RiskTiers()
     money = economics.money
 
     def cents(x: float) -> str:
@@ -188,11 +198,13 @@ def compute_kpis(
             "high_risk_customers",
             "High-risk customers",
             float((scores["risk_tier"] == "high").sum()),
+            note=f"chance of leaving {percent(tiers.high)} or more",
         ),
         Kpi(
             "medium_risk_customers",
             "Medium-risk customers",
             float((scores["risk_tier"] == "medium").sum()),
+            note=f"chance of leaving {percent(tiers.medium)} to under {percent(tiers.high)}",
         ),
     ]
     if prep is not None and prep.interactions is not None:
@@ -328,17 +340,6 @@ def segment_columns(scores: pd.DataFrame) -> list[str]:
     return [c for c in SEGMENT_CANDIDATES if c in scores.columns and scores[c].nunique() <= 30]
 
 
-def tier_cutoffs(scores: pd.DataFrame) -> tuple[float, float] | None:
-    """The lowest churn probability of the high and of the medium tier (None without both)."""
-    if "risk_tier" not in scores:
-        return None
-    high = scores.loc[scores["risk_tier"] == "high", "churn_probability"]
-    medium = scores.loc[scores["risk_tier"] == "medium", "churn_probability"]
-    if high.empty or medium.empty:
-        return None
-    return float(high.min()), float(medium.min())
-
-
 def card_info(card: ModelCard | None) -> dict[str, Any]:
     """When the churn champion was trained, its test cutoff and test metrics (empty without one)."""
     if card is None:
@@ -385,6 +386,12 @@ class ReportInputs:
     cards: dict[str, ModelCard]
     campaign: CampaignParams
     campaign_note: str | None = None
+    risk_tiers: RiskTiers = field(default_factory=RiskTiers)
+    """The tiers recorded with the scored models (``risk_tier`` follows them)."""
+    campaign_id: str | None = None
+    """The latest campaign planned on these scores' folder; None: none was."""
+    contact_list: pd.DataFrame | None = None
+    """That campaign's recorded contact list (``campaign.csv``), when it is there to read."""
 
 
 @dataclass(frozen=True)
@@ -405,7 +412,11 @@ class ReportFigures:
     campaign: CampaignParams
     campaign_curve: pd.DataFrame
     """The expected profit curve of the campaign the page shows."""
-    tier_cutoffs: tuple[float, float] | None
+    risk_tiers: RiskTiers
+    call_title: str
+    """The heading of ``top``: whose list it is."""
+    call_rule: str
+    """How ``top`` was decided, in words (the campaign's rule, and who it leaves out)."""
 
 
 def report_figures(inputs: ReportInputs) -> ReportFigures:
@@ -422,13 +433,14 @@ def report_figures(inputs: ReportInputs) -> ReportFigures:
         active_days=inputs.active_days,
         observed=inputs.observed,
         economics=economics,
+        risk_tiers=inputs.risk_tiers,
     )
     notes += card_notes(churn_card)
     if inputs.campaign_note:
         notes.append(inputs.campaign_note)
     campaign = inputs.campaign
     campaign_plan = plan(scores, campaign)
-    top = at_risk_accounts(scores, TOP_ACCOUNTS)
+    top, call_title, call_rule = call_list(inputs, campaign_plan)
     money = economics.money
     if prep is not None:
         start, end = prep.date_range
@@ -449,6 +461,7 @@ def report_figures(inputs: ReportInputs) -> ReportFigures:
         "economics": (
             f"amounts in {economics.currency}; gross margin {economics.gross_margin:.0%}"
         ),
+        "risk tiers": f"{inputs.risk_tiers.words()} (recorded with the scored models)",
         "campaign economics": (
             f"offer {money(campaign.offer_cost, 2)}, contact {money(campaign.contact_cost, 2)}, "
             f"acceptance {campaign.acceptance:.0%}, budget "
@@ -470,5 +483,46 @@ def report_figures(inputs: ReportInputs) -> ReportFigures:
         horizon_days=inputs.horizon_days,
         campaign=campaign,
         campaign_curve=campaign_plan.curve,
-        tier_cutoffs=tier_cutoffs(scores),
+        risk_tiers=inputs.risk_tiers,
+        call_title=call_title,
+        call_rule=call_rule,
+    )
+
+
+def call_list(inputs: ReportInputs, planned: CampaignPlan) -> tuple[pd.DataFrame, str, str]:
+    """Whom the page says to call first, its heading and its rule: the latest campaign's contact
+    list as recorded (what the CRM was sent, in its order), else the order ``retain campaign``
+    would contact in (``planned``: the same ``plan``), so the page never contradicts a campaign.
+    """
+    rule = (
+        f"ranked by {planned.policy}: expected gain of the contact per unit spent, highest "
+        "first; a customer whose expected gain is not positive is "
+        + (
+            "contacted only after all others (--include-negative)"
+            if planned.params.include_negative
+            else "never contacted"
+        )
+    )
+    left = "; ".join(f"{customers(n)} {why}" for why, n in planned.left_out.items())
+    if inputs.campaign_id is not None:
+        listed = (
+            inputs.contact_list
+            if inputs.contact_list is not None
+            else contact_list(planned).assign(campaign_id=inputs.campaign_id)
+        )
+        top = listed.head(TOP_ACCOUNTS)
+        return (
+            top,
+            f"The {len(top)} to call first: campaign {inputs.campaign_id}",
+            f"The contact list of campaign {inputs.campaign_id} as sent to the CRM (campaign.csv: "
+            f"the treatment arm, {len(listed):,} customers, the control group held out), in its "
+            f"order: {rule}.",
+        )
+    top = ranking(planned).head(TOP_ACCOUNTS)
+    return (
+        top,
+        f"The {len(top)} to call first",
+        "No campaign has been planned on these scores yet: these are the customers "
+        f"`retain campaign` would contact first, in its order, before its budget and control "
+        f"group: {rule}." + (f" Left out: {left}." if left else ""),
     )

@@ -1,8 +1,9 @@
 """The report's page: its figures and charts in, one self-contained HTML document out.
 
 Headline sentences a CCO can repeat, key figures with the currency on every amount, where the
-value at risk sits, what a campaign would return, the accounts at risk (``retention.at_risk``: the
-rule is stated on the page) with what raises each one's risk, any extra sections the caller
+value at risk sits, what a campaign would return, whom to call first (the campaign's contact list
+or its order, ``retention.report_figures.call_list``: the rule is stated on the page) with what
+raises each one's risk, any extra sections the caller
 passes (e.g. campaign results), how far to trust the models (with a calibration warning when the
 churn card records a bias beyond the limit), a glossary and provenance. Images are inlined as
 base64 PNG and the CSS is inline, so the file opens anywhere with no server and no network. Every
@@ -20,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from core.economics import Economics
+from core.risk_tiers import RiskTiers
 from core.schema import CUSTOMER_ID
-from retention.report_figures import Headline, Kpi, segment_columns
+from model.uplift_bundle import UPLIFT
+from retention.report_figures import Headline, Kpi
 from retention.report_words import glossary, metric_name
 
 Section = tuple[str, str]
@@ -48,6 +51,10 @@ class ReportData:
     warnings: list[str] = field(default_factory=list)
     """Shown above the headlines (e.g. a calibration bias beyond the limit)."""
     extra_sections: list[Section] = field(default_factory=list)
+    risk_tiers: RiskTiers = field(default_factory=RiskTiers)
+    call_title: str = "The customers to call first"
+    call_rule: str = ""
+    """How ``top`` was decided (the campaign's rule), shown above it."""
 
 
 CSS = """
@@ -103,12 +110,10 @@ def render(report: ReportData) -> str:
     parts.append("</div>")
     if "segments" in figs:
         parts.append(_img(figs["segments"], "Value at risk by segment"))
-    parts.append(f'<h2 id="top">Accounts at risk: the {len(report.top)} to call first</h2>')
+    parts.append(f'<h2 id="top">{e(report.call_title)}</h2>')
     parts.append(
-        '<p class="rule">The rule: customers at <b>medium or high risk</b> of leaving, ranked by '
-        "<b>value at risk</b> (the gross profit lost if they leave, times the chance that they "
-        "do). Low-risk customers are left out however valuable. Beside each, what raises that "
-        "customer's risk the most.</p>"
+        f'<p class="rule">{e(report.call_rule)} Risk tiers: {e(report.risk_tiers.words())}. '
+        "Beside each customer, what raises their risk the most.</p>"
     )
     parts.append(_top_table(report.top, report.top_reasons, eco))
     for title, body in report.extra_sections:
@@ -132,7 +137,7 @@ def render(report: ReportData) -> str:
         ]
         parts.append("</table>")
     parts.append('<h2 id="glossary">Glossary</h2><dl class="glossary">')
-    for term, meaning in glossary(days, eco.gross_margin, eco.currency):
+    for term, meaning in glossary(days, eco.gross_margin, eco.currency, report.risk_tiers):
         parts.append(f"<dt>{e(term)}</dt><dd>{e(meaning)}</dd>")
     parts.append("</dl>")
     parts.append('<h2 id="provenance">Provenance</h2><table>')
@@ -173,33 +178,39 @@ def _img(b64: str | None, alt: str) -> str:
 
 
 def _top_table(top: pd.DataFrame, reasons: list[list[str]], economics: Economics) -> str:
+    """The call list: campaign rank, customer, tier, the figures its decision used, reasons."""
     e = html.escape
     money = economics.money
-    segs = segment_columns(top)
+    effect = UPLIFT in top
     head = [
         "#",
         "customer",
         "risk",
         "chance of leaving",
-        "value if staying",
-        "value at risk (gross profit)",
+        "expected spend (CLV)",
+        "expected gain of the contact",
         "what raises the risk",
-        *segs,
+        *(["offer's effect on the chance of leaving"] if effect else []),
     ]
     rows = ['<table id="top-accounts"><tr>' + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
-    for i, (r, why) in enumerate(zip(top.to_dict("records"), reasons, strict=True), start=1):
-        staying = r.get("value_if_staying", float("nan"))
+    for r, why in zip(top.to_dict("records"), reasons, strict=True):
+
+        def number(name: str, shown: str, row: dict[str, Any] = r) -> str:
+            exact = float(row[name])
+            value = repr(exact) if np.isfinite(exact) else ""
+            return f'<td class="num" data-field="{name}" data-value="{value}">{e(shown)}</td>'
+
         cells = [
-            f"<td>{i}</td>",
+            f'<td data-rank="{int(r["rank"])}">{int(r["rank"])}</td>',
             f'<td data-customer="{e(str(r[CUSTOMER_ID]))}">{e(str(r[CUSTOMER_ID]))}</td>',
-            f"<td>{e(str(r['risk_tier']))}</td>",
-            f'<td class="num">{r["churn_probability"]:.0%}</td>',
-            f'<td class="num">{e(money(staying, 2))}</td>',
-            f'<td class="num" data-value="{float(r["value_at_risk"])!r}">'
-            f"{e(money(r['value_at_risk'], 2))}</td>",
+            f"<td>{e(str(r.get('risk_tier', '')))}</td>",
+            number("churn_probability", f"{r['churn_probability']:.0%}"),
+            number("clv", money(r["clv"], 2)),
+            number("expected_gain", money(r["expected_gain"], 2)),
             f"<td>{e('; '.join(why) if why else 'no single fact stands out')}</td>",
-            *[f"<td>{e(str(r[s]))}</td>" for s in segs],
         ]
+        if effect:
+            cells.append(number(UPLIFT, f"{-float(r[UPLIFT]) * 100:+.1f} pts"))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     rows.append("</table>")
     return "\n".join(rows)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from core.risk_tiers import RiskTiers, percent
 from model.card import CalibrationCurve, GainCurve, ModelCard
 from retention.campaign import plot_curve
 from retention.report_figures import ReportFigures, card_info, card_notes, segment_columns
@@ -22,20 +23,19 @@ def png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def risk_distribution(scores: pd.DataFrame, cutoffs: tuple[float, float] | None) -> str:
+def risk_distribution(scores: pd.DataFrame, tiers: RiskTiers) -> str:
     """A histogram of churn probabilities, with the high and medium tiers' lower bounds."""
     fig = Figure(figsize=(6.4, 3.6), dpi=100)
     ax = fig.subplots()
     ax.hist(scores["churn_probability"], bins=40, color="C0")
-    if cutoffs:
-        for value, name in zip(cutoffs, ("high", "medium"), strict=True):
-            ax.axvline(
-                value,
-                color="C3" if name == "high" else "C1",
-                linestyle="--",
-                label=f"{name} from {value:.2f}",
-            )
-        ax.legend()
+    for value, name in ((tiers.high, "high"), (tiers.medium, "medium")):
+        ax.axvline(
+            value,
+            color="C3" if name == "high" else "C1",
+            linestyle="--",
+            label=f"{name} from {percent(value)}",
+        )
+    ax.legend()
     ax.set_xlabel("churn probability over the horizon")
     ax.set_ylabel("customers")
     ax.set_title("Churn-risk distribution")
@@ -118,7 +118,7 @@ def report_images(
 ) -> dict[str, str]:
     """Every chart of the page by name: risk, profit, segments (when any), calibration, gain."""
     images = {
-        "risk": risk_distribution(scores, figures.tier_cutoffs),
+        "risk": risk_distribution(scores, figures.risk_tiers),
         "profit": png(plot_curve(figures.campaign_curve, figures.campaign)),
     }
     segments = value_at_risk_by_segment(scores, figures.economics.currency)

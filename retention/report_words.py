@@ -8,6 +8,7 @@ candidate has none), metrics' from here. An unknown key is shown as it is.
 from __future__ import annotations
 
 from core.names import plain_name
+from core.risk_tiers import RiskTiers
 from model.value_at_risk import STAY_FLOOR
 
 METRIC_NAMES = {
@@ -38,8 +39,12 @@ def metric_name(key: str) -> str:
     return METRIC_NAMES.get(key, key)
 
 
-def glossary(horizon_days: int, gross_margin: float, currency: str) -> list[tuple[str, str]]:
-    """(term, meaning) pairs for the report's glossary, with this run's horizon and margin."""
+def glossary(
+    horizon_days: int, gross_margin: float, currency: str, tiers: RiskTiers | None = None
+) -> list[tuple[str, str]]:
+    """(term, meaning) pairs for the report's glossary, with this run's horizon, margin and
+    risk tiers."""
+    tiers = tiers or RiskTiers()
     times = round(1 / STAY_FLOOR)
     return [
         (
@@ -54,8 +59,8 @@ def glossary(horizon_days: int, gross_margin: float, currency: str) -> list[tupl
         ),
         (
             "Risk tier",
-            "High: the top 20% of scores on the model's validation period; medium: the next "
-            "30%; low: the rest.",
+            f"A fixed chance of leaving, the same for every customer ({tiers.words()}); set by "
+            "risk_tiers in the configuration and packaged with the models.",
         ),
         (
             "Expected spend (CLV)",
@@ -80,8 +85,16 @@ def glossary(horizon_days: int, gross_margin: float, currency: str) -> list[tupl
         ),
         (
             "Accounts at risk",
-            "Customers at medium or high risk, ranked by value at risk. Low-risk customers are "
-            "left out however valuable.",
+            "Customers at medium or high risk; the key figures sum their value at risk. Whom to "
+            "call first is the campaign's decision: expected gain of the contact, which can "
+            "favour a valuable medium-risk customer over a high-risk one.",
+        ),
+        (
+            "Expected gain of a contact",
+            "What contacting the customer is expected to return, net of the offer and the "
+            "contact: with an uplift model, the offer's expected incremental profit; without one, "
+            "chance of leaving x assumed acceptance x value at the gross margin, less costs. A "
+            "campaign contacts only customers with a positive gain, highest per unit spent first.",
         ),
         (
             "What raises the risk",

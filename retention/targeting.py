@@ -32,6 +32,14 @@ RISK_VALUE = "risk-value (assumed acceptance)"
 UPLIFT_POLICY = "uplift (expected incremental profit)"
 """The policy name campaigns targeted by an uplift model are recorded under."""
 
+UNSCORED = "without a churn probability or value in the scores"
+"""Why a customer whose expected gain cannot be computed is never contacted."""
+SLEEPING_DOGS = (
+    "whose predicted effect of the offer is not positive (sleeping dogs among them: the offer "
+    "would not lower their churn)"
+)
+"""Why the uplift policy never contacts a customer whatever their value."""
+
 
 @dataclass(frozen=True)
 class Targeting:
@@ -41,6 +49,24 @@ class Targeting:
     policy: str
     gain: np.ndarray
     spend: np.ndarray
+    why_not: tuple[tuple[str, np.ndarray], ...] = ()
+    """Why a customer is not worth contacting, as (reason, mask) pairs in order: a customer left
+    out counts under the first reason whose mask holds it, else under ``unprofitable``."""
+    unprofitable: str = "whose expected gain is not positive"
+    """The reason of a customer left out whom no ``why_not`` mask names."""
+
+    def left_out(self, worth: np.ndarray) -> dict[str, int]:
+        """How many customers are not contacted (``worth`` False), by reason; none: empty."""
+        left = ~np.asarray(worth, dtype=bool)
+        out: dict[str, int] = {}
+        for reason, mask in self.why_not:
+            counted = left & mask
+            if counted.any():
+                out[reason] = int(counted.sum())
+            left &= ~counted
+        if left.any():
+            out[self.unprofitable] = int(left.sum())
+        return out
 
 
 def expected_economics(
@@ -59,7 +85,14 @@ def risk_value_targeting(scores: pd.DataFrame, economics: Economics) -> Targetin
     p = scores["churn_probability"].to_numpy(dtype=np.float64)
     value = scores["clv"].to_numpy(dtype=np.float64)
     gain, spend = expected_economics(p, value, economics)
-    return Targeting(RISK_VALUE, gain, spend)
+    return Targeting(
+        RISK_VALUE,
+        gain,
+        spend,
+        ((UNSCORED, ~np.isfinite(gain)),),
+        "whose expected gain is not positive (at the assumed acceptance their retained value "
+        "does not cover the offer and the contact)",
+    )
 
 
 Policy = Callable[[pd.DataFrame, Economics], Targeting]
@@ -91,7 +124,18 @@ def uplift_targeting(scores: pd.DataFrame, economics: Economics) -> Targeting:
     gain = np.where(helps, profit, np.minimum(profit, 0.0))
     redeemed = np.clip(1.0 - p + u, 0.0, 1.0)
     spend = economics.contact_cost + economics.offer_cost * redeemed
-    return Targeting(UPLIFT_POLICY, gain, spend)
+    return Targeting(
+        UPLIFT_POLICY,
+        gain,
+        spend,
+        (
+            (UNSCORED, ~np.isfinite(gain)),
+            ("without an uplift score", ~known),
+            (SLEEPING_DOGS, ~helps),
+        ),
+        "whose expected incremental profit is not positive (the offer's effect is worth less "
+        "than the offer and the contact)",
+    )
 
 
 def choose_targeting(scores: pd.DataFrame, economics: Economics) -> Targeting:

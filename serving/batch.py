@@ -50,7 +50,7 @@ from serving.labelled import snapshot_base
 from serving.lookup import AS_OF, feature_table_path
 from serving.output import scores_table
 from serving.scorer import Scorer
-from serving.store import ECONOMICS, load_packaged_scorer
+from serving.store import ECONOMICS, RISK_TIERS, load_packaged_scorer
 from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
 
 CHUNK_ROWS = 100_000
@@ -162,7 +162,7 @@ def score_base(
     file = ConfigFile.read(config)
     data_config = file.data()
     scorer = scorer or load_packaged_scorer()
-    check_economics(file, scorer)
+    check_packaged(file, scorer)
     notes = []
     if data_config.labelled:
         base = snapshot_base(data_config, as_of, scorer, strict=strict)
@@ -282,6 +282,24 @@ def check_economics(config: ConfigFile, scorer: Scorer) -> None:
         )
 
 
+def check_risk_tiers(config: ConfigFile, scorer: Scorer) -> None:
+    """The config's ``risk_tiers`` section, if it has one, must be the packaged models' tiers,
+    so that a customer's tier in the batch scores is the service's."""
+    wanted = config.risk_tiers()  # a clear error for a bad section
+    if config.has(RISK_TIERS) and wanted != scorer.risk_tiers:
+        raise ConfigError(
+            f"{config.path}: risk_tiers ({wanted.words()}) differ from those packaged with the "
+            f"models ({scorer.risk_tiers.words()}); run `retain package --config {config.path}` "
+            "so the service and batch scores put customers in the same tiers"
+        )
+
+
+def check_packaged(config: ConfigFile, scorer: Scorer) -> None:
+    """The config's economics and risk tiers, where it sets them, are the packaged ones."""
+    check_economics(config, scorer)
+    check_risk_tiers(config, scorer)
+
+
 def meta(scorer: Scorer, day: pd.Timestamp, scored: int) -> dict[str, Any]:
     """What ``score_meta.json`` records about a run besides its generation and files."""
     contractual = scorer.churn.card.data.business == "contractual"
@@ -294,6 +312,7 @@ def meta(scorer: Scorer, day: pd.Timestamp, scored: int) -> dict[str, Any]:
         "clv_model": scorer.versions["clv"],
         "scored": scored,
         ECONOMICS: scorer.economics.model_dump(mode="json"),
+        RISK_TIERS: scorer.risk_tiers.model_dump(mode="json"),
         CARDS: {
             "churn": scorer.churn.card.model_dump(mode="json"),
             "clv": scorer.clv.card.model_dump(mode="json"),

@@ -25,7 +25,7 @@ from features.prepare import PreparedData, to_day
 from serving.batch import (
     SCORES_PARTS,
     ScoreRun,
-    check_economics,
+    check_packaged,
     finish_run,
     latest_day,
     resolve_as_of,
@@ -94,7 +94,7 @@ def score_base_dask(
     if strict:
         data_config = data_config.model_copy(update={"strict": True})
     scorer = scorer or load_packaged_scorer()
-    check_economics(file, scorer)
+    check_packaged(file, scorer)
     parted = engine.load_partitioned(data_config)
     probe = next(p for k in range(parted.npartitions) if (p := parted.partition(k)) is not None)
     if as_of.is_latest:

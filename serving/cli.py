@@ -65,13 +65,15 @@ def package_command(
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
     The config's 'registry' names say which models to package and its `economics` section is
     recorded with the models, so the service and `retain score` compute value at risk with the
-    same gross margin and show the same currency.
+    same gross margin and show the same currency; its `risk_tiers` (default high from 60%,
+    medium from 30% chance of leaving) likewise.
     """
     config = optional_config(config)
     use_local_bentoml_home()
     from core.config import RegistryConfig
     from core.config_file import ConfigFile
     from core.economics import Economics
+    from core.risk_tiers import RiskTiers
     from model.registry import CHAMPION
     from serving.store import package
     from serving.uplift_store import package_uplift
@@ -79,6 +81,7 @@ def package_command(
     file = ConfigFile.read(config) if config else None
     names = file.registry() if file else RegistryConfig()
     economics = file.economics() if file else Economics()
+    tiers = file.risk_tiers() if file else RiskTiers()
     uplift = package_uplift(names.uplift, alias=alias or CHAMPION, tracking_uri=tracking_uri)
     packaged = package(
         churn or names.churn,
@@ -86,6 +89,7 @@ def package_command(
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
         economics=economics,
+        risk_tiers=tiers,
         uplift_tag=uplift.tag if uplift else None,
     )
     for m in [*packaged, *([uplift] if uplift else [])]:
@@ -96,6 +100,7 @@ def package_command(
         f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
         + ("" if config else " (defaults: give --config to use an experiment's economics)")
     )
+    typer.echo(f"risk tiers: {tiers.words()}")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -92,6 +92,22 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def from_spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A text table read back from a ``spreadsheet_safe`` CSV with its cells as they were: the
+    ``'`` put before a formula-like cell is taken off again (other cells are left as they are)."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype.kind in "biufcmM" or isinstance(values.dtype, pd.CategoricalDtype):
+            continue
+        text = values.astype("str")
+        quoted = values.notna() & text.str.startswith(tuple("'" + p for p in FORMULA_PREFIXES))
+        if quoted.any():
+            out[column] = values.astype(object)
+            out.loc[quoted, column] = text[quoted].str.slice(1)
+    return out
+
+
 def write_csv_atomically(frame: pd.DataFrame, path: Path, *, hook: str | None = None) -> None:
     """Write ``frame`` as a spreadsheet-safe CSV, atomically."""
     safe = spreadsheet_safe(frame)

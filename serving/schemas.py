@@ -247,7 +247,11 @@ class CustomerScore(BaseModel):
 
     customer_id: str
     churn_probability: float | None = Field(None, description="P(churn within the horizon).")
-    risk_tier: Literal["high", "medium", "low"] | None = None
+    risk_tier: Literal["high", "medium", "low"] | None = Field(
+        None,
+        description="high, medium or low by the churn-probability thresholds packaged with the "
+        "models (/model_info risk_tiers; default high from 0.6, medium from 0.3).",
+    )
     clv: float | None = Field(
         None, description="Expected spend over the horizon (unconditional: churners spend ~0)."
     )
@@ -347,7 +351,10 @@ class ModelInfo(BaseModel):
         "purchases, spend and value from the btyd summary): never sent, may appear as reasons.",
     )
     categorical_features: dict[str, list[str]]
-    risk_tiers: dict[str, float]
+    risk_tiers: dict[str, float] = Field(
+        description="Churn probabilities from which a customer is at high and at medium risk "
+        "(below medium: low), from the config's risk_tiers packaged with the models."
+    )
     test_metrics: dict[str, dict[str, float]]
     feature_table: dict[str, str | int | None]
     max_batch: int

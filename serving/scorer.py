@@ -23,17 +23,23 @@ import pandas as pd
 
 from core.economics import Economics
 from core.errors import DataValidationError
+from core.risk_tiers import TIER_NAMES, RiskTiers
 from model.bundle import ModelBundle
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
 from model.value_at_risk import value_at_risk, value_if_staying
 
-TIERS = ("high", "medium", "low")
+TIERS = TIER_NAMES
 """Risk tier names by the codes in ``ScoreArrays.tier``."""
-DEFAULT_TIERS = (0.5, 0.25)
-"""(high, medium) probability cutoffs when the churn bundle stores none."""
 RECENCY = "days_since_last_purchase"
 RUNNING = "subscription_active"
+
+
+def risk_tier_codes(churn: np.ndarray, tiers: RiskTiers) -> np.ndarray:
+    """Each churn probability's tier code (0 high, 1 medium, 2 low; ``TIERS`` names them): high
+    from ``tiers.high`` up, medium from ``tiers.medium`` up; the one place a tier is decided."""
+    p = np.asarray(churn, dtype=np.float64)
+    return np.where(p >= tiers.high, 0, np.where(p >= tiers.medium, 1, 2)).astype(np.int8)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,8 @@ class Scorer:
 
     ``versions`` are the models' labels ('<registered name>:<version>') that answers carry;
     ``top_k`` is the number of reasons per customer; ``economics`` (recorded by ``retain package
-    --config``) gives value at risk its gross margin and currency. ``uplift`` (optional, labelled
+    --config``) gives value at risk its gross margin and currency, ``risk_tiers`` (recorded
+    alike) the churn probabilities of the high and medium tiers. ``uplift`` (optional, labelled
     ``uplift_label``) must read only features the churn and CLV models read, with their horizon.
     """
 
@@ -119,6 +126,7 @@ class Scorer:
         *,
         top_k: int = 3,
         economics: Economics | None = None,
+        risk_tiers: RiskTiers | None = None,
         uplift: UpliftBundle | None = None,
         uplift_label: str | None = None,
     ) -> None:
@@ -151,7 +159,8 @@ class Scorer:
         self.derived = list(dict.fromkeys([*churn.encoding.derived, *clv.encoding.derived]))
         """Features the models compute themselves from the given ones (the BTYD features)."""
         self.shared_encoding = churn.encoding == clv.encoding
-        self.tier_cutoffs = churn.risk_tiers or DEFAULT_TIERS
+        self.risk_tiers = risk_tiers or RiskTiers()
+        """The churn probabilities of the high and medium tiers (recorded by ``retain package``)."""
         self.uplift = uplift
         self.uplift_label = uplift_label if uplift is not None else None
         """'<registered name>:<version>' of the uplift model, None without one."""
@@ -213,8 +222,7 @@ class Scorer:
         """Probabilities, CLV, tiers and the top-k reasons (by |TreeSHAP contribution|)."""
         churn = self.churn.predict_matrix(batch.churn)
         clv = self.clv.predict_matrix(batch.clv)
-        high, medium = self.tier_cutoffs
-        tier = np.where(churn >= high, 0, np.where(churn >= medium, 1, 2))
+        tier = risk_tier_codes(churn, self.risk_tiers)
         top, top_contrib = top_reasons(self.churn.contributions(batch.churn)[:, :-1], self.top_k)
         return ScoreArrays(
             churn,

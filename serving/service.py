@@ -284,7 +284,7 @@ class Retain:
             features=s.columns,
             derived_features=s.derived,
             categorical_features={k: list(v) for k, v in s.churn.encoding.categories.items()},
-            risk_tiers={"high": s.tier_cutoffs[0], "medium": s.tier_cutoffs[1]},
+            risk_tiers=s.risk_tiers.model_dump(mode="json"),
             test_metrics={
                 kind: {m: float(x) for m, x in bundle.card.test_metrics.items() if np.isfinite(x)}
                 for kind, bundle in (("churn", s.churn), ("clv", s.clv))

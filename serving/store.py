@@ -19,6 +19,7 @@ from typing import Any
 from core.config import RegistryConfig
 from core.economics import Economics
 from core.errors import RetainError
+from core.risk_tiers import RiskTiers
 from model.bundle import ModelBundle
 from model.registry import (
     CHAMPION,
@@ -54,6 +55,24 @@ def packaged_economics(metadata: dict[str, Any]) -> Economics:
     except ValueError as err:
         raise RetainError(
             f"the packaged economics are not valid ({err}); run `retain package --config` again"
+        ) from None
+
+
+RISK_TIERS = "risk_tiers"
+"""Metadata key of the risk tiers (``core.risk_tiers``) ``retain package --config`` recorded."""
+
+
+def packaged_risk_tiers(metadata: dict[str, Any]) -> RiskTiers:
+    """The risk tiers recorded with a packaged churn model; the defaults when none were (a
+    model packaged before tiers were thresholds)."""
+    recorded = metadata.get(RISK_TIERS)
+    if recorded is None:
+        return RiskTiers()
+    try:
+        return RiskTiers.model_validate(recorded)
+    except ValueError as err:
+        raise RetainError(
+            f"the packaged risk tiers are not valid ({err}); run `retain package --config` again"
         ) from None
 
 
@@ -146,6 +165,7 @@ def make_scorer(
         versions,
         top_k=top_k,
         economics=packaged_economics(churn_meta),
+        risk_tiers=packaged_risk_tiers(churn_meta),
         uplift=uplift,
         uplift_label=uplift_label,
     )
@@ -204,6 +224,7 @@ def package(
     alias: str = CHAMPION,
     tracking_uri: str | None = None,
     economics: Economics | None = None,
+    risk_tiers: RiskTiers | None = None,
     uplift_tag: str | None = None,
 ) -> list[PackagedModel]:
     """Copy the ``alias`` versions of both registered models into the BentoML model store.
@@ -214,8 +235,10 @@ def package(
     Both bundles are downloaded and checked (task, feature schema) before anything is stored.
     ``economics`` (the config's, default ``Economics()``) is recorded in both models' metadata:
     the service and batch scoring compute value at risk with its gross margin and currency.
+    ``risk_tiers`` (the config's, default ``RiskTiers()``) is recorded alike: every score's tier.
     """
     economics = economics or Economics()
+    risk_tiers = risk_tiers or RiskTiers()
     import bentoml
 
     uri = tracking_store(tracking_uri)
@@ -244,6 +267,7 @@ def package(
                 "tracking_uri": uri,
                 FILES: file_manifest(folder),
                 ECONOMICS: economics.model_dump(mode="json"),
+                RISK_TIERS: risk_tiers.model_dump(mode="json"),
                 PAIRED_UPLIFT: uplift_tag or "",  # BentoML metadata takes no None
             }
             with bentoml.models.create(

@@ -29,6 +29,7 @@ import pytest
 from core.economics import Economics
 from core.errors import DataValidationError
 from core.schema import TRANSACTIONS
+from features.arms import ARM_HELP
 from features.loading import CustomerData, validate_table
 from features.prepare import prepare
 from retention.campaign_results import (
@@ -125,7 +126,7 @@ def test_customers_without_outcome_are_counted_and_a_missing_arm_is_an_error() -
         days_observed=90,
     )
     assert r.treatment.customers == 9
-    assert r.excluded == {"without an outcome (not in the data)": 1}
+    assert r.excluded == {"customer(s) without an outcome (not in the data)": 1}
     with pytest.raises(DataValidationError, match="the control arm has no customers"):
         campaign_results(
             assignments.loc[assignments["arm"] == 1],
@@ -275,6 +276,7 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     lines += [f"T{i},{'Yes' if i == 0 else 'No'},1,{0 if i == 0 else 40},a" for i in range(4)]
     lines += [f"C{i},{'Yes' if i < 2 else 'No'},0,{0 if i < 2 else 30},b" for i in range(4)]
     lines += ["U0,No,,50,a"]  # not in the test
+    lines += ["M0,No,maybe,50,a", "M1,No,perhaps,50,b"]  # unreadable flags: excluded, counted
     export = tmp_path / "spring_test.csv"
     export.write_text("\n".join(lines) + "\n")
     config = tmp_path / "crm.yaml"
@@ -294,13 +296,17 @@ def test_a_snapshot_exports_randomized_test_is_measured_from_its_labels(tmp_path
     assert (r.treatment.revenue_per_customer, r.control.revenue_per_customer) == (30.0, 15.0)
     assert r.mature
     assert r.source == "snapshot export spring_test.csv (outcomes are its labels)"
+    assert r.excluded == {
+        "snapshot row(s) of the export (any as_of day): 'got_offer' is not a treatment flag "
+        f"(expected {ARM_HELP}, or empty)": 2
+    }
     # scoring the same export keeps every row, whatever its treatment flag says
     from core.config_file import ConfigFile
     from features.labelled import load_snapshots
 
     data = ConfigFile.read(config).data()
     assert data.snapshots is not None
-    assert len(load_snapshots(data.snapshots, labels=False).rows) == 9
+    assert len(load_snapshots(data.snapshots, labels=False).rows) == 11
 
 
 def test_contractual_retention_is_a_subscription_running_at_the_windows_end() -> None:
@@ -428,3 +434,53 @@ def test_a_campaign_whose_profit_interval_is_above_zero_is_said_to_have_paid() -
     assert r.incremental_profit.low > 0
     text = "\n".join(r.lines())
     assert "verdict: the campaign paid (the incremental profit interval is above zero" in text
+
+
+def test_every_excluded_treatments_row_is_counted_by_reason_in_text_and_json(
+    tmp_path: Path,
+) -> None:
+    """Planted bad rows of the treatments table (issue 29): an unknown arm, a blank arm, a
+    customer in both arms, an unreadable contact day, a row of no campaign; each counted."""
+    config = write_business(tmp_path / "data")
+    path = tmp_path / "data" / "treatments.csv"
+    table = pd.read_csv(path, dtype=str)
+    treated = table.index[table["group"] == "Treatment"]
+    control = table.index[table["group"] == "control"]
+    table.loc[treated[:5], "group"] = "maybe"  # 5 unknown arms
+    table.loc[treated[5:9], "group"] = ""  # 4 blank arms
+    table.loc[control[:2], "sent"] = "not a date"  # 2 unreadable contact days
+    both = table.loc[treated[10:13]].assign(group="control")  # 3 customers in both arms: 6 rows
+    orphan = table.loc[[control[5]]].assign(campaign="", cust="K9999")  # no campaign
+    pd.concat([table, both, orphan], ignore_index=True).to_csv(path, index=False)
+
+    retain = Path(sys.executable).parent / "retain"
+    ledger = ["--ledger", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    runs = {
+        flag: subprocess.run(
+            [str(retain), "campaign-results", "autumn", "--config", str(config), *flag, *ledger],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for flag in ((), ("--json",))
+    }
+    for done in runs.values():
+        assert done.returncode == 0, done.stderr
+    payload = json.loads(runs[("--json",)].stdout)
+    assert (payload["treatment"]["customers"], payload["control"]["customers"]) == (
+        200 - 5 - 4 - 3,
+        200 - 2,
+    )
+    assert payload["excluded"] == {
+        "treatments row(s): 'arm' is empty": 4,
+        f"treatments row(s): 'arm' is not an arm (expected {ARM_HELP})": 5,
+        "treatments row(s): 'customer_id' is in both arms of one campaign (every such row is "
+        "excluded: the assignment is unknown)": 6,
+        "treatments row(s): 'sent' is not a date (expected e.g. 2024-03-31 or "
+        "2024-03-31T14:05:00+01:00)": 2,
+        "treatments row(s) of the file with no 'campaign' (they belong to no campaign)": 1,
+    }
+    text = runs[()].stdout
+    for why, n in payload["excluded"].items():
+        assert f"excluded: {n:,} {why}" in text

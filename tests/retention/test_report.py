@@ -10,6 +10,7 @@ in the test's temporary folder (its path is printed: look at it).
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import shutil
@@ -23,16 +24,22 @@ import pytest
 from core.economics import Economics
 from features.catalogue import reason_label
 from retention.at_risk import parse_reason_value
+from retention.campaign import CampaignParams, plan, ranking
 from retention.report import write_report
 from retention.report_words import model_name
+from serving.generation import SCORE_META
 from serving.scorer import Scorer
+from serving.store import ECONOMICS as ECONOMICS_KEY
 from tests.conftest import DEMO_ECONOMICS, TrainedProject
 
 pytestmark = pytest.mark.slow  # trains, packages and scores the demo project
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = {"headlines", "kpis", "risk", "models", "top", "glossary", "provenance"}
-ECONOMICS = Economics.model_validate(DEMO_ECONOMICS)
+CHEAP_OFFER = {"offer_cost": 2.0, "contact_cost": 0.5}
+"""Costs low enough for the demo's customers to be worth a contact (the defaults, a 10 offer and
+a 1 contact, make few of them so): planted in a copy of the scores' recorded economics."""
+ECONOMICS = Economics.model_validate({**DEMO_ECONOMICS, **CHEAP_OFFER})
 FIGURES = {
     "Churn-risk distribution",
     "Expected campaign profit by reach",
@@ -51,12 +58,16 @@ class Page(HTMLParser):
         self.kpis: dict[str, str] = {}
         self.images: dict[str, str] = {}
         self.top_ids: list[str] = []
-        self.top_values: list[str] = []
+        self.top_ranks: list[int] = []
+        self.top_fields: list[dict[str, float]] = []
+        """Per row of the call list: its exact figures by column name (``data-field``)."""
         self.top_rows: list[list[str]] = []
         self.headline_numbers: dict[str, str] = {}
         self.provenance: dict[str, str] = {}
         self.metrics: dict[str, str] = {}
         self.notes: list[str] = []
+        self.rules: dict[str, str] = {}
+        """The text of each section's ``p.rule`` (how its list was decided), by section id."""
         self.tags: set[str] = set()
         self._section = ""
         self._table = ""
@@ -82,16 +93,21 @@ class Page(HTMLParser):
         elif tag == "tr":
             self._row = []
         elif tag in ("th", "td"):
+            if self._table == "top-accounts" and "data-rank" in a:
+                self.top_ranks.append(int(a["data-rank"]))
+                self.top_fields.append({})
             if self._table == "top-accounts" and "data-customer" in a:
                 self.top_ids.append(a["data-customer"])
-            if self._table == "top-accounts" and "data-value" in a:
-                self.top_values.append(a["data-value"])
+            if self._table == "top-accounts" and "data-field" in a:
+                self.top_fields[-1][a["data-field"]] = float(a["data-value"] or "nan")
             if "data-metric" in a:
                 self._collect("metric", a["data-metric"])
             else:
                 self._collect("cell")
         elif tag == "p" and "note" in a.get("class", "").split():
             self._collect("note")
+        elif tag == "p" and "rule" in a.get("class", "").split():
+            self._collect("rule", self._section)
         elif tag == "img":
             self.images[a["alt"]] = a["src"]
 
@@ -116,15 +132,30 @@ class Page(HTMLParser):
             self.metrics[key] = text
         elif kind == "note":
             self.notes.append(text)
+        elif kind == "rule":
+            self.rules[key] = text
         else:
             self._row.append(text)
         self._target = None
 
 
+def cheap_offer_scores(trained: TrainedProject, folder: Path) -> Path:
+    """A copy of the session's scores folder in ``folder`` whose recorded economics (what
+    `retain package --config` packaged, read by `retain campaign` and `retain report`) have
+    ``CHEAP_OFFER``'s costs; the scores themselves are the session's."""
+    shutil.copytree(trained.scores.parent, folder)
+    meta_path = folder / SCORE_META
+    meta = json.loads(meta_path.read_text())
+    meta[ECONOMICS_KEY] = {**meta[ECONOMICS_KEY], **CHEAP_OFFER}
+    meta_path.write_text(json.dumps(meta))
+    return folder / trained.scores.name
+
+
 @pytest.fixture(scope="module")
 def report(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "report.html"
-    return write_report(trained.scores, trained.config, out)
+    folder = tmp_path_factory.mktemp("report")
+    scores = cheap_offer_scores(trained, folder / "scores")
+    return write_report(scores, trained.config, folder / "report.html")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +168,7 @@ def page(report: Path) -> Page:
 
 def test_every_section_and_figure_is_there(page: Page) -> None:
     assert set(page.sections) >= SECTIONS
-    assert page.sections["top"] == "Accounts at risk: the 50 to call first"
+    assert page.sections["top"] == "The 50 to call first"
     assert set(page.images) == FIGURES
     assert page.notes == []  # e.g. no "training plots unavailable"
 
@@ -176,29 +207,38 @@ def test_kpis_equal_the_numbers_of_the_scores_table(page: Page, scores: pd.DataF
     assert math.isclose(float(page.kpis["retention_rate"]), 1 - churn_rate)
 
 
-def test_accounts_at_risk_are_medium_and_high_risk_by_value_at_risk(
+def expected_call_list(scores: pd.DataFrame) -> pd.DataFrame:
+    """Without a campaign: the first 50 of the order `retain campaign` contacts in, with the
+    economics recorded with the scores and no budget limit."""
+    planned = plan(scores, CampaignParams(budget=math.inf, economics=ECONOMICS))
+    return ranking(planned).head(50)
+
+
+def test_without_a_campaign_the_call_list_is_the_campaigns_contact_order(
     page: Page, scores: pd.DataFrame
 ) -> None:
-    at_risk = scores.loc[scores["risk_tier"].isin(["medium", "high"])]
-    top = at_risk.sort_values("value_at_risk", ascending=False, kind="stable").head(50)
+    top = expected_call_list(scores)
+    assert len(top) == 50
     assert page.top_ids == top["customer_id"].tolist()
-    assert [float(v) for v in page.top_values] == top["value_at_risk"].tolist()
-    # the cut is the tier, not a value threshold: low-risk customers are left out even where their
-    # value at risk is above some medium- or high-risk customer's. (Whether one would reach the
-    # top 50 depends on the demo data and champion: here none does; test_at_risk plants one.)
-    low = scores.loc[scores["risk_tier"] == "low", "value_at_risk"]
-    assert low.max() > at_risk["value_at_risk"].min()
+    assert page.top_ranks == list(range(1, 51))
+    for field in ("churn_probability", "clv", "expected_gain"):
+        assert [f[field] for f in page.top_fields] == top[field].tolist(), field
+    assert min(f["expected_gain"] for f in page.top_fields) > 0  # never a losing contact
+    rule = page.rules["top"]
+    assert rule.startswith("No campaign has been planned on these scores yet")
+    assert "high: 60% or more; medium: 30% to under 60%; low: under 30%" in rule
 
 
 def test_accounts_show_only_risk_raising_reasons_in_plain_words(
     page: Page, scores: pd.DataFrame
 ) -> None:
-    rows = scores.set_index("customer_id")
+    rows = expected_call_list(scores).set_index("customer_id")
     raised = 0
     for customer, cells in zip(page.top_ids, page.top_rows, strict=True):
         row = rows.loc[customer]
         assert cells[3] == f"{row['churn_probability']:.0%}"
-        assert cells[5] == ECONOMICS.money(row["value_at_risk"], 2)
+        assert cells[4] == ECONOMICS.money(row["clv"], 2)
+        assert cells[5] == ECONOMICS.money(row["expected_gain"], 2)
         assert cells[5].startswith("£")
         expected = [
             reason_label(
@@ -211,7 +251,7 @@ def test_accounts_show_only_risk_raising_reasons_in_plain_words(
         assert cells[6] == ("; ".join(expected) if expected else "no single fact stands out")
         for k in (1, 2, 3):  # no raw feature names
             assert row[f"reason_{k}"] not in cells[6]
-    assert raised >= len(page.top_ids)  # at-risk accounts have risk-raising reasons
+    assert raised >= len(page.top_ids)  # customers worth calling have risk-raising reasons
 
 
 def test_headlines_equal_the_scores_table(page: Page, scores: pd.DataFrame) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from core.economics import Economics
 from retention.campaign import CONTACT, NO_ACTION, CampaignParams, plan
@@ -58,3 +63,64 @@ def test_without_uplift_the_risk_value_policy_is_labelled_an_assumption_with_adv
     lines = "\n".join(result.lines())
     assert "assumption, not a measurement" in lines
     assert "power: the assumed effect" in lines
+
+
+def planted_scores() -> pd.DataFrame:
+    """Two persuadables worth contacting, two sleeping dogs, a customer whose small effect does
+    not pay for the offer, and one the scores give no churn probability."""
+    return pd.DataFrame(
+        {
+            "customer_id": ["p1", "p2", "dog1", "dog2", "small", "unscored"],
+            "churn_probability": [0.6, 0.5, 0.5, 0.9, 0.1, np.nan],
+            "clv": [200.0, 150.0, 300.0, 5000.0, 400.0, 100.0],
+            "uplift": [0.2, 0.15, -0.04, -0.3, 0.01, 0.1],
+            "expected_incremental_value": [80.0, 60.0, -31.7, 900.0, 4.0, 10.0],
+            "risk_tier": ["high", "medium", "medium", "high", "low", "low"],
+        }
+    )
+
+
+def run_campaign(tmp_path: Path, *flags: str) -> tuple[str, pd.DataFrame]:
+    """`retain campaign` on the planted scores; its output and its contact list."""
+    from retain.cli import app, register_commands
+
+    register_commands()
+    scores = tmp_path / "scores.parquet"
+    planted_scores().to_parquet(scores)
+    args = ["campaign", "--budget", "1000", "--scores", str(scores), "--no-control"]
+    ledger = ["--ledger", f"sqlite:///{tmp_path / 'ledger.db'}", "--offer-cost", "10"]
+    done = CliRunner().invoke(app, [*args, *ledger, "--contact-cost", "1", *flags])
+    assert done.exit_code == 0, done.output
+    listed = re.search(r"contact list \(treatment arm only\): (\S+)", done.output)
+    assert listed is not None, done.output
+    return done.output, pd.read_csv(listed.group(1), dtype={"customer_id": str})
+
+
+def test_a_campaign_never_contacts_a_negative_incremental_profit_and_says_how_many(
+    tmp_path: Path,
+) -> None:
+    output, contacted = run_campaign(tmp_path)
+    assert contacted["customer_id"].tolist() == ["p1", "p2"]
+    assert (contacted["expected_gain"] > 0).all()
+    assert "left out: 2 customers whose predicted effect of the offer is not positive" in output
+    assert (
+        "left out: 1 customer whose expected incremental profit is not positive (the offer's "
+        "effect is worth less than the offer and the contact)"
+    ) in output
+    assert "left out: 1 customer without a churn probability or value in the scores" in output
+
+
+def test_include_negative_contacts_them_after_the_profitable_ones(tmp_path: Path) -> None:
+    output, contacted = run_campaign(tmp_path, "--include-negative")
+    ids = contacted["customer_id"].tolist()
+    assert ids[:2] == ["p1", "p2"]
+    assert sorted(ids[2:]) == ["dog1", "dog2", "small"]  # never the one without a score
+    assert (contacted["expected_gain"].iloc[2:] <= 0).all()
+    assert contacted["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert (
+        "--include-negative: 3 customers whose expected gain is not positive are ranked after "
+        "the profitable ones and contacted if the budget allows (3 are)"
+    ) in output
+    assert "left out: 1 customer without a churn probability or value in the scores" in output
+    settings = json.loads((tmp_path / "campaign.json").read_text())
+    assert settings["include_negative"] is True  # recorded: the report plans alike

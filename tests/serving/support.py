@@ -169,6 +169,7 @@ def tiny_scorer(top_k: int = 3, economics: Any = None) -> Any:
     """A ``serving.scorer.Scorer`` over a tiny churn and CLV bundle pair fitted here."""
     import lightgbm as lgb
 
+    from core.risk_tiers import RiskTiers
     from model.booster import LightGBMModel
     from model.bundle import ModelBundle
     from model.encoding import FeatureEncoding
@@ -206,7 +207,14 @@ def tiny_scorer(top_k: int = 3, economics: Any = None) -> Any:
             risk_tiers=(0.65, 0.4) if kind == "churn" else None,
         )
     versions = {"churn": "churn:1", "clv": "clv:1"}
-    return Scorer(bundles["churn"], bundles["clv"], versions, top_k=top_k, economics=economics)
+    return Scorer(
+        bundles["churn"],
+        bundles["clv"],
+        versions,
+        top_k=top_k,
+        economics=economics,
+        risk_tiers=RiskTiers(high=0.65, medium=0.4),
+    )
 
 
 def feature_items(frame: pd.DataFrame) -> list[Any]:

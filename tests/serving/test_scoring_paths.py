@@ -81,7 +81,7 @@ def test_scores_follow_tiers_and_reasons_are_the_largest_contributions(
     scores = scorer.score(batch)
     np.testing.assert_array_equal(scores.churn, scorer.churn.predict(frame))
     np.testing.assert_array_equal(scores.clv, scorer.clv.predict(frame))
-    high, medium = scorer.tier_cutoffs
+    high, medium = scorer.risk_tiers.high, scorer.risk_tiers.medium
     expected = np.where(scores.churn >= high, 0, np.where(scores.churn >= medium, 1, 2))
     np.testing.assert_array_equal(scores.tier, expected)
     assert set(np.asarray(TIERS)[scores.tier]) == {"high", "medium", "low"}
