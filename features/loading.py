@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -164,7 +165,7 @@ def read_table(source: TableSource) -> pd.DataFrame:
         if source.sep == r"\s+":
             engine = "c"
         frame = pd.read_csv(
-            path,
+            _arrow_buffer(path) if engine == "pyarrow" else path,
             sep=source.sep,
             header=0 if source.header else None,
             names=source.names,
@@ -183,6 +184,20 @@ def read_table(source: TableSource) -> pd.DataFrame:
             f"cannot read {path} as {fmt} ({type(err).__name__}): check that it is a "
             + ("Parquet file" if fmt == "parquet" else f"{source.sep!r}-separated text file")
         ) from None
+
+
+def _arrow_buffer(path: Path | str) -> Any:
+    """The file's bytes, decompressed, in an Arrow buffer for pyarrow's CSV reader.
+
+    Given a Python file, the reader's threads call back into Python for each block; when a read
+    failed and the command exited while a block was in flight, that thread met the finalising
+    interpreter and the process aborted ("terminate called without an active exception").
+    """
+    import fsspec  # type: ignore[import-untyped]
+    import pyarrow as pa
+
+    with fsspec.open(str(path), "rb", compression="infer") as handle:
+        return pa.BufferReader(handle.read())
 
 
 def _file_status(path: Path | str) -> tuple[bool, bool]:
