@@ -326,7 +326,11 @@ def main() -> None:
     print("preparing the champion model (demo data, train, package, score)", flush=True)
     ensure_champion(args.customers)
     scorer, table = served_scorer(), lookup_table()
-    print(f"served: {scorer.versions}; request features: {len(scorer.columns)}", flush=True)
+    served = {
+        kind: f"{bundle.card.model} ({scorer.versions[kind]})"
+        for kind, bundle in (("churn", scorer.churn), ("clv", scorer.clv))
+    }
+    print(f"served: {served}; request features: {len(scorer.columns)}", flush=True)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
