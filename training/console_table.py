@@ -88,6 +88,8 @@ def _number(value: float, sign: str = "") -> str:
     if math.isnan(value):
         return ""
     decimals = 4 if abs(value) < 10 else 2 if abs(value) < 1000 else 0
+    if round(value, decimals) == 0:
+        value = 0.0  # never '-0.0000'
     return f"{value:{sign},.{decimals}f}"
 
 

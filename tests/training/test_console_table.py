@@ -81,13 +81,13 @@ def test_rows_say_chosen_unreliable_served_and_the_interval_exactly() -> None:
             baseline="bgnbd",
             versus={"roc_auc": interval("roc_auc", -0.001, np.nan, np.nan)},
         ),
-        result("churn", "bgnbd", {**churn, "roc_auc": 0.8898}),
+        result("churn", "bgnbd", {**churn, "roc_auc": 0.8898, "brier": -0.00001}),
     ]
     assert console_table(results).splitlines()[:4] == [
         "churn       roc_auc  pr_auc   brier  served  roc_auc vs bgnbd, 95% interval",
         "lightgbm *   0.9030  0.8000  0.1500  yes     +0.0131 [+0.0086, +0.0179] better",
         "logistic !   0.9030  0.8000          yes     -0.0010 (interval not estimable)",
-        "bgnbd        0.8898  0.8000  0.1500  no",
+        "bgnbd        0.8898  0.8000  0.0000  no",
     ]
 
 
