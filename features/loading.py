@@ -159,8 +159,8 @@ def read_table(source: TableSource) -> pd.DataFrame:
         suffix = PurePosixPath(source.file_name).suffix.lower()
         fmt = "parquet" if suffix in {".parquet", ".pq"} else "csv"
     try:
-        if fmt == "parquet":
-            return pd.read_parquet(path)
+        if fmt == "parquet":  # a local file is read natively; a URL's bytes as for a CSV
+            return pd.read_parquet(_arrow_buffer(path) if is_url(path) else path)
         engine = "pyarrow" if len(source.sep) == 1 and source.names is None else "c"
         if source.sep == r"\s+":
             engine = "c"
@@ -187,9 +187,9 @@ def read_table(source: TableSource) -> pd.DataFrame:
 
 
 def _arrow_buffer(path: Path | str) -> Any:
-    """The file's bytes, decompressed, in an Arrow buffer for pyarrow's CSV reader.
+    """The file's bytes, decompressed, in an Arrow buffer for pyarrow's readers.
 
-    Given a Python file, the reader's threads call back into Python for each block; when a read
+    Given a Python file, the readers' threads call back into Python for each block; when a read
     failed and the command exited while a block was in flight, that thread met the finalising
     interpreter and the process aborted ("terminate called without an active exception").
     """

@@ -83,3 +83,19 @@ def test_the_threaded_reader_reads_an_arrow_buffer_not_a_python_file(
     assert "," in frame.loc[0, "MonthlyCharges"]  # cells stay text: the reading decides later
     assert len(seen) == 1
     assert isinstance(seen[0], pa.NativeFile)
+
+
+@pytest.mark.parametrize("name", ["t.parquet", "t.csv", "t.csv.gz", "t.csv.zip", "t.csv.xz"])
+def test_files_behind_urls_and_compressed_files_read_as_before(name: str) -> None:
+    """The Arrow buffer holds the decompressed bytes of local files and fsspec URLs alike."""
+    import fsspec
+
+    frame = pd.DataFrame({"customer_id": ["A", "B"], "amount": ["1.5", "2"]})
+    url = f"memory://retain-clean-exit/{name}"
+    with fsspec.open(url, "wb", compression="infer") as handle:
+        if name.endswith(".parquet"):
+            frame.to_parquet(handle)
+        else:
+            handle.write(frame.to_csv(index=False).encode())
+    read = read_table(TableSource.model_validate({"path": url}))
+    pd.testing.assert_frame_equal(read.astype(str), frame)
