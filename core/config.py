@@ -7,11 +7,12 @@ never silently falls back to a default. Relative data paths are relative to the 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.economics import Economics
 from core.engines import LABELLED_ON_DASK, DaskConfig, Engine
@@ -361,14 +362,31 @@ class PromotionConfig(_Frozen):
     )
 
 
+REGISTRY_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+"""A registered model name MLflow and BentoML both accept (a BentoML tag: at most 63 characters,
+letters, digits, '-', '_' and '.', a letter or digit at both ends; MLflow refuses '/' and ':')."""
+
+
 class RegistryConfig(_Frozen):
-    """Registered model names; give each business its own pair."""
+    """Registered model names; give each business its own pair. A name is 1 to 63 letters, digits,
+    '-', '_' or '.', starting and ending with a letter or digit (what MLflow and BentoML accept)."""
 
     churn: str = Field("churn", description="The churn model's registered name.")
     clv: str = Field("clv", description="The CLV model's registered name.")
     uplift: str = Field(
         "uplift", description="The uplift model, registered when the data has past campaigns."
     )
+
+    @field_validator("churn", "clv", "uplift")
+    @classmethod
+    def _registrable(cls, name: str) -> str:
+        if REGISTRY_NAME.fullmatch(name) is None:
+            raise ValueError(
+                "not a registered model name MLflow and BentoML both accept: give 1 to 63 "
+                "letters, digits, '-', '_' or '.', starting and ending with a letter or digit "
+                "(e.g. my-shop-churn)"
+            )
+        return name
 
 
 UpliftLearnerName = Literal["x_learner", "dr_learner"]

@@ -1,8 +1,8 @@
 """Reading an experiment config: the one place retain parses YAML, and its error messages.
 
-``load_config`` gives the whole typed config; ``ConfigFile`` reads a file once and validates the
-one section a command needs, with the same defaults and the same errors (each names the key and
-what was expected; an unknown key also lists the valid keys at its level).
+``load_config`` gives the whole typed config; ``ConfigFile`` reads and checks a file once and
+gives the one section a command needs, with the same defaults and the same errors (each names the
+key and what was expected; an unknown key also lists the valid keys at its level).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from core.config import ExperimentConfig, RegistryConfig, check_families, move_empc_costs
 from core.economics import Economics
@@ -45,8 +46,9 @@ class ConfigFile:
     """An experiment YAML read once, each top-level key validated on its own when asked for.
 
     Commands that need part of a config (``retain score`` its data, engine and economics)
-    read only that part, so a key they do not use cannot stop them; the errors are those of
-    ``load_config``, naming the key and what was expected.
+    take only that part; every key the file sets is validated when it is read, as
+    ``load_config`` validates it, so ``retain features`` refuses what ``retain train`` refuses,
+    with the same messages.
     """
 
     path: Path
@@ -54,8 +56,21 @@ class ConfigFile:
 
     @classmethod
     def read(cls, path: Path) -> ConfigFile:
-        """Read ``path``; a missing file, bad YAML or a top level that is no mapping is an error."""
-        return cls(path, read_yaml(path))
+        """Read ``path`` and validate every key it sets as ``load_config`` does, so every command
+        refuses what ``retain train`` refuses (an unknown key anywhere, a bad value in a section
+        the command does not read); only a missing top-level key is left to the commands that
+        need it."""
+        file = cls(path, read_yaml(path))
+        try:
+            ExperimentConfig.model_validate(file.raw)
+        except ValidationError as err:
+            errors = [
+                e for e in err.errors() if not (e["type"] == "missing" and len(e["loc"]) == 1)
+            ]
+            if errors:
+                lines = describe_errors(err, ExperimentConfig, only=errors)
+                raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None
+        return file
 
     def has(self, key: str) -> bool:
         """Whether the file sets ``key`` (to something other than null)."""
@@ -174,12 +189,15 @@ def _cross_key_errors(raw: dict[str, Any]) -> list[str]:
 
 
 def describe_errors(
-    err: ValidationError, root: type[BaseModel], prefix: tuple[str, ...] = ()
+    err: ValidationError,
+    root: type[BaseModel],
+    prefix: tuple[str, ...] = (),
+    only: list[ErrorDetails] | None = None,
 ) -> list[str]:
-    """One line per error, naming the key path (under ``prefix`` when one section of ``root``
-    was validated alone); unknown keys also list the valid keys there."""
+    """One line per error (or per error of ``only``), naming the key path (under ``prefix`` when
+    one section of ``root`` was validated alone); unknown keys also list the valid keys there."""
     lines = []
-    for e in err.errors():
+    for e in err.errors() if only is None else only:
         loc = (*prefix, *e["loc"])
         where = ".".join(str(p) for p in loc)
         if e["type"] == "extra_forbidden":

@@ -73,7 +73,9 @@ def env_for_home() -> dict[str, str]:
 
 def ensure_champion(customers: int) -> None:
     """Demo data, training, packaging and batch scoring in the benchmark's own home, once."""
-    if (HOME / "serving" / "features_latest.parquet").exists():
+    from serving.lookup import feature_table_path
+
+    if feature_table_path().exists():
         return
     retain = str(Path(sys.executable).parent / "retain")
     env = env_for_home()
@@ -216,29 +218,40 @@ def median_runs(runs: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def payloads(tmp: Path) -> dict[str, Path]:
-    """Request bodies built from real customers of the benchmark's feature table."""
-    from model.bundle import ModelBundle
-    from serving.store import BENTO_NAMES
+def served_scorer() -> Any:
+    """The packaged models as the service loads them, from the benchmark's BentoML store."""
+    from serving.store import load_packaged_scorer
 
-    os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
-    import bentoml
+    return load_packaged_scorer(threads=1)
 
-    churn = ModelBundle.load(Path(bentoml.models.get(f"{BENTO_NAMES['churn']}:latest").path))
-    clv = ModelBundle.load(Path(bentoml.models.get(f"{BENTO_NAMES['clv']}:latest").path))
-    table = pd.read_parquet(HOME / "serving" / "features_latest.parquet").set_index("customer_id")
-    columns = list(dict.fromkeys([*churn.encoding.columns, *clv.encoding.columns]))
-    rows = table[columns].sample(1000, random_state=0, replace=len(table) < 1000)
+
+def lookup_table() -> pd.DataFrame:
+    """The latest features per customer that ``retain score`` wrote, indexed by customer id."""
+    from serving.lookup import feature_table_path, read_feature_table
+
+    return read_feature_table(feature_table_path())
+
+
+def payloads(tmp: Path, scorer: Any, table: pd.DataFrame) -> dict[str, Path]:
+    """Request bodies for real customers of the feature table, built from the served models'
+    input schema (``Scorer.columns``: the features a request gives; the models derive the rest,
+    such as the BTYD features of ``lightgbm_btyd``, which the table does not hold)."""
+    inputs = list(scorer.columns)
+    missing = [c for c in inputs if c not in table.columns]
+    if missing:
+        raise SystemExit(f"the feature table lacks the served models' inputs {missing}")
+    rows = table[inputs].sample(1000, random_state=0, replace=len(table) < 1000)
+    churn_inputs = list(scorer.churn.encoding.inputs)  # the MLflow model's signature
 
     def record(i: int) -> dict[str, Any]:
         values = rows.iloc[i].to_dict()
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in values.items()}
 
     def mlflow_body(frame: pd.DataFrame) -> dict[str, Any]:
-        data = frame[list(churn.encoding.columns)].astype(object).where(frame.notna(), None)
+        data = frame[churn_inputs].astype(object).where(frame.notna(), None)
         return {
             "dataframe_split": {
-                "columns": list(churn.encoding.columns),
+                "columns": churn_inputs,
                 "data": data.values.tolist(),
             }
         }
@@ -261,17 +274,12 @@ def payloads(tmp: Path) -> dict[str, Path]:
     return paths
 
 
-def in_process(repeats: int = 2000) -> dict[str, float]:
+def in_process(scorer: Any, table: pd.DataFrame, repeats: int = 2000) -> dict[str, float]:
     """Per-call times of the model itself, without HTTP: the floor any server adds to."""
-    from serving.store import load_packaged_scorer
-
-    os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
-    scorer = load_packaged_scorer(threads=1)
-    table = pd.read_parquet(HOME / "serving" / "features_latest.parquet").set_index("customer_id")
     one = scorer.encode(table.iloc[:1])
     batch_frame = table.sample(1000, random_state=0, replace=len(table) < 1000)
     batch = scorer.encode(batch_frame)
-    booster = scorer.churn.model.booster  # the served LightGBM booster itself
+    booster = getattr(scorer.churn.model, "booster", None)  # a LightGBM churn model's booster
 
     def timed(fn: Any, n: int) -> float:
         fn()
@@ -283,6 +291,12 @@ def in_process(repeats: int = 2000) -> dict[str, float]:
             samples.append((time.perf_counter() - t) / n * 1000)
         return statistics.median(samples)
 
+    times = {
+        "score_1_row_with_reasons_ms": timed(lambda: scorer.score(one), repeats // 4),
+        "score_1000_rows_with_reasons_ms": timed(lambda: scorer.score(batch), 10),
+    }
+    if booster is None:  # another model family (logistic regression): no booster to time
+        return times
     return {
         "booster_predict_1_row_numpy_ms": timed(
             lambda: booster.predict(one.churn, num_threads=1), repeats
@@ -293,11 +307,7 @@ def in_process(repeats: int = 2000) -> dict[str, float]:
             ),
             repeats // 4,
         ),
-        "score_1_row_with_reasons_ms": timed(
-            lambda: scorer.score(one),
-            repeats // 4,
-        ),
-        "score_1000_rows_with_reasons_ms": timed(lambda: scorer.score(batch), 10),
+        **times,
     }
 
 
@@ -312,14 +322,21 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
+    os.environ.update(env_for_home())  # this process reads the benchmark's store and table too
     print("preparing the champion model (demo data, train, package, score)", flush=True)
     ensure_champion(args.customers)
+    scorer, table = served_scorer(), lookup_table()
+    served = {
+        kind: f"{bundle.card.model} ({scorer.versions[kind]})"
+        for kind, bundle in (("churn", scorer.churn), ("clv", scorer.clv))
+    }
+    print(f"served: {served}; request features: {len(scorer.columns)}", flush=True)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         lua = tmp / "bench.lua"
         lua.write_text(LUA)
-        bodies = payloads(tmp)
+        bodies = payloads(tmp, scorer, table)
         for kind in ("retain", "retain-default", "mlflow"):
             print(f"{kind}: starting", flush=True)
             process, url = start(kind, tmp / f"{kind}.log")
@@ -365,7 +382,7 @@ def main() -> None:
                     print(f"  {rows[-1]}", flush=True)
             finally:
                 stop(process)
-    model = in_process()
+    model = in_process(scorer, table)
     table = pd.DataFrame(rows)
     single = table.loc[table["request"] == "1 customer"].set_index(["server", "concurrency"])
     ratios = {

@@ -162,7 +162,7 @@ def read_table(source: TableSource) -> pd.DataFrame:
         fmt = "parquet" if suffix in {".parquet", ".pq"} else "csv"
     if fmt == "parquet":
         try:
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(_arrow_buffer(path) if is_url(path) else path)
         except (OSError, ValueError) as err:
             raise DataValidationError(
                 f"cannot read {path} as parquet ({type(err).__name__}): check that it is a "
@@ -228,7 +228,10 @@ def _read_csv(source: TableSource, encoding: str) -> pd.DataFrame:
             "encoding": encoding,
         }
         try:
-            frame = pd.read_csv(path, engine=engine, **options)
+            # pyarrow's reader threads get the bytes, never a Python file: a thread still calling
+            # Python's read after a parse error aborts the interpreter at exit
+            source_bytes = _arrow_buffer(path) if engine == "pyarrow" else path
+            frame = pd.read_csv(source_bytes, engine=engine, **options)
         except (ValueError, pd.errors.ParserError):
             if engine == "c":
                 raise
@@ -256,6 +259,20 @@ def _check_name_lengths(names: list[object], path: Path | str) -> None:
             f"{path}: the header has name(s) longer than {MAX_NAME_CHARS:,} characters ({where}): "
             "the first line is not a header of column names; check the file"
         )
+
+
+def _arrow_buffer(path: Path | str) -> Any:
+    """The file's bytes, decompressed, in an Arrow buffer for pyarrow's readers.
+
+    Given a Python file, the readers' threads call back into Python for each block; when a read
+    failed and the command exited while a block was in flight, that thread met the finalising
+    interpreter and the process aborted ("terminate called without an active exception").
+    """
+    import fsspec  # type: ignore[import-untyped]
+    import pyarrow as pa
+
+    with fsspec.open(str(path), "rb", compression="infer") as handle:
+        return pa.BufferReader(handle.read())
 
 
 def _file_status(path: Path | str) -> tuple[bool, bool]:

@@ -7,6 +7,7 @@ commands itself (``demo-data``, ``features``) and those of ``training.cli``, ``s
 
 from __future__ import annotations
 
+import difflib
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -400,4 +401,14 @@ def _usage_message(err: Exception) -> str:
     """The one-line message of a usage error, with where to read how the command is used."""
     ctx = getattr(err, "ctx", None)
     path = getattr(ctx, "command_path", "") or "retain"
-    return f"{_message(err)} (see `{path} --help`)"
+    return f"{_closest_option(err) or _message(err)} (see `{path} --help`)"
+
+
+def _closest_option(err: Exception) -> str | None:
+    """'No such option: --prot. Did you mean --port?' for an unknown option with near names
+    (click lists every near name in alphabetical order, the closest not first)."""
+    name, near = getattr(err, "option_name", None), getattr(err, "possibilities", None)
+    if not name or not near:
+        return None
+    best = difflib.get_close_matches(name, near, n=1, cutoff=0.0)[0]
+    return f"No such option: {name}. Did you mean {best}?"

@@ -35,6 +35,14 @@ def train_command(
             "they are promoted only together."
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the run as JSON on stdout: the full evaluation table (every metric and "
+            "interval), the gate's decisions, the versions; progress goes to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Train churn and CLV models, evaluate them out of time beside baselines, track in MLflow.
 
@@ -44,13 +52,17 @@ def train_command(
     config) and become 'champion' only if they beat the current champion significantly on the
     same test customers (paired bootstrap), churn and CLV together.
 
-    Under the evaluation table: each model's calibration on the test cutoff (mean predicted vs
+    The printed evaluation table fits 100 columns: per task, a few headline metrics and the gate
+    metric against the best baseline. The full table is in the MLflow run (evaluation.md) and
+    in --json. Under it: each model's calibration on the test cutoff (mean predicted vs
     observed; a warning beyond the config's calibration limits) and a note for any fit that is
     unreliable. Library warnings are printed as one plain note each, never with source paths.
 
     With engine: dask (or --engine dask) the snapshots are built per customer partition on a
     Dask cluster, then training proceeds in memory on the customer-level table, as with pandas.
     """
+    import json
+
     from core.config_file import load_config
     from training.fit_notes import captured_warnings
     from training.pipeline import train
@@ -67,10 +79,16 @@ def train_command(
     if promote_separately:
         promotion = cfg.promotion.model_copy(update={"separately": True})
         cfg = cfg.model_copy(update={"promotion": promotion})
+
+    def log(line: str) -> None:
+        typer.echo(line, err=as_json)
+
     with captured_warnings("training", deprecations=False) as raised:
-        train(cfg, tracking_uri=tracking_uri, progress=not quiet)
+        result = train(cfg, tracking_uri=tracking_uri, progress=not quiet, log=log)
     for line in raised:
-        typer.echo(f"  note: {line}")
+        log(f"  note: {line}")
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2, allow_nan=False))
 
 
 def models_command(

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -32,6 +33,7 @@ from model.registry import (
 )
 from training.calibration import calibration_check
 from training.candidates import CANDIDATES, Candidate, Fitted, Fold
+from training.console_table import console_table
 from training.crossval import add_cross_validation
 from training.dataset import load_training_data
 from training.evaluation import (
@@ -83,6 +85,48 @@ class TrainResult:
     """Test rows: customer_id, segment, churn, future_value and every model's prediction."""
     uplift: UpliftResult | None = None
     """The uplift models' evaluation and registration, when the data lists past campaigns."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run for scripts (``retain train --json``): the whole evaluation table, every
+        metric and interval (the printed table shows a few), the gate's decisions, the versions."""
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "tracking_uri": self.tracking_uri,
+            "test_cutoff": str(self.test_cutoff.date()),
+            "seconds": round(self.seconds, 1),
+            "evaluation": self.evaluation.to_dict(orient="records"),
+            "decisions": {t: _decision_dict(d) for t, d in self.decisions.items()},
+            "versions": self.versions,
+        }
+        if self.uplift is not None:
+            out["uplift"] = {
+                "evaluation": self.uplift.fit.evaluation.table.to_dict(orient="records"),
+                "decision": _decision_dict(self.uplift.decision),
+                "version": self.uplift.version,
+            }
+        return _json_ready(out)
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and NaN or infinity as None (JSON null)."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _decision_dict(decision: Decision) -> dict[str, Any]:
+    """A gate decision as JSON-ready values (its interval as a mapping)."""
+    out = asdict(decision)
+    if decision.interval is not None:
+        out["interval"] = decision.interval._asdict()
+    return out
 
 
 class _Clock:
@@ -141,7 +185,7 @@ def train(
         if data.split.in_time and config.split.cv_folds:
             step(f"{config.split.cv_folds}-fold cross-validation on the non-test rows")
             add_cross_validation(evaluation, fold, CANDIDATES, config.split.cv_folds)
-        log("\n" + markdown_table(evaluation.table))
+        log("\n" + console_table(evaluation.results))
         for line in evaluation_warnings(evaluation, config):
             log("  " + line)
 

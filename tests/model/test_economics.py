@@ -21,7 +21,7 @@ def test_the_economics_section_defaults_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("name: x\n")
     assert ConfigFile.read(path).economics() == Economics()
-    path.write_text("data: {}\neconomics: {currency: EUR, gross_margin: 0.4}\n")
+    path.write_text("economics: {currency: EUR, gross_margin: 0.4}\n")
     assert ConfigFile.read(path).economics() == Economics(currency="EUR", gross_margin=0.4)
 
 

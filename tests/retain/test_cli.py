@@ -81,7 +81,7 @@ def test_every_command_has_help(command: str) -> None:
             "error: --as-of 'latest' is not allowed here: give a day such as 2024-06-30",
         ),
         (("trian",), "No such command 'trian'. Did you mean 'train'? (see `retain --help`)"),
-        (("campaign", "--budjet", "500"), "No such option: --budjet"),
+        (("campaign", "--budjet", "500"), "No such option: --budjet. Did you mean --budget?"),
         (("campaign",), "Missing option '--budget'. (see `retain campaign --help`)"),
         (("campaign", "--budget", "-1"), "--budget"),
         (("campaign", "--budget", "10", "--acceptance", "2"), "--acceptance"),
@@ -100,6 +100,47 @@ def test_user_mistakes_exit_2_with_a_message_and_no_traceback(
     assert "error:" in result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def _subcommands() -> dict[str, list[str]]:
+    """Every subcommand of the typer app, with its long option names and --help."""
+    import typer.main
+
+    from retain.cli import app, register_commands
+
+    register_commands()
+    group = typer.main.get_command(app)
+    commands = getattr(group, "commands", {})
+    return {
+        name: [*(o for p in command.params for o in p.opts if o.startswith("--")), "--help"]
+        for name, command in commands.items()
+    }
+
+
+def _misspelt(flag: str) -> str:
+    """``flag`` with two neighbouring letters of its name swapped (``--config`` -> ``--cnofig``)."""
+    i = 2 + (len(flag) - 2) // 2 - 1
+    return flag[:i] + flag[i + 1] + flag[i] + flag[i + 2 :]
+
+
+SUBCOMMANDS = _subcommands()
+
+
+def test_the_subcommands_are_read_from_the_app() -> None:
+    assert set(COMMANDS) <= set(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_a_misspelt_flag_is_one_line_naming_the_closest_flag(command: str) -> None:
+    flag = max(SUBCOMMANDS[command], key=len)  # --help if a command has no option of its own
+    typo = _misspelt(flag)
+    assert typo not in SUBCOMMANDS[command]
+    result = run(command, typo, "1")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: No such option: {typo}. Did you mean {flag}? (see `retain {command} --help`)\n"
+    )
 
 
 def test_bad_data_file_is_reported_with_column_counts_and_examples(tmp_path: Path) -> None:

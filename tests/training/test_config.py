@@ -152,9 +152,27 @@ def test_one_section_read_alone_gives_the_full_configs_error(
     assert "exp.yaml is invalid" in str(alone.value)
 
 
-def test_a_section_read_alone_ignores_the_others_and_defaults_when_absent(tmp_path: Path) -> None:
+def test_every_key_a_file_sets_is_validated_even_when_one_section_is_read(
+    tmp_path: Path,
+) -> None:
+    """Issue 29: `retain features` accepted keys that `retain train` refused."""
     path = tmp_path / "exp.yaml"
-    path.write_text("data: {transactions: {path: tx.csv}}\nchurn: {nonsense: 1}\n")
+    path.write_text(
+        "name: x\ndata: {transactions: {path: tx.csv}}\nchurn: {nonsense: 1}\nhorizon_days: 0\n"
+    )
+    with pytest.raises(ConfigError) as whole:
+        load_config(path)
+    with pytest.raises(ConfigError) as read:
+        ConfigFile.read(path)
+    assert str(read.value) == str(whole.value)
+    assert "  - churn.nonsense: unknown key; valid keys here: lightgbm," in str(read.value)
+    assert len(str(read.value).splitlines()) == 3  # both errors at once
+
+
+def test_a_section_read_alone_defaults_when_absent(tmp_path: Path) -> None:
+    """Only a missing top-level key is left to the command that needs it."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("data: {transactions: {path: tx.csv}}\n")
     file = ConfigFile.read(path)
     defaults = parse_config(MINIMAL)
     assert file.horizon_days() == defaults.horizon_days
@@ -193,3 +211,28 @@ def test_costs_live_in_economics_and_the_former_empc_keys_move_there(tmp_path: P
         parse_config(both)
     with pytest.raises(ConfigError, match=r"economics\.offer_cost \(250\.0\) must be below empc"):
         parse_config({**MINIMAL, "economics": {"offer_cost": 250.0}})
+
+
+@pytest.mark.parametrize(
+    "name", ["my'churn", 'churn"', "shop/churn", "shop:churn", "-churn", "churn.", "x" * 64, ""]
+)
+def test_a_registry_name_mlflow_or_bentoml_refuses_is_a_config_error(name: str) -> None:
+    from bentoml import Tag
+
+    with pytest.raises(ValueError, match="not a valid BentoML tag"):
+        Tag(name)  # BentoML refuses every one of them as a model name
+    with pytest.raises(ConfigError) as refused:
+        parse_config({**MINIMAL, "registry": {"clv": name}})
+    assert str(refused.value).splitlines()[1] == (
+        "  - registry.clv: not a registered model name MLflow and BentoML both accept: give 1 to "
+        "63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (e.g. "
+        f"my-shop-churn) (got {name!r})"
+    )
+
+
+@pytest.mark.parametrize("name", ["c", "crm-churn", "My_Shop.v2", "x" * 63, "2024-churn"])
+def test_registry_names_mlflow_and_bentoml_accept_pass(name: str) -> None:
+    from bentoml import Tag
+
+    assert parse_config({**MINIMAL, "registry": {"churn": name}}).registry.churn == name
+    Tag(name)  # BentoML's own check of a tag name
