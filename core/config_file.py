@@ -69,6 +69,7 @@ class ConfigFile:
             ]
             if errors:
                 lines = describe_errors(err, ExperimentConfig, only=errors)
+                lines += [line for line in _cross_key_errors(file.raw) if line not in lines]
                 raise ConfigError(f"{path} is invalid:\n" + "\n".join(lines)) from None
         return file
 
@@ -205,7 +206,9 @@ def describe_errors(
             hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
             lines.append(f"  - {where}: unknown key{hint}")
         elif e["type"] == "value_error":
-            lines += [f"  - {_join_key(where, m)}" for m in _value_messages(e["msg"])]
+            value = e.get("input")
+            got = f" (got {value!r})" if isinstance(value, str | int | float) else ""
+            lines += [f"  - {_join_key(where, m)}{got}" for m in _value_messages(e["msg"])]
         elif e["type"] == "missing":
             lines.append(f"  - {where}: required key is missing")
         else:

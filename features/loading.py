@@ -216,6 +216,7 @@ def _read_csv(source: TableSource, encoding: str) -> pd.DataFrame:
             )
             names = header.iloc[0].tolist() if len(header) else []
             _check_name_lengths(names, path)
+            _check_separator(names, source.sep, path)
         engine = "pyarrow" if len(source.sep) == 1 and source.names is None else "c"
         if source.sep == r"\s+":
             engine = "c"
@@ -248,6 +249,19 @@ def _read_csv(source: TableSource, encoding: str) -> pd.DataFrame:
     if header is not None:
         frame.attrs[REPEATED] = repeated_names(header.iloc[0].tolist()) if len(header) else {}
     return frame
+
+
+def _check_separator(names: list[object], sep: str, path: Path | str) -> None:
+    """Refuse a header that is one name holding another separator: the file is not ``sep``-
+    separated, and reading it so would give one column (or shifted ones)."""
+    if len(names) != 1 or len(sep) != 1:
+        return
+    other = next((c for c in (";", "\t", "|", ",") if c != sep and c in str(names[0])), None)
+    if other is not None:
+        raise DataValidationError(
+            f"cannot read {path} as a {sep!r}-separated file: its header line has no {sep!r} "
+            f"but {other!r}; set the table's sep key to {other!r}"
+        )
 
 
 def _check_name_lengths(names: list[object], path: Path | str) -> None:

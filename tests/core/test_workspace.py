@@ -38,7 +38,9 @@ def test_a_name_without_letters_or_digits_is_refused() -> None:
 def _config(folder: Path, name: str | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "business.yaml"
-    path.write_text((f"name: {name}\n" if name else "") + "data: {}\n")
+    path.write_text(
+        (f"name: {name}\n" if name else "") + "data: {transactions: {path: orders.csv}}\n"
+    )
     return path
 
 
@@ -96,7 +98,10 @@ def test_commands_without_config_use_the_current_workspace_and_say_so(tmp_path: 
     assert "Traceback" not in refused.stderr
 
     config = tmp_path / "telco.yaml"
-    config.write_text("name: Telco CRM\ndata: {}\nregistry: {churn: telco-churn, clv: telco-clv}\n")
+    config.write_text(
+        "name: Telco CRM\ndata: {transactions: {path: orders.csv}}\n"
+        "registry: {churn: telco-churn, clv: telco-clv}\n"
+    )
     first = retain("models", "--config", str(config))
     assert first.returncode == 0, first.stderr
     assert "telco-churn" in first.stdout

@@ -56,7 +56,7 @@ def test_serve_before_package_says_what_to_run(tmp_path: Path) -> None:
     env = {**os.environ, "RETAIN_HOME": str(tmp_path)}
     env.pop("BENTOML_HOME", None)
     config = tmp_path / "shop.yaml"
-    config.write_text("name: Shop\ndata: {}\n")
+    config.write_text("name: Shop\ndata: {transactions: {path: orders.csv}}\n")
     result = subprocess.run(
         [RETAIN, "serve", "--config", str(config), "--port", "1"],
         cwd=ROOT,
