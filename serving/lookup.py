@@ -46,7 +46,7 @@ def normalise_ids(ids: Sequence[str | int | float] | pd.Index) -> pd.Index:
     written as floats read as integers, through ``features.loading.parse_ids`` (the rule every
     input file's id column follows); a blank id becomes missing."""
     values = pd.Series(np.asarray(ids, dtype=object), dtype=object)
-    return pd.Index(parse_ids(values), dtype=object)
+    return pd.Index(parse_ids(values), dtype=object, name=getattr(ids, "name", None))
 
 
 def feature_table_path() -> Path:
@@ -70,7 +70,7 @@ def write_feature_table(features: pd.DataFrame, as_of: pd.Timestamp, path: Path)
     """Write features (indexed by customer id) with their as-of day, atomically: temp + rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    features = features.set_axis(normalise_ids(features.index).rename(features.index.name))
+    features = features.set_axis(normalise_ids(features.index))
     features.assign(**{AS_OF: as_of}).reset_index().to_parquet(tmp, index=False)
     tmp.replace(path)  # atomic: the service never reads a half-written table
     return path
