@@ -7,7 +7,10 @@ Endpoints (all POST, JSON):
                 model's held-out Qini (or "no uplift model")
 With an uplift model packaged (``retain-uplift``, from past campaigns) every score adds ``uplift``,
 ``expected_incremental_value`` and ``uplift_reasons``; without one those are null (empty).
-BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
+BentoML adds /healthz, /livez, /readyz and /metrics (Prometheus, with the models' metrics of
+``serving.metrics``); the guard answers /docs.json and the Swagger page at / (``serving.api_docs``).
+Attribute names are checked against the models on the event loop before any table is built
+(``serving.requests.check_attribute_names``), so a request's work is bounded by its size.
 
 Settings come from the environment through ``core.settings`` (each documented in its
 ``VARIABLES``): RETAIN_API_KEY (when set, scoring endpoints need it in the ``X-API-Key`` header),
@@ -15,7 +18,8 @@ RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000), RETAIN_FEAT
 RETAIN_TOP_REASONS, RETAIN_WORKERS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL / RETAIN_UPLIFT_MODEL
 (BentoML model tags, default the latest packaged; uplift ``none`` for none); the guard in front
 (``serving.guard``) uses RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A
-model that fails its start-up checks leaves the worker up and answering 503 with the reason.
+model that fails its start-up checks, or a store entry BentoML cannot read, leaves the worker up
+and answering 503 with the reason.
 
 Latency: the default BentoML worker's tail is full garbage collections over a heap that keeps
 every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the

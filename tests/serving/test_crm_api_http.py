@@ -9,6 +9,7 @@ column holds them), written by ``serving.lookup.write_feature_table`` as ``retai
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -293,3 +294,53 @@ def test_the_document_says_as_of_comes_with_attributes_as_the_service_does(
         assert validator.is_valid(body) is valid, body
         status, answer = http("POST", f"{service.url}/score", body)
         assert (status == 200) is valid, (body, status, answer)
+
+
+# ----------------------------------------------------------------------------- shutdown
+
+
+def test_sigterm_stops_a_worker_busy_with_the_largest_request_within_the_grace_period(
+    trained: TrainedProject, tmp_path: Path
+) -> None:
+    """A batch at the event limit (50,000 events, scored in a thread) is in flight when the
+    server is told to stop: it is answered, and the server exits well within the 20 s that
+    ``Server.stop`` waits before kill -9."""
+    items = [
+        {
+            "customer_id": f"C{i}",
+            "as_of": AS_OF,
+            "transactions": [
+                {"timestamp": f"2024-0{1 + j % 9}-1{j % 9}T10:00:00", "amount": 10.0 + j}
+                for j in range(25)
+            ],
+        }
+        for i in range(2_000)
+    ]
+    server = Server({}, tmp_path / "service.log")
+    answer: dict[str, Any] = {}
+    try:
+        assert server.wait_ready(), server.output()[-4000:]
+
+        def send() -> None:
+            try:
+                answer["status"] = http(
+                    "POST", f"{server.url}/score", {"customers": items}, timeout=60
+                )[0]
+            except OSError as err:  # the connection closed by the stopping server
+                answer["status"] = repr(err)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)  # the body is sent and being scored
+        busy = sender.is_alive()
+        start = time.monotonic()
+        os.killpg(server.process.pid, 15)
+        exited = server.process.wait(timeout=20)
+        seconds = time.monotonic() - start
+        sender.join(timeout=60)
+    finally:
+        server.stop()
+    print(f"SIGTERM during a 50,000-event request: exited after {seconds:.1f} s, {answer}")
+    assert busy
+    assert exited == 0
+    assert answer["status"] in (200, 503) or "Connection" in str(answer["status"]), answer
