@@ -7,7 +7,7 @@ exceptions the contract needs are in ``experiments/schemathesis.toml``, each wit
 run fails unless it made at least ``--min-requests`` requests with none of those failures. The
 project is the harness home (``experiments/served``).
 
-    python experiments/fuzz_service.py [--examples 1000] [--seed 1] [--min-requests 5000]
+    python experiments/fuzz_service.py [--examples 2000] [--seed 1] [--min-requests 5000]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def summarise(report: Path) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=1000, help="Examples per operation.")
+    parser.add_argument("--examples", type=int, default=2000, help="Examples per operation.")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-requests", type=int, default=5000)
     args = parser.parse_args()

@@ -64,13 +64,9 @@ from serving.runtime import (
 )
 from serving.schemas import ID_RULE, CustomerId, CustomerInput, ModelInfo, ScoreResponse
 from serving.store import BENTO_NAMES, make_scorer
+from serving.store_entries import declared, declared_uplift_tag, readable, stored
 from serving.uplift_info import uplift_info, uplift_status
-from serving.uplift_store import (
-    NO_UPLIFT,
-    load_uplift_folder,
-    optional_uplift_model,
-    uplift_tag,
-)
+from serving.uplift_store import load_uplift_folder, optional_uplift_model
 
 # This module is BentoML's entry point, not a library: importing it is the service's start-up,
 # and usage reporting must be off before BentoML builds the app.
@@ -97,47 +93,7 @@ CHURN_TAG = SETTINGS.churn_model or f"{BENTO_NAMES['churn']}:latest"
 CLV_TAG = SETTINGS.clv_model or f"{BENTO_NAMES['clv']}:latest"
 
 
-def store_failure(tag: str, err: Exception) -> str:
-    """Why a model's entry in the BentoML store cannot be read, without server paths."""
-    return (
-        f"the BentoML store entry {tag} cannot be read ({type(err).__name__}): its model.yaml or "
-        "folder is damaged; run `retain package` again"
-    )
-
-
-def _declared_uplift_tag() -> str:
-    """The uplift model's tag; ``none`` when the churn model's store entry cannot be read, which
-    start-up then reports (a damaged store never stops the worker)."""
-    try:
-        return uplift_tag(CHURN_TAG)
-    except Exception as err:  # any damage: /readyz gives the reason, the worker stays up
-        HEALTH.failure = store_failure(CHURN_TAG, err)
-        return NO_UPLIFT
-
-
-def _readable(tag: str) -> bool:
-    """Whether the model's entry in the BentoML store can be read (or is absent: BentoML's own
-    answer then, as before); False keeps the reason for /readyz. BentoML resolves the models a
-    service declares before it starts the server, so declaring a damaged one (an unreadable
-    model.yaml) would stop ``bentoml serve`` with a traceback."""
-    from bentoml.exceptions import NotFound
-
-    try:
-        bentoml.models.get(tag)
-    except NotFound:
-        return True
-    except Exception as err:  # any damage: /readyz gives the reason, the worker stays up
-        HEALTH.failure = HEALTH.failure or store_failure(tag, err)
-        return False
-    return True
-
-
-def _declared(tag: str) -> Any | None:
-    """The service's declaration of a stored model, or None when its entry is damaged."""
-    return bentoml.models.BentoModel(tag) if _readable(tag) else None
-
-
-UPLIFT_TAG = _declared_uplift_tag()
+UPLIFT_TAG = declared_uplift_tag(CHURN_TAG)
 
 
 @bentoml.service(
@@ -152,9 +108,9 @@ class Retain:
     """Champion churn and CLV models, and the uplift model when one is packaged, behind a typed
     HTTP API."""
 
-    churn_model = _declared(CHURN_TAG)  # None: damaged in the store, /readyz says why
-    clv_model = _declared(CLV_TAG)
-    uplift_model = optional_uplift_model(UPLIFT_TAG) if _readable(UPLIFT_TAG) else None
+    churn_model = declared(CHURN_TAG)  # None: damaged in the store, /readyz says why
+    clv_model = declared(CLV_TAG)
+    uplift_model = optional_uplift_model(UPLIFT_TAG) if readable(UPLIFT_TAG) else None
 
     def __init__(self) -> None:
         self.max_batch = SETTINGS.max_batch
@@ -163,12 +119,12 @@ class Retain:
         try:
             if HEALTH.failure is not None:  # the store failed while the service was declared
                 raise RetainError(HEALTH.failure)
-            churn_dir, churn_meta = _stored(self.churn_model, CHURN_TAG)
-            clv_dir, clv_meta = _stored(self.clv_model, CLV_TAG)
+            churn_dir, churn_meta = stored(self.churn_model, CHURN_TAG)
+            clv_dir, clv_meta = stored(self.clv_model, CLV_TAG)
             folders += [(churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)]
             uplift = None
             if self.uplift_model is not None:
-                uplift_dir, uplift_meta = _stored(self.uplift_model, UPLIFT_TAG)
+                uplift_dir, uplift_meta = stored(self.uplift_model, UPLIFT_TAG)
                 folders.append((uplift_dir, UPLIFT_TAG))
                 uplift = load_uplift_folder(uplift_dir, uplift_meta)
             self.scorer = make_scorer(
@@ -378,15 +334,6 @@ class Retain:
 cast(Any, Retain).add_asgi_middleware(GuardMiddleware)
 if RUNTIME_TUNING:  # start-up check: the app BentoML builds really runs the prompt timeout
     check_prompt_timeout(cast(Any, Retain).to_asgi())
-
-
-def _stored(model: Any, tag: str) -> tuple[Path, dict[str, Any]]:
-    """A declared model's folder and metadata, read from the BentoML store; a damaged entry
-    (an unreadable model.yaml) is a ``RetainError`` saying so, without server paths."""
-    try:
-        return Path(model.path), dict(model.info.metadata)
-    except Exception as err:  # BentoML's own error for a damaged entry: a YAML or OS error
-        raise RetainError(store_failure(tag, err)) from err
 
 
 def json_response(payload: Any) -> Any:
