@@ -58,6 +58,12 @@ SCHEMA_NAMES = {
     "ModelInfoIODescriptor": "ModelInfo",
 }
 """BentoML's generated schema names and ours."""
+RESPONSE_NAMES = {
+    "/score": "ScoreResponse",
+    "/score_ids": "ScoreResponse",
+    "/model_info": "ModelInfo",
+}
+"""The component each path's 200 answer refers to: the schema BentoML inlines there, named."""
 REQUEST_NAMES = {
     "/score": "ScoreRequest",
     "/score_ids": "ScoreIdsRequest",
@@ -183,6 +189,7 @@ def openapi(spec: dict[str, Any]) -> dict[str, Any]:
             operation.pop("x-bentoml-name", None)
             operation["tags"] = [TAG_NAMES.get(t, t) for t in operation.get("tags", [])]
             responses = {"200": operation["responses"].get("200", {"description": "OK"})}
+            _name_response(responses["200"], RESPONSE_NAMES.get(path), schemas)
             for status in ENDPOINT_STATUSES.get(path, (400, 429)):
                 responses[str(status)] = {
                     "description": STATUSES[status],
@@ -202,6 +209,19 @@ def openapi(spec: dict[str, Any]) -> dict[str, Any]:
                         media["examples"] = copy.deepcopy(EXAMPLES[path])
     _drop_unused(spec)
     return spec
+
+
+def _name_response(ok: dict[str, Any], name: str | None, schemas: dict[str, Any]) -> None:
+    """Put the inlined 200 schema under its component ``name`` and refer to it.
+
+    The inlined copy is kept as it is: for ``ModelInfo`` it is the one with OpenAPI 3.0's
+    ``nullable`` marks (``serving.schemas.NULLABLE``), which the generated component lacks.
+    """
+    media = ok.get("content", {}).get("application/json")
+    if name is None or not isinstance(media, dict) or "$ref" in media.get("schema", {}):
+        return
+    schemas[name] = {**media["schema"], "title": name}
+    media["schema"] = {"$ref": f"#/components/schemas/{name}"}
 
 
 def _drop_unused(spec: dict[str, Any]) -> None:
