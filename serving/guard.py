@@ -4,8 +4,8 @@ In order: the Host header (allowed hosts, against DNS rebinding), the start-up s
 that failed its checks makes /readyz and the scoring endpoints answer 503 with the reason, while
 /livez stays up), the API key (401), the content type (415: JSON only) and the body size (413),
 read here in full so BentoML never buffers more than the limit. Client errors are logged at INFO
-without the request's content, at most a few per interval. It also serves the OpenAPI document
-with every status the service answers and its real error schema (``openapi``).
+without the request's content, at most a few per interval. It also answers the documentation
+paths, the OpenAPI document and the Swagger page, with ``serving.api_docs``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings as RuntimeSettings
-from serving.schemas import EXAMPLE_EVENTS_REQUEST, EXAMPLE_IDS_REQUEST
+from serving.api_docs import DOCS_HEADERS, DOCS_PAGE, DOCS_SCRIPT, openapi
+from serving.metrics import before_scrape
 
 logger = logging.getLogger("bentoml.retain")
 
@@ -103,6 +104,14 @@ def error(status: int, message: str, loc: list[Any] | None = None) -> JSONRespon
     )
 
 
+DOCS: dict[str, Any] = {
+    "/docs.json": None,  # BentoML's document, rewritten by ``serving.api_docs.openapi``
+    "/": Response(DOCS_PAGE, media_type="text/html", headers=DOCS_HEADERS),
+    "/docs.js": Response(DOCS_SCRIPT, media_type="text/javascript"),
+}
+"""The service's documentation paths (``serving.api_docs``), answered here instead of BentoML's."""
+
+
 def _host(scope: Scope) -> str:
     headers = dict(scope["headers"])
     raw = headers.get(b"host", b"").decode("latin-1").strip().lower()
@@ -143,22 +152,39 @@ class GuardMiddleware:
             return
         failure = HEALTH.failure
         if failure is not None and (path == "/readyz" or path in PROTECTED):
+            if path in PROTECTED and not self._key_ok(scope):
+                answer = error(401, "missing or wrong API key: send it in the X-API-Key header")
+                await self._answer(answer, scope, receive, send, path)
+                return
+            if not self._key_ok(scope):  # the reason names model files: only for key holders
+                failure = "the models failed their start-up checks (the log says why, and so "
+                failure += "does this answer to a request with the X-API-Key header)"
             await error(503, f"the service is not ready: {failure}")(scope, receive, send)
             return
-        if path == "/docs.json" and scope["method"] == "GET":
-            await self._openapi(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD") and path in DOCS:
+            if path == "/docs.json":
+                await self._openapi(scope, receive, send)
+            else:
+                await DOCS[path](scope, receive, send)
             return
+        if path == "/metrics":
+            before_scrape()  # the feature table's age, as of this scrape
         if path not in PROTECTED or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         await self._protected(scope, receive, send, path)
 
+    def _key_ok(self, scope: Scope) -> bool:
+        """True without an API key set, or when the request's X-API-Key header is the key."""
+        key = self.settings.api_key
+        if key is None:
+            return True
+        return hmac.compare_digest(dict(scope["headers"]).get(b"x-api-key", b""), key)
+
     async def _protected(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         s = self.settings
         headers = dict(scope["headers"])
-        if s.api_key is not None and not hmac.compare_digest(
-            headers.get(b"x-api-key", b""), s.api_key
-        ):
+        if not self._key_ok(scope):
             answer = error(401, "missing or wrong API key: send it in the X-API-Key header")
             await self._answer(answer, scope, receive, send, path)
             return
@@ -240,78 +266,3 @@ def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
         return await receive()
 
     return replay
-
-
-# ----------------------------------------------------------------------------- OpenAPI
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "title": "Error",
-    "description": "What went wrong; ``detail`` lists each problem with its field path.",
-    "required": ["error"],
-    "properties": {
-        "error": {"type": "string", "title": "Message"},
-        "detail": {
-            "type": "array",
-            "title": "Problems",
-            "items": {
-                "type": "object",
-                "required": ["loc", "msg"],
-                "properties": {
-                    "loc": {
-                        "type": "array",
-                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                        "description": "Path of the field, e.g. customers, 0, as_of.",
-                    },
-                    "msg": {"type": "string"},
-                    "type": {"type": "string"},
-                    "url": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-ERROR_REF = {"$ref": "#/components/schemas/Error"}
-STATUSES = {
-    400: "Invalid request: malformed JSON, a field that fails validation, or a Host not allowed",
-    401: "Missing or wrong X-API-Key (only when RETAIN_API_KEY is set)",
-    413: "Body over RETAIN_MAX_BODY_BYTES, or more customers or events than allowed",
-    415: "Content type other than application/json",
-    422: "Valid JSON that does not fit the models (feature names, event days, ...)",
-    429: "Too many concurrent requests",
-    500: "Unexpected server error",
-    503: "The models failed their start-up checks (the reason is given)",
-    504: "The request took longer than the timeout",
-}
-ENDPOINT_STATUSES = {
-    "/score": (400, 401, 413, 415, 422, 429, 500, 503, 504),
-    "/score_ids": (400, 401, 413, 415, 429, 500, 503, 504),
-    "/model_info": (400, 401, 413, 415, 429, 500, 503, 504),
-    "/readyz": (400, 429, 503),
-}
-"""Statuses besides 200 each path can answer; every other path may answer 400 (Host)."""
-EXAMPLES = {"/score": EXAMPLE_EVENTS_REQUEST, "/score_ids": EXAMPLE_IDS_REQUEST}
-
-
-def openapi(spec: dict[str, Any]) -> dict[str, Any]:
-    """BentoML's OpenAPI document with every status the service answers and its error schema."""
-    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    for stale in ("InvalidArgument", "NotFound", "InternalServerError"):
-        schemas.pop(stale, None)
-    schemas["Error"] = ERROR_SCHEMA
-    for path, operations in spec.get("paths", {}).items():
-        for operation in operations.values():
-            if not isinstance(operation, dict) or "responses" not in operation:
-                continue
-            responses = {"200": operation["responses"].get("200", {"description": "OK"})}
-            for status in ENDPOINT_STATUSES.get(path, (400, 429)):
-                responses[str(status)] = {
-                    "description": STATUSES[status],
-                    "content": {"application/json": {"schema": ERROR_REF}},
-                }
-            operation["responses"] = responses
-            if path in EXAMPLES:
-                body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-                if isinstance(body, dict):
-                    body["example"] = EXAMPLES[path]
-    return spec

@@ -6,6 +6,11 @@ temporary file renamed over the old one). ``LookupTable.current`` notices a new 
 reference assignment under a lock. A request takes the current snapshot once and uses only it, so
 ids, matrices and dates always come from the same file, whatever happens meanwhile.
 
+Ids are normalised at one place, ``normalise_ids``, both when the table is written or read and
+when a request's ids are looked up: the rule ``features.loading.parse_ids`` applies to every
+file, so an id written as the export wrote it (``12347``, ``12347.0`` or ``"12347"``) finds its
+customer.
+
 A new file is checked before the swap (readable, every feature present, numeric columns numeric,
 ids present and unique, as-of days valid); a file that fails is logged once and rejected, and the
 last good snapshot keeps serving.
@@ -17,6 +22,7 @@ import datetime as dt
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +32,21 @@ import pandas as pd
 from core.errors import DataValidationError
 from core.schema import CUSTOMER_ID
 from core.settings import Settings
+from features.loading import parse_ids
 from serving.scorer import EncodedBatch, Scorer
 
 logger = logging.getLogger("bentoml.retain")
 
 AS_OF = "as_of"
 """The feature table's column of the day its features are as of."""
+
+
+def normalise_ids(ids: Sequence[str | int | float] | pd.Index) -> pd.Index:
+    """Customer ids as the feature table keys them (``serving.schemas.ID_RULE``): text, with whole numbers
+    written as floats read as integers, through ``features.loading.parse_ids`` (the rule every
+    input file's id column follows); a blank id becomes missing."""
+    values = pd.Series(np.asarray(ids, dtype=object), dtype=object)
+    return pd.Index(parse_ids(values), dtype=object, name=getattr(ids, "name", None))
 
 
 def feature_table_path() -> Path:
@@ -45,9 +60,9 @@ def read_feature_table(path: Path) -> pd.DataFrame:
     table = pd.read_parquet(path)
     if CUSTOMER_ID in table.columns:
         table = table.set_index(CUSTOMER_ID)
+    table.index = normalise_ids(table.index)
     if table.index.hasnans:
         raise DataValidationError("the feature table has rows without a customer id")
-    table.index = table.index.astype("str")
     return table
 
 
@@ -55,6 +70,7 @@ def write_feature_table(features: pd.DataFrame, as_of: pd.Timestamp, path: Path)
     """Write features (indexed by customer id) with their as-of day, atomically: temp + rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    features = features.set_axis(normalise_ids(features.index))
     features.assign(**{AS_OF: as_of}).reset_index().to_parquet(tmp, index=False)
     tmp.replace(path)  # atomic: the service never reads a half-written table
     return path

@@ -7,11 +7,15 @@ Three ways to name a customer, three adapters:
 - ``event_features``: items with raw events and ``as_of`` -> a feature frame, through
   ``features.build.build_features`` (the training code) after the same validation as files;
 - ``lookup_ids``: customer ids -> rows of a ``serving.lookup.LookupSnapshot``.
+
+``check_attribute_names`` runs first, on the event loop: it refuses attribute names the models do
+not read before any table is built, so a request's work is bounded by what the models read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ import pandas as pd
 from core.errors import DataValidationError
 from core.schema import (
     AS_OF,
+    ATTRIBUTE_PREFIX,
     CUSTOMER_ID,
     CUSTOMERS,
     INTERACTIONS,
@@ -36,7 +41,7 @@ from features.build import build_features
 from features.labelled import AttributeSchema, labelled_features
 from features.loading import CustomerData, validate_table
 from model.encoding import FeatureEncoding
-from serving.lookup import LookupSnapshot
+from serving.lookup import LookupSnapshot, normalise_ids
 from serving.schemas import CustomerInput
 from serving.scorer import EncodedBatch, Scorer
 
@@ -60,6 +65,64 @@ class ItemError(DataValidationError):
 
 class EventDayError(ItemError):
     """A by-events request item with an event after its ``as_of`` day in the business time zone."""
+
+
+# ----------------------------------------------------------------------------- attribute names
+
+MAX_ATTRIBUTE_NAME = 256
+"""Longest attribute name a request may send; a longer one is refused without comparing it."""
+SHOWN_NAMES = 20
+"""Known attribute names an error message lists."""
+
+
+def attribute_names(scorer: Scorer) -> frozenset[str]:
+    """The attribute names the models read: a CRM export's columns (with those training
+    ignored), or the customers table's columns of a transaction-log model."""
+    if scorer.schema is not None:
+        return frozenset([*scorer.schema.names, *scorer.schema.ignored])
+    prefix = len(ATTRIBUTE_PREFIX)
+    return frozenset(c[prefix:] for c in scorer.columns if c.startswith(ATTRIBUTE_PREFIX))
+
+
+def check_attribute_names(items: Sequence[CustomerInput], known: frozenset[str]) -> None:
+    """Refuse the first item that sends an attribute the models do not read.
+
+    Raises ``ItemError`` naming the unknown name, the closest known one and how many were
+    unknown. The cost is one set comparison per item, linear in the names sent, so a request
+    with 100,000 made-up names is refused as fast as it was parsed.
+    """
+    for row, item in enumerate(items):
+        given = item.attributes
+        if not given or given.keys() <= known:
+            continue
+        unknown = given.keys() - known
+        name = next(k for k in given if k in unknown)  # the first, in the request's order
+        listed = sorted(known)[:SHOWN_NAMES]
+        reads = (
+            f"the models read {listed}{' ...' if len(known) > SHOWN_NAMES else ''}"
+            if known
+            else "the models read no attributes: send none"
+        )
+        more = (
+            f" (and {len(unknown) - 1} more unknown of {len(given)} sent)"
+            if len(unknown) > 1
+            else ""
+        )
+        if len(name) > MAX_ATTRIBUTE_NAME:
+            problem = (
+                f"attribute name {name[:40]!r}... of {len(name)} characters is not one the models "
+                f"read (names are at most {MAX_ATTRIBUTE_NAME} characters)"
+            )
+        else:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problem = f"unknown attribute {name!r}{hint}"
+        raise ItemError(
+            row,
+            ["attributes"],
+            f"{problem}{more}: {reads} (POST /model_info lists them; leave out any you do not "
+            "have, a missing one is read as missing)",
+        )
 
 
 # ----------------------------------------------------------------------------- by features
@@ -136,6 +199,7 @@ def event_features(scorer: Scorer, items: Sequence[CustomerInput]) -> pd.DataFra
     ``build_features`` exactly as a batch would. Returns one row per item, indexed by position,
     with ``scorer.columns`` (attributes nobody in the request gave are missing values).
     """
+    check_attribute_names(items, attribute_names(scorer))
     check_event_days(items, scorer.timezone)
     if scorer.schema is not None:
         return _snapshot_row_features(scorer, scorer.schema, items)
@@ -166,16 +230,8 @@ def _snapshot_row_features(
 ) -> pd.DataFrame:
     """Features of CRM rows (``attributes`` with ``as_of``) for a model trained on a snapshots
     table, through ``features.labelled.labelled_features`` as in training and batch scoring;
-    an attribute a row does not send is missing."""
-    for row, item in enumerate(items):
-        unknown = schema.unknown(list(item.attributes or {}))
-        if unknown:
-            raise ItemError(
-                row,
-                ["attributes"],
-                f"unknown attribute(s) {unknown[:10]}: the model reads {schema.names} "
-                "(POST /model_info lists them; leave out any you do not have)",
-            )
+    an attribute a row does not send is missing (names are checked by ``check_attribute_names``
+    first)."""
     keys = _keys(len(items))
     rows = pd.DataFrame.from_records([dict(item.attributes or {}) for item in items])
     rows.index = pd.RangeIndex(len(items))
@@ -271,16 +327,20 @@ def _empty_transactions() -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class IdRows:
-    """The rows of requested ids in one lookup snapshot: which were found, their batch and day."""
+    """The rows of requested ids in one lookup snapshot: the ids as the table keys them, which
+    were found, their batch and day."""
 
+    ids: list[str]
     found: np.ndarray
     batch: EncodedBatch
     as_of: list[dt.date | None]
 
 
-def lookup_ids(snapshot: LookupSnapshot, ids: Sequence[str]) -> IdRows:
-    """The found ids' encoded rows and as-of days, all from the one ``snapshot`` given."""
-    positions = snapshot.ids.get_indexer(list(ids))
+def lookup_ids(snapshot: LookupSnapshot, ids: Sequence[str | int | float]) -> IdRows:
+    """The found ids' encoded rows and as-of days, all from the one ``snapshot`` given; ids are
+    normalised as the table's were (``serving.lookup.normalise_ids``)."""
+    keys = normalise_ids(ids)
+    positions = snapshot.ids.get_indexer(keys)
     found = positions >= 0
     rows = positions[found]
-    return IdRows(found, snapshot.encoded.take(rows), snapshot.as_of_days(rows))
+    return IdRows(keys.tolist(), found, snapshot.encoded.take(rows), snapshot.as_of_days(rows))

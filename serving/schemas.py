@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -197,8 +198,31 @@ class CustomerInput(_Strict):
         return self
 
 
-CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
-"""A customer id as the feature table keys it."""
+ID_RULE = (
+    "ids are matched as text, trimmed, and a whole number written with a decimal point "
+    "(12347.0, as a number or a text) is read as 12347, as retain reads an export's id column"
+)
+"""How request ids are normalised (``serving.lookup.normalise_ids``), for the messages."""
+
+
+def _text_or_number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(
+            f"a customer id is a text or a number, got {type(value).__name__}: {ID_RULE}"
+        )
+    return value
+
+
+MAX_NUMERIC_ID = 2**63 - 1
+"""Largest magnitude of a numeric customer id: an export's integer id column holds int64."""
+CustomerId = Annotated[
+    Annotated[str, Field(min_length=1, max_length=128)]
+    | Annotated[int, Strict(), Field(ge=-MAX_NUMERIC_ID, le=MAX_NUMERIC_ID)]
+    | Annotated[float, Strict(), Field(allow_inf_nan=False)],
+    BeforeValidator(_text_or_number),
+]
+"""A customer id as the export wrote it: a text, or a number for a numeric id column (12347 and
+12347.0 find the customer "12347"; ``serving.lookup.normalise_ids``)."""
 
 
 class Reason(BaseModel):

@@ -7,7 +7,10 @@ Endpoints (all POST, JSON):
                 model's held-out Qini (or "no uplift model")
 With an uplift model packaged (``retain-uplift``, from past campaigns) every score adds ``uplift``,
 ``expected_incremental_value`` and ``uplift_reasons``; without one those are null (empty).
-BentoML adds /healthz, /livez, /readyz, /metrics (Prometheus), /docs.json and the Swagger UI at /.
+BentoML adds /healthz, /livez, /readyz and /metrics (Prometheus, with the models' metrics of
+``serving.metrics``); the guard answers /docs.json and the Swagger page at / (``serving.api_docs``).
+Attribute names are checked against the models on the event loop before any table is built
+(``serving.requests.check_attribute_names``), so a request's work is bounded by its size.
 
 Settings come from the environment through ``core.settings`` (each documented in its
 ``VARIABLES``): RETAIN_API_KEY (when set, scoring endpoints need it in the ``X-API-Key`` header),
@@ -15,7 +18,8 @@ RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000), RETAIN_FEAT
 RETAIN_TOP_REASONS, RETAIN_WORKERS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL / RETAIN_UPLIFT_MODEL
 (BentoML model tags, default the latest packaged; uplift ``none`` for none); the guard in front
 (``serving.guard``) uses RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A
-model that fails its start-up checks leaves the worker up and answering 503 with the reason.
+model that fails its start-up checks, or a store entry BentoML cannot read, leaves the worker up
+and answering 503 with the reason.
 
 Latency: the default BentoML worker's tail is full garbage collections over a heap that keeps
 every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the
@@ -40,10 +44,13 @@ from core.errors import RetainError
 from core.settings import Settings, disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
 from serving.lookup import LookupTable, feature_table_path
+from serving.metrics import SCRAPE_HOOKS, ModelMetrics
 from serving.output import item_error, score_records
 from serving.requests import (
     FeatureKeyError,
     ItemError,
+    attribute_names,
+    check_attribute_names,
     encode_feature_items,
     event_features,
     lookup_ids,
@@ -55,10 +62,11 @@ from serving.runtime import (
     runtime_tuning,
     tracing_config,
 )
-from serving.schemas import CustomerId, CustomerInput, ModelInfo, ScoreResponse
+from serving.schemas import ID_RULE, CustomerId, CustomerInput, ModelInfo, ScoreResponse
 from serving.store import BENTO_NAMES, make_scorer
+from serving.store_entries import declared, declared_uplift_tag, readable, stored
 from serving.uplift_info import uplift_info, uplift_status
-from serving.uplift_store import load_uplift_folder, optional_uplift_model, uplift_tag
+from serving.uplift_store import load_uplift_folder, optional_uplift_model
 
 # This module is BentoML's entry point, not a library: importing it is the service's start-up,
 # and usage reporting must be off before BentoML builds the app.
@@ -83,7 +91,9 @@ def error_response(status: int, message: str, loc: list[Any] | None = None) -> A
 SETTINGS = Settings.read()
 CHURN_TAG = SETTINGS.churn_model or f"{BENTO_NAMES['churn']}:latest"
 CLV_TAG = SETTINGS.clv_model or f"{BENTO_NAMES['clv']}:latest"
-UPLIFT_TAG = uplift_tag(CHURN_TAG)
+
+
+UPLIFT_TAG = declared_uplift_tag(CHURN_TAG)
 
 
 @bentoml.service(
@@ -98,27 +108,30 @@ class Retain:
     """Champion churn and CLV models, and the uplift model when one is packaged, behind a typed
     HTTP API."""
 
-    churn_model = bentoml.models.BentoModel(CHURN_TAG)
-    clv_model = bentoml.models.BentoModel(CLV_TAG)
-    uplift_model = optional_uplift_model(UPLIFT_TAG)  # None: scores without uplift
+    churn_model = declared(CHURN_TAG)  # None: damaged in the store, /readyz says why
+    clv_model = declared(CLV_TAG)
+    uplift_model = optional_uplift_model(UPLIFT_TAG) if readable(UPLIFT_TAG) else None
 
     def __init__(self) -> None:
         self.max_batch = SETTINGS.max_batch
         self.max_events = SETTINGS.max_events
-        churn_dir, clv_dir = Path(self.churn_model.path), Path(self.clv_model.path)
-        folders = [(churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)]
+        folders: list[tuple[Path, str]] = []
         try:
+            if HEALTH.failure is not None:  # the store failed while the service was declared
+                raise RetainError(HEALTH.failure)
+            churn_dir, churn_meta = stored(self.churn_model, CHURN_TAG)
+            clv_dir, clv_meta = stored(self.clv_model, CLV_TAG)
+            folders += [(churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)]
             uplift = None
             if self.uplift_model is not None:
-                folders.append((Path(self.uplift_model.path), UPLIFT_TAG))
-                uplift = load_uplift_folder(
-                    Path(self.uplift_model.path), dict(self.uplift_model.info.metadata)
-                )
+                uplift_dir, uplift_meta = stored(self.uplift_model, UPLIFT_TAG)
+                folders.append((uplift_dir, UPLIFT_TAG))
+                uplift = load_uplift_folder(uplift_dir, uplift_meta)
             self.scorer = make_scorer(
                 churn_dir,
-                dict(self.churn_model.info.metadata),  # resolved to the stored model here
+                churn_meta,  # resolved to the stored model here
                 clv_dir,
-                dict(self.clv_model.info.metadata),
+                clv_meta,
                 top_k=SETTINGS.top_reasons,
                 uplift=None if uplift is None else uplift.bundle,
                 uplift_label=None if uplift is None else uplift.label,
@@ -132,6 +145,7 @@ class Retain:
                 "retain start-up check failed, the service will not become ready: %s", reason
             )
             return
+        self.attributes = attribute_names(self.scorer)
         self.lookup = LookupTable(feature_table_path(), self.scorer)
         if self.lookup.loaded is None:
             logger.warning(
@@ -140,6 +154,9 @@ class Retain:
                 self.lookup.path,
             )
         versions = self.scorer.versions
+        self.metrics = ModelMetrics.create()
+        self.metrics.served({**versions, "uplift": self.scorer.uplift_label})
+        SCRAPE_HOOKS.append(self._table_metrics)
         logger.info(
             "retain models loaded: churn %s, clv %s, uplift %s",
             versions["churn"],
@@ -149,6 +166,10 @@ class Retain:
         if RUNTIME_TUNING:
             gc.collect()
             gc.freeze()  # start-up objects (models, imports) leave the collector's view
+
+    def _table_metrics(self) -> None:
+        snapshot = self.lookup.loaded
+        self.metrics.table(None if snapshot is None else snapshot.stamp[0])
 
     async def _run(self, rows: int, events: int, work: Any, *args: Any) -> Any:
         """Small requests run inline (no thread hop); large ones in a thread, not blocking the loop."""
@@ -172,6 +193,10 @@ class Retain:
                 "(RETAIN_MAX_EVENTS)",
                 ["customers"],
             )
+        try:  # on the loop, before any table: the work a request causes is bounded by its size
+            check_attribute_names(customers, self.attributes)
+        except ItemError as err:
+            return error_response(422, str(err), ["customers", err.row, *err.field])
         return await self._run(len(customers), events, self._score, customers)
 
     def _score(self, customers: list[CustomerInput]) -> Any:
@@ -187,12 +212,10 @@ class Retain:
                 return error_response(
                     422, str(err), ["customers", by_features[err.row], "features"]
                 )
+            arrays = scorer.score(batch)
+            self.metrics.scored("/score", arrays.tier)
             recs = score_records(
-                scorer,
-                [c.customer_id for c in items],
-                scorer.score(batch),
-                batch,
-                [c.as_of for c in items],
+                scorer, [c.customer_id for c in items], arrays, batch, [c.as_of for c in items]
             )
             for i, rec in zip(by_features, recs, strict=True):
                 out[i] = rec
@@ -215,10 +238,12 @@ class Retain:
                 )
             known = frame.notna().any(axis=1).to_numpy()
             batch = scorer.encode(frame)
+            arrays = scorer.score(batch)
+            self.metrics.scored("/score", arrays.tier[known])
             recs = score_records(
                 scorer,
                 [c.customer_id for c in items],
-                scorer.score(batch),
+                arrays,
                 batch,
                 [c.as_of for c in items],
                 raw=frame,
@@ -241,7 +266,7 @@ class Retain:
             return self._too_many(len(customer_ids), "customer_ids")
         return await self._run(len(customer_ids), 0, self._score_ids, customer_ids)
 
-    def _score_ids(self, customer_ids: list[str]) -> Any:
+    def _score_ids(self, customer_ids: list[str | int | float]) -> Any:
         try:
             snapshot = self.lookup.current()  # this request uses this snapshot only
         except RetainError as err:
@@ -249,18 +274,20 @@ class Retain:
             return error_response(400, str(err).replace(str(path), path.name), ["customer_ids"])
         rows = lookup_ids(snapshot, customer_ids)
         found = rows.found.tolist()
-        ids = [cid for cid, ok in zip(customer_ids, found, strict=True) if ok]
-        recs = iter(
-            score_records(self.scorer, ids, self.scorer.score(rows.batch), rows.batch, rows.as_of)
-            if ids
-            else []
-        )
+        ids = [cid for cid, ok in zip(rows.ids, found, strict=True) if ok]
+        recs: Any = iter([])
+        if ids:
+            arrays = self.scorer.score(rows.batch)
+            self.metrics.scored("/score_ids", arrays.tier)
+            recs = iter(score_records(self.scorer, ids, arrays, rows.batch, rows.as_of))
         return json_response(
             {
                 "scores": [
                     next(recs)
                     if ok
-                    else item_error(cid, "unknown customer_id: not in the feature table")
+                    else item_error(
+                        str(cid), f"unknown customer_id: not in the feature table ({ID_RULE})"
+                    )
                     for cid, ok in zip(customer_ids, found, strict=True)
                 ]
             }

@@ -82,7 +82,9 @@ def test_openapi_lists_the_endpoints_with_their_schemas(service: Server) -> None
     assert status == 200
     assert {"/score", "/score_ids", "/model_info"} <= set(spec["paths"])
     body = spec["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]
-    items = body["schema"]["properties"]["customers"]["items"]
+    assert body["schema"] == {"$ref": "#/components/schemas/ScoreRequest"}
+    request = spec["components"]["schemas"]["ScoreRequest"]
+    items = request["properties"]["customers"]["items"]
     assert items["$ref"].endswith("/CustomerInput")
     customer = spec["components"]["schemas"]["CustomerInput"]
     assert "customer_id" in customer["required"]

@@ -81,6 +81,11 @@ def _empty_booster(folder: Path) -> None:
     (folder / BOOSTER_FILE).write_bytes(b"")
 
 
+def _garbage_model_yaml(folder: Path) -> None:
+    """BentoML's own record of the model: unreadable YAML (BentoML parses it before retain)."""
+    (folder / "model.yaml").write_text("name: retain-churn\n{{{ : [ not yaml\n")
+
+
 # (id, damage, re-record the manifest afterwards, words of the reason)
 DAMAGES: list[tuple[str, Callable[[Path], None], bool, tuple[str, ...]]] = [
     (
@@ -114,6 +119,15 @@ DAMAGES: list[tuple[str, Callable[[Path], None], bool, tuple[str, ...]]] = [
         (
             "the churn model's features differ from the feature schema",
             f"missing ['{RENAMED[0]}'], unexpected ['{RENAMED[1]}']",
+        ),
+    ),
+    (
+        "unreadable model.yaml",
+        _garbage_model_yaml,
+        False,
+        (
+            "the BentoML store entry retain-churn:latest cannot be read (ScannerError)",
+            "run `retain package` again",
         ),
     ),
     (
@@ -182,3 +196,31 @@ def test_a_damaged_model_gives_503_with_the_reason_and_livez_stays_up(
             assert word in body["error"], (word, body)
     assert str(home) not in ready_body["error"]  # no server paths in answers
     assert log.count(FAILURE_LINE) == 1, log[-3000:]  # checked once, no restart loop
+
+
+def test_with_an_api_key_the_reason_is_shown_only_to_key_holders(
+    trained: TrainedProject, tmp_path: Path
+) -> None:
+    """The reason names model files and sizes: /readyz without the key says only that the
+    service is not ready, the scoring endpoints ask for the key first."""
+    home, folder = _copy_home(trained, tmp_path)
+    _truncate_booster(folder)
+    key = "startup-key-51"
+    server = Server({"BENTOML_HOME": str(home), "RETAIN_API_KEY": key}, tmp_path / "s.log")
+    try:
+        _wait_alive(server)
+        anonymous = http("GET", f"{server.url}/readyz", timeout=10)
+        keyed = http("GET", f"{server.url}/readyz", headers={"X-API-Key": key}, timeout=10)
+        unkeyed_score = http("POST", f"{server.url}/score_ids", {"customer_ids": ["x"]})
+        keyed_score = http(
+            "POST", f"{server.url}/score_ids", {"customer_ids": ["x"]}, {"X-API-Key": key}
+        )
+    finally:
+        server.stop()
+    assert [anonymous[0], keyed[0], unkeyed_score[0], keyed_score[0]] == [503, 503, 401, 503]
+    for body in (anonymous[1], unkeyed_score[1]):
+        assert "booster.txt" not in json.dumps(body), body
+        assert "bytes" not in json.dumps(body), body
+    assert "send it in the X-API-Key header" in unkeyed_score[1]["error"]
+    for body in (keyed[1], keyed_score[1]):
+        assert "the churn model's file booster.txt is" in body["error"], body

@@ -144,13 +144,15 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
             schemas["CustomerScore"]["properties"]
         )
         assert {"uplift_version", "uplift", "uplift_status"} <= set(
-            schemas["ModelInfoIODescriptor"]["properties"]
+            schemas["ModelInfo"]["properties"]
         )
         assert "raises uplift" in json.dumps(schemas["UpliftReason"])
-        # BentoML inlines /model_info's answer keeping one branch of `X | None`: the fields that
-        # are null without an uplift model must still say they may be null
+        # BentoML inlines /model_info's answer keeping one branch of `X | None` (the document
+        # names it ModelInfo): the fields that are null without an uplift model must still say
+        # they may be null
         answer = spec["paths"]["/model_info"]["post"]["responses"]["200"]["content"]
-        inline = answer["application/json"]["schema"]["properties"]
+        assert answer["application/json"]["schema"] == {"$ref": "#/components/schemas/ModelInfo"}
+        inline = schemas["ModelInfo"]["properties"]
         assert inline["uplift_version"]["nullable"] is inline["uplift"]["nullable"] is True
     finally:
         server.stop()

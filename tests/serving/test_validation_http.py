@@ -354,7 +354,10 @@ def test_nan_is_sent_as_the_bare_json_literal(features: Body) -> None:
     ("body", "loc", "words"),
     [
         pytest.param(
-            {"customer_ids": [1, "a"]}, ["customer_ids", 0], ("valid string",), id="id not text"
+            {"customer_ids": [True, "a"]},
+            ["customer_ids", 0],
+            ("a customer id is a text or a number, got bool", "read as 12347"),
+            id="id neither text nor number",
         ),
         pytest.param({"customer_ids": "R000001"}, ["customer_ids"], ("array",), id="not a list"),
         pytest.param({"customer_ids": None}, ["customer_ids"], ("array",), id="null"),
