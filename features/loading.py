@@ -251,6 +251,14 @@ def _read_csv(source: TableSource, encoding: str) -> pd.DataFrame:
     return frame
 
 
+class SeparatorError(DataValidationError):
+    """A CSV whose header is one name holding another separator; ``sep`` is that separator."""
+
+    def __init__(self, message: str, sep: str) -> None:
+        super().__init__(message)
+        self.sep = sep
+
+
 def _check_separator(names: list[object], sep: str, path: Path | str) -> None:
     """Refuse a header that is one name holding another separator: the file is not ``sep``-
     separated, and reading it so would give one column (or shifted ones)."""
@@ -258,9 +266,10 @@ def _check_separator(names: list[object], sep: str, path: Path | str) -> None:
         return
     other = next((c for c in (";", "\t", "|", ",") if c != sep and c in str(names[0])), None)
     if other is not None:
-        raise DataValidationError(
+        raise SeparatorError(
             f"cannot read {path} as a {sep!r}-separated file: its header line has no {sep!r} "
-            f"but {other!r}; set the table's sep key to {other!r}"
+            f"but {other!r}; set the table's sep key to {other!r}",
+            other,
         )
 
 

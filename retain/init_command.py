@@ -98,10 +98,14 @@ def init_command(
 def _read_sample(path: Path) -> tuple[pd.DataFrame, str]:
     """The file's rows as text (a seeded sample of a large file) and its separator."""
     from core.sources import TableSource
-    from features.loading import read_table
+    from features.loading import SeparatorError, read_table
 
-    frame = read_table(TableSource(path=path))
     sep = ","
+    try:
+        frame = read_table(TableSource(path=path))
+    except SeparatorError as err:  # the header says which: ';', tab or '|'
+        sep = err.sep
+        frame = read_table(TableSource(path=path, sep=sep))
     if frame.shape[1] == 1:
         header = str(frame.columns[0])
         found = [s for s in SEPARATORS if s in header]

@@ -12,6 +12,8 @@ EXTRA_ARGS = {
     "features": ("--as-of", "2024-06-30"),
     "campaign": ("--budget", "100"),
     "campaign-results": ("winter_winback",),
+    "promote": ("churn", "1"),
+    "rollback": ("churn",),
 }
 """What a command needs beside --config to get as far as reading it."""
 WITH_CONFIG = sorted(name for name, flags in SUBCOMMANDS.items() if "--config" in flags)
