@@ -41,7 +41,10 @@ def at_risk_mask(scores: pd.DataFrame) -> np.ndarray:
 def summarise_at_risk(scores: pd.DataFrame) -> AtRisk:
     """Count and total value at risk of the medium- and high-risk customers."""
     mask = at_risk_mask(scores)
-    return AtRisk(int(mask.sum()), float(scores["value_at_risk"].to_numpy()[mask].sum()))
+    values = scores["value_at_risk"].to_numpy(dtype=np.float64)[mask]
+    if mask.any() and np.isnan(values).all():  # value unknown (churn-only): no amount, not 0
+        return AtRisk(int(mask.sum()), float("nan"))
+    return AtRisk(int(mask.sum()), float(np.nansum(values)))
 
 
 def at_risk_accounts(scores: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -50,7 +53,9 @@ def at_risk_accounts(scores: pd.DataFrame, n: int) -> pd.DataFrame:
     Ties keep the scores table's order (a stable sort), so the list is reproducible.
     """
     chosen = scores.loc[at_risk_mask(scores)]
-    return chosen.sort_values("value_at_risk", ascending=False, kind="stable").head(n)
+    known = chosen["value_at_risk"].notna().any()  # value unknown (churn-only): by churn risk
+    by = "value_at_risk" if known else "churn_probability"
+    return chosen.sort_values(by, ascending=False, kind="stable").head(n)
 
 
 def reason_columns(scores: pd.DataFrame) -> list[int]:

@@ -41,7 +41,7 @@ from core.settings import test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from retention.campaign_results import control_share_for_power, detection_power
 from retention.ledger import CampaignRecord, Ledger, new_campaign_id
-from retention.targeting import RISK_VALUE, Policy, choose_targeting
+from retention.targeting import RISK_ONLY, RISK_VALUE, Policy, choose_targeting
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
 from serving.store import ECONOMICS
@@ -239,6 +239,29 @@ class CampaignPlan:
         """Both arms, as the ledger records them."""
         return self.table.loc[self.table["arm"].notna()]
 
+    def risk_only_lines(self) -> list[str]:
+        """The plan in words when value is unknown: who is contacted and how many would-be
+        churners that reaches; no profit is claimed."""
+        c = self.contacted
+        money = self.params.economics.money
+        out = [
+            f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
+            *self.params.lines(),
+            "value unknown (no CLV model, no economics.recurring_charge): customers are ranked "
+            "by churn probability and no expected profit is computed",
+            f"contact {len(c):,} of {len(self.table):,} customers, hold out {len(self.control):,} "
+            f"as control: {c['churn_probability'].sum():,.1f} expected would-be churners "
+            f"reached for expected spend {money(c['expected_spend'].sum(), 2)}",
+        ]
+        if len(self.assignments):
+            out.append(self.power_line())
+        if self.csv is not None:
+            out.append(f"contact list (treatment arm only): {self.csv}")
+            out.append(f"reach curve: {self.curve_png} (data: {self.curve_csv})")
+        if self.ledger is not None:
+            out.append(f"recorded in the campaign ledger: {self.ledger} (files: {self.folder})")
+        return out
+
     def power_line(self) -> str:
         """Whether the control group can measure the effect the risk-value policy assumes: a
         retention lift of acceptance x the selected customers' mean churn probability."""
@@ -259,6 +282,8 @@ class CampaignPlan:
         return head + f"; 80% needs a control share of at least {needed:.0%}"
 
     def lines(self) -> list[str]:
+        if self.policy == RISK_ONLY:
+            return self.risk_only_lines()
         c = self.contacted
         best = self.curve.loc[self.curve["expected_profit"].idxmax()]
         money = self.params.economics.money
@@ -306,7 +331,7 @@ def plan(
     uplift model's incremental profit when the scores carry ``uplift``, else
     ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
     order."""
-    for column in (CUSTOMER_ID, "churn_probability", "clv"):
+    for column in (CUSTOMER_ID, "churn_probability"):
         if column not in scores:
             raise DataValidationError(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
@@ -329,7 +354,7 @@ def plan(
             "rank": np.where(rank > 0, rank, pd.NA),
             CUSTOMER_ID: ids,
             "churn_probability": scores["churn_probability"].to_numpy(dtype=np.float64),
-            "clv": scores["clv"].to_numpy(dtype=np.float64),
+            "clv": pd.to_numeric(scores.get("clv", np.nan), errors="coerce"),
             "expected_gain": gain,
             "expected_spend": spend,
             "recommended_action": action,
@@ -429,7 +454,9 @@ def campaign_record(result: CampaignPlan, generation: Generation | None) -> Camp
         control_share=result.params.control_share,
         seed=result.params.seed,
         model_versions={
-            k.removesuffix("_model"): str(v) for k, v in meta.items() if k.endswith("_model")
+            k.removesuffix("_model"): str(v)
+            for k, v in meta.items()
+            if k.endswith("_model") and v is not None
         },
         scores_generation=generation.id if generation else None,
         n_treatment=len(result.contacted),

@@ -13,6 +13,7 @@ scores table.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,12 +195,18 @@ def _top_table(top: pd.DataFrame, reasons: list[list[str]], economics: Economics
             f'<td data-customer="{e(str(r[CUSTOMER_ID]))}">{e(str(r[CUSTOMER_ID]))}</td>',
             f"<td>{e(str(r['risk_tier']))}</td>",
             f'<td class="num">{r["churn_probability"]:.0%}</td>',
-            f'<td class="num">{e(money(staying, 2))}</td>',
+            f'<td class="num">{e(_amount(money, staying))}</td>',
             f'<td class="num" data-value="{float(r["value_at_risk"])!r}">'
-            f"{e(money(r['value_at_risk'], 2))}</td>",
+            f"{e(_amount(money, r['value_at_risk']))}</td>",
             f"<td>{e('; '.join(why) if why else 'no single fact stands out')}</td>",
             *[f"<td>{e(str(r[s]))}</td>" for s in segs],
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _amount(money: Callable[..., str], value: Any) -> str:
+    """An amount with its currency, or "unknown" when the package values no customer."""
+    value = float(value)
+    return money(value, 2) if np.isfinite(value) else "unknown"

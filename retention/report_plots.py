@@ -46,7 +46,7 @@ def risk_distribution(scores: pd.DataFrame, cutoffs: tuple[float, float] | None)
 def value_at_risk_by_segment(scores: pd.DataFrame, currency: str = "") -> str | None:
     """Value at risk summed per level of each segment column (None without one)."""
     columns = segment_columns(scores)
-    if not columns:
+    if not columns or not scores["value_at_risk"].notna().any():  # no value: nothing to sum
         return None
     fig = Figure(figsize=(3.4 * len(columns), 3.6), dpi=100)
     axes = fig.subplots(1, len(columns), squeeze=False)

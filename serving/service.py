@@ -13,7 +13,8 @@ Settings come from the environment through ``core.settings`` (each documented in
 ``VARIABLES``): RETAIN_API_KEY (when set, scoring endpoints need it in the ``X-API-Key`` header),
 RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000), RETAIN_FEATURE_TABLE,
 RETAIN_TOP_REASONS, RETAIN_WORKERS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL / RETAIN_UPLIFT_MODEL
-(BentoML model tags, default the latest packaged; uplift ``none`` for none); the guard in front
+(BentoML model tags, default the current package's, ``serving.package_manifest``; uplift ``none``
+for none); a churn-only package serves churn alone (CLV null); the guard in front
 (``serving.guard``) uses RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A
 model that fails its start-up checks leaves the worker up and answering 503 with the reason.
 
@@ -41,6 +42,7 @@ from core.settings import Settings, disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
 from serving.lookup import LookupTable, feature_table_path
 from serving.output import item_error, score_records
+from serving.package_manifest import Manifest
 from serving.requests import (
     FeatureKeyError,
     ItemError,
@@ -56,9 +58,9 @@ from serving.runtime import (
     tracing_config,
 )
 from serving.schemas import CustomerId, CustomerInput, ModelInfo, ScoreResponse
-from serving.store import BENTO_NAMES, make_scorer
+from serving.store import make_scorer, packaged
 from serving.uplift_info import uplift_info, uplift_status
-from serving.uplift_store import load_uplift_folder, optional_uplift_model, uplift_tag
+from serving.uplift_store import NO_UPLIFT, load_uplift_folder, optional_uplift_model
 
 # This module is BentoML's entry point, not a library: importing it is the service's start-up,
 # and usage reporting must be off before BentoML builds the app.
@@ -81,9 +83,19 @@ def error_response(status: int, message: str, loc: list[Any] | None = None) -> A
 
 
 SETTINGS = Settings.read()
-CHURN_TAG = SETTINGS.churn_model or f"{BENTO_NAMES['churn']}:latest"
-CLV_TAG = SETTINGS.clv_model or f"{BENTO_NAMES['clv']}:latest"
-UPLIFT_TAG = uplift_tag(CHURN_TAG)
+try:
+    PACKAGED: Manifest | None = packaged()
+    NOT_PACKAGED = ""
+except RetainError as _err:  # nothing to declare: the worker starts and /readyz says why
+    PACKAGED, NOT_PACKAGED = None, str(_err)
+CHURN_TAG = PACKAGED.churn if PACKAGED else ""
+CLV_TAG = PACKAGED.clv if PACKAGED else None
+UPLIFT_TAG = (PACKAGED.uplift if PACKAGED else None) or NO_UPLIFT
+
+
+def _declared(tag: str | None) -> Any | None:
+    """A model the service (and a bento built from it) carries; None when there is none."""
+    return bentoml.models.BentoModel(tag) if tag else None
 
 
 @bentoml.service(
@@ -98,15 +110,24 @@ class Retain:
     """Champion churn and CLV models, and the uplift model when one is packaged, behind a typed
     HTTP API."""
 
-    churn_model = bentoml.models.BentoModel(CHURN_TAG)
-    clv_model = bentoml.models.BentoModel(CLV_TAG)
+    churn_model = _declared(CHURN_TAG)  # None: nothing packaged, the worker is never ready
+    clv_model = _declared(CLV_TAG)  # None: a churn-only package
     uplift_model = optional_uplift_model(UPLIFT_TAG)  # None: scores without uplift
+    package_model = _declared(PACKAGED.tag if PACKAGED else None)  # the manifest, for a bento
 
     def __init__(self) -> None:
         self.max_batch = SETTINGS.max_batch
         self.max_events = SETTINGS.max_events
-        churn_dir, clv_dir = Path(self.churn_model.path), Path(self.clv_model.path)
-        folders = [(churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)]
+        self.models = PACKAGED.models if PACKAGED else []
+        if self.churn_model is None:
+            HEALTH.failure = NOT_PACKAGED
+            logger.error("retain start-up check failed: %s", NOT_PACKAGED)
+            return
+        churn_dir = Path(self.churn_model.path)
+        clv_dir = None if self.clv_model is None else Path(self.clv_model.path)
+        folders = [(churn_dir, CHURN_TAG)]
+        if clv_dir is not None and CLV_TAG:
+            folders.append((clv_dir, CLV_TAG))
         try:
             uplift = None
             if self.uplift_model is not None:
@@ -118,7 +139,7 @@ class Retain:
                 churn_dir,
                 dict(self.churn_model.info.metadata),  # resolved to the stored model here
                 clv_dir,
-                dict(self.clv_model.info.metadata),
+                None if self.clv_model is None else dict(self.clv_model.info.metadata),
                 top_k=SETTINGS.top_reasons,
                 uplift=None if uplift is None else uplift.bundle,
                 uplift_label=None if uplift is None else uplift.label,
@@ -140,10 +161,12 @@ class Retain:
                 self.lookup.path,
             )
         versions = self.scorer.versions
+        self.models = ["churn", *(["clv"] if self.scorer.clv else [])]
+        self.models += ["uplift"] if self.scorer.uplift else []
         logger.info(
             "retain models loaded: churn %s, clv %s, uplift %s",
             versions["churn"],
-            versions["clv"],
+            versions["clv"] or "none (churn only)",
             self.scorer.uplift_label or "none",
         )
         if RUNTIME_TUNING:
@@ -277,8 +300,10 @@ class Retain:
         s = self.scorer
         table = self.lookup.loaded
         return ModelInfo(
-            churn_version=s.versions["churn"],
+            churn_version=str(s.versions["churn"]),
             clv_version=s.versions["clv"],
+            models=self.models,
+            value_basis=s.value.text,
             horizon_days=s.churn.horizon_days,
             trained_at=s.churn.card.trained_at,
             features=s.columns,
@@ -288,6 +313,7 @@ class Retain:
             test_metrics={
                 kind: {m: float(x) for m, x in bundle.card.test_metrics.items() if np.isfinite(x)}
                 for kind, bundle in (("churn", s.churn), ("clv", s.clv))
+                if bundle is not None
             },
             feature_table={
                 "path": self.lookup.path.name,  # the file name only: no server paths
