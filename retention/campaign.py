@@ -42,6 +42,7 @@ from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from retention.campaign_results import control_share_for_power, detection_power
 from retention.ledger import CampaignRecord, Ledger, new_campaign_id
 from retention.targeting import RISK_ONLY, RISK_VALUE, Policy, choose_targeting
+from serving.batch import VALUE_BASIS
 from serving.files import fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
 from serving.store import ECONOMICS
@@ -223,6 +224,8 @@ class CampaignPlan:
     curve_csv: Path | None = None
     folder: Path | None = None
     ledger: str | None = None
+    value_note: str | None = None
+    """What the value rests on when the scores come from a churn-only package (else None)."""
 
     @property
     def contacted(self) -> pd.DataFrame:
@@ -290,6 +293,7 @@ class CampaignPlan:
         out = [
             f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
             *self.params.lines(),
+            *([self.value_note] if self.value_note else []),
             f"contact {len(c):,} of {len(self.table):,} customers, hold out {len(self.control):,} "
             f"as control: expected profit {money(c['expected_gain'].sum(), 2)} for expected "
             f"spend {money(c['expected_spend'].sum(), 2)}",
@@ -503,6 +507,9 @@ def plan_campaign(
     """
     scores, generation = read_scores(scores_path)
     result = plan(scores, params, policy)
+    meta = generation.meta if generation else {}
+    if meta.get("clv_model", "") is None and meta.get(VALUE_BASIS):  # a churn-only package
+        result.value_note = f"value (no CLV model): {meta[VALUE_BASIS]}"
     ledger = ledger or Ledger()
     folder = out_dir / CAMPAIGNS
     finish_staged(folder, ledger)

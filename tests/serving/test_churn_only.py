@@ -227,6 +227,7 @@ def test_campaign_and_report_use_the_charge_and_never_show_na(churn_only: ChurnO
     env, config = churn_only.env, str(churn_only.config)
     campaign = ok(cli(env, "campaign", "--budget", "300", "--config", config))
     assert "policy risk-value (assumed acceptance)" in campaign
+    assert f"value (no CLV model): churn probability x {CHARGE} x 2.96 months" in campaign
     contacted = [line for line in campaign.splitlines() if line.startswith("contact ")]
     assert contacted, campaign
     assert not contacted[0].startswith("contact 0 of"), campaign
