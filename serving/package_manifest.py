@@ -12,12 +12,14 @@ each model's ``latest``, until it is packaged again.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import RetainError
+from core.settings import bentoml_home
 
 PACKAGE = "retain-package"
 """The BentoML model name of the manifests; its ``latest`` is the current package."""
@@ -107,17 +109,19 @@ def remove_orphans(names: Sequence[str]) -> list[str]:
     """Delete the models of ``names`` (and manifests) left by killed ``retain package`` runs.
 
     An orphan carries a package id that no stored manifest has; a model without a package id
-    (packaged by an older retain) is kept. Returns the tags removed.
+    (packaged by an older retain) is kept; a model folder without BentoML's ``model.yaml`` (a
+    run killed while copying its files) is removed first. Returns the tags removed.
     """
     import bentoml
     from bentoml.exceptions import NotFound
 
+    names = list(dict.fromkeys([*names, PACKAGE]))
+    removed = [f"{name}:{v}" for name in names for v in _remove_incomplete(name)]
     try:
         manifests = bentoml.models.list(PACKAGE)
     except NotFound:
         manifests = []
     committed = {str(m.info.metadata.get(PACKAGE_ID)) for m in manifests}
-    removed = []
     for name in names:
         try:
             models = bentoml.models.list(name)
@@ -129,6 +133,18 @@ def remove_orphans(names: Sequence[str]) -> list[str]:
                 bentoml.models.delete(model.tag)
                 removed.append(str(model.tag))
     return removed
+
+
+def _remove_incomplete(name: str) -> list[str]:
+    """Remove the version folders of model ``name`` that BentoML never finished (no
+    ``model.yaml``): a killed copy, which no ``latest`` points at and BentoML cannot list."""
+    folder = bentoml_home() / "models" / name  # BentoML's store layout: models/<name>/<version>
+    if not folder.is_dir():
+        return []
+    incomplete = [p for p in folder.iterdir() if p.is_dir() and not (p / "model.yaml").exists()]
+    for path in incomplete:
+        shutil.rmtree(path)
+    return [p.name for p in incomplete]
 
 
 __all__ = [

@@ -27,10 +27,12 @@ import pandas as pd
 
 from core.economics import Economics
 from core.errors import DataValidationError
+from core.schema import ATTRIBUTE_PREFIX
 from model.bundle import ModelBundle
 from model.encoding import FeatureEncoding
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
 from model.value_at_risk import (
+    DAYS_PER_MONTH,
     value_at_risk_of,
     value_if_staying,
     value_if_staying_from_charge,
@@ -144,8 +146,6 @@ def value_basis(churn: ModelBundle, clv: ModelBundle | None, economics: Economic
             "value unknown: no CLV model and no recurring charge (economics.recurring_charge); "
             "customers are ranked by churn risk",
         )
-    from core.schema import ATTRIBUTE_PREFIX
-
     feature = column if column in churn.encoding.columns else f"{ATTRIBUTE_PREFIX}{column}"
     if feature not in churn.encoding.inputs or feature in churn.encoding.categories:
         numeric = [
@@ -157,7 +157,7 @@ def value_basis(churn: ModelBundle, clv: ModelBundle | None, economics: Economic
             f"economics.recurring_charge {column!r} is not a numeric column the churn model "
             f"reads; its numeric columns: {numeric}"
         )
-    months = churn.horizon_days / (365.25 / 12)
+    months = churn.horizon_days / DAYS_PER_MONTH
     return ValueBasis(
         "recurring_charge",
         f"churn probability x {column} x {months:.2f} months (the {churn.horizon_days}-day "

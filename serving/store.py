@@ -21,7 +21,7 @@ from typing import Any
 from core.config import RegistryConfig
 from core.economics import Economics
 from core.errors import RetainError
-from core.settings import test_hook
+from core.settings import Settings, test_hook
 from model.bundle import ModelBundle
 from model.registry import (
     CHAMPION,
@@ -50,12 +50,14 @@ BENTO_NAMES = {"churn": "retain-churn", "clv": "retain-clv", "uplift": "retain-u
 def packaged(manifest: Manifest | None = None) -> Manifest:
     """The current package's tags (``serving.package_manifest``); RETAIN_CHURN_MODEL,
     RETAIN_CLV_MODEL and RETAIN_UPLIFT_MODEL, when set, choose a model themselves."""
-    from core.settings import Settings
-
     settings = Settings.read()
     chosen = {"churn": settings.churn_model, "clv": settings.clv_model}
-    if manifest is None and not chosen["churn"]:
-        manifest = current_package(BENTO_NAMES["churn"], BENTO_NAMES["clv"], PAIRED_UPLIFT)
+    if manifest is None:
+        try:
+            manifest = current_package(BENTO_NAMES["churn"], BENTO_NAMES["clv"], PAIRED_UPLIFT)
+        except RetainError:
+            if not chosen["churn"]:
+                raise
     churn = chosen["churn"] or (manifest.churn if manifest else "")
     clv = chosen["clv"] or (manifest.clv if manifest else None)
     uplift = manifest.uplift if manifest else None

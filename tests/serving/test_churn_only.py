@@ -320,7 +320,12 @@ def test_package_killed_at_each_point_leaves_the_previous_package_current(
         assert (after["churn"], after["clv"]) == (before["churn"], before["clv"]), point
         assert after["versions"] == before["versions"]
         assert len(after["tags"]) > len(before["tags"])  # the killed run's orphans
+    # a run killed while BentoML copied a model's files leaves a folder without its model.yaml
+    incomplete = Path(env["BENTOML_HOME"]) / "models" / "retain-clv" / "killedmidcopy"
+    incomplete.mkdir()
+    (incomplete / "booster.txt").write_text("half a booster")
     ok(cli(env, *args))
+    assert not incomplete.exists()
     final = _store_state(env)
     assert final["churn"] != before["churn"]
     assert final["clv"] != before["clv"]
