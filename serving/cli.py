@@ -72,12 +72,12 @@ def package_command(
     from core.config_file import ConfigFile
     from core.economics import Economics
     from model.registry import CHAMPION
-    from serving.store import package
+    from serving.store import package, packaged
 
     file = ConfigFile.read(config) if config else None
     names = file.registry() if file else RegistryConfig()
     economics = file.economics() if file else Economics()
-    packaged = package(
+    stored = package(
         churn or names.churn,
         clv or names.clv,
         alias=alias or CHAMPION,
@@ -85,9 +85,9 @@ def package_command(
         economics=economics,
         uplift_name=names.uplift,
     )
-    for m in packaged:
+    for m in stored:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
-    kinds = {m.kind for m in packaged}
+    kinds = {m.kind for m in stored}
     if "clv" not in kinds:
         charge = economics.recurring_charge
         typer.echo(
@@ -100,6 +100,8 @@ def package_command(
         )
     if "uplift" not in kinds:
         typer.echo("uplift: no champion uplift model; scores carry no uplift")
+    current = packaged()
+    typer.echo(f"package {current.tag}: serves {' + '.join(current.models)}, current as one")
     typer.echo(
         f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
         + ("" if config else " (defaults: give --config to use an experiment's economics)")

@@ -118,7 +118,6 @@ class Retain:
     def __init__(self) -> None:
         self.max_batch = SETTINGS.max_batch
         self.max_events = SETTINGS.max_events
-        self.models = PACKAGED.models if PACKAGED else []
         if self.churn_model is None:
             HEALTH.failure = NOT_PACKAGED
             logger.error("retain start-up check failed: %s", NOT_PACKAGED)

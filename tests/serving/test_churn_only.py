@@ -142,6 +142,7 @@ def test_a_churn_only_export_is_packaged_without_a_clv_model(churn_only: ChurnOn
     assert "churn: telecom-churn v1" in churn_only.packaged
     assert "clv: no champion CLV model (telecom-clv): a churn-only package" in churn_only.packaged
     assert f"x {CHARGE} x" in churn_only.packaged
+    assert "serves churn, current as one" in churn_only.packaged
     assert "models: churn telecom-churn:1, clv none (churn only)" in churn_only.scored
 
 
