@@ -393,19 +393,22 @@ def profit_curve(gain: np.ndarray, spend: np.ndarray) -> pd.DataFrame:
     )
 
 
-def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> Figure:
-    """The expected profit curve with the unconstrained optimum and the budget point marked."""
+def plot_curve(curve: pd.DataFrame, params: CampaignParams, policy: str = RISK_VALUE) -> Figure:
+    """The expected profit curve with the unconstrained optimum and the budget point marked;
+    for ``RISK_ONLY`` (value unknown) the expected would-be churners reached instead."""
     fig = Figure(figsize=(6.4, 4.2), dpi=100)
     ax = fig.subplots()
-    ax.plot(curve["share_contacted"] * 100, curve["expected_profit"], label="expected profit")
+    what = "expected would-be churners reached" if policy == RISK_ONLY else "expected profit"
+    ax.plot(curve["share_contacted"] * 100, curve["expected_profit"], label=what)
     best = curve.loc[curve["expected_profit"].idxmax()]
-    ax.scatter(
-        [best["share_contacted"] * 100],
-        [best["expected_profit"]],
-        color="C3",
-        zorder=3,
-        label=f"optimum: top {best['share_contacted']:.1%}",
-    )
+    if policy != RISK_ONLY:  # reaching more would-be churners is always "better": no optimum
+        ax.scatter(
+            [best["share_contacted"] * 100],
+            [best["expected_profit"]],
+            color="C3",
+            zorder=3,
+            label=f"optimum: top {best['share_contacted']:.1%}",
+        )
     within = curve.loc[curve["expected_spend"] <= params.budget]
     if len(within) > 1:
         last = within.iloc[-1]
@@ -417,8 +420,8 @@ def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> Figure:
         )
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel("customers contacted, highest expected gain first (%)")
-    ax.set_ylabel("expected profit")
-    ax.set_title("Retention campaign: expected profit by reach")
+    ax.set_ylabel(what)
+    ax.set_title(f"Retention campaign: {what} by reach")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
@@ -521,7 +524,7 @@ def plan_campaign(
         **params.model_dump(mode="json"),
         SCORES_GENERATION: generation.id if generation else None,
     }
-    figure = plot_curve(result.curve, params)
+    figure = plot_curve(result.curve, params, result.policy)
     files: dict[str, Any] = {
         "campaign.csv": lambda tmp: spreadsheet_safe(contact_list(result)).to_csv(tmp, index=False),
         "profit_curve.csv": lambda tmp: result.curve.to_csv(tmp, index=False),

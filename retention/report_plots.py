@@ -117,10 +117,9 @@ def report_images(
     scores: pd.DataFrame, figures: ReportFigures, cards: dict[str, ModelCard]
 ) -> dict[str, str]:
     """Every chart of the page by name: risk, profit, segments (when any), calibration, gain."""
-    images = {
-        "risk": risk_distribution(scores, figures.tier_cutoffs),
-        "profit": png(plot_curve(figures.campaign_curve, figures.campaign)),
-    }
+    images = {"risk": risk_distribution(scores, figures.tier_cutoffs)}
+    if scores["value_at_risk"].notna().any():  # value unknown (churn-only): no profit to draw
+        images["profit"] = png(plot_curve(figures.campaign_curve, figures.campaign))
     segments = value_at_risk_by_segment(scores, figures.economics.currency)
     if segments:
         images["segments"] = segments

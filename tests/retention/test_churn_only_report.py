@@ -64,3 +64,18 @@ def test_without_value_no_amount_is_shown_and_accounts_rank_by_risk() -> None:
     assert lines[0].text.startswith("{at_risk_customers} medium- and high-risk customers could")
     assert "value is unknown" in lines[0].text
     assert lines[0].numbers["at_risk_customers"] == (3.0, "3")
+
+
+def test_a_campaign_without_value_ranks_by_risk_and_claims_no_profit() -> None:
+    from retention.campaign import CampaignParams, plan
+    from retention.targeting import RISK_ONLY
+
+    table = scores(value=False)
+    # spend per contact 1 + 10 x (0.3 p + 1 - p): a 4.7, b 6.1, c 8.2; a budget of 12 takes a, b
+    result = plan(table, CampaignParams.checked(budget=12.0, no_control=True))
+    assert result.policy == RISK_ONLY
+    assert result.contacted["customer_id"].tolist() == ["a", "b"]
+    lines = result.lines()
+    assert any(line.startswith("value unknown (no CLV model") for line in lines)
+    assert any("1.6 expected would-be churners reached" in line for line in lines)
+    assert not any("expected profit $" in line or "optimum" in line for line in lines)
