@@ -84,6 +84,7 @@ def package_command(
         tracking_uri=tracking_uri,
         economics=economics,
         uplift_name=names.uplift,
+        clv_required=clv is not None,  # a name given on the command line must be there
     )
     for m in stored:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")

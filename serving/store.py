@@ -244,12 +244,14 @@ def package(
     tracking_uri: str | None = None,
     economics: Economics | None = None,
     uplift_name: str | None = None,
+    clv_required: bool = False,
 ) -> list[PackagedModel]:
     """Copy the ``alias`` versions of the registered models into the BentoML store, all or none.
 
     The churn model is required; the CLV model is packaged when ``clv_name`` has an ``alias``
     version (else the package is churn-only: value at risk from ``economics.recurring_charge``,
-    or unknown), and so is ``uplift_name``'s. Every bundle is downloaded and checked (task,
+    or unknown; ``clv_required``, for a name the user gave, makes it an error), and so is
+    ``uplift_name``'s. Every bundle is downloaded and checked (task,
     feature schema, the recurring charge) before anything is stored; the manifest naming the
     exact tags is written last (``serving.package_manifest``), so a run killed on the way leaves
     the previous package current, and its models are removed at the next run.
@@ -270,7 +272,7 @@ def package(
         for kind, name in (("churn", churn_name), ("clv", clv_name)):
             version = version_by_alias(name, alias, tracking_uri=uri)
             if version is None:
-                if kind == "clv":
+                if kind == "clv" and not clv_required:
                     continue  # churn-only: the scorer values customers without a CLV model
                 raise RetainError(missing_model_hint(name, alias, uri))
             folder = Path(tmp) / kind

@@ -335,3 +335,22 @@ def test_package_killed_at_each_point_leaves_the_previous_package_current(
     orphans = [t for t in final["tags"] if t not in before["tags"] and t not in new]
     assert [t for t in orphans if not str(t).startswith("retain-package:")] == []
     assert len([t for t in orphans if str(t).startswith("retain-package:")]) == 1
+
+
+def test_package_refuses_a_missing_clv_name_or_a_charge_it_cannot_read(
+    churn_only: ChurnOnly, tmp_path: Path
+) -> None:
+    config = str(churn_only.config)
+    typo = cli(churn_only.env, "package", "--config", config, "--clv", "telecom-clv-typo")
+    assert typo.returncode == 2
+    assert "'telecom-clv-typo' has no 'champion' version" in typo.stdout + typo.stderr
+    wrong = yaml.safe_load(churn_only.config.read_text())
+    wrong["economics"]["recurring_charge"] = "plan.type"  # a category, not an amount
+    path = tmp_path / "wrong.yaml"
+    path.write_text(yaml.safe_dump(wrong, allow_unicode=True))
+    done = cli(churn_only.env, "package", "--config", str(path))
+    assert done.returncode == 2
+    message = (done.stdout + done.stderr).strip().splitlines()[-1]
+    assert message.startswith("error: economics.recurring_charge 'plan.type' is not a numeric")
+    assert "'Total day minutes'" in message
+    assert "Traceback" not in done.stderr
