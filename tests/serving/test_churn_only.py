@@ -354,3 +354,35 @@ def test_package_refuses_a_missing_clv_name_or_a_charge_it_cannot_read(
     assert message.startswith("error: economics.recurring_charge 'plan.type' is not a numeric")
     assert "'Total day minutes'" in message
     assert "Traceback" not in done.stderr
+
+
+def test_without_a_charge_the_cli_ranks_by_risk_and_the_report_says_value_is_unknown(
+    churn_only: ChurnOnly, tmp_path: Path
+) -> None:
+    """Packaged again without economics.recurring_charge (last: it replaces the module's scores)."""
+    plain = yaml.safe_load(churn_only.config.read_text())
+    del plain["economics"]["recurring_charge"]
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump(plain, allow_unicode=True))
+    env, config = churn_only.env, str(path)
+    assert "value at risk unknown" in ok(cli(env, "package", "--config", config))
+    scored = ok(cli(env, "score", "--config", config))
+    scores_path = next(
+        line.split("scores: ")[1].split(" and ")[0]
+        for line in scored.splitlines()
+        if line.startswith("scores: ")
+    )
+    scores = pd.read_parquet(scores_path)
+    assert scores[["clv", "value_if_staying", "value_at_risk"]].isna().all().all()
+    assert scores["churn_probability"].is_monotonic_decreasing  # ranked by risk, not by value
+    campaign = ok(cli(env, "campaign", "--budget", "300", "--config", config))
+    assert "policy churn risk (value unknown)" in campaign
+    assert "expected would-be churners reached" in campaign
+    contacted = pd.read_csv(Path(scores_path).parent / "campaign.csv")
+    assert contacted["churn_probability"].is_monotonic_decreasing
+    assert len(contacted) > 0
+    report = ok(cli(env, "report", "--config", config))
+    page = Path(report.strip().splitlines()[-1].split("report: ")[1]).read_text()
+    assert "n/a" not in page
+    assert "their value is unknown" in page
+    assert "value unknown: the package has no CLV model" in page
