@@ -41,6 +41,15 @@ class Economics(BaseModel):
         "when no uplift model measures it.",
     )
 
+    recurring_charge: str | None = Field(
+        None,
+        min_length=1,
+        description="A churn-only export's column holding each customer's recurring monthly "
+        "charge (e.g. MonthlyCharges). Without a CLV model, value at risk is churn probability "
+        "x this charge x the months of the horizon x gross_margin; without either, value is "
+        "unknown and campaigns rank by churn risk. A CLV model, when packaged, is used instead.",
+    )
+
     def money(self, amount: float, decimals: int = 0) -> str:
         """An amount with the currency: ``$1,234``, ``-€5``, ``1,234 SEK``."""
         if amount != amount:  # NaN

@@ -82,7 +82,7 @@ class ModelBundle:
                 f"missing {missing}, unexpected {extra}"
                 + ("" if missing or extra else " (same names, different order)")
             )
-        if model_names != list(self.encoding.columns):
+        if model_names not in (list(self.encoding.columns), list(self.encoding.model_columns)):
             problems.append(f"the {self.kind} model's feature names differ from its encoding")
         if self.card.task != self.kind or self.card.features != list(self.encoding.columns):
             problems.append(f"the {self.kind} model's card describes another model")

@@ -9,6 +9,8 @@ from the btyd summary columns, after the inputs: every scoring path goes through
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +21,31 @@ from core.errors import DataValidationError
 from features.catalogue import BTYD_DERIVED_NAMES
 from features.loading import parse_text
 from model.btyd_features import BTYD_SUMMARY, BtydParams, derive_btyd
+
+_UNSAFE = re.compile(r"[^\w.\-]")
+"""Characters a LightGBM feature name may not keep: it rewrites spaces and refuses JSON ones."""
+
+
+def model_safe_names(columns: Sequence[str]) -> tuple[str, ...]:
+    """The names a LightGBM booster is given for ``columns``: the one mapping training and serving
+    share, so a user's column (``Total day minutes``, ``plan.type``, ``Durée``) keeps its own name
+    everywhere but inside the booster file.
+
+    A name of letters, digits, ``_``, ``.`` and ``-`` (unicode letters included) is kept as it is;
+    in any other every other character becomes ``_``, with ``_<position>`` added while the result
+    is taken by another column.
+    """
+    kept = {c for c in columns if not _UNSAFE.search(c)}
+    out = []
+    for i, name in enumerate(columns):
+        safe = name
+        if name not in kept:
+            safe = _UNSAFE.sub("_", name)
+            while safe in kept:
+                safe = f"{safe}_{i}"
+            kept.add(safe)
+        out.append(safe)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,11 @@ class FeatureEncoding:
         """The columns a feature frame or request must give: ``columns`` without ``derived``."""
         derived = set(self.derived)
         return tuple(c for c in self.columns if c not in derived)
+
+    @property
+    def model_columns(self) -> tuple[str, ...]:
+        """``columns`` as a LightGBM booster names them (``model_safe_names``)."""
+        return model_safe_names(self.columns)
 
     @property
     def categorical_indices(self) -> list[int]:

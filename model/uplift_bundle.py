@@ -64,7 +64,7 @@ class UpliftBundle:
                 f"unexpected {extra}"
             )
         for _, booster in [*self.churn_effect, *self.value_effect]:
-            if booster.feature_name() != list(self.encoding.columns):
+            if booster.feature_name() != list(self.encoding.model_columns):
                 raise DataValidationError("an uplift booster's features differ from its encoding")
 
     @staticmethod

@@ -18,6 +18,11 @@ measured, not guessed: on the demo data's test cutoff (2024-09-30, 3,162 custome
 against 64.1 for p in [0.90, 0.95) and 40.9 against 41.6 for p >= 0.95 with a floor of 0.02; a
 floor of 0.1 would have said 50.8 and 12.5, undervaluing the likeliest leavers.
 
+A churn-only package (no CLV model) values a customer by the recurring charge the export holds
+(``economics.recurring_charge``): value if staying is that monthly charge times the months of the
+horizon (``value_if_staying_from_charge``), and value at risk the same product with ``p`` and the
+margin (``value_at_risk_of``). Without either, value is unknown: callers get None, never a guess.
+
 Batch scores (``serving.output``), the HTTP service and the report all call these functions, with
 the gross margin of the config's ``economics`` section (``core.economics``).
 """
@@ -43,4 +48,22 @@ def value_at_risk(churn: npt.ArrayLike, clv: npt.ArrayLike, gross_margin: float)
     ``p * value_if_staying(p, clv) * gross_margin``, in the currency of the CLV.
     """
     p = np.asarray(churn, dtype=np.float64)
-    return p * value_if_staying(p, clv) * gross_margin
+    return value_at_risk_of(p, value_if_staying(p, clv), gross_margin)
+
+
+DAYS_PER_MONTH = 365.25 / 12
+"""The average month, in days: a horizon of ``h`` days is ``h / DAYS_PER_MONTH`` months."""
+
+
+def value_if_staying_from_charge(charge: npt.ArrayLike, horizon_days: int) -> np.ndarray:
+    """Revenue over the horizon if the customer stays, from a recurring monthly charge:
+    ``charge x horizon_days / DAYS_PER_MONTH``."""
+    return np.asarray(charge, dtype=np.float64) * (horizon_days / DAYS_PER_MONTH)
+
+
+def value_at_risk_of(
+    churn: npt.ArrayLike, staying: npt.ArrayLike, gross_margin: float
+) -> np.ndarray:
+    """Gross profit lost if the customer leaves, from the value if staying: ``p x staying x m``."""
+    p = np.asarray(churn, dtype=np.float64)
+    return p * np.asarray(staying, dtype=np.float64) * gross_margin

@@ -41,7 +41,10 @@ def at_risk_mask(scores: pd.DataFrame) -> np.ndarray:
 def summarise_at_risk(scores: pd.DataFrame) -> AtRisk:
     """Count and total value at risk of the medium- and high-risk customers."""
     mask = at_risk_mask(scores)
-    return AtRisk(int(mask.sum()), float(scores["value_at_risk"].to_numpy()[mask].sum()))
+    values = scores["value_at_risk"].to_numpy(dtype=np.float64)[mask]
+    if mask.any() and np.isnan(values).all():  # value unknown (churn-only): no amount, not 0
+        return AtRisk(int(mask.sum()), float("nan"))
+    return AtRisk(int(mask.sum()), float(np.nansum(values)))
 
 
 def reason_columns(scores: pd.DataFrame) -> list[int]:

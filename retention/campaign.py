@@ -42,7 +42,8 @@ from core.settings import test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from retention.campaign_results import control_share_for_power, detection_power
 from retention.ledger import CampaignRecord, Ledger, new_campaign_id
-from retention.targeting import RISK_VALUE, Policy, choose_targeting
+from retention.targeting import RISK_ONLY, RISK_VALUE, Policy, choose_targeting
+from serving.batch import VALUE_BASIS
 from serving.files import from_spreadsheet_safe, fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
 from serving.store import ECONOMICS, RISK_TIERS
@@ -249,6 +250,8 @@ class CampaignPlan:
     curve_csv: Path | None = None
     folder: Path | None = None
     ledger: str | None = None
+    value_note: str | None = None
+    """What the value rests on when the scores come from a churn-only package (else None)."""
 
     @property
     def contacted(self) -> pd.DataFrame:
@@ -264,6 +267,29 @@ class CampaignPlan:
     def assignments(self) -> pd.DataFrame:
         """Both arms, as the ledger records them."""
         return self.table.loc[self.table["arm"].notna()]
+
+    def risk_only_lines(self) -> list[str]:
+        """The plan in words when value is unknown: who is contacted and how many would-be
+        churners that reaches; no profit is claimed."""
+        c = self.contacted
+        money = self.params.economics.money
+        out = [
+            f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
+            *self.params.lines(),
+            "value unknown (no CLV model, no economics.recurring_charge): customers are ranked "
+            "by churn probability and no expected profit is computed",
+            f"contact {len(c):,} of {len(self.table):,} customers, hold out {len(self.control):,} "
+            f"as control: {c['churn_probability'].sum():,.1f} expected would-be churners "
+            f"reached for expected spend {money(c['expected_spend'].sum(), 2)}",
+        ]
+        if len(self.assignments):
+            out.append(self.power_line())
+        if self.csv is not None:
+            out.append(f"contact list (treatment arm only): {self.csv}")
+            out.append(f"reach curve: {self.curve_png} (data: {self.curve_csv})")
+        if self.ledger is not None:
+            out.append(f"recorded in the campaign ledger: {self.ledger} (files: {self.folder})")
+        return out
 
     def power_line(self) -> str:
         """Whether the control group can measure the effect the risk-value policy assumes: a
@@ -314,6 +340,8 @@ class CampaignPlan:
         return (self.table["recommended_action"] == CONTACT).to_numpy()
 
     def lines(self) -> list[str]:
+        if self.policy == RISK_ONLY:
+            return self.risk_only_lines()
         c = self.contacted
         best = self.curve.loc[self.curve["expected_profit"].idxmax()]
         money = self.params.economics.money
@@ -321,6 +349,7 @@ class CampaignPlan:
             f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
             *self.params.lines(),
             *self.tier_lines(),
+            *([self.value_note] if self.value_note else []),
             f"contact {len(c):,} of {len(self.table):,} customers, hold out {len(self.control):,} "
             f"as control: expected profit {money(c['expected_gain'].sum(), 2)} for expected "
             f"spend {money(c['expected_spend'].sum(), 2)}",
@@ -357,7 +386,7 @@ def plan(
     uplift model's incremental profit when the scores carry ``uplift``, else
     ``risk_value_targeting``) gives each customer's expected gain and spend, in the scores' row
     order."""
-    for column in (CUSTOMER_ID, "churn_probability", "clv"):
+    for column in (CUSTOMER_ID, "churn_probability"):
         if column not in scores:
             raise DataValidationError(
                 f"the scores table has no '{column}' column: is it from `retain score`?"
@@ -380,7 +409,7 @@ def plan(
             "rank": np.where(rank > 0, rank, pd.NA),
             CUSTOMER_ID: ids,
             "churn_probability": scores["churn_probability"].to_numpy(dtype=np.float64),
-            "clv": scores["clv"].to_numpy(dtype=np.float64),
+            "clv": pd.to_numeric(scores.get("clv", np.nan), errors="coerce"),
             "expected_gain": gain,
             "expected_spend": spend,
             "recommended_action": action,
@@ -421,19 +450,22 @@ def profit_curve(gain: np.ndarray, spend: np.ndarray) -> pd.DataFrame:
     )
 
 
-def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> Figure:
-    """The expected profit curve with the unconstrained optimum and the budget point marked."""
+def plot_curve(curve: pd.DataFrame, params: CampaignParams, policy: str = RISK_VALUE) -> Figure:
+    """The expected profit curve with the unconstrained optimum and the budget point marked;
+    for ``RISK_ONLY`` (value unknown) the expected would-be churners reached instead."""
     fig = Figure(figsize=(6.4, 4.2), dpi=100)
     ax = fig.subplots()
-    ax.plot(curve["share_contacted"] * 100, curve["expected_profit"], label="expected profit")
+    what = "expected would-be churners reached" if policy == RISK_ONLY else "expected profit"
+    ax.plot(curve["share_contacted"] * 100, curve["expected_profit"], label=what)
     best = curve.loc[curve["expected_profit"].idxmax()]
-    ax.scatter(
-        [best["share_contacted"] * 100],
-        [best["expected_profit"]],
-        color="C3",
-        zorder=3,
-        label=f"optimum: top {best['share_contacted']:.1%}",
-    )
+    if policy != RISK_ONLY:  # reaching more would-be churners is always "better": no optimum
+        ax.scatter(
+            [best["share_contacted"] * 100],
+            [best["expected_profit"]],
+            color="C3",
+            zorder=3,
+            label=f"optimum: top {best['share_contacted']:.1%}",
+        )
     within = curve.loc[curve["expected_spend"] <= params.budget]
     if len(within) > 1:
         last = within.iloc[-1]
@@ -445,8 +477,8 @@ def plot_curve(curve: pd.DataFrame, params: CampaignParams) -> Figure:
         )
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel("customers contacted, highest expected gain first (%)")
-    ax.set_ylabel("expected profit")
-    ax.set_title("Retention campaign: expected profit by reach")
+    ax.set_ylabel(what)
+    ax.set_title(f"Retention campaign: {what} by reach")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
@@ -530,7 +562,9 @@ def campaign_record(result: CampaignPlan, generation: Generation | None) -> Camp
         control_share=result.params.control_share,
         seed=result.params.seed,
         model_versions={
-            k.removesuffix("_model"): str(v) for k, v in meta.items() if k.endswith("_model")
+            k.removesuffix("_model"): str(v)
+            for k, v in meta.items()
+            if k.endswith("_model") and v is not None
         },
         scores_generation=generation.id if generation else None,
         n_treatment=len(result.contacted),
@@ -578,6 +612,9 @@ def plan_campaign(
     scores, generation = read_scores(scores_path)
     result = plan(scores, params, policy)
     result.risk_tiers = scored_risk_tiers(scores_path)
+    meta = generation.meta if generation else {}
+    if meta.get("clv_model", "") is None and meta.get(VALUE_BASIS):  # a churn-only package
+        result.value_note = f"value (no CLV model): {meta[VALUE_BASIS]}"
     ledger = ledger or Ledger()
     folder = out_dir / CAMPAIGNS
     finish_staged(folder, ledger)
@@ -589,7 +626,7 @@ def plan_campaign(
         **params.model_dump(mode="json"),
         SCORES_GENERATION: generation.id if generation else None,
     }
-    figure = plot_curve(result.curve, params)
+    figure = plot_curve(result.curve, params, result.policy)
     files: dict[str, Any] = {
         CONTACT_LIST: lambda tmp: spreadsheet_safe(contact_list(result)).to_csv(tmp, index=False),
         "profit_curve.csv": lambda tmp: result.curve.to_csv(tmp, index=False),

@@ -116,7 +116,11 @@ def _score_meta(folder: Path) -> dict[str, Any]:
 def _cards(meta: dict[str, Any], folder: Path) -> dict[str, ModelCard]:
     """The models' cards `retain score` recorded; a malformed one is a clear error."""
     try:
-        return {kind: ModelCard.model_validate(card) for kind, card in meta.get(CARDS, {}).items()}
+        return {
+            kind: ModelCard.model_validate(card)
+            for kind, card in meta.get(CARDS, {}).items()
+            if card is not None  # a churn-only package has no CLV card
+        }
     except ValidationError as err:
         raise DataValidationError(
             f"the model cards in {folder / SCORE_META} are not valid ({err}); rerun `retain score`"

@@ -8,7 +8,7 @@ table, the prepared data and the models' cards, which ``retention.report`` reads
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -207,6 +207,9 @@ def compute_kpis(
             note=f"chance of leaving {percent(tiers.medium)} to under {percent(tiers.high)}",
         ),
     ]
+    kpis, value_note = churn_only_kpis(scores, kpis, economics)
+    if value_note:
+        notes.append(value_note)
     if prep is not None and prep.interactions is not None:
         inter = prep.interactions
         recent = (inter.day > to_day(as_of) - 365) & (inter.day <= to_day(as_of))
@@ -228,6 +231,45 @@ def compute_kpis(
     return kpis, notes
 
 
+def churn_only_kpis(
+    scores: pd.DataFrame, kpis: list[Kpi], economics: Economics
+) -> tuple[list[Kpi], str | None]:
+    """The KPIs a churn-only package can state: no CLV figures without a CLV model, no value
+    figures when value is unknown (never "n/a" or an invented amount); and the note saying so."""
+    has_clv = "clv" in scores and bool(scores["clv"].notna().any())
+    has_value = "value_at_risk" in scores and bool(scores["value_at_risk"].notna().any())
+    # a CRM export has no transactions: no revenue figure rather than "n/a"
+    kpis = [k for k in kpis if not (k.key == "revenue_existing" and np.isnan(k.value))]
+    if has_clv:
+        return kpis, None
+    dropped = {"mean_clv", "total_clv"} | (set() if has_value else VALUE_KPIS)
+    kept = [k for k in kpis if k.key not in dropped]
+    if has_value:
+        kept = [
+            replace(
+                k,
+                note=f"chance of leaving x recurring charge over the horizon x "
+                f"{economics.gross_margin:.0%} margin (no CLV model)",
+            )
+            if k.key == "total_value_at_risk"
+            else k
+            for k in kept
+        ]
+        return kept, (
+            "value at risk is churn probability x the recurring charge x the months of the "
+            "horizon x gross margin (economics.recurring_charge): the package has no CLV model"
+        )
+    return kept, (
+        "value unknown: the package has no CLV model and the config names no recurring charge "
+        "(economics.recurring_charge), so accounts are ranked by churn risk and no amount at "
+        "risk is shown"
+    )
+
+
+VALUE_KPIS = {"at_risk_value", "total_value_at_risk"}
+"""The KPIs that need a value per customer (a CLV model or a recurring charge)."""
+
+
 def headlines(
     scores: pd.DataFrame,
     kpis: Sequence[Kpi],
@@ -245,6 +287,13 @@ def headlines(
     at_risk: AtRisk = summarise_at_risk(scores)
     out = [
         Headline(
+            "at_risk",
+            "{at_risk_customers} medium- and high-risk customers could leave in the next "
+            f"{days}; their value is unknown (no CLV model, no recurring charge).",
+            {"at_risk_customers": (float(at_risk.customers), f"{at_risk.customers:,}")},
+        )
+        if not np.isfinite(at_risk.value_at_risk)
+        else Headline(
             "at_risk",
             f"{{at_risk_value}} of gross profit is at risk over the next {days} among "
             "{at_risk_customers} medium- and high-risk customers.",
@@ -453,7 +502,7 @@ def report_figures(inputs: ReportInputs) -> ReportFigures:
 
     provenance = {
         "churn model": described("churn", str(scores["churn_model"].iloc[0])),
-        "CLV model": described("clv", str(scores["clv_model"].iloc[0])),
+        "CLV model": described("clv", str(scores["clv_model"].iloc[0]) or "none (churn only)"),
         "trained": info.get("trained", "n/a"),
         "test cutoff": info.get("test_cutoff", "n/a"),
         "data range": f"{start.date()} to {end.date()}",

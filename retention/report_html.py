@@ -14,6 +14,7 @@ scores table.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,8 +206,8 @@ def _top_table(top: pd.DataFrame, reasons: list[list[str]], economics: Economics
             f'<td data-customer="{e(str(r[CUSTOMER_ID]))}">{e(str(r[CUSTOMER_ID]))}</td>',
             f"<td>{e(str(r.get('risk_tier', '')))}</td>",
             number("churn_probability", f"{r['churn_probability']:.0%}"),
-            number("clv", money(r["clv"], 2)),
-            number("expected_gain", money(r["expected_gain"], 2)),
+            number("clv", _amount(money, r["clv"])),
+            number("expected_gain", _amount(money, r["expected_gain"])),
             f"<td>{e('; '.join(why) if why else 'no single fact stands out')}</td>",
         ]
         if effect:
@@ -214,3 +215,9 @@ def _top_table(top: pd.DataFrame, reasons: list[list[str]], economics: Economics
         rows.append("<tr>" + "".join(cells) + "</tr>")
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _amount(money: Callable[..., str], value: Any) -> str:
+    """An amount with its currency, or "unknown" when the package values no customer."""
+    value = float(value)
+    return money(value, 2) if np.isfinite(value) else "unknown"

@@ -46,7 +46,7 @@ def risk_distribution(scores: pd.DataFrame, tiers: RiskTiers) -> str:
 def value_at_risk_by_segment(scores: pd.DataFrame, currency: str = "") -> str | None:
     """Value at risk summed per level of each segment column (None without one)."""
     columns = segment_columns(scores)
-    if not columns:
+    if not columns or not scores["value_at_risk"].notna().any():  # no value: nothing to sum
         return None
     fig = Figure(figsize=(3.4 * len(columns), 3.6), dpi=100)
     axes = fig.subplots(1, len(columns), squeeze=False)
@@ -117,10 +117,9 @@ def report_images(
     scores: pd.DataFrame, figures: ReportFigures, cards: dict[str, ModelCard]
 ) -> dict[str, str]:
     """Every chart of the page by name: risk, profit, segments (when any), calibration, gain."""
-    images = {
-        "risk": risk_distribution(scores, figures.risk_tiers),
-        "profit": png(plot_curve(figures.campaign_curve, figures.campaign)),
-    }
+    images = {"risk": risk_distribution(scores, figures.risk_tiers)}
+    if scores["value_at_risk"].notna().any():  # value unknown (churn-only): no profit to draw
+        images["profit"] = png(plot_curve(figures.campaign_curve, figures.campaign))
     segments = value_at_risk_by_segment(scores, figures.economics.currency)
     if segments:
         images["segments"] = segments

@@ -29,6 +29,9 @@ from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 
 RISK_VALUE = "risk-value (assumed acceptance)"
 """The policy of ``risk_value_targeting``: churn risk x value x an assumed acceptance."""
+RISK_ONLY = "churn risk (value unknown)"
+"""The policy when the scores carry no value (a churn-only package without a recurring charge):
+the likeliest leavers first, the expected gain being the churn probability, not money."""
 UPLIFT_POLICY = "uplift (expected incremental profit)"
 """The policy name campaigns targeted by an uplift model are recorded under."""
 
@@ -81,9 +84,16 @@ def expected_economics(
 
 
 def risk_value_targeting(scores: pd.DataFrame, economics: Economics) -> Targeting:
-    """Today's policy: churn probability x assumed acceptance x value x margin, less costs."""
+    """Today's policy: churn probability x assumed acceptance x value x margin, less costs.
+
+    The value is the CLV or, for a churn-only package, the value if staying (recurring charge x
+    the horizon's months); scores with neither are ranked by churn risk (``RISK_ONLY``).
+    """
     p = scores["churn_probability"].to_numpy(dtype=np.float64)
-    value = scores["clv"].to_numpy(dtype=np.float64)
+    value = known_value(scores)
+    if value is None:
+        _, spend = expected_economics(p, np.zeros_like(p), economics)
+        return Targeting(RISK_ONLY, p.copy(), spend)
     gain, spend = expected_economics(p, value, economics)
     return Targeting(
         RISK_VALUE,
@@ -93,6 +103,17 @@ def risk_value_targeting(scores: pd.DataFrame, economics: Economics) -> Targetin
         "whose expected gain is not positive (at the assumed acceptance their retained value "
         "does not cover the offer and the contact)",
     )
+
+
+def known_value(scores: pd.DataFrame) -> np.ndarray | None:
+    """The customers' value for targeting: the CLV, else (churn-only) the value if staying, else
+    None when the scores carry no value at all."""
+    for column in ("clv", "value_if_staying"):
+        if column in scores:
+            value = pd.to_numeric(scores[column], errors="coerce").to_numpy(dtype=np.float64)
+            if np.isfinite(value).any():
+                return value
+    return None
 
 
 Policy = Callable[[pd.DataFrame, Economics], Targeting]

@@ -56,6 +56,8 @@ from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift
 CHUNK_ROWS = 100_000
 SCORES_PARTS = "scores_parts"
 """A generation's folder of partitioned scores (the dask engine's, one file per partition)."""
+VALUE_BASIS = "value_basis"
+"""The key of ``SCORE_META`` stating what value at risk rests on (``serving.scorer.ValueBasis``)."""
 CARDS = "cards"
 """The key of ``SCORE_META`` holding the churn and CLV models' cards (``model.card``)."""
 
@@ -71,7 +73,7 @@ class ScoreRun:
     scores_parquet: Path
     scores_csv: Path
     feature_table: Path
-    versions: dict[str, str]
+    versions: dict[str, str | None]
     seconds: float
     load_lines: list[str] = field(default_factory=list)
 
@@ -81,7 +83,8 @@ class ScoreRun:
             *self.load_lines,
             f"as of {self.as_of.date()}: scored {self.scored:,} active customers of {self.known:,} "
             f"known ({left_out or 'none left out'})",
-            f"models: churn {self.versions['churn']}, clv {self.versions['clv']}",
+            f"models: churn {self.versions['churn']}, "
+            f"clv {self.versions['clv'] or 'none (churn only)'}",
             f"scores: {self.scores_parquet} and {self.scores_csv}",
             f"lookup table for the service: {self.feature_table}",
             f"took {self.seconds:.1f}s",
@@ -144,7 +147,7 @@ def score_features(
         if column.startswith(ATTRIBUTE_PREFIX) or column == "plan":
             frame[column.removeprefix(ATTRIBUTE_PREFIX)] = features[column].to_numpy()
     frame["churn_model"] = scorer.versions["churn"]
-    frame["clv_model"] = scorer.versions["clv"]
+    frame["clv_model"] = scorer.versions["clv"] or ""
     return frame
 
 
@@ -236,9 +239,8 @@ def finish_run(
 ) -> ScoreRun:
     """Rank the scores by value at risk, add uplift when packaged, write the generation atomically
     and describe the run: the part every scoring engine shares after its scores exist."""
-    scores = scores.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(
-        drop=True
-    )
+    rank_by = "value_at_risk" if scorer.value.known else "churn_probability"
+    scores = scores.sort_values(rank_by, ascending=False, kind="stable").reset_index(drop=True)
     notes = []
     uplift = load_packaged_uplift()
     if uplift is not None:
@@ -310,12 +312,13 @@ def meta(scorer: Scorer, day: pd.Timestamp, scored: int) -> dict[str, Any]:
         "active_days": int(scorer.churn.card.data.active_days),
         "churn_model": scorer.versions["churn"],
         "clv_model": scorer.versions["clv"],
+        VALUE_BASIS: scorer.value.text,
         "scored": scored,
         ECONOMICS: scorer.economics.model_dump(mode="json"),
         RISK_TIERS: scorer.risk_tiers.model_dump(mode="json"),
         CARDS: {
             "churn": scorer.churn.card.model_dump(mode="json"),
-            "clv": scorer.clv.card.model_dump(mode="json"),
+            "clv": None if scorer.clv is None else scorer.clv.card.model_dump(mode="json"),
         },
     }
 

@@ -59,8 +59,11 @@ def package_command(
     config: ConfigPath = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Copy the champion churn and CLV models (and the uplift model, when one has been
-    trained from past campaigns) from the MLflow registry into BentoML's store.
+    """Copy the champion churn model, and the CLV and uplift models when they have champions,
+    from the MLflow registry into BentoML's store, as one package that becomes current at once.
+
+    Without a CLV champion (a churn-only export) the package is churn-only: value at risk comes
+    from `economics.recurring_charge` when the config names one, else value is unknown.
 
     Then `retain serve` serves them, and `bentoml build` packages service and models into a bento.
     The config's 'registry' names say which models to package and its `economics` section is
@@ -75,27 +78,39 @@ def package_command(
     from core.economics import Economics
     from core.risk_tiers import RiskTiers
     from model.registry import CHAMPION
-    from serving.store import package
-    from serving.uplift_store import package_uplift
+    from serving.store import package, packaged
 
     file = ConfigFile.read(config) if config else None
     names = file.registry() if file else RegistryConfig()
     economics = file.economics() if file else Economics()
     tiers = file.risk_tiers() if file else RiskTiers()
-    uplift = package_uplift(names.uplift, alias=alias or CHAMPION, tracking_uri=tracking_uri)
-    packaged = package(
+    stored = package(
         churn or names.churn,
         clv or names.clv,
         alias=alias or CHAMPION,
         tracking_uri=tracking_uri,
         economics=economics,
         risk_tiers=tiers,
-        uplift_tag=uplift.tag if uplift else None,
+        uplift_name=names.uplift,
+        clv_required=clv is not None,  # a name given on the command line must be there
     )
-    for m in [*packaged, *([uplift] if uplift else [])]:
+    for m in stored:
         typer.echo(f"{m.kind}: {m.registry_name} v{m.version} -> BentoML model {m.tag}")
-    if uplift is None:
+    kinds = {m.kind for m in stored}
+    if "clv" not in kinds:
+        charge = economics.recurring_charge
+        typer.echo(
+            f"clv: no champion CLV model ({clv or names.clv}): a churn-only package; value at "
+            + (
+                f"risk = churn probability x {charge} x the horizon's months x gross margin"
+                if charge
+                else "risk unknown (set economics.recurring_charge to a monthly-charge column)"
+            )
+        )
+    if "uplift" not in kinds:
         typer.echo("uplift: no champion uplift model; scores carry no uplift")
+    current = packaged()
+    typer.echo(f"package {current.tag}: serves {' + '.join(current.models)}, current as one")
     typer.echo(
         f"economics: {economics.currency}, gross margin {economics.gross_margin:.0%}"
         + ("" if config else " (defaults: give --config to use an experiment's economics)")

@@ -150,7 +150,9 @@ def check_feature_table(table: pd.DataFrame, scorer: Scorer) -> None:
         raise DataValidationError(
             f"the feature table lacks features the models need: {missing}; {fix}"
         )
-    categorical = set(scorer.churn.encoding.categories) | set(scorer.clv.encoding.categories)
+    categorical = set(scorer.churn.encoding.categories)
+    if scorer.clv is not None:
+        categorical |= set(scorer.clv.encoding.categories)
     for name in scorer.columns:
         dtype = table[name].dtype
         if name not in categorical and (

@@ -6,7 +6,8 @@ value at risk as ``model.value_at_risk`` defines it (gross profit, the packaged 
 and the currency it is in; records also say whether the customer is active by batch scoring's rule
 and give each reason a plain-words ``label`` from the feature catalogue. With an uplift model,
 records carry the offer's effect (``uplift``, ``expected_incremental_value``) and its reasons,
-labelled the same way.
+labelled the same way. A churn-only package gives null CLV (NaN in the table), and null values
+when value is unknown (``Scorer.value``): never 0, never a guess.
 """
 
 from __future__ import annotations
@@ -142,8 +143,11 @@ def score_records(
         )
     else:
         uplift_l, value_l, uplift_reasons = [None] * n, [None] * n, [[] for _ in range(n)]
-    churn_l, clv_l = scores.churn.tolist(), scores.clv.tolist()
-    staying_l, var_l = scores.value_if_staying.tolist(), scores.value_at_risk.tolist()
+    churn_l = scores.churn.tolist()
+    clv_l, staying_l, var_l = (
+        [None] * n if a is None else a.tolist()
+        for a in (scores.clv, scores.value_if_staying, scores.value_at_risk)
+    )
     active_l = scorer.active(batch).tolist()
     tiers = scores.tier.tolist()
     out = []
@@ -211,7 +215,7 @@ def scores_table(
     """The scores table rows: scores, tier, and ``reason_<k>``, ``_value``, ``_direction``.
 
     ``value_if_staying`` is revenue, ``value_at_risk`` gross profit (``model.value_at_risk``),
-    both in ``currency``.
+    both in ``currency``; ``clv`` and the values are NaN where the package has no value for them.
 
     Reason values are text: categories by level name, numbers with ``%.6g``, missing as "".
     """
@@ -221,9 +225,9 @@ def scores_table(
             AS_OF: as_of,
             "churn_probability": scores.churn,
             "risk_tier": np.asarray(TIERS)[scores.tier],
-            "clv": scores.clv,
-            "value_if_staying": scores.value_if_staying,
-            "value_at_risk": scores.value_at_risk,
+            "clv": _or_nan(scores.clv, len(ids)),
+            "value_if_staying": _or_nan(scores.value_if_staying, len(ids)),
+            "value_at_risk": _or_nan(scores.value_at_risk, len(ids)),
             "currency": scorer.economics.currency,
         }
     )
@@ -243,3 +247,8 @@ def scores_table(
             scores.reason_contribution[:, k] > 0, RAISES, LOWERS
         )
     return out
+
+
+def _or_nan(values: np.ndarray | None, n: int) -> np.ndarray:
+    """A score column, or NaN throughout where the package has no such score."""
+    return np.full(n, np.nan) if values is None else values

@@ -277,17 +277,20 @@ class CustomerScore(BaseModel):
         "models (/model_info risk_tiers; default high from 0.6, medium from 0.3).",
     )
     clv: float | None = Field(
-        None, description="Expected spend over the horizon (unconditional: churners spend ~0)."
+        None,
+        description="Expected spend over the horizon (unconditional: churners spend ~0); null "
+        "for a churn-only package (no CLV model).",
     )
     value_if_staying: float | None = Field(
         None,
         description="Expected spend over the horizon if the customer stays: "
-        "clv / max(1 - churn_probability, 0.02).",
+        "clv / max(1 - churn_probability, 0.02); churn-only, the recurring charge x the months "
+        "of the horizon; null when value is unknown (see /model_info value_basis).",
     )
     value_at_risk: float | None = Field(
         None,
         description="Gross profit lost if the customer leaves: churn_probability x "
-        "value_if_staying x gross margin (the packaged economics').",
+        "value_if_staying x gross margin (the packaged economics'); null when value is unknown.",
     )
     currency: str | None = Field(None, description="Currency of clv and the values.")
     active: bool | None = Field(
@@ -365,7 +368,20 @@ class ModelInfo(BaseModel):
     """What the service runs: model versions, training provenance, features and test metrics."""
 
     churn_version: str
-    clv_version: str
+    clv_version: str | None = Field(
+        None,
+        json_schema_extra=NULLABLE,
+        description="The CLV model scores carry; null for a churn-only package.",
+    )
+    models: list[str] = Field(
+        default_factory=lambda: ["churn"],
+        description="The models served: churn always, clv and uplift when packaged.",
+    )
+    value_basis: str = Field(
+        "",
+        description="What value_if_staying and value_at_risk rest on: the CLV model, a recurring "
+        "charge over the horizon (churn-only), or 'value unknown' (they are then null).",
+    )
     horizon_days: int
     trained_at: str
     features: list[str]
@@ -388,7 +404,7 @@ class ModelInfo(BaseModel):
         description="Models trained on a CRM snapshots table: the row's columns they read "
         "(name -> numeric, categorical, boolean or date), to send as 'attributes' with 'as_of'.",
     )
-    economics: dict[str, str | float] | None = Field(
+    economics: dict[str, str | float | None] | None = Field(
         None,
         json_schema_extra=NULLABLE,
         description="The economics packaged with the models (currency, gross_margin, offer and "

@@ -16,7 +16,8 @@ Settings come from the environment through ``core.settings`` (each documented in
 ``VARIABLES``): RETAIN_API_KEY (when set, scoring endpoints need it in the ``X-API-Key`` header),
 RETAIN_MAX_BATCH (default 10000), RETAIN_MAX_EVENTS (default 50000), RETAIN_FEATURE_TABLE,
 RETAIN_TOP_REASONS, RETAIN_WORKERS, RETAIN_CHURN_MODEL / RETAIN_CLV_MODEL / RETAIN_UPLIFT_MODEL
-(BentoML model tags, default the latest packaged; uplift ``none`` for none); the guard in front
+(BentoML model tags, default the current package's, ``serving.package_manifest``; uplift ``none``
+for none); a churn-only package serves churn alone (CLV null); the guard in front
 (``serving.guard``) uses RETAIN_ALLOWED_HOSTS, RETAIN_MAX_BODY_BYTES and RETAIN_CORS_ORIGINS. A
 model that fails its start-up checks, or a store entry BentoML cannot read, leaves the worker up
 and answering 503 with the reason.
@@ -46,6 +47,7 @@ from serving.guard import HEALTH, GuardMiddleware, error
 from serving.lookup import LookupTable, feature_table_path
 from serving.metrics import SCRAPE_HOOKS, ModelMetrics
 from serving.output import item_error, score_records
+from serving.package_manifest import Manifest
 from serving.requests import (
     FeatureKeyError,
     ItemError,
@@ -63,10 +65,10 @@ from serving.runtime import (
     tracing_config,
 )
 from serving.schemas import ID_RULE, CustomerId, CustomerInput, ModelInfo, ScoreResponse
-from serving.store import BENTO_NAMES, make_scorer
-from serving.store_entries import declared, declared_uplift_tag, readable, stored
+from serving.store import make_scorer, packaged
+from serving.store_entries import declared, readable, store_failure, stored
 from serving.uplift_info import uplift_info, uplift_status
-from serving.uplift_store import load_uplift_folder, optional_uplift_model
+from serving.uplift_store import NO_UPLIFT, load_uplift_folder, optional_uplift_model
 
 # This module is BentoML's entry point, not a library: importing it is the service's start-up,
 # and usage reporting must be off before BentoML builds the app.
@@ -89,11 +91,16 @@ def error_response(status: int, message: str, loc: list[Any] | None = None) -> A
 
 
 SETTINGS = Settings.read()
-CHURN_TAG = SETTINGS.churn_model or f"{BENTO_NAMES['churn']}:latest"
-CLV_TAG = SETTINGS.clv_model or f"{BENTO_NAMES['clv']}:latest"
-
-
-UPLIFT_TAG = declared_uplift_tag(CHURN_TAG)
+try:
+    PACKAGED: Manifest | None = packaged()
+    NOT_PACKAGED = ""
+except RetainError as _err:  # nothing to declare: the worker starts and /readyz says why
+    PACKAGED, NOT_PACKAGED = None, str(_err)
+except Exception as _err:  # a damaged package entry: likewise, without server paths
+    PACKAGED, NOT_PACKAGED = None, store_failure("retain-package", _err)
+CHURN_TAG = PACKAGED.churn if PACKAGED else ""
+CLV_TAG = PACKAGED.clv if PACKAGED else None
+UPLIFT_TAG = (PACKAGED.uplift if PACKAGED else None) or NO_UPLIFT
 
 
 @bentoml.service(
@@ -108,9 +115,10 @@ class Retain:
     """Champion churn and CLV models, and the uplift model when one is packaged, behind a typed
     HTTP API."""
 
-    churn_model = declared(CHURN_TAG)  # None: damaged in the store, /readyz says why
-    clv_model = declared(CLV_TAG)
+    churn_model = declared(CHURN_TAG) if CHURN_TAG else None  # None: damaged or absent
+    clv_model = declared(CLV_TAG) if CLV_TAG else None  # None: a churn-only package
     uplift_model = optional_uplift_model(UPLIFT_TAG) if readable(UPLIFT_TAG) else None
+    package_model = declared(PACKAGED.tag) if PACKAGED and PACKAGED.tag else None  # for a bento
 
     def __init__(self) -> None:
         self.max_batch = SETTINGS.max_batch
@@ -119,9 +127,15 @@ class Retain:
         try:
             if HEALTH.failure is not None:  # the store failed while the service was declared
                 raise RetainError(HEALTH.failure)
+            if self.churn_model is None:
+                raise RetainError(NOT_PACKAGED or "no packaged churn model: run `retain package`")
             churn_dir, churn_meta = stored(self.churn_model, CHURN_TAG)
-            clv_dir, clv_meta = stored(self.clv_model, CLV_TAG)
-            folders += [(churn_dir, CHURN_TAG), (clv_dir, CLV_TAG)]
+            folders.append((churn_dir, CHURN_TAG))
+            clv_dir: Path | None = None
+            clv_meta: dict[str, Any] | None = None
+            if self.clv_model is not None and CLV_TAG:
+                clv_dir, clv_meta = stored(self.clv_model, CLV_TAG)
+                folders.append((clv_dir, CLV_TAG))
             uplift = None
             if self.uplift_model is not None:
                 uplift_dir, uplift_meta = stored(self.uplift_model, UPLIFT_TAG)
@@ -157,10 +171,12 @@ class Retain:
         self.metrics = ModelMetrics.create()
         self.metrics.served({**versions, "uplift": self.scorer.uplift_label})
         SCRAPE_HOOKS.append(self._table_metrics)
+        self.models = ["churn", *(["clv"] if self.scorer.clv else [])]
+        self.models += ["uplift"] if self.scorer.uplift else []
         logger.info(
             "retain models loaded: churn %s, clv %s, uplift %s",
             versions["churn"],
-            versions["clv"],
+            versions["clv"] or "none (churn only)",
             self.scorer.uplift_label or "none",
         )
         if RUNTIME_TUNING:
@@ -304,8 +320,10 @@ class Retain:
         s = self.scorer
         table = self.lookup.loaded
         return ModelInfo(
-            churn_version=s.versions["churn"],
+            churn_version=str(s.versions["churn"]),
             clv_version=s.versions["clv"],
+            models=self.models,
+            value_basis=s.value.text,
             horizon_days=s.churn.horizon_days,
             trained_at=s.churn.card.trained_at,
             features=s.columns,
@@ -315,6 +333,7 @@ class Retain:
             test_metrics={
                 kind: {m: float(x) for m, x in bundle.card.test_metrics.items() if np.isfinite(x)}
                 for kind, bundle in (("churn", s.churn), ("clv", s.clv))
+                if bundle is not None
             },
             feature_table={
                 "path": self.lookup.path.name,  # the file name only: no server paths

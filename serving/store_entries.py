@@ -16,7 +16,6 @@ import bentoml
 
 from core.errors import RetainError
 from serving.guard import HEALTH
-from serving.uplift_store import NO_UPLIFT, uplift_tag
 
 
 def store_failure(tag: str, err: Exception) -> str:
@@ -25,16 +24,6 @@ def store_failure(tag: str, err: Exception) -> str:
         f"the BentoML store entry {tag} cannot be read ({type(err).__name__}): its model.yaml or "
         "folder is damaged; run `retain package` again"
     )
-
-
-def declared_uplift_tag(churn_tag: str) -> str:
-    """The uplift model's tag (``serving.uplift_store.uplift_tag``); ``none`` when the churn
-    model's store entry cannot be read, the reason kept for /readyz."""
-    try:
-        return uplift_tag(churn_tag)
-    except Exception as err:  # any damage: /readyz gives the reason, the worker stays up
-        HEALTH.failure = HEALTH.failure or store_failure(churn_tag, err)
-        return NO_UPLIFT
 
 
 def readable(tag: str) -> bool:

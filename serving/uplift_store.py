@@ -1,75 +1,29 @@
 """The uplift champion in the BentoML model store, and its effects added to batch scores.
 
-``retain package`` copies the registry's uplift champion (when there is one) into the store as
-``retain-uplift``, with the same file manifest the churn and CLV models get; ``retain score``
-then adds ``uplift`` and ``expected_incremental_value`` to every score, so ``retain campaign``
+``retain package`` (``serving.store.package``) copies the registry's uplift champion (when there
+is one) into the store as ``retain-uplift``, in one package with the churn and CLV models;
+``retain score`` then adds ``uplift`` and ``expected_incremental_value`` to every score, so ``retain campaign``
 targets by incremental profit (``retention.targeting``). Without an uplift champion nothing changes.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from core.config import RegistryConfig
 from core.errors import RetainError
 from core.schema import CUSTOMER_ID
-from core.settings import Settings
-from model.registry import CHAMPION, tracking_store, version_by_alias
-from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle, load_uplift_version
-from serving.store import (
-    BENTO_NAMES,
-    FILES,
-    PAIRED_UPLIFT,
-    PackagedModel,
-    file_manifest,
-    verify_files,
-    version_label,
-)
+from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
+from serving.store import BENTO_NAMES, packaged, verify_files, version_label
 
-BENTO_UPLIFT = "retain-uplift"
+BENTO_UPLIFT = BENTO_NAMES["uplift"]
 UPLIFT_MODEL = "uplift_model"
 """The scores column naming the uplift model version, beside churn_model and clv_model."""
 UPLIFT_CARD = "uplift_card"
 """The ``score_meta.json`` key holding the uplift model's card (``retention.uplift_report``)."""
-
-
-def package_uplift(
-    name: str = RegistryConfig().uplift, *, alias: str = CHAMPION, tracking_uri: str | None = None
-) -> PackagedModel | None:
-    """Copy the ``alias`` version of the uplift model into the BentoML store; None if none."""
-    import bentoml
-
-    uri = tracking_store(tracking_uri)
-    version = version_by_alias(name, alias, tracking_uri=uri)
-    if version is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        registered = load_uplift_version(name, str(version.version), tracking_uri=uri)
-        registered.bundle.check_schema()
-        folder = registered.bundle.save(Path(tmp) / "uplift")
-        metadata = {
-            "registry_name": name,
-            "registry_version": registered.version,
-            "alias": alias,
-            "tracking_uri": uri,
-            FILES: file_manifest(folder),
-        }
-        with bentoml.models.create(
-            BENTO_UPLIFT,
-            labels={"registry_name": name, "registry_version": registered.version},
-            metadata=metadata,
-        ) as model_ref:
-            for item in folder.iterdir():
-                shutil.copy2(item, Path(model_ref.path) / item.name)
-    return PackagedModel(
-        "uplift", str(model_ref.tag), name, registered.version, Path(model_ref.path)
-    )
 
 
 @dataclass(frozen=True)
@@ -80,12 +34,12 @@ class PackagedUplift:
     label: str
 
 
-def load_packaged_uplift(churn_tag: str | None = None) -> PackagedUplift | None:
-    """The uplift model packaged with the churn model (files verified), or None (``uplift_tag``)."""
+def load_packaged_uplift() -> PackagedUplift | None:
+    """The current package's uplift model (files verified), or None (``uplift_tag``)."""
     import bentoml
     from bentoml.exceptions import NotFound
 
-    tag = uplift_tag(churn_tag)
+    tag = uplift_tag()
     if tag.strip().lower() == NO_UPLIFT:
         return None
     try:
@@ -110,25 +64,17 @@ NO_UPLIFT = "none"
 """``RETAIN_UPLIFT_MODEL=none`` serves without the uplift model even when one is packaged."""
 
 
-def uplift_tag(churn_tag: str | None = None) -> str:
-    """The BentoML tag of the uplift model to use: $RETAIN_UPLIFT_MODEL, else the one packaged
-    with the churn model (``churn_tag``, default the latest), else ``none``.
+def uplift_tag() -> str:
+    """The BentoML tag of the uplift model to use: $RETAIN_UPLIFT_MODEL, else the current
+    package's (``serving.store.packaged``), else ``none``.
 
     An uplift model left in the store by an earlier ``retain package`` is never paired with
     churn and CLV models packaged later without one.
     """
-    import bentoml
-    from bentoml.exceptions import NotFound
-
-    setting = Settings.read().uplift_model
-    if setting:
-        return setting
     try:
-        churn = bentoml.models.get(churn_tag or f"{BENTO_NAMES['churn']}:latest")
-    except NotFound:
+        return packaged().uplift or NO_UPLIFT
+    except RetainError:
         return NO_UPLIFT
-    paired = churn.info.metadata.get(PAIRED_UPLIFT)
-    return str(paired) if paired else NO_UPLIFT
 
 
 def optional_uplift_model(tag: str) -> Any | None:

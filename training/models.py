@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from core.config import LightGBMParams
 from model.bundle import sigmoid
+from model.encoding import model_safe_names
 from model.linear import CONVEX_SOLVER, CONVEX_TOL
 from training.calibrators import Calibrator, fit_calibrator
 
@@ -68,6 +69,7 @@ class _Booster(BaseEstimator):
         params = {**objective, **self.settings.lightgbm_kwargs(self.random_state)}
         rounds = params.pop("n_estimators")
         names = feature_names or [f"f{i}" for i in range(X.shape[1])]
+        booster_names = list(model_safe_names(names))  # the user's names stay outside the booster
         cats = categorical or []
         train_init, eval_init = init_score if init_score is not None else (None, None)
         train = lgb.Dataset(
@@ -75,7 +77,7 @@ class _Booster(BaseEstimator):
             y,
             weight=weight,
             init_score=train_init,
-            feature_name=names,
+            feature_name=booster_names,
             categorical_feature=cats,
             free_raw_data=False,
         )
@@ -87,7 +89,7 @@ class _Booster(BaseEstimator):
                 eval_set[1],
                 init_score=eval_init,
                 reference=train,
-                feature_name=names,
+                feature_name=booster_names,
                 categorical_feature=cats,
             )
             valid_sets = [valid]
@@ -124,9 +126,7 @@ class _Booster(BaseEstimator):
         check_is_fitted(self, "booster_")
         gain = self.booster_.feature_importance(importance_type="gain")
         total = float(gain.sum()) or 1.0
-        return {
-            n: float(g) / total for n, g in zip(self.booster_.feature_name(), gain, strict=True)
-        }
+        return {str(n): float(g) / total for n, g in zip(self.feature_names_in_, gain, strict=True)}
 
 
 class LightGBMChurn(ClassifierMixin, _Booster):

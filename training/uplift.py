@@ -30,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from core.config import UpliftLightGBMParams
 from core.names import DR_LEARNER, T_LEARNER, X_LEARNER
+from model.encoding import model_safe_names
 
 Outcome = Literal["binary", "continuous"]
 
@@ -64,7 +65,7 @@ class _UpliftLearner(BaseEstimator):
     def _fit_args(self) -> dict[str, Any]:
         return {
             "categorical_feature": list(self.categorical_features) or "auto",
-            "feature_name": list(self.feature_names) or "auto",
+            "feature_name": list(model_safe_names(self.feature_names)) or "auto",
         }
 
     def _fit_outcome(self, X: np.ndarray, y: np.ndarray) -> lgb.LGBMModel:

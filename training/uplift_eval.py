@@ -29,7 +29,7 @@ from core.config import ExperimentConfig, UpliftLightGBMParams
 from core.economics import Economics
 from core.names import CHURN_RISK, RANDOM, RESPONSE
 from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
-from model.encoding import FeatureEncoding
+from model.encoding import FeatureEncoding, model_safe_names
 from model.incremental import expected_incremental_profit
 from training.uplift import LEARNERS, _UpliftLearner
 from training.uplift_data import RETAINED, TREATED, CampaignRows, split_rows
@@ -98,7 +98,7 @@ def _classifier(X: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> lgb.LGB
         X,
         y,
         categorical_feature=list(params["categorical_features"]) or "auto",
-        feature_name=list(params["feature_names"]),
+        feature_name=list(model_safe_names(params["feature_names"])),
     )
 
 

@@ -224,3 +224,17 @@ def test_check_schema_names_the_differing_features(bundles: dict[str, ModelBundl
 def test_loading_a_folder_that_is_not_a_bundle_fails(tmp_path: Path) -> None:
     with pytest.raises(DataValidationError, match="not a retain model folder"):
         ModelBundle.load(tmp_path)
+
+
+def test_model_safe_names_keep_safe_names_and_rewrite_the_others_uniquely() -> None:
+    from model.encoding import model_safe_names
+
+    columns = ["attr_Total day minutes", "attr_plan.type", "attr_Durée", "attr_3G usage"]
+    assert model_safe_names(columns) == (
+        "attr_Total_day_minutes",
+        "attr_plan.type",
+        "attr_Durée",
+        "attr_3G_usage",
+    )
+    # a rewritten name never takes a kept one, nor another rewritten one
+    assert model_safe_names(["a b", "a_b", 'a"b', "x:{y}"]) == ("a_b_0", "a_b", "a_b_2", "x__y_")

@@ -183,8 +183,8 @@ def test_plan_campaign_writes_list_curve_and_settings(scores: pd.DataFrame, tmp_
 
 
 def test_scores_without_needed_columns_are_refused(scores: pd.DataFrame) -> None:
-    with pytest.raises(DataValidationError, match="'clv'"):
-        plan(scores.drop(columns="clv"), params(20))
+    with pytest.raises(DataValidationError, match="'churn_probability'"):
+        plan(scores.drop(columns="churn_probability"), params(20))
 
 
 @pytest.mark.parametrize(
@@ -339,6 +339,7 @@ def test_flags_override_the_configs_economics(tmp_path: Path) -> None:
         "offer_cost": 5.0,
         "contact_cost": 1.0,
         "acceptance": 0.3,
+        "recurring_charge": None,
     }
     assert params.lines()[0] == (
         "economics: gross margin 40%, offer €5.00, contact €1.00, assumed acceptance 30%, "
