@@ -55,6 +55,9 @@ DEFAULT_NEGATIVE = {"no", "n", "false", "f", "0", "active"}
 TIME_WORDS = {"date", "time", "timestamp", "datetime", "day", "created", "at", "when"}
 EVENT_WORDS = {"invoice", "order", "purchase", "transaction", "sale", "sales", "payment"}
 AS_OF_WORDS = {"asof", "snapshot", "extract", "report", "period", "month", "date"}
+RECURRING_WORDS = {"monthly", "month", "mrr", "arpu", "recurring", "subscription"}
+"""Words of a name saying a charge recurs each month (MonthlyCharges, MRR, ARPU)."""
+CHARGE_WORDS = {"charge", "charges", "fee", "fees", "price", "bill", "payment", "mrr", "arpu"}
 AMOUNT_WORDS = {"amount", "total", "revenue", "sales", "spend", "value", "paid", "payment"}
 AMOUNT_WORDS |= {"net", "gross", "sum"}
 PRICE_WORDS = {"price", "unitprice", "rate", "cost"}
@@ -289,6 +292,8 @@ def _snapshots(
             "a number column named like value after the snapshot day (a label, not a feature)",
         )
         taken.add(value[0].name)
+    else:
+        _recurring_charge(columns, taken, proposal)
     treated = [c for c in columns if c.binary and c.name not in taken and _has(c, TREATMENT_WORDS)]
     if treated:
         proposal.choose(
@@ -311,6 +316,29 @@ def _snapshots(
     if dated:
         _day_order(sample, dated, proposal)
     return proposal
+
+
+def _recurring_charge(columns: list[Profile], taken: set[str], proposal: Proposal) -> None:
+    """economics.recurring_charge: without a future-value column no CLV model is trained, and
+    value at risk comes from a monthly charge the export holds (MonthlyCharges, MRR)."""
+    charges = [
+        c
+        for c in columns
+        if c.numeric
+        and c.name not in taken
+        and c.negative == 0
+        and _has(c, RECURRING_WORDS)
+        and _has(c, CHARGE_WORDS)
+    ]
+    if charges:
+        proposal.choose(
+            "economics.recurring_charge",
+            charges[0].name,
+            "a number column named like a monthly charge: with no future-value column there is "
+            "no CLV model, so value at risk is churn probability x this charge x the horizon's "
+            "months x gross margin (remove the key to leave value unknown)",
+            confirm=len(charges) > 1,
+        )
 
 
 def _future(column: Profile) -> bool:

@@ -87,6 +87,18 @@ def test_a_snapshot_column_maps_as_of_and_future_value() -> None:
         "future_value": "Revenue90d",
     }
     assert "as_of" not in proposal.options
+    assert proposal.economics == {}  # a CLV model is trained: no recurring charge needed
+
+
+def test_a_churn_only_export_values_customers_by_its_monthly_charge() -> None:
+    sample = frame(
+        customerID=["a", "b", "c", "d"],
+        MonthlyCharges=["29.85", "56.95", "53.85", "42.30"],
+        TotalCharges=["29.85", "1889.5", "108.15", ""],
+        Churn=["No", "No", "Yes", "No"],
+    )
+    proposal = propose_mapping(sample, modified=DAY)
+    assert proposal.economics == {"recurring_charge": "MonthlyCharges"}
 
 
 def test_a_log_with_an_amount_column_and_a_currency_symbol() -> None:

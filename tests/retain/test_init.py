@@ -103,6 +103,7 @@ def test_the_ibm_telco_export_is_mapped_without_a_hand_edit(telco: Path) -> None
     assert source.positive == ["Yes"]
     assert source.as_of == dt.date(2024, 6, 30)
     assert not source.row_ids
+    assert load_config(out).economics.recurring_charge == "MonthlyCharges"  # no CLV: the value
     text = out.read_text()
     assert "as_of: 2024-06-30  # CHECK: the file has no snapshot date column" in text
     assert "TotalCharges: numeric, 11 of 800 cell(s) missing" in shown  # blank strings
