@@ -82,17 +82,18 @@ def campaign_command(
     from retention.campaign import CampaignParams, plan_campaign, scored_economics
     from retention.ledger import Ledger
 
-    config = optional_config(config)
+    workspace_config = optional_config(config)  # without --config: the current workspace's
     scores_path = scores or retain_home() / "scores" / "scores.parquet"
     recorded = None if config else scored_economics(scores_path)
-    economics = ConfigFile.read(config).economics() if config else (recorded or Economics())
-    source = (
-        f"--config {config}"
-        if config
-        else "recorded with the scored models"
-        if recorded
-        else "defaults (give --config for an experiment's economics)"
-    )
+    if config:
+        economics, source = ConfigFile.read(config).economics(), f"--config {config}"
+    elif recorded:
+        economics, source = recorded, "recorded with the scored models"
+    elif workspace_config:
+        economics = ConfigFile.read(workspace_config).economics()
+        source = f"the workspace's config {workspace_config}"
+    else:
+        economics, source = Economics(), "defaults (give --config for an experiment's economics)"
     params = CampaignParams.checked(
         budget=budget,
         economics=economics,

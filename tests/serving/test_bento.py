@@ -147,7 +147,15 @@ def test_retain_package_then_bentoml_build(trained: TrainedProject) -> None:
     # with the session's config: packaging without it would record the default economics (margin
     # 30%) as the latest models, and the session's service (if it starts later) would serve them
     packaged = subprocess.run(
-        [str(retain), "package", "--config", str(trained.config)],
+        # the session's store: a library training has no workspace, the CLI's --config chooses one
+        [
+            str(retain),
+            "package",
+            "--config",
+            str(trained.config),
+            "--tracking-uri",
+            trained.tracking_uri,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -28,7 +28,7 @@ from core.economics import Economics
 from core.settings import TEST_KILL_AT
 from model.value_at_risk import DAYS_PER_MONTH
 from tests.conftest import TrainedProject
-from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http
+from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http, workspace_of
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +126,11 @@ def churn_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChurnOnly]:
         if line.startswith("scores: ")
     )
     server = Server(
-        {"RETAIN_HOME": env["RETAIN_HOME"], "BENTOML_HOME": env["BENTOML_HOME"]},
+        {
+            "RETAIN_HOME": env["RETAIN_HOME"],
+            "RETAIN_WORKSPACE": workspace_of(home, path)[0],  # the lookup table `score` wrote
+            "BENTOML_HOME": env["BENTOML_HOME"],
+        },
         home / "service.log",
     )
     try:

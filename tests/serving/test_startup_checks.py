@@ -126,7 +126,8 @@ DAMAGES: list[tuple[str, Callable[[Path], None], bool, tuple[str, ...]]] = [
         _garbage_model_yaml,
         False,
         (
-            "the BentoML store entry retain-churn:latest cannot be read (ScannerError)",
+            "the BentoML store entry retain-churn:",  # the package's exact tag
+            "cannot be read (ScannerError): its model.yaml or folder is damaged",
             "run `retain package` again",
         ),
     ),
