@@ -108,7 +108,7 @@ def campaign_command(
     result = plan_campaign(
         scores_path, params, out_dir=out or scores_path.parent, ledger=Ledger(ledger)
     )
-    typer.echo(f"economics from {source}; flags override it")
+    typer.echo(f"economics: {source}; flags override it")
     for line in result.lines():
         typer.echo(line)
 

@@ -116,8 +116,9 @@ def load_labelled_training_data(config: ExperimentConfig, *, progress: bool = Tr
     notes = [*table.notes, *inferred.notes, *warnings]
     if not table.has_value:
         notes.append(
-            "no future_value label mapped: only the churn model is trained; serving needs a CLV "
-            "model too, so map a value column (what each customer spent in the horizon) to serve"
+            "no future_value label mapped: only the churn model is trained and served; value at "
+            "risk comes from economics.recurring_charge when it names a monthly-charge column, "
+            "else it is unknown and campaigns rank by churn risk"
         )
     return TrainingData(
         prep=prep,
