@@ -105,6 +105,20 @@ class TableReport:
         """Rows the ``exclude`` rules left out."""
         return sum(p.count for p in self.left_out)
 
+    def as_dict(self) -> dict[str, object]:
+        """The counts for scripts (``retain train --json``): rows read and kept, and every row
+        excluded, left out or dropped, by reason."""
+        return {
+            "table": self.table,
+            "source": self.source,
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "excluded": {f"'{p.column}' {p.problem}": p.count for p in self.problems},
+            "left_out": {f"'{p.column}' {p.problem}": p.count for p in self.left_out},
+            "duplicates_dropped": self.duplicates_dropped,
+            "warnings": list(self.warnings),
+        }
+
     def lines(self) -> list[str]:
         """Human-readable summary, one line per fact."""
         out = [

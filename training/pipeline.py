@@ -85,6 +85,8 @@ class TrainResult:
     """Test rows: customer_id, segment, churn, future_value and every model's prediction."""
     uplift: UpliftResult | None = None
     """The uplift models' evaluation and registration, when the data lists past campaigns."""
+    loading: list[dict[str, Any]] = field(default_factory=list)
+    """Per input table: rows read and kept, and the rows excluded by reason (``TableReport``)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The run for scripts (``retain train --json``): the whole evaluation table, every
@@ -98,6 +100,7 @@ class TrainResult:
             "evaluation": self.evaluation.to_dict(orient="records"),
             "decisions": {t: _decision_dict(d) for t, d in self.decisions.items()},
             "versions": self.versions,
+            "loading": self.loading,
         }
         if self.uplift is not None:
             out["uplift"] = {
@@ -234,6 +237,7 @@ def train(
         seconds,
         evaluation.predictions,
         uplift,
+        [r.as_dict() for r in data.load_reports],
     )
 
 

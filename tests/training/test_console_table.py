@@ -123,7 +123,13 @@ def test_the_widest_names_and_money_sized_errors_still_fit() -> None:
 def test_train_json_holds_the_full_table_and_the_printed_one_fits(
     demo_data: Path, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path / "t.yaml", demo_data / "retail", **SMALL_TRAINING)
+    import shutil
+
+    data = shutil.copytree(demo_data / "retail", tmp_path / "retail")
+    with (data / "transactions.csv").open("a") as f:  # planted bad rows: counted, never silent
+        f.write(",2024-01-02T10:00:00,12.5,X1,1,P0001,games\n" * 2)
+        f.write("R000001,2024-01-02T10:00:00,twelve,X2,1,P0001,games\n")
+    config = write_config(tmp_path / "t.yaml", data, **SMALL_TRAINING)
     env = {**os.environ, "RETAIN_HOME": str(tmp_path / "home")}
     env.pop("MLFLOW_TRACKING_URI", None)
     done = subprocess.run(
@@ -142,6 +148,13 @@ def test_train_json_holds_the_full_table_and_the_printed_one_fits(
     assert set(table["model"]) >= {"lightgbm", "bgnbd", "bgnbd_gamma_gamma"}
     assert run["versions"] == {"churn": "1", "clv": "1"}
     assert run["decisions"]["churn"]["promote"] is True
+    loaded = {t["table"]: t for t in run["loading"]}
+    events = loaded["transactions"]
+    assert events["rows_read"] - events["rows_kept"] == 3
+    assert sorted(events["excluded"].values()) == [1, 2]
+    assert f"read {events['rows_read']:,} rows, kept {events['rows_kept']:,}" in done.stderr
+    for reason, count in events["excluded"].items():
+        assert f"{count:,} row(s): {reason}" in done.stderr
     import mlflow.artifacts
 
     logged = mlflow.artifacts.download_artifacts(
