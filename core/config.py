@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.economics import Economics
 from core.engines import LABELLED_ON_DASK, DaskConfig, Engine
 from core.families import FAMILIES
+from core.monitoring import MonitoringConfig
 from core.risk_tiers import RiskTiers
 from core.sources import DataConfig
 
@@ -555,6 +556,9 @@ class ExperimentConfig(_Frozen):
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     calibration: CalibrationConfig = Field(
         CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."
+    )
+    monitoring: MonitoringConfig = Field(
+        MonitoringConfig(), description="Drift thresholds and score history (`retain monitor`)."
     )
     tuning: TuningConfig = Field(
         TuningConfig(), description="The hyperparameter search of the LightGBM models."

@@ -1,0 +1,43 @@
+"""The ``monitoring`` config section: when `retain monitor` calls drift, and how much history stays.
+
+Typed here, at the bottom, so the score history (``serving/score_history.py``), the monitor
+(``retention/monitor.py``) and ``retain retrain`` read one set of thresholds.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MonitoringConfig(BaseModel):
+    """Drift thresholds, the bootstrap of realized performance, and the history's size."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    psi_threshold: float = Field(
+        0.25,
+        gt=0,
+        description="A feature (or the churn probability) has drifted when its population "
+        "stability index against the model's reference exceeds this (0.25: a major shift).",
+    )
+    js_threshold: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Reported beside PSI: a feature also counts as drifted when its "
+        "Jensen-Shannon distance (base 2, 0 to 1) exceeds this.",
+    )
+    min_drifted_features: int = Field(
+        1,
+        ge=1,
+        description="Input drift recommends retraining when at least this many features drifted.",
+    )
+    keep_generations: int = Field(
+        60,
+        ge=2,
+        description="Score generations kept in the history; older ones are removed when a new "
+        "one is recorded (`retain history prune` removes them on demand).",
+    )
+    bootstrap: int = Field(
+        200, ge=20, description="Bootstrap replicates of each realized figure's interval."
+    )
