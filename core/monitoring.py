@@ -20,17 +20,32 @@ class MonitoringConfig(BaseModel):
         description="A feature (or the churn probability) has drifted when its population "
         "stability index against the model's reference exceeds this (0.25: a major shift).",
     )
-    js_threshold: float = Field(
+    psi_step_threshold: float = Field(
         0.1,
         gt=0,
+        description="A feature (or the churn probability) moved suddenly when its PSI since the "
+        "previous generation of the same model exceeds this; only sudden moves count as drift "
+        "once a previous generation exists (slow ones, such as the seasons the training data "
+        "already spans, show in the realized performance instead).",
+    )
+    js_threshold: float = Field(
+        0.2,
+        gt=0,
         le=1,
-        description="Reported beside PSI: a feature also counts as drifted when its "
-        "Jensen-Shannon distance (base 2, 0 to 1) exceeds this.",
+        description="A feature also counts as drifted when its Jensen-Shannon distance (base 2, "
+        "0 to 1) from the reference exceeds this (0.2 is about a PSI of 0.22).",
     )
     min_drifted_features: int = Field(
         1,
         ge=1,
         description="Input drift recommends retraining when at least this many features drifted.",
+    )
+    max_estimated_auc_drop: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="Recommend retraining when the ROC-AUC expected from the latest scores falls "
+        "this far below the model's test ROC-AUC.",
     )
     keep_generations: int = Field(
         60,

@@ -179,13 +179,15 @@ def drift(current: FeatureSketch, reference: FeatureSketch) -> Drift:
 def frame_drift(
     current: Mapping[str, FeatureSketch], reference: Mapping[str, FeatureSketch]
 ) -> dict[str, Drift]:
-    """Drift of every column both have, but those constant in the reference (calendar
-    features of one cutoff) and those whose kind changed."""
+    """Drift of every column both have, but those with one value for every row on either side
+    (calendar features of the cutoff, a property of the day, not of the customers) and those
+    whose kind changed."""
     return {
         name: drift(sketch, reference[name])
         for name, sketch in current.items()
         if name in reference
         and not reference[name].constant
+        and not sketch.constant
         and reference[name].kind == sketch.kind
     }
 

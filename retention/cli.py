@@ -1,4 +1,5 @@
-"""``retain campaign``, ``campaigns``, ``campaign-results`` and ``report``: thin wrappers."""
+"""``retain campaign``, ``campaigns``, ``campaign-results``, ``report``, ``monitor`` and
+``history``: thin wrappers."""
 
 from __future__ import annotations
 
@@ -192,8 +193,69 @@ def report_command(
     typer.echo(f"report: {path}")
 
 
+def monitor_command(
+    config: ConfigPath = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Every figure, as JSON.")] = False,
+) -> None:
+    """Is the model still right? The latest score generation's input and score drift against
+    the model's reference, the performance its probabilities promise, the realized performance of
+    every past generation whose horizon has passed, and the verdict: retrain or not, and why.
+
+    Reads the score history every `retain score` records (in the ledger's database) and the
+    config's data as it is now for the labels. Thresholds: the config's `monitoring` section.
+    """
+    import json
+
+    from retention.monitor import monitor
+
+    result = monitor(config_for(config))
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=2, default=str))
+        return
+    for line in result.lines():
+        typer.echo(line)
+
+
+history_app = typer.Typer(
+    help="The score history each `retain score` records: list or prune its generations.",
+    no_args_is_help=True,
+)
+
+
+@history_app.command("list")
+def history_list_command(config: ConfigPath = None) -> None:
+    """List the recorded score generations, oldest first."""
+    optional_config(config)
+    from serving.score_history import ScoreHistory
+
+    history = ScoreHistory()
+    rows = history.generations()
+    if not rows:
+        typer.echo(f"no generation recorded in {history.url}: run `retain score`")
+    for g in rows:
+        typer.echo(
+            f"{g.generation_id}  as of {g.as_of}  {g.customers:,} customers  "
+            + ", ".join(f"{k} {v}" for k, v in sorted(g.model_versions.items()))
+        )
+
+
+@history_app.command("prune")
+def history_prune_command(
+    keep: Annotated[int, typer.Option(min=1, help="Generations to keep, the newest.")],
+    config: ConfigPath = None,
+) -> None:
+    """Remove every recorded score generation but the newest --keep, in one transaction."""
+    optional_config(config)
+    from serving.score_history import ScoreHistory
+
+    removed = ScoreHistory().prune(keep)
+    typer.echo(f"removed {len(removed)} generation(s); kept the newest {keep} at most")
+
+
 def register(app: typer.Typer) -> None:
     """Add the retention commands to the root ``retain`` app."""
+    app.command("monitor")(monitor_command)
+    app.add_typer(history_app, name="history")
     app.command("campaign")(campaign_command)
     app.command("campaigns")(campaigns_command)
     app.command("campaign-results")(campaign_results_command)

@@ -93,7 +93,8 @@ class GenerationRecord:
     """``churn_probability`` and ``clv`` sketches, and ``tier_shares``."""
     drift: dict[str, Any]
     """``features``: each feature's ``Drift`` from the churn model's reference; ``prediction``:
-    the churn probability's from the model's test predictions (None without a reference)."""
+    the churn probability's from the model's test predictions (None without a reference);
+    ``card``: the scoring churn model's test figures (``card_figures``)."""
 
     @property
     def horizon_end(self) -> dt.date:
@@ -159,6 +160,7 @@ def describe_generation(
             if card.reference_prediction
             else None
         ),
+        "card": card_figures(card),
     }
     return GenerationRecord(
         generation_id=generation_id,
@@ -173,6 +175,18 @@ def describe_generation(
         scores=summary,
         drift=moved,
     )
+
+
+def card_figures(card: ModelCard) -> dict[str, Any]:
+    """What the monitor compares a generation with from the churn model's card: its test
+    ROC-AUC and churn rate, the calibration limit, the test cutoff."""
+    check = card.calibration_check
+    return {
+        "roc_auc": card.test_metrics.get("roc_auc"),
+        "observed_churn": check.observed if check else None,
+        "calibration_limit": check.limit if check else None,
+        "test_cutoff": card.cutoffs.test,
+    }
 
 
 class ScoreHistory:
