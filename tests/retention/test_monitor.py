@@ -34,6 +34,7 @@ from tests.conftest import TrainedProject
 from training.metrics import normalized_gini, roc_auc
 
 DAYS = ("2024-06-30", "2024-09-30")
+pytestmark = pytest.mark.slow  # scores the session's trained demo project
 
 
 @pytest.fixture
