@@ -40,6 +40,19 @@ class MonitoringConfig(BaseModel):
         ge=1,
         description="Input drift recommends retraining when at least this many features drifted.",
     )
+    min_segment_rows: int = Field(
+        100,
+        ge=10,
+        description="A segment (one level of a text attribute, e.g. a region) is checked for a "
+        "sudden move (PSI since the previous generation over psi_threshold) when it has at "
+        "least this many customers in both generations.",
+    )
+    min_segment_features: int = Field(
+        3,
+        ge=1,
+        description="Segment drift recommends retraining when at least this many features moved "
+        "suddenly within one segment (one feature alone is often noise in a small segment).",
+    )
     max_estimated_auc_drop: float = Field(
         0.05,
         gt=0,

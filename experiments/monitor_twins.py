@@ -49,6 +49,7 @@ def run_twins(out: Path, customers: int, seed: int, periods: list[str] = PERIODS
     from retain.demo_drift import PriceRise, write_twins
     from retention.monitor import monitor
     from serving.batch import score_base
+    from serving.score_history import ScoreHistory
     from serving.store import package
     from tests.helpers import FAST_LIGHTGBM, write_config
     from training.pipeline import train
@@ -73,7 +74,8 @@ def run_twins(out: Path, customers: int, seed: int, periods: list[str] = PERIODS
         for day in periods:
             started = time.perf_counter()
             score_base(config, Cutoff.parse(day), out_dir=out / name / "scores", progress=False)
-            result = monitor(config)
+            latest = ScoreHistory().generations()[-1].generation_id
+            result = monitor(config, generation_id=latest)  # as the monitor saw it that day
             rows.append(
                 {
                     "as_of": day,

@@ -95,6 +95,43 @@ def sketch_column(values: pd.Series, edges: npt.ArrayLike | None = None) -> Feat
     )
 
 
+def binned_counts(values: pd.Series, edges: list[float]) -> list[int]:
+    """Rows per bin of ``edges`` (a reference's inner edges), the missing count last: what a
+    segment keeps of a numeric feature (``segment_counts``)."""
+    x = values.to_numpy(dtype=float)
+    present = np.isfinite(x)
+    bins = np.bincount(np.searchsorted(edges, x[present], side="right"), minlength=len(edges) + 1)
+    return [*bins.tolist(), int((~present).sum())]
+
+
+def segment_counts(
+    frame: pd.DataFrame, reference: Mapping[str, FeatureSketch], *, max_levels: int = 12
+) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Per text column with 2 to ``max_levels`` levels (a segment such as the region), per
+    level, each numeric feature's ``binned_counts`` on ``reference``'s bins: enough to see one
+    segment move while the whole base barely does."""
+    numeric = [
+        n
+        for n in frame.columns
+        if str(n) in reference
+        and reference[str(n)].kind == "numeric"
+        and reference[str(n)].quantiles
+        and not reference[str(n)].constant
+    ]
+    out: dict[str, dict[str, dict[str, list[int]]]] = {}
+    for column in frame.columns:
+        ref = reference.get(str(column))
+        if ref is None or ref.kind != "category" or not 2 <= len(ref.categories) <= max_levels:
+            continue
+        levels = frame[column].astype(str)
+        out[str(column)] = {
+            str(level): {str(n): binned_counts(rows[n], reference[str(n)].edges) for n in numeric}
+            for level, rows in frame.groupby(levels, sort=True)
+            if str(level) in ref.categories
+        }
+    return out
+
+
 def sketch_frame(
     frame: pd.DataFrame, reference: Mapping[str, FeatureSketch] | None = None
 ) -> dict[str, FeatureSketch]:
@@ -195,10 +232,12 @@ def frame_drift(
 __all__ = [
     "Drift",
     "FeatureSketch",
+    "binned_counts",
     "drift",
     "frame_drift",
     "js_distance",
     "psi",
+    "segment_counts",
     "sketch_column",
     "sketch_frame",
     "wasserstein",

@@ -25,8 +25,8 @@ class PriceRise:
 
     start: str
     region: str = "north"
-    price_factor: float = 2.0
-    dropped: float = 0.5
+    price_factor: float = 1.3
+    dropped: float = 0.8
     seed: int = 0
 
 

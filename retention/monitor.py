@@ -11,7 +11,8 @@ generation's horizon are reported apart: their outcome was changed on purpose.
 The verdict recommends retraining, each time with its reason, when realized ROC-AUC lies below
 the model's test ROC-AUC by more than its interval, when the estimated ROC-AUC falls more than
 ``monitoring.max_estimated_auc_drop`` below it, when realized calibration bias exceeds the card's
-limit, or when inputs or the churn probabilities drifted past ``monitoring``'s thresholds.
+limit, or when inputs (in the whole base or suddenly within one segment, e.g. a region) or the
+churn probabilities drifted past ``monitoring``'s thresholds.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import pandas as pd
 from core.config_file import ConfigFile
 from core.errors import DataValidationError
 from core.monitoring import MonitoringConfig
-from core.schema import CUSTOMER_ID
+from core.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from features.labels import CHURN, FUTURE_VALUE, make_labels
 from features.loading import load_data
 from features.prepare import PreparedData, prepare
-from model.drift import Drift, FeatureSketch, drift, frame_drift
+from model.drift import Drift, FeatureSketch, drift, frame_drift, psi
 from retention.ledger import Ledger
 from retention.monitor_figures import Realized, expected_roc_auc, realized
 from serving.score_history import CHURN as PROBABILITY
@@ -46,7 +47,8 @@ class Reason:
     """One reason to retrain: which rule fired, in plain words."""
 
     rule: str
-    """``realized_auc``, ``estimated_auc``, ``calibration``, ``input_drift`` or ``score_drift``."""
+    """``realized_auc``, ``estimated_auc``, ``calibration``, ``input_drift``, ``segment_drift``
+    or ``score_drift``."""
     text: str
 
 
@@ -62,6 +64,17 @@ class FeatureDrift:
     psi_step: float | None
     """PSI since the previous generation of the same model (None for the first)."""
     drifted: bool
+
+
+@dataclass(frozen=True)
+class SegmentDrift:
+    """A feature that moved suddenly within one segment since the previous generation."""
+
+    segment: str
+    """E.g. ``region = north``."""
+    customers: int
+    feature: str
+    psi_step: float
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,9 @@ class MonitorResult:
     models: dict[str, str]
     card: dict[str, Any]
     drift: list[FeatureDrift]
+    segments: list[SegmentDrift]
+    """Features that moved past ``psi_threshold`` within a segment since the previous
+    generation, most moved first."""
     score_drift: Drift | None
     score_step: float | None
     """The churn probability's PSI since the previous generation of the same model."""
@@ -112,8 +128,10 @@ class MonitorResult:
 
     @property
     def moved(self) -> list[str]:
-        """The drifted features, most moved first."""
-        return [d.feature for d in self.drift if d.drifted]
+        """The drifted features, most moved first (in the whole base, then within segments)."""
+        named = [d.feature for d in self.drift if d.drifted]
+        named += [s.feature for s in self.segments if s.feature not in named]
+        return named
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -143,6 +161,11 @@ class MonitorResult:
             )
         if len(self.drift) > 10:
             out.append(f"  ... and {len(self.drift) - 10} more (--json lists every one)")
+        for seg in self.segments[:10]:
+            out.append(
+                f"  within {seg.segment} ({seg.customers:,} customers): {seg.feature} moved "
+                f"since the previous generation, PSI {seg.psi_step:.3f}  DRIFTED"
+            )
         if self.score_drift is not None:
             out.append(
                 f"churn probability vs the test predictions: PSI {self.score_drift.psi:.3f}, "
@@ -211,6 +234,30 @@ def feature_drift(
             )
         )
     return sorted(rows, key=lambda d: (not d.drifted, -d.psi))
+
+
+def segment_drift(
+    record: GenerationRecord, previous: GenerationRecord | None, settings: MonitoringConfig
+) -> list[SegmentDrift]:
+    """Features that moved past ``psi_threshold`` within a segment since ``previous`` (both
+    binned on the same model's reference, so the PSI is exact), most moved first."""
+    if previous is None:
+        return []
+    now, before = record.drift.get("segments", {}), previous.drift.get("segments", {})
+    found = []
+    for column, levels in now.items():
+        for level, features in levels.items():
+            old = before.get(column, {}).get(level, {})
+            rows = min((sum(c) for c in (*features.values(), *old.values())), default=0)
+            if rows < settings.min_segment_rows:
+                continue
+            label = f"{column.removeprefix(ATTRIBUTE_PREFIX)} = {level}"
+            for feature, counts in features.items():
+                if feature in old:
+                    step = psi(counts, old[feature])
+                    if step > settings.psi_threshold:
+                        found.append(SegmentDrift(label, sum(counts), feature, step))
+    return sorted(found, key=lambda s: -s.psi_step)
 
 
 def score_step(record: GenerationRecord, previous: GenerationRecord | None) -> float | None:
@@ -334,6 +381,20 @@ def reasons(result: MonitorResult, settings: MonitoringConfig) -> list[Reason]:
                 f"{named}{more}",
             )
         )
+    by_segment: dict[str, list[SegmentDrift]] = {}
+    for seg in result.segments:
+        by_segment.setdefault(seg.segment, []).append(seg)
+    for name, here in by_segment.items():
+        if len(here) < settings.min_segment_features:
+            continue
+        named = ", ".join(f"{s.feature} (PSI {s.psi_step:.2f})" for s in here[:5])
+        out.append(
+            Reason(
+                "segment_drift",
+                f"within {name} ({here[0].customers:,} customers), {len(here)} features moved "
+                f"suddenly since the previous generation: {named}",
+            )
+        )
     step = result.score_step
     sudden = step is None or step > settings.psi_step_threshold
     if (
@@ -391,6 +452,7 @@ def monitor(
         models=latest.model_versions,
         card=latest.drift.get("card", {}),
         drift=feature_drift(latest, previous, settings),
+        segments=segment_drift(latest, previous, settings),
         score_drift=latest.prediction_drift(),
         score_step=score_step(latest, previous),
         tier_shares=latest.scores.get("tier_shares", {}),

@@ -29,7 +29,15 @@ from core.errors import DataValidationError
 from core.schema import CUSTOMER_ID
 from core.settings import test_hook
 from model.card import ModelCard
-from model.drift import Drift, FeatureSketch, drift, frame_drift, sketch_column, sketch_frame
+from model.drift import (
+    Drift,
+    FeatureSketch,
+    drift,
+    frame_drift,
+    segment_counts,
+    sketch_column,
+    sketch_frame,
+)
 from serving.sql_store import ledger_url, open_store, shown
 
 CHURN = "churn_probability"
@@ -94,7 +102,8 @@ class GenerationRecord:
     drift: dict[str, Any]
     """``features``: each feature's ``Drift`` from the churn model's reference; ``prediction``:
     the churn probability's from the model's test predictions (None without a reference);
-    ``card``: the scoring churn model's test figures (``card_figures``)."""
+    ``card``: the scoring churn model's test figures (``card_figures``); ``segments``: per
+    segment level, each feature's counts on the reference's bins (``model.drift.segment_counts``)."""
 
     @property
     def horizon_end(self) -> dt.date:
@@ -161,6 +170,7 @@ def describe_generation(
             else None
         ),
         "card": card_figures(card),
+        "segments": segment_counts(inputs, card.reference),
     }
     return GenerationRecord(
         generation_id=generation_id,
