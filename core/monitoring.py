@@ -21,7 +21,7 @@ class MonitoringConfig(BaseModel):
         "stability index against the model's reference exceeds this (0.25: a major shift).",
     )
     psi_step_threshold: float = Field(
-        0.1,
+        0.15,
         gt=0,
         description="A feature (or the churn probability) moved suddenly when its PSI since the "
         "previous generation of the same model exceeds this; only sudden moves count as drift "

@@ -89,7 +89,11 @@ def run_twins(out: Path, customers: int, seed: int, periods: list[str] = PERIODS
     after = [p for p in periods if p >= CHANGE]
     alarms = [r["as_of"] for r in found["planted"] if r["rules"] and r["as_of"] in after]
     found["detection_delay_periods"] = after.index(alarms[0]) + 1 if alarms else None
+    drift = {"input_drift", "segment_drift", "score_drift"}
     found["twin_false_alarm_rate"] = sum(bool(r["rules"]) for r in found["twin"]) / len(periods)
+    found["twin_drift_false_alarm_rate"] = sum(
+        bool(set(r["rules"]) & drift) for r in found["twin"]
+    ) / len(periods)
     return found
 
 
@@ -103,7 +107,11 @@ def main() -> None:
     os.environ.update(
         {"RETAIN_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"), "DO_NOT_TRACK": "1"}
     )
-    print(json.dumps(run_twins(args.out, args.customers, args.seed), indent=2))
+    found = run_twins(args.out, args.customers, args.seed)
+    print(json.dumps(found, indent=2))
+    (ROOT / "experiments" / "results" / "monitor_twins.json").write_text(
+        json.dumps(found, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -216,19 +216,22 @@ def monitor_command(
         typer.echo(line)
 
 
-history_app = typer.Typer(
-    help="The score history each `retain score` records: list or prune its generations.",
-    no_args_is_help=True,
-)
-
-
-@history_app.command("list")
-def history_list_command(config: ConfigPath = None) -> None:
-    """List the recorded score generations, oldest first."""
+def history_command(
+    config: ConfigPath = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(min=1, help="First remove every generation but the newest this many."),
+    ] = None,
+) -> None:
+    """List the score generations `retain score` recorded, oldest first; --keep N prunes the
+    older ones first, in one transaction (new runs keep monitoring.keep_generations)."""
     optional_config(config)
     from serving.score_history import ScoreHistory
 
     history = ScoreHistory()
+    if keep is not None:
+        removed = history.prune(keep)
+        typer.echo(f"removed {len(removed)} generation(s); kept the newest {keep} at most")
     rows = history.generations()
     if not rows:
         typer.echo(f"no generation recorded in {history.url}: run `retain score`")
@@ -239,23 +242,10 @@ def history_list_command(config: ConfigPath = None) -> None:
         )
 
 
-@history_app.command("prune")
-def history_prune_command(
-    keep: Annotated[int, typer.Option(min=1, help="Generations to keep, the newest.")],
-    config: ConfigPath = None,
-) -> None:
-    """Remove every recorded score generation but the newest --keep, in one transaction."""
-    optional_config(config)
-    from serving.score_history import ScoreHistory
-
-    removed = ScoreHistory().prune(keep)
-    typer.echo(f"removed {len(removed)} generation(s); kept the newest {keep} at most")
-
-
 def register(app: typer.Typer) -> None:
     """Add the retention commands to the root ``retain`` app."""
     app.command("monitor")(monitor_command)
-    app.add_typer(history_app, name="history")
+    app.command("history")(history_command)
     app.command("campaign")(campaign_command)
     app.command("campaigns")(campaigns_command)
     app.command("campaign-results")(campaign_results_command)

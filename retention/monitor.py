@@ -440,7 +440,7 @@ def monitor(
         if generation_id not in known:
             raise DataValidationError(
                 f"no generation {generation_id!r} in the score history at {history.url}; "
-                f"recorded: {', '.join(known[-5:])} (`retain history list` shows them all)"
+                f"recorded: {', '.join(known[-5:])} (`retain history` shows them all)"
             )
         generations = generations[: known.index(generation_id) + 1]
     latest, previous = generations[-1], previous_of(generations)

@@ -145,7 +145,7 @@ def test_retain_monitor_prints_the_table_and_json_with_the_verdict(
     assert [r["as_of"] for r in found["realized"]] == list(DAYS)
     assert found["verdict"] in (RETRAIN, "no retraining needed")
     assert bool(found["reasons"]) == (found["verdict"] == RETRAIN)
-    pruned = runner.invoke(app, ["history", "prune", "--keep", "1"])
+    pruned = runner.invoke(app, ["history", "--keep", "1"])
     assert pruned.exit_code == 0, pruned.output
     assert "removed 1 generation(s)" in pruned.output
     assert [g.as_of.isoformat() for g in ScoreHistory().generations()] == ["2024-09-30"]
