@@ -9,6 +9,7 @@ recorded scores and ``features.labels.make_labels`` with training's own metric f
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from retain.cli import app, register_commands
 from retention.ledger import CampaignRecord, Ledger
 from retention.monitor import RETRAIN, monitor
 from retention.monitor_figures import bootstrap, clv_gini, expected_roc_auc
+from retention.monitor_section import TITLE
+from retention.report import write_report
 from serving.batch import score_base
 from serving.score_history import ScoreHistory
 from tests.conftest import TrainedProject
@@ -159,3 +162,21 @@ def test_monitor_without_a_recorded_generation_says_what_to_run(
     out = CliRunner().invoke(app, ["monitor", "--config", str(trained.config)])
     assert out.exit_code != 0
     assert "has no generation yet: run `retain score` first" in str(out.exception)
+
+
+def test_the_report_shows_predicted_against_actual_churn_per_generation_and_the_verdict(
+    trained: TrainedProject, history: Path
+) -> None:
+    result = monitor(trained.config)
+    out = write_report(trained.scores, trained.config, history / "report.html")
+    page = out.read_text()
+    assert TITLE in page
+    verdict = "Retraining is recommended." if result.reasons else "no retraining needed"
+    assert verdict in page
+    for r in result.realized:
+        f = r.figures
+        assert (
+            f"<td>{r.as_of}</td><td>{r.horizon_end}</td><td>{f.customers:,}</td>"
+            f"<td>{f.predicted_churn:.1%}</td><td>{f.actual_churn:.1%}</td>"
+        ) in page
+        assert html.escape(f.roc_auc.text()) in page
