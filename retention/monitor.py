@@ -18,6 +18,7 @@ churn probabilities drifted past ``monitoring``'s thresholds.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ class MonitorResult:
     drift: list[FeatureDrift]
     segments: list[SegmentDrift]
     """Features that moved past ``psi_threshold`` within a segment since the previous
-    generation, most moved first."""
+    generation (in segments where enough did: ``segment_drift``), most moved first."""
     score_drift: Drift | None
     score_step: float | None
     """The churn probability's PSI since the previous generation of the same model."""
@@ -130,8 +131,7 @@ class MonitorResult:
     def moved(self) -> list[str]:
         """The drifted features, most moved first (in the whole base, then within segments)."""
         named = [d.feature for d in self.drift if d.drifted]
-        named += [s.feature for s in self.segments if s.feature not in named]
-        return named
+        return list(dict.fromkeys([*named, *(s.feature for s in self.segments)]))
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -240,7 +240,8 @@ def segment_drift(
     record: GenerationRecord, previous: GenerationRecord | None, settings: MonitoringConfig
 ) -> list[SegmentDrift]:
     """Features that moved past ``psi_threshold`` within a segment since ``previous`` (both
-    binned on the same model's reference, so the PSI is exact), most moved first."""
+    binned on the same model's reference, so the PSI is exact), in the segments where at least
+    ``min_segment_features`` did (fewer is often noise in a small segment), most moved first."""
     if previous is None:
         return []
     now, before = record.drift.get("segments", {}), previous.drift.get("segments", {})
@@ -257,7 +258,9 @@ def segment_drift(
                     step = psi(counts, old[feature])
                     if step > settings.psi_threshold:
                         found.append(SegmentDrift(label, sum(counts), feature, step))
-    return sorted(found, key=lambda s: -s.psi_step)
+    counts = Counter(s.segment for s in found)
+    kept = [s for s in found if counts[s.segment] >= settings.min_segment_features]
+    return sorted(kept, key=lambda s: -s.psi_step)
 
 
 def score_step(record: GenerationRecord, previous: GenerationRecord | None) -> float | None:
@@ -385,8 +388,6 @@ def reasons(result: MonitorResult, settings: MonitoringConfig) -> list[Reason]:
     for seg in result.segments:
         by_segment.setdefault(seg.segment, []).append(seg)
     for name, here in by_segment.items():
-        if len(here) < settings.min_segment_features:
-            continue
         named = ", ".join(f"{s.feature} (PSI {s.psi_step:.2f})" for s in here[:5])
         out.append(
             Reason(

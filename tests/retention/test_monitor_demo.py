@@ -59,7 +59,10 @@ def test_the_planted_change_is_flagged_in_the_first_period_after_it_and_the_twin
     assert segment[0].text.startswith("within region = north (")
     assert flagged.segments[0].segment == "region = north"  # the most moved
     assert {"orders_30d", "active_days_30d", "days_since_last_purchase"} <= set(flagged.moved)
+    assert len(flagged.moved) == len(set(flagged.moved))
     quiet = verdicts["twin"]
     assert not {r.rule for r in quiet.reasons} & DRIFT_RULES, quiet.reasons
+    assert quiet.segments == []
+    assert quiet.moved == []
     if not quiet.reasons:
         assert quiet.verdict == STILL_RIGHT

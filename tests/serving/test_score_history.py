@@ -5,6 +5,7 @@ Real sqlite stores in ``tmp_path`` through SQLAlchemy; sketches from ``model.dri
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,27 @@ def test_a_failed_write_leaves_nothing_of_the_generation(tmp_path: Path) -> None
     assert history.generations() == []
     with pytest.raises(HistoryError, match="no generation 'G1'"):
         history.scores("G1")
+
+
+def test_two_runs_recording_at_once_write_two_whole_generations(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    ScoreHistory(url)  # the tables exist before both start
+    features, scores = frames(20_000, seed=5)
+    card = reference_card(features, scores)
+    records = {
+        name: describe_generation(name, scores.assign(clv=k), features, meta(day), card, TIERS)
+        for k, (name, day) in enumerate((("GA", "2024-06-30"), ("GB", "2024-07-31")))
+    }
+
+    def record(name: str) -> None:
+        k = float(name == "GB")
+        ScoreHistory(url).record(records[name], scores.assign(clv=k), keep=10)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(record, records))
+    history = ScoreHistory(url)
+    assert [g.generation_id for g in history.generations()] == ["GA", "GB"]
+    for k, name in enumerate(("GA", "GB")):
+        rows = history.scores(name)
+        assert len(rows) == 20_000
+        assert set(rows["clv"]) == {float(k)}  # each generation's rows are its own
