@@ -5,6 +5,10 @@ Real sqlite stores in ``tmp_path`` through SQLAlchemy; sketches from ``model.dri
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,12 +21,13 @@ from core.schema import CUSTOMER_ID
 from model.card import ModelCard
 from model.drift import sketch_column, sketch_frame
 from serving.score_history import (
+    HOOK,
     HistoryError,
     ScoreHistory,
     describe_generation,
     history_table,
 )
-from tests.helpers import card_for
+from tests.helpers import ROOT, card_for
 
 TIERS = ["high", "medium", "low"]
 
@@ -165,3 +170,29 @@ def test_two_runs_recording_at_once_write_two_whole_generations(tmp_path: Path) 
         rows = history.scores(name)
         assert len(rows) == 20_000
         assert set(rows["clv"]) == {float(k)}  # each generation's rows are its own
+
+
+KILLED_WRITER = """
+import sys
+from tests.serving.test_score_history import TIERS, describe_generation, frames, meta
+from tests.serving.test_score_history import reference_card
+from serving.score_history import ScoreHistory
+
+features, scores = frames(1000, seed=6)
+card = reference_card(features, scores)
+record = describe_generation("GK", scores, features, meta("2024-06-30"), card, TIERS)
+ScoreHistory(sys.argv[1]).record(record, scores, keep=10)
+"""
+
+
+def test_a_run_killed_before_its_commit_leaves_no_trace_of_its_generation(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    env = {**os.environ, "RETAIN_TEST_KILL_AT": HOOK}
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, url], cwd=ROOT, env=env, capture_output=True
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    history = ScoreHistory(url)
+    assert history.generations() == []
+    with history.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(history_table)).scalar() == 0
