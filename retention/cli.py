@@ -210,7 +210,7 @@ def monitor_command(
 
     result = monitor(config_for(config))
     if as_json:
-        typer.echo(json.dumps(result.as_json(), indent=2, default=str))
+        typer.echo(json.dumps(result.as_json(), indent=2, default=str, allow_nan=False))
         return
     for line in result.lines():
         typer.echo(line)

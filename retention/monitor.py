@@ -134,11 +134,12 @@ class MonitorResult:
         return list(dict.fromkeys([*named, *(s.feature for s in self.segments)]))
 
     def as_json(self) -> dict[str, Any]:
+        """Every figure, JSON-ready (a figure that cannot be computed is null)."""
         out = asdict(self)
         out["score_drift"] = self.score_drift.model_dump() if self.score_drift else None
         out["verdict"] = self.verdict
         out["moved_features"] = self.moved
-        return out
+        return _no_nan(out)
 
     def lines(self) -> list[str]:
         """The plain-text table of ``retain monitor``."""
@@ -205,6 +206,17 @@ class MonitorResult:
         out += ["", *self.notes, f"verdict: {self.verdict}"]
         out += [f"  - {r.text}" for r in self.reasons]
         return out
+
+
+def _no_nan(value: Any) -> Any:
+    """``value`` with every float nan replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
 
 
 def feature_drift(

@@ -290,7 +290,13 @@ def record_generation(
     """Describe a scored generation and record it in the workspace's history (the hook
     ``retain score`` calls once the generation is committed)."""
     record = describe_generation(generation_id, scores, features, meta, card, tiers)
-    ScoreHistory().record(record, scores, keep=keep)
+    try:
+        ScoreHistory().record(record, scores, keep=keep)
+    except HistoryError as err:
+        raise HistoryError(
+            f"{err}. The scores files of this run were written; rerun `retain score` once the "
+            "store is reachable so `retain monitor` can follow this generation"
+        ) from None
     return record
 
 
