@@ -11,8 +11,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from core.errors import RetainError
-from retention.monitor import MonitorResult, monitor
+from retention.monitor import MonitorResult, RealizedGeneration, monitor
+from retention.report_plots import png
 
 TITLE = "Is the model still right?"
 """The section's heading; the report renders it (``retention.report.write_report``)."""
@@ -25,6 +28,27 @@ def model_right_section(config: Path) -> str:
     except RetainError as err:
         return f"<p>{html.escape(str(err))}</p>"
     return render(result)
+
+
+def churn_figure(realized: list[RealizedGeneration]) -> Figure:
+    """Predicted and actual churn per generation; bars: the actual churn's 95% interval (the
+    predicted churn minus the interval of the bias)."""
+    fig = Figure(figsize=(6.0, 2.6), dpi=100)
+    ax = fig.add_subplot()
+    x = list(range(len(realized)))
+    predicted = [r.figures.predicted_churn for r in realized]
+    actual = [r.figures.actual_churn for r in realized]
+    bias = [r.figures.calibration_bias for r in realized]
+    low = [a - (p - b.high) for a, p, b in zip(actual, predicted, bias, strict=True)]
+    high = [(p - b.low) - a for a, p, b in zip(actual, predicted, bias, strict=True)]
+    ax.plot(x, predicted, "o-", label="predicted")
+    ax.errorbar(x, actual, yerr=[low, high], fmt="s--", capsize=3, label="actual")
+    ax.set_xticks(x, [r.as_of for r in realized], fontsize=8)
+    ax.set_ylabel("churn")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def render(result: MonitorResult) -> str:
@@ -70,6 +94,11 @@ def render(result: MonitorResult) -> str:
         "scored that day, against the churn that happened by the end of the horizon (95% "
         f"intervals in brackets).{e(test)} Customers a campaign contacted are counted apart: "
         "their outcome was changed on purpose.</p>"
+    )
+    parts.append(
+        '<figure><img alt="Predicted and actual churn of each past scoring" '
+        f'src="data:image/png;base64,{png(churn_figure(result.realized))}"><figcaption>'
+        "Bars: 95% intervals of the actual churn given the prediction.</figcaption></figure>"
     )
     parts.append(
         '<table class="model-right"><thead><tr><th>scored as of</th><th>horizon to</th>'

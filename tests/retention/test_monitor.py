@@ -180,3 +180,4 @@ def test_the_report_shows_predicted_against_actual_churn_per_generation_and_the_
             f"<td>{f.predicted_churn:.1%}</td><td>{f.actual_churn:.1%}</td>"
         ) in page
         assert html.escape(f.roc_auc.text()) in page
+    assert 'alt="Predicted and actual churn of each past scoring"' in page
