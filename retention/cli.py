@@ -227,6 +227,7 @@ def history_command(
     older ones first, in one transaction (new runs keep monitoring.keep_generations)."""
     optional_config(config)
     from serving.score_history import ScoreHistory
+    from serving.sql_store import shown
 
     history = ScoreHistory()
     if keep is not None:
@@ -234,7 +235,7 @@ def history_command(
         typer.echo(f"removed {len(removed)} generation(s); kept the newest {keep} at most")
     rows = history.generations()
     if not rows:
-        typer.echo(f"no generation recorded in {history.url}: run `retain score`")
+        typer.echo(f"no generation recorded in {shown(history.url)}: run `retain score`")
     for g in rows:
         typer.echo(
             f"{g.generation_id}  as of {g.as_of}  {g.customers:,} customers  "

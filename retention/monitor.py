@@ -38,6 +38,7 @@ from retention.ledger import Ledger
 from retention.monitor_figures import Realized, expected_roc_auc, realized
 from serving.score_history import CHURN as PROBABILITY
 from serving.score_history import VALUE, GenerationRecord, ScoreHistory
+from serving.sql_store import shown
 
 RETRAIN = "retrain recommended"
 STILL_RIGHT = "no retraining needed"
@@ -445,14 +446,14 @@ def monitor(
     generations = history.generations()
     if not generations:
         raise DataValidationError(
-            f"the score history at {history.url} has no generation yet: run `retain score` "
+            f"the score history at {shown(history.url)} has no generation yet: run `retain score` "
             "first (each run is recorded)"
         )
     if generation_id is not None:
         known = [g.generation_id for g in generations]
         if generation_id not in known:
             raise DataValidationError(
-                f"no generation {generation_id!r} in the score history at {history.url}; "
+                f"no generation {generation_id!r} in the score history at {shown(history.url)}; "
                 f"recorded: {', '.join(known[-5:])} (`retain history` shows them all)"
             )
         generations = generations[: known.index(generation_id) + 1]
