@@ -4,7 +4,8 @@ Reads the score history (``serving/score_history.py``): the latest generation's 
 score drift against the scoring model's reference (recorded with it), the performance its
 probabilities promise if calibrated (``retention/monitor_figures.py``), and, for every past
 generation whose horizon has passed, the recorded scores against what customers did, labelled by
-``features.labels.make_labels`` (the code training labels with) on the data as it is now.
+``features.labels.make_labels`` (the code training labels with) on the data as it is now, or, for
+a labelled export, by the churned flag and value of its rows of the generation's as_of day.
 Customers in the treatment arm of a campaign (``retention/ledger.py``) planned within a
 generation's horizon are reported apart: their outcome was changed on purpose.
 
@@ -29,7 +30,8 @@ import pandas as pd
 from core.config_file import ConfigFile
 from core.errors import DataValidationError
 from core.monitoring import MonitoringConfig
-from core.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
+from core.schema import AS_OF, ATTRIBUTE_PREFIX, CUSTOMER_ID
+from features.labelled import load_snapshots
 from features.labels import CHURN, FUTURE_VALUE, make_labels
 from features.loading import load_data
 from features.prepare import PreparedData, prepare
@@ -306,19 +308,12 @@ def treated_ids(ledger: Ledger, start: dt.date, end: dt.date) -> set[str]:
 def realized_generation(
     record: GenerationRecord,
     scores: pd.DataFrame,
-    prep: PreparedData,
+    labels: pd.DataFrame,
     treated: set[str],
     settings: MonitoringConfig,
     seed: int,
 ) -> RealizedGeneration:
     """One past generation's recorded scores against the labels of its horizon."""
-    labels, _ = make_labels(
-        prep,
-        pd.Timestamp(record.as_of),
-        record.horizon_days,
-        active_days=None if record.contractual else record.active_days,
-        contractual=record.contractual,
-    )
     joined = scores.join(labels, on=CUSTOMER_ID, how="inner")
     is_treated = joined[CUSTOMER_ID].isin(treated).to_numpy()
     apart = joined.loc[is_treated]
@@ -426,13 +421,53 @@ def reasons(result: MonitorResult, settings: MonitoringConfig) -> list[Reason]:
     return out
 
 
-def load_prepared(config: Path) -> PreparedData | None:
-    """The transaction log as it is now, prepared (None for a labelled snapshots export)."""
+@dataclass(frozen=True)
+class Outcomes:
+    """What customers did, as the data tells it now: a prepared transaction log (labelled by
+    ``make_labels``, as training labels) or a labelled export's rows (its churned flag and value
+    per as_of day, as training reads them)."""
+
+    prep: PreparedData | None
+    snapshots: pd.DataFrame | None
+    end: dt.date
+    """Outcomes are known for generations whose horizon ends by this day (a log's last day)."""
+
+    def labels(self, record: GenerationRecord, end: dt.date) -> pd.DataFrame | None:
+        """Churn and future value of ``record``'s customers by id, as known by day ``end``;
+        None when not known yet."""
+        if self.prep is not None:
+            if record.horizon_end > end:
+                return None
+            labels, _ = make_labels(
+                self.prep,
+                pd.Timestamp(record.as_of),
+                record.horizon_days,
+                active_days=None if record.contractual else record.active_days,
+                contractual=record.contractual,
+            )
+            return labels
+        assert self.snapshots is not None
+        rows = self.snapshots.loc[self.snapshots[AS_OF].dt.date == record.as_of]
+        if rows.empty or record.as_of > end:
+            return None
+        return rows.set_index(CUSTOMER_ID)[[CHURN, FUTURE_VALUE]]
+
+
+def load_outcomes(config: Path) -> Outcomes:
+    """The config's data as it is now: the transaction log, or the labelled export's rows."""
     data_config = ConfigFile.read(config).data()
     if data_config.labelled:
-        return None
+        assert data_config.snapshots is not None
+        table = load_snapshots(data_config.snapshots, labels=True)
+        rows = table.rows.copy()
+        if FUTURE_VALUE not in rows:
+            rows[FUTURE_VALUE] = np.nan
+        rows[AS_OF] = pd.to_datetime(rows[AS_OF])
+        rows[CUSTOMER_ID] = rows[CUSTOMER_ID].astype(str)
+        return Outcomes(None, rows, rows[AS_OF].max().date())
     data, _ = load_data(data_config)
-    return prepare(data)
+    prep = prepare(data)
+    return Outcomes(prep, None, prep.date_range[1].date())
 
 
 def monitor(
@@ -476,30 +511,26 @@ def monitor(
         },
         realized=[],
     )
-    prep = load_prepared(config)
-    if prep is None:
-        result.notes.append(
-            "realized performance: not computed for a labelled snapshots export yet (its "
-            "labels are not read back by as-of day); drift and estimates above are"
+    outcomes = load_outcomes(config)
+    end = outcomes.end
+    if generation_id is not None:  # as the monitor saw it then
+        end = min(end, latest.as_of)
+    ledger = Ledger()
+    waiting = 0
+    for g in generations:
+        labels = outcomes.labels(g, end)
+        if labels is None:
+            waiting += 1
+            continue
+        treated = treated_ids(ledger, g.as_of, g.horizon_end)
+        result.realized.append(
+            realized_generation(g, history.scores(g.generation_id), labels, treated, settings, seed)
         )
-    else:
-        end = prep.date_range[1].date()
-        if generation_id is not None:  # as the monitor saw it then
-            end = min(end, latest.as_of)
-        due = [g for g in generations if g.horizon_end <= end]
-        ledger = Ledger()
-        for g in due:
-            treated = treated_ids(ledger, g.as_of, g.horizon_end)
-            result.realized.append(
-                realized_generation(
-                    g, history.scores(g.generation_id), prep, treated, settings, seed
-                )
-            )
-        waiting = len(generations) - len(due)
-        if waiting:
-            result.notes.append(
-                f"{waiting} generation(s) wait for their horizon to pass in the data (ends {end})"
-            )
+    if waiting:
+        what = "the data" if outcomes.prep is not None else "the export's labelled rows"
+        result.notes.append(
+            f"{waiting} generation(s) wait for their outcomes in {what} (known to {end})"
+        )
     if result.card.get("roc_auc") is not None and not np.isnan(result.estimated["roc_auc"]):
         bias = result.realized[-1].figures.calibration_bias.value if result.realized else None
         limit = result.card.get("calibration_limit")
