@@ -221,14 +221,18 @@ class ScoreHistory:
         try:
             with self.engine.begin() as conn:
                 conn.execute(generations_table.insert(), [record.row()])
-                if len(rows):
-                    conn.execute(history_table.insert(), rows.to_dict("records"))
+                if len(rows):  # pandas' executemany of tuples: a third faster than dicts
+                    rows.to_sql(
+                        history_table.name, conn, if_exists="append", index=False, chunksize=100_000
+                    )
                 test_hook(HOOK)
-        except SQLAlchemyError as err:
+        except (SQLAlchemyError, pd.errors.DatabaseError) as err:
+            cause = err.__cause__ if isinstance(err, pd.errors.DatabaseError) else err
+            cause = getattr(cause, "orig", cause) or err
             raise HistoryError(
                 f"generation {record.generation_id} was not recorded in the score history at "
-                f"{shown(self.url)} ({type(err).__name__}: "
-                f"{str(getattr(err, 'orig', err))[:200]}); nothing of it was written"
+                f"{shown(self.url)} ({type(cause).__name__}: {str(cause)[:200]}); nothing of it "
+                "was written"
             ) from None
         self.prune(keep)
 
