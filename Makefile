@@ -28,13 +28,17 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 venv: $(VENV)/.synced ## Create or update the environment from uv.lock
 
-demo: venv ## Demo data -> past campaigns' results -> train (churn, CLV, uplift) -> package -> score -> campaign -> report -> serve on 127.0.0.1:$(PORT)
+demo: venv ## Demo data -> past campaigns' results -> train (churn, CLV, uplift) -> package -> score (monthly) -> monitor -> campaign -> report -> serve on 127.0.0.1:$(PORT)
 	$(BIN)/retain demo-data --customers $(CUSTOMERS)
 	$(BIN)/retain campaign-results winter_winback --config experiments/demo.yaml
 	$(BIN)/retain campaign-results spring_loyalty --config experiments/demo.yaml
 	$(BIN)/retain train --config experiments/demo.yaml
 	$(BIN)/retain package --config experiments/demo.yaml
+	$(BIN)/retain score --config experiments/demo.yaml --as-of 2024-07-31
+	$(BIN)/retain score --config experiments/demo.yaml --as-of 2024-08-31
+	$(BIN)/retain score --config experiments/demo.yaml --as-of 2024-09-30
 	$(BIN)/retain score --config experiments/demo.yaml --as-of latest
+	$(BIN)/retain monitor --config experiments/demo.yaml
 	$(BIN)/retain campaign --budget 2000 --config experiments/demo.yaml
 	$(BIN)/retain campaigns
 	$(BIN)/retain report --config experiments/demo.yaml

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from core.economics import Economics
 from core.engines import LABELLED_ON_DASK, DaskConfig, Engine
 from core.families import FAMILIES
+from core.monitoring import MonitoringConfig
 from core.risk_tiers import RiskTiers
 from core.sources import DataConfig
 
@@ -573,6 +574,9 @@ class ExperimentConfig(_Frozen):
     leakage: LeakageConfig = Field(LeakageConfig(), description="The label-leakage guard.")
     calibration: CalibrationConfig = Field(
         CalibrationConfig(), description="Limits of the calibration warning on the test cutoff."
+    )
+    monitoring: MonitoringConfig = Field(
+        MonitoringConfig(), description="Drift thresholds and score history (`retain monitor`)."
     )
     tuning: TuningConfig = Field(
         TuningConfig(), description="The hyperparameter search of the LightGBM models."

@@ -21,6 +21,7 @@ from core.config import ExperimentConfig, RegistryConfig, check_families, move_e
 from core.economics import Economics
 from core.engines import DaskConfig, Engine
 from core.errors import ConfigError
+from core.monitoring import MonitoringConfig
 from core.risk_tiers import RiskTiers
 from core.schema import TABLES
 from core.sources import DataConfig, TableSource
@@ -113,6 +114,11 @@ class ConfigFile:
         """The ``registry`` section: the registered model names."""
         registry: RegistryConfig = self._field("registry")
         return registry
+
+    def monitoring(self) -> MonitoringConfig:
+        """The ``monitoring`` section: drift thresholds and how many generations are kept."""
+        monitoring: MonitoringConfig = self._field("monitoring")
+        return monitoring
 
     def engine(self) -> tuple[Engine, DaskConfig]:
         """``engine`` and the ``dask`` section, its work folder resolved against the file."""

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import DataValidationError
 from features.labelled import AttributeSchema
+from model.drift import FeatureSketch
 
 Task = Literal["churn", "clv"]
 CARD_FILE = "card.json"
@@ -188,6 +189,14 @@ class ModelCard(_Frozen):
         None,
         description="A model trained on a labelled snapshots table: how its attribute columns "
         "become features (serving applies the same).",
+    )
+    reference: dict[str, FeatureSketch] = Field(
+        default_factory=dict,
+        description="The test cutoff's input features, sketched (``model.drift``): the "
+        "distributions `retain monitor` compares each score generation with.",
+    )
+    reference_prediction: FeatureSketch | None = Field(
+        None, description="The model's test-cutoff predictions, sketched (score drift)."
     )
 
     @property

@@ -267,6 +267,31 @@ def _snapshot_features(data_config: Any, day: Any, out: Path, *, strict: bool) -
     typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1]} features as of {day.date()} to {out}")
 
 
+@app.command("retrain")
+def retrain_command(
+    config: ConfigPath = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even when the monitor recommends nothing.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only say whether retraining is recommended.")
+    ] = False,
+) -> None:
+    """Retrain when `retain monitor` recommends it: train -> gate -> package -> score.
+
+    The MLflow run is tagged with the monitor verdict that caused it. Exit codes for cron or
+    Airflow: 0 nothing to do, or retrained with a new champion scoring the base; 3 retraining
+    recommended but not run (--check); 4 retrained but the gate kept the champion; 2 a user error.
+    """
+    from retain.retrain import retrain
+
+    done = retrain(config_for(config), force=force, check=check, log=typer.echo)
+    for line in done.lines:
+        typer.echo(line)
+    if done.code:
+        raise typer.Exit(done.code)
+
+
 @app.command("workspace")
 def workspace_command(
     as_json: Annotated[bool, typer.Option("--json", help="Every workspace, as JSON.")] = False,

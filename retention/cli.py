@@ -1,4 +1,5 @@
-"""``retain campaign``, ``campaigns``, ``campaign-results`` and ``report``: thin wrappers."""
+"""``retain campaign``, ``campaigns``, ``campaign-results``, ``report``, ``monitor`` and
+``history``: thin wrappers."""
 
 from __future__ import annotations
 
@@ -193,8 +194,60 @@ def report_command(
     typer.echo(f"report: {path}")
 
 
+def monitor_command(
+    config: ConfigPath = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Every figure, as JSON.")] = False,
+) -> None:
+    """Is the model still right? The latest score generation's input and score drift against
+    the model's reference, the performance its probabilities promise, the realized performance of
+    every past generation whose horizon has passed, and the verdict: retrain or not, and why.
+
+    Reads the score history every `retain score` records (in the ledger's database) and the
+    config's data as it is now for the labels. Thresholds: the config's `monitoring` section.
+    """
+    import json
+
+    from retention.monitor import monitor
+
+    result = monitor(config_for(config))
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=2, default=str, allow_nan=False))
+        return
+    for line in result.lines():
+        typer.echo(line)
+
+
+def history_command(
+    config: ConfigPath = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(min=1, help="First remove every generation but the newest this many."),
+    ] = None,
+) -> None:
+    """List the score generations `retain score` recorded, oldest first; --keep N prunes the
+    older ones first, in one transaction (new runs keep monitoring.keep_generations)."""
+    optional_config(config)
+    from serving.score_history import ScoreHistory
+    from serving.sql_store import shown
+
+    history = ScoreHistory()
+    if keep is not None:
+        removed = history.prune(keep)
+        typer.echo(f"removed {len(removed)} generation(s); kept the newest {keep} at most")
+    rows = history.generations()
+    if not rows:
+        typer.echo(f"no generation recorded in {shown(history.url)}: run `retain score`")
+    for g in rows:
+        typer.echo(
+            f"{g.generation_id}  as of {g.as_of}  {g.customers:,} customers  "
+            + ", ".join(f"{k} {v}" for k, v in sorted(g.model_versions.items()))
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the retention commands to the root ``retain`` app."""
+    app.command("monitor")(monitor_command)
+    app.command("history")(history_command)
     app.command("campaign")(campaign_command)
     app.command("campaigns")(campaigns_command)
     app.command("campaign-results")(campaign_results_command)

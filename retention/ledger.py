@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -21,21 +20,18 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.economics import Economics
-from core.errors import ConfigError, DataValidationError
+from core.errors import DataValidationError
 from core.schema import CUSTOMER_ID
-from core.settings import Settings, retain_home, test_hook
+from core.settings import test_hook
+from serving.sql_store import LEDGER_URL_ENV, ledger_url, open_store, shown
 
 
 class LedgerError(DataValidationError):
     """The ledger refused a write (which was rolled back whole) or cannot be reached."""
 
-
-LEDGER_URL_ENV = "RETAIN_LEDGER_URL"
-"""Environment variable naming the ledger's SQLAlchemy URL."""
-LEDGER_FILE = "ledger.db"
 
 metadata = sa.MetaData()
 campaigns_table = sa.Table(
@@ -126,44 +122,17 @@ def new_campaign_id(now: dt.datetime | None = None) -> str:
     return f"C{now:%Y%m%d}-{secrets.token_hex(3)}"
 
 
-def ledger_url(explicit: str | None = None) -> str:
-    """``--ledger``, else ``$RETAIN_LEDGER_URL``, else sqlite under the state folder."""
-    url = explicit or Settings.read().ledger_url
-    if url:
-        return url
-    return f"sqlite:///{retain_home() / LEDGER_FILE}"
-
-
 class Ledger:
     """The campaign ledger at one SQLAlchemy URL; its tables are created on first use."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = ledger_url(url)
-        try:
-            parsed = sa.engine.make_url(self.url)
-            if parsed.drivername.startswith("sqlite") and parsed.database:
-                os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
-            self.engine: Engine = sa.create_engine(parsed)
-            metadata.create_all(self.engine)
-        except (ArgumentError, NoSuchModuleError) as err:
-            raise ConfigError(
-                f"campaign ledger URL {self.shown}: not a usable SQLAlchemy URL ({err}); set "
-                f"--ledger or ${LEDGER_URL_ENV}, e.g. sqlite:///path/ledger.db or "
-                "postgresql+psycopg://user@host/db"
-            ) from None
-        except SQLAlchemyError as err:
-            raise ConfigError(
-                f"cannot open the campaign ledger at {self.shown} ({type(err).__name__}): check "
-                f"--ledger or ${LEDGER_URL_ENV} and that the database is reachable"
-            ) from None
+        self.engine: Engine = open_store(self.url, metadata, "campaign ledger")
 
     @property
     def shown(self) -> str:
         """The URL without its password."""
-        try:
-            return sa.engine.make_url(self.url).render_as_string(hide_password=True)
-        except ArgumentError:
-            return "(unparseable URL)"
+        return shown(self.url)
 
     def record(
         self, record: CampaignRecord, customers: pd.DataFrame, *, hook: str | None = None

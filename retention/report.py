@@ -193,13 +193,15 @@ def write_report(
 
 
 def default_sections(scores_path: Path, config: Path) -> list[Section]:
-    """ "Did retention pay?" (every campaign with a control group, measured) and the uplift
-    model's Qini curves when the scores carry an uplift model's card."""
-    from retention import campaign_section, uplift_report
+    """ "Did retention pay?" (every campaign with a control group, measured), "Is the model
+    still right?" (the score history against what happened) and the uplift model's Qini curves
+    when the scores carry an uplift model's card."""
+    from retention import campaign_section, monitor_section, uplift_report
     from serving.uplift_store import UPLIFT_CARD
 
     sections: list[Section] = [
-        (campaign_section.TITLE, campaign_section.retention_paid_section(config))
+        (campaign_section.TITLE, campaign_section.retention_paid_section(config)),
+        (monitor_section.TITLE, monitor_section.model_right_section(config)),
     ]
     card = (read_meta(scores_path.parent) or {}).get(UPLIFT_CARD)
     body = uplift_report.qini_section(card) if isinstance(card, dict) else ""

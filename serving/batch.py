@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from core.config_file import ConfigFile
 from core.cutoff import Cutoff
 from core.errors import ConfigError, CutoffError
+from core.monitoring import MonitoringConfig
 from core.schema import ATTRIBUTE_PREFIX
 from core.settings import test_hook
 from features.build import build_features
@@ -49,7 +50,8 @@ from serving.generation import (
 from serving.labelled import snapshot_base
 from serving.lookup import AS_OF, feature_table_path
 from serving.output import scores_table
-from serving.scorer import Scorer
+from serving.score_history import record_generation
+from serving.scorer import TIERS, Scorer
 from serving.store import ECONOMICS, RISK_TIERS, load_packaged_scorer
 from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
 
@@ -222,6 +224,7 @@ def score_base(
         excluded,
         started=started,
         load_lines=[line for r in reports for line in r.lines()] + notes,
+        monitoring=file.monitoring(),
     )
 
 
@@ -236,6 +239,7 @@ def finish_run(
     started: float,
     load_lines: list[str],
     parts: list[Path] | None = None,
+    monitoring: MonitoringConfig | None = None,
 ) -> ScoreRun:
     """Rank the scores by value at risk, add uplift when packaged, write the generation atomically
     and describe the run: the part every scoring engine shares after its scores exist."""
@@ -252,6 +256,20 @@ def finish_run(
         info[UPLIFT_CARD] = uplift.bundle.card  # the report's Qini section reads its curves
     scores_parquet, scores_csv, table_path = write_generation(
         out_dir, scores, features, day, feature_table_path(), info, parts=parts
+    )
+    committed = read_meta(out_dir) or {}
+    record = record_generation(
+        str(committed[GENERATION]),
+        scores,
+        features,
+        info,
+        scorer.churn.card,
+        list(TIERS),
+        keep=(monitoring or MonitoringConfig()).keep_generations,
+    )
+    notes.append(
+        f"score history: generation {record.generation_id} recorded ({record.customers:,} "
+        "customers; `retain monitor` compares it with the model's reference)"
     )
     return ScoreRun(
         as_of=from_day(to_day(day)),

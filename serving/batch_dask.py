@@ -128,6 +128,7 @@ def score_base_dask(
         started=started,
         load_lines=[line for r in parted.reports for line in r.lines()],
         parts=out.paths,
+        monitoring=file.monitoring(),
     )
     parts_dir = out_dir / GENERATIONS / generation_of(out_dir) / SCORES_PARTS
     run.load_lines.append(f"partitioned scores: {parts_dir}")

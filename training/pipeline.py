@@ -26,6 +26,7 @@ from core.settings import test_hook
 from features.build import CUTOFF, build_features
 from model.bundle import ModelBundle
 from model.card import Cutoffs, DataSummary, ModelCard, Task
+from model.drift import sketch_column, sketch_frame
 from model.registry import (
     load_version,
     set_process_tracking_uri,
@@ -397,6 +398,8 @@ def model_card(
         ),
         notes=list(notes),
         attribute_schema=data.schema,
+        reference=sketch_frame(data.part("test")[data.features]),
+        reference_prediction=sketch_column(pd.Series(result.test_pred, dtype=float)),
     )
 
 
