@@ -80,7 +80,10 @@ def test_every_command_has_help(command: str) -> None:
             ("features", "--config", "experiments/demo.yaml", "--as-of", "latest"),
             "error: --as-of 'latest' is not allowed here: give a day such as 2024-06-30",
         ),
-        (("trian",), "No such command 'trian'. Did you mean 'train'? (see `retain --help`)"),
+        (
+            ("trian",),
+            "No such command 'trian'. Did you mean 'train', 'retrain'? (see `retain --help`)",
+        ),
         (("campaign", "--budjet", "500"), "No such option: --budjet. Did you mean --budget?"),
         (("campaign",), "Missing option '--budget'. (see `retain campaign --help`)"),
         (("campaign", "--budget", "-1"), "--budget"),
