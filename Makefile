@@ -9,8 +9,8 @@ UV_VERSION := 0.13.9
 PORT ?= 3000
 CUSTOMERS ?= 5000
 WORKERS ?= 2
-# pytest on WORKERS processes; tests sharing a server or a module fixture on one worker
-PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
+# pytest on WORKERS processes; each module's tests on one worker (its module fixtures built once)
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadscope
 export BENTOML_DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1

@@ -4,9 +4,10 @@ Nothing here touches the checkout's .retain folder or the network: RETAIN_HOME, 
 the MLflow store all point into pytest's temporary directory. Every test starts from the same
 environment, working folder and MLflow store, whatever the tests before it on its worker did.
 
-Under pytest-xdist (``make pytest`` runs ``--dist loadgroup``) the tests of a module with module
-fixtures stay on one worker, so those run once; the modules that use a shared server go to one
-worker together, so each server starts once.
+Under pytest-xdist (``make pytest`` runs ``--dist loadscope``) the tests of a module stay on one
+worker, so a module's fixtures (its own trained project, its own server) are built once; the
+session's shared servers start at most once per worker. (``--dist loadgroup`` with marks added
+here split modules across workers with this pytest, building their fixtures twice.)
 """
 
 from __future__ import annotations
@@ -26,38 +27,6 @@ from tests.helpers import CDNOW_DIR, SMALL_TRAINING, Server, write_config
 
 DEMO_ECONOMICS = {"currency": "GBP", "gross_margin": 0.4}
 """The economics of the session's trained demo project."""
-
-SHARED_SERVERS = ("service", "keyed_service")
-"""Session fixtures that start a real server: the modules using one share an xdist group."""
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """xdist groups: the modules using a shared server form one group per server; a module with
-    module-scoped fixtures (its own trained project, its own server) forms a group of its own.
-
-    ``--dist loadgroup`` keeps each group on one worker, so each server starts once and each
-    module fixture is built once; the other tests are handed out one by one.
-    """
-    groups: dict[str, str] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        for name in SHARED_SERVERS:
-            if name in getattr(item, "fixturenames", ()):
-                groups[module] = name
-        if module not in groups and _uses_module_fixtures(item):
-            groups[module] = module
-    for item in items:
-        group = groups.get(item.nodeid.split("::")[0])
-        if group and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
-def _uses_module_fixtures(item: pytest.Item) -> bool:
-    """Whether the test uses a fixture set up once per module, class or package."""
-    info = getattr(item, "_fixtureinfo", None)
-    definitions = getattr(info, "name2fixturedefs", {})
-    return any(d.scope in ("module", "class", "package") for ds in definitions.values() for d in ds)
 
 
 @pytest.fixture(scope="session", autouse=True)
