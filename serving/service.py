@@ -44,7 +44,7 @@ from starlette.responses import Response
 from core.errors import RetainError
 from core.settings import Settings, disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
-from serving.lookup import LookupTable, feature_table_path
+from serving.lookup import LookupTable, feature_table_path, normalise_ids
 from serving.metrics import SCRAPE_HOOKS, ModelMetrics
 from serving.output import item_error, score_records
 from serving.package_manifest import Manifest
@@ -55,7 +55,6 @@ from serving.requests import (
     check_attribute_names,
     encode_feature_items,
     event_features,
-    lookup_ids,
 )
 from serving.runtime import (
     check_prompt_timeout,
@@ -288,26 +287,42 @@ class Retain:
         except RetainError as err:
             path = self.lookup.path  # the file name only: no server paths in answers
             return error_response(400, str(err).replace(str(path), path.name), ["customer_ids"])
-        rows = lookup_ids(snapshot, customer_ids)
-        found = rows.found.tolist()
-        ids = [cid for cid, ok in zip(rows.ids, found, strict=True) if ok]
-        recs: Any = iter([])
-        if ids:
-            arrays = self.scorer.score(rows.batch)
-            self.metrics.scored("/score_ids", arrays.tier)
-            recs = iter(score_records(self.scorer, ids, arrays, rows.batch, rows.as_of))
-        return json_response(
-            {
-                "scores": [
-                    next(recs)
-                    if ok
-                    else item_error(
-                        str(cid), f"unknown customer_id: not in the feature table ({ID_RULE})"
+        keys = normalise_ids(customer_ids)
+        positions = snapshot.ids.get_indexer(keys)
+        answers = snapshot.answers
+        parts: list[Any] = [None] * len(positions)
+        tiers = []
+        if answers is not None:  # precomputed by `retain score` for these models: no scoring
+            found = np.flatnonzero(positions >= 0)
+            ready = answers.tiers[positions[found]] >= 0
+            for i, record in zip(
+                found[ready].tolist(),
+                answers.records[positions[found[ready]]].tolist(),
+                strict=True,
+            ):
+                parts[i] = record
+            tiers.append(answers.tiers[positions[found[ready]]])
+        todo = [i for i, p in enumerate(parts) if p is None and positions[i] >= 0]
+        if todo:  # in the table but not in the batch (lapsed), or no usable answers: score now
+            rows = positions[todo]
+            batch = snapshot.encoded.take(rows)
+            arrays = self.scorer.score(batch)
+            tiers.append(arrays.tier)
+            ids = [keys[i] for i in todo]
+            records = score_records(self.scorer, ids, arrays, batch, snapshot.as_of_days(rows))
+            for i, record in zip(todo, records, strict=True):
+                parts[i] = to_json(record, inf_nan_mode="null")
+        if tiers:
+            self.metrics.scored("/score_ids", np.concatenate(tiers))
+        for i, part in enumerate(parts):
+            if part is None:
+                parts[i] = to_json(
+                    item_error(
+                        str(customer_ids[i]),
+                        f"unknown customer_id: not in the feature table ({ID_RULE})",
                     )
-                    for cid, ok in zip(customer_ids, found, strict=True)
-                ]
-            }
-        )
+                )
+        return Response(b'{"scores":[' + b",".join(parts) + b"]}", media_type="application/json")
 
     def _too_many(self, n: int, field: str) -> Any:
         return error_response(
