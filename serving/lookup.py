@@ -25,6 +25,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,6 +131,22 @@ class LookupSnapshot:
         if self.days is None:
             return [None] * len(rows)
         return [d.date() for d in pd.to_datetime(self.days[rows])]
+
+    def positions(self, ids: Sequence[str | int | float]) -> tuple[np.ndarray, list[Any]]:
+        """Each id's row position (-1 when unknown) and its key as the table keys it.
+
+        Ids given exactly as the table keys them are found without normalising (a key is its own
+        normal form); only the others go through ``normalise_ids``.
+        """
+        positions = self.ids.get_indexer(pd.Index(ids, dtype=object))
+        keys: list[Any] = list(ids)  # the found ones are keys as given
+        missed = np.flatnonzero(positions < 0)
+        if len(missed):
+            normal = normalise_ids([ids[i] for i in missed.tolist()])
+            positions[missed] = self.ids.get_indexer(normal)
+            for i, key in zip(missed.tolist(), normal.tolist(), strict=True):
+                keys[i] = key
+        return positions, keys
 
     @classmethod
     def build(cls, path: Path, scorer: Scorer) -> LookupSnapshot:

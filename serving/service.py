@@ -44,7 +44,7 @@ from starlette.responses import Response
 from core.errors import RetainError
 from core.settings import Settings, disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
-from serving.lookup import LookupTable, feature_table_path, normalise_ids
+from serving.lookup import LookupTable, feature_table_path
 from serving.metrics import SCRAPE_HOOKS, ModelMetrics
 from serving.output import item_error, score_records
 from serving.package_manifest import Manifest
@@ -287,42 +287,34 @@ class Retain:
         except RetainError as err:
             path = self.lookup.path  # the file name only: no server paths in answers
             return error_response(400, str(err).replace(str(path), path.name), ["customer_ids"])
-        keys = normalise_ids(customer_ids)
-        positions = snapshot.ids.get_indexer(keys)
-        answers = snapshot.answers
-        parts: list[Any] = [None] * len(positions)
+        positions, keys = snapshot.positions(customer_ids)
+        parts = np.full(len(positions), None, dtype=object)
+        unanswered = positions >= 0
         tiers = []
+        answers = snapshot.answers
         if answers is not None:  # precomputed by `retain score` for these models: no scoring
             found = np.flatnonzero(positions >= 0)
-            ready = answers.tiers[positions[found]] >= 0
-            for i, record in zip(
-                found[ready].tolist(),
-                answers.records[positions[found[ready]]].tolist(),
-                strict=True,
-            ):
-                parts[i] = record
-            tiers.append(answers.tiers[positions[found[ready]]])
-        todo = [i for i, p in enumerate(parts) if p is None and positions[i] >= 0]
-        if todo:  # in the table but not in the batch (lapsed), or no usable answers: score now
+            rows = positions[found]
+            ready = answers.tiers[rows] >= 0
+            parts[found[ready]] = answers.records[rows[ready]]
+            unanswered[found[ready]] = False
+            tiers.append(answers.tiers[rows[ready]])
+        todo = np.flatnonzero(unanswered)
+        if len(todo):  # in the table but not in the batch (lapsed), or no usable answers: score now
             rows = positions[todo]
             batch = snapshot.encoded.take(rows)
             arrays = self.scorer.score(batch)
             tiers.append(arrays.tier)
-            ids = [keys[i] for i in todo]
+            ids = [keys[i] for i in todo.tolist()]
             records = score_records(self.scorer, ids, arrays, batch, snapshot.as_of_days(rows))
-            for i, record in zip(todo, records, strict=True):
-                parts[i] = to_json(record, inf_nan_mode="null")
+            parts[todo] = [to_json(r, inf_nan_mode="null") for r in records]
         if tiers:
             self.metrics.scored("/score_ids", np.concatenate(tiers))
-        for i, part in enumerate(parts):
-            if part is None:
-                parts[i] = to_json(
-                    item_error(
-                        str(customer_ids[i]),
-                        f"unknown customer_id: not in the feature table ({ID_RULE})",
-                    )
-                )
-        return Response(b'{"scores":[' + b",".join(parts) + b"]}", media_type="application/json")
+        for i in np.flatnonzero(positions < 0).tolist():
+            message = f"unknown customer_id: not in the feature table ({ID_RULE})"
+            parts[i] = to_json(item_error(str(customer_ids[i]), message))
+        body = b'{"scores":[' + b",".join(parts.tolist()) + b"]}"
+        return Response(body, media_type="application/json")
 
     def _too_many(self, n: int, field: str) -> Any:
         return error_response(
