@@ -357,6 +357,8 @@ def in_process(scorer: Any, table: pd.DataFrame, repeats: int = 2000) -> dict[st
 
 
 ONE_BY_FEATURES = "1 customer by features, reasons"
+MLFLOW_ONE = "1 customer, no reasons"
+MLFLOW_BATCH = "1000 customers, no reasons"
 ONE_BY_ID = "1 customer by id, reasons"
 BATCH_BY_FEATURES = "1000 customers by features, reasons"
 BATCH_BY_ID = "1000 customers by id, reasons"
@@ -368,8 +370,8 @@ def plan(
     """(request label, path, body, concurrencies) each server is loaded with."""
     if kind == "mlflow":
         return [
-            ("1 customer, no reasons", "/invocations", bodies["mlflow_one"], (1, 8, 32)),
-            ("1000 customers, no reasons", "/invocations", bodies["mlflow_batch"], (1,)),
+            (MLFLOW_ONE, "/invocations", bodies["mlflow_one"], (1, 8, 32)),
+            (MLFLOW_BATCH, "/invocations", bodies["mlflow_batch"], (1,)),
         ]
     if kind == "retain-2-workers":
         return [
@@ -485,9 +487,15 @@ def main() -> None:
                         print(f"  {rows[-1]}", flush=True)
             finally:
                 stop(process)
-    model = in_process(scorer, table)
+    summarise(rows, in_process(scorer, table), args)
+
+
+def summarise(rows: list[dict[str, Any]], model: dict[str, float], args: Any) -> None:
+    """The table with floor shares, the ratios and the targets, written to ``results/``."""
     table = with_floor_share(pd.DataFrame(rows))
-    single = table.loc[table["request"] == ONE_BY_FEATURES].set_index(["server", "concurrency"])
+    single = table.loc[table["request"].isin([ONE_BY_FEATURES, MLFLOW_ONE])].set_index(
+        ["server", "concurrency"]
+    )
     ratios = {
         "throughput retain / mlflow at c=8": single.loc[("retain", 8), "req_s"]
         / single.loc[("mlflow", 8), "req_s"],
