@@ -1,17 +1,25 @@
-"""Benchmark: the retain service vs `mlflow models serve` vs in-process predict, on one champion.
+"""Benchmark: the retain service vs the HTTP floor vs `mlflow models serve` vs in-process predict.
 
-All servers run one worker on 127.0.0.1 and are loaded with wrk from this machine, one server at
-a time, in the same invocation: single-record requests at concurrency 1, 8 and 32 (each run
-bounded by ``--seconds`` and by ``--max-requests`` per connection thread), then 1,000-customer
-batches. Every configuration is repeated ``--repeats`` times; the table gives medians.
+All servers run one worker on 127.0.0.1 (but ``retain-2-workers``) and are loaded with wrk from
+this machine, one server at a time, in the same invocation: single-customer requests by features
+at concurrency 1, 8 and 32 and by id at 1 and 8 (each run bounded by ``--seconds`` and by
+``--max-requests`` per connection thread), then 1,000-customer batches. Every configuration is
+repeated ``--repeats`` times; the table gives medians, and each retain row's throughput as a
+share of the floor's for the same request.
 
     python experiments/bench_serving.py [--seconds 10] [--repeats 3]
 
 Servers measured:
+  floor             bare FastAPI (experiments/floor_server.py): parses the same bodies, answers a
+                    short record per customer, no model: what HTTP and JSON cost here
   retain            the service as shipped (serving.service)
+  retain-2-workers  the same with RETAIN_WORKERS=2 (this machine has 2 cores, wrk takes some)
   retain-default    the same service on BentoML's default runtime (RETAIN_RUNTIME_TUNING=0):
                     a recorded span per request kept alive by the timeout timer, no heap freeze
   mlflow            `mlflow models serve --env-manager local` of the same registered churn model
+
+By-id requests ask for customers of the last `retain score` (the active base), whose answers the
+service sends as precomputed; a lapsed id would be scored on request like a features request.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ from serving.cli import bentoml_serve_args
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".retain" / "bench-home"
 RESULTS = ROOT / "experiments" / "results"
+WORKSPACE = "bench"
+"""The name of the benchmark config, so its workspace."""
 
 LUA = """
 local limit = tonumber(os.getenv("WRK_MAX_REQUESTS") or "0")
@@ -63,6 +73,7 @@ def env_for_home() -> dict[str, str]:
     return {
         **os.environ,
         "RETAIN_HOME": str(HOME),
+        "RETAIN_WORKSPACE": WORKSPACE,  # the config's name: its state is kept there
         "BENTOML_HOME": str(HOME / "bentoml"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{HOME / 'mlflow.db'}",
         "BENTOML_DO_NOT_TRACK": "true",
@@ -82,7 +93,8 @@ def ensure_champion(customers: int) -> None:
     (HOME / "data").mkdir(parents=True, exist_ok=True)
     config = HOME / "demo.yaml"
     config.write_text(
-        "name: bench\ndata:\n  transactions: {path: data/retail/transactions.csv}\n"
+        f"name: {WORKSPACE}\n"
+        "data:\n  transactions: {path: data/retail/transactions.csv}\n"
         "  customers: {path: data/retail/customers.csv}\n"
     )
     for args in (
@@ -148,9 +160,28 @@ def start(kind: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
             "1",
         ]
         ready = f"http://127.0.0.1:{port}/health"
+    elif kind == "floor":
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "experiments.floor_server:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        ready = f"http://127.0.0.1:{port}/readyz"
     else:
         if kind == "retain-default":
             env["RETAIN_RUNTIME_TUNING"] = "0"
+        if kind == "retain-2-workers":
+            env["RETAIN_WORKERS"] = "2"
         command = bentoml_serve_args("127.0.0.1", port)
         ready = f"http://127.0.0.1:{port}/readyz"
     process = subprocess.Popen(
@@ -232,15 +263,28 @@ def lookup_table() -> pd.DataFrame:
     return read_feature_table(feature_table_path())
 
 
+def scored_ids() -> pd.Index:
+    """The customers the last ``retain score`` scored (the active base), as the table keys them."""
+    from core.settings import retain_home
+    from serving.generation import read_scores
+    from serving.lookup import normalise_ids
+
+    scores, _ = read_scores(retain_home() / "scores" / "scores.parquet")
+    return normalise_ids(scores["customer_id"])
+
+
 def payloads(tmp: Path, scorer: Any, table: pd.DataFrame) -> dict[str, Path]:
     """Request bodies for real customers of the feature table, built from the served models'
     input schema (``Scorer.columns``: the features a request gives; the models derive the rest,
-    such as the BTYD features of ``lightgbm_btyd``, which the table does not hold)."""
+    such as the BTYD features of ``lightgbm_btyd``, which the table does not hold); by-id
+    bodies of scored customers (``scored_ids``)."""
     inputs = list(scorer.columns)
     missing = [c for c in inputs if c not in table.columns]
     if missing:
         raise SystemExit(f"the feature table lacks the served models' inputs {missing}")
     rows = table[inputs].sample(1000, random_state=0, replace=len(table) < 1000)
+    active = scored_ids()
+    ids = active[np.random.default_rng(0).choice(len(active), 1000, replace=len(active) < 1000)]
     churn_inputs = list(scorer.churn.encoding.inputs)  # the MLflow model's signature
 
     def record(i: int) -> dict[str, Any]:
@@ -263,7 +307,8 @@ def payloads(tmp: Path, scorer: Any, table: pd.DataFrame) -> dict[str, Path]:
                 {"customer_id": str(rows.index[i]), "features": record(i)} for i in range(1000)
             ]
         },
-        "retain_batch_ids": {"customer_ids": [str(i) for i in rows.index]},
+        "retain_one_id": {"customer_ids": [str(ids[0])]},
+        "retain_batch_ids": {"customer_ids": [str(i) for i in ids]},
         "mlflow_one": mlflow_body(rows.iloc[:1]),
         "mlflow_batch": mlflow_body(rows),
     }
@@ -311,6 +356,88 @@ def in_process(scorer: Any, table: pd.DataFrame, repeats: int = 2000) -> dict[st
     }
 
 
+ONE_BY_FEATURES = "1 customer by features, reasons"
+MLFLOW_ONE = "1 customer, no reasons"
+MLFLOW_BATCH = "1000 customers, no reasons"
+ONE_BY_ID = "1 customer by id, reasons"
+BATCH_BY_FEATURES = "1000 customers by features, reasons"
+BATCH_BY_ID = "1000 customers by id, reasons"
+
+
+def plan(
+    kind: str, url: str, bodies: dict[str, Path]
+) -> list[tuple[str, str, Path, tuple[int, ...]]]:
+    """(request label, path, body, concurrencies) each server is loaded with."""
+    if kind == "mlflow":
+        return [
+            (MLFLOW_ONE, "/invocations", bodies["mlflow_one"], (1, 8, 32)),
+            (MLFLOW_BATCH, "/invocations", bodies["mlflow_batch"], (1,)),
+        ]
+    if kind == "retain-2-workers":
+        return [
+            (ONE_BY_FEATURES, "/score", bodies["retain_one"], (8,)),
+            (ONE_BY_ID, "/score_ids", bodies["retain_one_id"], (8,)),
+        ]
+    return [
+        (ONE_BY_FEATURES, "/score", bodies["retain_one"], (1, 8, 32)),
+        (ONE_BY_ID, "/score_ids", bodies["retain_one_id"], (1, 8)),
+        (BATCH_BY_FEATURES, "/score", bodies["retain_batch_features"], (1,)),
+        (BATCH_BY_ID, "/score_ids", bodies["retain_batch_ids"], (1,)),
+    ]
+
+
+def with_floor_share(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``floor_%``: each row's req/s as a share of the floor's for the same
+    request and concurrency (mlflow's single requests against the floor's by features)."""
+    floor = table.loc[table["server"] == "floor"].set_index(["request", "concurrency"])["req_s"]
+    same = {
+        "1 customer, no reasons": ONE_BY_FEATURES,
+        "1000 customers, no reasons": BATCH_BY_FEATURES,
+    }
+    keys = zip(table["request"].map(lambda r: same.get(r, r)), table["concurrency"], strict=True)
+    share = [100 * r / floor.get(k, np.nan) for r, k in zip(table["req_s"], keys, strict=True)]
+    return table.assign(floor_pct=share)
+
+
+def targets(table: pd.DataFrame, ratios: dict[str, float]) -> list[str]:
+    """Each target of issue 30 with the measured value and whether it is met."""
+    at = table.loc[table["server"] == "retain"].set_index(["request", "concurrency"])
+    checks = [
+        (
+            "by id, 1 customer, c=1: >= 60% of the floor",
+            at.loc[(ONE_BY_ID, 1), "floor_pct"],
+            60,
+            "%",
+        ),
+        (
+            "by id, 1 customer, c=8: >= 60% of the floor",
+            at.loc[(ONE_BY_ID, 8), "floor_pct"],
+            60,
+            "%",
+        ),
+        ("by id, 1 customer, c=8: p99 <= 5 ms", at.loc[(ONE_BY_ID, 8), "p99_ms"], -5, " ms"),
+        ("by id, 1,000 customers: p50 <= 5 ms", at.loc[(BATCH_BY_ID, 1), "p50_ms"], -5, " ms"),
+        (
+            "by features, 1 customer, c=1: >= 30% of the floor",
+            at.loc[(ONE_BY_FEATURES, 1), "floor_pct"],
+            30,
+            "%",
+        ),
+        (
+            "by features, 1,000 customers: p50 <= 25 ms",
+            at.loc[(BATCH_BY_FEATURES, 1), "p50_ms"],
+            -25,
+            " ms",
+        ),
+        ("c=8 throughput >= 20x mlflow", ratios["throughput retain / mlflow at c=8"], 20, "x"),
+    ]
+    lines = []
+    for name, value, bound, unit in checks:
+        met = value >= bound if bound > 0 else value <= -bound
+        lines.append(f"- {name}: {value:.1f}{unit} ({'met' if met else 'NOT met'})")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -337,54 +464,38 @@ def main() -> None:
         lua = tmp / "bench.lua"
         lua.write_text(LUA)
         bodies = payloads(tmp, scorer, table)
-        for kind in ("retain", "retain-default", "mlflow"):
+        for kind in ("floor", "retain", "retain-2-workers", "retain-default", "mlflow"):
             print(f"{kind}: starting", flush=True)
             process, url = start(kind, tmp / f"{kind}.log")
             try:
-                endpoint = f"{url}/invocations" if kind == "mlflow" else f"{url}/score"
-                one = bodies["mlflow_one" if kind == "mlflow" else "retain_one"]
-                wrk(endpoint, one, 1, 3, 0, lua)  # warm-up
-                for connections in (1, 8, 32):
-                    runs = [
-                        wrk(endpoint, one, connections, args.seconds, args.max_requests, lua)
-                        for _ in range(args.repeats)
-                    ]
-                    rows.append(
-                        {
-                            "server": kind,
-                            "request": "1 customer",
-                            "concurrency": connections,
-                            **median_runs(runs),
-                        }
-                    )
-                    print(f"  {rows[-1]}", flush=True)
-                batches = (
-                    [
-                        (
-                            "1000 customers by features, reasons",
-                            endpoint,
-                            bodies["retain_batch_features"],
-                        ),
-                        (
-                            "1000 customers by id, reasons",
-                            f"{url}/score_ids",
-                            bodies["retain_batch_ids"],
-                        ),
-                    ]
-                    if kind != "mlflow"
-                    else [("1000 customers, no reasons", endpoint, bodies["mlflow_batch"])]
-                )
-                for label, target, body in batches:
-                    runs = [wrk(target, body, 1, args.seconds, 0, lua) for _ in range(args.repeats)]
-                    rows.append(
-                        {"server": kind, "request": label, "concurrency": 1, **median_runs(runs)}
-                    )
-                    print(f"  {rows[-1]}", flush=True)
+                for label, path, body, concurrencies in plan(kind, url, bodies):
+                    wrk(f"{url}{path}", body, 1, 2, 0, lua)  # warm-up
+                    for connections in concurrencies:
+                        runs = [
+                            wrk(f"{url}{path}", body, connections, args.seconds, limit, lua)
+                            for _ in range(args.repeats)
+                            for limit in [args.max_requests if "1 customer" in label else 0]
+                        ]
+                        rows.append(
+                            {
+                                "server": kind,
+                                "request": label,
+                                "concurrency": connections,
+                                **median_runs(runs),
+                            }
+                        )
+                        print(f"  {rows[-1]}", flush=True)
             finally:
                 stop(process)
-    model = in_process(scorer, table)
-    table = pd.DataFrame(rows)
-    single = table.loc[table["request"] == "1 customer"].set_index(["server", "concurrency"])
+    summarise(rows, in_process(scorer, table), args)
+
+
+def summarise(rows: list[dict[str, Any]], model: dict[str, float], args: Any) -> None:
+    """The table with floor shares, the ratios and the targets, written to ``results/``."""
+    table = with_floor_share(pd.DataFrame(rows))
+    single = table.loc[table["request"].isin([ONE_BY_FEATURES, MLFLOW_ONE])].set_index(
+        ["server", "concurrency"]
+    )
     ratios = {
         "throughput retain / mlflow at c=8": single.loc[("retain", 8), "req_s"]
         / single.loc[("mlflow", 8), "req_s"],
@@ -400,7 +511,9 @@ def write_results(
     table: pd.DataFrame, model: dict[str, float], ratios: dict[str, float], args: Any
 ) -> None:
     def fmt(v: object) -> str:
-        return f"{v:,.1f}" if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            return "" if np.isnan(v) else f"{v:,.1f}"
+        return str(v)
 
     head = "| " + " | ".join(table.columns) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
@@ -418,6 +531,10 @@ def write_results(
         "Ratios:",
         "",
         *[f"- {k}: {v:.1f}x" for k, v in ratios.items()],
+        "",
+        "Targets (issue 30; one worker, medians):",
+        "",
+        *targets(table, ratios),
         "",
         "In-process, same model, no HTTP (median ms per call):",
         "",

@@ -126,16 +126,31 @@ def _eq10_series(
     z = t / (alpha + big_t + t)
     log1mz = -np.log1p(t / (alpha + big_t))
     a_prime = a + b - 1.0 - r
-    term = a_prime * z  # k = 1
-    total = term.copy()
-    for k in range(1, 1000):
-        term = term * (a_prime + k) * (eps + k) * z / ((c + k) * (k + 1))
-        total += term
-        if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
-            break
+    if len(z) == 1:  # one customer (a request): the same operations on Python floats, 10x faster
+        total = np.array([_series_one(a_prime, eps, float(z[0]), float(c[0]))])
+    else:
+        term = a_prime * z  # k = 1
+        total = term.copy()
+        for k in range(1, 1000):
+            term = term * (a_prime + k) * (eps + k) * z / ((c + k) * (k + 1))
+            total += term
+            if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+                break
     return np.asarray(
         -c * log1mz * exprel(eps * log1mz) - np.exp(eps * log1mz) * total, dtype=np.float64
     )
+
+
+def _series_one(a_prime: float, eps: float, z: float, c: float) -> float:
+    """The series sum of ``_eq10_series`` for one row: its loop, step for step, on floats."""
+    term = a_prime * z
+    total = term
+    for k in range(1, 1000):
+        term = term * (a_prime + k) * (eps + k) * z / ((c + k) * (k + 1))
+        total += term
+        if abs(term) <= 1e-17 * abs(total):
+            break
+    return total
 
 
 def _eq10_quadrature(

@@ -15,19 +15,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic_core import to_json
 from tqdm.auto import tqdm
 
 from core.config_file import ConfigFile
 from core.cutoff import Cutoff
 from core.errors import ConfigError, CutoffError
 from core.monitoring import MonitoringConfig
-from core.schema import ATTRIBUTE_PREFIX
+from core.schema import ATTRIBUTE_PREFIX, CUSTOMER_ID
 from core.settings import test_hook
 from features.build import build_features
 from features.labels import active_at
 from features.loading import load_data, raise_if_unclean
 from features.prepare import PreparedData, from_day, prepare, to_day
 from features.readings import future_after
+from serving.answers import ANSWER, ANSWER_TIER, ANSWERS_KEY, COLUMNS, answer_basis
 from serving.files import (
     fsync_dir,
     fsync_file,
@@ -48,12 +50,18 @@ from serving.generation import (
     write_parquet,
 )
 from serving.labelled import snapshot_base
-from serving.lookup import AS_OF, feature_table_path
-from serving.output import scores_table
+from serving.lookup import AS_OF, feature_table_path, normalise_ids
+from serving.output import score_records, scores_table
 from serving.score_history import record_generation
-from serving.scorer import TIERS, Scorer
+from serving.scorer import TIERS, EncodedBatch, ScoreArrays, Scorer
 from serving.store import ECONOMICS, RISK_TIERS, load_packaged_scorer
-from serving.uplift_store import UPLIFT_CARD, UPLIFT_MODEL, load_packaged_uplift, with_uplift
+from serving.uplift_store import (
+    UPLIFT_CARD,
+    UPLIFT_MODEL,
+    load_packaged_uplift,
+    with_served_uplift,
+    with_uplift,
+)
 
 CHUNK_ROWS = 100_000
 SCORES_PARTS = "scores_parts"
@@ -129,12 +137,19 @@ def future_rows(prep: PreparedData) -> int:
 
 
 def score_features(
-    scorer: Scorer, features: pd.DataFrame, as_of: pd.Timestamp, *, progress: bool = True
+    scorer: Scorer,
+    features: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    progress: bool = True,
+    answers: bool = False,
 ) -> pd.DataFrame:
     """Scores, tiers, top reasons and segments for a feature frame indexed by customer id.
 
     Vectorised in chunks (bounded memory for millions of customers) through ``Scorer.encode`` and
-    ``Scorer.score``, the service's path; rows shaped by ``serving.output.scores_table``.
+    ``Scorer.score``, the service's path; rows shaped by ``serving.output.scores_table``. With
+    ``answers`` each row also carries the service's answer for it (``serving.answers``), which
+    ``finish_run`` moves into the lookup table.
     """
     parts = []
     chunks = range(0, len(features), CHUNK_ROWS)
@@ -143,7 +158,12 @@ def score_features(
     ):
         part = features.iloc[start : start + CHUNK_ROWS]
         batch = scorer.encode(part)
-        parts.append(scores_table(scorer, part.index, scorer.score(batch), batch, as_of))
+        arrays = scorer.score(batch)
+        table = scores_table(scorer, part.index, arrays, batch, as_of)
+        if answers:
+            table[ANSWER] = answer_bytes(scorer, part.index, arrays, batch, as_of)
+            table[ANSWER_TIER] = arrays.tier
+        parts.append(table)
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     for column in features.columns:
         if column.startswith(ATTRIBUTE_PREFIX) or column == "plan":
@@ -151,6 +171,28 @@ def score_features(
     frame["churn_model"] = scorer.versions["churn"]
     frame["clv_model"] = scorer.versions["clv"] or ""
     return frame
+
+
+def answer_bytes(
+    scorer: Scorer,
+    ids: pd.Index,
+    arrays: ScoreArrays,
+    batch: EncodedBatch,
+    as_of: pd.Timestamp,
+) -> list[bytes]:
+    """Each customer's ``/score_ids`` answer, serialised as the service serialises it."""
+    keys = normalise_ids(ids).tolist()
+    day = from_day(to_day(as_of)).date()
+    records = score_records(scorer, keys, arrays, batch, [day] * len(keys))
+    return [to_json(r, inf_nan_mode="null") for r in records]
+
+
+def answers_by_id(scores: pd.DataFrame) -> pd.DataFrame | None:
+    """The answer columns popped from ``scores``, indexed by normalised customer id (or None)."""
+    if ANSWER not in scores.columns:
+        return None
+    keys = normalise_ids(scores[CUSTOMER_ID])
+    return pd.DataFrame({c: scores.pop(c).to_numpy() for c in COLUMNS}, index=keys)
 
 
 def score_base(
@@ -166,7 +208,7 @@ def score_base(
     started = time.perf_counter()
     file = ConfigFile.read(config)
     data_config = file.data()
-    scorer = scorer or load_packaged_scorer()
+    scorer = with_served_uplift(scorer or load_packaged_scorer())
     check_packaged(file, scorer)
     notes = []
     if data_config.labelled:
@@ -213,7 +255,11 @@ def score_base(
             )
         active_ids = pd.Index(prep.ids[active])
     scores = score_features(
-        scorer, features.loc[features.index.isin(active_ids)], day, progress=progress
+        scorer,
+        features.loc[features.index.isin(active_ids)],
+        day,
+        progress=progress,
+        answers=True,
     )
     return finish_run(
         out_dir,
@@ -244,6 +290,7 @@ def finish_run(
     """Rank the scores by value at risk, add uplift when packaged, write the generation atomically
     and describe the run: the part every scoring engine shares after its scores exist."""
     rank_by = "value_at_risk" if scorer.value.known else "churn_probability"
+    answers = answers_by_id(scores)
     scores = scores.sort_values(rank_by, ascending=False, kind="stable").reset_index(drop=True)
     notes = []
     uplift = load_packaged_uplift()
@@ -251,11 +298,20 @@ def finish_run(
         scores, note = with_uplift(scores, features, uplift)
         notes += [note] if note else [f"uplift: {uplift.label} (expected incremental value)"]
     info = meta(scorer, day, len(scores))
+    extra = None if answers is None else {ANSWERS_KEY: json.dumps(answer_basis(scorer)).encode()}
     if uplift is not None and UPLIFT_MODEL in scores:
         info[UPLIFT_MODEL] = uplift.label
         info[UPLIFT_CARD] = uplift.bundle.card  # the report's Qini section reads its curves
     scores_parquet, scores_csv, table_path = write_generation(
-        out_dir, scores, features, day, feature_table_path(), info, parts=parts
+        out_dir,
+        scores,
+        features,
+        day,
+        feature_table_path(),
+        info,
+        parts=parts,
+        answers=answers,
+        answers_basis=extra,
     )
     committed = read_meta(out_dir) or {}
     record = record_generation(
@@ -350,6 +406,8 @@ def write_generation(
     info: dict[str, Any],
     *,
     parts: list[Path] | None = None,
+    answers: pd.DataFrame | None = None,
+    answers_basis: dict[bytes, bytes] | None = None,
 ) -> tuple[Path, Path, Path]:
     """Write one generation (see ``serving.generation``): files, commit, publish, prune.
 
@@ -376,7 +434,12 @@ def write_generation(
     test_hook("score:scores.csv")
     table_path.parent.mkdir(parents=True, exist_ok=True)
     staged = temporary_path(table_path, generation)
-    write_parquet(features.assign(**{AS_OF: day}).reset_index(), staged, generation)
+    table = features.assign(**{AS_OF: day})
+    if answers is not None:  # the service's answers of the scored customers (serving.answers)
+        keyed = answers.reindex(normalise_ids(features.index))
+        table[ANSWER] = keyed[ANSWER].to_numpy()
+        table[ANSWER_TIER] = keyed[ANSWER_TIER].fillna(-1).to_numpy(dtype=np.int8)
+    write_parquet(table.reset_index(), staged, generation, answers_basis)
     test_hook("score:lookup")
     if parts is not None:
         (gen_dir / SCORES_PARTS).mkdir()

@@ -133,12 +133,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def worker_count(workers: int) -> int:
+    """The service's worker processes: ``workers``, or one per CPU core for 0."""
+    return workers or os.cpu_count() or 1
+
+
 def serve_command(
     host: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 3000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=0, help="Worker processes; 0: one per CPU core.")] = 1,
     api_key: Annotated[
         str | None,
         typer.Option(help="Require this X-API-Key on scoring endpoints; default $RETAIN_API_KEY."),
@@ -190,11 +195,15 @@ def serve_command(
     home = use_local_bentoml_home()  # sets BENTOML_HOME in os.environ, which the server inherits
     disable_telemetry()  # likewise
     _check_packaged()
-    os.environ.update({"RETAIN_WORKERS": str(workers), "RETAIN_ALLOWED_HOSTS": hosts})
+    count = worker_count(workers)
+    os.environ.update({"RETAIN_WORKERS": str(count), "RETAIN_ALLOWED_HOSTS": hosts})
     if api_key:
         os.environ["RETAIN_API_KEY"] = api_key
     command = bentoml_serve_args(host, port)
-    typer.echo(f"serving on http://{host}:{port} (models from {home}); Ctrl-C stops")
+    typer.echo(
+        f"serving on http://{host}:{port} with {count} worker{'s' * (count > 1)} (models from "
+        f"{home}); Ctrl-C stops"
+    )
     os.execvp(command[0], command)
 
 

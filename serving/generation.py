@@ -45,10 +45,13 @@ def new_generation_id() -> str:
     return f"{now}-{secrets.token_hex(3)}"
 
 
-def write_parquet(frame: pd.DataFrame, path: Path, generation: str) -> None:
-    """Write ``frame`` (no index) to ``path`` with its generation in the Parquet metadata."""
+def write_parquet(
+    frame: pd.DataFrame, path: Path, generation: str, extra: dict[bytes, bytes] | None = None
+) -> None:
+    """Write ``frame`` (no index) to ``path`` with its generation (and ``extra``) in the Parquet
+    metadata."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}), METADATA_KEY: generation.encode()}
+    metadata = {**(table.schema.metadata or {}), **(extra or {}), METADATA_KEY: generation.encode()}
     pq.write_table(table.replace_schema_metadata(metadata), path)
     fsync_file(path)
 

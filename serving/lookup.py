@@ -25,14 +25,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from core.errors import DataValidationError
 from core.schema import CUSTOMER_ID
 from core.settings import Settings
 from features.loading import parse_ids
+from serving.answers import COLUMNS as ANSWER_COLUMNS
+from serving.answers import Answers, read_answers
 from serving.scorer import EncodedBatch, Scorer
 
 logger = logging.getLogger("bentoml.retain")
@@ -56,8 +60,14 @@ def feature_table_path() -> Path:
 
 
 def read_feature_table(path: Path) -> pd.DataFrame:
-    """The latest-features table written by ``retain score``, indexed by customer id."""
-    table = pd.read_parquet(path)
+    """The latest-features table written by ``retain score``, indexed by customer id (without the
+    service's precomputed answers, ``serving.answers``)."""
+    table = index_feature_table(pd.read_parquet(path))
+    return table.drop(columns=[c for c in ANSWER_COLUMNS if c in table.columns])
+
+
+def index_feature_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A feature table as read, indexed by its normalised customer ids."""
     if CUSTOMER_ID in table.columns:
         table = table.set_index(CUSTOMER_ID)
     table.index = normalise_ids(table.index)
@@ -101,6 +111,9 @@ class LookupSnapshot:
     ids: pd.Index
     encoded: EncodedBatch
     days: np.ndarray | None
+    answers: Answers | None = None
+    """The answers ``retain score`` precomputed for the served models (``serving.answers``)."""
+    answers_note: str = ""
 
     @property
     def customers(self) -> int:
@@ -119,18 +132,36 @@ class LookupSnapshot:
             return [None] * len(rows)
         return [d.date() for d in pd.to_datetime(self.days[rows])]
 
+    def positions(self, ids: Sequence[str | int | float]) -> tuple[np.ndarray, list[Any]]:
+        """Each id's row position (-1 when unknown) and its key as the table keys it.
+
+        Ids given exactly as the table keys them are found without normalising (a key is its own
+        normal form); only the others go through ``normalise_ids``.
+        """
+        positions = self.ids.get_indexer(pd.Index(ids, dtype=object))
+        keys: list[Any] = list(ids)  # the found ones are keys as given
+        missed = np.flatnonzero(positions < 0)
+        if len(missed):
+            normal = normalise_ids([ids[i] for i in missed.tolist()])
+            positions[missed] = self.ids.get_indexer(normal)
+            for i, key in zip(missed.tolist(), normal.tolist(), strict=True):
+                keys[i] = key
+        return positions, keys
+
     @classmethod
     def build(cls, path: Path, scorer: Scorer) -> LookupSnapshot:
         """Read, check and encode the table at ``path``; raises ``DataValidationError`` if unusable."""
         stamp = _stamp(path)
         try:
-            table = read_feature_table(path)
+            arrow = pq.read_table(path)
+            table = index_feature_table(arrow.to_pandas())
         except DataValidationError:
             raise
         except Exception as err:  # a damaged or foreign file: pyarrow's own error, named
             raise DataValidationError(
                 f"the feature table cannot be read ({type(err).__name__}: {err})"
             ) from err
+        answers, note = read_answers(table, arrow.schema.metadata or {}, scorer)
         check_feature_table(table, scorer)
         encoded = scorer.encode(table)
         for matrix in (encoded.churn, encoded.clv, encoded.uplift):
@@ -139,7 +170,8 @@ class LookupSnapshot:
         days = _as_of_days(table) if AS_OF in table else None
         if days is not None:
             days.setflags(write=False)
-        return cls(path, stamp or (0, 0, 0), pd.Index(table.index), encoded, days)
+        ids = pd.Index(table.index)
+        return cls(path, stamp or (0, 0, 0), ids, encoded, days, answers, note)
 
 
 def check_feature_table(table: pd.DataFrame, scorer: Scorer) -> None:
@@ -246,4 +278,5 @@ class LookupTable:
             logger.error("feature table %s rejected, %s: %s", self.path, kept, err)
             return None
         self._rejected = self.rejection = None
+        logger.info("feature table %s: %s", self.path.name, snapshot.answers_note)
         return snapshot

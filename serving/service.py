@@ -55,7 +55,6 @@ from serving.requests import (
     check_attribute_names,
     encode_feature_items,
     event_features,
-    lookup_ids,
 )
 from serving.runtime import (
     check_prompt_timeout,
@@ -288,26 +287,34 @@ class Retain:
         except RetainError as err:
             path = self.lookup.path  # the file name only: no server paths in answers
             return error_response(400, str(err).replace(str(path), path.name), ["customer_ids"])
-        rows = lookup_ids(snapshot, customer_ids)
-        found = rows.found.tolist()
-        ids = [cid for cid, ok in zip(rows.ids, found, strict=True) if ok]
-        recs: Any = iter([])
-        if ids:
-            arrays = self.scorer.score(rows.batch)
-            self.metrics.scored("/score_ids", arrays.tier)
-            recs = iter(score_records(self.scorer, ids, arrays, rows.batch, rows.as_of))
-        return json_response(
-            {
-                "scores": [
-                    next(recs)
-                    if ok
-                    else item_error(
-                        str(cid), f"unknown customer_id: not in the feature table ({ID_RULE})"
-                    )
-                    for cid, ok in zip(customer_ids, found, strict=True)
-                ]
-            }
-        )
+        positions, keys = snapshot.positions(customer_ids)
+        parts = np.full(len(positions), None, dtype=object)
+        unanswered = positions >= 0
+        tiers = []
+        answers = snapshot.answers
+        if answers is not None:  # precomputed by `retain score` for these models: no scoring
+            found = np.flatnonzero(positions >= 0)
+            rows = positions[found]
+            ready = answers.tiers[rows] >= 0
+            parts[found[ready]] = answers.records[rows[ready]]
+            unanswered[found[ready]] = False
+            tiers.append(answers.tiers[rows[ready]])
+        todo = np.flatnonzero(unanswered)
+        if len(todo):  # in the table but not in the batch (lapsed), or no usable answers: score now
+            rows = positions[todo]
+            batch = snapshot.encoded.take(rows)
+            arrays = self.scorer.score(batch)
+            tiers.append(arrays.tier)
+            ids = [keys[i] for i in todo.tolist()]
+            records = score_records(self.scorer, ids, arrays, batch, snapshot.as_of_days(rows))
+            parts[todo] = [to_json(r, inf_nan_mode="null") for r in records]
+        if tiers:
+            self.metrics.scored("/score_ids", np.concatenate(tiers))
+        for i in np.flatnonzero(positions < 0).tolist():
+            message = f"unknown customer_id: not in the feature table ({ID_RULE})"
+            parts[i] = to_json(item_error(str(customer_ids[i]), message))
+        body = b'{"scores":[' + b",".join(parts.tolist()) + b"]}"
+        return Response(body, media_type="application/json")
 
     def _too_many(self, n: int, field: str) -> Any:
         return error_response(

@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from core.errors import RetainError
+from core.errors import DataValidationError, RetainError
 from core.schema import CUSTOMER_ID
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
+from serving.scorer import Scorer
 from serving.store import BENTO_NAMES, packaged, verify_files, version_label
 
 BENTO_UPLIFT = BENTO_NAMES["uplift"]
@@ -117,3 +118,28 @@ def with_uplift(
     out[INCREMENTAL_VALUE] = effects[INCREMENTAL_VALUE].to_numpy()
     out[UPLIFT_MODEL] = uplift.label
     return out, None
+
+
+def with_served_uplift(scorer: Scorer) -> Scorer:
+    """``scorer`` with the packaged uplift model attached as the service attaches it, so the
+    answers ``retain score`` precomputes (``serving.answers``) are the service's; ``scorer``
+    itself without one, or with one that cannot serve beside it (the service then fails its own
+    start-up check and says why)."""
+    if scorer.uplift is not None:
+        return scorer
+    uplift = load_packaged_uplift()
+    if uplift is None:
+        return scorer
+    try:
+        return Scorer(
+            scorer.churn,
+            scorer.clv,
+            scorer.versions,
+            top_k=scorer.top_k,
+            economics=scorer.economics,
+            risk_tiers=scorer.risk_tiers,
+            uplift=uplift.bundle,
+            uplift_label=uplift.label,
+        )
+    except DataValidationError:
+        return scorer

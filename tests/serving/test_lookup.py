@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from core.errors import DataValidationError
-from serving.lookup import LookupTable, read_feature_table, write_feature_table
+from serving.lookup import LookupTable, normalise_ids, read_feature_table, write_feature_table
 from serving.requests import lookup_ids
 from tests.serving.support import tiny_features, tiny_scorer
 
@@ -225,3 +225,17 @@ def test_concurrent_readers_never_see_two_files_mixed(scorer: Any, tmp_path: Pat
     assert problems == []
     assert max(seen) == versions - 1
     assert len(seen) >= 2  # the readers ran across swaps
+
+
+def test_ids_in_any_form_find_the_rows_the_keys_find(scorer: Any, tmp_path: Path) -> None:
+    """The fast path (ids given as the table keys them) and normalisation agree."""
+    path = tmp_path / "features.parquet"
+    frame = tiny_features(3)
+    frame.index = pd.Index([12347.0, 5.0, 77.0], name="customer_id")  # a float id column
+    write_feature_table(frame, DAY, path)
+    snapshot = LookupTable(path, scorer).current()
+    asked = ["12347", 12347, 12347.0, "12347.0", " 5 ", 5, "77", "nope", 78]
+    positions, keys = snapshot.positions(asked)
+    assert positions.tolist() == [0, 0, 0, 0, 1, 1, 2, -1, -1]
+    assert keys[:7] == ["12347", "12347", "12347", "12347", "5", "5", "77"]
+    assert positions.tolist() == snapshot.ids.get_indexer(normalise_ids(asked)).tolist()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.cli import is_loopback
+from serving.cli import is_loopback, worker_count
 from tests.helpers import ROOT
 
 RETAIN = str(Path(sys.executable).parent / "retain")
@@ -71,3 +71,8 @@ def test_serve_before_package_says_what_to_run(tmp_path: Path) -> None:
         f"error: nothing to serve: no packaged models in this workspace's BentoML store ({store}); "
         "run `retain train` then `retain package` first"
     )
+
+
+def test_zero_workers_means_one_per_cpu_core() -> None:
+    assert worker_count(0) == os.cpu_count()
+    assert worker_count(3) == 3
