@@ -40,7 +40,9 @@ CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "cdnow"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[object]:
-    c = start_client(ClusterSettings(workers=2, threads=1, processes=False, memory_limit="1GB"))
+    # in-process workers measure the whole pytest process, which holds other modules' projects
+    # too: at 1GB each they paused at 80% of it and a gather waited for ever
+    c = start_client(ClusterSettings(workers=2, threads=1, processes=False, memory_limit="8GB"))
     yield c
     c.close()
     c.cluster.close()
