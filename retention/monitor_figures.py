@@ -131,7 +131,10 @@ def realized(
     replicates: int,
     seed: int,
 ) -> Realized:
-    """The realized figures of one generation's customers (aligned arrays)."""
+    """The realized figures of one generation's customers (aligned arrays); the CLV figures over
+    the customers with a predicted and an actual value (none for a churn-only package)."""
+    valued = np.isfinite(value) & np.isfinite(predicted_value)
+    value, predicted_value = value[valued], predicted_value[valued]
     return Realized(
         customers=len(churned),
         predicted_churn=float(probability.mean()) if len(churned) else float("nan"),

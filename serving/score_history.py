@@ -75,7 +75,7 @@ history_table = sa.Table(
     ),
     sa.Column(CUSTOMER_ID, sa.String(128), primary_key=True),
     sa.Column(CHURN, sa.Float, nullable=False),
-    sa.Column(VALUE, sa.Float, nullable=False),
+    sa.Column(VALUE, sa.Float, nullable=True),  # null: a churn-only package values no one
     sa.Column(TIER, sa.String(32), nullable=False),
 )
 
