@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -128,6 +128,8 @@ class TrainedProject:
     run_id: str
     tracking_uri: str = ""
     """Where the run is tracked: other tests on the same worker move MLflow's global URI."""
+    package_tags: dict[str, str] = field(default_factory=dict)
+    """The BentoML tags of the models packaged here (later tests may package others since)."""
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +155,7 @@ def trained(
         **SMALL_TRAINING,
     )
     result = train(load_config(config), progress=False, log=lambda _: None)
-    package(economics=ConfigFile.read(config).economics())
+    packaged = package(economics=ConfigFile.read(config).economics())
     run = score_base(
         config, Cutoff.parse("latest"), out_dir=isolated_state / "scores", progress=False
     )
@@ -166,6 +168,7 @@ def trained(
         as_of=run.as_of,
         run_id=result.run_id,
         tracking_uri=result.tracking_uri,
+        package_tags={m.kind: m.tag for m in packaged},
     )
 
 

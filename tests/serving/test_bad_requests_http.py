@@ -233,8 +233,8 @@ def test_a_foreign_host_header_is_a_400(limited: Server, host: str, path: str) -
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
 def test_loopback_host_names_are_served(limited: Server, host: str) -> None:
     headers = {"Host": f"{host}:{limited.port}"}
-    status, _ = http("POST", f"{limited.url}/score_ids", {"customer_ids": ["a"]}, headers)
-    assert status == 200
+    status, answer = http("POST", f"{limited.url}/score_ids", {"customer_ids": ["a"]}, headers)
+    assert status == 200, answer
 
 
 def test_model_info_names_no_server_path(limited: Server, trained: TrainedProject) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from experiments.bench_serving import payloads
 from serving.lookup import read_feature_table
-from serving.store import load_packaged_scorer
+from serving.store import make_scorer
 from tests.conftest import TrainedProject
 
 
@@ -18,7 +18,13 @@ def test_requests_give_the_models_inputs_and_not_what_they_derive(
 ) -> None:
     """Issue 30: with lightgbm_btyd served the benchmark asked the lookup table for the derived
     BTYD features, which it does not hold (KeyError)."""
-    scorer = load_packaged_scorer()
+    import bentoml
+
+    churn, clv = (bentoml.models.get(trained.package_tags[k]) for k in ("churn", "clv"))
+    scorer = make_scorer(
+        Path(churn.path), dict(churn.info.metadata), Path(clv.path), dict(clv.info.metadata)
+    )  # the session's own models: a later test may have packaged others since
+    assert scorer.clv is not None
     derived = {*scorer.churn.encoding.derived, *scorer.clv.encoding.derived}
     table = read_feature_table(trained.feature_table)
     assert derived  # the session's models derive the BTYD features, as the demo's do
