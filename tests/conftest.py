@@ -182,3 +182,24 @@ def service(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def session_package_kept() -> Iterator[None]:
+    """For a test that packages models of its own in this process: BentoML keeps the store it
+    opened first (the session's) whatever BENTOML_HOME says later, so the test's package became
+    the session's current one, and later tests on the worker served it. The session's current
+    package is made current again afterwards (a new manifest naming its models)."""
+    from core.errors import RetainError
+    from serving.package_manifest import new_package_id, write_manifest
+    from serving.store import packaged
+
+    try:
+        before = packaged()
+    except RetainError:
+        before = None
+    yield
+    if before is not None and before.churn:
+        write_manifest(
+            new_package_id(), {"churn": before.churn, "clv": before.clv, "uplift": before.uplift}
+        )

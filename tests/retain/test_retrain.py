@@ -41,7 +41,7 @@ BEFORE_CHANGE = ["2023-06-30", "2023-09-30", "2023-12-31", "2024-03-31"]
 
 
 def test_retrain_checks_then_retrains_through_the_gate_and_records_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_package_kept: None
 ) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("RETAIN_HOME", str(home))

@@ -30,7 +30,7 @@ DRIFT_RULES = {"input_drift", "segment_drift", "score_drift"}
 
 
 def test_the_planted_change_is_flagged_in_the_first_period_after_it_and_the_twin_is_quiet(
-    demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_package_kept: None
 ) -> None:
     monkeypatch.setenv("RETAIN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "home" / "bentoml"))

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow  # trains a small labelled project
 
 
 def test_realized_figures_of_a_labelled_export_come_from_its_churned_flags(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_package_kept: None
 ) -> None:
     monkeypatch.setenv("RETAIN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "home" / "bentoml"))
