@@ -18,6 +18,9 @@ from serving.cli import bentoml_serve_args
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".retain" / "harness-home"
+WORKSPACE = "harness"
+"""The harness config's name, so its workspace: the project's state is kept there."""
+STATE = HOME / "workspaces" / WORKSPACE
 
 
 def env_for_home(**extra: str) -> dict[str, str]:
@@ -25,6 +28,7 @@ def env_for_home(**extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "RETAIN_HOME": str(HOME),
+        "RETAIN_WORKSPACE": WORKSPACE,  # the server reads the lookup table `retain score` wrote
         "BENTOML_HOME": str(HOME / "bentoml"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{HOME / 'mlflow.db'}",
         "BENTOML_DO_NOT_TRACK": "true",
@@ -37,14 +41,14 @@ def env_for_home(**extra: str) -> dict[str, str]:
 
 def ensure_project(customers: int = 2000) -> None:
     """Demo data, training, packaging and batch scoring in the harness home, once."""
-    if (HOME / "serving" / "features_latest.parquet").exists():
+    if (STATE / "serving" / "features_latest.parquet").exists():
         return
     retain = str(Path(sys.executable).parent / "retain")
     env = env_for_home()
     (HOME / "data").mkdir(parents=True, exist_ok=True)
     config = HOME / "demo.yaml"
     config.write_text(
-        f"name: harness\ndata:\n  transactions: {{path: {HOME}/data/retail/transactions.csv}}\n"
+        f"name: {WORKSPACE}\ndata:\n  transactions: {{path: {HOME}/data/retail/transactions.csv}}\n"
         f"  customers: {{path: {HOME}/data/retail/customers.csv}}\n"
     )
     steps = [

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
 
-from experiments.served import HOME, Served, ensure_project
+from experiments.served import HOME, STATE, Served, ensure_project
 from serving.lookup import read_feature_table
 from tests.helpers import http
 from tests.serving.support import demo_events, feature_values
@@ -36,7 +36,7 @@ MAX_BODY = 1_000_000
 
 def requests_mix() -> list[tuple[str, str, Any, dict[str, str], str, int]]:
     """(name, path, JSON body or raw bytes, headers, content type, expected status)."""
-    table = read_feature_table(HOME / "serving" / "features_latest.parquet")
+    table = read_feature_table(STATE / "serving" / "features_latest.parquet")
     columns = [c for c in table.columns if c != "as_of"]
     ids = table.index[:200].tolist()
     as_of = pd.Timestamp(table["as_of"].max()).normalize()
