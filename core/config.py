@@ -390,7 +390,7 @@ class RegistryConfig(_Frozen):
         return name
 
 
-UpliftLearnerName = Literal["x_learner", "dr_learner"]
+UpliftLearnerName = Literal["x_learner", "dr_learner", "transformed_outcome"]
 
 
 class UpliftConfig(_Frozen):
@@ -403,8 +403,8 @@ class UpliftConfig(_Frozen):
 
     learner: UpliftLearnerName = Field(
         "x_learner",
-        description="The learner registered as the uplift model (the T-learner and the other "
-        "are evaluated beside it). Chosen in advance, not by its test score, so the test stays "
+        description="The learner registered as the uplift model (the other learners are "
+        "evaluated beside it). Chosen in advance, not by its test score, so the test stays "
         "honest.",
     )
     test_share: float = Field(

@@ -30,6 +30,7 @@ PRIOR_MEAN: Final = "prior_mean"
 T_LEARNER: Final = "t_learner"
 X_LEARNER: Final = "x_learner"
 DR_LEARNER: Final = "dr_learner"
+TRANSFORMED_OUTCOME: Final = "transformed_outcome"
 RANDOM: Final = "random"
 CHURN_RISK: Final = "churn_risk"
 RESPONSE: Final = "response"
@@ -82,6 +83,7 @@ MODELS: Final = {
         ModelName(T_LEARNER, (UPLIFT,), "uplift model (T-learner)"),
         ModelName(X_LEARNER, (UPLIFT,), "uplift model (X-learner)"),
         ModelName(DR_LEARNER, (UPLIFT,), "uplift model (DR-learner)"),
+        ModelName(TRANSFORMED_OUTCOME, (UPLIFT,), "uplift model (transformed outcome)"),
         ModelName(RANDOM, (UPLIFT,), "random targeting"),
         ModelName(CHURN_RISK, (UPLIFT,), "highest churn risk first"),
         ModelName(RESPONSE, (UPLIFT,), "response model"),

@@ -1,6 +1,6 @@
 """Uplift learners on LightGBM: the effect of a retention offer on each customer's outcome.
 
-All three estimate ``tau(x) = E[y | x, treated] - E[y | x, control]`` from a randomized campaign
+All four estimate ``tau(x) = E[y | x, treated] - E[y | x, control]`` from a randomized campaign
 (``treatment`` 1/0). Fed ``y = 1 - churn`` they predict the *reduction* in churn probability the
 offer brings (positive: the offer helps; negative: a "sleeping dog" it drives away); fed future
 value, the value it adds over the horizon.
@@ -12,11 +12,16 @@ value, the value it adds over the horizon.
   with the propensity as weight.
 * ``DRLearner`` (Kennedy 2020): a doubly robust pseudo-outcome from cross-fitted outcome models,
   regressed on the features by one final model.
+* ``TransformedOutcomeLearner`` (Athey and Imbens 2015): the class-transformation family. In a
+  randomized test ``z = (y - m(x)) (t - e) / (e (1 - e))`` has expectation ``tau(x)`` for any
+  ``m`` that ignores the arm, so one regressor of ``z`` learns the effect directly; ``m`` is a
+  cross-fitted outcome model of both arms, which removes the outcome's own variation from ``z``
+  and suits small effects on large tests.
 
-The X- and DR-learners predict with final regressors only: ``final_stage_`` lists ``(weight,
-booster)`` pairs whose weighted sum of raw predictions is the effect, the form the registry
-stores and serving evaluates (``model.uplift_bundle``). They follow scikit-learn's estimator
-contract, except that ``fit`` takes the treatment beside ``y``.
+The X-, DR- and transformed-outcome learners predict with final regressors only:
+``final_stage_`` lists ``(weight, booster)`` pairs whose weighted sum of raw predictions is the
+effect, the form the registry stores and serving evaluates (``model.uplift_bundle``). They
+follow scikit-learn's estimator contract, except that ``fit`` takes the treatment beside ``y``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 
 from core.config import UpliftLightGBMParams
-from core.names import DR_LEARNER, T_LEARNER, X_LEARNER
+from core.names import DR_LEARNER, T_LEARNER, TRANSFORMED_OUTCOME, X_LEARNER
 from model.encoding import model_safe_names
 
 Outcome = Literal["binary", "continuous"]
@@ -169,11 +174,29 @@ class DRLearner(_UpliftLearner):
         return self
 
 
+class TransformedOutcomeLearner(_UpliftLearner):
+    """One regressor of the transformed outcome, whose expectation is the effect itself."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, treatment: np.ndarray) -> TransformedOutcomeLearner:
+        X, y, t = self._checked(X, y, treatment)
+        e = float(t.mean())
+        self.propensity_ = e
+        baseline = np.empty(len(y))  # m(x): both arms pooled, each row predicted out of fold
+        folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=self.random_state)
+        for fit_rows, out_rows in folds.split(X, t):
+            pooled = self._fit_outcome(X[fit_rows], y[fit_rows])
+            baseline[out_rows] = self._predict_outcome(pooled, X[out_rows])
+        transformed = (y - baseline) * (t - e) / (e * (1.0 - e))
+        self.final_stage_ = [(1.0, self._fit_effect(X, transformed).booster_)]
+        return self
+
+
 LEARNERS: dict[str, type[_UpliftLearner]] = {
     T_LEARNER: TLearner,
     X_LEARNER: XLearner,
     DR_LEARNER: DRLearner,
+    TRANSFORMED_OUTCOME: TransformedOutcomeLearner,
 }
 """Every uplift learner by the name configs, metrics and the registry use."""
-SERVABLE = (X_LEARNER, DR_LEARNER)
+SERVABLE = (X_LEARNER, DR_LEARNER, TRANSFORMED_OUTCOME)
 """Learners whose effect is a weighted sum of final regressors, the form the registry stores."""
