@@ -33,6 +33,7 @@ ARM = "arm"
 CONTACTED_AT = "contacted_at"
 OFFER = "offer"
 TREATMENT = "treatment"
+RESPONSE = "response"
 
 TREATMENT_VALUES = ("treatment", "treated", "1", "true", "t", "yes", "y")
 """Values of ``arm`` (and of a snapshot's ``treatment``) meaning 'offered', case-insensitive."""
@@ -188,6 +189,28 @@ SNAPSHOTS = TableSpec(
             "Optional: the row is part of a randomized retention test run at as_of, 1 = offered, "
             "0 = held out as control (also treatment/control, yes/no, true/false); empty = not "
             "in the test. Not a feature.",
+        ),
+        ColumnSpec(
+            CAMPAIGN_ID,
+            "text",
+            False,
+            "Optional, with treatment: which test the row belongs to, when one table holds "
+            "several; without it, each as_of day is one test. Not a feature.",
+        ),
+        ColumnSpec(
+            CONTACTED_AT,
+            "datetime",
+            False,
+            "Optional, with treatment: the day the offer was made (or withheld); empty = the "
+            "as_of day. A row contacted before its as_of is not used for uplift. Not a feature.",
+        ),
+        ColumnSpec(
+            RESPONSE,
+            "text",
+            False,
+            "Optional, with treatment: the test's good outcome when it is not staying (visited, "
+            "renewed, bought; yes/no, 1/0, true/false). Uplift models learn it instead of "
+            "1 - churned. Not a feature.",
         ),
     ),
     "A labelled CRM export: one row per customer and as_of day with a churned flag; every "

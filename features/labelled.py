@@ -21,9 +21,12 @@ from core.errors import ConfigError, DataValidationError
 from core.schema import (
     AS_OF,
     ATTRIBUTE_PREFIX,
+    CAMPAIGN_ID,
     CHURNED,
+    CONTACTED_AT,
     CUSTOMER_ID,
     FUTURE_VALUE,
+    RESPONSE,
     SNAPSHOTS,
     TREATMENT,
 )
@@ -50,6 +53,8 @@ POSITIVE = ("yes", "y", "true", "t", "1", "churned")
 NEGATIVE = ("no", "n", "false", "f", "0", "active")
 TRUE_TOKENS = frozenset({"yes", "y", "true", "t", "1", "1.0"})
 FALSE_TOKENS = frozenset({"no", "n", "false", "f", "0", "0.0"})
+TEST_COLUMNS = (TREATMENT, CAMPAIGN_ID, CONTACTED_AT, RESPONSE)
+"""A randomized test's columns: read with the labels, never features, optional when scoring."""
 NA_TOKENS = frozenset({"na", "n/a", "nan", "null", "none", "-", "?", "#n/a"})
 """Read as missing in columns inferred numeric or date (never in categorical ones)."""
 OTHER = "(other)"
@@ -232,7 +237,7 @@ def infer_schema(
     for name, why in dropped.items():
         notes.append(f"{name}: not a feature ({why})")
     labels = [source.columns.get(c, c) for c in (CHURNED, FUTURE_VALUE)]
-    labels += [source.columns[TREATMENT]] if TREATMENT in source.columns else []
+    labels += [source.columns[c] for c in TEST_COLUMNS if c in source.columns]
     ignored = sorted({*map(str, dropped), *(c for c in labels if isinstance(c, str))})
     schema = AttributeSchema(columns=columns, timezone=source.timezone, ignored=ignored)
     return InferredSchema(schema, notes, dropped)
@@ -387,7 +392,8 @@ def read_snapshots(
         mapping = {
             k: v
             for k, v in source.columns.items()
-            if k not in (CHURNED, FUTURE_VALUE) or (isinstance(v, str) and v in raw.columns)
+            if k not in (CHURNED, FUTURE_VALUE, *TEST_COLUMNS)
+            or (isinstance(v, str) and v in raw.columns)
         }
         source = source.model_copy(update={"columns": mapping})
     label_col = source.columns.get(CHURNED, CHURNED)
@@ -446,11 +452,41 @@ def read_snapshots(
             raw_values=frame[TREATMENT],
         )
         frame[TREATMENT] = arm[~unknown].reset_index(drop=True)
-        keep.append(TREATMENT)
+        keep += [TREATMENT, CAMPAIGN_ID, CONTACTED_AT]
+        response_col = source.columns.get(RESPONSE, RESPONSE)
+        if isinstance(response_col, str) and response_col in raw.columns:
+            frame = _with_response(frame, report, str(response_col))
+            keep.append(RESPONSE)
     rows = frame[keep + attributes].reset_index(drop=True)
     table = LabelledTable(rows, attributes, report, has_churn, has_value and labels, notes)
     table.has_treatment = has_treatment
     return table
+
+
+def _with_response(frame: pd.DataFrame, report: TableReport, column: str) -> pd.DataFrame:
+    """The rows with ``response`` as 1.0/0.0 (NaN outside the test); a tested row whose response
+    is empty or no yes/no, 1/0, true/false value is excluded and counted."""
+    token = parse_text(frame[RESPONSE]).str.lower()
+    token = token.str.replace(r"^([01])\.0+$", r"\1", regex=True)
+    value = np.where(token.isin(TRUE_TOKENS), 1.0, np.where(token.isin(FALSE_TOKENS), 0.0, np.nan))
+    tested = frame[TREATMENT].notna().to_numpy()
+    blank = token.isna().to_numpy()
+    frame = _exclude(
+        frame,
+        report,
+        [
+            (
+                tested & ~blank & np.isnan(value),
+                "is not a response flag (expected yes/no, 1/0 or true/false)",
+            ),
+            (tested & blank, "is empty (a row in the test needs its response)"),
+        ],
+        column,
+        raw_values=frame[RESPONSE],
+    )
+    kept = ~(tested & np.isnan(value))
+    frame[RESPONSE] = value[kept]
+    return frame
 
 
 def _with_as_of(raw: pd.DataFrame, source: SnapshotSource, source_name: str) -> pd.DataFrame:

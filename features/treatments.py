@@ -2,7 +2,8 @@
 
 Two sources feed it: the ``treatments`` table (one row per customer and campaign, as a CRM or
 ``retain campaign`` records it) and the ``treatment`` column of a labelled ``snapshots`` table (a
-randomized test exported with its outcome, one campaign per as_of day). Both go through
+randomized test exported with its outcome: one campaign per ``campaign_id`` when the table maps
+one, else per as_of day; contacted on ``contacted_at`` when mapped, else on the as_of day). Both go through
 ``features.loading.validate_table``, so unusable rows are excluded and counted like any other.
 """
 
@@ -20,11 +21,12 @@ from core.schema import (
     CONTACTED_AT,
     CUSTOMER_ID,
     OFFER,
+    RESPONSE,
     TREATMENT,
     TREATMENTS,
 )
 from core.sources import DataConfig, SnapshotSource
-from features.labelled import load_snapshots
+from features.labelled import LabelledTable, load_snapshots
 from features.loading import TableReport, load_table, raise_if_unclean
 
 TREATMENT_COLUMNS = [CUSTOMER_ID, CAMPAIGN_ID, ARM, CONTACTED_AT, OFFER]
@@ -35,6 +37,42 @@ def snapshot_campaign_id(source: SnapshotSource, as_of: pd.Timestamp) -> str:
     """The id of the randomized test a snapshots table records at ``as_of``: file stem and day,
     e.g. ``spring_winback_test-20240301``."""
     return f"{PurePosixPath(source.file_name).stem}-{pd.Timestamp(as_of):%Y%m%d}"
+
+
+SNAPSHOT_TEST_COLUMNS = [CUSTOMER_ID, AS_OF, CAMPAIGN_ID, ARM, CONTACTED_AT, RESPONSE]
+"""The columns of ``snapshot_tests``' result, in order."""
+
+
+def snapshot_tests(table: LabelledTable, source: SnapshotSource) -> pd.DataFrame:
+    """The rows of a snapshots table that are in a randomized test, one per customer and as_of.
+
+    Returns ``customer_id`` (str), ``as_of`` and ``contacted_at`` (datetime64 days; an empty
+    contact day is the as_of day), ``campaign_id`` (the mapped id, or for an empty one
+    ``snapshot_campaign_id`` of the as_of day), ``arm`` (int8) and ``response`` (float 1/0, NaN
+    when the table maps none).
+    """
+    if not table.has_treatment:
+        return pd.DataFrame({c: [] for c in SNAPSHOT_TEST_COLUMNS})
+    tested = table.rows.loc[table.rows[TREATMENT].notna()]
+    days = pd.to_datetime(tested[AS_OF]).dt.normalize().astype("datetime64[ns]")
+    derived = days.map({d: snapshot_campaign_id(source, d) for d in days.unique()})
+    given = tested[CAMPAIGN_ID].astype(object)
+    contacted = pd.to_datetime(tested[CONTACTED_AT], utc=True).dt.tz_localize(None)
+    response = (
+        tested[RESPONSE].astype("float64")
+        if RESPONSE in tested.columns
+        else pd.Series(float("nan"), index=tested.index)
+    )
+    return pd.DataFrame(
+        {
+            CUSTOMER_ID: tested[CUSTOMER_ID].astype("str"),
+            AS_OF: days,
+            CAMPAIGN_ID: given.where(given.notna(), derived).astype("str"),
+            ARM: tested[TREATMENT].astype("int8"),
+            CONTACTED_AT: contacted.dt.normalize().fillna(days).astype("datetime64[ns]"),
+            RESPONSE: response,
+        }
+    ).reset_index(drop=True)
 
 
 def empty_treatments() -> pd.DataFrame:
@@ -80,20 +118,8 @@ def load_treatments(data: DataConfig, *, reports: list[TableReport] | None = Non
     if data.snapshots is not None and TREATMENT in data.snapshots.columns:
         table = load_snapshots(data.snapshots, labels=True)
         if table.has_treatment:
-            tested = table.rows.loc[table.rows[TREATMENT].notna()]
-            days = pd.to_datetime(tested[AS_OF]).dt.normalize()
-            ids = {d: snapshot_campaign_id(data.snapshots, d) for d in days.unique()}
-            parts.append(
-                pd.DataFrame(
-                    {
-                        CUSTOMER_ID: tested[CUSTOMER_ID],
-                        CAMPAIGN_ID: days.map(ids),
-                        ARM: tested[TREATMENT],
-                        CONTACTED_AT: days,
-                        OFFER: pd.Series(pd.NA, index=tested.index, dtype="str"),
-                    }
-                )
-            )
+            tested = snapshot_tests(table, data.snapshots)
+            parts.append(tested[TREATMENT_COLUMNS[:-1]].assign(**{OFFER: pd.NA}))
             found.append(table.report)
     if reports is not None:
         reports.extend(found)
@@ -132,4 +158,5 @@ __all__ = [
     "empty_treatments",
     "load_treatments",
     "snapshot_campaign_id",
+    "snapshot_tests",
 ]

@@ -50,12 +50,15 @@ class UpliftBundle:
     churn_effect: Stage
     value_effect: Stage
     attributes: list[str] = field(default_factory=list)
+    snapshot_features: list[str] = field(default_factory=list)
+    """Features of a snapshots table's own attributes (after the event features), when trained
+    on one: the labelled model's ``AttributeSchema.feature_names``."""
     card: dict[str, Any] = field(default_factory=dict)
     """Experiment, training time, campaigns, rows and held-out metrics (JSON-safe)."""
 
     def check_schema(self) -> None:
         """Fail loudly if the boosters, encoding and the feature builder disagree."""
-        expected = feature_names(self.families, self.attributes)
+        expected = feature_names(self.families, self.attributes) + self.snapshot_features
         if list(self.encoding.columns) != expected:
             missing = sorted(set(expected) - set(self.encoding.columns))
             extra = sorted(set(self.encoding.columns) - set(expected))
@@ -161,6 +164,7 @@ class UpliftBundle:
             "encoding": self.encoding.to_dict(),
             "families": self.families,
             "attributes": self.attributes,
+            "snapshot_features": self.snapshot_features,
             "horizon_days": self.horizon_days,
             "learner": self.learner,
             "stages": stages,
@@ -193,6 +197,7 @@ class UpliftBundle:
             churn_effect=stages["churn_effect"],
             value_effect=stages["value_effect"],
             attributes=list(meta.get("attributes", [])),
+            snapshot_features=list(meta.get("snapshot_features", [])),
             card=dict(meta.get("card", {})),
         )
 

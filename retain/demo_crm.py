@@ -8,6 +8,16 @@ blank cells, an e-mail column (an identifier) and a constant column. Planted dri
 monthly churn hazard: contract type, tenure, support calls, internet service, payment method,
 monthly charges, partner and senior citizen; gender and region are noise. The true churn
 probability of each row is saved in the truth table.
+
+``make_crm_offer`` exports the same base with a past randomized retention offer (two waves of one
+campaign, in ``Campaign``, ``RetentionOffer`` and ``OfferDate`` columns) and a planted,
+heterogeneous effect: persuadables (month-to-month, a few support calls, under two years) churn
+far less when offered; lost causes (four or more calls) and sure things (one- and two-year
+contracts) do not change; sleeping dogs (month-to-month for two years or more, no calls) churn
+more, reminded to shop around. The customers most likely to stay when offered (the response a
+response model learns) are the sure things, and the likeliest to leave are the lost causes, so
+neither a response model nor churn risk finds the persuadables. The true effect of each row is
+kept in a separate truth table, never in the export.
 """
 
 from __future__ import annotations
@@ -48,6 +58,19 @@ DRIVERS = (
 )
 """The planted drivers, strongest first (by their share of the hazard's variance)."""
 NOISE = ("gender", "Region")
+
+
+SEGMENT_EFFECT = {
+    "persuadable": 0.7,
+    "lost cause": 0.0,
+    "sure thing": 0.0,
+    "sleeping dog": -0.12,
+    "other": 0.1,
+}
+"""Planted offer effect per segment: the share of the churn probability the offer removes (a
+sleeping dog's is an absolute rise of 12 points in its churn probability instead)."""
+OFFER_WAVES = (("june_save_wave1", 1), ("june_save_wave2", 3))
+"""The campaign's two waves: id, and days after as_of the offer was made."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +127,86 @@ def make_crm(
         next_id += len(joiners)
         base = pd.concat([stay, joiners], ignore_index=True)
     return CrmExport(pd.concat(frames, ignore_index=True), pd.concat(truths, ignore_index=True))
+
+
+def make_crm_offer(
+    customers: int = 5000,
+    *,
+    horizon_days: int = 90,
+    seed: int = 42,
+    as_of: str = "2024-06-30",
+    tested_share: float = 0.9,
+) -> CrmExport:
+    """One as_of export whose outcome followed a randomized retention offer.
+
+    ``tested_share`` of the customers are in the test (half offered, half held out as control,
+    at random; each in one of two waves); the rest have empty test columns. ``truth`` holds per
+    tested customer ``customer_id``, ``campaign_id``, ``segment``, ``p_churn_control``,
+    ``p_churn_treated``, ``true_churn_effect`` (the reduction in churn probability),
+    ``value_control`` and ``true_value_effect`` (expected revenue without the offer and what the
+    offer adds over the horizon): the columns ``training.uplift_eval.add_truth`` reads.
+    """
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp(as_of)
+    months_ahead = horizon_days / 30.4
+    base = _new_accounts(customers, rng, start_id=1, as_of=day)
+    p_control = 1 - (1 - _monthly_hazard(base)) ** months_ahead
+    segment = offer_segments(base)
+    share = pd.Series(segment).map(SEGMENT_EFFECT).to_numpy()
+    p_treated = np.where(
+        segment == "sleeping dog", p_control - share, p_control * (1 - share)
+    ).clip(0.0, 1.0)
+    tested = rng.random(customers) < tested_share
+    offered = tested & (rng.random(customers) < 0.5)
+    wave = rng.integers(0, len(OFFER_WAVES), customers)
+    churned = rng.random(customers) < np.where(offered, p_treated, p_control)
+    months_kept = np.where(churned, rng.uniform(0, months_ahead, customers), months_ahead)
+    noise = rng.lognormal(0, 0.1, customers)
+    value = base["MonthlyCharges"].to_numpy() * months_kept * noise
+    export = _export(base, day, churned, value, rng)
+    ids = np.array([w[0] for w in OFFER_WAVES])[wave]
+    lag = np.array([w[1] for w in OFFER_WAVES])[wave]
+    contacted = (day + pd.to_timedelta(lag, unit="D")).strftime("%Y-%m-%d").to_numpy()
+    export.insert(len(export.columns) - 2, "Campaign", np.where(tested, ids, ""))
+    export.insert(
+        len(export.columns) - 2,
+        "RetentionOffer",
+        np.where(tested, np.where(offered, "treatment", "control"), ""),
+    )
+    export.insert(len(export.columns) - 2, "OfferDate", np.where(tested, contacted, ""))
+    # expected revenue: a stayer pays the whole horizon, a churner half of it on average
+    full = base["MonthlyCharges"].to_numpy() * months_ahead * np.exp(0.005)
+    truth = pd.DataFrame(
+        {
+            "customer_id": base["customerID"].to_numpy(),
+            "campaign_id": ids,
+            "segment": segment,
+            "p_churn_control": p_control,
+            "p_churn_treated": p_treated,
+            "true_churn_effect": p_control - p_treated,
+            "value_control": full * (1 - p_control / 2),
+            "true_value_effect": full * (p_control - p_treated) / 2,
+        }
+    ).loc[tested]
+    return CrmExport(export, truth.reset_index(drop=True))
+
+
+def offer_segments(base: pd.DataFrame) -> np.ndarray:
+    """Each account's planted response to the offer: persuadable, lost cause, sure thing,
+    sleeping dog or other."""
+    month_to_month = base["Contract"].to_numpy() == "Month-to-month"
+    calls = base["SupportCalls90d"].to_numpy()
+    tenure = base["tenure"].to_numpy()
+    return np.select(
+        [
+            ~month_to_month,
+            (calls >= 3) | (tenure < 6),
+            (calls >= 1) & (tenure < 36),
+            (calls == 0) & (tenure >= 12),
+        ],
+        ["sure thing", "lost cause", "persuadable", "sleeping dog"],
+        "other",
+    )
 
 
 def _new_accounts(

@@ -2,7 +2,8 @@
 
 Runs inside the training's parent MLflow run when the data lists past campaigns
 (``data.treatments``, or a treatment column in a snapshots table). The campaign rows are built
-with the training's own prepared data and feature families, every learner and policy is
+with the training's own prepared data and feature families (or, from a snapshots table, its own
+rows and features), every learner and policy is
 evaluated (``training.uplift_eval``), each gets a child run with its held-out metrics, and the
 configured learner is registered under ``registry.uplift`` behind the same gate as churn and CLV:
 promoted when the paired bootstrap interval of its Qini gain over the champion's, on the same
@@ -19,16 +20,23 @@ import numpy as np
 import pandas as pd
 
 from core.config import ExperimentConfig
-from core.schema import ATTRIBUTE_PREFIX, CAMPAIGN_ID
+from core.schema import ATTRIBUTE_PREFIX, CAMPAIGN_ID, CONTACTED_AT, TREATMENT
 from features.build import CUTOFF
-from features.treatments import load_treatments
+from features.labelled import load_snapshots
+from features.treatments import load_treatments, snapshot_tests
 from model.registry import CHALLENGER, CHAMPION, version_by_alias
 from model.uplift_bundle import UpliftBundle, load_uplift_version, log_uplift_bundle
 from model.uplift_plot import downsample, qini_figure
 from training.frame import TrainingData
 from training.metrics import PairedInterval
 from training.registry import Decision, decide, move_alias, tag_decision, tag_undecided
-from training.uplift_data import RETAINED, TREATED, CampaignRows, campaign_rows
+from training.uplift_data import (
+    RETAINED,
+    TREATED,
+    CampaignRows,
+    campaign_rows,
+    snapshot_campaign_rows,
+)
 from training.uplift_eval import UpliftEvaluation, evaluate_uplift
 from training.uplift_metrics import bootstrap_qini_gain, qini_curve
 
@@ -57,26 +65,42 @@ class UpliftResult:
 
 def campaign_data(config: ExperimentConfig, data: TrainingData, log: Log) -> CampaignRows | None:
     """The past campaigns' uplift rows, or None (with a line saying why) when there are none."""
-    if data.prep is None:
+    if data.schema is not None:
+        rows = snapshot_rows(config, data, log)
+    elif data.prep is None:
         log("  uplift: a labelled snapshots table has no event history to build features from")
         return None
-    treatments = load_treatments(config.data)
-    if treatments.empty:
-        log("  uplift: the treatments data lists no campaign; no uplift model")
-        return None
-    rows = campaign_rows(
-        data.prep,
-        treatments,
-        config.horizon_days,
-        families=data.families,
-        active_days=None if config.contractual else config.active_days,
-    )
+    else:
+        treatments = load_treatments(config.data)
+        if treatments.empty:
+            log("  uplift: the treatments data lists no campaign; no uplift model")
+            return None
+        rows = campaign_rows(
+            data.prep,
+            treatments,
+            config.horizon_days,
+            families=data.families,
+            active_days=None if config.contractual else config.active_days,
+        )
     for line in rows.lines:
         log("  uplift: " + line)
     if not rows.usable:
         log("  uplift: too few labelled campaign customers in an arm to learn an effect; skipped")
         return None
     return rows
+
+
+def snapshot_rows(config: ExperimentConfig, data: TrainingData, log: Log) -> CampaignRows:
+    """The randomized tests a labelled snapshots table records, on the training's own rows."""
+    source = config.data.snapshots
+    assert source is not None
+    if config.data.treatments is not None:
+        log(
+            "  uplift: trained on the snapshots table's tests; data.treatments is read by "
+            "campaign results, not here (its campaigns have no snapshot rows to learn from)"
+        )
+    tests = snapshot_tests(load_snapshots(source, labels=True), source)
+    return snapshot_campaign_rows(data.frame, data.features, tests, has_value=data.has_value)
 
 
 def uplift_bundle(
@@ -88,9 +112,13 @@ def uplift_bundle(
         name: downsample(qini_curve(evaluation.scores[name], y, t))
         for name in (evaluation.learner, "churn_risk", "random")
     }
-    campaigns = rows.frame.groupby(CAMPAIGN_ID)[CUTOFF].first()
+    day = CONTACTED_AT if CONTACTED_AT in rows.frame.columns else CUTOFF
+    campaigns = rows.frame.groupby(CAMPAIGN_ID)[day].min()
+    snapshot = data.schema.feature_names if data.schema is not None else []
     attributes = [
-        c.removeprefix(ATTRIBUTE_PREFIX) for c in rows.features if c.startswith(ATTRIBUTE_PREFIX)
+        c.removeprefix(ATTRIBUTE_PREFIX)
+        for c in rows.features
+        if c.startswith(ATTRIBUTE_PREFIX) and c not in snapshot
     ]
     return UpliftBundle(
         encoding=evaluation.encoding,
@@ -100,6 +128,7 @@ def uplift_bundle(
         churn_effect=list(evaluation.churn_effect.final_stage_),
         value_effect=list(evaluation.value_effect.final_stage_),
         attributes=attributes,
+        snapshot_features=list(snapshot),
         card={
             "experiment": config.name,
             "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
@@ -247,5 +276,5 @@ def has_campaigns(config: ExperimentConfig) -> bool:
     """Whether the config names a source of past campaign assignments."""
     snapshots = config.data.snapshots
     return config.data.treatments is not None or (
-        snapshots is not None and "treatment" in snapshots.columns
+        snapshots is not None and TREATMENT in snapshots.columns
     )
