@@ -69,6 +69,9 @@ SEGMENT_EFFECT = {
 }
 """Planted offer effect per segment: the share of the churn probability the offer removes (a
 sleeping dog's is an absolute rise of 12 points in its churn probability instead)."""
+SEGMENT_RISK = {"lost cause": 1.2, "persuadable": -0.4, "sleeping dog": 0.3}
+"""Shift of each segment's churn logit without the offer: lost causes are the likeliest to leave,
+so ranking by churn risk spends the budget on them first."""
 OFFER_WAVES = (("june_save_wave1", 1), ("june_save_wave2", 3))
 """The campaign's two waves: id, and days after as_of the offer was made."""
 
@@ -150,8 +153,10 @@ def make_crm_offer(
     day = pd.Timestamp(as_of)
     months_ahead = horizon_days / 30.4
     base = _new_accounts(customers, rng, start_id=1, as_of=day)
-    p_control = 1 - (1 - _monthly_hazard(base)) ** months_ahead
     segment = offer_segments(base)
+    shift = pd.Series(segment).map(SEGMENT_RISK).fillna(0.0).to_numpy()
+    hazard = 1 / (1 + np.exp(-(np.log(_odds(_monthly_hazard(base))) + shift)))
+    p_control = 1 - (1 - hazard) ** months_ahead
     share = pd.Series(segment).map(SEGMENT_EFFECT).to_numpy()
     p_treated = np.where(
         segment == "sleeping dog", p_control - share, p_control * (1 - share)
@@ -189,6 +194,10 @@ def make_crm_offer(
         }
     ).loc[tested]
     return CrmExport(export, truth.reset_index(drop=True))
+
+
+def _odds(p: np.ndarray) -> np.ndarray:
+    return p / (1 - p)
 
 
 def offer_segments(base: pd.DataFrame) -> np.ndarray:

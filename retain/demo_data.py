@@ -569,8 +569,10 @@ def write_demo(
 
 def write_crm(folder: Path, *, customers: int, seed: int, fmt: str) -> Path:
     """The CRM business: one export of a single as_of day (``snapshot``, churn within 90 days,
-    no as_of column) and six monthly exports of one base (``monthly``, churn within 30 days)."""
-    from retain.demo_crm import make_crm
+    no as_of column), six monthly exports of one base (``monthly``, churn within 30 days) and
+    an export whose outcome followed a randomized retention offer (``offer_test``, its true
+    per-customer effect apart in ``offer_truth.parquet``)."""
+    from retain.demo_crm import make_crm, make_crm_offer
 
     folder.mkdir(parents=True, exist_ok=True)
     single = make_crm(customers, months=1, horizon_days=90, seed=seed + 2)
@@ -580,6 +582,9 @@ def write_crm(folder: Path, *, customers: int, seed: int, fmt: str) -> Path:
     frame = monthly.snapshots.rename(columns={"as_of": "SnapshotDate"})
     _write(frame.rename(columns={"Revenue90d": "Revenue30d"}), folder / f"monthly.{fmt}", fmt)
     monthly.truth.to_parquet(folder / "monthly_truth.parquet", index=False)
+    offer = make_crm_offer(customers, horizon_days=90, seed=seed + 4)
+    _write(offer.snapshots.drop(columns=["as_of"]), folder / f"offer_test.{fmt}", fmt)
+    offer.truth.to_parquet(folder / "offer_truth.parquet", index=False)
     return folder
 
 

@@ -132,7 +132,7 @@ def snapshot_campaign_rows(
     lines = []
     for campaign, rows in joined.groupby(CAMPAIGN_ID, sort=True):
         used = rows.loc[~late[rows.index]]
-        first = pd.Timestamp(rows[CONTACTED_AT].min()).date()
+        first = pd.Timestamp((used if len(used) else rows)[CONTACTED_AT].min()).date()
         line = (
             f"campaign {campaign} (snapshot test, contacted {first}): {len(used):,} customers "
             f"({int(used[ARM].sum()):,} treated, {int((used[ARM] == 0).sum()):,} control)"

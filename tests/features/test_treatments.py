@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from core.errors import DataValidationError
 from core.schema import TREATMENTS
-from core.sources import DataConfig
+from core.sources import DataConfig, SnapshotSource
 from features.arms import parse_arm
 from features.labelled import load_snapshots
-from features.treatments import campaign_assignments, load_treatments
+from features.treatments import campaign_assignments, load_treatments, snapshot_tests
 
 MESSY = """cust,camp,group,date,offer
 1.0,7.0,Treatment,2024-03-01,10% off
@@ -174,3 +174,64 @@ def test_an_unknown_campaign_lists_the_known_ones(tmp_path: Path) -> None:
     assert len(campaign_assignments(frame, "8")) == 2
     with pytest.raises(DataValidationError, match="known campaigns: 7, 8"):
         campaign_assignments(frame, "spring")
+
+
+def test_a_snapshot_table_holds_several_campaigns_with_contact_days_and_a_response(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "email test.csv"
+    path.write_text(
+        "Kunde Nr.,Tag,lapsed,arm,welle,gesendet,besucht,plan\n"
+        "1,2024-03-01,Yes,1,A,2024-03-04,ja,a\n"  # an unknown response: row excluded
+        "2,2024-03-01,No,0,A,,0,b\n"  # no contact day: the as_of day
+        "3,2024-03-01,No,,,,,a\n"  # not in the test: kept, no response needed
+        "4,2024-03-01,Yes,1,,2024-03-02,1.0,b\n"  # no wave: the file's test of its day
+        "5,2024-04-01,No,0,B,2024-04-03,,a\n"  # in the test without a response: excluded
+        "6,2024-04-01,No,1,B,2024-04-03,yes,b\n"
+    )
+    columns = {
+        "customer_id": "Kunde Nr.",
+        "as_of": "Tag",
+        "churned": "lapsed",
+        "treatment": "arm",
+        "campaign_id": "welle",
+        "contacted_at": "gesendet",
+        "response": "besucht",
+    }
+    config = DataConfig.model_validate({"snapshots": {"path": str(path), "columns": columns}})
+    table = load_snapshots(config.snapshots)  # type: ignore[arg-type]
+    assert table.attributes == ["plan"]  # the test's columns are never features
+    lines = "\n".join(table.report.lines())
+    assert "1 row(s): 'besucht' is not a response flag" in lines
+    assert "row 1: 'ja'" in lines
+    assert "1 row(s): 'besucht' is empty (a row in the test needs its response)" in lines
+    tests = snapshot_tests(table, config.snapshots)  # type: ignore[arg-type]
+    assert tests[["customer_id", "campaign_id", "arm", "response"]].values.tolist() == [
+        ["2", "A", 0, 0.0],
+        ["4", "email test-20240301", 1, 1.0],
+        ["6", "B", 1, 1.0],
+    ]
+    assert tests["contacted_at"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-03-01",
+        "2024-03-02",
+        "2024-04-03",
+    ]
+    # the campaigns' contact days are what campaign results measure from
+    frame = load_treatments(config)
+    assert sorted(frame["campaign_id"]) == ["A", "B", "email test-20240301"]
+
+
+def test_an_export_to_score_may_lack_the_test_columns(tmp_path: Path) -> None:
+    path = tmp_path / "today.csv"
+    path.write_text("id,plan\n1,a\n2,b\n")
+    source = SnapshotSource.model_validate(
+        {
+            "path": str(path),
+            "as_of": "2024-06-30",
+            "columns": {"customer_id": "id", "churned": "Churn", "treatment": "Offer"}
+            | {"campaign_id": "Wave", "contacted_at": "Sent", "response": "Visited"},
+        }
+    )
+    table = load_snapshots(source, labels=False)
+    assert table.rows["customer_id"].tolist() == ["1", "2"]
+    assert table.attributes == ["plan"]

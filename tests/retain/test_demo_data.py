@@ -158,3 +158,40 @@ def test_subscription_tables_are_consistent(saas: DemoTables) -> None:
     assert nps.between(0, 10).all()
     assert csat.between(1, 5).all()
     assert np.isnan(interactions.loc[interactions["type"] == "ticket", "score"]).all()
+
+
+def test_the_crm_offer_plants_four_segments_and_keeps_the_truth_apart() -> None:
+    from retain.demo_crm import SEGMENT_EFFECT, make_crm_offer
+
+    export = make_crm_offer(4000, seed=3)
+    truth, rows = export.truth, export.snapshots
+    # no column of the export carries the effect or the segment
+    assert not {"segment", "true_churn_effect", "p_churn_treated"} & set(rows.columns)
+    tested = rows.loc[rows["RetentionOffer"] != ""]
+    assert truth["customer_id"].tolist() == tested["customerID"].tolist()
+    assert set(tested["RetentionOffer"]) == {"treatment", "control"}
+    assert (
+        set(truth["campaign_id"])
+        == set(tested["Campaign"])
+        == {
+            "june_save_wave1",
+            "june_save_wave2",
+        }
+    )
+    by = truth.groupby("segment")
+    effect = by["true_churn_effect"]
+    assert effect.min()["persuadable"] > 0
+    assert effect.max()["sleeping dog"] < 0
+    assert effect.max()[["lost cause", "sure thing"]].tolist() == [0.0, 0.0]
+    assert set(SEGMENT_EFFECT) == set(truth["segment"])
+    # the response a response model learns (staying when offered) is highest for sure things,
+    # the churn risk for lost causes: neither ranks the persuadables first
+    stay_if_offered = 1 - by["p_churn_treated"].mean()
+    assert stay_if_offered.idxmax() == "sure thing"
+    assert by["p_churn_control"].mean().idxmax() == "lost cause"
+    # the planted effect shows in the realized outcomes: offered persuadables churn less
+    outcome = tested.set_index("customerID")
+    joined = truth.join(outcome[["RetentionOffer", "Churn"]], on="customer_id")
+    persuadable = joined.loc[joined["segment"] == "persuadable"]
+    churn = persuadable.groupby("RetentionOffer")["Churn"].apply(lambda s: (s == "Yes").mean())
+    assert churn["control"] - churn["treatment"] > 0.1
