@@ -396,6 +396,7 @@ def read_snapshots(
             or (isinstance(v, str) and v in raw.columns)
         }
         source = source.model_copy(update={"columns": mapping})
+    source, lapse_note = _churn_from_response(raw, source) if labels else (source, "")
     label_col = source.columns.get(CHURNED, CHURNED)
     if labels and label_col not in raw.columns:
         raise DataValidationError(
@@ -458,9 +459,31 @@ def read_snapshots(
             frame = _with_response(frame, report, str(response_col))
             keep.append(RESPONSE)
     rows = frame[keep + attributes].reset_index(drop=True)
+    notes += [lapse_note] if lapse_note else []
     table = LabelledTable(rows, attributes, report, has_churn, has_value and labels, notes)
     table.has_treatment = has_treatment
     return table
+
+
+def _churn_from_response(raw: pd.DataFrame, source: SnapshotSource) -> tuple[SnapshotSource, str]:
+    """A test exported with only its response (visited 1/0) and no churned column: churn is
+    read as no response, said in a note; any other source is returned as it is."""
+    response = source.columns.get(RESPONSE)
+    if CHURNED in source.columns or CHURNED in raw.columns or not isinstance(response, str):
+        return source, ""
+    if response not in raw.columns:
+        return source, ""
+    lapse = source.model_copy(
+        update={
+            "columns": {**source.columns, CHURNED: response},
+            "positive": sorted(FALSE_TOKENS),
+            "negative": sorted(TRUE_TOKENS),
+        }
+    )
+    return lapse, (
+        f"churned: no column mapped; a customer without a response ({response!r} = no) is "
+        "counted as churned, so the churn model predicts the lack of a response"
+    )
 
 
 def _with_response(frame: pd.DataFrame, report: TableReport, column: str) -> pd.DataFrame:

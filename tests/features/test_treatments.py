@@ -235,3 +235,29 @@ def test_an_export_to_score_may_lack_the_test_columns(tmp_path: Path) -> None:
     table = load_snapshots(source, labels=False)
     assert table.rows["customer_id"].tolist() == ["1", "2"]
     assert table.attributes == ["plan"]
+
+
+def test_a_test_exported_with_only_its_response_reads_churn_as_no_response(
+    tmp_path: Path,
+) -> None:
+    # an e-mail test as retailers export it: no churn column, the visit is the outcome
+    path = tmp_path / "email.csv"
+    path.write_text(
+        "recency,history,channel,treated,visit,spend\n"
+        "3,120.5,Web,1,1,30.0\n4,80.0,Phone,0,0,0\n10,15.0,Web,1,0,0\n2,300.0,Multichannel,0,1,0\n"
+    )
+    source = SnapshotSource.model_validate(
+        {
+            "path": str(path),
+            "row_ids": True,
+            "as_of": "2024-03-01",
+            "columns": {"treatment": "treated", "response": "visit", "future_value": "spend"},
+        }
+    )
+    table = load_snapshots(source)
+    assert table.rows["churn"].tolist() == [0, 1, 1, 0]
+    assert table.attributes == ["recency", "history", "channel"]
+    assert any("a customer without a response ('visit' = no)" in n for n in table.notes)
+    tests = snapshot_tests(table, source)
+    assert tests["response"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert tests["arm"].tolist() == [1, 0, 1, 0]
