@@ -460,6 +460,13 @@ def read_snapshots(
             keep.append(RESPONSE)
     rows = frame[keep + attributes].reset_index(drop=True)
     notes += [lapse_note] if lapse_note else []
+    unused = [c for c in TEST_COLUMNS[1:] if source.columns.get(c, c) in raw.columns]
+    if labels and unused and not has_treatment:
+        notes.append(
+            f"{', '.join(str(source.columns.get(c, c)) for c in unused)}: a randomized test's "
+            "column(s), not features; unused without a treatment column "
+            "(data.snapshots.columns.treatment)"
+        )
     table = LabelledTable(rows, attributes, report, has_churn, has_value and labels, notes)
     table.has_treatment = has_treatment
     return table

@@ -261,3 +261,20 @@ def test_a_test_exported_with_only_its_response_reads_churn_as_no_response(
     tests = snapshot_tests(table, source)
     assert tests["response"].tolist() == [1.0, 0.0, 0.0, 1.0]
     assert tests["arm"].tolist() == [1, 0, 1, 0]
+
+
+def test_a_test_column_without_a_treatment_is_said_not_to_be_a_feature(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("id,Churn,plan,response\n1,Yes,a,1\n2,No,b,0\n")
+    source = SnapshotSource.model_validate(
+        {
+            "path": str(path),
+            "as_of": "2024-06-30",
+            "columns": {"customer_id": "id", "churned": "Churn"},
+        }
+    )
+    table = load_snapshots(source)
+    assert table.attributes == ["plan"]
+    assert "response: a randomized test's column(s), not features; unused without a treatment" in (
+        "\n".join(table.notes)
+    )
