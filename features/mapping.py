@@ -18,8 +18,10 @@ import pandas as pd
 from core.schema import (
     AMOUNT,
     AS_OF,
+    CAMPAIGN_ID,
     CATEGORY,
     CHURNED,
+    CONTACTED_AT,
     CUSTOMER_ID,
     FUTURE_VALUE,
     ORDER_ID,
@@ -67,7 +69,11 @@ PRODUCT_WORDS = {"stock", "stockcode", "sku", "product", "item", "article", "ean
 CURRENCY_WORDS = {"currency", "curr", "ccy"}
 SYMBOL_CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 FUTURE_WORDS = {"future", "next", "ahead", "forward"}
-TREATMENT_WORDS = {"treatment", "treated", "arm", "offered", "intervention"}
+TREATMENT_WORDS = {"treatment", "treated", "arm", "offer", "offered", "intervention"}
+CAMPAIGN_WORDS = {"campaign", "wave", "test", "experiment"}
+"""Words of a name saying which randomized test a row belongs to (next to a treatment column)."""
+CONTACT_WORDS = {"contact", "contacted", "sent", "offer", "mailed", "called"}
+"""Words of a date column's name saying when the offer was made."""
 
 
 @dataclass(frozen=True)
@@ -263,7 +269,11 @@ def _snapshots(
     as_of = [
         c
         for c in columns
-        if c.dated and c.name not in taken and _has(c, AS_OF_WORDS) and c.distinct <= MAX_AS_OF_DAYS
+        if c.dated
+        and c.name not in taken
+        and _has(c, AS_OF_WORDS)
+        and not _has(c, CONTACT_WORDS)  # an offer's day (OfferDate) is no snapshot day
+        and c.distinct <= MAX_AS_OF_DAYS
     ]
     if as_of:
         proposal.choose(
@@ -301,6 +311,8 @@ def _snapshots(
             treated[0].name,
             f"two values {list(treated[0].levels)} named like a retention test's arm",
         )
+        taken.add(treated[0].name)
+        _test_columns(columns, taken, proposal)
     counters = [
         c.name
         for c in columns
@@ -316,6 +328,31 @@ def _snapshots(
     if dated:
         _day_order(sample, dated, proposal)
     return proposal
+
+
+def _test_columns(columns: list[Profile], taken: set[str], proposal: Proposal) -> None:
+    """A randomized test's campaign and contact-day columns, beside its treatment column: mapped,
+    they are read as the test's, not as customer attributes."""
+    campaign = [
+        c
+        for c in columns
+        if c.name not in taken and not c.numeric and not c.dated and _has(c, CAMPAIGN_WORDS)
+    ]
+    if campaign:
+        proposal.choose(
+            f"data.snapshots.columns.{CAMPAIGN_ID}",
+            campaign[0].name,
+            "a text column named like the test's campaign (several tests in one table)",
+        )
+        taken.add(campaign[0].name)
+    contact = [c for c in columns if c.name not in taken and c.dated and _has(c, CONTACT_WORDS)]
+    if contact:
+        proposal.choose(
+            f"data.snapshots.columns.{CONTACTED_AT}",
+            contact[0].name,
+            "a date column named like the day of the offer",
+        )
+        taken.add(contact[0].name)
 
 
 def _recurring_charge(columns: list[Profile], taken: set[str], proposal: Proposal) -> None:

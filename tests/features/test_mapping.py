@@ -172,3 +172,18 @@ def test_a_bank_export_drops_its_row_numbers() -> None:
     assert proposal.columns == {"customer_id": "CustomerId", "churned": "Exited"}
     assert proposal.options["drop"] == ["RowNumber"]
     assert proposal.options["positive"] == ["1"]
+
+
+def test_a_randomized_test_maps_its_arm_campaign_and_offer_day_not_as_features() -> None:
+    sample = frame(
+        customerID=["a", "b", "c", "d"],
+        Campaign=["june_wave1", "june_wave2", "", "june_wave1"],
+        RetentionOffer=["treatment", "control", "", "control"],
+        OfferDate=["2024-07-01", "2024-07-03", "", "2024-07-01"],
+        Churn=["No", "No", "Yes", "No"],
+    )
+    proposal = propose_mapping(sample, modified=DAY)
+    assert proposal.columns["treatment"] == "RetentionOffer"
+    assert proposal.columns["campaign_id"] == "Campaign"
+    assert proposal.columns["contacted_at"] == "OfferDate"
+    assert "as_of" not in proposal.columns  # the offer's day is not the snapshot's
