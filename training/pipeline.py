@@ -110,6 +110,7 @@ class TrainResult:
                 "evaluation": self.uplift.fit.evaluation.table.to_dict(orient="records"),
                 "decision": _decision_dict(self.uplift.decision),
                 "version": self.uplift.version,
+                "policy": self.uplift.fit.evaluation.policy_card(),
             }
         return _json_ready(out)
 
