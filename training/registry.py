@@ -44,7 +44,7 @@ from training.metrics import LOWER_IS_BETTER, PairedInterval
 
 NO_CHAMPION = "no champion yet"
 TRIVIAL = {
-    "churn": "the churn rate for everyone (no ranking)",
+    "churn": "one churn rate for everyone",
     "clv": "the training mean for everyone",
     "uplift": "random order",
 }
@@ -120,12 +120,13 @@ def first_version(
     lower = metric in LOWER_IS_BETTER
     better = (trivial.high < 0) if lower else (trivial.low > 0)
     comparison = (
-        f"{NO_CHAMPION}; {metric} {trivial.challenger:.4f} against {trivial.champion:.4f} for "
+        f"{NO_CHAMPION}; {metric} {trivial.challenger:.4f} against "
+        f"{round(trivial.champion, 4) + 0.0:.4f} for "
         f"{trivial_name}, gain {_signed(trivial.diff)} ({_ci(trivial)}"
         f"{'; lower is better' if lower else ''}) on the same {trivial.n:,} test customers"
     )
     if better:
-        evidence = f"{comparison}: beats {trivial_name}"
+        evidence = f"{comparison}: beats it"
         return Decision(
             True,
             f"{evidence}, promoted",
@@ -137,7 +138,7 @@ def first_version(
             True,
             evidence,
         )
-    evidence = f"{comparison}: does not beat {trivial_name}"
+    evidence = f"{comparison}: does not beat it"
     return Decision(
         False,
         f"{evidence}, so registered, not promoted (`retain promote` makes it champion by hand)",

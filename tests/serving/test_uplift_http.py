@@ -89,6 +89,7 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
     cli_env = {**os.environ, **env}
     cli_env.pop("MLFLOW_TRACKING_URI", None)
     trained = _retain(cli_env, "train", "--config", str(config), "--quiet")
+    scored = ("--scores", str(home / "scores" / "scores.parquet"))
     # On these 1,589 campaign customers the response model is within one standard error of the
     # best policy on validation, so the uplift model is registered, not promoted, and the
     # campaign falls back to risk-value targeting and says so.
@@ -105,7 +106,7 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
     assert quoted["profit_at_budget_low"] < quoted["profit_at_budget"]
     assert "retain-uplift" not in _retain(cli_env, "package", "--config", str(config))
     _retain(cli_env, "score", "--config", str(config), "--out", str(home / "scores"))
-    campaign = _retain(cli_env, "campaign", "--config", str(config), "--budget", "500")
+    campaign = _retain(cli_env, "campaign", "--config", str(config), "--budget", "500", *scored)
     assert "no uplift model is served" in campaign
     assert "falls back to risk-value (assumed acceptance)" in campaign
 
@@ -118,7 +119,7 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
     env["RETAIN_WORKSPACE"] = workspace_of(home, config)[0]  # the service reads its lookup table
     scores = pd.read_parquet(home / "scores" / "scores.parquet")
     card = json.loads((home / "scores" / "score_meta.json").read_text())["uplift_card"]
-    campaign = _retain(cli_env, "campaign", "--config", str(config), "--budget", "500")
+    campaign = _retain(cli_env, "campaign", "--config", str(config), "--budget", "500", *scored)
     assert "targeting policy: the uplift model's expected incremental profit" in campaign
     assert "promoted by hand" in campaign
     assert "held-out figures on 477 past campaign customers (95% intervals): qini " in campaign

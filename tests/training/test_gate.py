@@ -180,15 +180,19 @@ def test_a_first_version_must_beat_the_trivial_policy_and_an_unscorable_champion
     assert promoted.promote
     assert promoted.qualifies
     assert not promoted.trivial_failed
-    assert promoted.reason.startswith(f"{NO_CHAMPION}; roc_auc {good.challenger:.4f} against ")
-    assert promoted.reason.endswith("beats flat, promoted")
+    assert promoted.reason == (
+        f"{NO_CHAMPION}; roc_auc {good.challenger:.4f} against 0.5000 for flat, gain "
+        f"{good.diff:+.4f} (95% CI {good.low:+.4f} to {good.high:+.4f}) on the same 3,000 test "
+        "customers: beats it, promoted"
+    )
     # a model of noise (test ROC-AUC about 0.5) is registered, not promoted
     noise = paired_bootstrap("roc_auc", y, _model(y, 0.0, seed=1), trivial, seed=42)
     assert noise.low < 0 < noise.high
     kept = decide("roc_auc", noise.challenger, None, None, trivial=noise, trivial_name="flat")
     assert not kept.promote
     assert kept.trivial_failed
-    assert "does not beat flat, so registered, not promoted" in kept.reason
+    assert "for flat, gain" in kept.reason
+    assert "does not beat it, so registered, not promoted" in kept.reason
     # nothing to compare with: not promoted either, and it says so
     blind = decide("roc_auc", 0.8, None, None)
     assert not blind.promote
