@@ -141,12 +141,15 @@ def _classifier(X: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> lgb.LGB
 
 def validation_parts(frame: pd.DataFrame, share: float, seed: int) -> np.ndarray:
     """True for the validation rows of the training part: seeded, stratified by campaign, arm
-    and outcome (each stratum with at least two rows; otherwise by campaign and arm)."""
+    and outcome (each stratum needs two rows; otherwise by campaign and arm, else by arm)."""
     index = np.arange(len(frame))
-    strata = frame[CAMPAIGN_ID].astype(str) + "/" + frame[TREATED].astype(str)
-    with_outcome = strata + "/" + frame[RETAINED].astype(str)
-    if with_outcome.value_counts().min() >= 2:
-        strata = with_outcome
+    arm = frame[TREATED].astype(str)
+    by_campaign = frame[CAMPAIGN_ID].astype(str) + "/" + arm
+    strata = arm
+    for finer in (by_campaign + "/" + frame[RETAINED].astype(str), by_campaign):
+        if finer.value_counts().min() >= 2:
+            strata = finer
+            break
     _, rows = train_test_split(index, test_size=share, random_state=seed, stratify=strata)
     out = np.zeros(len(frame), dtype=bool)
     out[rows] = True

@@ -91,3 +91,28 @@ def test_the_simplest_policy_within_one_standard_error_wins() -> None:
     )
     # with the rule off (0 standard errors) the best wins outright
     assert choose_policy(validation, list(scores), se=0.0).policy == choice.best
+
+
+def test_the_validation_part_keeps_every_campaign_arm_and_outcome_in_proportion() -> None:
+    import pandas as pd
+
+    from training.uplift_eval import validation_parts
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    frame = pd.DataFrame(
+        {
+            "campaign_id": np.where(rng.random(n) < 0.3, "spring", "winter"),
+            "treated": (rng.random(n) < 0.5).astype(int),
+            "retained": (rng.random(n) < 0.8).astype(int),
+        }
+    )
+    held = validation_parts(frame, 0.3, seed=1)
+    assert held.sum() == 300
+    strata = frame.groupby(["campaign_id", "treated", "retained"]).size()
+    in_validation = frame.loc[held].groupby(["campaign_id", "treated", "retained"]).size()
+    assert ((in_validation - 0.3 * strata).abs() <= 1).all()
+    np.testing.assert_array_equal(held, validation_parts(frame, 0.3, seed=1))
+    # one customer alone in its campaign and arm: the split falls back to coarser strata
+    lonely = pd.concat([frame, frame.head(1).assign(campaign_id="autumn")], ignore_index=True)
+    assert validation_parts(lonely, 0.3, seed=1).sum() == 301  # 0.3 x 1,001, rounded up
