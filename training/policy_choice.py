@@ -48,7 +48,8 @@ def choose_policy(
             break
     if policy == best:
         reason = (
-            f"{_named(best)} has the highest validation Qini ({finite[best]:.4f}), more "
+            f"{_named(best)} has the highest validation Qini of the candidates "
+            f"({finite[best]:.4f}), more "
             f"than {se:g} standard error above every simpler policy"
         )
     else:

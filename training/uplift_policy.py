@@ -108,3 +108,32 @@ def held_out_words(figures: dict[str, float | None], contacts: int, rows: int) -
         f"held out: {part('qini', '.4f')}, {part('auuc', '.4f')}, "
         f"{part('profit_at_budget', ',.0f')} contacting {contacts:,} of {rows:,}"
     )
+
+
+def policy_table(evaluation: UpliftEvaluation) -> str:
+    """The competition as ``retain train`` prints it: per policy its validation Qini and held-out
+    Qini and profit at the budget with intervals, the chosen one marked ``*`` (the full table
+    is the run's ``uplift/evaluation.csv``)."""
+    card = evaluation.policy_card()
+    lines = [
+        f"  {'policy':<20} {'valid. Qini':>11}  {'held-out Qini (95% CI)':<30} "
+        f"profit contacting {card['contacts']:,} (95% CI)"
+    ]
+    table = evaluation.table.set_index("policy")
+    for name, figures in card["figures"].items():
+        qini = _with_interval(figures, "qini", ".4f")
+        profit = _with_interval(figures, "profit_at_budget", ",.0f")
+        mark = "*" if name == card["policy"] else " "
+        lines.append(
+            f"{mark} {name:<20} {table.loc[name, 'validation_qini']:>11.4f}  {qini:<30} {profit}"
+        )
+    return "\n".join(lines)
+
+
+def _with_interval(figures: dict[str, float | None], metric: str, fmt: str) -> str:
+    value, low, high = (figures.get(k) for k in (metric, f"{metric}_low", f"{metric}_high"))
+    if value is None:
+        return "not measurable"
+    return f"{value:{fmt}}" + (
+        "" if low is None or high is None else f" ({low:{fmt}} to {high:{fmt}})"
+    )

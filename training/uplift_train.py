@@ -38,7 +38,13 @@ from training.registry import (
 from training.uplift_data import RETAINED, TREATED, CampaignRows, campaign_rows
 from training.uplift_eval import UpliftEvaluation, evaluate_uplift
 from training.uplift_metrics import bootstrap_qini_gain, qini_curve
-from training.uplift_policy import policy_line, policy_not_served, tag_policy, versus_random
+from training.uplift_policy import (
+    policy_line,
+    policy_not_served,
+    policy_table,
+    tag_policy,
+    versus_random,
+)
 
 Log = Callable[[str], None]
 GATE_METRIC = "qini"
@@ -213,7 +219,7 @@ def fit_uplift(
     registered = evaluation.metrics(evaluation.learner)[GATE_METRIC]
     log(
         "\n"
-        + markdown_table(evaluation.table)
+        + policy_table(evaluation)
         + f"\n  uplift: {evaluation.verdict}; the {evaluation.learner} is the one registered, "
         f"Qini {registered:.4f}"
     )

@@ -25,7 +25,7 @@ from features.labels import CHURN
 from tests.helpers import write_config
 from training.uplift_data import RETAINED, TREATED, CampaignRows
 from training.uplift_eval import SERVED, UpliftEvaluation, evaluate_uplift
-from training.uplift_policy import policy_not_served, versus_random
+from training.uplift_policy import policy_not_served, policy_table, versus_random
 
 pytestmark = pytest.mark.slow  # three evaluations of every learner: about 30 s
 
@@ -121,3 +121,19 @@ def test_where_the_offer_does_nothing_random_is_chosen_and_nothing_promoted(
     assert not decision.promote
     assert decision.reason.startswith("no policy beats random order on validation")
     assert "falls back to risk-value targeting" in decision.reason
+
+
+def test_the_console_table_marks_the_chosen_policy_within_100_columns(
+    evaluations: dict[str, UpliftEvaluation],
+) -> None:
+    evaluation = evaluations["uplift"]
+    assert evaluation.choice is not None
+    lines = policy_table(evaluation).splitlines()
+    assert len(lines) == 1 + len(evaluation.scores)
+    assert max(len(line) for line in lines) <= 100
+    (chosen,) = [line for line in lines if line.startswith("*")]
+    assert chosen.split()[1] == evaluation.choice.policy
+    figures = evaluation.policy_card()["figures"][evaluation.choice.policy]
+    assert f"{figures['qini']:.4f} ({figures['qini_low']:.4f} to {figures['qini_high']:.4f})" in (
+        chosen
+    )
