@@ -403,9 +403,9 @@ class UpliftConfig(_Frozen):
 
     learner: UpliftLearnerName = Field(
         "x_learner",
-        description="The learner registered as the uplift model (the other learners are "
-        "evaluated beside it). Chosen in advance, not by its test score, so the test stays "
-        "honest.",
+        description="The learner behind the expected-incremental-profit policy, registered when "
+        "that policy wins on validation (a winning X- or DR-learner is registered itself); every "
+        "learner and policy competes, and the held-out part only measures the winner.",
     )
     test_share: float = Field(
         0.3, gt=0, lt=0.5, description="Share of campaign customers held out for evaluation."

@@ -34,6 +34,8 @@ TRANSFORMED_OUTCOME: Final = "transformed_outcome"
 RANDOM: Final = "random"
 CHURN_RISK: Final = "churn_risk"
 RESPONSE: Final = "response"
+VALUE_AT_RISK: Final = "value_at_risk"
+INCREMENTAL_PROFIT: Final = "incremental_profit"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ MODELS: Final = {
         ModelName(RANDOM, (UPLIFT,), "random targeting"),
         ModelName(CHURN_RISK, (UPLIFT,), "highest churn risk first"),
         ModelName(RESPONSE, (UPLIFT,), "response model"),
+        ModelName(VALUE_AT_RISK, (UPLIFT,), "highest value at risk first"),
+        ModelName(INCREMENTAL_PROFIT, (UPLIFT,), "highest expected incremental profit first"),
     )
 }
 """Every model key training can produce (candidates, uplift learners and policies)."""

@@ -49,6 +49,11 @@ class Tag:
     GATE_INTERVAL = "retain.gate_interval"
     """'<low> <high> <level>': the paired bootstrap interval of (new - champion) on the gate metric."""
     CHAMPION_HISTORY = "retain.champion_history"
+    POLICY = "retain.policy"
+    """On an uplift version: the targeting policy chosen on validation (``training.policy_choice``)."""
+    POLICY_REASON = "retain.policy_reason"
+    POLICY_FIGURES = "retain.policy_figures"
+    """JSON: the chosen policy's held-out Qini, AUUC and profit at the budget with intervals."""
 
 
 class RegistryError(RetainError):

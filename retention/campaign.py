@@ -42,11 +42,12 @@ from core.settings import test_hook
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from retention.campaign_results import control_share_for_power, detection_power
 from retention.ledger import CampaignRecord, Ledger, new_campaign_id
-from retention.targeting import RISK_ONLY, RISK_VALUE, Policy, choose_targeting
+from retention.targeting import RISK_ONLY, RISK_VALUE, Policy, choose_targeting, policy_lines
 from serving.batch import VALUE_BASIS
 from serving.files import from_spreadsheet_safe, fsync_dir, spreadsheet_safe, write_atomically
 from serving.generation import Generation, read_meta, read_scores
 from serving.store import ECONOMICS, RISK_TIERS
+from serving.uplift_store import UPLIFT_CARD
 
 CONTACT = "contact with offer"
 CONTROL = "hold out as control"
@@ -252,6 +253,8 @@ class CampaignPlan:
     ledger: str | None = None
     value_note: str | None = None
     """What the value rests on when the scores come from a churn-only package (else None)."""
+    policy_lines: list[str] = field(default_factory=list)
+    """Which policy targeted and why, with its held-out figures (``targeting.policy_lines``)."""
 
     @property
     def contacted(self) -> pd.DataFrame:
@@ -275,6 +278,7 @@ class CampaignPlan:
         money = self.params.economics.money
         out = [
             f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
+            *self.policy_lines,
             *self.params.lines(),
             "value unknown (no CLV model, no economics.recurring_charge): customers are ranked "
             "by churn probability and no expected profit is computed",
@@ -347,6 +351,7 @@ class CampaignPlan:
         money = self.params.economics.money
         out = [
             f"campaign {self.campaign_id or '(not recorded)'}: policy {self.policy}",
+            *self.policy_lines,
             *self.params.lines(),
             *self.tier_lines(),
             *([self.value_note] if self.value_note else []),
@@ -613,6 +618,9 @@ def plan_campaign(
     result = plan(scores, params, policy)
     result.risk_tiers = scored_risk_tiers(scores_path)
     meta = generation.meta if generation else {}
+    result.policy_lines = policy_lines(
+        (read_meta(scores_path.parent) or {}).get(UPLIFT_CARD), result.policy
+    )
     if meta.get("clv_model", "") is None and meta.get(VALUE_BASIS):  # a churn-only package
         result.value_note = f"value (no CLV model): {meta[VALUE_BASIS]}"
     ledger = ledger or Ledger()

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.economics import Economics
+from core.names import INCREMENTAL_PROFIT, plain_name
 from model.incremental import expected_incremental_profit
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 
@@ -164,3 +166,57 @@ def choose_targeting(scores: pd.DataFrame, economics: Economics) -> Targeting:
     if has_uplift(scores):
         return uplift_targeting(scores, economics)
     return risk_value_targeting(scores, economics)
+
+
+FALLBACK_WHY = (
+    "no uplift model is served (none was trained, or none passed the gate: `retain models "
+    "--json` gives each uplift version's reason), so the campaign falls back to"
+)
+
+
+def policy_lines(card: dict[str, Any] | None, policy: str) -> list[str]:
+    """Which targeting policy the campaign used and why, with its held-out figures.
+
+    ``card`` is the served uplift model's card (``score_meta.json``), None without one; its
+    ``policy`` section is the competition's record (``training.uplift_eval``).
+    """
+    if policy != UPLIFT_POLICY:
+        return [f"{FALLBACK_WHY} {policy}"]
+    chosen = (card or {}).get("policy")
+    if not isinstance(chosen, dict):
+        return [
+            "targeting policy: the uplift model's expected incremental profit (its card "
+            "records no policy competition: train again to compare the policies)"
+        ]
+    name = str(chosen.get("policy", ""))
+    if chosen.get("served"):
+        why = (
+            f"targeting policy: {plain_name(name)} ({name}), ranked by the uplift model's "
+            f"expected incremental profit; chosen on validation: {chosen.get('reason', '')}"
+        )
+    else:  # promoted by hand although another policy won
+        why = (
+            "targeting policy: the uplift model's expected incremental profit "
+            f"({INCREMENTAL_PROFIT}), although on validation {plain_name(name)} ({name}) was "
+            f"chosen ({chosen.get('reason', '')}): the uplift model was promoted by hand"
+        )
+        name = INCREMENTAL_PROFIT
+    figures = (chosen.get("figures") or {}).get(name) or {}
+    return [
+        why,
+        f"its held-out figures on {int(chosen.get('test_rows', 0)):,} past campaign customers "
+        f"({float(chosen.get('level', 0.95)):.0%} intervals): "
+        + ", ".join(_figure(figures, m, f) for m, f in FIGURES),
+    ]
+
+
+FIGURES = (("qini", ".4f"), ("auuc", ".4f"), ("profit_at_budget", ",.0f"))
+"""The held-out figures a campaign quotes, and how each is written."""
+
+
+def _figure(figures: dict[str, Any], metric: str, fmt: str) -> str:
+    value, low, high = (figures.get(k) for k in (metric, f"{metric}_low", f"{metric}_high"))
+    if value is None:
+        return f"{metric} not measurable"
+    ci = "" if low is None or high is None else f" ({low:{fmt}} to {high:{fmt}})"
+    return f"{metric} {value:{fmt}}{ci}"

@@ -4,6 +4,12 @@
 inlined as a base64 PNG) from the uplift model's card (``model.uplift_bundle.UpliftBundle.card``),
 which keeps the Qini curves of the uplift model, the churn-risk policy and random targeting on the
 held-out customers of past campaigns. The report places it; nothing here reads files.
+
+A card written since the targeting policies compete (``training.uplift_eval``, its ``policy``
+section) gets the competition instead: every policy's Qini curve in one plot, a table of each
+policy's held-out Qini, AUUC and incremental profit at the budget with intervals, which policy
+the campaign uses and why, and a warning when the intervals overlap too much to separate them
+(``separation``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ def _at(curve: list[float], share: float) -> float:
 
 def qini_section(card: dict[str, Any]) -> str:
     """The uplift section's body (the report adds ``TITLE``), or "" when the card has no Qini curves."""
+    if isinstance(card.get("policy"), dict) and card.get("qini_curves"):
+        return policy_section(card)
     curves: dict[str, list[float]] = card.get("qini_curves") or {}
     learners = [n for n in curves if n not in (CHURN_RISK, RANDOM)]
     if not learners or CHURN_RISK not in curves:
@@ -71,6 +79,93 @@ def qini_section(card: dict[str, Any]) -> str:
             f"train on{': ' + e(campaigns) if campaigns else ''}. A curve above the dotted line "
             "finds more customers who stay <em>because of</em> the offer than choosing at random; "
             "customers the offer drives away (\u201csleeping dogs\u201d) pull a curve down.</p>",
+            f'<figure><img alt="{e(alt)}" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{e(alt)}</figcaption></figure>",
+            "</section>",
+        ]
+    )
+
+
+FIGURES = (("qini", "Qini", ".4f"), ("auuc", "AUUC", ".4f"), ("profit_at_budget", "profit", ",.0f"))
+"""The columns of the policy table: figure key, heading, format."""
+
+
+def _interval(row: dict[str, Any], metric: str) -> tuple[float, float] | None:
+    low, high = row.get(f"{metric}_low"), row.get(f"{metric}_high")
+    return None if low is None or high is None else (float(low), float(high))
+
+
+def separation(figures: dict[str, dict[str, Any]], chosen: str) -> list[str]:
+    """Plain warnings when the held-out evidence cannot separate the chosen policy: its Qini
+    interval holds 0 (random), or it overlaps the Qini interval of every other policy."""
+    out: list[str] = []
+    mine = _interval(figures.get(chosen, {}), "qini")
+    if mine is None:
+        return [f"the held-out Qini of {plain_name(chosen)} has no interval: too few customers"]
+    if mine[0] <= 0 <= mine[1]:
+        out.append(
+            f"the held-out Qini interval of {plain_name(chosen)} ({mine[0]:.4f} to "
+            f"{mine[1]:.4f}) includes 0: on these customers it cannot be told from random targeting"
+        )
+    others = [
+        i for name, row in figures.items() if name != chosen and (i := _interval(row, "qini"))
+    ]
+    if others and all(low <= mine[1] and mine[0] <= high for low, high in others):
+        out.append(
+            "its interval overlaps every other policy's: the campaigns are too small to separate "
+            "the policies; keep control groups in every campaign so the next training can"
+        )
+    return out
+
+
+def _cell(row: dict[str, Any], metric: str, fmt: str) -> str:
+    value = row.get(metric)
+    if value is None:
+        return "not measurable"
+    ci = _interval(row, metric)
+    return f"{value:{fmt}}" + ("" if ci is None else f" ({ci[0]:{fmt}} to {ci[1]:{fmt}})")
+
+
+def policy_section(card: dict[str, Any]) -> str:
+    """Every policy's Qini curve and held-out figures, the campaign's policy and why, warnings."""
+    policy: dict[str, Any] = card["policy"]
+    chosen = str(policy.get("policy", ""))
+    figures: dict[str, dict[str, Any]] = policy.get("figures") or {}
+    e = html.escape
+    level = float(policy.get("level", 0.95))
+    rows = int(policy.get("test_rows", 0))
+    contacts = int(policy.get("contacts", 0))
+    used = (
+        f"The campaign targets by {plain_name(chosen)}"
+        if policy.get("served")
+        else f"The best policy, {plain_name(chosen)}, is not one the uplift model serves; the "
+        "campaign falls back to risk-value targeting"
+    )
+    header = "".join(f"<th>{e(h)}</th>" for h in ("policy", *(h for _, h, _ in FIGURES)))
+    body = "".join(
+        f"<tr{' class=chosen' if name == chosen else ''}><td>{e(plain_name(name))}"
+        f"{' (chosen)' if name == chosen else ''}</td>"
+        + "".join(f"<td>{e(_cell(row, m, f))}</td>" for m, _, f in FIGURES)
+        + "</tr>"
+        for name, row in figures.items()
+    )
+    warnings = separation(figures, chosen)
+    fig = qini_figure(card["qini_curves"], title="Who does the offer move? Every policy")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    b64 = base64.b64encode(buffer.getvalue()).decode()
+    alt = "Qini curves of every targeting policy on held-out campaign customers"
+    return "\n".join(
+        [
+            '<section class="uplift">',
+            f"<p><strong>{e(used)}</strong>, chosen on validation customers: "
+            f"{e(str(policy.get('reason', '')))}.</p>",
+            *(f'<p class="warning">Warning: {e(w)}.</p>' for w in warnings),
+            f"<p>Measured on {rows:,} customers of past randomized campaigns no policy trained "
+            f"on, with {level:.0%} bootstrap intervals; profit is the incremental profit of "
+            f"contacting the top {contacts:,} of them, from the treated and control customers "
+            "among them.</p>",
+            f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>",
             f'<figure><img alt="{e(alt)}" src="data:image/png;base64,{b64}">'
             f"<figcaption>{e(alt)}</figcaption></figure>",
             "</section>",

@@ -356,6 +356,18 @@ class UpliftInfo(BaseModel):
         description="The uplift before any feature is known; a customer's uplift_reasons over "
         "every feature add up to uplift minus this."
     )
+    policy: str | None = Field(
+        None,
+        description="The targeting policy chosen on validation customers of past campaigns "
+        "(one-standard-error rule, simplest first); None for a model trained before policies "
+        "competed.",
+    )
+    policy_reason: str | None = Field(None, description="Why that policy was chosen, in words.")
+    policy_figures: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="The chosen policy's held-out qini, auuc and profit_at_budget, each with "
+        "its bootstrap interval (<metric>_low, <metric>_high).",
+    )
 
 
 NULLABLE: JsonDict = {"nullable": True}

@@ -6,7 +6,7 @@ Read from the uplift model's card (``model.uplift_bundle.UpliftBundle.card``, wr
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -33,7 +33,22 @@ def uplift_info(scorer: Scorer) -> UpliftInfo | None:
         test_metrics=metrics,
         verdict=card.get("verdict"),
         base_value=scorer.uplift.base_value,
+        **_policy(card),
     )
+
+
+def _policy(card: dict[str, Any]) -> dict[str, Any]:
+    """The card's chosen targeting policy, its reason and held-out figures (empty if none)."""
+    policy = card.get("policy")
+    if not isinstance(policy, dict):
+        return {}
+    name = policy.get("policy")
+    figures = (policy.get("figures") or {}).get(name) or {}
+    return {
+        "policy": name,
+        "policy_reason": policy.get("reason"),
+        "policy_figures": {k: float(v) if _finite(v) else None for k, v in figures.items()},
+    }
 
 
 def uplift_status(scorer: Scorer) -> str:

@@ -38,6 +38,7 @@ from training.console_table import console_table
 from training.crossval import add_cross_validation
 from training.dataset import load_training_data
 from training.evaluation import (
+    TARGETS,
     Evaluation,
     ModelResult,
     evaluate,
@@ -47,8 +48,9 @@ from training.evaluation import (
 )
 from training.fit_notes import captured_warnings
 from training.frame import TrainingData
-from training.metrics import EMPCParams, paired_bootstrap
+from training.metrics import EMPCParams, PairedInterval, paired_bootstrap
 from training.registry import (
+    TRIVIAL,
     Decision,
     decide,
     joint,
@@ -108,6 +110,7 @@ class TrainResult:
                 "evaluation": self.uplift.fit.evaluation.table.to_dict(orient="records"),
                 "decision": _decision_dict(self.uplift.decision),
                 "version": self.uplift.version,
+                "policy": self.uplift.fit.evaluation.policy_card(),
             }
         return _json_ready(out)
 
@@ -451,7 +454,41 @@ def _gate(
             seed=config.seed,
             empc_params=EMPCParams.of(config),
         )
-    return decide(metric, result.metrics[metric], version, interval, promotion.min_improvement)
+    trivial = None if version is not None else _versus_trivial(result, config, data, evaluation)
+    return decide(
+        metric,
+        result.metrics[metric],
+        version,
+        interval,
+        promotion.min_improvement,
+        trivial=trivial,
+        trivial_name=TRIVIAL[result.task],
+    )
+
+
+def _versus_trivial(
+    result: ModelResult, config: ExperimentConfig, data: TrainingData, evaluation: Evaluation
+) -> PairedInterval:
+    """The paired bootstrap of a first version's gain over the trivial policy on the test rows:
+    churn by ROC-AUC against one rate for everyone (0.5), CLV by its gate metric against the
+    training mean for everyone."""
+    promotion = config.promotion
+    y = evaluation.labels(result.task)
+    if result.task == "churn":
+        metric, trivial = "roc_auc", np.zeros(len(y))
+    else:
+        mean = float(data.part("train")[TARGETS["clv"]].mean())
+        metric, trivial = promotion.clv_metric, np.full(len(y), mean)
+    return paired_bootstrap(
+        metric,
+        y,
+        result.test_pred,
+        trivial,
+        replicates=promotion.bootstrap_replicates,
+        level=promotion.confidence_level,
+        seed=config.seed,
+        empc_params=EMPCParams.of(config),
+    )
 
 
 def _champion_predictions(

@@ -2,7 +2,10 @@
 
 Both are scored on the same test customers (the current run's test cutoff). A gain counts when a
 paired bootstrap interval of it lies wholly on the better side of zero, or when it exceeds
-``promotion.min_improvement``; churn and CLV move together unless told to move separately. The
+``promotion.min_improvement``; churn and CLV move together unless told to move separately. A first
+version (no champion yet) must beat the trivial policy instead: the churn rate for everyone
+(ROC-AUC 0.5), the training mean for everyone (CLV), random order (uplift, Qini 0), by a paired
+interval of the gain wholly on the better side of zero; otherwise it is registered, not promoted. The
 decision, the scores and the reason are written as tags on the new version and logged in the
 run. Every change of champion is recorded on the registered model, so ``rollback`` can restore
 the previous one.
@@ -40,6 +43,12 @@ from model.registry import (
 from training.metrics import LOWER_IS_BETTER, PairedInterval
 
 NO_CHAMPION = "no champion yet"
+TRIVIAL = {
+    "churn": "one churn rate for everyone",
+    "clv": "the training mean for everyone",
+    "uplift": "random order",
+}
+"""The trivial policy a first version of each task must beat, in plain words."""
 INTERRUPTED = "interrupted"
 """The decision tag of a version whose training died before the gate decided on it."""
 PID_TAG = "retain.pid"
@@ -66,6 +75,8 @@ class Decision:
     qualifies: bool = False
     evidence: str = ""
     """The comparison without the verdict, e.g. 'roc_auc +0.0008 (95% CI ...): not significant'."""
+    trivial_failed: bool = False
+    """A first version that does not beat the trivial policy: never promoted, even jointly."""
 
     def tags(self) -> dict[str, str]:
         interval = self.interval
@@ -87,17 +98,76 @@ def _signed(value: float) -> str:
     return f"{value:+.4f}"
 
 
+def _ci(interval: PairedInterval) -> str:
+    pct = f"{interval.level * 100:g}%"
+    if math.isnan(interval.low):
+        return f"{pct} CI could not be estimated"
+    return f"{pct} CI {_signed(interval.low)} to {_signed(interval.high)}"
+
+
+def first_version(
+    metric: str, new_score: float, trivial: PairedInterval | None, trivial_name: str
+) -> Decision:
+    """A version with no champion to beat: promoted only when the paired interval of its gain
+    over the trivial policy (``trivial``: new minus trivial, on the same test customers) lies
+    wholly on the better side of zero."""
+    if trivial is None:
+        reason = (
+            f"{NO_CHAMPION}, and it could not be compared with {trivial_name}; registered, not "
+            "promoted (`retain promote` makes it champion by hand)"
+        )
+        return Decision(False, reason, metric, new_score, evidence=reason, trivial_failed=True)
+    lower = metric in LOWER_IS_BETTER
+    better = (trivial.high < 0) if lower else (trivial.low > 0)
+    comparison = (
+        f"{NO_CHAMPION}; {metric} {trivial.challenger:.4f} against "
+        f"{round(trivial.champion, 4) + 0.0:.4f} for "
+        f"{trivial_name}, gain {_signed(trivial.diff)} ({_ci(trivial)}"
+        f"{'; lower is better' if lower else ''}) on the same {trivial.n:,} test customers"
+    )
+    if better:
+        evidence = f"{comparison}: beats it"
+        return Decision(
+            True,
+            f"{evidence}, promoted",
+            metric,
+            new_score,
+            None,
+            trivial.champion,
+            trivial,
+            True,
+            evidence,
+        )
+    evidence = f"{comparison}: does not beat it"
+    return Decision(
+        False,
+        f"{evidence}, so registered, not promoted (`retain promote` makes it champion by hand)",
+        metric,
+        new_score,
+        None,
+        trivial.champion,
+        trivial,
+        False,
+        evidence,
+        trivial_failed=True,
+    )
+
+
 def decide(
     metric: str,
     new_score: float,
     champion_version: str | None,
     interval: PairedInterval | None,
     min_improvement: float = 0.0,
+    *,
+    trivial: PairedInterval | None = None,
+    trivial_name: str = "the trivial policy",
 ) -> Decision:
-    """Promote when there is no champion, when the paired interval of the gain lies wholly on
-    the better side of zero, or when the observed gain exceeds ``min_improvement`` (if > 0)."""
+    """Promote when the paired interval of the gain over the champion lies wholly on the better
+    side of zero, or when the observed gain exceeds ``min_improvement`` (if > 0). Without a
+    champion, ``trivial`` (the gain over the trivial policy) decides (:func:`first_version`)."""
     if champion_version is None:
-        return Decision(True, NO_CHAMPION, metric, new_score, qualifies=True, evidence=NO_CHAMPION)
+        return first_version(metric, new_score, trivial, trivial_name)
     if interval is None or math.isnan(interval.champion):
         reason = (
             f"champion v{champion_version} could not be scored on this run's test data; "
@@ -107,14 +177,8 @@ def decide(
     lower = metric in LOWER_IS_BETTER
     diff, low, high = interval.diff, interval.low, interval.high
     gain = -diff if lower else diff
-    pct = f"{interval.level * 100:g}%"
-    ci = (
-        f"{pct} CI could not be estimated"
-        if math.isnan(low)
-        else f"{pct} CI {_signed(low)} to {_signed(high)}"
-    )
     comparison = (
-        f"{metric} {_signed(diff)} ({ci}{'; lower is better' if lower else ''}) "
+        f"{metric} {_signed(diff)} ({_ci(interval)}{'; lower is better' if lower else ''}) "
         f"vs champion v{champion_version} on the same {interval.n:,} test customers"
     )
     better_side = (high < 0) if lower else (low > 0)
@@ -146,10 +210,20 @@ def joint(decisions: dict[str, Decision], *, separately: bool = False) -> dict[s
     """Move churn and CLV champions together, so the served pair comes from one training run.
 
     When some models qualify and others do not, none is promoted and each reason says why; when
-    some model has no champion yet, all are promoted. ``separately`` keeps each model's verdict.
+    some model has no champion yet (and beats the trivial policy), all are promoted. A first
+    version that does not beat the trivial policy is never promoted, nor is another "with" it.
+    ``separately`` keeps each model's verdict.
     """
-    if separately or len(decisions) < 2:
+    failed = {task: d for task, d in decisions.items() if d.trivial_failed}
+    rest = {task: d for task, d in decisions.items() if task not in failed}
+    if separately or len(rest) < 2:
         return decisions
+    joined = _joint(rest)
+    return {task: failed.get(task) or joined[task] for task in decisions}
+
+
+def _joint(decisions: dict[str, Decision]) -> dict[str, Decision]:
+    """Joint promotion of models that all have a champion or beat the trivial policy."""
     if all(d.promote for d in decisions.values()) or not any(
         d.qualifies for d in decisions.values()
     ):

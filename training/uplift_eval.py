@@ -14,6 +14,13 @@ Metrics are on retention (1 - churn); the learners' value models are scored on f
 the planted truth of the demo data, also the Spearman correlation with the true effect and the
 true incremental profit of targeting at equal budget: the top ``budget_share`` by expected
 incremental profit (``model.incremental``) against the top by churn risk.
+
+The policies compete as the churn candidates do (``training.policy_choice``): every policy is
+fitted on the training part less a validation part, the one-standard-error rule on the validation
+Qini chooses the served policy (simplest first: random, churn risk, value at risk, response, the
+learners, expected incremental profit), and the held-out part gives every policy's Qini, AUUC and
+incremental profit at ``uplift.budget_share`` with seeded bootstrap intervals
+(``training.policy_metrics``).
 """
 
 from __future__ import annotations
@@ -24,14 +31,17 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from core.config import ExperimentConfig, UpliftLightGBMParams
 from core.economics import Economics
-from core.names import CHURN_RISK, RANDOM, RESPONSE
+from core.names import CHURN_RISK, INCREMENTAL_PROFIT, RANDOM, RESPONSE, VALUE_AT_RISK
 from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
 from model.encoding import FeatureEncoding, model_safe_names
 from model.incremental import expected_incremental_profit
-from training.uplift import LEARNERS, _UpliftLearner
+from training.policy_choice import PolicyChoice, choose_policy
+from training.policy_metrics import Campaign, PolicyFigures, policy_figures
+from training.uplift import LEARNERS, SERVABLE, _UpliftLearner
 from training.uplift_data import RETAINED, TREATED, CampaignRows, split_rows
 from training.uplift_metrics import (
     qini_coefficient,
@@ -41,7 +51,11 @@ from training.uplift_metrics import (
     uplift_metrics,
 )
 
-POLICIES = (RANDOM, CHURN_RISK, RESPONSE)
+POLICIES = (RANDOM, CHURN_RISK, VALUE_AT_RISK, RESPONSE)
+"""The policies that need no uplift learner, simplest first."""
+SERVED = (*SERVABLE, INCREMENTAL_PROFIT)
+"""Policies a packaged uplift model carries out: ``retain campaign`` targets by the registered
+learner's expected incremental profit (``retention.targeting``)."""
 
 
 @dataclass
@@ -64,6 +78,12 @@ class UpliftEvaluation:
     truth_lines: list[str] = field(default_factory=list)
     oracle_qini: float = float("nan")
     """Planted data: the Qini of ranking by the true effect, the ceiling on these customers."""
+    choice: PolicyChoice | None = None
+    """The policy chosen on validation (one-standard-error rule) and why."""
+    figures: PolicyFigures | None = None
+    """Every policy's held-out figures with their bootstrap replicates."""
+    contacts: int = 0
+    """Held-out customers contacted at the budget (``uplift.budget_share``)."""
 
     def metrics(self, name: str) -> dict[str, float]:
         """The row of ``name`` as a mapping of finite metrics."""
@@ -71,10 +91,27 @@ class UpliftEvaluation:
         return {k: float(v) for k, v in row.items() if k != "kind" and pd.notna(v)}
 
     def qini_curves(self) -> dict[str, np.ndarray]:
-        """The Qini curve of the registered learner and the churn-risk policy (and random)."""
+        """The held-out Qini curve of every policy and learner."""
         y, t = self.test[RETAINED].to_numpy(), self.test[TREATED].to_numpy()
+        return {name: qini_curve(score, y, t) for name, score in self.scores.items()}
+
+    def policy_card(self) -> dict[str, Any]:
+        """The chosen policy, why, and every policy's held-out figures with intervals (JSON)."""
+        assert self.choice is not None
+        assert self.figures is not None
+        level = self.figures.level
         return {
-            name: qini_curve(self.scores[name], y, t) for name in (self.learner, CHURN_RISK, RANDOM)
+            "policy": self.choice.policy,
+            "best_on_validation": self.choice.best,
+            "reason": self.choice.reason,
+            "served": self.choice.policy in SERVED,
+            "level": level,
+            "contacts": self.contacts,
+            "test_rows": len(self.test),
+            "figures": {
+                name: {k: (v if np.isfinite(v) else None) for k, v in figures.items()}
+                for name, figures in ((n, self.figures.record(n)) for n in self.scores)
+            },
         }
 
 
@@ -102,13 +139,85 @@ def _classifier(X: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> lgb.LGB
     )
 
 
+def validation_parts(frame: pd.DataFrame, share: float, seed: int) -> np.ndarray:
+    """True for the validation rows of the training part: seeded, stratified by campaign, arm
+    and outcome (each stratum needs two rows; otherwise by campaign and arm, else by arm)."""
+    index = np.arange(len(frame))
+    arm = frame[TREATED].astype(str)
+    by_campaign = frame[CAMPAIGN_ID].astype(str) + "/" + arm
+    strata = arm
+    for finer in (by_campaign + "/" + frame[RETAINED].astype(str), by_campaign):
+        if finer.value_counts().min() >= 2:
+            strata = finer
+            break
+    _, rows = train_test_split(index, test_size=share, random_state=seed, stratify=strata)
+    out = np.zeros(len(frame), dtype=bool)
+    out[rows] = True
+    return out
+
+
+def _policy_scores(
+    X: np.ndarray,
+    y: np.ndarray,
+    v: np.ndarray,
+    t: np.ndarray,
+    params: dict[str, Any],
+    config: ExperimentConfig,
+    matrices: list[np.ndarray],
+) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]], dict[str, Any]]:
+    """Fit every policy and learner on (X, y, v, t); score each of ``matrices``.
+
+    Returns per matrix the retention scores (simplest policy first) and the learners' value
+    scores, and the fitted learners by name.
+    """
+    churn_model = _classifier(X[t == 0], 1 - y[t == 0], params)
+    response = _classifier(X[t == 1], y[t == 1], params)
+    stay = (t == 0) & (y == 1)
+    value_model = lgb.LGBMRegressor(
+        objective="tweedie", **params["lightgbm"].lightgbm_kwargs(params["random_state"])
+    ).fit(
+        X[stay],
+        v[stay],
+        categorical_feature=list(params["categorical_features"]) or "auto",
+        feature_name=list(model_safe_names(params["feature_names"])),
+    )
+    fitted: dict[str, tuple[_UpliftLearner, _UpliftLearner]] = {}
+    for name, cls in LEARNERS.items():
+        fitted[name] = (
+            cls("binary", **params).fit(X, y, t),
+            cls("continuous", **params).fit(X, v, t),
+        )
+    scores, values = [], []
+    for i, M in enumerate(matrices):
+        risk = np.asarray(churn_model.booster_.predict(M), dtype=np.float64)
+        rng = np.random.default_rng(config.seed + i)
+        score: dict[str, np.ndarray] = {
+            RANDOM: rng.uniform(size=len(M)),
+            CHURN_RISK: risk,
+            VALUE_AT_RISK: risk * np.asarray(value_model.booster_.predict(M), dtype=np.float64),
+            RESPONSE: np.asarray(response.booster_.predict(M), dtype=np.float64),
+        }
+        value: dict[str, np.ndarray] = {}
+        for name, (churn_effect, value_effect) in fitted.items():
+            score[name] = churn_effect.predict(M)
+            value[name] = value_effect.predict(M)
+        learner = config.uplift.learner
+        score[INCREMENTAL_PROFIT] = expected_incremental_profit(
+            score[learner], value[learner], risk, config.economics
+        )
+        scores.append(score)
+        values.append(value)
+    return scores, values, fitted
+
+
 def evaluate_uplift(
     rows: CampaignRows,
     config: ExperimentConfig,
     *,
     truth: pd.DataFrame | None = None,
 ) -> UpliftEvaluation:
-    """Fit every learner and policy on the training part and score them on the held-out part.
+    """Fit every learner and policy on the training part less validation, choose the served
+    policy on validation, and score every one on the held-out part.
 
     ``truth`` (planted data only): per ``customer_id`` and ``campaign_id``, the columns
     ``true_churn_effect``, ``true_value_effect`` and ``p_churn_treated``.
@@ -116,56 +225,103 @@ def evaluate_uplift(
     parts = split_rows(rows, config.uplift.test_share, config.uplift.split_seed)
     train = rows.frame.loc[parts == "train"].reset_index(drop=True)
     test = rows.frame.loc[parts == "test"].reset_index(drop=True)
+    held = validation_parts(train, config.uplift.test_share, config.uplift.split_seed + 1)
+    fit, validation = (
+        train.loc[~held].reset_index(drop=True),
+        train.loc[held].reset_index(drop=True),
+    )
+    on_fit = FeatureEncoding.fit(fit, rows.features)
+    (val_scores,), _, _ = _policy_scores(
+        *_arrays(on_fit, fit),
+        learner_params(config, on_fit),
+        config,
+        [on_fit.transform(validation)],
+    )
+    # chosen on validation, every policy is fitted again on the whole training part
     encoding = FeatureEncoding.fit(train, rows.features)
-    X, X_test = encoding.transform(train), encoding.transform(test)
-    t, t_test = train[TREATED].to_numpy(), test[TREATED].to_numpy()
-    y, y_test = train[RETAINED].to_numpy(), test[RETAINED].to_numpy()
-    v, v_test = train[FUTURE_VALUE].to_numpy(), test[FUTURE_VALUE].to_numpy()
-    params = learner_params(config, encoding)
-
-    scores: dict[str, np.ndarray] = {
-        RANDOM: np.random.default_rng(config.seed).uniform(size=len(test))
-    }
-    churn_model = _classifier(X[t == 0], 1 - y[t == 0], params)
-    churn_risk = np.asarray(churn_model.booster_.predict(X_test), dtype=np.float64)
-    scores[CHURN_RISK] = churn_risk
-    response = _classifier(X[t == 1], y[t == 1], params).booster_.predict(X_test)
-    scores[RESPONSE] = np.asarray(response, dtype=np.float64)
-    value_scores: dict[str, np.ndarray] = {}
-    fitted: dict[str, tuple[_UpliftLearner, _UpliftLearner]] = {}
-    for name, cls in LEARNERS.items():
-        churn_effect = cls("binary", **params).fit(X, y, t)
-        value_effect = cls("continuous", **params).fit(X, v, t)
-        scores[name] = churn_effect.predict(X_test)
-        value_scores[name] = value_effect.predict(X_test)
-        fitted[name] = (churn_effect, value_effect)
+    t_test, y_test = test[TREATED].to_numpy(), test[RETAINED].to_numpy()
+    v_test = test[FUTURE_VALUE].to_numpy()
+    (test_scores,), (value_scores,), fitted = _policy_scores(
+        *_arrays(encoding, train),
+        learner_params(config, encoding),
+        config,
+        [encoding.transform(test)],
+    )
+    promotion, share = config.promotion, config.uplift.budget_share
+    on_validation = policy_figures(
+        val_scores, _campaign(validation, share, config), **_boot(config)
+    )
+    # a learner the registry cannot store (not in SERVABLE) is measured but cannot be served
+    eligible = [p for p in val_scores if p not in LEARNERS or p in SERVABLE]
+    choice = choose_policy(on_validation, eligible, promotion.selection_se)
+    campaign = _campaign(test, share, config)
+    figures = policy_figures(test_scores, campaign, **_boot(config))
 
     records = []
-    for name, score in scores.items():
+    for name, score in test_scores.items():
         record: dict[str, Any] = {
             "policy": name,
             "kind": "learner" if name in LEARNERS else "policy",
             **uplift_metrics(score, y_test, t_test),
+            **{k: x for k, x in figures.record(name).items() if k not in ("qini", "auuc")},
+            "validation_qini": on_validation.point[name]["qini"],
         }
         if name in value_scores:
             record["value_qini"] = qini_coefficient(value_scores[name], v_test, t_test)
         records.append(record)
     table = pd.DataFrame(records)
-
+    learner = choice.policy if choice.policy in SERVABLE else config.uplift.learner
     evaluation = UpliftEvaluation(
         table=table,
-        scores=scores,
+        scores=test_scores,
         test=test,
         encoding=encoding,
-        learner=config.uplift.learner,
-        churn_effect=fitted[config.uplift.learner][0],
-        value_effect=fitted[config.uplift.learner][1],
+        learner=learner,
+        churn_effect=fitted[learner][0],
+        value_effect=fitted[learner][1],
         value_scores=value_scores,
+        choice=choice,
+        figures=figures,
+        contacts=campaign.contacts,
     )
     if truth is not None:
+        churn_risk = test_scores[CHURN_RISK]
         add_truth(evaluation, truth, churn_risk, config.economics, config.uplift.budget_share)
     evaluation.verdict = verdict(table)
     return evaluation
+
+
+def _arrays(
+    encoding: FeatureEncoding, frame: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The encoded features, retention, future value and arm of ``frame``."""
+    return (
+        encoding.transform(frame),
+        frame[RETAINED].to_numpy(),
+        frame[FUTURE_VALUE].to_numpy(),
+        frame[TREATED].to_numpy(),
+    )
+
+
+def _boot(config: ExperimentConfig) -> dict[str, Any]:
+    """The bootstrap's settings: the promotion gate's replicates, level and the run's seed."""
+    promotion = config.promotion
+    return {
+        "replicates": promotion.bootstrap_replicates,
+        "level": promotion.confidence_level,
+        "seed": config.seed,
+    }
+
+
+def _campaign(frame: pd.DataFrame, share: float, config: ExperimentConfig) -> Campaign:
+    """The held-out (or validation) customers as a ``Campaign`` at the budget's contacts."""
+    return Campaign(
+        frame[RETAINED].to_numpy(),
+        frame[TREATED].to_numpy(),
+        frame[FUTURE_VALUE].to_numpy(dtype=np.float64),
+        max(round(share * len(frame)), 1),
+        config.economics,
+    )
 
 
 def add_truth(

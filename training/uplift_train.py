@@ -29,7 +29,14 @@ from model.uplift_bundle import UpliftBundle, load_uplift_version, log_uplift_bu
 from model.uplift_plot import downsample, qini_figure
 from training.frame import TrainingData
 from training.metrics import PairedInterval
-from training.registry import Decision, decide, move_alias, tag_decision, tag_undecided
+from training.registry import (
+    TRIVIAL,
+    Decision,
+    decide,
+    move_alias,
+    tag_decision,
+    tag_undecided,
+)
 from training.uplift_data import (
     RETAINED,
     TREATED,
@@ -39,6 +46,13 @@ from training.uplift_data import (
 )
 from training.uplift_eval import UpliftEvaluation, evaluate_uplift
 from training.uplift_metrics import bootstrap_qini_gain, qini_curve
+from training.uplift_policy import (
+    policy_line,
+    policy_not_served,
+    policy_table,
+    tag_policy,
+    versus_random,
+)
 
 Log = Callable[[str], None]
 GATE_METRIC = "qini"
@@ -109,8 +123,7 @@ def uplift_bundle(
     """The registered learner's final stages, with a card of its data, metrics and Qini curves."""
     y, t = evaluation.test[RETAINED].to_numpy(), evaluation.test[TREATED].to_numpy()
     curves = {
-        name: downsample(qini_curve(evaluation.scores[name], y, t))
-        for name in (evaluation.learner, "churn_risk", "random")
+        name: downsample(qini_curve(score, y, t)) for name, score in evaluation.scores.items()
     }
     day = CONTACTED_AT if CONTACTED_AT in rows.frame.columns else CUTOFF
     campaigns = rows.frame.groupby(CAMPAIGN_ID)[day].min()
@@ -139,6 +152,7 @@ def uplift_bundle(
             "churn_risk_metrics": evaluation.metrics("churn_risk"),
             "verdict": evaluation.verdict,
             "qini_curves": curves,
+            "policy": evaluation.policy_card(),
         },
     )
 
@@ -152,9 +166,15 @@ def gate_uplift(
 ) -> Decision:
     """The promotion decision against the current champion, on the same held-out customers."""
     score = evaluation.metrics(evaluation.learner)[GATE_METRIC]
+    unserved = policy_not_served(evaluation, score)
+    if unserved is not None:
+        return unserved
     current = version_by_alias(name, tracking_uri=uri)
     if current is None:
-        return decide(GATE_METRIC, score, None, None)
+        trivial = versus_random(evaluation)
+        return decide(
+            GATE_METRIC, score, None, None, trivial=trivial, trivial_name=TRIVIAL["uplift"]
+        )
     version = str(current.version)
     champion = load_uplift_version(name, version, tracking_uri=uri).bundle
     test = evaluation.test
@@ -228,10 +248,11 @@ def fit_uplift(
     registered = evaluation.metrics(evaluation.learner)[GATE_METRIC]
     log(
         "\n"
-        + markdown_table(evaluation.table)
-        + f"\n  uplift: {evaluation.verdict}; the {evaluation.learner} (uplift.learner) is the "
-        f"one registered, Qini {registered:.4f}"
+        + policy_table(evaluation)
+        + f"\n  uplift: {evaluation.verdict}; the {evaluation.learner} is the one registered, "
+        f"Qini {registered:.4f}"
     )
+    log("  uplift: " + policy_line(evaluation))
     return UpliftFit(rows, evaluation, uplift_bundle(evaluation, rows, config, data))
 
 
@@ -248,6 +269,7 @@ def register_uplift(
     except Exception:
         tag_undecided(name, version, uri=uri)
         raise
+    tag_policy(fitted.evaluation, name, version, uri=uri)
     move_alias(name, version, decision, uri=uri)
     mlflow.set_tags(
         {

@@ -124,3 +124,44 @@ def test_include_negative_contacts_them_after_the_profitable_ones(tmp_path: Path
     assert "left out: 1 customer without a churn probability or value in the scores" in output
     settings = json.loads((tmp_path / "campaign.json").read_text())
     assert settings["include_negative"] is True  # recorded: the report plans alike
+
+
+def test_the_campaign_names_its_policy_with_held_out_figures_or_what_it_falls_back_to() -> None:
+    from retention.targeting import FALLBACK_WHY, RISK_VALUE, UPLIFT_POLICY, policy_lines
+
+    assert policy_lines(None, RISK_VALUE) == [f"{FALLBACK_WHY} {RISK_VALUE}"]
+    figures = {
+        "qini": 0.0312,
+        "qini_low": 0.0221,
+        "qini_high": 0.0417,
+        "auuc": 0.0101,
+        "auuc_low": 0.0052,
+        "auuc_high": 0.0150,
+        "profit_at_budget": 1234.4,
+        "profit_at_budget_low": -50.0,
+        "profit_at_budget_high": 2500.0,
+    }
+    card = {
+        "policy": {
+            "policy": "x_learner",
+            "reason": "it has the highest validation Qini",
+            "served": True,
+            "level": 0.95,
+            "test_rows": 900,
+            "figures": {"x_learner": figures, "incremental_profit": {"qini": None}},
+        }
+    }
+    assert policy_lines(card, UPLIFT_POLICY) == [
+        "targeting policy: uplift model (X-learner) (x_learner), ranked by the uplift model's "
+        "expected incremental profit; chosen on validation: it has the highest validation Qini",
+        "its held-out figures on 900 past campaign customers (95% intervals): qini 0.0312 "
+        "(0.0221 to 0.0417), auuc 0.0101 (0.0052 to 0.0150), profit_at_budget 1,234 (-50 to "
+        "2,500)",
+    ]
+    by_hand = {"policy": {**card["policy"], "served": False, "policy": "response"}}
+    first, second = policy_lines(by_hand, UPLIFT_POLICY)
+    assert first.endswith("the uplift model was promoted by hand")
+    assert "on validation response model (response) was chosen" in first
+    assert second.endswith(
+        "qini not measurable, auuc not measurable, profit_at_budget not measurable"
+    )

@@ -88,12 +88,41 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
     )
     cli_env = {**os.environ, **env}
     cli_env.pop("MLFLOW_TRACKING_URI", None)
-    assert "uplift v1: champion" in _retain(cli_env, "train", "--config", str(config), "--quiet")
+    trained = _retain(cli_env, "train", "--config", str(config), "--quiet")
+    scored = ("--scores", str(home / "scores" / "scores.parquet"))
+    # On these 1,589 campaign customers the response model is within one standard error of the
+    # best policy on validation, so the uplift model is registered, not promoted, and the
+    # campaign falls back to risk-value targeting and says so.
+    assert "targeting policy chosen on validation: response (" in trained
+    assert "uplift v1: challenger (the best policy on validation is" in trained
+    (uplift,) = [
+        v
+        for v in json.loads(_retain(cli_env, "models", "--json", "--config", str(config)))
+        if v["model"] == "uplift"
+    ]
+    assert uplift["decision"] == "challenger"
+    assert uplift["tags"]["retain.policy"] == "response"
+    quoted = json.loads(uplift["tags"]["retain.policy_figures"])
+    assert quoted["profit_at_budget_low"] < quoted["profit_at_budget"]
+    assert "retain-uplift" not in _retain(cli_env, "package", "--config", str(config))
+    _retain(cli_env, "score", "--config", str(config), "--out", str(home / "scores"))
+    campaign = _retain(cli_env, "campaign", "--config", str(config), "--budget", "500", *scored)
+    assert "no uplift model is served" in campaign
+    assert "falls back to risk-value (assumed acceptance)" in campaign
+
+    # promoted by hand, the uplift model is served and the campaign says what it targets by
+    assert "champion is now v1" in _retain(
+        cli_env, "promote", "uplift", "1", "--config", str(config)
+    )
     assert "retain-uplift" in _retain(cli_env, "package", "--config", str(config))
     _retain(cli_env, "score", "--config", str(config), "--out", str(home / "scores"))
     env["RETAIN_WORKSPACE"] = workspace_of(home, config)[0]  # the service reads its lookup table
     scores = pd.read_parquet(home / "scores" / "scores.parquet")
     card = json.loads((home / "scores" / "score_meta.json").read_text())["uplift_card"]
+    campaign = _retain(cli_env, "campaign", "--config", str(config), "--budget", "500", *scored)
+    assert "targeting policy: the uplift model's expected incremental profit" in campaign
+    assert "promoted by hand" in campaign
+    assert "held-out figures on 477 past campaign customers (95% intervals): qini " in campaign
 
     server = _start({**env, "RETAIN_TOP_REASONS": EVERY_REASON}, tmp_path / "service.log")
     try:
@@ -102,6 +131,9 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
         assert info.uplift is not None
         assert info.uplift.qini == card["test_metrics"]["qini"]
         assert info.uplift.learner == "x_learner"
+        assert info.uplift.policy == card["policy"]["policy"] == "response"
+        assert info.uplift.policy_reason == card["policy"]["reason"]
+        assert info.uplift.policy_figures == card["policy"]["figures"]["response"]
         assert info.uplift_status.startswith(
             f"uplift:1 (x_learner), held-out Qini {info.uplift.qini:.4f}"
         )

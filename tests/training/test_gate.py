@@ -172,13 +172,46 @@ def test_confidence_level_widens_the_interval() -> None:
     assert "(99% CI " in decide("roc_auc", wide.challenger, "1", wide).reason
 
 
-def test_no_champion_promotes_and_an_unscorable_champion_does_not() -> None:
-    assert decide("roc_auc", 0.8, None, None) == Decision(
-        True, NO_CHAMPION, "roc_auc", 0.8, qualifies=True, evidence=NO_CHAMPION
+def test_a_first_version_must_beat_the_trivial_policy_and_an_unscorable_champion_blocks() -> None:
+    y = _labels()
+    trivial = np.zeros(y.size)  # one churn rate for everyone: ROC-AUC 0.5
+    good = paired_bootstrap("roc_auc", y, _model(y, 1.0, seed=1), trivial, seed=42)
+    promoted = decide("roc_auc", good.challenger, None, None, trivial=good, trivial_name="flat")
+    assert promoted.promote
+    assert promoted.qualifies
+    assert not promoted.trivial_failed
+    assert promoted.reason == (
+        f"{NO_CHAMPION}; roc_auc {good.challenger:.4f} against 0.5000 for flat, gain "
+        f"{good.diff:+.4f} (95% CI {good.low:+.4f} to {good.high:+.4f}) on the same 3,000 test "
+        "customers: beats it, promoted"
     )
+    # a model of noise (test ROC-AUC about 0.5) is registered, not promoted
+    noise = paired_bootstrap("roc_auc", y, _model(y, 0.0, seed=1), trivial, seed=42)
+    assert noise.low < 0 < noise.high
+    kept = decide("roc_auc", noise.challenger, None, None, trivial=noise, trivial_name="flat")
+    assert not kept.promote
+    assert kept.trivial_failed
+    assert "for flat, gain" in kept.reason
+    assert "does not beat it, so registered, not promoted" in kept.reason
+    # nothing to compare with: not promoted either, and it says so
+    blind = decide("roc_auc", 0.8, None, None)
+    assert not blind.promote
+    assert "could not be compared with the trivial policy" in blind.reason
     stuck = decide("roc_auc", 0.8, "2", None)
     assert not stuck.promote
     assert "champion v2 could not be scored" in stuck.reason
+
+
+def test_a_first_clv_model_must_beat_the_mean_on_a_lower_is_better_metric() -> None:
+    rng = np.random.default_rng(0)
+    spend = rng.gamma(2.0, 30.0, N)
+    mean = np.full(N, spend.mean())
+    good = paired_bootstrap("mae", spend, spend + rng.normal(0, 5, N), mean, seed=1)
+    assert decide("mae", good.challenger, None, None, trivial=good).promote
+    bad = paired_bootstrap("mae", spend, mean + rng.normal(0, 40, N), mean, seed=1)
+    decision = decide("mae", bad.challenger, None, None, trivial=bad)
+    assert not decision.promote
+    assert "lower is better" in decision.reason
 
 
 def _decision(qualifies: bool, reason: str = "") -> Decision:
@@ -211,17 +244,41 @@ def test_joint_promotion_keeps_agreeing_verdicts() -> None:
     assert joint(neither) == neither
 
 
+def _first(beats: bool) -> Decision:
+    """A first version whose gain over the trivial policy is (or is not) above zero."""
+    low = 0.05 if beats else -0.01
+    trivial = PairedInterval("gini", 0.6, 0.0, low, 0.2, 0.95, 1000, 100)
+    return decide("gini", 0.6, None, None, trivial=trivial, trivial_name="the mean")
+
+
 def test_joint_promotion_promotes_both_when_one_has_no_champion() -> None:
-    fresh = decide("gini", 0.6, None, None)
+    fresh = _first(beats=True)
     decisions = {"churn": _decision(False, "churn ev"), "clv": fresh}
     both = joint(decisions)
     assert both["churn"].promote
     assert both["clv"].promote
-    assert both["clv"].reason == NO_CHAMPION
+    assert both["clv"].reason == fresh.reason
     assert both["churn"].reason == (
         "promoted with clv, which has no champion yet, so both champions come from one run "
         "(churn alone: churn ev)"
     )
+
+
+def test_joint_promotion_never_promotes_a_first_version_that_fails_the_trivial_policy() -> None:
+    failed = _first(beats=False)
+    # nothing is promoted "with" it: the other keeps its own verdict against its champion
+    kept = joint({"churn": _decision(False, "churn ev"), "clv": failed})
+    assert not kept["churn"].promote
+    assert not kept["clv"].promote
+    assert kept["clv"] == failed
+    moved = joint({"churn": _decision(True, "churn ev"), "clv": failed})
+    assert moved["churn"].promote
+    assert not moved["clv"].promote
+    # two first versions: the one that beats its trivial policy is promoted alone
+    pair = joint({"churn": _first(beats=True), "clv": failed})
+    assert pair["churn"].promote
+    assert not pair["clv"].promote
+    assert list(pair) == ["churn", "clv"]
 
 
 def test_the_compact_version_table_fits_100_columns() -> None:

@@ -21,6 +21,7 @@ from tests.helpers import ROOT, write_config
 from tests.training.conftest import small_config
 from training.metrics import normalized_gini, roc_auc
 from training.pipeline import train
+from training.registry import TRIVIAL
 
 CHURN_MODELS = {"lightgbm", "logistic", "recency_rule", "bgnbd", "prior_rate"}
 CLV_MODELS = {"lightgbm", "lightgbm_btyd", "bgnbd_gamma_gamma", "last_period", "prior_mean"}
@@ -143,7 +144,18 @@ def test_promotion_gate_both_ways_promote_and_rollback(demo_data: Path, tmp_path
     first = train(weak, **QUIET)
     assert first.decisions["churn"].promote
     assert first.decisions["clv"].promote
-    assert first.decisions["churn"].reason == "no champion yet"
+    # a first version beats the trivial policy: one churn rate for everyone, the training mean
+    for task, trivial in (("churn", "one churn rate for everyone"), ("clv", "the training mean")):
+        decision = first.decisions[task]
+        assert decision.reason.startswith("no champion yet; "), decision.reason
+        assert f"for {TRIVIAL[task]}, gain +" in decision.reason
+        assert decision.reason.endswith("test customers: beats it, promoted"), decision.reason
+        assert trivial in decision.reason
+        assert decision.interval is not None
+        assert decision.interval.low > 0
+    churn_gate = first.decisions["churn"].interval
+    assert churn_gate is not None
+    assert churn_gate.champion == 0.5  # the ROC-AUC of one score for everyone
 
     second = train(strong, **QUIET)
     for task in ("churn", "clv"):

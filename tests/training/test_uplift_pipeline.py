@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -10,12 +11,14 @@ from mlflow import MlflowClient
 
 from core.config import ExperimentConfig
 from core.config_file import load_config
-from model.registry import CHALLENGER, CHAMPION
+from model.registry import CHALLENGER, CHAMPION, Tag
 from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
 from tests.helpers import write_config
 from tests.training.conftest import FAST_LIGHTGBM
 from training.pipeline import train
-from training.registry import list_versions
+from training.registry import list_versions, promote
+from training.uplift_eval import SERVED
+from training.uplift_policy import FALLBACK
 
 QUIET = {"progress": False, "log": lambda _: None}
 REGISTRY = {"churn": "u-churn", "clv": "u-clv", "uplift": "u-uplift"}
@@ -49,15 +52,32 @@ def test_train_fits_tracks_registers_and_gates_the_uplift_model(
     folder = demo_data / "retail"
     first = train(campaign_config(tmp_path / "first.yaml", folder, 42), **QUIET)
     assert first.uplift is not None
-    assert first.uplift.decision.promote
-    assert first.uplift.decision.reason == "no champion yet"
-
+    # On 1,589 campaign customers no policy separates from random: the response model is within
+    # one standard error of the best on validation, so the uplift model is registered, not
+    # promoted, and the campaign falls back to risk-value targeting.
+    evaluation = first.uplift.fit.evaluation
+    assert evaluation.choice is not None
+    assert evaluation.choice.policy == "response"
+    decision = first.uplift.decision
+    assert not decision.promote
+    assert decision.reason.startswith('the best policy on validation is "response model"')
+    assert decision.reason.endswith(f"the campaign falls back to {FALLBACK}")
     client = MlflowClient(first.tracking_uri)
+    tags = client.get_model_version("u-uplift", first.uplift.version).tags
+    assert tags[Tag.POLICY] == "response"
+    assert tags[Tag.POLICY_REASON] == evaluation.choice.reason
+    quoted = json.loads(tags[Tag.POLICY_FIGURES])
+    assert quoted["qini"] == pytest.approx(evaluation.metrics("response")["qini"])
+    assert quoted["qini_low"] < quoted["qini"] < quoted["qini_high"]
+    # promoted by hand, so the retrain below is gated against a champion
+    promote("u-uplift", first.uplift.version, uri=first.tracking_uri)
+
     children = client.search_runs(
         [first.experiment_id], f"tags.mlflow.parentRunId = '{first.run_id}'"
     )
     names = {r.data.tags["mlflow.runName"] for r in children}
-    policies = {"random", "churn_risk", "response", "t_learner", "x_learner", "dr_learner"}
+    policies = {"random", "churn_risk", "value_at_risk", "response", "incremental_profit"}
+    policies |= {"t_learner", "x_learner", "dr_learner"}
     assert {f"uplift/{p}" for p in policies} <= names
     learner = next(r for r in children if r.data.tags["mlflow.runName"] == "uplift/x_learner")
     assert {"test.qini", "test.auuc", "test.uplift_top_10", "test.value_qini"} <= set(
@@ -78,10 +98,15 @@ def test_train_fits_tracks_registers_and_gates_the_uplift_model(
     assert second.uplift is not None
     decision = second.uplift.decision
     assert not decision.promote, decision.reason
-    assert decision.interval is not None
-    assert decision.interval.low < 0 < decision.interval.high
-    assert decision.reason.startswith("qini ")
-    assert decision.reason.endswith("not significant, champion kept"), decision.reason
+    choice = second.uplift.fit.evaluation.choice
+    assert choice is not None
+    if choice.policy in SERVED:  # judged against the champion on the same held-out customers
+        assert decision.interval is not None
+        assert decision.interval.low < 0 < decision.interval.high
+        assert decision.reason.startswith("qini ")
+        assert decision.reason.endswith("not significant, champion kept"), decision.reason
+    else:
+        assert decision.reason.endswith(f"the campaign falls back to {FALLBACK}")
     assert str(client.get_model_version_by_alias("u-uplift", CHALLENGER).version) == (
         second.uplift.version
     )
