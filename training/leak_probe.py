@@ -23,7 +23,7 @@ from itertools import combinations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 from core.config import LeakageConfig, LightGBMTrees
 from features.labels import CHURN
@@ -154,8 +154,18 @@ def own_auc(values: np.ndarray, churn: np.ndarray, categorical: bool = False) ->
         score = rate[codes]
     else:
         score = np.where(np.isnan(values), np.nanmin(values, initial=0.0) - 1.0, values)
-    auc = float(roc_auc_score(churn, score))
+    auc = rank_auc(churn, score)
     return max(auc, 1.0 - auc)
+
+
+def rank_auc(churn: np.ndarray, score: np.ndarray) -> float:
+    """ROC-AUC by the rank-sum (Mann-Whitney) formula, ties counted half."""
+    positives = int(churn.sum())
+    negatives = len(churn) - positives
+    ranks = rankdata(score)
+    return float(
+        (ranks[churn == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
 
 
 def _promising_pairs(
@@ -199,10 +209,15 @@ class _CrossValidation:
             data = lgb.Dataset(
                 x[fit], self.churn[fit], categorical_feature=cats, free_raw_data=False
             )
-            booster = lgb.train({**params, "objective": "binary"}, data, num_boost_round=rounds)
-            pred[~fit] = booster.predict(x[~fit])
+            booster = lgb.train(
+                {**params, "objective": "binary"},
+                data,
+                num_boost_round=rounds,
+                keep_training_booster=True,
+            )
+            pred[~fit] = booster.predict(x[~fit], num_threads=1)
             gain += booster.feature_importance("gain")
-        return float(roc_auc_score(self.churn, pred)), dict(zip(names, gain.tolist(), strict=True))
+        return rank_auc(self.churn, pred), dict(zip(names, gain.tolist(), strict=True))
 
 
 def _sample(churn: np.ndarray, rows: int, seed: int) -> np.ndarray:
