@@ -26,6 +26,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from core.config import LeakageConfig, LightGBMTrees
+from core.schema import CUSTOMER_ID
 from features.labels import CHURN
 
 FOLDS = 3
@@ -118,11 +119,22 @@ def probe(frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig, s
         return Probe(0, float("nan"), skipped="turned off (leakage.probe_features: 0)")
     sample = _sample(frame[CHURN].to_numpy(dtype=np.int64), config.probe_rows, seed)
     churn = frame[CHURN].to_numpy(dtype=np.int64)[sample]
-    if min(churn.sum(), len(churn) - churn.sum()) < MIN_CLASS_ROWS or not features:
-        return Probe(len(sample), float("nan"), skipped="too few churners or stayers")
+    fewer = int(min(churn.sum(), len(churn) - churn.sum()))
+    if fewer < MIN_CLASS_ROWS or not features:
+        return Probe(
+            len(sample),
+            float("nan"),
+            skipped=f"only {fewer} training rows of the rarer class (churned or stayed), under "
+            f"the {MIN_CLASS_ROWS} a cross-validated ROC-AUC needs"
+            if features
+            else "no features",
+        )
     columns = {f: _numeric(frame[f].iloc[sample]) for f in features}
     categorical = {f for f in features if not pd.api.types.is_numeric_dtype(frame[f])}
-    folds = _folds(churn, seed)
+    customers = (
+        pd.factorize(frame[CUSTOMER_ID].iloc[sample])[0] if CUSTOMER_ID in frame.columns else None
+    )
+    folds = cv_folds(churn, customers, seed)
     cv = _CrossValidation(churn, folds, categorical, seed)
     full_auc, gain = cv.auc(columns)
     allowed = set(config.allow_features)
@@ -130,7 +142,7 @@ def probe(frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig, s
     out = Probe(len(sample), full_auc)
     for f in top[: config.probe_features]:
         rest = {k: v for k, v in columns.items() if k != f}
-        alone = own_auc(columns[f], churn, categorical=f in categorical)
+        alone = own_auc(columns[f], churn, f in categorical, config.min_level_rows)
         out.carries.append(Carry(f, (f,), full_auc, cv.auc(rest)[0], alone))
     numeric = [f for f in top if f not in categorical][:PAIR_FEATURES]
     for a, b, how, combined in _promising_pairs(numeric, columns, churn):
@@ -145,11 +157,16 @@ def probe(frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig, s
     return out
 
 
-def own_auc(values: np.ndarray, churn: np.ndarray, categorical: bool = False) -> float:
+def own_auc(
+    values: np.ndarray, churn: np.ndarray, categorical: bool = False, min_level_rows: int = 20
+) -> float:
     """ROC-AUC of one column alone in its better direction: numbers as they are (missing
-    lowest), level codes by each level's churn rate (missing a level of its own)."""
+    lowest), level codes by each level's churn rate (missing a level of its own; levels under
+    ``min_level_rows`` rows pooled, so an id-like column cannot look perfect)."""
     if categorical:
         codes = np.where(np.isnan(values), -1, values).astype(np.int64) + 1
+        count = np.bincount(codes)
+        codes = np.where(count[codes] >= min_level_rows, codes, len(count))
         rate = np.bincount(codes, weights=churn) / np.maximum(np.bincount(codes), 1)
         score = rate[codes]
     else:
@@ -232,9 +249,12 @@ def _sample(churn: np.ndarray, rows: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(keep))
 
 
-def _folds(churn: np.ndarray, seed: int) -> np.ndarray:
-    """A fold number per row, stratified by churn, seeded."""
+def cv_folds(churn: np.ndarray, customers: np.ndarray | None, seed: int) -> np.ndarray:
+    """A fold number per row, seeded: stratified by churn, or by customer when one has rows at
+    several cutoffs (so no customer is learned in one fold and scored in another)."""
     rng = np.random.default_rng(seed)
+    if customers is not None and len(customers) and np.bincount(customers).max() > 1:
+        return (rng.permutation(customers.max() + 1) % FOLDS)[customers]
     folds = np.empty(len(churn), dtype=np.int64)
     for label in (0, 1):
         rows = rng.permutation(np.flatnonzero(churn == label))

@@ -80,7 +80,8 @@ def check_leakage(
             "data.snapshots.drop); if one is legitimate (known at every cutoff), list it under "
             "leakage.allow_features in the experiment config."
         )
-    carried = probe(frame, features, config, seed).stopped(config)
+    probed = probe(frame, features, config, seed)
+    carried = probed.stopped(config)
     if carried:
         raise LeakageError(
             f"training stopped before fitting: {len(carried)} column(s) or pair(s) carry a "
@@ -94,7 +95,15 @@ def check_leakage(
             "leakage.allow_features in the experiment config (limits: leakage.max_carry "
             f"{config.max_carry:g}, leakage.min_drop {config.min_drop:g})."
         )
-    return strong_features(frame, [f for f in features if f not in config.allow_features], config)
+    skipped = (
+        [f"the cross-validated leak check did not run: {probed.skipped}"]
+        if probed.skipped and config.probe_features
+        else []
+    )
+    return [
+        *strong_features(frame, [f for f in features if f not in config.allow_features], config),
+        *skipped,
+    ]
 
 
 def strong_features(

@@ -20,7 +20,7 @@ from core.config_file import load_config
 from core.errors import LeakageError
 from tests.exports import ibm_telco, with_partial_leak, with_ratio_leak
 from training.dataset import load_training_data
-from training.leak_probe import Carry, Probe, probe
+from training.leak_probe import Carry, Probe, cv_folds, probe
 from training.leakage import check_leakage
 
 RETAIN = str(Path(sys.executable).parent / "retain")
@@ -166,7 +166,27 @@ def test_a_column_of_a_stopped_pair_is_said_once_with_the_pair() -> None:
 def test_too_few_churners_or_a_zero_budget_skip_the_check_saying_why() -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=500), "churn": (np.arange(500) < 10).astype(int)})
-    assert probe(frame, ["x"], DEFAULT, seed=0).skipped == "too few churners or stayers"
+    why = "only 10 training rows of the rarer class (churned or stayed), under the 30 a "
+    why += "cross-validated ROC-AUC needs"
+    assert probe(frame, ["x"], DEFAULT, seed=0).skipped == why
+    assert check_leakage(frame, ["x"], DEFAULT, seed=0) == [
+        f"the cross-validated leak check did not run: {why}"
+    ]
     off = LeakageConfig(probe_features=0)
     assert probe(frame, ["x"], off, seed=0).skipped.startswith("turned off")
-    assert check_leakage(frame, ["x"], DEFAULT, seed=0) == []
+    assert check_leakage(frame, ["x"], off, seed=0) == []
+
+
+def test_a_customer_with_rows_at_several_cutoffs_stays_in_one_fold() -> None:
+    """Out-of-time training rows repeat customers: each one is learned or scored, never both."""
+    customers = np.repeat(np.arange(300), 3)
+    churn = (np.random.default_rng(1).random(len(customers)) < 0.3).astype(np.int64)
+    folds = cv_folds(churn, customers, seed=0)
+    per_customer = pd.Series(folds).groupby(customers).nunique()
+    assert (per_customer == 1).all()
+    assert sorted(np.unique(folds)) == [0, 1, 2]
+    # one row per customer: folds stratified by churn, a third of each class in each
+    once = cv_folds(churn, np.arange(len(churn)), seed=0)
+    for label in (0, 1):
+        counts = np.bincount(once[churn == label])
+        assert counts.max() - counts.min() <= 1
