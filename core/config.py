@@ -447,6 +447,31 @@ class LeakageConfig(_Frozen):
         le=1,
         description="Warn (without stopping) when one feature alone reaches this ROC-AUC.",
     )
+    max_carry: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Stop when one column (or a pair's ratio or product) lets a cross-validated "
+        "model close this share of the ROC-AUC gap to 1 left by the other columns together: "
+        "a partial or combination leak.",
+    )
+    min_drop: float = Field(
+        0.03,
+        ge=0,
+        le=1,
+        description="...and the model loses at least this ROC-AUC without it.",
+    )
+    probe_features: int = Field(
+        5,
+        ge=0,
+        description="How many top features (by gain) the cross-validated check drops one by "
+        "one; 0 turns it off.",
+    )
+    probe_rows: int = Field(
+        4000,
+        ge=100,
+        description="The cross-validated check runs on a seeded sample of this many training rows.",
+    )
 
 
 class CalibrationConfig(_Frozen):

@@ -145,3 +145,34 @@ def telecom_churn(customers: int = 800, seed: int = 2) -> pd.DataFrame:
         }
     )
     return frame
+
+
+def with_partial_leak(export: pd.DataFrame, seed: int = 3, right: float = 0.8) -> pd.DataFrame:
+    """``export`` (``ibm_telco``) with ``BilledNextQuarter``: revenue billed after the export day,
+    a post-outcome field that follows the outcome for a ``right`` share of customers (churners
+    billed 0 to 200, stayers 100 to 400) and is drawn at random for the others: alone its
+    churn ROC-AUC is about 0.83, under the single-column limits."""
+    rng = np.random.default_rng(seed)
+    churned = (export["Churn"] == "Yes").to_numpy()
+    informed = rng.random(len(export)) < right
+    billed = np.where(
+        informed,
+        np.where(churned, rng.uniform(0, 200, len(export)), rng.uniform(100, 400, len(export))),
+        rng.uniform(0, 400, len(export)),
+    )
+    return export.assign(BilledNextQuarter=np.round(billed, 2))
+
+
+def with_ratio_leak(export: pd.DataFrame, seed: int = 4, right: float = 0.8) -> pd.DataFrame:
+    """``export`` (``ibm_telco``) with ``YearRevenue`` = MonthlyCharges x months billed in the year
+    that includes the horizon: 12 for stayers, 6 to 12 for churners (billing stopped when they
+    left), for a ``right`` share of customers; 1 to 12 at random for the others. Alone it mostly
+    says the monthly charge (ROC-AUC about 0.7); divided by it, about 0.82."""
+    rng = np.random.default_rng(seed)
+    n = len(export)
+    churned = (export["Churn"] == "Yes").to_numpy()
+    informed = rng.random(n) < right
+    months = np.where(
+        informed, np.where(churned, rng.integers(6, 13, n), 12), rng.integers(1, 13, n)
+    )
+    return export.assign(YearRevenue=np.round(export["MonthlyCharges"] * months, 2))

@@ -55,6 +55,10 @@ class BtydBaseline:
         """One plain line per unreliable fit (BG/NBD, Gamma-Gamma) saying why; none when sound."""
         return fit_problems(self.bgnbd, self.gamma_gamma)
 
+    def churn_problems(self) -> list[str]:
+        """The line on BG/NBD's fit if unreliable: the churn score needs no Gamma-Gamma."""
+        return fit_problems(self.bgnbd, None)
+
     def params(self) -> dict[str, float]:
         out = {f"bgnbd.{k}": v for k, v in self.bgnbd.params_.items()}
         out["bgnbd.log_likelihood"] = self.bgnbd.log_likelihood_

@@ -302,7 +302,7 @@ def _recency_rule(fold: Fold) -> Fitted | None:
 def _bgnbd_churn(fold: Fold) -> Fitted | None:
     if not fold.has_history:
         return None
-    return Fitted(fold.btyd.churn, fold.btyd.params(), problems=fold.btyd.problems())
+    return Fitted(fold.btyd.churn, fold.btyd.params(), problems=fold.btyd.churn_problems())
 
 
 def _prior_rate(fold: Fold) -> Fitted:

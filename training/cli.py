@@ -53,10 +53,11 @@ def train_command(
     same test customers (paired bootstrap), churn and CLV together.
 
     The printed evaluation table fits 100 columns: per task, a few headline metrics and the gate
-    metric against the best baseline. The full table is in the MLflow run (evaluation.md) and
-    in --json. Under it: each model's calibration on the test cutoff (mean predicted vs
+    metric against the best reliable baseline. The full table is in the MLflow run (evaluation.md)
+    and in --json. Under it: each model's calibration on the test cutoff (mean predicted vs
     observed; a warning beyond the config's calibration limits) and a note for any fit that is
-    unreliable. Library warnings are printed as one plain note each, never with source paths.
+    unreliable (an unreliable baseline is never the yardstick; the note names the one used).
+    Library warnings are printed as one plain note each, never with source paths.
 
     With engine: dask (or --engine dask) the snapshots are built per customer partition on a
     Dask cluster, then training proceeds in memory on the customer-level table, as with pandas.

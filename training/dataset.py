@@ -229,7 +229,9 @@ def _assemble(
                 "there is nothing to learn or evaluate: check the data's dates and active_days"
             )
     check_both_classes(frame, parts)
-    warnings = check_leakage(frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage)
+    warnings = check_leakage(
+        frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage, config.seed
+    )
     btyd_params: dict[pd.Timestamp, BtydParams] = {}
     if config.btyd_features and BTYD in families:
         for cutoff in [*split.train, split.validation, split.test]:

@@ -100,6 +100,7 @@ def load_labelled_training_data(config: ExperimentConfig, *, progress: bool = Tr
         train_rows if table.has_value else train_rows.drop(columns=[FUTURE_VALUE]),
         features,
         config.leakage,
+        config.seed,
     )
     test_features = None
     if prep is not None:

@@ -20,6 +20,7 @@ from core.config import LeakageConfig
 from core.errors import ConfigError, LeakageError
 from core.schema import ATTRIBUTE_PREFIX
 from features.labels import CHURN, FUTURE_VALUE
+from training.leak_probe import FOLDS, probe
 
 LABEL_STEMS = ("churn", "attrit")
 """A name token starting with one of these is label-like anywhere: churn_flag, IsChurned."""
@@ -48,8 +49,12 @@ class Finding:
         return f"  - {self.feature}: {'; '.join(self.reasons)}"
 
 
-def check_leakage(frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig) -> list[str]:
-    """Raise LeakageError naming every feature of ``frame`` (training rows) that leaks a label.
+def check_leakage(
+    frame: pd.DataFrame, features: Sequence[str], config: LeakageConfig, seed: int = 0
+) -> list[str]:
+    """Raise LeakageError naming every feature of ``frame`` (training rows) that leaks a label,
+    then every column or pair that carries a cross-validated model far past the others
+    (``training.leak_probe``, seeded by ``seed``).
 
     ``frame`` holds the features and the ``churn`` label (``future_value`` when present). Names in
     ``config.allow_features`` are skipped; one that is not a feature is a ConfigError. Returns a
@@ -75,7 +80,30 @@ def check_leakage(frame: pd.DataFrame, features: Sequence[str], config: LeakageC
             "data.snapshots.drop); if one is legitimate (known at every cutoff), list it under "
             "leakage.allow_features in the experiment config."
         )
-    return strong_features(frame, [f for f in features if f not in config.allow_features], config)
+    probed = probe(frame, features, config, seed)
+    carried = probed.stopped(config)
+    if carried:
+        raise LeakageError(
+            f"training stopped before fitting: {len(carried)} column(s) or pair(s) carry a "
+            "model far past what all the other columns reach together (a small LightGBM, "
+            f"{FOLDS}-fold cross-validated on up to {config.probe_rows:,} training rows), as a "
+            "field filled in after the outcome does, even when it is right for only some "
+            "customers:\n"
+            + "\n".join(c.line() for c in carried)
+            + "\nRemove such a column from the data, or, if it is known at every cutoff (not "
+            "updated after the customer left), list it (for a pair: either column) under "
+            "leakage.allow_features in the experiment config (limits: leakage.max_carry "
+            f"{config.max_carry:g}, leakage.min_drop {config.min_drop:g})."
+        )
+    skipped = (
+        [f"the cross-validated leak check did not run: {probed.skipped}"]
+        if probed.skipped and config.probe_features
+        else []
+    )
+    return [
+        *strong_features(frame, [f for f in features if f not in config.allow_features], config),
+        *skipped,
+    ]
 
 
 def strong_features(

@@ -9,9 +9,10 @@ best baseline.
   one-standard-error rule). The registry gate then decides against the champion on the test
   cutoff. LightGBM's validation scores are those of the cutoff it early-stopped and calibrated
   on, a small edge in its favour.
-* ``compare_with_baseline``: per task, the best baseline (a model that cannot be served, such as
-  BG/NBD) on the test cutoff, and for every other candidate a paired bootstrap interval of its
-  difference to it, seeded by the experiment's seed, so "beats" means beats.
+* ``compare_with_baseline``: per task, the best reliable baseline (a model that cannot be
+  served, such as BG/NBD, whose fit did not run to a parameter boundary) on the test cutoff, and
+  for every other candidate a paired bootstrap interval of its difference to it, seeded by the
+  experiment's seed, so "beats" means beats; an unreliable baseline is said to be left out.
 """
 
 from __future__ import annotations
@@ -139,7 +140,9 @@ def compare_with_baseline(
     results: Sequence[ModelResult], labels: dict[Task, np.ndarray], config: ExperimentConfig
 ) -> None:
     """Set ``baseline`` and ``versus`` of every result: its paired bootstrap difference to the
-    task's best non-servable model on the test rows, for the gate's metric (and CLV's MAE)."""
+    task's best reliable non-servable model on the test rows, for the gate's metric (and CLV's
+    MAE). A baseline whose fit is unreliable is never the yardstick: a note on it says so and
+    names the one used instead (none when no baseline of the task is reliable)."""
     promotion = config.promotion
     empc = EMPCParams.of(config)
     for task in dict.fromkeys(r.task for r in results):
@@ -150,10 +153,17 @@ def compare_with_baseline(
             for r in rows
             if not r.servable and not r.comparison and np.isfinite(r.metrics.get(metric, np.nan))
         ]
-        if not baselines:
-            continue
         sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
-        best = max(baselines, key=lambda r: sign * r.metrics[metric])
+        best = max(
+            (r for r in baselines if r.reliable),
+            key=lambda r: sign * r.metrics[metric],
+            default=None,
+        )
+        for r in baselines:
+            if not r.reliable:
+                r.notes.append(_not_the_yardstick(r, best, metric))
+        if best is None:
+            continue
         for r in rows:
             if r is best:
                 continue
@@ -169,3 +179,15 @@ def compare_with_baseline(
                     seed=config.seed,
                     empc_params=empc,
                 )
+
+
+def _not_the_yardstick(unreliable: ModelResult, best: ModelResult | None, metric: str) -> str:
+    """The note on an unreliable baseline: what the other models are compared with instead."""
+    instead = (
+        f"the intervals 'vs baseline' are against {best.name}, the best reliable baseline "
+        f"({metric} {best.metrics[metric]:.4f} on the test cutoff; {unreliable.name} "
+        f"{unreliable.metrics[metric]:.4f})"
+        if best is not None
+        else "no baseline of the task is reliable, so no interval 'vs baseline' is given"
+    )
+    return f"{unreliable.task}/{unreliable.name} is not the yardstick (its fit is unreliable): {instead}"
