@@ -300,7 +300,7 @@ class Retain:
             found = np.flatnonzero(positions >= 0)
             rows = positions[found]
             ready = answers.tiers[rows] >= 0
-            parts[found[ready]] = answers.records[rows[ready]]
+            parts[found[ready]] = answers.take(rows[ready])
             unanswered[found[ready]] = False
             tiers.append(answers.tiers[rows[ready]])
         todo = np.flatnonzero(unanswered)
