@@ -11,6 +11,10 @@ when a request's ids are looked up: the rule ``features.loading.parse_ids`` appl
 file, so an id written as the export wrote it (``12347``, ``12347.0`` or ``"12347"``) finds its
 customer.
 
+The snapshot's arrays (encoded matrices, days, precomputed answers) are shared by the workers:
+the first to load a file publishes them beside it and every worker maps them read-only
+(``serving.shared_table``), so a second worker costs no second copy of the table.
+
 A new file is checked before the swap (readable, every feature present, numeric columns numeric,
 ids present and unique, as-of days valid); a file that fails is logged once and rejected, and the
 last good snapshot keeps serving.

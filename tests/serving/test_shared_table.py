@@ -64,14 +64,17 @@ def test_two_workers_map_one_copy_equal_to_a_private_read(scorer: Any, tmp_path:
     (folder,) = _shared_folders(path)
     for snapshot in (first, second):
         matrix = snapshot.encoded.churn
-        assert isinstance(matrix, np.memmap) and not matrix.flags.writeable
+        assert isinstance(matrix, np.memmap)
+        assert not matrix.flags.writeable
         assert Path(str(matrix.filename)).parent == folder
     assert snapshot.encoded.clv is snapshot.encoded.churn  # one encoding: one file, one map
     private = scorer.encode(read_feature_table(path))
     np.testing.assert_array_equal(second.encoded.churn, private.churn)
     assert second.ids.tolist() == frame.index.tolist()
-    assert second.days is not None and (second.days == np.datetime64(DAY)).all()
-    assert second.answers is not None and first.answers is not None
+    assert second.days is not None
+    assert (second.days == np.datetime64(DAY)).all()
+    assert second.answers is not None
+    assert first.answers is not None
     assert second.answers.take(np.arange(len(frame))) == answers
     assert second.answers.tiers.tolist() == [i % 3 if a else -1 for i, a in enumerate(answers)]
     assert second.answers.count == 20
@@ -93,7 +96,8 @@ def test_a_rewrite_publishes_a_new_folder_and_old_readers_keep_theirs(
     write_feature_table(changed, DAY, path)
     new = table.current()
     (new_folder,) = _shared_folders(path)
-    assert new_folder != old_folder and not old_folder.exists()
+    assert new_folder != old_folder
+    assert not old_folder.exists()
     column = scorer.churn.encoding.columns.index("days_since_last_purchase")
     assert (new.encoded.churn[:, column] == 7.0).all()
     # the old snapshot's mapping outlives its removed files
