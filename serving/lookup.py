@@ -186,7 +186,7 @@ def _read_arrays(path: Path, scorer: Scorer) -> SharedArrays:
     days = _as_of_days(table) if AS_OF in table else None
     if days is not None:
         days.setflags(write=False)
-    return SharedArrays(pd.Index(table.index), encoded, days, answers, note, shared=False)
+    return SharedArrays(pd.Index(table.index), encoded, days, answers, note)
 
 
 def check_feature_table(table: pd.DataFrame, scorer: Scorer) -> None:

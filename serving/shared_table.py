@@ -52,8 +52,6 @@ class SharedArrays:
     days: np.ndarray | None
     answers: Answers | None
     note: str
-    shared: bool
-    """True when the arrays are mapped from the shared folder, False for a private copy."""
 
 
 def shared_folder(path: Path, stamp: tuple[int, int, int], scorer: Scorer) -> Path:
@@ -131,7 +129,7 @@ def _open(folder: Path) -> SharedArrays:
         records = rows.column("answer").combine_chunks()
         tiers = rows.column("tier").combine_chunks().to_numpy(zero_copy_only=True)
         answers = Answers(records, tiers)
-    return SharedArrays(ids, encoded, days, answers, manifest["note"], True)
+    return SharedArrays(ids, encoded, days, answers, manifest["note"])
 
 
 def publish(folder: Path, arrays: SharedArrays) -> SharedArrays:
