@@ -4,8 +4,11 @@ All servers run one worker on 127.0.0.1 (but ``retain-2-workers``) and are loade
 this machine, one server at a time, in the same invocation: single-customer requests by features
 at concurrency 1, 8 and 32 and by id at 1 and 8 (each run bounded by ``--seconds`` and by
 ``--max-requests`` per connection thread), then 1,000-customer batches. Every configuration is
-repeated ``--repeats`` times; the table gives medians, and each retain row's throughput as a
-share of the floor's for the same request.
+repeated ``--repeats`` times; the table gives medians, each row's throughput as a share of the
+floor's for the same request (``floor_pct``) and as a multiple of mlflow's for the same customers
+(``x_mlflow``), and on the one-worker retain rows issue 30's targets with their verdicts
+(``target``); ``results/serving.md`` and ``serving.json`` hold it all. Any servable family runs:
+a booster or a logistic churn model, with a CLV model or churn only.
 
     python experiments/bench_serving.py [--seconds 10] [--repeats 3]
 
@@ -256,6 +259,16 @@ def served_scorer() -> Any:
     return load_packaged_scorer(threads=1)
 
 
+def served_models(scorer: Any) -> dict[str, str]:
+    """Each served model's family and version ('lightgbm (churn:3)'); a churn-only package has
+    no CLV entry."""
+    return {
+        kind: f"{bundle.card.model} ({scorer.versions[kind]})"
+        for kind, bundle in (("churn", scorer.churn), ("clv", scorer.clv))
+        if bundle is not None
+    }
+
+
 def lookup_table() -> pd.DataFrame:
     """The latest features per customer that ``retain score`` wrote, indexed by customer id."""
     from serving.lookup import feature_table_path, read_feature_table
@@ -273,17 +286,20 @@ def scored_ids() -> pd.Index:
     return normalise_ids(scores["customer_id"])
 
 
-def payloads(tmp: Path, scorer: Any, table: pd.DataFrame) -> dict[str, Path]:
+def payloads(
+    tmp: Path, scorer: Any, table: pd.DataFrame, active: pd.Index | None = None
+) -> dict[str, Path]:
     """Request bodies for real customers of the feature table, built from the served models'
     input schema (``Scorer.columns``: the features a request gives; the models derive the rest,
     such as the BTYD features of ``lightgbm_btyd``, which the table does not hold); by-id
-    bodies of scored customers (``scored_ids``)."""
+    bodies of scored customers (``active``, default ``scored_ids``). Any servable family: a
+    booster or a logistic churn model, with a CLV model or churn only."""
     inputs = list(scorer.columns)
     missing = [c for c in inputs if c not in table.columns]
     if missing:
         raise SystemExit(f"the feature table lacks the served models' inputs {missing}")
     rows = table[inputs].sample(1000, random_state=0, replace=len(table) < 1000)
-    active = scored_ids()
+    active = scored_ids() if active is None else active
     ids = active[np.random.default_rng(0).choice(len(active), 1000, replace=len(active) < 1000)]
     churn_inputs = list(scorer.churn.encoding.inputs)  # the MLflow model's signature
 
@@ -319,7 +335,9 @@ def payloads(tmp: Path, scorer: Any, table: pd.DataFrame) -> dict[str, Path]:
     return paths
 
 
-def in_process(scorer: Any, table: pd.DataFrame, repeats: int = 2000) -> dict[str, float]:
+def in_process(
+    scorer: Any, table: pd.DataFrame, repeats: int = 2000, batch_calls: int = 10
+) -> dict[str, float]:
     """Per-call times of the model itself, without HTTP: the floor any server adds to."""
     one = scorer.encode(table.iloc[:1])
     batch_frame = table.sample(1000, random_state=0, replace=len(table) < 1000)
@@ -338,7 +356,7 @@ def in_process(scorer: Any, table: pd.DataFrame, repeats: int = 2000) -> dict[st
 
     times = {
         "score_1_row_with_reasons_ms": timed(lambda: scorer.score(one), repeats // 4),
-        "score_1000_rows_with_reasons_ms": timed(lambda: scorer.score(batch), 10),
+        "score_1000_rows_with_reasons_ms": timed(lambda: scorer.score(batch), batch_calls),
     }
     if booster is None:  # another model family (logistic regression): no booster to time
         return times
@@ -386,55 +404,76 @@ def plan(
     ]
 
 
-def with_floor_share(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with ``floor_%``: each row's req/s as a share of the floor's for the same
-    request and concurrency (mlflow's single requests against the floor's by features)."""
+SAME_REQUEST = {
+    ONE_BY_ID: MLFLOW_ONE,
+    ONE_BY_FEATURES: MLFLOW_ONE,
+    BATCH_BY_ID: MLFLOW_BATCH,
+    BATCH_BY_FEATURES: MLFLOW_BATCH,
+}
+"""The mlflow request each retain request is compared with (mlflow has no reasons, no ids)."""
+TARGETS: list[tuple[str, int, str, str, float]] = [
+    (ONE_BY_ID, 1, ">= 60% of the floor", "floor_pct", 60),
+    (ONE_BY_ID, 8, ">= 60% of the floor", "floor_pct", 60),
+    (ONE_BY_ID, 8, "p99 <= 5 ms", "p99_ms", -5),
+    (BATCH_BY_ID, 1, "p50 <= 5 ms", "p50_ms", -5),
+    (ONE_BY_FEATURES, 1, ">= 30% of the floor", "floor_pct", 30),
+    (BATCH_BY_FEATURES, 1, "p50 <= 25 ms", "p50_ms", -25),
+    (ONE_BY_FEATURES, 8, ">= 20x mlflow", "x_mlflow", 20),
+]
+"""Issue 30's targets: (request, concurrency, words, column, bound); a negative bound is an
+upper bound on the column, a positive one a lower bound. One worker (server ``retain``)."""
+
+
+def with_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``floor_pct`` (each row's req/s as a share of the floor's for the same
+    request and concurrency; mlflow's against the floor's by features) and ``x_mlflow`` (req/s
+    over mlflow's for the same customers and concurrency)."""
     floor = table.loc[table["server"] == "floor"].set_index(["request", "concurrency"])["req_s"]
-    same = {
-        "1 customer, no reasons": ONE_BY_FEATURES,
-        "1000 customers, no reasons": BATCH_BY_FEATURES,
-    }
-    keys = zip(table["request"].map(lambda r: same.get(r, r)), table["concurrency"], strict=True)
-    share = [100 * r / floor.get(k, np.nan) for r, k in zip(table["req_s"], keys, strict=True)]
-    return table.assign(floor_pct=share)
+    mlflow = table.loc[table["server"] == "mlflow"].set_index(["request", "concurrency"])["req_s"]
+    as_features = {MLFLOW_ONE: ONE_BY_FEATURES, MLFLOW_BATCH: BATCH_BY_FEATURES}
+    pairs = list(zip(table["request"], table["concurrency"], table["req_s"], strict=True))
+    share = [100 * r / floor.get((as_features.get(q, q), c), np.nan) for q, c, r in pairs]
+    times = [
+        r / mlflow.get((SAME_REQUEST[q], c), np.nan) if q in SAME_REQUEST else np.nan
+        for q, c, r in pairs
+    ]
+    return table.assign(floor_pct=share, x_mlflow=times)
 
 
-def targets(table: pd.DataFrame, ratios: dict[str, float]) -> list[str]:
+def with_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``target``: on the one-worker retain rows that have targets, each target and
+    whether it is met ('>= 60% of the floor: met; p99 <= 5 ms: NOT met'); empty elsewhere."""
+    verdicts = [
+        "; ".join(
+            f"{words}: {'met' if met(row[column], bound) else 'NOT met'}"
+            for request, connections, words, column, bound in TARGETS
+            if (row["server"], row["request"], row["concurrency"])
+            == ("retain", request, connections)
+        )
+        for row in table.to_dict(orient="records")
+    ]
+    return table.assign(target=verdicts)
+
+
+def met(value: float, bound: float) -> bool:
+    """Whether ``value`` meets a target's bound (negative: at most -bound; NaN never does)."""
+    return bool(value >= bound if bound > 0 else value <= -bound)
+
+
+def targets(table: pd.DataFrame) -> list[str]:
     """Each target of issue 30 with the measured value and whether it is met."""
     at = table.loc[table["server"] == "retain"].set_index(["request", "concurrency"])
-    checks = [
-        (
-            "by id, 1 customer, c=1: >= 60% of the floor",
-            at.loc[(ONE_BY_ID, 1), "floor_pct"],
-            60,
-            "%",
-        ),
-        (
-            "by id, 1 customer, c=8: >= 60% of the floor",
-            at.loc[(ONE_BY_ID, 8), "floor_pct"],
-            60,
-            "%",
-        ),
-        ("by id, 1 customer, c=8: p99 <= 5 ms", at.loc[(ONE_BY_ID, 8), "p99_ms"], -5, " ms"),
-        ("by id, 1,000 customers: p50 <= 5 ms", at.loc[(BATCH_BY_ID, 1), "p50_ms"], -5, " ms"),
-        (
-            "by features, 1 customer, c=1: >= 30% of the floor",
-            at.loc[(ONE_BY_FEATURES, 1), "floor_pct"],
-            30,
-            "%",
-        ),
-        (
-            "by features, 1,000 customers: p50 <= 25 ms",
-            at.loc[(BATCH_BY_FEATURES, 1), "p50_ms"],
-            -25,
-            " ms",
-        ),
-        ("c=8 throughput >= 20x mlflow", ratios["throughput retain / mlflow at c=8"], 20, "x"),
-    ]
+    units = {"floor_pct": "%", "p99_ms": " ms", "p50_ms": " ms", "x_mlflow": "x"}
     lines = []
-    for name, value, bound, unit in checks:
+    for request, connections, words, column, bound in TARGETS:
+        value = (
+            at.loc[(request, connections), column] if (request, connections) in at.index else np.nan
+        )
         met = value >= bound if bound > 0 else value <= -bound
-        lines.append(f"- {name}: {value:.1f}{unit} ({'met' if met else 'NOT met'})")
+        lines.append(
+            f"- {request}, c={connections}: {words}: {value:.1f}{units[column]} "
+            f"({'met' if met else 'NOT met'})"
+        )
     return lines
 
 
@@ -453,11 +492,7 @@ def main() -> None:
     print("preparing the champion model (demo data, train, package, score)", flush=True)
     ensure_champion(args.customers)
     scorer, table = served_scorer(), lookup_table()
-    served = {
-        kind: f"{bundle.card.model} ({scorer.versions[kind]})"
-        for kind, bundle in (("churn", scorer.churn), ("clv", scorer.clv))
-    }
-    print(f"served: {served}; request features: {len(scorer.columns)}", flush=True)
+    print(f"served: {served_models(scorer)}; request features: {len(scorer.columns)}", flush=True)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -491,24 +526,35 @@ def main() -> None:
 
 
 def summarise(rows: list[dict[str, Any]], model: dict[str, float], args: Any) -> None:
-    """The table with floor shares, the ratios and the targets, written to ``results/``."""
-    table = with_floor_share(pd.DataFrame(rows))
+    """The table with floor shares, mlflow ratios and target verdicts per row, the overall ratios
+    and the targets, written to ``results/``."""
+    table = with_verdicts(with_ratios(pd.DataFrame(rows)))
+    write_results(table, model, ratios(table), args)
+
+
+def ratios(table: pd.DataFrame) -> dict[str, float]:
+    """The headline ratios of single customers by features at c=8 (and c=1 for the tail)."""
     single = table.loc[table["request"].isin([ONE_BY_FEATURES, MLFLOW_ONE])].set_index(
         ["server", "concurrency"]
     )
-    ratios = {
+    return {
         "throughput retain / mlflow at c=8": single.loc[("retain", 8), "req_s"]
         / single.loc[("mlflow", 8), "req_s"],
+        "throughput retain / floor at c=8": single.loc[("retain", 8), "req_s"]
+        / single.loc[("floor", 8), "req_s"],
         "throughput retain / retain-default at c=8": single.loc[("retain", 8), "req_s"]
         / single.loc[("retain-default", 8), "req_s"],
         "p99 retain-default / retain at c=1": single.loc[("retain-default", 1), "p99_ms"]
         / single.loc[("retain", 1), "p99_ms"],
     }
-    write_results(table, model, ratios, args)
 
 
 def write_results(
-    table: pd.DataFrame, model: dict[str, float], ratios: dict[str, float], args: Any
+    table: pd.DataFrame,
+    model: dict[str, float],
+    ratios: dict[str, float],
+    args: Any,
+    out: Path = RESULTS,
 ) -> None:
     def fmt(v: object) -> str:
         if isinstance(v, float):
@@ -534,18 +580,19 @@ def write_results(
         "",
         "Targets (issue 30; one worker, medians):",
         "",
-        *targets(table, ratios),
+        *targets(table),
         "",
         "In-process, same model, no HTTP (median ms per call):",
         "",
         *[f"- {k}: {v:.4f}" for k, v in model.items()],
         "",
     ]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serving.md").write_text("\n".join(lines))
-    (RESULTS / "serving.json").write_text(
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "serving.md").write_text("\n".join(lines))
+    records = json.loads(table.to_json(orient="records"))  # NaN as null: valid JSON
+    (out / "serving.json").write_text(
         json.dumps(
-            {"rows": table.to_dict(orient="records"), "in_process": model, "ratios": ratios},
+            {"rows": records, "in_process": model, "ratios": ratios, "targets": targets(table)},
             indent=2,
         )
     )

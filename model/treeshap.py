@@ -23,6 +23,7 @@ larger trees are left to LightGBM.
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -132,14 +133,13 @@ class TreeExplainer:
         if pieces == 1:
             self._explain_into(matrix, out)
         else:  # numpy releases the GIL in these loops: two threads, two cores
-            with ThreadPoolExecutor(THREADS) as pool:
-                list(
-                    pool.map(
-                        lambda lo, hi: self._explain_into(matrix[lo:hi], out[lo:hi]),
-                        bounds[:-1],
-                        bounds[1:],
-                    )
+            list(
+                _pool().map(
+                    lambda lo, hi: self._explain_into(matrix[lo:hi], out[lo:hi]),
+                    bounds[:-1],
+                    bounds[1:],
                 )
+            )
         return out
 
     def _explain_into(self, rows: np.ndarray, out: np.ndarray) -> None:
@@ -148,6 +148,18 @@ class TreeExplainer:
         index = np.take(pattern, self.pair_tree, axis=1) * self.pair_width + self.pair_offset
         values = np.take(self.table, index)
         out[:, self.features] = np.add.reduceat(values, self.feature_starts, axis=1)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process's explaining threads, started once: starting two threads per call cost more
+    than explaining 1,000 rows (keyed by process id, so a forked child starts its own)."""
+    pid = os.getpid()
+    if pid not in _POOLS:
+        _POOLS[pid] = ThreadPoolExecutor(THREADS, thread_name_prefix="treeshap")
+    return _POOLS[pid]
 
 
 def _tree_table(

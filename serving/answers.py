@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from serving.scorer import Scorer
 
@@ -42,16 +43,21 @@ def answer_basis(scorer: Scorer) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Answers:
-    """Precomputed answers by row of a lookup table: JSON bytes or None, and tier codes."""
+    """Precomputed answers by row of a lookup table: JSON bytes or null, and tier codes (both
+    mapped read-only from the file the workers share, ``serving.shared_table``)."""
 
-    records: np.ndarray
-    """Object array: a row's answer as bytes, None where the row was not scored."""
+    records: pa.BinaryArray
+    """A row's answer as JSON bytes, null where the row was not scored."""
     tiers: np.ndarray
     """int8 tier codes (``serving.scorer.TIERS``), -1 where there is no answer."""
 
     @property
     def count(self) -> int:
         return int((self.tiers >= 0).sum())
+
+    def take(self, rows: np.ndarray) -> list[bytes | None]:
+        """The answers of the given row positions, in order."""
+        return self.records.take(pa.array(rows, type=pa.int64())).to_pylist()
 
 
 def read_answers(
@@ -79,7 +85,6 @@ def read_answers(
             "(every id is scored on request until `retain score` runs with these models)"
         )
     codes = tiers.fillna(-1).to_numpy(dtype=np.int8)
-    answers = Answers(records, codes)
-    records.setflags(write=False)
+    answers = Answers(pa.array(records, type=pa.binary()), codes)
     codes.setflags(write=False)
     return answers, f"precomputed answers for {answers.count:,} scored customers"

@@ -11,6 +11,10 @@ when a request's ids are looked up: the rule ``features.loading.parse_ids`` appl
 file, so an id written as the export wrote it (``12347``, ``12347.0`` or ``"12347"``) finds its
 customer.
 
+The snapshot's arrays (encoded matrices, days, precomputed answers) are shared by the workers:
+the first to load a file publishes them beside it and every worker maps them read-only
+(``serving.shared_table``), so a second worker costs no second copy of the table.
+
 A new file is checked before the swap (readable, every feature present, numeric columns numeric,
 ids present and unique, as-of days valid); a file that fails is logged once and rejected, and the
 last good snapshot keeps serving.
@@ -38,6 +42,7 @@ from features.loading import parse_ids
 from serving.answers import COLUMNS as ANSWER_COLUMNS
 from serving.answers import Answers, read_answers
 from serving.scorer import EncodedBatch, Scorer
+from serving.shared_table import SharedArrays, shared_arrays, shared_folder
 
 logger = logging.getLogger("bentoml.retain")
 
@@ -150,28 +155,38 @@ class LookupSnapshot:
 
     @classmethod
     def build(cls, path: Path, scorer: Scorer) -> LookupSnapshot:
-        """Read, check and encode the table at ``path``; raises ``DataValidationError`` if unusable."""
-        stamp = _stamp(path)
-        try:
-            arrow = pq.read_table(path)
-            table = index_feature_table(arrow.to_pandas())
-        except DataValidationError:
-            raise
-        except Exception as err:  # a damaged or foreign file: pyarrow's own error, named
-            raise DataValidationError(
-                f"the feature table cannot be read ({type(err).__name__}: {err})"
-            ) from err
-        answers, note = read_answers(table, arrow.schema.metadata or {}, scorer)
-        check_feature_table(table, scorer)
-        encoded = scorer.encode(table)
-        for matrix in (encoded.churn, encoded.clv, encoded.uplift):
-            if matrix is not None:
-                matrix.setflags(write=False)
-        days = _as_of_days(table) if AS_OF in table else None
-        if days is not None:
-            days.setflags(write=False)
-        ids = pd.Index(table.index)
-        return cls(path, stamp or (0, 0, 0), ids, encoded, days, answers, note)
+        """The table at ``path`` as the workers share it (``serving.shared_table``): mapped from
+        the folder another worker published for this file and these models, or read, checked,
+        encoded and published; raises ``DataValidationError`` if unusable."""
+        stamp = _stamp(path) or (0, 0, 0)
+        folder = shared_folder(path, stamp, scorer)
+        arrays = shared_arrays(folder, lambda: _read_arrays(path, scorer))
+        return cls(
+            path, stamp, arrays.ids, arrays.encoded, arrays.days, arrays.answers, arrays.note
+        )
+
+
+def _read_arrays(path: Path, scorer: Scorer) -> SharedArrays:
+    """Read, check and encode the table at ``path``, in this worker's memory."""
+    try:
+        arrow = pq.read_table(path)
+        table = index_feature_table(arrow.to_pandas())
+    except DataValidationError:
+        raise
+    except Exception as err:  # a damaged or foreign file: pyarrow's own error, named
+        raise DataValidationError(
+            f"the feature table cannot be read ({type(err).__name__}: {err})"
+        ) from err
+    answers, note = read_answers(table, arrow.schema.metadata or {}, scorer)
+    check_feature_table(table, scorer)
+    encoded = scorer.encode(table)
+    for matrix in (encoded.churn, encoded.clv, encoded.uplift):
+        if matrix is not None:
+            matrix.setflags(write=False)
+    days = _as_of_days(table) if AS_OF in table else None
+    if days is not None:
+        days.setflags(write=False)
+    return SharedArrays(pd.Index(table.index), encoded, days, answers, note)
 
 
 def check_feature_table(table: pd.DataFrame, scorer: Scorer) -> None:

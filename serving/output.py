@@ -70,30 +70,32 @@ def reason_records(
     names = encoding.columns
     values, levels = reason_values(encoding, matrix, index)
     labels: dict[tuple[str, Any], str] = {}  # day counts, tiers and levels repeat: label once
-    idx_l, contrib_l = index.tolist(), contribution.tolist()
-    values_l, levels_l = values.tolist(), levels.tolist()
-    up, down = directions
+    shown = contribution if digits is None else np.round(contribution, digits)
+    direction = np.where(contribution > 0, directions[0], directions[1]).tolist()
+    categorical = set(encoding.categories)
     out = []
-    for i in range(len(idx_l)):
+    for i, (idx, contrib, vals, lvls) in enumerate(
+        zip(index.tolist(), shown.tolist(), values.tolist(), levels.tolist(), strict=True)
+    ):
         reasons = []
-        for j, c, v, level in zip(idx_l[i], contrib_l[i], values_l[i], levels_l[i], strict=True):
+        for j, c, v, level, way in zip(idx, contrib, vals, lvls, direction[i], strict=True):
             name = names[j]
             if level is not None:
                 value = level
             elif v != v:  # NaN is missing; an unseen category may still be shown as given
-                value = (
-                    None if raw is None or name not in encoding.categories else _raw(raw, name, i)
-                )
+                value = None if raw is None or name not in categorical else _raw(raw, name, i)
             else:
                 value = v
+            label = labels.get((name, value))
+            if label is None:
+                label = labels[(name, value)] = reason_label(name, value, money)
             reasons.append(
                 {
                     "feature": name,
                     "value": value,
-                    "label": labels.get((name, value))
-                    or labels.setdefault((name, value), reason_label(name, value, money)),
-                    "contribution": c if digits is None else round(c, digits),
-                    "direction": up if c > 0 else down,
+                    "label": label,
+                    "contribution": c,
+                    "direction": way,
                 }
             )
         out.append(reasons)

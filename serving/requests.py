@@ -18,6 +18,8 @@ import datetime as dt
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -157,24 +159,36 @@ NUMBER_TYPES = {float, int, type(None)}
 
 
 def _encode_dicts(encoding: FeatureEncoding, rows: Sequence[dict[str, Any]]) -> np.ndarray:
-    """Feature dicts to the model matrix without pandas, column by column."""
+    """Feature dicts to the model matrix without pandas: the numeric features of every row
+    gathered by name and converted in one C-level pass (checked first, not just converted: numpy
+    would turn the text "5" into 5.0), categories by a level lookup per column."""
+    names = encoding.inputs
     out = np.empty((len(rows), len(encoding.columns)), dtype=np.float64)
-    for j, name in enumerate(encoding.inputs):
+    numeric = [j for j, name in enumerate(names) if name not in encoding.categories]
+    if rows and numeric:
+        gather = itemgetter(*(names[j] for j in numeric))
+        values = list(map(gather, rows)) if len(numeric) > 1 else [(gather(r),) for r in rows]
+        if not set(map(type, chain.from_iterable(values))) <= NUMBER_TYPES:
+            _raise_first_non_number([names[j] for j in numeric], values)
+        out[:, numeric] = np.array(values, dtype=np.float64)  # None becomes NaN
+    for j, name in enumerate(names):
         levels = encoding.categories.get(name)
-        if levels is None:
-            column = [r[name] for r in rows]
-            # checked, not just converted: numpy would turn the text "5" into 5.0
-            if not set(map(type, column)) <= NUMBER_TYPES:
-                i = next(i for i, v in enumerate(column) if not _is_number(v))
-                raise FeatureKeyError(
-                    i, f"feature {name!r} must be a number or null, got {column[i]!r}"
-                )
-            out[:, j] = np.array(column, dtype=np.float64)  # None becomes NaN
-        else:
+        if levels is not None:
             lookup = {level: float(k) for k, level in enumerate(levels)}
             texts = [_category_text(r[name]) for r in rows]
             out[:, j] = [np.nan if t is None else lookup.get(t, np.nan) for t in texts]
     return encoding.complete(out)
+
+
+def _raise_first_non_number(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Raise ``FeatureKeyError`` for the first of ``names`` (model order) given a non-number in
+    ``rows`` (their values by row), naming its first row."""
+    for j, name in enumerate(names):
+        bad = next((i for i, row in enumerate(rows) if not _is_number(row[j])), None)
+        if bad is not None:
+            raise FeatureKeyError(
+                bad, f"feature {name!r} must be a number or null, got {rows[bad][j]!r}"
+            )
 
 
 def _is_number(v: Any) -> bool:

@@ -82,6 +82,9 @@ INLINE_ROWS = 64
 """Requests up to this many customers (and ``INLINE_EVENTS`` events) run on the event loop."""
 INLINE_EVENTS = 1_000
 """Requests with more raw events than this are scored in a thread, whatever their size."""
+SERVING_THREADS = 1
+"""LightGBM threads per prediction: the cores are used by workers (``--workers 0``, one per core);
+OpenMP threads inside a worker cost up to 3x the CPU per 1,000-row request on a busy machine."""
 
 
 def error_response(status: int, message: str, loc: list[Any] | None = None) -> Any:
@@ -146,6 +149,7 @@ class Retain:
                 clv_dir,
                 clv_meta,
                 top_k=SETTINGS.top_reasons,
+                threads=SERVING_THREADS,
                 uplift=None if uplift is None else uplift.bundle,
                 uplift_label=None if uplift is None else uplift.label,
             )
@@ -296,7 +300,7 @@ class Retain:
             found = np.flatnonzero(positions >= 0)
             rows = positions[found]
             ready = answers.tiers[rows] >= 0
-            parts[found[ready]] = answers.records[rows[ready]]
+            parts[found[ready]] = answers.take(rows[ready])
             unanswered[found[ready]] = False
             tiers.append(answers.tiers[rows[ready]])
         todo = np.flatnonzero(unanswered)

@@ -111,3 +111,18 @@ def test_feature_key_errors_name_the_item_and_the_problem(scorer: Any, frame: pd
             encode_feature_items(scorer, [items[0], items[1], bad])
         assert err.value.row == 2
         assert str(err.value) == message
+
+
+def test_feature_dicts_in_any_key_order_encode_alike(scorer: Any, frame: pd.DataFrame) -> None:
+    """The encoder gathers values by name: a caller's key order changes nothing."""
+    items = feature_items(frame.iloc[:20])
+    rng = np.random.default_rng(3)
+    shuffled = []
+    for item in items:
+        pairs = list((item.features or {}).items())
+        order = rng.permutation(len(pairs)).tolist()
+        shuffled.append(item.model_copy(update={"features": dict(pairs[k] for k in order)}))
+    assert list(shuffled[0].features or {}) != list(items[0].features or {})
+    np.testing.assert_array_equal(
+        encode_feature_items(scorer, shuffled).churn, encode_feature_items(scorer, items).churn
+    )
