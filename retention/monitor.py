@@ -127,8 +127,12 @@ class MultivariateDrift:
     """ROC-AUC of each reference month kept (a year before the generation, the earliest)."""
     limit: float
     """``monitoring.domain_auc_threshold`` or the highest month's ROC-AUC, whichever is larger."""
+    step: DomainDrift | None
+    """The same classifier against the previous generation of the same model (None without)."""
     drifted: bool
-    """The current ROC-AUC's interval lies wholly above ``limit``."""
+    """The current ROC-AUC's interval lies wholly above ``limit`` and, once a previous
+    generation exists, the step's wholly above ``domain_auc_threshold`` (a sudden move, as for
+    each feature)."""
 
 
 @dataclass
@@ -220,6 +224,11 @@ class MonitorResult:
                 f"multivariate (domain classifier, latest vs reference): {m.current.text()}; "
                 f"limit {m.limit:.3f}"
                 + (f" (reference months: {null})" if null else "")
+                + (
+                    ""
+                    if m.step is None
+                    else f"; vs the previous generation: ROC-AUC {m.step.roc_auc.text()}"
+                )
                 + ("  DRIFTED" if m.drifted else "")
             )
         if self.score_drift is not None:
@@ -510,7 +519,13 @@ def reasons(result: MonitorResult, settings: MonitoringConfig) -> list[Reason]:
                 "multivariate_drift",
                 f"a classifier tells the latest customers from the reference's with ROC-AUC "
                 f"{m.current.roc_auc.text()}, above {m.limit:.3f} (the threshold, or what the "
-                f"reference months reached); it separates them most by: {named}",
+                "reference months reached)"
+                + (
+                    ""
+                    if m.step is None
+                    else f", and from the previous generation's with {m.step.roc_auc.text()}"
+                )
+                + f"; it separates them most by: {named}",
             )
         )
     step = result.score_step
@@ -594,18 +609,24 @@ def multivariate(
     months: ReferenceMonths,
     settings: MonitoringConfig,
     seed: int,
+    previous: tuple[GenerationRecord, set[str]] | None = None,
 ) -> MultivariateDrift:
     """The domain classifier on ``record``'s scored customers (rebuilt from the log as of its
-    day) against the reference, with the reference months' own ROC-AUC as its null."""
+    day) against the reference, with the reference months' own ROC-AUC as its null; and, given
+    the ``previous`` generation of the same model and its customers, against those."""
     columns = list(months.reference.columns)
-    current = active_features(
-        prep,
-        pd.Timestamp(record.as_of),
-        columns,
-        active_days=record.active_days,
-        contractual=record.contractual,
-    )
-    current = current.loc[current.index.isin(scored)]
+
+    def rows(generation: GenerationRecord, ids: set[str]) -> pd.DataFrame:
+        frame = active_features(
+            prep,
+            pd.Timestamp(generation.as_of),
+            columns,
+            active_days=generation.active_days,
+            contractual=generation.contractual,
+        )
+        return frame.loc[frame.index.isin(ids)]
+
+    current = rows(record, scored)
     kwargs = {"max_rows": settings.domain_max_rows, "seed": seed}
     found = domain_drift(months.reference, current, **kwargs)
     null = {
@@ -613,7 +634,9 @@ def multivariate(
         for day, frame in sorted(months.kept.items())
     }
     limit = max([settings.domain_auc_threshold, *(a for a in null.values() if not np.isnan(a))])
-    return MultivariateDrift(found, null, limit, bool(found.roc_auc.low > limit))
+    step = None if previous is None else domain_drift(rows(*previous), current, **kwargs)
+    sudden = step is None or bool(step.roc_auc.low > settings.domain_auc_threshold)
+    return MultivariateDrift(found, null, limit, step, bool(found.roc_auc.low > limit) and sudden)
 
 
 def load_outcomes(config: Path) -> Outcomes:
@@ -686,8 +709,13 @@ def monitor(
     if months is not None:
         assert outcomes.prep is not None
         result.reference_months = months.days
+        before = (
+            None
+            if previous is None
+            else (previous, set(history.scores(previous.generation_id)[CUSTOMER_ID]))
+        )
         result.multivariate = multivariate(
-            outcomes.prep, latest, set(latest_scores[CUSTOMER_ID]), months, settings, seed
+            outcomes.prep, latest, set(latest_scores[CUSTOMER_ID]), months, settings, seed, before
         )
     elif settings.reference_months and outcomes.prep is None:
         result.notes.append(
@@ -725,4 +753,20 @@ def monitor(
     return result
 
 
-__all__ = ["RETRAIN", "STILL_RIGHT", "MonitorResult", "MultivariateDrift", "Reason", "monitor"]
+def record_verdict(result: MonitorResult, history: ScoreHistory | None = None) -> None:
+    """Record ``result``'s verdict in the score history, where the service reads the last one
+    for /metrics (``retain_monitor_retrain_recommended``)."""
+    (history or ScoreHistory()).record_verdict(
+        result.generation_id, bool(result.reasons), [r.rule for r in result.reasons]
+    )
+
+
+__all__ = [
+    "RETRAIN",
+    "STILL_RIGHT",
+    "MonitorResult",
+    "MultivariateDrift",
+    "Reason",
+    "monitor",
+    "record_verdict",
+]
