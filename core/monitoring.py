@@ -86,7 +86,7 @@ class MonitoringConfig(BaseModel):
         "this (and above what the reference months reached).",
     )
     domain_max_rows: int = Field(
-        5000,
+        3000,
         ge=200,
         description="Rows per side the domain classifier reads at most (a seeded sample).",
     )

@@ -102,7 +102,7 @@ def domain_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     *,
-    folds: int = 5,
+    folds: int = 3,
     max_rows: int = 5000,
     seed: int = 0,
 ) -> DomainDrift:
@@ -120,7 +120,7 @@ def domain_drift(
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_rows, held in split.split(x, y):
         model = lgb.LGBMClassifier(
-            n_estimators=60,
+            n_estimators=40,
             learning_rate=0.1,
             num_leaves=15,
             min_child_samples=20,

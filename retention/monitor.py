@@ -347,14 +347,14 @@ def segment_drift(
     record: GenerationRecord,
     previous: GenerationRecord | None,
     settings: MonitoringConfig,
-    spread: dict[str, Spread] | None = None,
+    months: ReferenceMonths | None = None,
 ) -> list[SegmentDrift]:
     """Features that moved past ``psi_threshold`` within a segment since ``previous`` (both
     binned on the same model's reference, so the PSI is exact), past the PSI of chance for the
     segment's customers in both (``psi_critical``, over every segment and feature compared) and
-    past the most the whole base moved over as long within the reference months (``spread``:
-    a season moves every segment), in the segments where at least ``min_segment_features`` did,
-    most moved first."""
+    past the most they moved within that segment over as long in the reference ``months`` (its
+    own seasons; the whole base's when the months lack the segment), in the segments where at
+    least ``min_segment_features`` did, most moved first."""
     if previous is None:
         return []
     now, before = record.drift.get("segments", {}), previous.drift.get("segments", {})
@@ -366,9 +366,13 @@ def segment_drift(
             if rows < settings.min_segment_rows:
                 continue
             label = f"{column.removeprefix(ATTRIBUTE_PREFIX)} = {level}"
-            compared += [(label, counts, old[f], f) for f, counts in features.items() if f in old]
+            compared += [
+                (label, counts, old[f], f, (column, level, f))
+                for f, counts in features.items()
+                if f in old
+            ]
     found = []
-    for label, counts, old_counts, feature in compared:
+    for label, counts, old_counts, feature, key in compared:
         chance = psi_critical(
             sum(counts),
             sum(old_counts),
@@ -377,8 +381,11 @@ def segment_drift(
             tests=len(compared),
         )
         step = psi(counts, old_counts)
-        own = (spread or {}).get(feature)
-        if step > max(settings.psi_threshold, chance, own.step if own else 0.0):
+        own = 0.0
+        if months is not None:
+            base = months.spread.get(feature)
+            own = months.segment_steps.get(key, base.step if base else 0.0)
+        if step > max(settings.psi_threshold, chance, own):
             found.append(SegmentDrift(label, sum(counts), feature, step))
     counts = Counter(s.segment for s in found)
     kept = [s for s in found if counts[s.segment] >= settings.min_segment_features]
@@ -696,7 +703,7 @@ def monitor(
             months.spread if months else None,
             len(months.reference) if months else None,
         ),
-        segments=segment_drift(latest, previous, settings, months.spread if months else None),
+        segments=segment_drift(latest, previous, settings, months),
         score_drift=latest.prediction_drift(),
         score_step=score_step(latest, previous),
         tier_shares=latest.scores.get("tier_shares", {}),

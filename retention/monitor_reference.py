@@ -7,7 +7,8 @@ active base, ``features.labels.active_at``), the features at the test cutoff and
 ``monitoring.reference_months`` month ends before it, a period the model was trained on. The
 largest PSI and Jensen-Shannon distance a month reached from the reference, and the largest PSI
 between two months as far apart as the generations the monitor compares (a month, a quarter),
-are each feature's own movement: a generation drifted only beyond
+in the whole base and within each segment (a level of a text attribute), are each feature's
+own movement: a generation drifted only beyond
 it. Two months are kept whole for the domain classifier's own null (``retention/domain_drift.py``):
 the one nearest a year before the generation (its season) and the earliest (the most aged).
 """
@@ -23,7 +24,7 @@ import pandas as pd
 from features.build import build_features
 from features.labels import active_at
 from features.prepare import PreparedData, to_day
-from model.drift import FeatureSketch, frame_drift, sketch_frame
+from model.drift import FeatureSketch, frame_drift, psi, segment_counts, sketch_frame
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class ReferenceMonths:
     spread: dict[str, Spread]
     kept: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Month frames kept whole for the domain classifier's null, by day."""
+    segment_steps: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    """The largest step PSI of a feature within one segment (text column, level, feature)
+    between two months ``lag`` apart: a segment's own seasons."""
 
 
 def active_features(
@@ -95,12 +99,14 @@ def reference_months(
         target = pd.Timestamp(day)
         wanted.add(min(days, key=lambda d: abs((d - target).days)))
     sketches: list[dict[str, FeatureSketch]] = []
+    segments = []
     kept = {}
     for day in days:
         frame = active_features(
             prep, day, reference.columns, active_days=active_days, contractual=contractual
         )
         sketches.append(sketch_frame(frame, base))
+        segments.append(segment_counts(frame, base))
         if day in wanted:
             kept[str(day.date())] = frame
     away = [frame_drift(s, base) for s in sketches]
@@ -116,7 +122,17 @@ def reference_months(
         )
         for name in base
     }
-    return ReferenceMonths(reference, [str(d.date()) for d in days], spread, kept)
+    segment_steps: dict[tuple[str, str, str], float] = {}
+    for before, now in zip(segments, segments[lag:], strict=False):
+        for column, levels in now.items():
+            for level, features in levels.items():
+                old = before.get(column, {}).get(level, {})
+                for feature, counts in features.items():
+                    if feature in old:
+                        key = (column, level, feature)
+                        step = psi(counts, old[feature])
+                        segment_steps[key] = max(segment_steps.get(key, 0.0), step)
+    return ReferenceMonths(reference, [str(d.date()) for d in days], spread, kept, segment_steps)
 
 
 __all__ = ["ReferenceMonths", "Spread", "active_features", "month_ends", "reference_months"]
