@@ -60,6 +60,36 @@ class MonitoringConfig(BaseModel):
         description="Recommend retraining when the ROC-AUC expected from the latest scores falls "
         "this far below the model's test ROC-AUC.",
     )
+    drift_alpha: float = Field(
+        0.01,
+        gt=0,
+        lt=0.5,
+        description="A move counts only when two samples of one distribution would show it with "
+        "less than this chance, all features (or segments and features) of a check together: "
+        "a small segment needs a larger PSI than the whole base.",
+    )
+    reference_months: int = Field(
+        12,
+        ge=0,
+        le=36,
+        description="Month ends before the model's test cutoff whose features `retain monitor` "
+        "rebuilds from the data: how far each feature (and the domain classifier) moved within "
+        "the period the model was trained on (seasons, customers ageing) is not drift; 0 "
+        "compares with the thresholds alone.",
+    )
+    domain_auc_threshold: float = Field(
+        0.6,
+        gt=0.5,
+        lt=1,
+        description="Multivariate drift: a classifier told apart the latest generation's "
+        "customers from the reference's with a cross-validated ROC-AUC whose interval lies above "
+        "this (and above what the reference months reached).",
+    )
+    domain_max_rows: int = Field(
+        3000,
+        ge=200,
+        description="Rows per side the domain classifier reads at most (a seeded sample).",
+    )
     keep_generations: int = Field(
         60,
         ge=2,

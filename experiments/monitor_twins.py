@@ -82,6 +82,11 @@ def run_twins(out: Path, customers: int, seed: int, periods: list[str] = PERIODS
                     "verdict": result.verdict,
                     "rules": [r.rule for r in result.reasons],
                     "moved": result.moved[:5],
+                    "domain_auc": (
+                        round(result.multivariate.current.roc_auc.value, 3)
+                        if result.multivariate
+                        else None
+                    ),
                     "seconds": round(time.perf_counter() - started, 2),
                 }
             )
@@ -89,10 +94,14 @@ def run_twins(out: Path, customers: int, seed: int, periods: list[str] = PERIODS
     after = [p for p in periods if p >= CHANGE]
     alarms = [r["as_of"] for r in found["planted"] if r["rules"] and r["as_of"] in after]
     found["detection_delay_periods"] = after.index(alarms[0]) + 1 if alarms else None
-    drift = {"input_drift", "segment_drift", "score_drift"}
+    drift = {"input_drift", "segment_drift", "score_drift", "multivariate_drift"}
     found["twin_false_alarm_rate"] = sum(bool(r["rules"]) for r in found["twin"]) / len(periods)
     found["twin_drift_false_alarm_rate"] = sum(
         bool(set(r["rules"]) & drift) for r in found["twin"]
+    ) / len(periods)
+    per_column = {"input_drift", "segment_drift", "score_drift"}
+    found["twin_per_feature_false_alarm_rate"] = sum(
+        bool(set(r["rules"]) & per_column) for r in found["twin"]
     ) / len(periods)
     return found
 

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
+from scipy.stats import chi2
 
 LEVELS = np.linspace(0.0, 1.0, 101)
 """The quantile levels a numeric sketch keeps (0%, 1%, ..., 100%)."""
@@ -179,6 +180,23 @@ def psi(current: npt.ArrayLike, reference: npt.ArrayLike) -> float:
     return float(np.sum((g - r) * np.log(g / r)))
 
 
+def psi_critical(
+    current_rows: int, reference_rows: int, bins: int, *, alpha: float, tests: int = 1
+) -> float:
+    """The PSI two samples of the same distribution exceed with probability ``alpha / tests``.
+
+    With ``n_eff = n m / (n + m)``, ``n_eff * PSI`` is about chi-square with ``bins - 1`` degrees
+    of freedom when both samples come from one distribution (PSI is then close to the chi-square
+    statistic of homogeneity over ``n_eff``), so a small segment's PSI must be larger to mean
+    anything; ``tests`` (Bonferroni) keeps the chance of any false alarm among them at ``alpha``.
+    Infinite when either sample is empty.
+    """
+    if current_rows <= 0 or reference_rows <= 0 or bins < 2:
+        return float("inf")
+    n_eff = current_rows * reference_rows / (current_rows + reference_rows)
+    return float(chi2.ppf(1.0 - alpha / max(tests, 1), bins - 1) / n_eff)
+
+
 def js_distance(current: npt.ArrayLike, reference: npt.ArrayLike) -> float:
     """Jensen-Shannon distance (base 2: 0 identical, 1 disjoint) of two count vectors."""
     g, r = _shares(current), _shares(reference)
@@ -237,6 +255,7 @@ __all__ = [
     "frame_drift",
     "js_distance",
     "psi",
+    "psi_critical",
     "segment_counts",
     "sketch_column",
     "sketch_frame",

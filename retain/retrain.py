@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retention.monitor import MonitorResult, monitor
+from retention.monitor import MonitorResult, monitor, record_verdict
 
 NOTHING_TO_DO = 0
 RETRAINED = 0
@@ -56,6 +56,7 @@ def retrain(
 ) -> Retrain:
     """Monitor, then retrain when recommended or forced (module docstring)."""
     verdict = monitor(config)
+    record_verdict(verdict)  # the service exports the last verdict on /metrics
     lines = [
         f"monitor: {verdict.verdict} (generation {verdict.generation_id}, as of {verdict.as_of})",
         *[f"  - {r.text}" for r in verdict.reasons],

@@ -207,9 +207,10 @@ def monitor_command(
     """
     import json
 
-    from retention.monitor import monitor
+    from retention.monitor import monitor, record_verdict
 
     result = monitor(config_for(config))
+    record_verdict(result)  # the service exports the last verdict on /metrics
     if as_json:
         typer.echo(json.dumps(result.as_json(), indent=2, default=str, allow_nan=False))
         return

@@ -12,8 +12,13 @@ generation's horizon are reported apart: their outcome was changed on purpose.
 The verdict recommends retraining, each time with its reason, when realized ROC-AUC lies below
 the model's test ROC-AUC by more than its interval, when the estimated ROC-AUC falls more than
 ``monitoring.max_estimated_auc_drop`` below it, when realized calibration bias exceeds the card's
-limit, or when inputs (in the whole base or suddenly within one segment, e.g. a region) or the
-churn probabilities drifted past ``monitoring``'s thresholds.
+limit, or when inputs (in the whole base, suddenly within one segment, e.g. a region, or jointly:
+the domain classifier of ``retention/domain_drift.py``) or the churn probabilities drifted.
+
+A move is drift only when it is both large and unlikely by chance: beyond ``monitoring``'s
+thresholds, beyond what the feature moved by itself within the reference months before the test
+cutoff (``retention/monitor_reference.py``: seasons, customers ageing), and beyond the PSI two
+samples of its sizes show by chance (``model.drift.psi_critical``: a small segment needs more).
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from features.labelled import load_snapshots
 from features.labels import CHURN, FUTURE_VALUE, make_labels
 from features.loading import load_data
 from features.prepare import PreparedData, prepare
-from model.drift import Drift, FeatureSketch, drift, frame_drift, psi
+from model.drift import Drift, FeatureSketch, drift, frame_drift, psi, psi_critical
+from retention.domain_drift import DomainDrift, domain_drift
 from retention.ledger import Ledger
 from retention.monitor_figures import Realized, expected_roc_auc, realized
+from retention.monitor_reference import ReferenceMonths, Spread, active_features, reference_months
 from serving.score_history import CHURN as PROBABILITY
 from serving.score_history import VALUE, GenerationRecord, ScoreHistory
 from serving.sql_store import shown
@@ -51,8 +58,8 @@ class Reason:
     """One reason to retrain: which rule fired, in plain words."""
 
     rule: str
-    """``realized_auc``, ``estimated_auc``, ``calibration``, ``input_drift``, ``segment_drift``
-    or ``score_drift``."""
+    """``realized_auc``, ``estimated_auc``, ``calibration``, ``input_drift``, ``segment_drift``,
+    ``multivariate_drift`` or ``score_drift``."""
     text: str
 
 
@@ -68,6 +75,12 @@ class FeatureDrift:
     psi_step: float | None
     """PSI since the previous generation of the same model (None for the first)."""
     drifted: bool
+    psi_limit: float
+    """The PSI beyond which it counts as away from the reference: the configured threshold, the
+    most it moved within the reference months, or the PSI of chance, whichever is largest."""
+    js_limit: float
+    step_limit: float | None
+    """The step PSI beyond which it moved suddenly (same rule; None for the first generation)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,24 @@ class RealizedGeneration:
     """Scored customers the labels do not cover (e.g. gone from the data), left out."""
 
 
+@dataclass(frozen=True)
+class MultivariateDrift:
+    """The domain classifier on the latest generation against the reference, and its own null:
+    the same classifier on reference months (seasons and ageing the model was trained with)."""
+
+    current: DomainDrift
+    months: dict[str, float]
+    """ROC-AUC of each reference month kept (a year before the generation, the earliest)."""
+    limit: float
+    """``monitoring.domain_auc_threshold`` or the highest month's ROC-AUC, whichever is larger."""
+    step: DomainDrift | None
+    """The same classifier against the previous generation of the same model (None without)."""
+    drifted: bool
+    """The current ROC-AUC's interval lies wholly above ``limit`` and, once a previous
+    generation exists, the step's wholly above ``domain_auc_threshold`` (a sudden move, as for
+    each feature)."""
+
+
 @dataclass
 class MonitorResult:
     """Everything ``retain monitor`` shows, and the verdict."""
@@ -123,6 +154,9 @@ class MonitorResult:
     tier_shares: dict[str, float]
     estimated: dict[str, float]
     realized: list[RealizedGeneration]
+    reference_months: list[str] = field(default_factory=list)
+    """Month ends rebuilt before the test cutoff (``retention/monitor_reference.py``)."""
+    multivariate: MultivariateDrift | None = None
     reasons: list[Reason] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -134,7 +168,12 @@ class MonitorResult:
     def moved(self) -> list[str]:
         """The drifted features, most moved first (in the whole base, then within segments)."""
         named = [d.feature for d in self.drift if d.drifted]
-        return list(dict.fromkeys([*named, *(s.feature for s in self.segments)]))
+        joint = (
+            [s.feature for s in self.multivariate.current.separating[:3]]
+            if self.multivariate is not None and self.multivariate.drifted
+            else []
+        )
+        return list(dict.fromkeys([*named, *(s.feature for s in self.segments), *joint]))
 
     def as_json(self) -> dict[str, Any]:
         """Every figure, JSON-ready (a figure that cannot be computed is null)."""
@@ -154,14 +193,17 @@ class MonitorResult:
             "",
             "input drift against the model's reference (its test cutoff "
             f"{self.card.get('test_cutoff')}), most moved first:",
-            f"  {'feature':<28}{'PSI':>8}{'JS':>8}{'Wass.':>8}{'missing':>9}{'step PSI':>10}",
+            f"  {'feature':<28}{'PSI':>7}{'limit':>7}{'JS':>7}{'Wass.':>7}{'missing':>8}"
+            f"{'step':>7}{'limit':>7}",
         ]
         for d in self.drift[:10]:
             wass = "" if d.wasserstein is None else f"{d.wasserstein:.2f}"
             step = "" if d.psi_step is None else f"{d.psi_step:.3f}"
+            step_limit = "" if d.step_limit is None else f"{d.step_limit:.3f}"
             out.append(
-                f"  {d.feature:<28}{d.psi:>8.3f}{d.js:>8.3f}{wass:>8}{d.missing_share:>9.1%}"
-                f"{step:>10}" + ("  DRIFTED" if d.drifted else "")
+                f"  {d.feature:<28}{d.psi:>7.3f}{d.psi_limit:>7.3f}{d.js:>7.3f}{wass:>7}"
+                f"{d.missing_share:>8.1%}{step:>7}{step_limit:>7}"
+                + ("  DRIFTED" if d.drifted else "")
             )
         if len(self.drift) > 10:
             out.append(f"  ... and {len(self.drift) - 10} more (--json lists every one)")
@@ -169,6 +211,25 @@ class MonitorResult:
             out.append(
                 f"  within {seg.segment} ({seg.customers:,} customers): {seg.feature} moved "
                 f"since the previous generation, PSI {seg.psi_step:.3f}  DRIFTED"
+            )
+        if self.reference_months:
+            out.append(
+                f"  limits include how far each feature moved within the {len(self.reference_months)}"
+                f" reference months {self.reference_months[0]} to {self.reference_months[-1]}"
+            )
+        if self.multivariate is not None:
+            m = self.multivariate
+            null = ", ".join(f"{day} {auc:.3f}" for day, auc in m.months.items())
+            out.append(
+                f"multivariate (domain classifier, latest vs reference): {m.current.text()}; "
+                f"limit {m.limit:.3f}"
+                + (f" (reference months: {null})" if null else "")
+                + (
+                    ""
+                    if m.step is None
+                    else f"; vs the previous generation: ROC-AUC {m.step.roc_auc.text()}"
+                )
+                + ("  DRIFTED" if m.drifted else "")
             )
         if self.score_drift is not None:
             out.append(
@@ -222,21 +283,49 @@ def _no_nan(value: Any) -> Any:
     return value
 
 
+def _bins(sketch: FeatureSketch) -> int:
+    """Bins a sketch is compared on: the reference's, plus one for missing values."""
+    return (len(sketch.counts) if sketch.kind == "numeric" else len(sketch.categories)) + 1
+
+
 def feature_drift(
-    record: GenerationRecord, previous: GenerationRecord | None, settings: MonitoringConfig
+    record: GenerationRecord,
+    previous: GenerationRecord | None,
+    settings: MonitoringConfig,
+    spread: dict[str, Spread] | None = None,
+    reference_rows: int | None = None,
 ) -> list[FeatureDrift]:
     """The latest generation's drift per feature, drifted ones first, then by PSI.
 
     Against the model's reference a feature drifted when its PSI or Jensen-Shannon distance
-    crosses ``monitoring``'s thresholds; once a previous generation of the same model exists, it
-    must also have moved suddenly since that one (``psi_step_threshold``).
+    crosses its limit: ``monitoring``'s threshold or ``spread`` (the most it moved within the
+    reference months), whichever is larger, and its PSI is beyond chance for the rows compared
+    (``psi_critical``; ``reference_rows`` None: as many as the generation). Once a previous
+    generation of the same model exists, it must also have moved suddenly since that one, by the
+    same rule (``psi_step_threshold``, the months' largest step, chance).
     """
     steps = frame_drift(record.features, previous.features) if previous else {}
+    moved = record.feature_drift()
+    tests, alpha = max(len(moved), 1), settings.drift_alpha
     rows = []
-    for name, d in record.feature_drift().items():
-        away = d.psi > settings.psi_threshold or d.js > settings.js_threshold
+    for name, d in moved.items():
+        sketch = record.features[name]
+        own = (spread or {}).get(name, Spread(0.0, 0.0, 0.0))
+        chance = psi_critical(
+            sketch.rows, reference_rows or sketch.rows, _bins(sketch), alpha=alpha, tests=tests
+        )
+        psi_limit = max(settings.psi_threshold, own.psi, chance)
+        js_limit = max(settings.js_threshold, own.js)
+        away = (d.psi > psi_limit or d.js > js_limit) and d.psi > chance
         step = steps[name].psi if name in steps else None
-        sudden = previous is None or (step is not None and step > settings.psi_step_threshold)
+        step_limit = None
+        if previous is not None and name in previous.features:
+            before = previous.features[name].rows
+            step_chance = psi_critical(sketch.rows, before, _bins(sketch), alpha=alpha, tests=tests)
+            step_limit = max(settings.psi_step_threshold, own.step, step_chance)
+        sudden = previous is None or (
+            step is not None and step_limit is not None and step > step_limit
+        )
         rows.append(
             FeatureDrift(
                 feature=name,
@@ -246,21 +335,30 @@ def feature_drift(
                 missing_share=d.missing_share,
                 psi_step=step,
                 drifted=away and sudden,
+                psi_limit=psi_limit,
+                js_limit=js_limit,
+                step_limit=step_limit,
             )
         )
     return sorted(rows, key=lambda d: (not d.drifted, -d.psi))
 
 
 def segment_drift(
-    record: GenerationRecord, previous: GenerationRecord | None, settings: MonitoringConfig
+    record: GenerationRecord,
+    previous: GenerationRecord | None,
+    settings: MonitoringConfig,
+    months: ReferenceMonths | None = None,
 ) -> list[SegmentDrift]:
     """Features that moved past ``psi_threshold`` within a segment since ``previous`` (both
-    binned on the same model's reference, so the PSI is exact), in the segments where at least
-    ``min_segment_features`` did (fewer is often noise in a small segment), most moved first."""
+    binned on the same model's reference, so the PSI is exact), past the PSI of chance for the
+    segment's customers in both (``psi_critical``, over every segment and feature compared) and
+    past the most they moved within that segment over as long in the reference ``months`` (its
+    own seasons; the whole base's when the months lack the segment), in the segments where at
+    least ``min_segment_features`` did, most moved first."""
     if previous is None:
         return []
     now, before = record.drift.get("segments", {}), previous.drift.get("segments", {})
-    found = []
+    compared = []
     for column, levels in now.items():
         for level, features in levels.items():
             old = before.get(column, {}).get(level, {})
@@ -268,11 +366,27 @@ def segment_drift(
             if rows < settings.min_segment_rows:
                 continue
             label = f"{column.removeprefix(ATTRIBUTE_PREFIX)} = {level}"
-            for feature, counts in features.items():
-                if feature in old:
-                    step = psi(counts, old[feature])
-                    if step > settings.psi_threshold:
-                        found.append(SegmentDrift(label, sum(counts), feature, step))
+            compared += [
+                (label, counts, old[f], f, (column, level, f))
+                for f, counts in features.items()
+                if f in old
+            ]
+    found = []
+    for label, counts, old_counts, feature, key in compared:
+        chance = psi_critical(
+            sum(counts),
+            sum(old_counts),
+            len(counts),
+            alpha=settings.drift_alpha,
+            tests=len(compared),
+        )
+        step = psi(counts, old_counts)
+        own = 0.0
+        if months is not None:
+            base = months.spread.get(feature)
+            own = months.segment_steps.get(key, base.step if base else 0.0)
+        if step > max(settings.psi_threshold, chance, own):
+            found.append(SegmentDrift(label, sum(counts), feature, step))
     counts = Counter(s.segment for s in found)
     kept = [s for s in found if counts[s.segment] >= settings.min_segment_features]
     return sorted(kept, key=lambda s: -s.psi_step)
@@ -404,6 +518,23 @@ def reasons(result: MonitorResult, settings: MonitoringConfig) -> list[Reason]:
                 f"suddenly since the previous generation: {named}",
             )
         )
+    if result.multivariate is not None and result.multivariate.drifted:
+        m = result.multivariate
+        named = "; ".join(s.words for s in m.current.separating[:3])
+        out.append(
+            Reason(
+                "multivariate_drift",
+                f"a classifier tells the latest customers from the reference's with ROC-AUC "
+                f"{m.current.roc_auc.text()}, above {m.limit:.3f} (the threshold, or what the "
+                "reference months reached)"
+                + (
+                    ""
+                    if m.step is None
+                    else f", and from the previous generation's with {m.step.roc_auc.text()}"
+                )
+                + f"; it separates them most by: {named}",
+            )
+        )
     step = result.score_step
     sudden = step is None or step > settings.psi_step_threshold
     if (
@@ -453,6 +584,68 @@ class Outcomes:
         return rows.set_index(CUSTOMER_ID)[[CHURN, FUTURE_VALUE]]
 
 
+def own_months(
+    outcomes: Outcomes,
+    record: GenerationRecord,
+    previous: GenerationRecord | None,
+    settings: MonitoringConfig,
+) -> ReferenceMonths | None:
+    """The scoring model's reference months rebuilt from the log (``monitor_reference``), their
+    steps as many months apart as ``previous`` lies before ``record``; None for a labelled
+    export, without a recorded test cutoff, or with ``reference_months`` 0."""
+    lag = 1 if previous is None else max(1, round((record.as_of - previous.as_of).days / 30.44))
+    cutoff = record.drift.get("card", {}).get("test_cutoff")
+    if outcomes.prep is None or not cutoff or not settings.reference_months:
+        return None
+    return reference_months(
+        outcomes.prep,
+        dt.date.fromisoformat(str(cutoff)),
+        list(record.feature_drift()),
+        months=settings.reference_months,
+        active_days=record.active_days,
+        contractual=record.contractual,
+        keep=[record.as_of - dt.timedelta(days=365)],
+        lag=lag,
+    )
+
+
+def multivariate(
+    prep: PreparedData,
+    record: GenerationRecord,
+    scored: set[str],
+    months: ReferenceMonths,
+    settings: MonitoringConfig,
+    seed: int,
+    previous: tuple[GenerationRecord, set[str]] | None = None,
+) -> MultivariateDrift:
+    """The domain classifier on ``record``'s scored customers (rebuilt from the log as of its
+    day) against the reference, with the reference months' own ROC-AUC as its null; and, given
+    the ``previous`` generation of the same model and its customers, against those."""
+    columns = list(months.reference.columns)
+
+    def rows(generation: GenerationRecord, ids: set[str]) -> pd.DataFrame:
+        frame = active_features(
+            prep,
+            pd.Timestamp(generation.as_of),
+            columns,
+            active_days=generation.active_days,
+            contractual=generation.contractual,
+        )
+        return frame.loc[frame.index.isin(ids)]
+
+    current = rows(record, scored)
+    kwargs = {"max_rows": settings.domain_max_rows, "seed": seed}
+    found = domain_drift(months.reference, current, **kwargs)
+    null = {
+        day: domain_drift(months.reference, frame, **kwargs).roc_auc.value
+        for day, frame in sorted(months.kept.items())
+    }
+    limit = max([settings.domain_auc_threshold, *(a for a in null.values() if not np.isnan(a))])
+    step = None if previous is None else domain_drift(rows(*previous), current, **kwargs)
+    sudden = step is None or bool(step.roc_auc.low > settings.domain_auc_threshold)
+    return MultivariateDrift(found, null, limit, step, bool(found.roc_auc.low > limit) and sudden)
+
+
 def load_outcomes(config: Path) -> Outcomes:
     """The config's data as it is now: the transaction log, or the labelled export's rows."""
     data_config = ConfigFile.read(config).data()
@@ -493,15 +686,24 @@ def monitor(
             )
         generations = generations[: known.index(generation_id) + 1]
     latest, previous = generations[-1], previous_of(generations)
-    probability = history.scores(latest.generation_id)[PROBABILITY].to_numpy(dtype=float)
+    latest_scores = history.scores(latest.generation_id)
+    probability = latest_scores[PROBABILITY].to_numpy(dtype=float)
+    outcomes = load_outcomes(config)
+    months = own_months(outcomes, latest, previous, settings)
     result = MonitorResult(
         generation_id=latest.generation_id,
         as_of=latest.as_of.isoformat(),
         customers=latest.customers,
         models=latest.model_versions,
         card=latest.drift.get("card", {}),
-        drift=feature_drift(latest, previous, settings),
-        segments=segment_drift(latest, previous, settings),
+        drift=feature_drift(
+            latest,
+            previous,
+            settings,
+            months.spread if months else None,
+            len(months.reference) if months else None,
+        ),
+        segments=segment_drift(latest, previous, settings, months),
         score_drift=latest.prediction_drift(),
         score_step=score_step(latest, previous),
         tier_shares=latest.scores.get("tier_shares", {}),
@@ -511,7 +713,22 @@ def monitor(
         },
         realized=[],
     )
-    outcomes = load_outcomes(config)
+    if months is not None:
+        assert outcomes.prep is not None
+        result.reference_months = months.days
+        before = (
+            None
+            if previous is None
+            else (previous, set(history.scores(previous.generation_id)[CUSTOMER_ID]))
+        )
+        result.multivariate = multivariate(
+            outcomes.prep, latest, set(latest_scores[CUSTOMER_ID]), months, settings, seed, before
+        )
+    elif settings.reference_months and outcomes.prep is None:
+        result.notes.append(
+            "the reference months and the domain classifier are rebuilt from a transaction log: "
+            "a labelled export's drift is judged on the thresholds and chance alone"
+        )
     end = outcomes.end
     if generation_id is not None:  # as the monitor saw it then
         end = min(end, latest.as_of)
@@ -543,4 +760,20 @@ def monitor(
     return result
 
 
-__all__ = ["RETRAIN", "STILL_RIGHT", "MonitorResult", "Reason", "monitor"]
+def record_verdict(result: MonitorResult, history: ScoreHistory | None = None) -> None:
+    """Record ``result``'s verdict in the score history, where the service reads the last one
+    for /metrics (``retain_monitor_retrain_recommended``)."""
+    (history or ScoreHistory()).record_verdict(
+        result.generation_id, bool(result.reasons), [r.rule for r in result.reasons]
+    )
+
+
+__all__ = [
+    "RETRAIN",
+    "STILL_RIGHT",
+    "MonitorResult",
+    "MultivariateDrift",
+    "Reason",
+    "monitor",
+    "record_verdict",
+]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,15 @@ history_table = sa.Table(
     sa.Column(VALUE, sa.Float, nullable=True),  # null: a churn-only package values no one
     sa.Column(TIER, sa.String(32), nullable=False),
 )
+verdicts_table = sa.Table(
+    "retain_monitor_verdicts",
+    metadata,
+    sa.Column("checked_at", sa.DateTime, primary_key=True),
+    sa.Column("generation_id", sa.String(64), nullable=False),
+    sa.Column("retrain", sa.Boolean, nullable=False),
+    sa.Column("rules", sa.Text, nullable=False),
+)
+"""Each ``retain monitor`` verdict (the service exports the last one on /metrics)."""
 
 
 class HistoryError(DataValidationError):
@@ -259,6 +269,17 @@ class ScoreHistory:
             )
         return frame.astype({CUSTOMER_ID: "str", CHURN: "float64", VALUE: "float64"})
 
+    def record_verdict(self, generation_id: str, retrain: bool, rules: list[str]) -> None:
+        """Record a monitor verdict on ``generation_id`` (its time is now, UTC)."""
+        row = {
+            "checked_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            "generation_id": generation_id,
+            "retrain": retrain,
+            "rules": json.dumps(rules),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(verdicts_table.insert(), [row])
+
     def has(self, generation_id: str) -> bool:
         query = sa.select(generations_table.c.generation_id).where(
             generations_table.c.generation_id == generation_id
@@ -279,6 +300,57 @@ class ScoreHistory:
                     generations_table.delete().where(generations_table.c.generation_id.in_(old))
                 )
         return old
+
+
+@dataclass(frozen=True)
+class LastSignals:
+    """What the service exports of the history: the last verdict and the latest generation."""
+
+    verdict_at: dt.datetime | None
+    retrain: bool | None
+    generation_as_of: dt.date | None
+    scores: dict[str, Any]
+    """The latest generation's ``churn_probability`` and ``clv`` sketches and ``tier_shares``."""
+
+
+def last_signals(url: str) -> LastSignals | None:
+    """The last verdict and latest generation at ``url``, read only (no table or file is
+    created); None when the store or its tables do not exist yet."""
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername.startswith("sqlite") and not (
+        parsed.database and os.path.exists(parsed.database)
+    ):
+        return None
+    engine = sa.create_engine(parsed)
+    try:
+        with engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names())
+            verdict = (
+                conn.execute(
+                    sa.select(verdicts_table).order_by(verdicts_table.c.checked_at.desc()).limit(1)
+                ).first()
+                if verdicts_table.name in names
+                else None
+            )
+            latest = (
+                conn.execute(
+                    sa.select(generations_table.c.as_of, generations_table.c.scores)
+                    .order_by(
+                        generations_table.c.as_of.desc(), generations_table.c.recorded_at.desc()
+                    )
+                    .limit(1)
+                ).first()
+                if generations_table.name in names
+                else None
+            )
+    finally:
+        engine.dispose()
+    return LastSignals(
+        verdict_at=verdict.checked_at if verdict else None,
+        retrain=bool(verdict.retrain) if verdict else None,
+        generation_as_of=latest.as_of if latest else None,
+        scores=json.loads(latest.scores) if latest else {},
+    )
 
 
 def record_generation(
@@ -307,7 +379,9 @@ def record_generation(
 __all__ = [
     "GenerationRecord",
     "HistoryError",
+    "LastSignals",
     "ScoreHistory",
     "describe_generation",
+    "last_signals",
     "record_generation",
 ]

@@ -45,7 +45,7 @@ from core.errors import RetainError
 from core.settings import Settings, disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
 from serving.lookup import LookupTable, feature_table_path
-from serving.metrics import SCRAPE_HOOKS, ModelMetrics
+from serving.metrics import SCRAPE_HOOKS, ModelMetrics, history_signals
 from serving.output import item_error, score_records
 from serving.package_manifest import Manifest
 from serving.requests import (
@@ -189,6 +189,8 @@ class Retain:
     def _table_metrics(self) -> None:
         snapshot = self.lookup.loaded
         self.metrics.table(None if snapshot is None else snapshot.stamp[0])
+        self.metrics.window()
+        self.metrics.history(history_signals())
 
     async def _run(self, rows: int, events: int, work: Any, *args: Any) -> Any:
         """Small requests run inline (no thread hop); large ones in a thread, not blocking the loop."""
@@ -232,7 +234,7 @@ class Retain:
                     422, str(err), ["customers", by_features[err.row], "features"]
                 )
             arrays = scorer.score(batch)
-            self.metrics.scored("/score", arrays.tier)
+            self.metrics.scored("/score", arrays.tier, arrays.churn, arrays.clv)
             recs = score_records(
                 scorer, [c.customer_id for c in items], arrays, batch, [c.as_of for c in items]
             )
@@ -258,7 +260,8 @@ class Retain:
             known = frame.notna().any(axis=1).to_numpy()
             batch = scorer.encode(frame)
             arrays = scorer.score(batch)
-            self.metrics.scored("/score", arrays.tier[known])
+            clv = None if arrays.clv is None else arrays.clv[known]
+            self.metrics.scored("/score", arrays.tier[known], arrays.churn[known], clv)
             recs = score_records(
                 scorer,
                 [c.customer_id for c in items],
@@ -294,7 +297,7 @@ class Retain:
         positions, keys = snapshot.positions(customer_ids)
         parts = np.full(len(positions), None, dtype=object)
         unanswered = positions >= 0
-        tiers = []
+        tiers, live = [], None
         answers = snapshot.answers
         if answers is not None:  # precomputed by `retain score` for these models: no scoring
             found = np.flatnonzero(positions >= 0)
@@ -307,13 +310,14 @@ class Retain:
         if len(todo):  # in the table but not in the batch (lapsed), or no usable answers: score now
             rows = positions[todo]
             batch = snapshot.encoded.take(rows)
-            arrays = self.scorer.score(batch)
+            arrays = live = self.scorer.score(batch)
             tiers.append(arrays.tier)
             ids = [keys[i] for i in todo.tolist()]
             records = score_records(self.scorer, ids, arrays, batch, snapshot.as_of_days(rows))
             parts[todo] = [to_json(r, inf_nan_mode="null") for r in records]
         if tiers:
-            self.metrics.scored("/score_ids", np.concatenate(tiers))
+            churn, clv = (None, None) if live is None else (live.churn, live.clv)
+            self.metrics.scored("/score_ids", np.concatenate(tiers), churn, clv)
         for i in np.flatnonzero(positions < 0).tolist():
             message = f"unknown customer_id: not in the feature table ({ID_RULE})"
             parts[i] = to_json(item_error(str(customer_ids[i]), message))

@@ -32,7 +32,7 @@ from retention.monitor_figures import bootstrap, clv_gini, expected_roc_auc
 from retention.monitor_section import TITLE
 from retention.report import write_report
 from serving.batch import score_base
-from serving.score_history import ScoreHistory
+from serving.score_history import ScoreHistory, last_signals
 from tests.conftest import TrainedProject
 from training.metrics import normalized_gini, roc_auc
 
@@ -148,6 +148,19 @@ def test_retain_monitor_prints_the_table_and_json_with_the_verdict(
     assert [r["as_of"] for r in found["realized"]] == list(DAYS)
     assert found["verdict"] in (RETRAIN, "no retraining needed")
     assert bool(found["reasons"]) == (found["verdict"] == RETRAIN)
+    assert len(found["reference_months"]) == 12  # rebuilt from the log before the test cutoff
+    assert all(d["psi_limit"] >= 0.25 and d["js_limit"] >= 0.2 for d in found["drift"])
+    many = found["multivariate"]
+    auc = many["current"]["roc_auc"]
+    assert 0.0 <= auc["low"] <= auc["value"] <= auc["high"] <= 1.0
+    assert many["current"]["separating"]
+    assert many["step"] is not None
+    sudden = many["step"]["roc_auc"]["low"] > 0.6
+    assert many["drifted"] == (auc["low"] > many["limit"] and sudden)
+    assert ("multivariate_drift" in [r["rule"] for r in found["reasons"]]) == many["drifted"]
+    last = last_signals(ScoreHistory().url)  # each verdict is recorded for the service
+    assert last is not None
+    assert last.retrain == (found["verdict"] == RETRAIN)
     pruned = runner.invoke(app, ["history", "--keep", "1"])
     assert pruned.exit_code == 0, pruned.output
     assert "removed 1 generation(s)" in pruned.output

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow  # trains a small model
 
 BEFORE_CHANGE = ["2023-06-30", "2023-09-30", "2023-12-31", "2024-03-31"]
 CHANGE = PriceRise(start="2024-07-01", region="north")
-DRIFT_RULES = {"input_drift", "segment_drift", "score_drift"}
+DRIFT_RULES = {"input_drift", "segment_drift", "score_drift", "multivariate_drift"}
 
 
 def test_the_planted_change_is_flagged_in_the_first_period_after_it_and_the_twin_is_quiet(
@@ -64,5 +64,7 @@ def test_the_planted_change_is_flagged_in_the_first_period_after_it_and_the_twin
     assert not {r.rule for r in quiet.reasons} & DRIFT_RULES, quiet.reasons
     assert quiet.segments == []
     assert quiet.moved == []
+    assert quiet.multivariate is not None
+    assert not quiet.multivariate.drifted
     if not quiet.reasons:
         assert quiet.verdict == STILL_RIGHT
