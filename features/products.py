@@ -26,8 +26,10 @@ def products_family(p: PastTransactions) -> Columns:
     bought = ~p.is_return
     orders = _count(p.order_customer, p.n)
     known = p.product >= 0
-    pairs, owner = _pairs(p.customer[bought & known], p.product[bought & known], p.n)
-    returned, _ = _pairs(p.customer[p.is_return & known], p.product[p.is_return & known], p.n)
+    width = int(p.product.max(initial=0)) + 1  # one key per (customer, product) for both sets
+    pairs = np.unique(p.customer[bought & known] * width + p.product[bought & known])
+    returned = np.unique(p.customer[p.is_return & known] * width + p.product[p.is_return & known])
+    owner = pairs // width
     products = _count(owner, p.n)
     gaps, gap_owner = _first_repeat_gaps(p, bought & known)
     return {
@@ -69,13 +71,6 @@ def country_family(p: PastTransactions) -> Mixed:
         last = np.r_[customer[1:] != customer[:-1], True]
         name[customer[last]] = p.country_names[country[last]]
     return {"country": pd.Series(name, dtype=object)}
-
-
-def _pairs(customer: np.ndarray, item: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (customer, item) pairs as sorted keys, and each pair's customer."""
-    width = int(item.max(initial=0)) + 1
-    keys = np.unique(customer * width + item)
-    return keys, keys // width
 
 
 def _first_repeat_gaps(p: PastTransactions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -39,8 +39,9 @@ def shop() -> CustomerData:
     p3: p1 repeats after 28 days (02-01 -> 03-01), p2 is returned: 1/3 and 1/3. Tea 45 of 75
     spend: 0.6. Latest country DE (FR before, US after the cutoff).
     b: B1 (p5 Soap 20, p6 Tea 20) 06-01, B2 p5 06-11, B3 p6 06-15, B4 p7 06-25 (no category):
-    lines 5 / 4; p5 repeats after 10 days, p6 after 14: median 12, share 2/3. Soap 40 = Tea 40:
-    the tie goes to Soap by name although Tea comes first in the file; share 40 / 80.
+    lines 5 / 4; p5 repeats after 10 days, p6 after 14: median 12, share 2/3; p5 returned
+    06-28: 1/3. Soap 40 = Tea 40 (purchases only): the tie goes to Soap by name although Tea
+    comes first in the file; share 40 / 80.
     c: one line without product, category or order (FR): only lines per order and country.
     """
     return CustomerData(
@@ -58,8 +59,9 @@ def shop() -> CustomerData:
             ("b", "2021-06-11T10:00", 20.0, "B2", 1, "p5", "Soap"),
             ("b", "2021-06-15T10:00", 20.0, "B3", 1, "p6", "Tea"),
             ("b", "2021-06-25T10:00", 50.0, "B4", 1, "p7", None),
+            ("b", "2021-06-28T10:00", -20.0, "RB", -1, "p5", "Soap"),
             ("c", "2021-06-01T10:00", 15.0, None, None, None, None),
-            country=["FR", "FR", "FR", "FR", "DE", "DE", "DE", "US"] + [None] * 5 + ["FR"],
+            country=["FR", "FR", "FR", "FR", "DE", "DE", "DE", "US"] + [None] * 6 + ["FR"],
         )
     )
 
@@ -72,7 +74,7 @@ def test_product_features_equal_the_hand_computed_values(shop: CustomerData) -> 
             "items_per_order_trend_90d": [3 / 7, NAN, NAN],
             "repeat_product_share": [1 / 3, 2 / 3, NAN],
             "product_repeat_days_median": [28.0, 12.0, NAN],
-            "product_return_share": [1 / 3, 0.0, NAN],
+            "product_return_share": [1 / 3, 1 / 3, NAN],
         },
         index=pd.Index(["a", "b", "c"], name="customer_id", dtype="str"),
     )
