@@ -83,7 +83,7 @@ def versus(y: np.ndarray, challenger: np.ndarray, champion: np.ndarray) -> str:
 
     ci = paired_bootstrap("roc_auc", y, challenger, champion, seed=42)
     verdict = "better" if ci.low > 0 else "worse" if ci.high < 0 else "cannot be separated"
-    return f"{ci.diff:+.4f} [{ci.low:+.4f}, {ci.high:+.4f}] {verdict}"
+    return f"{ci.diff:+.4f} ({ci.low:+.4f} to {ci.high:+.4f}): {verdict}"
 
 
 def top_gains(bundle: Any, k: int = 10) -> list[tuple[str, float]]:

@@ -65,10 +65,10 @@ def unbuilt_note(families: Sequence[str], data: CustomerData | PreparedData) -> 
     if not left:
         return None
     needs = sorted({c for f in left for c in FAMILIES[f].needs})
+    families = f"{', '.join(left)} feature famil{'ies are' if len(left) > 1 else 'y is'}"
     return (
-        f"the transactions have no {', '.join(needs)} values, so the {', '.join(left)} "
-        "feature families are not built (map those columns in data.transactions.columns to "
-        "use them)"
+        f"the transactions have no {' or '.join(needs)} values, so the {families} not built "
+        "(map those columns under data.transactions.columns to use them)"
     )
 
 

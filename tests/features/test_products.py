@@ -108,9 +108,14 @@ def test_families_follow_the_columns_the_log_fills(shop: CustomerData) -> None:
     assert not set(FAMILIES) & set(built)
     assert set(FAMILIES) & set(available_families(prepare(bare))) == set()
     assert unbuilt_note(built, bare) == (
-        "the transactions have no category, country, description, product_id values, so the "
-        "products, categories, country feature families are not built (map those columns in "
-        "data.transactions.columns to use them)"
+        "the transactions have no category or country or description or product_id values, so "
+        "the products, categories, country feature families are not built (map those columns "
+        "under data.transactions.columns to use them)"
+    )
+    demo_like = CustomerData(lines(("x", "2021-06-01T10:00", 3.0, "o1", 1, "p1", "k1")))
+    assert unbuilt_note(available_families(demo_like), demo_like) == (
+        "the transactions have no country values, so the country feature family is not built "
+        "(map those columns under data.transactions.columns to use them)"
     )
     frame = build_features(bare, CUTOFF)
     assert "lines_per_order" not in frame
