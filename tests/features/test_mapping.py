@@ -172,3 +172,15 @@ def test_a_bank_export_drops_its_row_numbers() -> None:
     assert proposal.columns == {"customer_id": "CustomerId", "churned": "Exited"}
     assert proposal.options["drop"] == ["RowNumber"]
     assert proposal.options["positive"] == ["1"]
+
+
+def test_an_order_line_export_maps_its_product_columns() -> None:
+    from retain.demo_basket import COLUMNS, basket_log
+
+    lines = basket_log(60, seed=1).lines
+    sample = lines.astype(str).head(2000)
+    proposal = propose_mapping(sample, modified=DAY)
+    assert proposal.kind == "transactions"
+    assert proposal.columns == COLUMNS
+    assert proposal.unused == []
+    assert proposal.problems == []

@@ -132,3 +132,30 @@ def test_a_description_names_the_product_of_a_line_without_an_id() -> None:
     frame = build_features(data, CUTOFF, families=["products"])
     assert frame.loc["d", "repeat_product_share"] == 1.0
     assert frame.loc["d", "product_repeat_days_median"] == 7.0
+
+
+def test_a_request_of_raw_events_gets_the_batch_values(shop: CustomerData) -> None:
+    """The serving path (request events -> canonical tables) carries description and country."""
+    from serving.requests import events_to_data
+    from serving.schemas import CustomerInput
+
+    tx = shop.transactions.loc[shop.transactions["timestamp"] <= pd.Timestamp(CUTOFF)]
+    items = []
+    for customer in ("a", "b", "c"):
+        own = tx.loc[tx["customer_id"] == customer]
+        events = [
+            {
+                "timestamp": row.timestamp.isoformat(),
+                "amount": row.amount,
+                "order_id": None if pd.isna(row.order_id) else row.order_id,
+                "quantity": None if pd.isna(row.quantity) else row.quantity,
+                "product_id": None if pd.isna(row.product_id) else row.product_id,
+                "category": None if pd.isna(row.category) else row.category,
+                "country": None if pd.isna(row.country) else row.country,
+            }
+            for row in own.itertuples()
+        ]
+        items.append(CustomerInput(customer_id=customer, as_of=CUTOFF, transactions=events))
+    served = build_features(events_to_data(items), CUTOFF, families=FAMILIES)
+    whole = build_features(shop, CUTOFF, families=FAMILIES)
+    pd.testing.assert_frame_equal(served.set_axis(whole.index), whole)
