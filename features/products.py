@@ -27,8 +27,8 @@ def products_family(p: PastTransactions) -> Columns:
     orders = _count(p.order_customer, p.n)
     known = p.product >= 0
     width = int(p.product.max(initial=0)) + 1  # one key per (customer, product) for both sets
-    pairs = np.unique(p.customer[bought & known] * width + p.product[bought & known])
-    returned = np.unique(p.customer[p.is_return & known] * width + p.product[p.is_return & known])
+    pairs = _distinct(p.customer[bought & known] * width + p.product[bought & known])
+    returned = _distinct(p.customer[p.is_return & known] * width + p.product[p.is_return & known])
     owner = pairs // width
     products = _count(owner, p.n)
     gaps, gap_owner = _first_repeat_gaps(p, bought & known)
@@ -46,7 +46,9 @@ def categories_family(p: PastTransactions) -> Mixed:
     rows = ~p.is_return & (p.category >= 0)
     customer, category, amount = p.customer[rows], p.category[rows], p.amount[rows]
     width = int(p.category.max(initial=0)) + 1
-    pairs, inverse = np.unique(customer * width + category, return_inverse=True)
+    keys = customer * width + category
+    pairs = _distinct(keys)
+    inverse = np.searchsorted(pairs, keys)
     spend = np.bincount(inverse, weights=amount, minlength=len(pairs))
     owner, code = pairs // width, pairs % width
     ranked = np.lexsort((code, -spend, owner))
@@ -71,6 +73,15 @@ def country_family(p: PastTransactions) -> Mixed:
         last = np.r_[customer[1:] != customer[:-1], True]
         name[customer[last]] = p.country_names[country[last]]
     return {"country": pd.Series(name, dtype=object)}
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of integer ``keys``: a sort and a neighbour comparison, several
+    times faster than ``np.unique``'s hash path on the million-row key arrays here."""
+    ordered = np.sort(keys)
+    if not len(ordered):
+        return ordered
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
 
 
 def _first_repeat_gaps(p: PastTransactions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
