@@ -51,7 +51,8 @@ def available_families(data: CustomerData | PreparedData) -> list[str]:
 def filled_columns(data: CustomerData | PreparedData) -> set[str]:
     """The optional product columns of the transactions that carry a value on some row."""
     if isinstance(data, CustomerData):
-        return {c for c in PRODUCT_COLUMNS if data.transactions[c].notna().any()}
+        tx = data.transactions
+        return {c for c in PRODUCT_COLUMNS if c in tx and tx[c].notna().any()}
     return set(data.filled_columns)
 
 

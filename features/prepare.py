@@ -296,9 +296,11 @@ def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Trans
     # code (near-sorted already, so cheap) puts each order's earliest purchase row first
     _min_into(order_first_day, order_code[bought], day[bought], stable_by_code=True)
     # a line without a product_id is identified by its description, if it has one
-    product, _ = _optional_codes(tx[PRODUCT_ID].fillna(tx[DESCRIPTION]), order)
-    category, category_names = _optional_codes(tx[CATEGORY], order)
-    country, country_names = _optional_codes(tx[COUNTRY], order)
+    product, _ = _optional_codes(
+        _optional(tx, PRODUCT_ID).fillna(_optional(tx, DESCRIPTION)), order
+    )
+    category, category_names = _optional_codes(_optional(tx, CATEGORY), order)
+    country, country_names = _optional_codes(_optional(tx, COUNTRY), order)
     return Transactions(
         customer=code,
         day=day,
@@ -331,6 +333,12 @@ def _order_codes(
         new_order = np.r_[True, (c[1:] != c[:-1]) | (t[1:] != t[:-1])]
         key[~has_oid] = -np.cumsum(new_order)  # negative: never equal to a key with an order_id
     return pd.factorize(key)[0].astype(np.int64)
+
+
+def _optional(tx: pd.DataFrame, column: str) -> pd.Series:
+    """An optional text column; all empty when a hand-built table (a benchmark's Parquet of the
+    canonical columns of an earlier version) lacks it."""
+    return tx[column] if column in tx else pd.Series(pd.NA, index=tx.index, dtype="str")
 
 
 def _optional_codes(values: pd.Series, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

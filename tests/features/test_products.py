@@ -159,3 +159,13 @@ def test_a_request_of_raw_events_gets_the_batch_values(shop: CustomerData) -> No
     served = build_features(events_to_data(items), CUTOFF, families=FAMILIES)
     whole = build_features(shop, CUTOFF, families=FAMILIES)
     pd.testing.assert_frame_equal(served.set_axis(whole.index), whole)
+
+
+def test_a_table_without_the_new_columns_still_builds(shop: CustomerData) -> None:
+    """A benchmark's Parquet of the canonical columns of an earlier version (no description,
+    no country) builds as if those columns were empty."""
+    old = shop.transactions.drop(columns=["description", "country"])
+    frame = build_features(CustomerData(old), CUTOFF)
+    assert "country" not in frame
+    expected = build_features(shop, CUTOFF, families=["products", "categories"])
+    pd.testing.assert_frame_equal(frame[list(expected.columns)], expected)
