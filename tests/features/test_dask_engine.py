@@ -28,6 +28,7 @@ from features.dask_engine import (
     read_parts,
     start_client,
 )
+from features.engine import DaskEngine
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import prepare
@@ -134,6 +135,9 @@ def test_product_features_equal_the_pandas_path(client: object, tmp_path: Path) 
     families = resolve_families(None, parted.window())
     assert families == resolve_families(None, prep)
     assert {"products", "categories", "country"} <= set(families)
+    engine = DaskEngine(work_dir=tmp_path / "engine")  # its tasks get these families by default
+    engine.parted = parted
+    assert engine._families(None) == tuple(families)
 
     cutoffs = month_end_cutoffs(prep, 90)[-3:]
     as_of = cutoffs[-1]
