@@ -60,8 +60,9 @@ class BasketLog:
     truth: pd.DataFrame
 
 
-def basket_log(customers: int = 3000, seed: int = 7) -> BasketLog:
-    """An order-line log of ``customers`` customers over two years, drivers planted."""
+def basket_log(customers: int = 3000, seed: int = 7, *, planted: bool = True) -> BasketLog:
+    """An order-line log of ``customers`` customers over two years; ``planted=False`` gives
+    every customer the base hazard (the same purchases, no product-level driver): a control."""
     rng = np.random.default_rng(seed)
     n = customers
     acquired = rng.uniform(0, SPAN_DAYS * 0.8, size=n)
@@ -70,7 +71,7 @@ def basket_log(customers: int = 3000, seed: int = 7) -> BasketLog:
     never_sold = (favourite == 0) & (acquired >= DISCONTINUED_DAY)  # arrived after Candles went
     favourite[never_sold] = rng.integers(1, len(CATEGORIES), size=int(never_sold.sum()))
     consumable = rng.random(n) < 0.35
-    death = _death_days(acquired, favourite == 0, consumable, rng)
+    death = _death_days(acquired, (favourite == 0) & planted, consumable & planted, rng)
     end = np.minimum(death, SPAN_DAYS)
     extra = rng.poisson(rate * np.maximum(end - acquired, 0))
     owner = np.r_[np.arange(n), np.repeat(np.arange(n), extra)]
@@ -110,12 +111,14 @@ def basket_log(customers: int = 3000, seed: int = 7) -> BasketLog:
     return BasketLog(export, truth)
 
 
-def write_basket_log(folder: Path, customers: int = 3000, seed: int = 7) -> Path:
+def write_basket_log(
+    folder: Path, customers: int = 3000, seed: int = 7, *, planted: bool = True
+) -> Path:
     """The log as ``folder/transactions.csv`` (written whole, then renamed); its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "transactions.csv"
     partial = path.with_suffix(".csv.partial")
-    basket_log(customers, seed).lines.to_csv(partial, index=False)
+    basket_log(customers, seed, planted=planted).lines.to_csv(partial, index=False)
     partial.replace(path)
     return path
 
