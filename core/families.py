@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.schema import CATEGORY, COUNTRY, DESCRIPTION, PRODUCT_ID
+
 
 @dataclass(frozen=True)
 class Family:
@@ -16,6 +18,9 @@ class Family:
     name: str
     source: str
     description: str
+    needs: tuple[str, ...] = ()
+    """Optional columns of ``source``, at least one of which must carry a value in the data for
+    the family to be built by default (product, category, country of an order-line log)."""
 
 
 FAMILIES: dict[str, Family] = {
@@ -32,6 +37,25 @@ FAMILIES: dict[str, Family] = {
             "gaps", "transactions", "Time between purchase days, and how overdue the next one is."
         ),
         Family("basket", "transactions", "Basket size, product and category diversity, returns."),
+        Family(
+            "products",
+            "transactions",
+            "Order lines by product: lines per order, basket-size trend, repeat purchases of a "
+            "product and returns by product; built when the log has product ids or descriptions.",
+            (PRODUCT_ID, DESCRIPTION),
+        ),
+        Family(
+            "categories",
+            "transactions",
+            "The customer's top category and its share of spend; built when the log has categories.",
+            (CATEGORY,),
+        ),
+        Family(
+            "country",
+            "transactions",
+            "The country of the customer's latest order line; built when the log has countries.",
+            (COUNTRY,),
+        ),
         Family(
             "season",
             "transactions",

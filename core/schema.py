@@ -18,6 +18,8 @@ ORDER_ID = "order_id"
 QUANTITY = "quantity"
 PRODUCT_ID = "product_id"
 CATEGORY = "category"
+DESCRIPTION = "description"
+COUNTRY = "country"
 SIGNUP_DATE = "signup_date"
 START_DATE = "start_date"
 END_DATE = "end_date"
@@ -107,8 +109,15 @@ TRANSACTIONS = TableSpec(
             False,
             "Items on the line; negative for returns. Taken as 1 when absent.",
         ),
-        ColumnSpec(PRODUCT_ID, "text", False, "Product bought, for product-diversity features."),
-        ColumnSpec(CATEGORY, "text", False, "Product category, for category-diversity features."),
+        ColumnSpec(PRODUCT_ID, "text", False, "Product bought, for the product features."),
+        ColumnSpec(
+            DESCRIPTION,
+            "text",
+            False,
+            "Product description; identifies the product on lines without a product_id.",
+        ),
+        ColumnSpec(CATEGORY, "text", False, "Product category, for the category features."),
+        ColumnSpec(COUNTRY, "text", False, "Where the order was placed or shipped, for `country`."),
     ),
     "One row per purchase (or order line, or return).",
 )

@@ -21,13 +21,18 @@ from features.accounts import profile_family, subscription_family, voice_family
 from features.catalogue import family_features
 from features.history import TRANSACTION_FAMILIES, PastTransactions
 from features.loading import CustomerData
-from features.prepare import PreparedData, prepare, to_day
+from features.prepare import PRODUCT_COLUMNS, PreparedData, prepare, to_day
+from features.products import PRODUCT_FAMILIES
+
+LINE_FAMILIES = {**TRANSACTION_FAMILIES, **PRODUCT_FAMILIES}
+"""Every family computed from the transactions on or before the cutoff."""
 
 CUTOFF = "cutoff"
 
 
 def available_families(data: CustomerData | PreparedData) -> list[str]:
-    """Families whose input tables the data has, in catalogue order."""
+    """Families whose input tables (and, for the product families, columns) the data has, in
+    catalogue order."""
     has = {
         "transactions": True,
         "customers": (data.customers if isinstance(data, CustomerData) else data.attributes)
@@ -35,20 +40,54 @@ def available_families(data: CustomerData | PreparedData) -> list[str]:
         "subscriptions": data.subscriptions is not None,
         "interactions": data.interactions is not None,
     }
-    return [name for name, fam in FAMILIES.items() if has[fam.source]]
+    filled = filled_columns(data)
+    return [
+        name
+        for name, fam in FAMILIES.items()
+        if has[fam.source] and (not fam.needs or filled & set(fam.needs))
+    ]
+
+
+def filled_columns(data: CustomerData | PreparedData) -> set[str]:
+    """The optional product columns of the transactions that carry a value on some row."""
+    if isinstance(data, CustomerData):
+        tx = data.transactions
+        return {c for c in PRODUCT_COLUMNS if c in tx and tx[c].notna().any()}
+    return set(data.filled_columns)
+
+
+def unbuilt_note(families: Sequence[str], data: CustomerData | PreparedData) -> str | None:
+    """One line naming the product families left out because the log lacks their columns."""
+    left = [
+        f
+        for f, fam in FAMILIES.items()
+        if fam.needs and f not in families and not filled_columns(data) & set(fam.needs)
+    ]
+    if not left:
+        return None
+    needs = sorted({c for f in left for c in FAMILIES[f].needs})
+    families = f"{', '.join(left)} feature famil{'ies are' if len(left) > 1 else 'y is'}"
+    return (
+        f"the transactions have no {' or '.join(needs)} values, so the {families} not built "
+        "(map those columns under data.transactions.columns to use them)"
+    )
 
 
 def resolve_families(
     requested: Sequence[str] | None, data: CustomerData | PreparedData
 ) -> list[str]:
-    """The requested families (default: all available), checked against the data's tables."""
+    """The requested families (default: all available), checked against the data's tables.
+
+    A requested product family is built even where its columns are empty (a request for one
+    customer without product ids): its features are then empty, as the model reads them.
+    """
     available = available_families(data)
     if requested is None:
         return available
     unknown = [f for f in requested if f not in FAMILIES]
     if unknown:
         raise ConfigError(f"unknown feature family {unknown}; valid: {list(FAMILIES)}")
-    missing = [f for f in requested if f not in available]
+    missing = [f for f in requested if f not in available and not FAMILIES[f].needs]
     if missing:
         need = sorted({FAMILIES[f].source for f in missing})
         raise ConfigError(
@@ -86,12 +125,12 @@ def build_features(
     chosen = resolve_families(families, prep)
     cutoff = to_day(as_of)
     columns: dict[str, np.ndarray | pd.Series] = {}
-    needs_past = any(f in TRANSACTION_FAMILIES for f in chosen)
+    needs_past = any(f in LINE_FAMILIES for f in chosen)
     past = PastTransactions.at(prep.transactions, cutoff, prep.n_customers) if needs_past else None
     for family in tqdm(chosen, desc="features", unit="family", disable=not progress):
-        if family in TRANSACTION_FAMILIES:
+        if family in LINE_FAMILIES:
             assert past is not None
-            columns.update(TRANSACTION_FAMILIES[family](past))
+            columns.update(LINE_FAMILIES[family](past))
         elif family == "profile":
             columns.update(profile_family(prep, cutoff))
         elif family == "subscription":

@@ -231,6 +231,90 @@ def _transaction_features() -> list[FeatureSpec]:
     return specs
 
 
+BASKET_TREND_WINDOW = 90
+"""Window in days whose items per order are compared with those of the window just before it."""
+
+
+def _product_features() -> list[FeatureSpec]:
+    all_time = "all history to the cutoff"
+    trend = f"last {BASKET_TREND_WINDOW} days vs the {BASKET_TREND_WINDOW} before"
+    latest = "the latest line to the cutoff"
+    return [
+        FeatureSpec(
+            "lines_per_order",
+            "products",
+            "float",
+            "transactions",
+            all_time,
+            "Purchase lines per order: basket size in distinct lines; empty without orders.",
+        ),
+        FeatureSpec(
+            f"items_per_order_trend_{BASKET_TREND_WINDOW}d",
+            "products",
+            "float",
+            "transactions",
+            trend,
+            f"Items per order in the last {BASKET_TREND_WINDOW} days divided by items per order "
+            f"in the {BASKET_TREND_WINDOW} days before (below 1: baskets shrink); empty when "
+            "either window has no order.",
+        ),
+        FeatureSpec(
+            "repeat_product_share",
+            "products",
+            "float",
+            "transactions",
+            all_time,
+            "Share of the distinct products bought that were bought again on a later day; empty "
+            "without a product_id (or description) on the customer's purchases.",
+        ),
+        FeatureSpec(
+            "product_repeat_days_median",
+            "products",
+            "float",
+            "transactions",
+            all_time,
+            "Median, over the products bought on two or more days, of the days from a product's "
+            "first purchase to its second (how fast a consumable is bought again); empty without "
+            "a repeat.",
+        ),
+        FeatureSpec(
+            "product_return_share",
+            "products",
+            "float",
+            "transactions",
+            all_time,
+            "Share of the distinct products bought of which some quantity was returned (a return "
+            "line with the same product).",
+        ),
+        FeatureSpec(
+            "top_category",
+            "categories",
+            "category",
+            "transactions",
+            all_time,
+            "The category with the most purchase spend (ties: the first by name); empty without "
+            "a category on the customer's purchases.",
+        ),
+        FeatureSpec(
+            "top_category_spend_share",
+            "categories",
+            "float",
+            "transactions",
+            all_time,
+            "That category's share of the spend on purchase lines with a category (1: one "
+            "category only).",
+        ),
+        FeatureSpec(
+            "country",
+            "country",
+            "category",
+            "transactions",
+            latest,
+            "Country of the customer's latest line that names one.",
+        ),
+    ]
+
+
 SEASON_WINDOW = 90
 """Length in days of the year-ago window: (cutoff - 365, cutoff - 365 + 90], the default horizon."""
 
@@ -379,7 +463,7 @@ def _other_features() -> list[FeatureSpec]:
 
 
 CATALOGUE: tuple[FeatureSpec, ...] = tuple(
-    _transaction_features() + _season_features() + _other_features()
+    _transaction_features() + _product_features() + _season_features() + _other_features()
 )
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in CATALOGUE}
 
@@ -589,6 +673,24 @@ LABELS: dict[str, ReasonLabel] = {
     "distinct_categories": ReasonLabel("{v} different categor{ies} bought", "count"),
     "return_rows_share": ReasonLabel("{v} of order lines returned", "share"),
     "return_value_share": ReasonLabel("{v} of the value bought returned", "share"),
+    "lines_per_order": ReasonLabel("{v} lines per order", "score", "no orders"),
+    f"items_per_order_trend_{BASKET_TREND_WINDOW}d": ReasonLabel(
+        f"items per order {{v}} on the previous {BASKET_TREND_WINDOW} days",
+        "change",
+        f"no order in the last {BASKET_TREND_WINDOW} days or the {BASKET_TREND_WINDOW} before",
+    ),
+    "repeat_product_share": ReasonLabel("{v} of products bought again", "share", "no product ids"),
+    "product_repeat_days_median": ReasonLabel(
+        "buys a product again after {v} day{s} (median)", "days", "no product bought twice"
+    ),
+    "product_return_share": ReasonLabel(
+        "{v} of products bought were returned", "share", "no product ids"
+    ),
+    "top_category": ReasonLabel("spends most on {v}", "text", "no category"),
+    "top_category_spend_share": ReasonLabel(
+        "{v} of spend in the top category", "share", "no category"
+    ),
+    "country": ReasonLabel("orders from {v}", "text", "no country"),
     "tenure_days": ReasonLabel("customer for {v} day{s}", "days"),
     "plan": ReasonLabel("on the {v} plan", "text", "no plan"),
     "monthly_amount": ReasonLabel("pays {v} a month", "money", "no monthly price"),

@@ -49,7 +49,7 @@ from features.loading import (
     text_columns,
     validate_table,
 )
-from features.prepare import PreparedData, from_day, prepare
+from features.prepare import PRODUCT_COLUMNS, PreparedData, from_day, prepare
 from features.readings import Readings, TableEvidence
 from features.sampling import CustomerSample
 from features.snapshots import build_snapshots
@@ -296,9 +296,19 @@ class PartitionedData:
         ]
 
     def window(self) -> PreparedData:
-        """A prepared partition with the whole data's window and tables: what cutoffs, feature
-        families and label windows are decided from without gathering the history."""
-        return next(p for k in range(self.npartitions) if (p := self.partition(k)) is not None)
+        """A prepared partition with the whole data's window, tables and filled product columns:
+        what cutoffs, feature families and label windows are decided from without gathering the
+        history."""
+        first = next(p for k in range(self.npartitions) if (p := self.partition(k)) is not None)
+        return dataclasses.replace(first, filled=self.filled_columns())
+
+    def filled_columns(self) -> frozenset[str]:
+        """The optional product columns of the transactions with a value in some partition."""
+        filled: set[str] = set()
+        for path in self.table_files("transactions"):
+            lines = pd.read_parquet(path, columns=list(PRODUCT_COLUMNS))
+            filled |= {c for c in PRODUCT_COLUMNS if lines[c].notna().any()}
+        return frozenset(filled)
 
     def partition(self, index: int) -> PreparedData | None:
         """Partition ``index`` prepared by ``features.prepare``, with the whole data's window."""

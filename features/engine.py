@@ -24,7 +24,7 @@ import pandas as pd
 
 from core.engines import DaskConfig, Engine
 from core.sources import DataConfig, is_url
-from features.build import CUTOFF, build_features
+from features.build import CUTOFF, build_features, resolve_families
 from features.labels import LabelReport
 from features.loading import CustomerData, TableReport, load_data
 from features.prepare import PreparedData
@@ -172,9 +172,7 @@ class DaskEngine:
         from features.dask_engine import SnapshotTask, map_partitions, merge_label_reports
 
         ordered = tuple(sorted(pd.Timestamp(c).normalize() for c in cutoffs))
-        task = SnapshotTask(
-            ordered, horizon_days, tuple(families) if families else None, active_days
-        )
+        task = SnapshotTask(ordered, horizon_days, self._families(families), active_days)
         out = map_partitions(self.parted, task, self.work_dir / "snapshots", progress=progress)
         reports = [merge_label_reports([r[i] for r in out.extras]) for i in range(len(ordered))]
         return out, reports
@@ -192,11 +190,16 @@ class DaskEngine:
         frame[CUTOFF] = frame[CUTOFF].astype(probe[CUTOFF].dtype)
         return frame
 
+    def _families(self, families: Sequence[str] | None) -> tuple[str, ...]:
+        """The families to build, decided once over the whole data: a partition left to decide
+        alone could lack a product column another partition fills, and build other columns."""
+        return tuple(families or resolve_families(None, self.parted.window()))
+
     def feature_parts(self, as_of: pd.Timestamp, *, families: Sequence[str] | None) -> Any:
         """``build_features`` at ``as_of`` per partition, left on disk (``PartitionOutputs``)."""
         from features.dask_engine import FeatureTask, map_partitions
 
-        task = FeatureTask(pd.Timestamp(as_of), tuple(families) if families else None)
+        task = FeatureTask(pd.Timestamp(as_of), self._families(families))
         return map_partitions(self.parted, task, self.work_dir / "features", progress=False)
 
     def features(

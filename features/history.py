@@ -44,6 +44,9 @@ class PastTransactions:
     quantity: np.ndarray
     product: np.ndarray
     category: np.ndarray
+    country: np.ndarray
+    category_names: np.ndarray
+    country_names: np.ndarray
     # one row per (customer, purchase day), sorted by customer then day
     pday_customer: np.ndarray
     pday_day: np.ndarray
@@ -78,6 +81,9 @@ class PastTransactions:
             quantity=tx.quantity[past],
             product=tx.product[past],
             category=tx.category[past],
+            country=tx.country[past],
+            category_names=tx.category_names,
+            country_names=tx.country_names,
             pday_customer=b_customer[starts],
             pday_day=b_day[starts],
             pday_spend=np.add.reduceat(b_amount, starts) if len(starts) else np.zeros(0),

@@ -22,7 +22,9 @@ from core.schema import (
     CATEGORY,
     CHURNED,
     CONTACTED_AT,
+    COUNTRY,
     CUSTOMER_ID,
+    DESCRIPTION,
     FUTURE_VALUE,
     ORDER_ID,
     PRODUCT_ID,
@@ -66,6 +68,9 @@ PRICE_WORDS = {"price", "unitprice", "rate", "cost"}
 QUANTITY_WORDS = {"quantity", "qty", "units", "items"}
 ORDER_WORDS = {"invoice", "order", "receipt", "basket", "transaction", "bill", "ticket"}
 PRODUCT_WORDS = {"stock", "stockcode", "sku", "product", "item", "article", "ean", "upc"}
+DESCRIPTION_WORDS = {"description", "desc", "descr"}
+CATEGORY_WORDS = {"category", "categories", "subcategory", "department", "dept"}
+COUNTRY_WORDS = {"country", "nation"}
 CURRENCY_WORDS = {"currency", "curr", "ccy"}
 SYMBOL_CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 FUTURE_WORDS = {"future", "next", "ahead", "forward"}
@@ -480,8 +485,14 @@ def _transactions(columns: list[Profile], sample: pd.DataFrame) -> Proposal:
         column, evidence = order
         proposal.choose(f"data.transactions.columns.{ORDER_ID}", column.name, evidence)
         taken.add(column.name)
-    for role, words in ((PRODUCT_ID, PRODUCT_WORDS), (CATEGORY, {"category"})):
-        found = _named(columns, words, taken, numeric=None)
+    roles = (
+        (PRODUCT_ID, PRODUCT_WORDS, None),
+        (DESCRIPTION, DESCRIPTION_WORDS, False),
+        (CATEGORY, CATEGORY_WORDS, None),
+        (COUNTRY, COUNTRY_WORDS, False),
+    )
+    for role, words, numeric in roles:
+        found = _named(columns, words, taken, numeric=numeric)
         if found is not None:
             proposal.choose(
                 f"data.transactions.columns.{role}",

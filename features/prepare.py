@@ -17,7 +17,9 @@ from core.errors import DataValidationError
 from core.schema import (
     AMOUNT,
     CATEGORY,
+    COUNTRY,
     CUSTOMER_ID,
+    DESCRIPTION,
     END_DATE,
     INTERACTION_TYPE,
     MONTHLY_AMOUNT,
@@ -31,6 +33,9 @@ from core.schema import (
     TIMESTAMP,
 )
 from features.loading import CustomerData
+
+PRODUCT_COLUMNS = (PRODUCT_ID, DESCRIPTION, CATEGORY, COUNTRY)
+"""Optional transaction columns the product feature families need (``Family.needs``)."""
 
 NEVER = np.iinfo(np.int64).max // 4
 """Day number standing for 'not yet' (no signup date, a subscription still running)."""
@@ -68,6 +73,10 @@ class Transactions:
     order: np.ndarray
     product: np.ndarray
     category: np.ndarray
+    country: np.ndarray
+    category_names: np.ndarray
+    """Category of each code (codes number the names in sorted order)."""
+    country_names: np.ndarray
     order_customer: np.ndarray
     order_first_day: np.ndarray
 
@@ -114,6 +123,18 @@ class PreparedData:
     first_day: np.ndarray
     start_day: int
     end_day: int
+    filled: frozenset[str] | None = None
+    """Which ``PRODUCT_COLUMNS`` carry a value somewhere in the data, when these arrays hold only
+    part of it (a Dask partition standing for the whole); else read from the arrays."""
+
+    @property
+    def filled_columns(self) -> frozenset[str]:
+        """The ``PRODUCT_COLUMNS`` with a value on some transaction row."""
+        if self.filled is not None:
+            return self.filled
+        t = self.transactions
+        codes = {PRODUCT_ID: t.product, CATEGORY: t.category, COUNTRY: t.country}
+        return frozenset(c for c, v in codes.items() if (v >= 0).any())
 
     @property
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -274,8 +295,12 @@ def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Trans
     # rows are in time order per customer and an order has one customer: a stable sort by order
     # code (near-sorted already, so cheap) puts each order's earliest purchase row first
     _min_into(order_first_day, order_code[bought], day[bought], stable_by_code=True)
-    product = _optional_codes(tx[PRODUCT_ID], order)
-    category = _optional_codes(tx[CATEGORY], order)
+    # a line without a product_id is identified by its description, if it has one
+    product, _ = _optional_codes(
+        _optional(tx, PRODUCT_ID).fillna(_optional(tx, DESCRIPTION)), order
+    )
+    category, category_names = _optional_codes(_optional(tx, CATEGORY), order)
+    country, country_names = _optional_codes(_optional(tx, COUNTRY), order)
     return Transactions(
         customer=code,
         day=day,
@@ -285,6 +310,9 @@ def _transactions(tx: pd.DataFrame, code: np.ndarray, n_customers: int) -> Trans
         order=order_code,
         product=product,
         category=category,
+        country=country,
+        category_names=category_names,
+        country_names=country_names,
         order_customer=order_customer,
         order_first_day=order_first_day,
     )
@@ -307,6 +335,15 @@ def _order_codes(
     return pd.factorize(key)[0].astype(np.int64)
 
 
-def _optional_codes(values: pd.Series, order: np.ndarray) -> np.ndarray:
-    """Codes of an optional text column in row order; -1 where it is empty."""
-    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)[order]
+def _optional(tx: pd.DataFrame, column: str) -> pd.Series:
+    """An optional text column; all empty when a hand-built table (a benchmark's Parquet of the
+    canonical columns of an earlier version) lacks it."""
+    return tx[column] if column in tx else pd.Series(pd.NA, index=tx.index, dtype="str")
+
+
+def _optional_codes(values: pd.Series, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of an optional text column in row order (-1 where it is empty) and the value of
+    each code. Codes follow the values' sorted order, so a tie broken by the smaller code is
+    broken by name: the same in a whole base, a partition of it, or one customer's request."""
+    codes, names = pd.factorize(values, sort=True, use_na_sentinel=True)
+    return codes.astype(np.int64)[order], np.asarray(names, dtype=object)

@@ -309,7 +309,7 @@ def events_to_data(items: Sequence[CustomerInput], *, timezone: str = "UTC") -> 
         frame, _ = validate_table(raw, spec, source=source, source_name="request")
         return frame
 
-    tx_cols = [CUSTOMER_ID, "timestamp", "amount", "order_id", "quantity", "product_id", "category"]
+    tx_cols = [c.name for c in TRANSACTIONS.columns]
     return CustomerData(
         transactions=table(tx_rows, TRANSACTIONS, tx_cols) if tx_rows else _empty_transactions(),
         customers=table(cust_rows, CUSTOMERS, [CUSTOMER_ID, SIGNUP_DATE]) if cust_rows else None,
@@ -323,17 +323,8 @@ def _keys(n: int) -> list[str]:
 
 
 def _empty_transactions() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            CUSTOMER_ID: pd.Series([], dtype="str"),
-            "timestamp": pd.Series([], dtype="datetime64[ns]"),
-            "amount": pd.Series([], dtype="float64"),
-            "order_id": pd.Series([], dtype="str"),
-            "quantity": pd.Series([], dtype="float64"),
-            "product_id": pd.Series([], dtype="str"),
-            "category": pd.Series([], dtype="str"),
-        }
-    )
+    dtypes = {"id": "str", "datetime": "datetime64[ns]", "number": "float64", "text": "str"}
+    return pd.DataFrame({c.name: pd.Series([], dtype=dtypes[c.kind]) for c in TRANSACTIONS.columns})
 
 
 # ----------------------------------------------------------------------------- by id

@@ -75,7 +75,11 @@ class TransactionEvent(_Strict):
     order_id: str | None = Field(None, max_length=128, description="Groups lines into one order.")
     quantity: float | None = Field(None, description="Items; negative for a return.")
     product_id: str | None = Field(None, max_length=128)
+    description: str | None = Field(
+        None, max_length=512, description="Product description; names a product without an id."
+    )
     category: str | None = Field(None, max_length=128)
+    country: str | None = Field(None, max_length=128)
 
     @field_validator("amount", "quantity")
     @classmethod

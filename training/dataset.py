@@ -18,7 +18,13 @@ from core.config import ExperimentConfig
 from core.errors import CutoffError
 from core.schema import CUSTOMER_ID
 from core.settings import retain_home
-from features.build import CUTOFF, btyd_summary_at, feature_names, resolve_families
+from features.build import (
+    CUTOFF,
+    btyd_summary_at,
+    feature_names,
+    resolve_families,
+    unbuilt_note,
+)
 from features.dask_engine import PartitionedData
 from features.engine import DaskEngine, PandasEngine, feature_engine
 from features.labels import CHURN, FUTURE_VALUE, LabelReport, check_window, make_labels
@@ -232,6 +238,8 @@ def _assemble(
     warnings = check_leakage(
         frame.loc[frame[CUTOFF].isin(split.train)], features, config.leakage, config.seed
     )
+    if config.families is None and (unbuilt := unbuilt_note(families, prep)):
+        warnings.append(unbuilt)
     btyd_params: dict[pd.Timestamp, BtydParams] = {}
     if config.btyd_features and BTYD in families:
         for cutoff in [*split.train, split.validation, split.test]:

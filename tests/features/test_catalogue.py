@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -59,6 +60,15 @@ def test_names_are_unique_and_families_known() -> None:
 
 
 def test_every_built_feature_is_catalogued_with_its_dtype(every_table: CustomerData) -> None:
+    # every product column filled too, so every family is built
+    lines = every_table.transactions
+    digit = lines["customer_id"].str[-1]
+    filled = lines.assign(
+        product_id=lines["product_id"].fillna("p" + digit),
+        category=lines["category"].fillna("k" + digit),
+        country=digit.map(lambda d: "FR" if d < "5" else "DE"),
+    )
+    every_table = dataclasses.replace(every_table, transactions=filled)
     frame = build_features(every_table, "2023-06-30")
     attributes = ["channel", "region", "company_size"]
     assert list(frame.columns) == feature_names(list(FAMILIES), attributes)

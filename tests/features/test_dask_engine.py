@@ -16,7 +16,7 @@ import pytest
 
 from core.errors import DataValidationError
 from core.sources import DataConfig
-from features.build import build_features
+from features.build import build_features, resolve_families
 from features.dask_engine import (
     ClusterSettings,
     FeatureTask,
@@ -28,6 +28,7 @@ from features.dask_engine import (
     read_parts,
     start_client,
 )
+from features.engine import DaskEngine
 from features.labels import make_labels
 from features.loading import load_data
 from features.prepare import prepare
@@ -113,6 +114,47 @@ def test_features_labels_snapshots_equal_the_pandas_path(
     )
     expected, _ = build_snapshots(prep, cutoffs, 90, progress=False)
     assert_same(snaps, expected)
+
+
+def test_product_features_equal_the_pandas_path(client: object, tmp_path: Path) -> None:
+    """The planted-driver retail export (its own column names, float ids): product families
+    are decided over every partition, even a column only one customer fills, and built alike."""
+    from retain.demo_basket import COLUMNS, basket_log
+
+    lines = basket_log(400, seed=3).lines
+    lines.loc[lines["Customer ID"] != lines["Customer ID"].iloc[0], "Country"] = None
+    csv = tmp_path / "transactions.csv"
+    lines.to_csv(csv, index=False)
+    folder = split_to_parquet(csv, tmp_path / "parts")
+    pandas_config, dask_config = (
+        DataConfig.model_validate({"transactions": {"path": str(p), "columns": COLUMNS}})
+        for p in (csv, folder)
+    )
+    prep = prepare(load_data(pandas_config)[0])
+    parted = load_partitioned(dask_config, tmp_path / "work", npartitions=4)
+    families = resolve_families(None, parted.window())
+    assert families == resolve_families(None, prep)
+    assert {"products", "categories", "country"} <= set(families)
+    engine = DaskEngine(work_dir=tmp_path / "engine")  # its tasks get these families by default
+    engine.parted = parted
+    assert engine._families(None) == tuple(families)
+
+    cutoffs = month_end_cutoffs(prep, 90)[-3:]
+    as_of = cutoffs[-1]
+    task = FeatureTask(as_of, tuple(families))
+    features = read_parts(map_partitions(parted, task, tmp_path / "features"))
+    expected = build_features(prep, as_of, families=families)
+    assert_same(features, expected)
+    assert expected["country"].notna().sum() == 1
+    assert expected["product_repeat_days_median"].notna().mean() > 0.5
+
+    snaps = read_parts(
+        map_partitions(
+            parted, SnapshotTask(tuple(cutoffs), 90, tuple(families)), tmp_path / "snapshots"
+        ),
+        index=False,
+    )
+    assert_same(snaps, build_snapshots(prep, cutoffs, 90, families=families, progress=False)[0])
 
 
 def test_excluded_rows_are_counted_over_partitions(client: object, tmp_path: Path) -> None:

@@ -187,3 +187,15 @@ def test_a_randomized_test_maps_its_arm_campaign_and_offer_day_not_as_features()
     assert proposal.columns["campaign_id"] == "Campaign"
     assert proposal.columns["contacted_at"] == "OfferDate"
     assert "as_of" not in proposal.columns  # the offer's day is not the snapshot's
+
+
+def test_an_order_line_export_maps_its_product_columns() -> None:
+    from retain.demo_basket import COLUMNS, basket_log
+
+    lines = basket_log(60, seed=1).lines
+    sample = lines.astype(str).head(2000)
+    proposal = propose_mapping(sample, modified=DAY)
+    assert proposal.kind == "transactions"
+    assert proposal.columns == COLUMNS
+    assert proposal.unused == []
+    assert proposal.problems == []
