@@ -206,6 +206,14 @@ class ChurnConfig(_Frozen):
         "before it is within promotion.selection_se standard errors of it (a tie: the earlier "
         "wins). Every candidate is still evaluated.",
     )
+    refit: bool = Field(
+        True,
+        description="Fit the chosen churn model again on the training and validation rows "
+        "together (a booster with the rounds early-stopped on validation, or k-fold tuned on an "
+        "in-time split), keeping the calibration fitted on validation: the served model learns "
+        "from every labelled row but the test's, which stay untouched and score it. The "
+        "candidates still compete on the first fit's validation scores.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -514,6 +522,13 @@ class TuningConfig(_Frozen):
         ge=1,
         description="Each fold trains on at most this many of its latest eligible cutoffs, so "
         "that trials cost a fraction of the final fit; null: every eligible cutoff.",
+    )
+    stratified_folds: int = Field(
+        5,
+        ge=2,
+        description="An in-time split (one as_of day): the search runs on this many stratified "
+        "folds of the non-test rows, and the refit on all of them takes the best trial's mean "
+        "early-stopped rounds.",
     )
     early_stopping_rounds: int = Field(
         20,

@@ -25,7 +25,7 @@ from core.schema import CUSTOMER_ID
 from core.settings import test_hook
 from features.build import CUTOFF, build_features
 from model.bundle import ModelBundle
-from model.card import Cutoffs, DataSummary, ModelCard, Task
+from model.card import Cutoffs, DataSummary, ModelCard, Refit, Task
 from model.drift import sketch_column, sketch_frame
 from model.registry import (
     load_version,
@@ -353,7 +353,11 @@ def _bias_limit(task: Task, config: ExperimentConfig) -> float:
 
 
 def model_card(
-    result: ModelResult, fold: Fold, best_iteration: int | None, notes: Sequence[str] = ()
+    result: ModelResult,
+    fold: Fold,
+    best_iteration: int | None,
+    notes: Sequence[str] = (),
+    refit: Refit | None = None,
 ) -> ModelCard:
     """The complete card of a servable result: what it is, its data, cutoffs, metrics, curves."""
     config, data = fold.config, fold.data
@@ -397,6 +401,7 @@ def model_card(
             result.task, result.metrics, _bias_limit(result.task, config)
         ),
         notes=list(notes),
+        refit=refit,
         attribute_schema=data.schema,
         reference=sketch_frame(data.part("test")[data.features]),
         reference_prediction=sketch_column(pd.Series(result.test_pred, dtype=float)),
@@ -415,7 +420,7 @@ def _bundle(
         encoding=fold.encoding,
         horizon_days=fold.config.horizon_days,
         families=fold.data.families,
-        card=model_card(result, fold, servable.best_iteration, notes),
+        card=model_card(result, fold, servable.best_iteration, notes, servable.refit),
         attributes=fold.data.attributes,
         platt=servable.platt,
         risk_tiers=servable.risk_tiers,
