@@ -111,6 +111,33 @@ class LightGBMParams(LightGBMTrees):
     """The churn and CLV boosters' settings: trees early-stopped on the validation cutoff."""
 
     early_stopping_rounds: int = Field(100, ge=1)
+    cat_smooth: float = Field(
+        10.0,
+        ge=0,
+        description="Categorical splits: shrinks each level's churn or spend toward the "
+        "whole's, so a level of few rows cannot pull a split alone (LightGBM's default; "
+        "searched by tuning when a column has many levels).",
+    )
+    min_data_per_group: int = Field(
+        100,
+        ge=1,
+        description="Categorical splits: rows each side's group of levels must hold "
+        "(LightGBM's default; searched by tuning when a column has many levels).",
+    )
+    max_cat_threshold: int = Field(
+        32, ge=1, description="Categorical splits: most levels one side of a split may take."
+    )
+    cat_l2: float = Field(10.0, ge=0, description="Categorical splits: their L2 penalty.")
+
+    def lightgbm_kwargs(self, seed: int) -> dict[str, Any]:
+        """The trees' arguments and the smoothing of LightGBM's native categorical splits."""
+        return {
+            **super().lightgbm_kwargs(seed),
+            "cat_smooth": self.cat_smooth,
+            "min_data_per_group": self.min_data_per_group,
+            "max_cat_threshold": self.max_cat_threshold,
+            "cat_l2": self.cat_l2,
+        }
 
 
 class ChurnLightGBMParams(LightGBMParams):

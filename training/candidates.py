@@ -39,6 +39,9 @@ from training.frame import TrainingData
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
 
 PARTS = ("train", "validation", "test")
+HIGH_CARDINALITY = 12
+"""A categorical column with more levels than this is high-cardinality: tuning searches the
+boosters' categorical smoothing (``cat_smooth``, ``min_data_per_group``) for it."""
 RECENCY = "days_since_last_purchase"
 
 
@@ -139,6 +142,29 @@ class Fold:
             "random_state": self.config.seed,
             "verbose": int(self.progress),
         }
+
+    @property
+    def high_cardinality(self) -> list[str]:
+        """The categorical columns with more than ``HIGH_CARDINALITY`` levels."""
+        cats = self.encoding.categories
+        return [c for c, levels in cats.items() if len(levels) > HIGH_CARDINALITY]
+
+    def category_notes(self, task: Task) -> list[str]:
+        """How each categorical column is learned, for the training output and the card."""
+        params = self.lightgbm(task)
+        searched = task in self.tuning and "cat_smooth" in self.tuning[task].best_params
+        smoothing = (
+            f"cat_smooth {params.cat_smooth:.3g}, min_data_per_group "
+            f"{params.min_data_per_group}, max_cat_threshold {params.max_cat_threshold}"
+            + (", searched by tuning" if searched else "")
+        )
+        high = set(self.high_cardinality)
+        return [
+            f"{task}: {name}: categorical, {len(levels)} levels, LightGBM's native categorical "
+            + (f"splits with smoothing ({smoothing})" if name in high else "splits")
+            + "; the logistic model one-hot encodes its levels of 20 rows or more"
+            for name, levels in self.encoding.categories.items()
+        ]
 
     def refit_rows(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
         """The matrix and labels of ``task`` on the training and validation rows together."""

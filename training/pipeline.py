@@ -185,6 +185,9 @@ def train(
             fold.tuning = {task: t.summary for task, t in tuned.items()}
             for t in tuned.values():
                 log("  " + describe(t))
+        for task in ("churn", "clv") if data.has_value else ("churn",):
+            for line in fold.category_notes(task):
+                log("  " + line)
         evaluation = evaluate_candidates(fold, CANDIDATES, step)
         if data.split.in_time and config.split.cv_folds:
             step(f"{config.split.cv_folds}-fold cross-validation on the non-test rows")
@@ -307,7 +310,11 @@ def evaluate_candidates(
     compare_with_baseline(results, {r.task: fold.y("test", r.task) for r in results}, fold.config)
     evaluation = Evaluation(results, fold.frames["test"], fold.segment)
     for result in chosen.values():  # after every fit, so each card carries all the notes
-        notes = [*evaluation.notes, *comparison_notes(result, evaluation.results)]
+        notes = [
+            *evaluation.notes,
+            *fold.category_notes(result.task),
+            *comparison_notes(result, evaluation.results),
+        ]
         result.bundle = _bundle(result, fits[id(result)], fold, notes)
     return evaluation
 

@@ -52,6 +52,9 @@ SEARCHED = (
     "reg_lambda",
 )
 """The LightGBM parameters the search varies; the others keep their configured values."""
+CATEGORICAL_SEARCHED = ("cat_smooth", "min_data_per_group")
+"""Searched besides when a categorical column has many levels (``Fold.high_cardinality``): the
+smoothing of LightGBM's native categorical splits, chosen on the folds like the rest."""
 
 _FIT: dict[Task, Callable[[Fold], Fitted | None]] = {
     c.task: c.fit for c in CANDIDATES if c.name == LIGHTGBM
@@ -156,9 +159,12 @@ def time_series_folds(
     return out[::-1]
 
 
-def search_space(trial: optuna.Trial, configured: LightGBMParams) -> Params:
+def search_space(
+    trial: optuna.Trial, configured: LightGBMParams, categorical: bool = False
+) -> Params:
     """The trial's parameters. Leaves are capped by what the fixed depth holds; each range is
-    widened to hold the configured value, which the first trial tries."""
+    widened to hold the configured value, which the first trial tries. ``categorical``: the
+    categorical smoothing too (``CATEGORICAL_SEARCHED``)."""
     depth = configured.max_depth
     max_leaves = min(2**depth, 63) if depth > 0 else 63
 
@@ -171,7 +177,14 @@ def search_space(trial: optuna.Trial, configured: LightGBMParams) -> Params:
         value = getattr(configured, name)
         return trial.suggest_int(name, min(low, value), max(high, value), log=log)
 
+    smoothing: Params = {}
+    if categorical:
+        smoothing = {
+            "cat_smooth": floats("cat_smooth", 1.0, 100.0, log=True),
+            "min_data_per_group": ints("min_data_per_group", 10, 200, log=True),
+        }
     return {
+        **smoothing,
         # from 0.05: slower rates need many more rounds, in every trial and in the final fit
         "learning_rate": floats("learning_rate", 0.05, 0.3, log=True),
         "num_leaves": ints("num_leaves", 2, max(max_leaves, 2)),
@@ -205,8 +218,10 @@ def _objective(
         "n_jobs": config.tuning.n_jobs,
     }
 
+    categorical = bool(folds[0].high_cardinality)
+
     def objective(trial: optuna.Trial) -> float:
-        params = search_space(trial, configured)
+        params = search_space(trial, configured, categorical)
         values, rounds = [], []
         for fold in folds:
             trial_fold = copy.copy(fold)
@@ -240,7 +255,8 @@ def tune_task(
     sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=settings.startup_trials)
     study = optuna.create_study(direction=direction, sampler=sampler)
     configured = lightgbm_section(config, task).model_dump()
-    study.enqueue_trial({name: configured[name] for name in SEARCHED})
+    searched = SEARCHED + (CATEGORICAL_SEARCHED if fold_objects[0].high_cardinality else ())
+    study.enqueue_trial({name: configured[name] for name in searched})
     study.optimize(
         _objective(task, config, fold_objects),
         n_trials=settings.trials,
