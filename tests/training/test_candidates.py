@@ -264,9 +264,16 @@ def test_fit_trouble_is_a_plain_note_and_an_unreliable_row(
         "BG/NBD fit unreliable: dropout at the boundary",
     ]
     card = evaluation.results[0].bundle.card
-    # the evaluation's notes, then how the model compares with the best baseline (noisy here)
+    # the evaluation's notes, how each categorical column is learned, then how the model
+    # compares with the best baseline (noisy here)
+    assert small_fold.category_notes("churn") == [
+        f"churn: attr_{name}: categorical, {levels} levels, LightGBM's native categorical "
+        "splits; the logistic model one-hot encodes its levels of 20 rows or more"
+        for name, levels in (("channel", 5), ("region", 4))
+    ]
     assert card.notes == [
         *evaluation.notes,
+        *small_fold.category_notes("churn"),
         "test roc_auc vs the best baseline: +0.0000 (+0.0000 to +0.0000): cannot be separated "
         "from noisy",
     ]
