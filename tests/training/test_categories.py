@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.stats import spearmanr
 
 from core.config_file import parse_config
@@ -15,6 +16,8 @@ from tests.helpers import FAST_LIGHTGBM
 from training.candidates import CANDIDATES, Fold
 from training.labelled_data import load_labelled_training_data
 from training.tuning import CATEGORICAL_SEARCHED, tune
+
+pytestmark = pytest.mark.slow  # a tuning search and a fit: about 10 s
 
 LEVELS = 40
 STATE = "attr_State"
