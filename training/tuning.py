@@ -311,7 +311,14 @@ def tune(
         return {}
     folds: list[TuningFold] = []
     if data.split.in_time:
-        k = settings.stratified_folds
+        churn = data.frame.loc[data.parts != "test", CHURN]
+        k = min(settings.stratified_folds, int(churn.sum()), int((churn == 0).sum()))
+        if k < 2:
+            log(
+                "  tuning skipped: the non-test rows hold fewer than 2 churners or stayers, so "
+                "no stratified fold has both; the configured parameters are used"
+            )
+            return {}
         folds = [StratifiedFold(i, k, config.seed) for i in range(k)]
         log(f"  tuning on {k} stratified folds of the non-test rows (an in-time split)")
     else:
