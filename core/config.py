@@ -111,6 +111,33 @@ class LightGBMParams(LightGBMTrees):
     """The churn and CLV boosters' settings: trees early-stopped on the validation cutoff."""
 
     early_stopping_rounds: int = Field(100, ge=1)
+    cat_smooth: float = Field(
+        10.0,
+        ge=0,
+        description="Categorical splits: shrinks each level's churn or spend toward the "
+        "whole's, so a level of few rows cannot pull a split alone (LightGBM's default; "
+        "searched by tuning when a column has many levels).",
+    )
+    min_data_per_group: int = Field(
+        100,
+        ge=1,
+        description="Categorical splits: rows each side's group of levels must hold "
+        "(LightGBM's default; searched by tuning when a column has many levels).",
+    )
+    max_cat_threshold: int = Field(
+        32, ge=1, description="Categorical splits: most levels one side of a split may take."
+    )
+    cat_l2: float = Field(10.0, ge=0, description="Categorical splits: their L2 penalty.")
+
+    def lightgbm_kwargs(self, seed: int) -> dict[str, Any]:
+        """The trees' arguments and the smoothing of LightGBM's native categorical splits."""
+        return {
+            **super().lightgbm_kwargs(seed),
+            "cat_smooth": self.cat_smooth,
+            "min_data_per_group": self.min_data_per_group,
+            "max_cat_threshold": self.max_cat_threshold,
+            "cat_l2": self.cat_l2,
+        }
 
 
 class ChurnLightGBMParams(LightGBMParams):
@@ -205,6 +232,14 @@ class ChurnConfig(_Frozen):
         "preference: the best by promotion.churn_metric becomes the challenger, unless one listed "
         "before it is within promotion.selection_se standard errors of it (a tie: the earlier "
         "wins). Every candidate is still evaluated.",
+    )
+    refit: bool = Field(
+        True,
+        description="Fit the chosen churn model again on the training and validation rows "
+        "together (a booster with the rounds early-stopped on validation, or k-fold tuned on an "
+        "in-time split), keeping the calibration fitted on validation: the served model learns "
+        "from every labelled row but the test's, which stay untouched and score it. The "
+        "candidates still compete on the first fit's validation scores.",
     )
 
     @model_validator(mode="before")
@@ -539,6 +574,13 @@ class TuningConfig(_Frozen):
         ge=1,
         description="Each fold trains on at most this many of its latest eligible cutoffs, so "
         "that trials cost a fraction of the final fit; null: every eligible cutoff.",
+    )
+    stratified_folds: int = Field(
+        5,
+        ge=2,
+        description="An in-time split (one as_of day): the search runs on this many stratified "
+        "folds of the non-test rows, and the refit on all of them takes the best trial's mean "
+        "early-stopped rounds.",
     )
     early_stopping_rounds: int = Field(
         20,

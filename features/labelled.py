@@ -10,6 +10,7 @@ row's day through ``features.build.build_features``, with the same no-look-ahead
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ from features.loading import (
     TableReport,
     check_header,
     parse_datetimes,
+    parse_ids,
     parse_numbers,
     parse_text,
     read_table,
@@ -172,7 +174,7 @@ def _feature(
         )
         age = (day - dates.dt.normalize()).dt.days
         return age.to_numpy(dtype=np.float64, na_value=np.nan)
-    text = parse_text(raw).astype("str")
+    text = parse_ids(raw).astype("str")
     kept = text.isin(column.levels)
     return text.where(kept | text.isna(), OTHER).array
 
@@ -202,7 +204,9 @@ def infer_schema(
     """Infer each attribute's type on the training table; ``types`` and ``drop`` override it.
 
     Numbers stored as text (with blank cells) are numeric; two-valued yes/no, true/false, 1/0 text
-    is boolean; ISO or d/m/y dates become their age in days at each row's as_of; other text is
+    is boolean; integers under a code-like name (``Area code``, ``zip``, ``store_id``: see
+    ``code_like``) are categorical; ISO or d/m/y dates become their age in days at each row's
+    as_of; other text is
     categorical with levels rarer than ``min_level_rows`` grouped as ``(other)``. Constant
     columns and identifier-like text (more distinct values than half the rows) are dropped, and
     said so, unless a type is given for them. ``customers``: how many distinct customers the
@@ -224,6 +228,13 @@ def infer_schema(
             continue
         raw = attributes[name]
         kind = source.types.get(name) or _infer_kind(raw)
+        if kind == "numeric" and name not in source.types and code_like(str(name), raw):
+            kind = "categorical"
+            notes.append(
+                f"{name}: read as categorical: a code-like name with "
+                f"{parse_ids(raw).nunique()} integer values (set "
+                f"data.snapshots.types: {{{name}: numeric}} to read it as a number)"
+            )
         column, note, why_dropped = _fit_column(
             str(name), raw, kind, source, forced=name in source.types, customers=distinct
         )
@@ -241,6 +252,24 @@ def infer_schema(
     ignored = sorted({*map(str, dropped), *(c for c in labels if isinstance(c, str))})
     schema = AttributeSchema(columns=columns, timezone=source.timezone, ignored=ignored)
     return InferredSchema(schema, notes, dropped)
+
+
+CODE_WORDS = frozenset({"code", "zip", "zipcode", "postal", "postcode", "plz", "id"})
+"""Words of a column name that make integers in it codes, not amounts (``Area code``, ``zip``,
+``store_id``): read as categories when they take few values."""
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def code_like(name: str, raw: pd.Series) -> bool:
+    """Whether ``raw`` holds integer codes: a name with a word of ``CODE_WORDS`` (split at
+    blanks, punctuation and camel case) and at most ``MAX_LEVELS`` distinct integer values."""
+    if not {w.lower() for w in _WORD.findall(name)} & CODE_WORDS:
+        return False
+    values, _ = parse_numbers(_blank_na_tokens(raw))
+    filled = values.dropna().to_numpy(dtype=np.float64)
+    if not len(filled) or not np.array_equal(filled, np.floor(filled)):
+        return False
+    return 1 < len(np.unique(filled)) <= MAX_LEVELS
 
 
 def _infer_kind(raw: pd.Series) -> AttributeType:
@@ -285,7 +314,7 @@ def _fit_column(
     rows = len(raw)
     blank = int(parse_text(raw).isna().sum()) if raw.dtype.kind not in "biufM" else 0
     if kind == "categorical":
-        text = parse_text(raw).dropna()
+        text = parse_ids(raw).dropna()
         counts = text.value_counts()
         if len(counts) <= 1 and not forced:
             return None, "", "constant: one value or none"

@@ -141,7 +141,8 @@ def calibration_warning(card: ModelCard) -> str | None:
 
 class Tuning(_Frozen):
     """How the model's hyperparameters were searched: on time-series folds of the training
-    cutoffs only, so the validation and test cutoffs stay unseen."""
+    cutoffs only (an in-time split: stratified folds of the non-test rows), so the test rows
+    stay unseen."""
 
     metric: str = Field(description="The promotion metric the search optimised.")
     direction: Literal["maximize", "minimize"]
@@ -157,6 +158,25 @@ class Tuning(_Frozen):
         description="The parameters the model was trained with, replacing the configured ones."
     )
     seed: int
+    rounds: int | None = Field(
+        None,
+        description="Stratified k-fold tuning (an in-time split): the best trial's mean "
+        "early-stopped rounds over the folds, which the refit on every non-test row uses.",
+    )
+
+
+class Refit(_Frozen):
+    """The served model was fitted again on the training and validation rows together, after
+    it was chosen on validation; the test rows stayed out and score it."""
+
+    rows: int = Field(description="Rows the served model was fitted on (training + validation).")
+    first_rows: int = Field(description="Rows of the first fit, the one chosen on validation.")
+    rounds: int | None = Field(
+        None, description="Boosting rounds of the refit (None: a model without rounds)."
+    )
+    rounds_from: str = Field(
+        "", description="Where the rounds came from, e.g. early stopping on validation."
+    )
 
 
 class ModelCard(_Frozen):
@@ -184,6 +204,9 @@ class ModelCard(_Frozen):
     )
     tuning: Tuning | None = Field(
         None, description="The hyperparameter search behind the model (None: configured params)."
+    )
+    refit: Refit | None = Field(
+        None, description="The refit on training + validation rows (None: the first fit)."
     )
     attribute_schema: AttributeSchema | None = Field(
         None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from features.build import CUTOFF
 from features.prepare import to_day
 from model.booster import LightGBMModel
 from model.btyd_features import EXPECTED_VALUE, BtydMargin
-from model.card import Task, Tuning
+from model.card import Refit, Task, Tuning
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
 from model.servable import ServableModel
@@ -39,6 +39,9 @@ from training.frame import TrainingData
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
 
 PARTS = ("train", "validation", "test")
+HIGH_CARDINALITY = 12
+"""A categorical column with more levels than this is high-cardinality: tuning searches the
+boosters' categorical smoothing (``cat_smooth``, ``min_data_per_group``) for it."""
 RECENCY = "days_since_last_purchase"
 
 
@@ -57,6 +60,9 @@ class Fold:
     """Frames to use instead of the data's own parts (cross-validation folds)."""
     tuning: dict[Task, Tuning] = field(default_factory=dict)
     """Searched LightGBM parameters per task (``training.tuning``): they replace the configured."""
+    refit: bool = True
+    """Whether servable fits are refit on training + validation rows (``churn.refit``,
+    ``clv.refit``); tuning folds skip it, since only their validation scores count."""
 
     def __post_init__(self) -> None:
         self.frames = self.parts or {part: self.data.part(part) for part in PARTS}
@@ -137,6 +143,54 @@ class Fold:
             "verbose": int(self.progress),
         }
 
+    @property
+    def high_cardinality(self) -> list[str]:
+        """The categorical columns with more than ``HIGH_CARDINALITY`` levels."""
+        cats = self.encoding.categories
+        return [c for c, levels in cats.items() if len(levels) > HIGH_CARDINALITY]
+
+    def category_notes(self, task: Task) -> list[str]:
+        """How each categorical column is learned, for the training output and the card."""
+        params = self.lightgbm(task)
+        searched = task in self.tuning and "cat_smooth" in self.tuning[task].best_params
+        smoothing = (
+            f"cat_smooth {params.cat_smooth:.3g}, min_data_per_group "
+            f"{params.min_data_per_group}, max_cat_threshold {params.max_cat_threshold}"
+            + (", searched by tuning" if searched else "")
+        )
+        high = set(self.high_cardinality)
+        return [
+            f"{task}: {name}: categorical, {len(levels)} levels, LightGBM's native categorical "
+            + (f"splits with smoothing ({smoothing})" if name in high else "splits")
+            + "; the logistic model one-hot encodes its levels of 20 rows or more"
+            for name, levels in self.encoding.categories.items()
+        ]
+
+    def refit_rows(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
+        """The matrix and labels of ``task`` on the training and validation rows together."""
+        parts = ("train", "validation")
+        return (
+            np.vstack([self.matrices[p] for p in parts]),
+            np.concatenate([self.y(p, task) for p in parts]),
+        )
+
+    def refit_record(self, task: Task, early_stopped: int | None) -> Refit:
+        """The card's record of a refit of ``task``: its rows, and its rounds: the k-fold
+        early-stopped ones when tuning found them (an in-time split), else ``early_stopped``,
+        the first fit's on validation (None: a model without rounds)."""
+        tuned = self.tuning.get(task)
+        rounds, where = early_stopped, "early stopping on the validation rows"
+        if not self.data.split.in_time:
+            where = f"early stopping on {self.data.split.validation.date()}"
+        if early_stopped is not None and tuned is not None and tuned.rounds is not None:
+            rounds, where = tuned.rounds, f"{len(tuned.folds)}-fold early stopping"
+        return Refit(
+            rows=len(self.frames["train"]) + len(self.frames["validation"]),
+            first_rows=len(self.frames["train"]),
+            rounds=rounds,
+            rounds_from=where if rounds is not None else "",
+        )
+
     def lightgbm_fit_args(self, task: Task) -> dict[str, Any]:
         """Early stopping on the validation cutoff, feature names and categorical columns."""
         return {
@@ -155,6 +209,8 @@ class Servable:
     platt: tuple[float, float] | None = None
     risk_tiers: tuple[float, float] | None = None
     base_margin: BtydMargin | None = None
+    refit: Refit | None = None
+    """Set when the served model was fitted again on training + validation rows."""
 
 
 @dataclass
@@ -210,20 +266,29 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     model.set_params(calibration=choice.method)
     model.fit(m["train"], fold.y("train", "churn"), **fit_args)
     valid_p = model.predict_proba(m["validation"])[:, 1]
+    refit = None
+    if fold.refit and config.refit:
+        refit = fold.refit_record("churn", model.best_iteration_)
+        model = _refit(fold, "churn", model, refit.rounds)
     return Fitted(
         model.predict_proba(m["test"])[:, 1],
         {
             **model.flat_params(),
             "best_iteration": model.best_iteration_,
             "platt": model.platt_,
+            **_refit_params(refit),
             **choice.params(),
         },
         Servable(
-            LightGBMModel(model.booster_), model.best_iteration_, model.platt_, risk_tiers(valid_p)
+            LightGBMModel(model.booster_),
+            model.best_iteration_,
+            model.platt_,
+            risk_tiers(valid_p),
+            refit=refit,
         ),
         model.feature_importance(),
         validation_pred=valid_p,
-        notes=choice.notes("churn/lightgbm"),
+        notes=[*choice.notes("churn/lightgbm"), *_refit_notes("churn/lightgbm", refit)],
         fit_metrics=choice.metrics(),
     )
 
@@ -280,13 +345,23 @@ def _logistic(fold: Fold) -> Fitted:
         balanced=False,
     )
     valid_p = apply(ab, model.raw_score(m["validation"]))
+    refit = None
+    if fold.refit and fold.config.churn.refit:  # the calibration stays the first fit's
+        refit = fold.refit_record("churn", None)
+        model = fit(*fold.refit_rows("churn"))
     return Fitted(
         apply(ab, model.raw_score(m["test"])),
-        {"C": model.C, "terms": len(model.coef), "platt": ab, **choice.params()},
-        Servable(model, None, ab, risk_tiers(valid_p)),
+        {
+            "C": model.C,
+            "terms": len(model.coef),
+            "platt": ab,
+            **_refit_params(refit),
+            **choice.params(),
+        },
+        Servable(model, None, ab, risk_tiers(valid_p), refit=refit),
         model.importance(),
         validation_pred=valid_p,
-        notes=choice.notes("churn/logistic"),
+        notes=[*choice.notes("churn/logistic"), *_refit_notes("churn/logistic", refit)],
         fit_metrics=choice.metrics(),
     )
 
@@ -321,46 +396,71 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
     )
     model.fit(m["train"], fold.y("train", "clv"), **fold.lightgbm_fit_args("clv"))
     valid_pred = model.predict(m["validation"])
-    notes: list[str] = []
-    if fold.config.clv.refit:
-        notes = [_refit_note(fold, model, names.LIGHTGBM)]
-        model = _refit(fold, model)
+    refit = None
+    if fold.refit and fold.config.clv.refit:
+        refit = fold.refit_record("clv", model.best_iteration_)
+        model = _refit(fold, "clv", model, refit.rounds)
     return Fitted(
         model.predict(m["test"]),
-        {**model.flat_params(), "best_iteration": model.best_iteration_, "refit": len(notes) > 0},
-        Servable(LightGBMModel(model.booster_), model.best_iteration_),
+        {**model.flat_params(), "best_iteration": model.best_iteration_, **_refit_params(refit)},
+        Servable(LightGBMModel(model.booster_), model.best_iteration_, refit=refit),
         model.feature_importance(),
         validation_pred=valid_pred,
-        notes=notes,
+        notes=_refit_notes(f"clv/{names.LIGHTGBM}", refit),
     )
+
+
+Booster = TypeVar("Booster", LightGBMChurn, LightGBMSpend)
 
 
 def _refit(
-    fold: Fold, model: LightGBMSpend, starts: dict[str, np.ndarray] | None = None
-) -> LightGBMSpend:
-    """``model`` fitted again, with its early-stopped number of rounds, on the training and the
-    validation rows together (``clv.refit``): the served booster learns the latest labelled
-    cutoff too. Its validation score, the one candidates compete on, stays the first fit's."""
-    parts = ("train", "validation")
-    rounds = {"n_estimators": max(model.best_iteration_, 1)}
-    again = clone(model).set_params(lightgbm=model.settings.model_copy(update=rounds))
-    margin = None if starts is None else np.concatenate([starts[p] for p in parts])
-    again.fit(
-        np.vstack([fold.matrices[p] for p in parts]),
-        np.concatenate([fold.y(p, "clv") for p in parts]),
-        **{**fold.lightgbm_fit_args("clv"), "eval_set": None},
-        base_margin=margin,
+    fold: Fold,
+    task: Task,
+    model: Booster,
+    rounds: int | None,
+    starts: dict[str, np.ndarray] | None = None,
+) -> Booster:
+    """``model`` fitted again with ``rounds`` (early-stopped) on the training and the validation
+    rows together (``churn.refit``, ``clv.refit``): the served booster learns from every labelled
+    row but the test's. Its validation score, the one candidates compete on, stays the first
+    fit's; a churn booster keeps the first fit's calibration, fitted on validation rows it had
+    not seen (the same rounds and learning rate keep its raw scores on the same scale)."""
+    update: dict[str, Any] = {
+        "lightgbm": model.settings.model_copy(update={"n_estimators": max(rounds or 1, 1)})
+    }
+    if isinstance(model, LightGBMChurn):
+        update["calibration"] = None
+    again = clone(model).set_params(**update)
+    margin = (
+        None if starts is None else np.concatenate([starts[p] for p in ("train", "validation")])
     )
+    X, y = fold.refit_rows(task)
+    fit_args = {**fold.lightgbm_fit_args(task), "eval_set": None}
+    if isinstance(again, LightGBMChurn):
+        again.fit(X, y, **fit_args)
+        again.platt_ = model.platt_
+    else:
+        again.fit(X, y, **fit_args, base_margin=margin)
     return again
 
 
-def _refit_note(fold: Fold, model: LightGBMSpend, name: str) -> str:
-    """The line for the training output and the card: what the served booster was fitted on."""
-    split = fold.data.split
-    return (
-        f"clv/{name}: refit on the training and validation rows ({model.best_iteration_} rounds, "
-        f"as early-stopped on {split.validation.date()}); its validation score is the first fit's"
-    )
+def _refit_params(refit: Refit | None) -> dict[str, Any]:
+    """The refit's MLflow params: whether the served model was refit, and on how many rows."""
+    if refit is None:
+        return {"refit": False}
+    return {"refit": True, "refit_rows": refit.rows, "refit_rounds": refit.rounds}
+
+
+def _refit_notes(name: str, refit: Refit | None) -> list[str]:
+    """The line for the training output and the card: what the served model was fitted on."""
+    if refit is None:
+        return []
+    rounds = "" if refit.rounds is None else f", {refit.rounds} rounds by {refit.rounds_from}"
+    return [
+        f"{name}: refit on the training and validation rows ({refit.rows:,} rows, first fit "
+        f"{refit.first_rows:,}{rounds}); its validation score is the first fit's, the test rows "
+        "stay out and score it"
+    ]
 
 
 def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
@@ -386,10 +486,10 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     )
     y_valid = fold.y("validation", "clv")
     valid_pred = model.predict(m["validation"], starts["validation"])
-    notes: list[str] = []
-    if config.refit:  # the validation rows teach the level: no rescaling to their total
-        notes = [_refit_note(fold, model, names.LIGHTGBM_BTYD)]
-        model = _refit(fold, model, starts)
+    refit = None
+    if fold.refit and config.refit:  # the validation rows teach the level: no rescaling
+        refit = fold.refit_record("clv", model.best_iteration_)
+        model = _refit(fold, "clv", model, refit.rounds, starts)
     elif config.btyd_recalibrate and valid_pred.sum() > 0:
         scale = float(y_valid.sum() / valid_pred.sum())
         if np.abs(y_valid - scale * valid_pred).mean() < np.abs(y_valid - valid_pred).mean():
@@ -401,13 +501,15 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
         {
             **model.flat_params(),
             "best_iteration": model.best_iteration_,
-            "refit": config.refit,
+            **_refit_params(refit),
             **margin.to_dict(),
         },
-        Servable(LightGBMModel(model.booster_), model.best_iteration_, base_margin=margin),
+        Servable(
+            LightGBMModel(model.booster_), model.best_iteration_, base_margin=margin, refit=refit
+        ),
         model.feature_importance(),
         validation_pred=valid_pred,
-        notes=notes,
+        notes=_refit_notes(f"clv/{names.LIGHTGBM_BTYD}", refit),
     )
 
 

@@ -25,7 +25,7 @@ from core.schema import CUSTOMER_ID
 from core.settings import test_hook
 from features.build import CUTOFF, build_features
 from model.bundle import ModelBundle
-from model.card import Cutoffs, DataSummary, ModelCard, Task
+from model.card import Cutoffs, DataSummary, ModelCard, Refit, Task
 from model.drift import sketch_column, sketch_frame
 from model.registry import (
     load_version,
@@ -188,6 +188,9 @@ def train(
             fold.tuning = {task: t.summary for task, t in tuned.items()}
             for t in tuned.values():
                 log("  " + describe(t))
+        for task in ("churn", "clv") if data.has_value else ("churn",):
+            for line in fold.category_notes(task):
+                log("  " + line)
         evaluation = evaluate_candidates(fold, CANDIDATES, step)
         if data.split.in_time and config.split.cv_folds:
             step(f"{config.split.cv_folds}-fold cross-validation on the non-test rows")
@@ -310,7 +313,11 @@ def evaluate_candidates(
     compare_with_baseline(results, {r.task: fold.y("test", r.task) for r in results}, fold.config)
     evaluation = Evaluation(results, fold.frames["test"], fold.segment)
     for result in chosen.values():  # after every fit, so each card carries all the notes
-        notes = [*evaluation.notes, *comparison_notes(result, evaluation.results)]
+        notes = [
+            *evaluation.notes,
+            *fold.category_notes(result.task),
+            *comparison_notes(result, evaluation.results),
+        ]
         result.bundle = _bundle(result, fits[id(result)], fold, notes)
     return evaluation
 
@@ -356,7 +363,11 @@ def _bias_limit(task: Task, config: ExperimentConfig) -> float:
 
 
 def model_card(
-    result: ModelResult, fold: Fold, best_iteration: int | None, notes: Sequence[str] = ()
+    result: ModelResult,
+    fold: Fold,
+    best_iteration: int | None,
+    notes: Sequence[str] = (),
+    refit: Refit | None = None,
 ) -> ModelCard:
     """The complete card of a servable result: what it is, its data, cutoffs, metrics, curves."""
     config, data = fold.config, fold.data
@@ -400,6 +411,7 @@ def model_card(
             result.task, result.metrics, _bias_limit(result.task, config)
         ),
         notes=list(notes),
+        refit=refit,
         attribute_schema=data.schema,
         reference=sketch_frame(data.part("test")[data.features]),
         reference_prediction=sketch_column(pd.Series(result.test_pred, dtype=float)),
@@ -418,7 +430,7 @@ def _bundle(
         encoding=fold.encoding,
         horizon_days=fold.config.horizon_days,
         families=fold.data.families,
-        card=model_card(result, fold, servable.best_iteration, notes),
+        card=model_card(result, fold, servable.best_iteration, notes, servable.refit),
         attributes=fold.data.attributes,
         platt=servable.platt,
         risk_tiers=servable.risk_tiers,

@@ -9,12 +9,17 @@ stay honest. The first trial is the configured parameters; the TPE sampler, seed
 config's ``seed``, draws the rest. The best trial's parameters replace the configured ones in the
 fold every candidate shares (``Fold.tuning``), and go on the model card. ``max_depth`` is not
 searched: shallow trees keep the TreeSHAP reasons fast.
+
+An in-time split (a labelled table with one as_of day) has no later cutoff to score folds on:
+its search runs on ``tuning.stratified_folds`` stratified folds of the non-test rows instead
+(``StratifiedFold``), and the best trial's mean early-stopped rounds over those folds become the
+rounds of the served model's refit on every non-test row (``Tuning.rounds``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +32,10 @@ from tqdm.auto import tqdm
 from core.config import ExperimentConfig, LightGBMParams
 from core.names import LIGHTGBM
 from features.build import CUTOFF
+from features.labels import CHURN
 from model.card import Task, Tuning
 from training.candidates import CANDIDATES, Fitted, Fold
+from training.crossval import stratified_folds
 from training.frame import TrainingData
 from training.metrics import LOWER_IS_BETTER
 from training.selection import gate_metric, validation_score
@@ -45,6 +52,9 @@ SEARCHED = (
     "reg_lambda",
 )
 """The LightGBM parameters the search varies; the others keep their configured values."""
+CATEGORICAL_SEARCHED = ("cat_smooth", "min_data_per_group")
+"""Searched besides when a categorical column has many levels (``Fold.high_cardinality``): the
+smoothing of LightGBM's native categorical splits, chosen on the folds like the rest."""
 
 _FIT: dict[Task, Callable[[Fold], Fitted | None]] = {
     c.task: c.fit for c in CANDIDATES if c.name == LIGHTGBM
@@ -58,6 +68,55 @@ class TimeFold:
     train: list[pd.Timestamp]
     origin: pd.Timestamp
 
+    @property
+    def label(self) -> str:
+        """The fold's name on the card: its origin."""
+        return str(self.origin.date())
+
+    def frames(self, data: TrainingData) -> dict[str, pd.DataFrame]:
+        """The fold's rows: train at its training cutoffs; validation and test at its origin."""
+        cutoff = data.frame[CUTOFF]
+        train = data.frame.loc[cutoff.isin(self.train)].reset_index(drop=True)
+        origin = data.frame.loc[cutoff == self.origin].reset_index(drop=True)
+        return {"train": train, "validation": origin, "test": origin}
+
+    def record(self) -> dict[str, Any]:
+        """The fold as MLflow's ``folds.json`` lists it."""
+        return {"train": [str(c.date()) for c in self.train], "origin": self.label}
+
+
+@dataclass(frozen=True)
+class StratifiedFold:
+    """Fold ``index`` of ``k`` stratified folds of an in-time split's non-test rows: trained on
+    the other folds, early-stopped and scored on this one; the test rows are never seen."""
+
+    index: int
+    k: int
+    seed: int
+
+    @property
+    def label(self) -> str:
+        """The fold's name on the card."""
+        return f"stratified {self.index + 1}/{self.k}"
+
+    def frames(self, data: TrainingData) -> dict[str, pd.DataFrame]:
+        """The fold's rows out of the training and validation rows (seeded, by churn)."""
+        rest = pd.concat([data.part("train"), data.part("validation")], ignore_index=True)
+        fold = stratified_folds(rest[CHURN].to_numpy(), self.k, self.seed)
+        held = rest.loc[fold == self.index].reset_index(drop=True)
+        return {
+            "train": rest.loc[fold != self.index].reset_index(drop=True),
+            "validation": held,
+            "test": held,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The fold as MLflow's ``folds.json`` lists it."""
+        return {"stratified": self.label, "seed": self.seed}
+
+
+TuningFold = TimeFold | StratifiedFold
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -67,6 +126,8 @@ class Trial:
     params: Params
     value: float
     fold_values: tuple[float, ...]
+    rounds: tuple[int, ...] = ()
+    """Each fold's early-stopped number of rounds."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +137,7 @@ class TaskTuning:
     task: Task
     summary: Tuning
     trials: list[Trial]
-    folds: list[TimeFold]
+    folds: list[TuningFold]
 
 
 def time_series_folds(
@@ -98,9 +159,12 @@ def time_series_folds(
     return out[::-1]
 
 
-def search_space(trial: optuna.Trial, configured: LightGBMParams) -> Params:
+def search_space(
+    trial: optuna.Trial, configured: LightGBMParams, categorical: bool = False
+) -> Params:
     """The trial's parameters. Leaves are capped by what the fixed depth holds; each range is
-    widened to hold the configured value, which the first trial tries."""
+    widened to hold the configured value, which the first trial tries. ``categorical``: the
+    categorical smoothing too (``CATEGORICAL_SEARCHED``)."""
     depth = configured.max_depth
     max_leaves = min(2**depth, 63) if depth > 0 else 63
 
@@ -113,7 +177,14 @@ def search_space(trial: optuna.Trial, configured: LightGBMParams) -> Params:
         value = getattr(configured, name)
         return trial.suggest_int(name, min(low, value), max(high, value), log=log)
 
+    smoothing: Params = {}
+    if categorical:
+        smoothing = {
+            "cat_smooth": floats("cat_smooth", 1.0, 100.0, log=True),
+            "min_data_per_group": ints("min_data_per_group", 10, 200, log=True),
+        }
     return {
+        **smoothing,
         # from 0.05: slower rates need many more rounds, in every trial and in the final fit
         "learning_rate": floats("learning_rate", 0.05, 0.3, log=True),
         "num_leaves": ints("num_leaves", 2, max(max_leaves, 2)),
@@ -136,14 +207,6 @@ def with_params(config: ExperimentConfig, task: Task, params: Params) -> Experim
     return config.model_copy(update={task: section.model_copy(update={"lightgbm": lightgbm})})
 
 
-def _fold_frames(data: TrainingData, fold: TimeFold) -> dict[str, pd.DataFrame]:
-    """The fold's rows: train at its training cutoffs; validation and test both at its origin."""
-    cutoff = data.frame[CUTOFF]
-    train = data.frame.loc[cutoff.isin(fold.train)].reset_index(drop=True)
-    origin = data.frame.loc[cutoff == fold.origin].reset_index(drop=True)
-    return {"train": train, "validation": origin, "test": origin}
-
-
 def _objective(
     task: Task, config: ExperimentConfig, folds: list[Fold]
 ) -> Callable[[optuna.Trial], float]:
@@ -155,9 +218,11 @@ def _objective(
         "n_jobs": config.tuning.n_jobs,
     }
 
+    categorical = bool(folds[0].high_cardinality)
+
     def objective(trial: optuna.Trial) -> float:
-        params = search_space(trial, configured)
-        values = []
+        params = search_space(trial, configured, categorical)
+        values, rounds = [], []
         for fold in folds:
             trial_fold = copy.copy(fold)
             trial_fold.config = with_params(config, task, {**params, **trial_only})
@@ -167,7 +232,9 @@ def _objective(
             values.append(
                 validation_score(task, fold.y("validation", task), fitted.validation_pred, config)
             )
+            rounds.append(int(fitted.params["best_iteration"]))
         trial.set_user_attr("fold_values", values)
+        trial.set_user_attr("rounds", rounds)
         return float(np.mean(values))
 
     return objective
@@ -177,18 +244,19 @@ def tune_task(
     task: Task,
     config: ExperimentConfig,
     data: TrainingData,
-    folds: list[TimeFold],
+    folds: Sequence[TuningFold],
     bar: Callable[[], object] = lambda: None,
 ) -> TaskTuning | None:
     """Search ``task``'s LightGBM parameters on ``folds``; None when no trial gives a score."""
     settings = config.tuning
     metric = gate_metric(task, config)
     direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
-    fold_objects = [Fold(config, data, parts=_fold_frames(data, f)) for f in folds]
+    fold_objects = [Fold(config, data, parts=f.frames(data), refit=False) for f in folds]
     sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=settings.startup_trials)
     study = optuna.create_study(direction=direction, sampler=sampler)
     configured = lightgbm_section(config, task).model_dump()
-    study.enqueue_trial({name: configured[name] for name in SEARCHED})
+    searched = SEARCHED + (CATEGORICAL_SEARCHED if fold_objects[0].high_cardinality else ())
+    study.enqueue_trial({name: configured[name] for name in searched})
     study.optimize(
         _objective(task, config, fold_objects),
         n_trials=settings.trials,
@@ -198,7 +266,13 @@ def tune_task(
     if not done:
         return None
     trials = [
-        Trial(t.number, dict(t.params), float(t.value), tuple(t.user_attrs["fold_values"]))
+        Trial(
+            t.number,
+            dict(t.params),
+            float(t.value),
+            tuple(t.user_attrs["fold_values"]),
+            tuple(t.user_attrs["rounds"]),
+        )
         for t in done
         if t.value is not None
     ]
@@ -209,13 +283,23 @@ def tune_task(
         metric=metric,
         direction=direction,
         trials=len(study.trials),
-        folds=[str(f.origin.date()) for f in folds],
+        folds=[f.label for f in folds],
         best_value=best.value,
         configured_value=first.value if first else None,
         best_params=best.params,
         seed=config.seed,
+        rounds=_in_time_rounds(folds, best),
     )
-    return TaskTuning(task, summary, trials, folds)
+    return TaskTuning(task, summary, trials, list(folds))
+
+
+def _in_time_rounds(folds: Sequence[TuningFold], best: Trial) -> int | None:
+    """The refit's rounds on an in-time split: the best trial's mean early-stopped rounds over
+    its stratified folds, each trained on (k-1)/k of the rows the refit uses. Time-series folds
+    give none: the refit there keeps the rounds early-stopped on the validation cutoff."""
+    if not folds or not all(isinstance(f, StratifiedFold) for f in folds):
+        return None
+    return max(round(float(np.mean(best.rounds))), 1)
 
 
 def tune(
@@ -225,19 +309,31 @@ def tune(
     settings = config.tuning
     if not settings.enabled:
         return {}
+    folds: list[TuningFold] = []
     if data.split.in_time:
-        log("  tuning skipped: an in-time split has no later cutoff to score folds on")
-        return {}
-    folds = time_series_folds(
-        data.split.train, config.horizon_days, settings.folds, settings.train_cutoffs
-    )
+        churn = data.frame.loc[data.parts != "test", CHURN]
+        k = min(settings.stratified_folds, int(churn.sum()), int((churn == 0).sum()))
+        if k < 2:
+            log(
+                "  tuning skipped: the non-test rows hold fewer than 2 churners or stayers, so "
+                "no stratified fold has both; the configured parameters are used"
+            )
+            return {}
+        folds = [StratifiedFold(i, k, config.seed) for i in range(k)]
+        log(f"  tuning on {k} stratified folds of the non-test rows (an in-time split)")
+    else:
+        folds = [
+            *time_series_folds(
+                data.split.train, config.horizon_days, settings.folds, settings.train_cutoffs
+            )
+        ]
     if not folds:
         log(
             "  tuning skipped: no training cutoff ends its horizon by a later training cutoff, "
             "so there is no time-series fold; the configured parameters are used"
         )
         return {}
-    if len(folds) < settings.folds:
+    if not data.split.in_time and len(folds) < settings.folds:
         log(f"  tuning on {len(folds)} time-series fold(s): the training cutoffs hold no more")
     tasks = [t for t in dict.fromkeys(settings.tasks) if t == "churn" or data.has_value]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -261,6 +357,8 @@ def describe(result: TaskTuning) -> str:
         f" (configured: {s.configured_value:.4f})" if s.configured_value is not None else ""
     )
     params = ", ".join(f"{k}={_short(v)}" for k, v in s.best_params.items())
+    if s.rounds is not None:
+        params += f"; refit rounds {s.rounds} (mean of the folds' early stopping)"
     return (
         f"tuned {result.task}/lightgbm over {s.trials} trials on {len(s.folds)} fold(s) "
         f"({', '.join(s.folds)}): {s.metric} {s.best_value:.4f}{configured}; {params}"
@@ -289,7 +387,8 @@ def log_tuning(results: dict[Task, TaskTuning]) -> None:
                     "tuning.folds": ",".join(s.folds),
                 }
             )
-            mlflow.log_params({**s.best_params, "trials": s.trials, "seed": s.seed})
+            rounds = {} if s.rounds is None else {"rounds": s.rounds}
+            mlflow.log_params({**s.best_params, "trials": s.trials, "seed": s.seed, **rounds})
             mlflow.log_metric(f"best.{s.metric}", s.best_value)
             if s.configured_value is not None:
                 mlflow.log_metric(f"configured.{s.metric}", s.configured_value)
@@ -303,10 +402,5 @@ def log_tuning(results: dict[Task, TaskTuning]) -> None:
                         mlflow.log_metric(f"{s.metric}.fold{i}", value)
 
 
-def _fold_cutoffs(folds: list[TimeFold]) -> dict[str, Any]:
-    return {
-        "folds": [
-            {"train": [str(c.date()) for c in f.train], "origin": str(f.origin.date())}
-            for f in folds
-        ]
-    }
+def _fold_cutoffs(folds: list[TuningFold]) -> dict[str, Any]:
+    return {"folds": [f.record() for f in folds]}

@@ -227,3 +227,38 @@ def test_load_snapshots_reads_a_csv_file(tmp_path: Path) -> None:
     table = load_snapshots(source(path=path))
     assert len(table.rows) == 20
     assert table.report.source == str(path)
+
+
+def test_integers_under_a_code_like_name_are_read_as_categories() -> None:
+    n = 60
+    i = np.arange(n)
+    frame = messy(n).assign(
+        **{
+            "Area code": np.where(i % 3 == 0, "408", np.where(i % 3 == 1, "415.0", "510")),
+            "store_id": (i % 4 + 1).astype(str),
+            "ZipCode": (90000 + i).astype(str),  # 60 distinct codes: more than few
+            "Account length": (i % 4 + 1).astype(str),  # no code word: a number
+        }
+    )
+    src = source(min_level_rows=5)
+    table = read_snapshots(frame, src)
+    inferred = infer_schema(table.rows[table.attributes], src)
+    kinds = {c.name: c.kind for c in inferred.schema.columns}
+    assert kinds["Area code"] == "categorical"
+    assert kinds["store_id"] == "categorical"
+    assert kinds["ZipCode"] == "numeric"
+    assert kinds["Account length"] == "numeric"
+    area = next(c for c in inferred.schema.columns if c.name == "Area code")
+    assert area.levels == ["408", "415", "510"]  # '415.0' is the code 415
+    assert (
+        "Area code: read as categorical: a code-like name with 3 integer values (set "
+        "data.snapshots.types: {Area code: numeric} to read it as a number)"
+    ) in inferred.notes
+    # a request's integer reads as the file's text did; the override wins over the name
+    feats = labelled_features(table.rows.assign(**{"Area code": 415}).head(2), inferred.schema)
+    assert feats["attr_Area code"].tolist() == ["415", "415"]
+    forced = source(min_level_rows=5, types={"Area code": "numeric"})
+    kinds = {
+        c.name: c.kind for c in infer_schema(table.rows[table.attributes], forced).schema.columns
+    }
+    assert kinds["Area code"] == "numeric"

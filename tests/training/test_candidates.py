@@ -267,8 +267,14 @@ def test_fit_trouble_is_a_plain_note_and_an_unreliable_row(
         f"churn/boundary is not the yardstick (its fit is unreliable): {none}",
     ]
     card = evaluation.results[0].bundle.card
-    # the evaluation's notes; no comparison: neither unreliable baseline is a yardstick
-    assert card.notes == evaluation.notes
+    # the evaluation's notes and how each categorical column is learned; no comparison:
+    # neither unreliable baseline is a yardstick
+    assert small_fold.category_notes("churn") == [
+        f"churn: attr_{name}: categorical, {levels} levels, LightGBM's native categorical "
+        "splits; the logistic model one-hot encodes its levels of 20 rows or more"
+        for name, levels in (("channel", 5), ("region", 4))
+    ]
+    assert card.notes == [*evaluation.notes, *small_fold.category_notes("churn")]
     observed = float(small_fold.y("test", "churn").mean())
     assert card.calibration_check.bias == pytest.approx(0.5 - observed)
     assert card.calibration_check.limit == 0.03

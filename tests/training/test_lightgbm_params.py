@@ -40,6 +40,14 @@ TODAY_TRAIN = {
     "verbosity": -1,
 }
 """``lgb.train``'s parameters of the CLV and hurdle boosters with the default settings."""
+CATEGORICAL = {
+    "cat_smooth": 10.0,
+    "min_data_per_group": 100,
+    "max_cat_threshold": 32,
+    "cat_l2": 10.0,
+}
+"""The churn and CLV boosters' categorical smoothing, given since: LightGBM's own defaults, so
+the boosters fitted by hand without them are the same models."""
 TODAY_CHURN_TRAIN = {**TODAY_TRAIN, "learning_rate": 0.1, "num_leaves": 7, "max_depth": 3}
 """The churn booster's, with the churn defaults."""
 TODAY_UPLIFT = {
@@ -86,6 +94,7 @@ def test_each_variant_gives_its_exact_keyword_arguments() -> None:
         "deterministic": True,
         "force_row_wise": True,
         "verbose": -1,
+        **CATEGORICAL,
     }
     assert LightGBMParams().lightgbm_kwargs(7) == base
     assert ChurnLightGBMParams().lightgbm_kwargs(7) == {
@@ -218,6 +227,7 @@ def test_the_logged_params_keep_their_former_keys() -> None:
         "reg_lambda": 1.0,
         "n_jobs": 2,
         "early_stopping_rounds": 100,
+        **CATEGORICAL,
         "random_state": 3,
         "verbose": 0,
         "balance_classes": True,
