@@ -270,9 +270,9 @@ def test_fit_trouble_is_a_plain_note_and_an_unreliable_row(
     # the evaluation's notes and how each categorical column is learned; no comparison:
     # neither unreliable baseline is a yardstick
     assert small_fold.category_notes("churn") == [
-        f"churn: attr_{name}: categorical, {levels} levels, LightGBM's native categorical "
+        f"churn: {name}: categorical, {levels} levels, LightGBM's native categorical "
         "splits; the logistic model one-hot encodes its levels of 20 rows or more"
-        for name, levels in (("channel", 5), ("region", 4))
+        for name, levels in (("top_category", 10), ("attr_channel", 5), ("attr_region", 4))
     ]
     assert card.notes == [*evaluation.notes, *small_fold.category_notes("churn")]
     observed = float(small_fold.y("test", "churn").mean())
