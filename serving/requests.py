@@ -33,8 +33,10 @@ from core.schema import (
     ATTRIBUTE_PREFIX,
     CUSTOMER_ID,
     CUSTOMERS,
+    END_DATE,
     INTERACTIONS,
     SIGNUP_DATE,
+    START_DATE,
     SUBSCRIPTIONS,
     TRANSACTIONS,
 )
@@ -298,10 +300,20 @@ def events_to_data(items: Sequence[CustomerInput], *, timezone: str = "UTC") -> 
     for key, c in zip(_keys(len(items)), items, strict=True):
         tx_rows += [{CUSTOMER_ID: key, **t.model_dump()} for t in c.transactions or []]
         inter_rows += [{CUSTOMER_ID: key, **e.model_dump()} for e in c.interactions or []]
-        sub_rows += [{CUSTOMER_ID: key, **s.model_dump()} for s in c.subscriptions or []]
+        sub_rows += [
+            {
+                CUSTOMER_ID: key,
+                **s.model_dump(),
+                START_DATE: _day(s.start_date),
+                END_DATE: _day(s.end_date),
+            }
+            for s in c.subscriptions or []
+        ]
         # every customer gets a customers row, as in a batch: attributes and signup date may be
         # absent (missing values), and the profile features still have their table
-        cust_rows.append({CUSTOMER_ID: key, SIGNUP_DATE: c.signup_date, **(c.attributes or {})})
+        cust_rows.append(
+            {CUSTOMER_ID: key, SIGNUP_DATE: _day(c.signup_date), **(c.attributes or {})}
+        )
 
     def table(rows: list[dict[str, Any]], spec: Any, columns: list[str]) -> pd.DataFrame:
         raw = pd.DataFrame(rows, columns=columns if not rows else None)
@@ -316,6 +328,12 @@ def events_to_data(items: Sequence[CustomerInput], *, timezone: str = "UTC") -> 
         subscriptions=table(sub_rows, SUBSCRIPTIONS, []) if sub_rows else None,
         interactions=table(inter_rows, INTERACTIONS, []) if inter_rows else None,
     )
+
+
+def _day(day: dt.date | None) -> pd.Timestamp | None:
+    """A request's day as a timestamp, so its column is typed (datetime64) and ``validate_table``
+    reads it as a typed export's dates, without parsing its text."""
+    return None if day is None else pd.Timestamp(day)
 
 
 def _keys(n: int) -> list[str]:
