@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -56,6 +57,11 @@ class FeatureKeyError(ValueError):
     def __init__(self, row: int, message: str) -> None:
         super().__init__(message)
         self.row = row
+
+
+class NonFiniteFeature(FeatureKeyError):
+    """A by-features item with a NaN or infinite value: malformed input (400), as the request
+    model's other value errors."""
 
 
 class ItemError(DataValidationError):
@@ -135,13 +141,16 @@ def check_attribute_names(items: Sequence[CustomerInput], known: frozenset[str])
 def encode_feature_items(scorer: Scorer, items: Sequence[CustomerInput]) -> EncodedBatch:
     """Encode the items' ``features``; every model feature must be present (null allowed).
 
-    Raises ``FeatureKeyError`` naming the first item (position in ``items``) that does not fit.
+    Raises ``FeatureKeyError`` naming the first item (position in ``items``) that does not fit;
+    a NaN or infinite value anywhere (``NonFiniteFeature``) comes before any other problem, as
+    the request model's value errors do.
     """
     rows = [item.features or {} for item in items]
     expected = set(scorer.columns)
     # a C-level comparison per row; the details only for the first row that differs
     first_bad = next((i for i, r in enumerate(rows) if r.keys() != expected), None)
     if first_bad is not None:
+        _raise_first_non_finite(rows)  # malformed values first, as the request model's errors
         given = rows[first_bad]
         missing = [c for c in scorer.columns if c not in given]
         if missing:
@@ -170,16 +179,34 @@ def _encode_dicts(encoding: FeatureEncoding, rows: Sequence[dict[str, Any]]) -> 
     if rows and numeric:
         gather = itemgetter(*(names[j] for j in numeric))
         values = list(map(gather, rows)) if len(numeric) > 1 else [(gather(r),) for r in rows]
-        if not set(map(type, chain.from_iterable(values))) <= NUMBER_TYPES:
+        flat = list(chain.from_iterable(values))
+        if not set(map(type, flat)) <= NUMBER_TYPES:
+            _raise_first_non_finite(rows)
             _raise_first_non_number([names[j] for j in numeric], values)
-        out[:, numeric] = np.array(values, dtype=np.float64)  # None becomes NaN
+        matrix = np.array(values, dtype=np.float64)  # None becomes NaN
+        # non-finite input, checked in C: an infinity, or more NaN than the nulls sent
+        if np.isinf(matrix).any() or int(np.isnan(matrix).sum()) > flat.count(None):
+            _raise_first_non_finite(rows)
+        out[:, numeric] = matrix
     for j, name in enumerate(names):
         levels = encoding.categories.get(name)
         if levels is not None:
+            given = [r[name] for r in rows]
+            if not math.isfinite(sum([v for v in given if type(v) is float])):
+                _raise_first_non_finite(rows)
             lookup = {level: float(k) for k, level in enumerate(levels)}
-            texts = [_category_text(r[name]) for r in rows]
+            texts = [_category_text(v) for v in given]
             out[:, j] = [np.nan if t is None else lookup.get(t, np.nan) for t in texts]
     return encoding.complete(out)
+
+
+def _raise_first_non_finite(rows: Sequence[dict[str, Any]]) -> None:
+    """Raise ``NonFiniteFeature`` for the first row given a NaN or infinite value, naming its
+    first such feature in the request's order."""
+    for i, row in enumerate(rows):
+        for key, v in row.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise NonFiniteFeature(i, f"feature {key!r} must be finite or null, got {v}")
 
 
 def _raise_first_non_number(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
