@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -33,8 +34,10 @@ from core.schema import (
     ATTRIBUTE_PREFIX,
     CUSTOMER_ID,
     CUSTOMERS,
+    END_DATE,
     INTERACTIONS,
     SIGNUP_DATE,
+    START_DATE,
     SUBSCRIPTIONS,
     TRANSACTIONS,
 )
@@ -54,6 +57,11 @@ class FeatureKeyError(ValueError):
     def __init__(self, row: int, message: str) -> None:
         super().__init__(message)
         self.row = row
+
+
+class NonFiniteFeature(FeatureKeyError):
+    """A by-features item with a NaN or infinite value: malformed input (400), as the request
+    model's other value errors."""
 
 
 class ItemError(DataValidationError):
@@ -133,13 +141,16 @@ def check_attribute_names(items: Sequence[CustomerInput], known: frozenset[str])
 def encode_feature_items(scorer: Scorer, items: Sequence[CustomerInput]) -> EncodedBatch:
     """Encode the items' ``features``; every model feature must be present (null allowed).
 
-    Raises ``FeatureKeyError`` naming the first item (position in ``items``) that does not fit.
+    Raises ``FeatureKeyError`` naming the first item (position in ``items``) that does not fit;
+    a NaN or infinite value anywhere (``NonFiniteFeature``) comes before any other problem, as
+    the request model's value errors do.
     """
     rows = [item.features or {} for item in items]
     expected = set(scorer.columns)
     # a C-level comparison per row; the details only for the first row that differs
     first_bad = next((i for i, r in enumerate(rows) if r.keys() != expected), None)
     if first_bad is not None:
+        _raise_first_non_finite(rows)  # malformed values first, as the request model's errors
         given = rows[first_bad]
         missing = [c for c in scorer.columns if c not in given]
         if missing:
@@ -168,16 +179,34 @@ def _encode_dicts(encoding: FeatureEncoding, rows: Sequence[dict[str, Any]]) -> 
     if rows and numeric:
         gather = itemgetter(*(names[j] for j in numeric))
         values = list(map(gather, rows)) if len(numeric) > 1 else [(gather(r),) for r in rows]
-        if not set(map(type, chain.from_iterable(values))) <= NUMBER_TYPES:
+        flat = list(chain.from_iterable(values))
+        if not set(map(type, flat)) <= NUMBER_TYPES:
+            _raise_first_non_finite(rows)
             _raise_first_non_number([names[j] for j in numeric], values)
-        out[:, numeric] = np.array(values, dtype=np.float64)  # None becomes NaN
+        matrix = np.array(values, dtype=np.float64)  # None becomes NaN
+        # non-finite input, checked in C: an infinity, or more NaN than the nulls sent
+        if np.isinf(matrix).any() or int(np.isnan(matrix).sum()) > flat.count(None):
+            _raise_first_non_finite(rows)
+        out[:, numeric] = matrix
     for j, name in enumerate(names):
         levels = encoding.categories.get(name)
         if levels is not None:
+            given = [r[name] for r in rows]
+            if not math.isfinite(sum([v for v in given if type(v) is float])):
+                _raise_first_non_finite(rows)
             lookup = {level: float(k) for k, level in enumerate(levels)}
-            texts = [_category_text(r[name]) for r in rows]
+            texts = [_category_text(v) for v in given]
             out[:, j] = [np.nan if t is None else lookup.get(t, np.nan) for t in texts]
     return encoding.complete(out)
+
+
+def _raise_first_non_finite(rows: Sequence[dict[str, Any]]) -> None:
+    """Raise ``NonFiniteFeature`` for the first row given a NaN or infinite value, naming its
+    first such feature in the request's order."""
+    for i, row in enumerate(rows):
+        for key, v in row.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise NonFiniteFeature(i, f"feature {key!r} must be finite or null, got {v}")
 
 
 def _raise_first_non_number(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
@@ -298,10 +327,20 @@ def events_to_data(items: Sequence[CustomerInput], *, timezone: str = "UTC") -> 
     for key, c in zip(_keys(len(items)), items, strict=True):
         tx_rows += [{CUSTOMER_ID: key, **t.model_dump()} for t in c.transactions or []]
         inter_rows += [{CUSTOMER_ID: key, **e.model_dump()} for e in c.interactions or []]
-        sub_rows += [{CUSTOMER_ID: key, **s.model_dump()} for s in c.subscriptions or []]
+        sub_rows += [
+            {
+                CUSTOMER_ID: key,
+                **s.model_dump(),
+                START_DATE: _day(s.start_date),
+                END_DATE: _day(s.end_date),
+            }
+            for s in c.subscriptions or []
+        ]
         # every customer gets a customers row, as in a batch: attributes and signup date may be
         # absent (missing values), and the profile features still have their table
-        cust_rows.append({CUSTOMER_ID: key, SIGNUP_DATE: c.signup_date, **(c.attributes or {})})
+        cust_rows.append(
+            {CUSTOMER_ID: key, SIGNUP_DATE: _day(c.signup_date), **(c.attributes or {})}
+        )
 
     def table(rows: list[dict[str, Any]], spec: Any, columns: list[str]) -> pd.DataFrame:
         raw = pd.DataFrame(rows, columns=columns if not rows else None)
@@ -316,6 +355,12 @@ def events_to_data(items: Sequence[CustomerInput], *, timezone: str = "UTC") -> 
         subscriptions=table(sub_rows, SUBSCRIPTIONS, []) if sub_rows else None,
         interactions=table(inter_rows, INTERACTIONS, []) if inter_rows else None,
     )
+
+
+def _day(day: dt.date | None) -> pd.Timestamp | None:
+    """A request's day as a timestamp, so its column is typed (datetime64) and ``validate_table``
+    reads it as a typed export's dates, without parsing its text."""
+    return None if day is None else pd.Timestamp(day)
 
 
 def _keys(n: int) -> list[str]:

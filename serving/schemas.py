@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -141,24 +140,23 @@ class CustomerInput(_Strict):
         "them (e.g. Contract, tenure, TotalCharges), read with the model's attribute schema.",
     )
 
-    @field_validator("features", "attributes")
+    @field_validator("attributes")
     @classmethod
-    def _finite_values(
-        cls, value: dict[str, FeatureValue] | None, info: ValidationInfo
+    def _finite_attributes(
+        cls, value: dict[str, FeatureValue] | None
     ) -> dict[str, FeatureValue] | None:
-        kind = "feature" if info.field_name == "features" else "attribute"
-        # one sum tells whether any float is NaN or infinite (or the sum overflowed): only then
-        # look for the culprit; a batch of 1,000 customers has 38,000 values to check
+        # ``features`` are checked after parsing, for all items at once, in C
+        # (``serving.requests.encode_feature_items``): a Python validator per item cost ~2 ms
+        # of a 1,000-customer request
         if value and not math.isfinite(sum([v for v in value.values() if type(v) is float])):
             for key, v in value.items():
                 if isinstance(v, float) and not math.isfinite(v):
-                    raise ValueError(f"{kind} {key!r} must be finite or null, got {v}")
-        if kind == "attribute":
-            reserved = sorted({CUSTOMER_ID, SIGNUP_DATE, AS_OF} & set(value or {}))
-            if reserved:
-                raise ValueError(
-                    f"attributes may not be named {reserved}: those are the customer's own fields"
-                )
+                    raise ValueError(f"attribute {key!r} must be finite or null, got {v}")
+        reserved = sorted({CUSTOMER_ID, SIGNUP_DATE, AS_OF} & set(value or {}))
+        if reserved:
+            raise ValueError(
+                f"attributes may not be named {reserved}: those are the customer's own fields"
+            )
         return value
 
     @model_validator(mode="after")

@@ -51,6 +51,7 @@ from serving.package_manifest import Manifest
 from serving.requests import (
     FeatureKeyError,
     ItemError,
+    NonFiniteFeature,
     attribute_names,
     check_attribute_names,
     encode_feature_items,
@@ -230,8 +231,9 @@ class Retain:
             try:
                 batch = encode_feature_items(scorer, items)
             except FeatureKeyError as err:
+                status = 400 if isinstance(err, NonFiniteFeature) else 422
                 return error_response(
-                    422, str(err), ["customers", by_features[err.row], "features"]
+                    status, str(err), ["customers", by_features[err.row], "features"]
                 )
             arrays = scorer.score(batch)
             self.metrics.scored("/score", arrays.tier, arrays.churn, arrays.clv)

@@ -15,7 +15,7 @@ import pytest
 
 from serving.batch import score_features
 from serving.output import score_records
-from serving.requests import FeatureKeyError, encode_feature_items
+from serving.requests import FeatureKeyError, NonFiniteFeature, encode_feature_items
 from serving.scorer import TIERS
 from tests.serving.support import feature_items, tiny_features, tiny_scorer
 
@@ -111,6 +111,45 @@ def test_feature_key_errors_name_the_item_and_the_problem(scorer: Any, frame: pd
             encode_feature_items(scorer, [items[0], items[1], bad])
         assert err.value.row == 2
         assert str(err.value) == message
+
+
+def test_non_finite_features_are_refused_after_parsing_naming_row_and_feature(
+    scorer: Any, frame: pd.DataFrame
+) -> None:
+    """NaN and infinities are found in one pass over the parsed request (numbers and categories
+    alike); nulls are missing values, not errors; the first bad item and its first bad feature
+    (in the request's order) are named."""
+    items = feature_items(frame.iloc[:50])
+    good = dict(items[0].features or {})
+    assert any(v is None for item in items for v in (item.features or {}).values())
+    encode_feature_items(scorer, items)  # nulls pass
+    cases = [
+        ({"orders_total": float("nan")}, "feature 'orders_total' must be finite or null, got nan"),
+        ({"spend_total": float("-inf")}, "feature 'spend_total' must be finite or null, got -inf"),
+        ({"attr_region": float("inf")}, "feature 'attr_region' must be finite or null, got inf"),
+        (
+            {"tenure_days": float("inf"), "orders_total": float("nan")},
+            "feature 'orders_total' must be finite or null, got nan",  # first in the item
+        ),
+    ]
+    for bad_values, message in cases:
+        bad = [
+            item.model_copy(update={"features": {**(item.features or {}), **bad_values}})
+            for item in (items[30], items[40])
+        ]
+        request = [*items[:30], bad[0], *items[31:40], bad[1], *items[41:]]
+        with pytest.raises(NonFiniteFeature) as err:
+            encode_feature_items(scorer, request)
+        assert err.value.row == 30
+        assert str(err.value) == message
+    # malformed values come first, as the request model's errors did: before a missing key or
+    # a text in a number's place in an earlier item
+    nan = items[30].model_copy(update={"features": {**good, "orders_total": float("nan")}})
+    for earlier in ({"tenure_days": 5.0}, {**good, "spend_total": "5"}):
+        wrong = items[10].model_copy(update={"features": earlier})
+        with pytest.raises(NonFiniteFeature) as err:
+            encode_feature_items(scorer, [*items[:10], wrong, *items[11:30], nan])
+        assert err.value.row == 30
 
 
 def test_feature_dicts_in_any_key_order_encode_alike(scorer: Any, frame: pd.DataFrame) -> None:
