@@ -422,6 +422,13 @@ class UpliftConfig(_Frozen):
         description="Policies are compared at this share of held-out customers contacted "
         "(equal budget).",
     )
+    choose_by: Literal["profit", "qini"] = Field(
+        "profit",
+        description="What the targeting policies compete on (validation, one-standard-error "
+        "rule) and what a first uplift version must beat random order on (held-out paired "
+        "interval above 0): `profit`, the incremental profit at `budget_share`, the campaign's "
+        "objective; `qini`, the Qini coefficient of the churn outcome.",
+    )
     lightgbm: UpliftLightGBMParams = UpliftLightGBMParams()
 
 

@@ -17,7 +17,8 @@ incremental profit (``model.incremental``) against the top by churn risk.
 
 The policies compete as the churn candidates do (``training.policy_choice``): every policy is
 fitted on the training part less a validation part, the one-standard-error rule on the validation
-Qini chooses the served policy (simplest first: random, churn risk, value at risk, response, the
+figure of ``uplift.choose_by`` (incremental profit at the budget by default, or Qini) chooses the
+served policy (simplest first: random, churn risk, value at risk, response, the
 learners, expected incremental profit), and the held-out part gives every policy's Qini, AUUC and
 incremental profit at ``uplift.budget_share`` with seeded bootstrap intervals
 (``training.policy_metrics``).
@@ -39,7 +40,7 @@ from core.names import CHURN_RISK, INCREMENTAL_PROFIT, RANDOM, RESPONSE, VALUE_A
 from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
 from model.encoding import FeatureEncoding, model_safe_names
 from model.incremental import expected_incremental_profit
-from training.policy_choice import PolicyChoice, choose_policy
+from training.policy_choice import CHOICE_METRICS, PolicyChoice, choose_policy
 from training.policy_metrics import Campaign, PolicyFigures, policy_figures
 from training.uplift import LEARNERS, SERVABLE, _UpliftLearner
 from training.uplift_data import RETAINED, TREATED, CampaignRows, split_rows
@@ -53,9 +54,11 @@ from training.uplift_metrics import (
 
 POLICIES = (RANDOM, CHURN_RISK, VALUE_AT_RISK, RESPONSE)
 """The policies that need no uplift learner, simplest first."""
-SERVED = (*SERVABLE, INCREMENTAL_PROFIT)
-"""Policies a packaged uplift model carries out: ``retain campaign`` targets by the registered
-learner's expected incremental profit (``retention.targeting``)."""
+SERVED = (CHURN_RISK, VALUE_AT_RISK, RESPONSE, *SERVABLE, INCREMENTAL_PROFIT)
+"""Policies a packaged uplift model carries out (``retention.targeting``): churn risk and value at
+risk from the served churn and CLV scores, the response model from the bundle's response stage,
+a learner or expected incremental profit from the registered learner's effects. Random order is
+never served: a first version must beat it."""
 
 
 @dataclass
@@ -84,6 +87,12 @@ class UpliftEvaluation:
     """Every policy's held-out figures with their bootstrap replicates."""
     contacts: int = 0
     """Held-out customers contacted at the budget (``uplift.budget_share``)."""
+    metric: str = "profit_at_budget"
+    """The figure the policies competed on (``uplift.choose_by``) and the gate uses."""
+    budget_share: float = 0.2
+    """The share of customers contacted at which the figures were measured."""
+    response_model: lgb.Booster | None = None
+    """The response policy's classifier fitted on the whole training part (served if it won)."""
 
     def metrics(self, name: str) -> dict[str, float]:
         """The row of ``name`` as a mapping of finite metrics."""
@@ -105,12 +114,18 @@ class UpliftEvaluation:
             "best_on_validation": self.choice.best,
             "reason": self.choice.reason,
             "served": self.choice.policy in SERVED,
+            "chosen_by": self.metric,
+            "budget_share": self.budget_share,
             "level": level,
             "contacts": self.contacts,
             "test_rows": len(self.test),
             "figures": {
                 name: {k: (v if np.isfinite(v) else None) for k, v in figures.items()}
                 for name, figures in ((n, self.figures.record(n)) for n in self.scores)
+            },
+            "random_order": {
+                m: (float(v[0]) if np.isfinite(v[0]) else None)
+                for m, v in self.figures.baseline.items()
             },
         }
 
@@ -168,7 +183,8 @@ def _policy_scores(
     """Fit every policy and learner on (X, y, v, t); score each of ``matrices``.
 
     Returns per matrix the retention scores (simplest policy first) and the learners' value
-    scores, and the fitted learners by name.
+    scores, and the fitted learners by name (the response classifier's booster under
+    ``RESPONSE``).
     """
     churn_model = _classifier(X[t == 0], 1 - y[t == 0], params)
     response = _classifier(X[t == 1], y[t == 1], params)
@@ -181,7 +197,7 @@ def _policy_scores(
         categorical_feature=list(params["categorical_features"]) or "auto",
         feature_name=list(model_safe_names(params["feature_names"])),
     )
-    fitted: dict[str, tuple[_UpliftLearner, _UpliftLearner]] = {}
+    fitted: dict[str, Any] = {RESPONSE: response.booster_}
     for name, cls in LEARNERS.items():
         fitted[name] = (
             cls("binary", **params).fit(X, y, t),
@@ -198,7 +214,8 @@ def _policy_scores(
             RESPONSE: np.asarray(response.booster_.predict(M), dtype=np.float64),
         }
         value: dict[str, np.ndarray] = {}
-        for name, (churn_effect, value_effect) in fitted.items():
+        for name in LEARNERS:
+            churn_effect, value_effect = fitted[name]
             score[name] = churn_effect.predict(M)
             value[name] = value_effect.predict(M)
         learner = config.uplift.learner
@@ -253,7 +270,8 @@ def evaluate_uplift(
     )
     # a learner the registry cannot store (not in SERVABLE) is measured but cannot be served
     eligible = [p for p in val_scores if p not in LEARNERS or p in SERVABLE]
-    choice = choose_policy(on_validation, eligible, promotion.selection_se)
+    metric = CHOICE_METRICS[config.uplift.choose_by]
+    choice = choose_policy(on_validation, eligible, promotion.selection_se, metric)
     campaign = _campaign(test, share, config)
     figures = policy_figures(test_scores, campaign, **_boot(config))
 
@@ -283,6 +301,9 @@ def evaluate_uplift(
         choice=choice,
         figures=figures,
         contacts=campaign.contacts,
+        metric=metric,
+        budget_share=share,
+        response_model=fitted[RESPONSE],
     )
     if truth is not None:
         churn_risk = test_scores[CHURN_RISK]
