@@ -15,8 +15,9 @@ the planted truth of the demo data, also the Spearman correlation with the true 
 true incremental profit of targeting at equal budget: the top ``budget_share`` by expected
 incremental profit (``model.incremental``) against the top by churn risk.
 
-The policies compete as the churn candidates do (``training.policy_choice``): every policy is
-fitted on the training part less a validation part, the one-standard-error rule on the validation
+The policies compete as the churn candidates do (``training.policy_choice``): every policy scores
+each training customer from a fit on the other ``uplift.validation_folds`` folds (stratified by
+campaign, arm and outcome), the one-standard-error rule on those out-of-fold
 figure of ``uplift.choose_by`` (incremental profit at the budget by default, or Qini) chooses the
 served policy (simplest first: random, churn risk, value at risk, response, the
 learners, expected incremental profit), and the held-out part gives every policy's Qini, AUUC and
@@ -32,7 +33,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from core.config import ExperimentConfig, UpliftLightGBMParams
 from core.economics import Economics
@@ -154,20 +155,41 @@ def _classifier(X: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> lgb.LGB
     )
 
 
-def validation_parts(frame: pd.DataFrame, share: float, seed: int) -> np.ndarray:
-    """True for the validation rows of the training part: seeded, stratified by campaign, arm
-    and outcome (each stratum needs two rows; otherwise by campaign and arm, else by arm)."""
-    index = np.arange(len(frame))
+def validation_folds(frame: pd.DataFrame, folds: int, seed: int) -> np.ndarray:
+    """The validation fold (0 to ``folds - 1``) of each row of the training part: seeded,
+    stratified by campaign, arm and outcome (each stratum needs ``folds`` rows; otherwise by
+    campaign and arm, else by arm)."""
     arm = frame[TREATED].astype(str)
     by_campaign = frame[CAMPAIGN_ID].astype(str) + "/" + arm
     strata = arm
     for finer in (by_campaign + "/" + frame[RETAINED].astype(str), by_campaign):
-        if finer.value_counts().min() >= 2:
+        if finer.value_counts().min() >= folds:
             strata = finer
             break
-    _, rows = train_test_split(index, test_size=share, random_state=seed, stratify=strata)
-    out = np.zeros(len(frame), dtype=bool)
-    out[rows] = True
+    out = np.zeros(len(frame), dtype=np.int64)
+    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for k, (_, rows) in enumerate(split.split(np.zeros(len(frame)), strata)):
+        out[rows] = k
+    return out
+
+
+def out_of_fold_scores(
+    train: pd.DataFrame, fold: np.ndarray, features: list[str], config: ExperimentConfig
+) -> dict[str, np.ndarray]:
+    """Every policy's score of every training row by the policies fitted on the other folds:
+    the whole training part validates, not a slice of it."""
+    out: dict[str, np.ndarray] = {}
+    for k in range(int(fold.max()) + 1):
+        fit, part = train.loc[fold != k], train.loc[fold == k]
+        encoding = FeatureEncoding.fit(fit.reset_index(drop=True), features)
+        (scores,), _, _ = _policy_scores(
+            *_arrays(encoding, fit),
+            learner_params(config, encoding),
+            config,
+            [encoding.transform(part)],
+        )
+        for name, score in scores.items():
+            out.setdefault(name, np.full(len(train), np.nan))[fold == k] = score
     return out
 
 
@@ -233,8 +255,8 @@ def evaluate_uplift(
     *,
     truth: pd.DataFrame | None = None,
 ) -> UpliftEvaluation:
-    """Fit every learner and policy on the training part less validation, choose the served
-    policy on validation, and score every one on the held-out part.
+    """Score every learner and policy out of fold on the training part, choose the served policy
+    on those scores, refit every one on the whole training part and score the held-out part.
 
     ``truth`` (planted data only): per ``customer_id`` and ``campaign_id``, the columns
     ``true_churn_effect``, ``true_value_effect`` and ``p_churn_treated``.
@@ -242,18 +264,8 @@ def evaluate_uplift(
     parts = split_rows(rows, config.uplift.test_share, config.uplift.split_seed)
     train = rows.frame.loc[parts == "train"].reset_index(drop=True)
     test = rows.frame.loc[parts == "test"].reset_index(drop=True)
-    held = validation_parts(train, config.uplift.test_share, config.uplift.split_seed + 1)
-    fit, validation = (
-        train.loc[~held].reset_index(drop=True),
-        train.loc[held].reset_index(drop=True),
-    )
-    on_fit = FeatureEncoding.fit(fit, rows.features)
-    (val_scores,), _, _ = _policy_scores(
-        *_arrays(on_fit, fit),
-        learner_params(config, on_fit),
-        config,
-        [on_fit.transform(validation)],
-    )
+    fold = validation_folds(train, config.uplift.validation_folds, config.uplift.split_seed + 1)
+    val_scores = out_of_fold_scores(train, fold, rows.features, config)
     # chosen on validation, every policy is fitted again on the whole training part
     encoding = FeatureEncoding.fit(train, rows.features)
     t_test, y_test = test[TREATED].to_numpy(), test[RETAINED].to_numpy()
@@ -265,9 +277,7 @@ def evaluate_uplift(
         [encoding.transform(test)],
     )
     promotion, share = config.promotion, config.uplift.budget_share
-    on_validation = policy_figures(
-        val_scores, _campaign(validation, share, config), **_boot(config)
-    )
+    on_validation = policy_figures(val_scores, _campaign(train, share, config), **_boot(config))
     # a learner the registry cannot store (not in SERVABLE) is measured but cannot be served
     eligible = [p for p in val_scores if p not in LEARNERS or p in SERVABLE]
     metric = CHOICE_METRICS[config.uplift.choose_by]

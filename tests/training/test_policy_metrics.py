@@ -100,10 +100,10 @@ def test_the_simplest_policy_within_one_standard_error_wins() -> None:
     assert choose_policy(validation, list(scores), 0.0, "qini").policy == choice.best
 
 
-def test_the_validation_part_keeps_every_campaign_arm_and_outcome_in_proportion() -> None:
+def test_the_validation_folds_keep_every_campaign_arm_and_outcome_in_proportion() -> None:
     import pandas as pd
 
-    from training.uplift_eval import validation_parts
+    from training.uplift_eval import validation_folds
 
     rng = np.random.default_rng(0)
     n = 1000
@@ -114,15 +114,17 @@ def test_the_validation_part_keeps_every_campaign_arm_and_outcome_in_proportion(
             "retained": (rng.random(n) < 0.8).astype(int),
         }
     )
-    held = validation_parts(frame, 0.3, seed=1)
-    assert held.sum() == 300
-    strata = frame.groupby(["campaign_id", "treated", "retained"]).size()
-    in_validation = frame.loc[held].groupby(["campaign_id", "treated", "retained"]).size()
-    assert ((in_validation - 0.3 * strata).abs() <= 1).all()
-    np.testing.assert_array_equal(held, validation_parts(frame, 0.3, seed=1))
-    # one customer alone in its campaign and arm: the split falls back to coarser strata
+    fold = validation_folds(frame, 3, seed=1)
+    assert sorted(np.bincount(fold)) == [333, 333, 334]
+    keys = ["campaign_id", "treated", "retained"]
+    strata = frame.groupby(keys).size()
+    for k in range(3):
+        in_fold = frame.loc[fold == k].groupby(keys).size()
+        assert ((in_fold - strata / 3).abs() <= 1).all()
+    np.testing.assert_array_equal(fold, validation_folds(frame, 3, seed=1))
+    # one customer alone in its campaign and arm: the folds fall back to coarser strata
     lonely = pd.concat([frame, frame.head(1).assign(campaign_id="autumn")], ignore_index=True)
-    assert validation_parts(lonely, 0.3, seed=1).sum() == 301  # 0.3 x 1,001, rounded up
+    assert np.bincount(validation_folds(lonely, 3, seed=1)).sum() == 1001
 
 
 def test_random_order_by_hand_and_the_gain_over_it() -> None:
