@@ -214,7 +214,7 @@ def ranked_targeting(
         gain,
         np.where(np.isfinite(spend), spend, economics.contact_cost + economics.offer_cost),
         (
-            (f"without a {column} score", ~known),
+            (f"with no {column} in the scores", ~known),
             (
                 f"ranked below the top {float(share):.0%} by {column}, the share at which the "
                 "policy's profit was measured",
