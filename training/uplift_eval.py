@@ -293,6 +293,7 @@ def evaluate_uplift(
             **uplift_metrics(score, y_test, t_test),
             **{k: x for k, x in figures.record(name).items() if k not in ("qini", "auuc")},
             "validation_qini": on_validation.point[name]["qini"],
+            "validation_profit_at_budget": on_validation.point[name]["profit_at_budget"],
         }
         if name in value_scores:
             record["value_qini"] = qini_coefficient(value_scores[name], v_test, t_test)
@@ -318,7 +319,7 @@ def evaluate_uplift(
     if truth is not None:
         churn_risk = test_scores[CHURN_RISK]
         add_truth(evaluation, truth, churn_risk, config.economics, config.uplift.budget_share)
-    evaluation.verdict = verdict(table)
+    evaluation.verdict = verdict(table, metric)
     return evaluation
 
 
@@ -411,19 +412,20 @@ def add_truth(
     ]
 
 
-def verdict(table: pd.DataFrame) -> str:
-    """Say plainly whether any learner's Qini beats every simpler policy's."""
-    by = table.set_index("policy")["qini"]
+def verdict(table: pd.DataFrame, metric: str = "qini") -> str:
+    """Say plainly whether any learner beats every simpler policy on held-out ``metric``."""
+    by = table.set_index("policy")[metric]
     learners = by[[n for n in LEARNERS if n in by.index]]
     simple = by[[p for p in POLICIES if p in by.index]]
     best_simple, best_learner = simple.idxmax(), learners.idxmax()
+    words, fmt = ("Qini", ".4f") if metric == "qini" else ("profit at the budget", ",.0f")
     if learners.max() > simple.max():
         return (
             f"the {best_learner} beats every simpler policy on held-out campaign customers "
-            f"(Qini {learners.max():.4f} against {simple.max():.4f} for {best_simple})"
+            f"({words} {learners.max():{fmt}} against {simple.max():{fmt}} for {best_simple})"
         )
     return (
-        f"no uplift learner beats the simpler policies: the best, the {best_learner}, has Qini "
-        f"{learners.max():.4f} against {simple.max():.4f} for the {best_simple} policy; "
-        "targeting by the uplift model is not supported by this data"
+        f"no uplift learner beats the simpler policies: the best, the {best_learner}, has "
+        f"{words} {learners.max():{fmt}} against {simple.max():{fmt}} for the {best_simple} "
+        "policy; targeting by the uplift model is not supported by this data"
     )

@@ -120,12 +120,14 @@ def held_out_words(figures: dict[str, float | None], contacts: int, rows: int) -
 
 
 def policy_table(evaluation: UpliftEvaluation) -> str:
-    """The competition as ``retain train`` prints it: per policy its validation Qini and held-out
-    Qini and profit at the budget with intervals, the chosen one marked ``*`` (the full table
-    is the run's ``uplift/evaluation.csv``)."""
+    """The competition as ``retain train`` prints it: per policy its validation figure (the one
+    chosen on, ``uplift.choose_by``) and held-out Qini and profit at the budget with intervals,
+    the chosen one marked ``*`` (the full table is the run's ``uplift/evaluation.csv``)."""
     card = evaluation.policy_card()
+    metric = evaluation.metric
+    head, fmt = ("valid. Qini", ".4f") if metric == "qini" else ("valid.profit", ",.0f")
     lines = [
-        f"  {'policy':<20} {'valid. Qini':>11}  {'held-out Qini (95% CI)':<30} "
+        f"  {'policy':<20} {head:>12}  {'held-out Qini (95% CI)':<30} "
         f"profit contacting {card['contacts']:,} (95% CI)"
     ]
     table = evaluation.table.set_index("policy")
@@ -134,7 +136,8 @@ def policy_table(evaluation: UpliftEvaluation) -> str:
         profit = _with_interval(figures, "profit_at_budget", ",.0f")
         mark = "*" if name == card["policy"] else " "
         lines.append(
-            f"{mark} {name:<20} {table.loc[name, 'validation_qini']:>11.4f}  {qini:<30} {profit}"
+            f"{mark} {name:<20} {table.loc[name, f'validation_{metric}']:>12{fmt}}  {qini:<30} "
+            f"{profit}"
         )
     return "\n".join(lines)
 
