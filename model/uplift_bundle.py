@@ -66,12 +66,6 @@ class UpliftBundle:
     """The response model (a classifier of retention on the treated arm, its probability), kept
     when that policy won the competition, so the campaign can rank by it; else empty."""
 
-    @property
-    def policy(self) -> str:
-        """The targeting policy chosen in training (``training.uplift_eval``); '' if unrecorded."""
-        chosen = self.card.get("policy")
-        return str(chosen.get("policy", "")) if isinstance(chosen, dict) else ""
-
     def responses(self, frame: pd.DataFrame) -> pd.Series | None:
         """P(retained | offered) per row of a feature frame; None without a response stage."""
         if not self.response:

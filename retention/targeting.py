@@ -256,7 +256,7 @@ def policy_lines(card: dict[str, Any] | None, policy: str) -> list[str]:
     ``policy`` section is the competition's record (``training.uplift_eval``).
     """
     chosen = (card or {}).get("policy")
-    if policy in (RISK_VALUE, RISK_ONLY) or not isinstance(card, dict):
+    if policy in (RISK_VALUE, RISK_ONLY):
         return [f"{FALLBACK_WHY} {policy}"]
     if not isinstance(chosen, dict):
         return [

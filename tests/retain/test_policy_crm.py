@@ -33,7 +33,7 @@ from training.uplift import SERVABLE
 
 pytestmark = pytest.mark.slow  # three trainings, packages, scorings and campaigns: about 90 s
 
-N = 2000
+N = 3000
 NOISE = 4
 REGISTRY = {"churn": "offer-churn", "clv": "offer-clv", "uplift": "offer-uplift"}
 
