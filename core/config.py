@@ -457,6 +457,21 @@ class UpliftConfig(_Frozen):
         description="Policies are compared at this share of held-out customers contacted "
         "(equal budget).",
     )
+    validation_folds: int = Field(
+        3,
+        ge=2,
+        le=10,
+        description="Folds of the training part the policies are scored out of fold on, to "
+        "choose among them: every training customer validates (a slice would leave the "
+        "choice to noise on a few thousand campaign customers).",
+    )
+    choose_by: Literal["profit", "qini"] = Field(
+        "profit",
+        description="What the targeting policies compete on (validation, one-standard-error "
+        "rule) and what a first uplift version must beat random order on (held-out paired "
+        "interval above 0): `profit`, the incremental profit at `budget_share`, the campaign's "
+        "objective; `qini`, the Qini coefficient of the churn outcome.",
+    )
     lightgbm: UpliftLightGBMParams = UpliftLightGBMParams()
 
 

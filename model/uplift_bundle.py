@@ -7,8 +7,11 @@ spend it adds over the horizon (``expected_incremental_value``). Features come f
 encoding and feature builder as the churn and CLV models.
 
 On disk one folder: ``uplift.json`` (encoding, families, weights, learner, campaigns, metrics) and
-one LightGBM text model per regressor. In the registry it is a pyfunc model whose ``predict``
-returns both effects; ``log_uplift_bundle`` and ``load_uplift_version`` are the two sides.
+one LightGBM text model per regressor. When the response model won the targeting-policy
+competition the bundle also carries it (``response``), and ``retain score`` writes its
+probability as ``offer_response`` for the campaign to rank by. In the registry it is a pyfunc
+model whose ``predict`` returns both effects; ``log_uplift_bundle`` and ``load_uplift_version``
+are the two sides.
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ UPLIFT = "uplift"
 """The score column of the reduction in churn probability the offer brings."""
 INCREMENTAL_VALUE = "expected_incremental_value"
 """The score column of the spend the offer adds over the horizon."""
+OFFER_RESPONSE = "offer_response"
+"""The score column of the response model: P(retained | offered), when the bundle carries it."""
 UPLIFT_FILE = "uplift.json"
 EFFECTS = ("churn_effect", "value_effect")
+STAGES = (*EFFECTS, "response")
+"""Every stage on disk; ``response`` is empty unless the response policy won."""
 
 Stage = list[tuple[float, lgb.Booster]]
 
@@ -55,6 +62,16 @@ class UpliftBundle:
     on one: the labelled model's ``AttributeSchema.feature_names``."""
     card: dict[str, Any] = field(default_factory=dict)
     """Experiment, training time, campaigns, rows and held-out metrics (JSON-safe)."""
+    response: Stage = field(default_factory=list)
+    """The response model (a classifier of retention on the treated arm, its probability), kept
+    when that policy won the competition, so the campaign can rank by it; else empty."""
+
+    def responses(self, frame: pd.DataFrame) -> pd.Series | None:
+        """P(retained | offered) per row of a feature frame; None without a response stage."""
+        if not self.response:
+            return None
+        matrix = self.encoding.transform(frame)
+        return pd.Series(self._sum(self.response, matrix), index=frame.index, name=OFFER_RESPONSE)
 
     def check_schema(self) -> None:
         """Fail loudly if the boosters, encoding and the feature builder disagree."""
@@ -66,7 +83,7 @@ class UpliftBundle:
                 f"the uplift model's features differ from the feature schema: missing {missing}, "
                 f"unexpected {extra}"
             )
-        for _, booster in [*self.churn_effect, *self.value_effect]:
+        for _, booster in [*self.churn_effect, *self.value_effect, *self.response]:
             if booster.feature_name() != list(self.encoding.model_columns):
                 raise DataValidationError("an uplift booster's features differ from its encoding")
 
@@ -153,7 +170,7 @@ class UpliftBundle:
         """Write ``uplift.json`` and one booster file per regressor into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         stages: dict[str, list[dict[str, Any]]] = {}
-        for name in EFFECTS:
+        for name in STAGES:
             stages[name] = []
             for i, (weight, booster) in enumerate(getattr(self, name)):
                 file = f"{name}_{i}.txt"
@@ -185,9 +202,9 @@ class UpliftBundle:
         stages = {
             name: [
                 (float(s["weight"]), lgb.Booster(model_file=str(folder / s["file"])))
-                for s in meta["stages"][name]
+                for s in meta["stages"].get(name, [])
             ]
-            for name in EFFECTS
+            for name in STAGES
         }
         return cls(
             encoding=FeatureEncoding.from_dict(meta["encoding"]),
@@ -199,6 +216,7 @@ class UpliftBundle:
             attributes=list(meta.get("attributes", [])),
             snapshot_features=list(meta.get("snapshot_features", [])),
             card=dict(meta.get("card", {})),
+            response=stages["response"],
         )
 
 

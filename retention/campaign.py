@@ -25,6 +25,7 @@ import math
 import os
 import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from core.processes import process_alive
 from core.risk_tiers import RiskTiers
 from core.schema import CUSTOMER_ID
 from core.settings import test_hook
-from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT
+from model.uplift_bundle import INCREMENTAL_VALUE, OFFER_RESPONSE, UPLIFT
 from retention.campaign_results import control_share_for_power, detection_power
 from retention.ledger import CampaignRecord, Ledger, new_campaign_id
 from retention.targeting import RISK_ONLY, RISK_VALUE, Policy, choose_targeting, policy_lines
@@ -186,12 +187,21 @@ def customers(n: int) -> str:
 
 
 def select(
-    gain: np.ndarray, spend: np.ndarray, budget: float, *, include_negative: bool = False
+    gain: np.ndarray,
+    spend: np.ndarray,
+    budget: float,
+    *,
+    include_negative: bool = False,
+    priority: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Contact order (rank, -1 if not worth contacting) and whether each is within the budget."""
+    """Contact order (rank, -1 if not worth contacting) and whether each is within the budget:
+    by gain per unit spent, or by ``priority`` (higher first) when the policy ranks by a score."""
     worth = worth_contacting(gain, include_negative=include_negative)
     ratio = np.where(spend > 0, gain / np.where(spend > 0, spend, 1.0), np.inf)
-    order = np.lexsort((np.arange(len(gain)), -gain, -ratio))
+    if priority is not None:
+        order = np.lexsort((np.arange(len(gain)), -gain, -np.asarray(priority)))
+    else:
+        order = np.lexsort((np.arange(len(gain)), -gain, -ratio))
     order = order[worth[order]]
     affordable = np.cumsum(spend[order]) <= budget + 1e-9
     rank = np.full(len(gain), -1, dtype=np.int64)
@@ -400,7 +410,13 @@ def plan(
         policy = choose_targeting
     targeting = policy(scores, params.economics)
     gain, spend = targeting.gain, targeting.spend
-    rank, chosen = select(gain, spend, params.budget, include_negative=params.include_negative)
+    rank, chosen = select(
+        gain,
+        spend,
+        params.budget,
+        include_negative=params.include_negative,
+        priority=targeting.priority,
+    )
     ids = scores[CUSTOMER_ID].to_numpy()
     tiers = scores["risk_tier"].to_numpy() if "risk_tier" in scores else np.full(len(ids), NO_TIER)
     control = assign_control(ids, tiers, chosen, params.control_share, params.seed)
@@ -421,7 +437,7 @@ def plan(
             "arm": arm,
         }
     )
-    for column in [*reasons, "risk_tier", UPLIFT, INCREMENTAL_VALUE]:
+    for column in [*reasons, "risk_tier", UPLIFT, INCREMENTAL_VALUE, OFFER_RESPONSE]:
         if column in scores:
             table[column] = scores[column].to_numpy()
     table["rank"] = table["rank"].astype("Int64")
@@ -508,6 +524,7 @@ NUMERIC_COLUMNS = (
     "expected_spend",
     UPLIFT,
     INCREMENTAL_VALUE,
+    OFFER_RESPONSE,
 )
 """Columns of a contact list read back as numbers; the others stay text, as written."""
 
@@ -615,12 +632,11 @@ def plan_campaign(
     published rename.
     """
     scores, generation = read_scores(scores_path)
-    result = plan(scores, params, policy)
+    card = (read_meta(scores_path.parent) or {}).get(UPLIFT_CARD)
+    result = plan(scores, params, policy or partial(choose_targeting, card=card))
     result.risk_tiers = scored_risk_tiers(scores_path)
     meta = generation.meta if generation else {}
-    result.policy_lines = policy_lines(
-        (read_meta(scores_path.parent) or {}).get(UPLIFT_CARD), result.policy
-    )
+    result.policy_lines = policy_lines(card, result.policy)
     if meta.get("clv_model", "") is None and meta.get(VALUE_BASIS):  # a churn-only package
         result.value_note = f"value (no CLV model): {meta[VALUE_BASIS]}"
     ledger = ledger or Ledger()

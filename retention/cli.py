@@ -82,6 +82,7 @@ def campaign_command(
     from core.economics import Economics
     from retention.campaign import CampaignParams, plan_campaign, scored_economics
     from retention.ledger import Ledger
+    from retention.targeting import RISK_ONLY, RISK_VALUE
 
     workspace_config = optional_config(config)  # without --config: the current workspace's
     scores_path = scores or retain_home() / "scores" / "scores.parquet"
@@ -109,9 +110,28 @@ def campaign_command(
     result = plan_campaign(
         scores_path, params, out_dir=out or scores_path.parent, ledger=Ledger(ledger)
     )
+    if result.policy in (RISK_VALUE, RISK_ONLY) and (config or workspace_config):
+        result.policy_lines += latest_uplift_lines(config or workspace_config)
     typer.echo(f"economics: {source}; flags override it")
     for line in result.lines():
         typer.echo(line)
+
+
+def latest_uplift_lines(config: Path | None) -> list[str]:
+    """What the latest registered uplift version of ``config`` says when no policy beat random
+    order (``retention.targeting.unpromoted_lines``); nothing without one."""
+    from core.config_file import ConfigFile
+    from model.registry import mlflow_client, tracking_store
+    from retention.targeting import unpromoted_lines
+
+    if config is None:
+        return []
+    name = ConfigFile.read(config).registry().uplift
+    versions = mlflow_client(tracking_store()).search_model_versions(f"name='{name}'")
+    if not versions:
+        return []
+    latest = max(versions, key=lambda v: int(v.version))
+    return unpromoted_lines(dict(latest.tags), f"{name}:{latest.version}")
 
 
 def campaigns_command(

@@ -135,11 +135,12 @@ def policy_section(card: dict[str, Any]) -> str:
     level = float(policy.get("level", 0.95))
     rows = int(policy.get("test_rows", 0))
     contacts = int(policy.get("contacts", 0))
+    chosen_by = "incremental profit at the budget" if policy.get("chosen_by") != "qini" else "Qini"
     used = (
-        f"The campaign targets by {plain_name(chosen)}"
+        f"The campaign targets by {plain_name(chosen)}, chosen on {chosen_by}"
         if policy.get("served")
-        else f"The best policy, {plain_name(chosen)}, is not one the uplift model serves; the "
-        "campaign falls back to risk-value targeting"
+        else "No policy beat random order; the uplift model was promoted by hand, and the "
+        "campaign targets by its expected incremental profit"
     )
     header = "".join(f"<th>{e(h)}</th>" for h in ("policy", *(h for _, h, _ in FIGURES)))
     body = "".join(

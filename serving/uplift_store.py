@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.errors import DataValidationError, RetainError
 from core.schema import CUSTOMER_ID
-from model.uplift_bundle import INCREMENTAL_VALUE, UPLIFT, UpliftBundle
+from model.uplift_bundle import INCREMENTAL_VALUE, OFFER_RESPONSE, UPLIFT, UpliftBundle
 from serving.scorer import Scorer
 from serving.store import BENTO_NAMES, packaged, verify_files, version_label
 
@@ -99,7 +99,8 @@ def optional_uplift_model(tag: str) -> Any | None:
 def with_uplift(
     scores: pd.DataFrame, features: pd.DataFrame, uplift: PackagedUplift
 ) -> tuple[pd.DataFrame, str | None]:
-    """``scores`` with ``uplift``, ``expected_incremental_value`` and ``uplift_model`` added.
+    """``scores`` with ``uplift``, ``expected_incremental_value`` and ``uplift_model`` added (and
+    ``offer_response`` when the bundle carries the response model).
 
     ``features`` is indexed by customer id and holds every scored customer. Returns the scores
     unchanged and a note when the uplift model needs features the scores' feature set lacks (it
@@ -116,6 +117,9 @@ def with_uplift(
     out = scores.copy()
     out[UPLIFT] = effects[UPLIFT].to_numpy()
     out[INCREMENTAL_VALUE] = effects[INCREMENTAL_VALUE].to_numpy()
+    responses = uplift.bundle.responses(rows)
+    if responses is not None:  # the response policy won: the campaign ranks by it
+        out[OFFER_RESPONSE] = responses.to_numpy()
     out[UPLIFT_MODEL] = uplift.label
     return out, None
 

@@ -18,7 +18,9 @@ within each arm (the campaign's arm sizes kept) and scores every policy on the *
 so two policies' replicates are paired and the standard error of their difference is the
 standard deviation of its replicates. All replicates of a chunk are computed at once (a sort per
 replicate row, cumulative sums along it); the figures on the original rows are the same code with
-the identity resample, and equal ``qini_coefficient`` and ``auuc``.
+the identity resample, and equal ``qini_coefficient`` and ``auuc``. Random order's expected
+figures on the same resamples (``random_order``) are the trivial policy a first targeting policy
+must beat.
 """
 
 from __future__ import annotations
@@ -88,6 +90,27 @@ def figures(score: np.ndarray, campaign: Campaign, rows: np.ndarray) -> dict[str
     return {"qini": qini, "auuc": auuc, "profit_at_budget": profit}
 
 
+def random_order(campaign: Campaign, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """What random order is expected to score on each resample: Qini 0, the AUUC of the whole
+    campaign's lift, and the profit at the budget of contacts drawn at random, ``contacts / n``
+    of the profit of contacting everyone (no shuffle's luck in the bar to beat)."""
+    ys = campaign.retained[rows].astype(np.float64)
+    ts = campaign.treated[rows].astype(bool)
+    vs = campaign.value[rows].astype(np.float64)
+    n_t, n_c = ts.sum(axis=1), (~ts).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lift = (ys * ts).sum(axis=1) / n_t - (ys * ~ts).sum(axis=1) / n_c
+        value_lift = (vs * ts).sum(axis=1) / n_t - (vs * ~ts).sum(axis=1) / n_c
+        redeemed = (ys * ts).sum(axis=1) / n_t
+    n = rows.shape[1]
+    e = campaign.economics
+    profit = campaign.contacts * (
+        value_lift * e.gross_margin - e.contact_cost - e.offer_cost * redeemed
+    )
+    auuc = lift * np.mean(np.arange(1, n + 1) / n)
+    return {"qini": np.zeros(len(rows)), "auuc": auuc, "profit_at_budget": profit}
+
+
 def resamples(treated: np.ndarray, replicates: int, seed: int) -> list[np.ndarray]:
     """Chunks of bootstrap resamples, customers drawn within each arm (arm sizes kept)."""
     rng = np.random.default_rng(seed)
@@ -109,6 +132,22 @@ class PolicyFigures:
     replicates: dict[str, dict[str, np.ndarray]]
     """policy -> metric -> one value per replicate (same resamples for every policy)."""
     level: float
+    baseline: dict[str, np.ndarray]
+    """metric -> random order's expected value on the original customers (first) and on each
+    replicate (``random_order``): the trivial policy every other is paired with."""
+
+    def versus_random(self, policy: str, metric: str) -> tuple[float, float, float, float]:
+        """``policy``'s gain over random order's expectation on ``metric``: the gain on the
+        original customers, its percentile interval and its bootstrap standard error."""
+        base = self.baseline[metric]
+        gain = self.point[policy][metric] - float(base[0])
+        diff = self.replicates[policy][metric] - base[1:]
+        finite = diff[np.isfinite(diff)]
+        if finite.size * 2 < diff.size or finite.size < 2:
+            return gain, float("nan"), float("nan"), float("nan")
+        tail = (1 - self.level) / 2
+        low, high = np.quantile(finite, [tail, 1 - tail])
+        return gain, float(low), float(high), float(finite.std(ddof=1))
 
     def interval(self, policy: str, metric: str) -> tuple[float, float]:
         """The percentile interval of ``metric`` for ``policy`` (nan when not estimable)."""
@@ -156,4 +195,6 @@ def policy_figures(
     for name, score in scores.items():
         parts = [figures(score, campaign, rows) for rows in chunks]
         reps[name] = {m: np.concatenate([p[m] for p in parts]) for m in METRICS}
-    return PolicyFigures(point, reps, level)
+    bases = [random_order(campaign, rows) for rows in [identity, *chunks]]
+    baseline = {m: np.concatenate([b[m] for b in bases]) for m in METRICS}
+    return PolicyFigures(point, reps, level, baseline)

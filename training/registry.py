@@ -94,15 +94,24 @@ class Decision:
         }
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.4f}"
+MONEY_METRICS = frozenset({"profit_at_budget"})
+"""Gate metrics in money: written to the unit, with thousands separators."""
+
+
+def _signed(value: float, metric: str = "") -> str:
+    return f"{value:+,.0f}" if metric in MONEY_METRICS else f"{value:+.4f}"
+
+
+def _plain(value: float, metric: str) -> str:
+    return f"{value:,.0f}" if metric in MONEY_METRICS else f"{round(value, 4) + 0.0:.4f}"
 
 
 def _ci(interval: PairedInterval) -> str:
     pct = f"{interval.level * 100:g}%"
     if math.isnan(interval.low):
         return f"{pct} CI could not be estimated"
-    return f"{pct} CI {_signed(interval.low)} to {_signed(interval.high)}"
+    m = interval.metric
+    return f"{pct} CI {_signed(interval.low, m)} to {_signed(interval.high, m)}"
 
 
 def first_version(
@@ -120,9 +129,9 @@ def first_version(
     lower = metric in LOWER_IS_BETTER
     better = (trivial.high < 0) if lower else (trivial.low > 0)
     comparison = (
-        f"{NO_CHAMPION}; {metric} {trivial.challenger:.4f} against "
-        f"{round(trivial.champion, 4) + 0.0:.4f} for "
-        f"{trivial_name}, gain {_signed(trivial.diff)} ({_ci(trivial)}"
+        f"{NO_CHAMPION}; {metric} {_plain(trivial.challenger, metric)} against "
+        f"{_plain(trivial.champion, metric)} for "
+        f"{trivial_name}, gain {_signed(trivial.diff, metric)} ({_ci(trivial)}"
         f"{'; lower is better' if lower else ''}) on the same {trivial.n:,} test customers"
     )
     if better:

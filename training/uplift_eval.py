@@ -15,9 +15,11 @@ the planted truth of the demo data, also the Spearman correlation with the true 
 true incremental profit of targeting at equal budget: the top ``budget_share`` by expected
 incremental profit (``model.incremental``) against the top by churn risk.
 
-The policies compete as the churn candidates do (``training.policy_choice``): every policy is
-fitted on the training part less a validation part, the one-standard-error rule on the validation
-Qini chooses the served policy (simplest first: random, churn risk, value at risk, response, the
+The policies compete as the churn candidates do (``training.policy_choice``): every policy scores
+each training customer from a fit on the other ``uplift.validation_folds`` folds (stratified by
+campaign, arm and outcome), the one-standard-error rule on those out-of-fold
+figure of ``uplift.choose_by`` (incremental profit at the budget by default, or Qini) chooses the
+served policy (simplest first: random, churn risk, value at risk, response, the
 learners, expected incremental profit), and the held-out part gives every policy's Qini, AUUC and
 incremental profit at ``uplift.budget_share`` with seeded bootstrap intervals
 (``training.policy_metrics``).
@@ -31,7 +33,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from core.config import ExperimentConfig, UpliftLightGBMParams
 from core.economics import Economics
@@ -39,7 +41,7 @@ from core.names import CHURN_RISK, INCREMENTAL_PROFIT, RANDOM, RESPONSE, VALUE_A
 from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
 from model.encoding import FeatureEncoding, model_safe_names
 from model.incremental import expected_incremental_profit
-from training.policy_choice import PolicyChoice, choose_policy
+from training.policy_choice import CHOICE_METRICS, PolicyChoice, choose_policy
 from training.policy_metrics import Campaign, PolicyFigures, policy_figures
 from training.uplift import LEARNERS, SERVABLE, _UpliftLearner
 from training.uplift_data import RETAINED, TREATED, CampaignRows, split_rows
@@ -53,9 +55,11 @@ from training.uplift_metrics import (
 
 POLICIES = (RANDOM, CHURN_RISK, VALUE_AT_RISK, RESPONSE)
 """The policies that need no uplift learner, simplest first."""
-SERVED = (*SERVABLE, INCREMENTAL_PROFIT)
-"""Policies a packaged uplift model carries out: ``retain campaign`` targets by the registered
-learner's expected incremental profit (``retention.targeting``)."""
+SERVED = (CHURN_RISK, VALUE_AT_RISK, RESPONSE, *SERVABLE, INCREMENTAL_PROFIT)
+"""Policies a packaged uplift model carries out (``retention.targeting``): churn risk and value at
+risk from the served churn and CLV scores, the response model from the bundle's response stage,
+a learner or expected incremental profit from the registered learner's effects. Random order is
+never served: a first version must beat it."""
 
 
 @dataclass
@@ -84,6 +88,12 @@ class UpliftEvaluation:
     """Every policy's held-out figures with their bootstrap replicates."""
     contacts: int = 0
     """Held-out customers contacted at the budget (``uplift.budget_share``)."""
+    metric: str = "profit_at_budget"
+    """The figure the policies competed on (``uplift.choose_by``) and the gate uses."""
+    budget_share: float = 0.2
+    """The share of customers contacted at which the figures were measured."""
+    response_model: lgb.Booster | None = None
+    """The response policy's classifier fitted on the whole training part (served if it won)."""
 
     def metrics(self, name: str) -> dict[str, float]:
         """The row of ``name`` as a mapping of finite metrics."""
@@ -105,12 +115,18 @@ class UpliftEvaluation:
             "best_on_validation": self.choice.best,
             "reason": self.choice.reason,
             "served": self.choice.policy in SERVED,
+            "chosen_by": self.metric,
+            "budget_share": self.budget_share,
             "level": level,
             "contacts": self.contacts,
             "test_rows": len(self.test),
             "figures": {
                 name: {k: (v if np.isfinite(v) else None) for k, v in figures.items()}
                 for name, figures in ((n, self.figures.record(n)) for n in self.scores)
+            },
+            "random_order": {
+                m: (float(v[0]) if np.isfinite(v[0]) else None)
+                for m, v in self.figures.baseline.items()
             },
         }
 
@@ -139,20 +155,41 @@ def _classifier(X: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> lgb.LGB
     )
 
 
-def validation_parts(frame: pd.DataFrame, share: float, seed: int) -> np.ndarray:
-    """True for the validation rows of the training part: seeded, stratified by campaign, arm
-    and outcome (each stratum needs two rows; otherwise by campaign and arm, else by arm)."""
-    index = np.arange(len(frame))
+def validation_folds(frame: pd.DataFrame, folds: int, seed: int) -> np.ndarray:
+    """The validation fold (0 to ``folds - 1``) of each row of the training part: seeded,
+    stratified by campaign, arm and outcome (each stratum needs ``folds`` rows; otherwise by
+    campaign and arm, else by arm)."""
     arm = frame[TREATED].astype(str)
     by_campaign = frame[CAMPAIGN_ID].astype(str) + "/" + arm
     strata = arm
     for finer in (by_campaign + "/" + frame[RETAINED].astype(str), by_campaign):
-        if finer.value_counts().min() >= 2:
+        if finer.value_counts().min() >= folds:
             strata = finer
             break
-    _, rows = train_test_split(index, test_size=share, random_state=seed, stratify=strata)
-    out = np.zeros(len(frame), dtype=bool)
-    out[rows] = True
+    out = np.zeros(len(frame), dtype=np.int64)
+    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for k, (_, rows) in enumerate(split.split(np.zeros(len(frame)), strata)):
+        out[rows] = k
+    return out
+
+
+def out_of_fold_scores(
+    train: pd.DataFrame, fold: np.ndarray, features: list[str], config: ExperimentConfig
+) -> dict[str, np.ndarray]:
+    """Every policy's score of every training row by the policies fitted on the other folds:
+    the whole training part validates, not a slice of it."""
+    out: dict[str, np.ndarray] = {}
+    for k in range(int(fold.max()) + 1):
+        fit, part = train.loc[fold != k], train.loc[fold == k]
+        encoding = FeatureEncoding.fit(fit.reset_index(drop=True), features)
+        (scores,), _, _ = _policy_scores(
+            *_arrays(encoding, fit),
+            learner_params(config, encoding),
+            config,
+            [encoding.transform(part)],
+        )
+        for name, score in scores.items():
+            out.setdefault(name, np.full(len(train), np.nan))[fold == k] = score
     return out
 
 
@@ -168,7 +205,8 @@ def _policy_scores(
     """Fit every policy and learner on (X, y, v, t); score each of ``matrices``.
 
     Returns per matrix the retention scores (simplest policy first) and the learners' value
-    scores, and the fitted learners by name.
+    scores, and the fitted learners by name (the response classifier's booster under
+    ``RESPONSE``).
     """
     churn_model = _classifier(X[t == 0], 1 - y[t == 0], params)
     response = _classifier(X[t == 1], y[t == 1], params)
@@ -181,7 +219,7 @@ def _policy_scores(
         categorical_feature=list(params["categorical_features"]) or "auto",
         feature_name=list(model_safe_names(params["feature_names"])),
     )
-    fitted: dict[str, tuple[_UpliftLearner, _UpliftLearner]] = {}
+    fitted: dict[str, Any] = {RESPONSE: response.booster_}
     for name, cls in LEARNERS.items():
         fitted[name] = (
             cls("binary", **params).fit(X, y, t),
@@ -198,7 +236,8 @@ def _policy_scores(
             RESPONSE: np.asarray(response.booster_.predict(M), dtype=np.float64),
         }
         value: dict[str, np.ndarray] = {}
-        for name, (churn_effect, value_effect) in fitted.items():
+        for name in LEARNERS:
+            churn_effect, value_effect = fitted[name]
             score[name] = churn_effect.predict(M)
             value[name] = value_effect.predict(M)
         learner = config.uplift.learner
@@ -216,8 +255,8 @@ def evaluate_uplift(
     *,
     truth: pd.DataFrame | None = None,
 ) -> UpliftEvaluation:
-    """Fit every learner and policy on the training part less validation, choose the served
-    policy on validation, and score every one on the held-out part.
+    """Score every learner and policy out of fold on the training part, choose the served policy
+    on those scores, refit every one on the whole training part and score the held-out part.
 
     ``truth`` (planted data only): per ``customer_id`` and ``campaign_id``, the columns
     ``true_churn_effect``, ``true_value_effect`` and ``p_churn_treated``.
@@ -225,18 +264,8 @@ def evaluate_uplift(
     parts = split_rows(rows, config.uplift.test_share, config.uplift.split_seed)
     train = rows.frame.loc[parts == "train"].reset_index(drop=True)
     test = rows.frame.loc[parts == "test"].reset_index(drop=True)
-    held = validation_parts(train, config.uplift.test_share, config.uplift.split_seed + 1)
-    fit, validation = (
-        train.loc[~held].reset_index(drop=True),
-        train.loc[held].reset_index(drop=True),
-    )
-    on_fit = FeatureEncoding.fit(fit, rows.features)
-    (val_scores,), _, _ = _policy_scores(
-        *_arrays(on_fit, fit),
-        learner_params(config, on_fit),
-        config,
-        [on_fit.transform(validation)],
-    )
+    fold = validation_folds(train, config.uplift.validation_folds, config.uplift.split_seed + 1)
+    val_scores = out_of_fold_scores(train, fold, rows.features, config)
     # chosen on validation, every policy is fitted again on the whole training part
     encoding = FeatureEncoding.fit(train, rows.features)
     t_test, y_test = test[TREATED].to_numpy(), test[RETAINED].to_numpy()
@@ -248,12 +277,11 @@ def evaluate_uplift(
         [encoding.transform(test)],
     )
     promotion, share = config.promotion, config.uplift.budget_share
-    on_validation = policy_figures(
-        val_scores, _campaign(validation, share, config), **_boot(config)
-    )
+    on_validation = policy_figures(val_scores, _campaign(train, share, config), **_boot(config))
     # a learner the registry cannot store (not in SERVABLE) is measured but cannot be served
     eligible = [p for p in val_scores if p not in LEARNERS or p in SERVABLE]
-    choice = choose_policy(on_validation, eligible, promotion.selection_se)
+    metric = CHOICE_METRICS[config.uplift.choose_by]
+    choice = choose_policy(on_validation, eligible, promotion.selection_se, metric)
     campaign = _campaign(test, share, config)
     figures = policy_figures(test_scores, campaign, **_boot(config))
 
@@ -265,6 +293,7 @@ def evaluate_uplift(
             **uplift_metrics(score, y_test, t_test),
             **{k: x for k, x in figures.record(name).items() if k not in ("qini", "auuc")},
             "validation_qini": on_validation.point[name]["qini"],
+            "validation_profit_at_budget": on_validation.point[name]["profit_at_budget"],
         }
         if name in value_scores:
             record["value_qini"] = qini_coefficient(value_scores[name], v_test, t_test)
@@ -283,11 +312,14 @@ def evaluate_uplift(
         choice=choice,
         figures=figures,
         contacts=campaign.contacts,
+        metric=metric,
+        budget_share=share,
+        response_model=fitted[RESPONSE],
     )
     if truth is not None:
         churn_risk = test_scores[CHURN_RISK]
         add_truth(evaluation, truth, churn_risk, config.economics, config.uplift.budget_share)
-    evaluation.verdict = verdict(table)
+    evaluation.verdict = verdict(table, metric)
     return evaluation
 
 
@@ -380,19 +412,20 @@ def add_truth(
     ]
 
 
-def verdict(table: pd.DataFrame) -> str:
-    """Say plainly whether any learner's Qini beats every simpler policy's."""
-    by = table.set_index("policy")["qini"]
+def verdict(table: pd.DataFrame, metric: str = "qini") -> str:
+    """Say plainly whether any learner beats every simpler policy on held-out ``metric``."""
+    by = table.set_index("policy")[metric]
     learners = by[[n for n in LEARNERS if n in by.index]]
     simple = by[[p for p in POLICIES if p in by.index]]
     best_simple, best_learner = simple.idxmax(), learners.idxmax()
+    words, fmt = ("Qini", ".4f") if metric == "qini" else ("profit at the budget", ",.0f")
     if learners.max() > simple.max():
         return (
             f"the {best_learner} beats every simpler policy on held-out campaign customers "
-            f"(Qini {learners.max():.4f} against {simple.max():.4f} for {best_simple})"
+            f"({words} {learners.max():{fmt}} against {simple.max():{fmt}} for {best_simple})"
         )
     return (
-        f"no uplift learner beats the simpler policies: the best, the {best_learner}, has Qini "
-        f"{learners.max():.4f} against {simple.max():.4f} for the {best_simple} policy; "
-        "targeting by the uplift model is not supported by this data"
+        f"no uplift learner beats the simpler policies: the best, the {best_learner}, has "
+        f"{words} {learners.max():{fmt}} against {simple.max():{fmt}} for the {best_simple} "
+        "policy; targeting by the uplift model is not supported by this data"
     )

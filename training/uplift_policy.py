@@ -1,11 +1,12 @@
 """The uplift gate's part of the targeting-policy competition: what the chosen policy means for
 the registered uplift model, and where the choice is recorded.
 
-* A policy a packaged uplift model cannot carry out (random, churn risk, value at risk, the
-  response model, a learner that is not servable) wins: the uplift model is registered, not
-  promoted, and the reason names the policy and what the campaign does instead.
-* A first uplift version must beat random order: the held-out Qini interval of the policy it
-  serves must lie wholly above 0 (``training.registry.first_version``).
+* Random order wins on validation: nothing beat it, so the uplift model is registered, not
+  promoted, and the reason says what the campaign does instead. Every other policy is served by
+  the uplift version that records it (``training.uplift_eval.SERVED``).
+* A first uplift version must beat random order on the chosen figure (``uplift.choose_by``):
+  the held-out paired interval of the chosen policy's gain over random order's expectation
+  must lie wholly above 0 (``training.registry.first_version``).
 * The choice is written on the version (``Tag.POLICY``, ``Tag.POLICY_REASON``,
   ``Tag.POLICY_FIGURES``), on the training run, and as ``uplift/policy.json`` in the run.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 
 import mlflow
-import numpy as np
 
 from core.names import RANDOM, plain_name
 from model.registry import Tag, mlflow_client
@@ -23,8 +23,10 @@ from training.metrics import PairedInterval
 from training.registry import Decision
 from training.uplift_eval import SERVED, UpliftEvaluation
 
-GATE_METRIC = "qini"
-FALLBACK = "risk-value targeting (churn risk x value), as without an uplift model"
+FALLBACK = (
+    "risk-value targeting (churn risk x value at an assumed acceptance), as without an uplift "
+    "model, not shown to beat random order"
+)
 """What ``retain campaign`` does when no uplift model is served."""
 
 
@@ -34,36 +36,43 @@ def policy_not_served(evaluation: UpliftEvaluation, score: float) -> Decision | 
     if choice is None or choice.policy in SERVED:
         return None
     if choice.policy == RANDOM:
-        what = "no policy beats random order on validation"
+        what = "no targeting policy beats random order on validation"
     else:
-        what = f'the best policy on validation is "{plain_name(choice.policy)}"'
+        what = f'the best policy on validation, "{plain_name(choice.policy)}", cannot be served'
     reason = (
         f"{what} ({choice.reason}); the uplift model ({evaluation.learner}) is registered, not "
         f"promoted, and the campaign falls back to {FALLBACK}"
     )
-    return Decision(False, reason, GATE_METRIC, score, evidence=reason, trivial_failed=True)
+    return Decision(False, reason, evaluation.metric, score, evidence=reason, trivial_failed=True)
 
 
 def versus_random(evaluation: UpliftEvaluation) -> PairedInterval | None:
-    """The held-out Qini of the served policy against random order (Qini 0), with its interval."""
+    """The chosen policy's held-out figure (``evaluation.metric``) against random order's
+    expectation on the same customers and resamples, with the interval of the gain."""
     figures, choice = evaluation.figures, evaluation.choice
     if figures is None or choice is None:
         return None
-    policy = choice.policy
-    low, high = figures.interval(policy, GATE_METRIC)
-    reps = figures.replicates[policy][GATE_METRIC]
-    finite = reps[np.isfinite(reps)]
+    policy, metric = choice.policy, evaluation.metric
+    gain, low, high, se = figures.versus_random(policy, metric)
+    point = figures.point[policy][metric]
     return PairedInterval(
-        GATE_METRIC,
-        figures.point[policy][GATE_METRIC],
-        0.0,
+        metric,
+        point,
+        point - gain,
         low,
         high,
         figures.level,
-        reps.size,
+        figures.replicates[policy][metric].size,
         len(evaluation.test),
-        float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
+        se,
     )
+
+
+def chosen_score(evaluation: UpliftEvaluation) -> float:
+    """The chosen policy's held-out figure the gate reads (``evaluation.metric``)."""
+    assert evaluation.figures is not None
+    assert evaluation.choice is not None
+    return evaluation.figures.point[evaluation.choice.policy][evaluation.metric]
 
 
 def chosen_figures(evaluation: UpliftEvaluation) -> dict[str, float | None]:
@@ -111,12 +120,14 @@ def held_out_words(figures: dict[str, float | None], contacts: int, rows: int) -
 
 
 def policy_table(evaluation: UpliftEvaluation) -> str:
-    """The competition as ``retain train`` prints it: per policy its validation Qini and held-out
-    Qini and profit at the budget with intervals, the chosen one marked ``*`` (the full table
-    is the run's ``uplift/evaluation.csv``)."""
+    """The competition as ``retain train`` prints it: per policy its validation figure (the one
+    chosen on, ``uplift.choose_by``) and held-out Qini and profit at the budget with intervals,
+    the chosen one marked ``*`` (the full table is the run's ``uplift/evaluation.csv``)."""
     card = evaluation.policy_card()
+    metric = evaluation.metric
+    head, fmt = ("valid. Qini", ".4f") if metric == "qini" else ("valid.profit", ",.0f")
     lines = [
-        f"  {'policy':<20} {'valid. Qini':>11}  {'held-out Qini (95% CI)':<30} "
+        f"  {'policy':<20} {head:>12}  {'held-out Qini (95% CI)':<30} "
         f"profit contacting {card['contacts']:,} (95% CI)"
     ]
     table = evaluation.table.set_index("policy")
@@ -125,7 +136,8 @@ def policy_table(evaluation: UpliftEvaluation) -> str:
         profit = _with_interval(figures, "profit_at_budget", ",.0f")
         mark = "*" if name == card["policy"] else " "
         lines.append(
-            f"{mark} {name:<20} {table.loc[name, 'validation_qini']:>11.4f}  {qini:<30} {profit}"
+            f"{mark} {name:<20} {table.loc[name, f'validation_{metric}']:>12{fmt}}  {qini:<30} "
+            f"{profit}"
         )
     return "\n".join(lines)
 

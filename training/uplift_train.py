@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import ExperimentConfig
+from core.names import RESPONSE
 from core.schema import ATTRIBUTE_PREFIX, CAMPAIGN_ID, CONTACTED_AT, TREATMENT
 from features.build import CUTOFF
 from features.labelled import load_snapshots
@@ -47,6 +48,7 @@ from training.uplift_data import (
 from training.uplift_eval import UpliftEvaluation, evaluate_uplift
 from training.uplift_metrics import bootstrap_qini_gain, qini_curve
 from training.uplift_policy import (
+    chosen_score,
     policy_line,
     policy_not_served,
     policy_table,
@@ -142,6 +144,11 @@ def uplift_bundle(
         value_effect=list(evaluation.value_effect.final_stage_),
         attributes=attributes,
         snapshot_features=list(snapshot),
+        response=[(1.0, evaluation.response_model)]
+        if evaluation.response_model is not None
+        and evaluation.choice is not None
+        and evaluation.choice.policy == RESPONSE
+        else [],
         card={
             "experiment": config.name,
             "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
@@ -164,17 +171,23 @@ def gate_uplift(
     config: ExperimentConfig,
     uri: str,
 ) -> Decision:
-    """The promotion decision against the current champion, on the same held-out customers."""
-    score = evaluation.metrics(evaluation.learner)[GATE_METRIC]
-    unserved = policy_not_served(evaluation, score)
+    """The promotion decision: a first version's chosen policy against random order on the
+    chosen figure; a later one's learner against the champion's, on the same held-out customers."""
+    unserved = policy_not_served(evaluation, chosen_score(evaluation))
     if unserved is not None:
         return unserved
     current = version_by_alias(name, tracking_uri=uri)
     if current is None:
         trivial = versus_random(evaluation)
         return decide(
-            GATE_METRIC, score, None, None, trivial=trivial, trivial_name=TRIVIAL["uplift"]
+            evaluation.metric,
+            chosen_score(evaluation),
+            None,
+            None,
+            trivial=trivial,
+            trivial_name=TRIVIAL["uplift"],
         )
+    score = evaluation.metrics(evaluation.learner)[GATE_METRIC]
     version = str(current.version)
     champion = load_uplift_version(name, version, tracking_uri=uri).bundle
     test = evaluation.test

@@ -165,3 +165,71 @@ def test_the_campaign_names_its_policy_with_held_out_figures_or_what_it_falls_ba
     assert second.endswith(
         "qini not measurable, auuc not measurable, profit_at_budget not measurable"
     )
+
+
+def response_card(profit: float) -> dict[str, object]:
+    """An uplift card whose competition the response model won: `profit` over 20 of 100."""
+    figures = {"profit_at_budget": profit, "profit_at_budget_low": None, "qini": 0.01}
+    return {
+        "policy": {
+            "policy": "response",
+            "reason": "simplest within one standard error",
+            "served": True,
+            "budget_share": 0.4,
+            "contacts": 20,
+            "test_rows": 100,
+            "level": 0.95,
+            "figures": {"response": figures},
+        }
+    }
+
+
+def test_a_winning_response_model_ranks_the_campaign_within_the_share_it_was_measured_at() -> None:
+    from retention.targeting import choose_targeting
+
+    table = scores().assign(offer_response=[0.3, 0.9, 0.5, np.nan])
+    targeting = choose_targeting(table, ECONOMICS, response_card(200.0))
+    assert targeting.policy == "response model (response)"
+    # the top 40% of 4 scored (2 customers) by offer_response, each worth 200 / 20 = 10
+    np.testing.assert_array_equal(targeting.gain, [np.nan, 10.0, 10.0, np.nan])
+    # spend: contact + offer x P(retained | offered), the response model's probability
+    assert targeting.spend[1] == pytest.approx(1.0 + 10.0 * 0.9)
+    result = plan(table, CampaignParams(budget=1000.0, economics=ECONOMICS, control_share=0.0))
+    assert result.policy == UPLIFT_POLICY  # without the card: the uplift model's profit
+    result = plan(
+        table,
+        CampaignParams(budget=1000.0, economics=ECONOMICS, control_share=0.0),
+        lambda s, e: choose_targeting(s, e, response_card(200.0)),
+    )
+    assert result.contacted["customer_id"].tolist() == ["sleeping_dog", "sure_thing"]
+    assert result.contacted["rank"].tolist() == [1, 2]  # by offer_response, not by gain
+    assert result.left_out == {
+        "with no offer_response in the scores": 1,
+        "ranked below the top 40% by offer_response, the share at which the policy's profit "
+        "was measured": 1,
+    }
+    # a policy that lost money where it was measured contacts nobody
+    losing = plan(
+        table,
+        CampaignParams(budget=1000.0, economics=ECONOMICS, control_share=0.0),
+        lambda s, e: choose_targeting(s, e, response_card(-40.0)),
+    )
+    assert losing.contacted.empty
+    assert list(losing.left_out.values())[-1] == 2
+
+
+def test_unpromoted_lines_say_why_the_campaign_falls_back() -> None:
+    from model.registry import Tag
+    from retention.targeting import unpromoted_lines
+
+    assert unpromoted_lines({Tag.DECISION: "champion", Tag.POLICY: "random"}, "u:1") == []
+    assert unpromoted_lines({}, "u:1") == []
+    (line,) = unpromoted_lines(
+        {Tag.DECISION: "challenger", Tag.POLICY: "random", Tag.REASON: "nothing beat it"}, "u:2"
+    )
+    assert line.startswith(
+        "no targeting policy beat random order on past campaigns (uplift version u:2: "
+        "nothing beat it); the campaign ranks by risk-value"
+    )
+    (line,) = unpromoted_lines({Tag.DECISION: "challenger", Tag.POLICY: "response"}, "u:3")
+    assert line.startswith("the targeting policy chosen on past campaigns was not promoted")

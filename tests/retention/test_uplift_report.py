@@ -85,8 +85,9 @@ def policy_card(
 
 def test_the_policy_section_tables_every_policy_with_intervals_and_names_the_choice() -> None:
     html = qini_section(policy_card((0.03, 0.02, 0.04)))
-    assert "The best policy, response model, is not one the uplift model serves" in html
-    assert "falls back to risk-value targeting" in html
+    assert "No policy beat random order; the uplift model was promoted by hand" in html
+    served = qini_section(policy_card((0.03, 0.02, 0.04), served=True))
+    assert "The campaign targets by response model, chosen on incremental profit" in served
     assert "the response model is within 1 standard error of the best" in html
     assert "<td>response model (chosen)</td><td>0.0300 (0.0200 to 0.0400)</td>" in html
     assert "<td>2,500 (1,600 to 3,400)</td>" in html

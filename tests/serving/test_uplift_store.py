@@ -97,3 +97,38 @@ def test_an_uplift_model_left_in_the_store_is_not_paired_with_later_churn_models
     assert bentoml.models.get(f"{BENTO_UPLIFT}:latest").tag == ref.tag
     assert uplift_tag() == "none"
     assert load_packaged_uplift() is None
+
+
+def test_a_bundle_carrying_the_response_model_scores_offer_response_by_customer_id(
+    bundle: UpliftBundle, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    import lightgbm as lgb
+
+    from model.uplift_bundle import OFFER_RESPONSE
+
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    stays = (rng.uniform(size=400) < 0.2 + 0.6 * (train["a"] > 0)).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=20, min_child_samples=20, verbose=-1)
+    model.fit(bundle.encoding.transform(train), stays, feature_name=["a", "b"])
+    with_response = dataclasses.replace(bundle, response=[(1.0, model.booster_)])
+    again = UpliftBundle.load(with_response.save(tmp_path / "r"))
+    features = pd.DataFrame(
+        {"a": [-1.0, 0.5, 2.0], "b": [0.0, 1.0, -1.0]},
+        index=pd.Index(["x", "y", "z"], name="customer_id"),
+    )
+    matrix = pd.DataFrame(bundle.encoding.transform(features), columns=["a", "b"])
+    expected = model.predict_proba(matrix)[:, 1]
+    responses = again.responses(features)
+    assert responses is not None
+    np.testing.assert_allclose(responses.to_numpy(), expected, rtol=1e-12)
+    assert responses.iloc[2] > responses.iloc[0]  # the planted signal: a > 0 stays when offered
+    scores = pd.DataFrame({"customer_id": ["z", "x"], "churn_probability": [0.2, 0.7]})
+    out, _ = with_uplift(scores, features, PackagedUplift(again, "uplift:5"))
+    np.testing.assert_allclose(out[OFFER_RESPONSE], expected[[2, 0]], rtol=1e-12)
+    # without a response stage (another policy won) the scores carry none
+    plain, _ = with_uplift(scores, features, PackagedUplift(bundle, "uplift:4"))
+    assert OFFER_RESPONSE not in plain
+    assert bundle.responses(features) is None

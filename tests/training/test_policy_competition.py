@@ -2,7 +2,7 @@
 
 Three tiny campaigns (3,000 customers, two attributes) with a known truth: where the customers
 likeliest to stay when offered are exactly those the offer moves, the response model (simpler
-than any uplift learner) is chosen; where who stays anyway (sure things) differs from whom the
+than any uplift learner) is chosen and served; where who stays anyway (sure things) differs from whom the
 offer moves, an uplift policy is chosen; where the offer does nothing, random order is chosen
 and the gate promotes nothing.
 """
@@ -16,13 +16,14 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from core.config import ExperimentConfig
+from core.config import ExperimentConfig, UpliftConfig
 from core.config_file import load_config
 from core.names import RANDOM, RESPONSE
 from core.schema import CAMPAIGN_ID, CUSTOMER_ID, FUTURE_VALUE
 from features.build import CUTOFF
 from features.labels import CHURN
 from tests.helpers import write_config
+from training.registry import first_version
 from training.uplift_data import RETAINED, TREATED, CampaignRows
 from training.uplift_eval import SERVED, UpliftEvaluation, evaluate_uplift
 from training.uplift_policy import policy_not_served, policy_table, versus_random
@@ -30,6 +31,7 @@ from training.uplift_policy import policy_not_served, policy_table, versus_rando
 pytestmark = pytest.mark.slow  # three evaluations of every learner: about 30 s
 
 N = 3000
+QINI = UpliftConfig(choose_by="qini")
 NOISE = 8
 """Attributes with no bearing on anything: the two-model learners overfit them, the response
 model (one model of one arm) less so."""
@@ -85,14 +87,17 @@ def test_where_the_response_model_finds_the_moved_customers_it_is_chosen(
     evaluation = evaluations["response"]
     assert evaluation.choice is not None
     assert evaluation.choice.policy == RESPONSE, evaluation.choice.reason
-    decision = policy_not_served(evaluation, evaluation.metrics(evaluation.learner)["qini"])
-    assert decision is not None
-    assert not decision.promote
-    assert decision.reason.startswith('the best policy on validation is "response model"')
+    assert policy_not_served(evaluation, 0.0) is None  # the bundle carries the response model
     card = evaluation.policy_card()
     assert card["policy"] == RESPONSE
-    assert card["served"] is False
+    assert card["served"] is True
+    assert card["chosen_by"] == "profit_at_budget"
     assert card["figures"][RESPONSE]["qini_low"] > 0  # and it beats random on held-out customers
+    trivial = versus_random(evaluation)
+    assert trivial is not None
+    assert trivial.metric == "profit_at_budget"
+    assert trivial.low > 0  # a first version serving it is promoted
+    assert trivial.champion == pytest.approx(card["random_order"]["profit_at_budget"])
 
 
 def test_where_sure_things_mislead_the_response_model_an_uplift_policy_is_chosen(
@@ -110,17 +115,33 @@ def test_where_sure_things_mislead_the_response_model_an_uplift_policy_is_chosen
     assert trivial.low > 0  # a first version of it would be promoted
 
 
-def test_where_the_offer_does_nothing_random_is_chosen_and_nothing_promoted(
-    evaluations: dict[str, UpliftEvaluation],
+def test_where_the_offer_does_nothing_nothing_is_promoted(
+    evaluations: dict[str, UpliftEvaluation], config: ExperimentConfig
 ) -> None:
     evaluation = evaluations["none"]
     assert evaluation.choice is not None
-    assert evaluation.choice.policy == RANDOM, evaluation.choice.reason
-    decision = policy_not_served(evaluation, evaluation.metrics(evaluation.learner)["qini"])
-    assert decision is not None
-    assert not decision.promote
-    assert decision.reason.startswith("no policy beats random order on validation")
-    assert "falls back to risk-value targeting" in decision.reason
+    trivial = versus_random(evaluation)
+    assert trivial is not None
+    decision = policy_not_served(evaluation, trivial.challenger) or first_version(
+        trivial.metric, trivial.challenger, trivial, "random order"
+    )
+    assert not decision.promote, decision.reason
+    assert decision.trivial_failed
+    if evaluation.choice.policy == RANDOM:
+        assert decision.reason.startswith("no targeting policy beats random order")
+        assert "falls back to risk-value targeting" in decision.reason
+    else:  # a policy tied with random on validation does not beat it held out
+        assert "does not beat it" in decision.reason
+    # chosen on Qini instead, nothing is promoted either: whatever validation picks out of noise
+    # does not beat random order held out
+    qini = evaluate_uplift(planted("none"), config.model_copy(update={"uplift": QINI}))
+    trivial = versus_random(qini)
+    assert trivial is not None
+    assert trivial.metric == "qini"
+    decision = policy_not_served(qini, trivial.challenger) or first_version(
+        trivial.metric, trivial.challenger, trivial, "random order"
+    )
+    assert not decision.promote, decision.reason
 
 
 def test_the_console_table_marks_the_chosen_policy_within_100_columns(

@@ -7,7 +7,14 @@ import pytest
 
 from core.economics import Economics
 from training.policy_choice import choose_policy
-from training.policy_metrics import CHUNK, Campaign, figures, policy_figures, resamples
+from training.policy_metrics import (
+    CHUNK,
+    Campaign,
+    figures,
+    policy_figures,
+    random_order,
+    resamples,
+)
 from training.uplift_metrics import auuc, qini_coefficient
 
 ECONOMICS = Economics(gross_margin=0.5, offer_cost=10.0, contact_cost=1.0)
@@ -80,7 +87,7 @@ def test_the_simplest_policy_within_one_standard_error_wins() -> None:
         "x_learner": x + rng.normal(0, 0.01, x.size),  # the same ranking, a hair different
     }
     validation = policy_figures(scores, campaign, replicates=300, seed=1)
-    choice = choose_policy(validation, list(scores))
+    choice = choose_policy(validation, list(scores), metric="qini")
     assert choice.policy == "response"
     assert choice.best in ("response", "x_learner")
     assert 'the policy "response model"' in choice.reason
@@ -90,13 +97,13 @@ def test_the_simplest_policy_within_one_standard_error_wins() -> None:
         "random"
     )
     # with the rule off (0 standard errors) the best wins outright
-    assert choose_policy(validation, list(scores), se=0.0).policy == choice.best
+    assert choose_policy(validation, list(scores), 0.0, "qini").policy == choice.best
 
 
-def test_the_validation_part_keeps_every_campaign_arm_and_outcome_in_proportion() -> None:
+def test_the_validation_folds_keep_every_campaign_arm_and_outcome_in_proportion() -> None:
     import pandas as pd
 
-    from training.uplift_eval import validation_parts
+    from training.uplift_eval import validation_folds
 
     rng = np.random.default_rng(0)
     n = 1000
@@ -107,12 +114,54 @@ def test_the_validation_part_keeps_every_campaign_arm_and_outcome_in_proportion(
             "retained": (rng.random(n) < 0.8).astype(int),
         }
     )
-    held = validation_parts(frame, 0.3, seed=1)
-    assert held.sum() == 300
-    strata = frame.groupby(["campaign_id", "treated", "retained"]).size()
-    in_validation = frame.loc[held].groupby(["campaign_id", "treated", "retained"]).size()
-    assert ((in_validation - 0.3 * strata).abs() <= 1).all()
-    np.testing.assert_array_equal(held, validation_parts(frame, 0.3, seed=1))
-    # one customer alone in its campaign and arm: the split falls back to coarser strata
+    fold = validation_folds(frame, 3, seed=1)
+    assert sorted(np.bincount(fold)) == [333, 333, 334]
+    keys = ["campaign_id", "treated", "retained"]
+    strata = frame.groupby(keys).size()
+    for k in range(3):
+        in_fold = frame.loc[fold == k].groupby(keys).size()
+        assert ((in_fold - strata / 3).abs() <= 1).all()
+    np.testing.assert_array_equal(fold, validation_folds(frame, 3, seed=1))
+    # one customer alone in its campaign and arm: the folds fall back to coarser strata
     lonely = pd.concat([frame, frame.head(1).assign(campaign_id="autumn")], ignore_index=True)
-    assert validation_parts(lonely, 0.3, seed=1).sum() == 301  # 0.3 x 1,001, rounded up
+    assert np.bincount(validation_folds(lonely, 3, seed=1)).sum() == 1001
+
+
+def test_random_order_by_hand_and_the_gain_over_it() -> None:
+    # everyone: treated mean value (100 + 0) / 2 = 50, control (40 + 0) / 2 = 20, treated
+    # retention 1/2; random contacts of 2 of 4 are expected to earn 2/4 of contacting everyone
+    campaign = Campaign(
+        retained=np.array([1, 1, 0, 0]),
+        treated=np.array([1, 0, 1, 0]),
+        value=np.array([100.0, 40.0, 0.0, 0.0]),
+        contacts=2,
+        economics=ECONOMICS,
+    )
+    expected = 2 * ((50 - 20) * 0.5 - 1.0 - 10.0 * 0.5)
+    got = random_order(campaign, np.arange(4)[None, :])
+    assert got["profit_at_budget"][0] == pytest.approx(expected)
+    assert got["qini"][0] == 0.0
+    everyone = Campaign(campaign.retained, campaign.treated, campaign.value, 4, ECONOMICS)
+    whole = figures(np.zeros(4), everyone, np.arange(4)[None, :])["profit_at_budget"][0]
+    assert got["profit_at_budget"][0] == pytest.approx(whole * 2 / 4)
+    result = policy_figures({"p": np.array([4.0, 3.0, 2.0, 1.0])}, campaign, replicates=50)
+    gain, low, high, se = result.versus_random("p", "profit_at_budget")
+    assert gain == pytest.approx(2 * ((100 - 40) * 0.5 - 1.0 - 10.0) - expected)
+    assert low <= high
+    assert se >= 0
+
+
+def test_profit_and_qini_choose_differently_when_the_moved_customers_are_worth_little() -> None:
+    # the offer moves retention most where x > 0, but those customers are worth almost nothing;
+    # where x < 0 it moves retention less but the retained are worth a lot
+    rng = np.random.default_rng(4)
+    n = 6000
+    x = rng.normal(size=n)
+    t = rng.random(n) < 0.5
+    y = (rng.random(n) < 0.5 + np.where(x > 0, 0.3, 0.1) * t).astype(np.int64)
+    v = y * np.where(x > 0, 1.0, 400.0)
+    campaign = Campaign(y, t.astype(np.int64), v, contacts=n // 5, economics=ECONOMICS)
+    scores = {"random": rng.uniform(size=n), "response": x, "x_learner": -x}
+    validation = policy_figures(scores, campaign, replicates=200, seed=1)
+    assert choose_policy(validation, list(scores), metric="qini").policy == "response"
+    assert choose_policy(validation, list(scores), metric="profit_at_budget").policy == "x_learner"
