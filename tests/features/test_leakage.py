@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.build import build_features
+from features.build import available_families, build_features
 from features.loading import CustomerData, tables_of
 from features.prepare import prepare
 from tests.features.tables import (
@@ -64,7 +64,9 @@ def test_events_after_the_cutoff_never_change_features(data: st.DataObject) -> N
                 past_inter + data.draw(interaction_rows(*after), label=f"{label}: interactions"),
             )
         )
-    first, second = (build_features(v, _as_of(cutoff)) for v in versions)
+    # the families are a schema decision over the whole log (as training makes it once)
+    families = sorted({f for v in versions for f in available_families(v)})
+    first, second = (build_features(v, _as_of(cutoff), families=families) for v in versions)
     pd.testing.assert_frame_equal(first, second)
 
 
@@ -99,14 +101,16 @@ def test_a_customer_row_does_not_depend_on_the_rest_of_the_base(
     chosen: set[str],
 ) -> None:
     data = business(transactions, subs, inter)
-    full = build_features(data, _as_of(cutoff))
+    # the families are decided once on the whole base, as the served model fixes them
+    families = available_families(data)
+    full = build_features(data, _as_of(cutoff), families=families)
     with_events = sorted(c for c in chosen if _has_events(data, c))
     if not with_events:
         return
-    part = build_features(_only(data, with_events), _as_of(cutoff))
+    part = build_features(_only(data, with_events), _as_of(cutoff), families=families)
     pd.testing.assert_frame_equal(part, full.loc[full.index.isin(with_events)])
     for customer in with_events:
-        alone = build_features(_only(data, [customer]), _as_of(cutoff))
+        alone = build_features(_only(data, [customer]), _as_of(cutoff), families=families)
         pd.testing.assert_frame_equal(alone, full.loc[full.index == customer])
 
 

@@ -116,7 +116,7 @@ def test_model_info_describes_the_packaged_models(
     assert (info.economics["currency"], info.economics["gross_margin"]) == ("GBP", 0.4)
     assert dt.datetime.fromisoformat(info.trained_at)  # a real timestamp, not empty
     assert set(info.features) <= set(feature_table.columns)
-    assert set(info.categorical_features) == {"attr_channel", "attr_region"}
+    assert set(info.categorical_features) == {"attr_channel", "attr_region", "top_category"}
     assert info.risk_tiers == {"high": 0.6, "medium": 0.3}  # packaged by the fixture (defaults)
     assert {"roc_auc", "brier"} <= set(info.test_metrics["churn"])
     assert {"gini", "mae"} <= set(info.test_metrics["clv"])
