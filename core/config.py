@@ -233,13 +233,17 @@ class ChurnConfig(_Frozen):
         "before it is within promotion.selection_se standard errors of it (a tie: the earlier "
         "wins). Every candidate is still evaluated.",
     )
-    refit: bool = Field(
-        True,
-        description="Fit the chosen churn model again on the training and validation rows "
-        "together (a booster with the rounds early-stopped on validation, or k-fold tuned on an "
-        "in-time split), keeping the calibration fitted on validation: the served model learns "
-        "from every labelled row but the test's, which stay untouched and score it. The "
-        "candidates still compete on the first fit's validation scores.",
+    refit: Literal["in_time", "always", "never"] = Field(
+        "in_time",
+        description="When to fit the chosen churn model again on the training and validation "
+        "rows together (a booster with the rounds early-stopped on validation, or k-fold tuned "
+        "on an in-time split), keeping the calibration fitted on validation; the test rows stay "
+        "untouched and score it, and the candidates still compete on the first fit's validation "
+        "scores. in_time (default): only when the validation rows are a random part of one "
+        "export; out of time the validation cutoff is the latest season, which the calibration "
+        "was fitted on and a refit would absorb twice (on CDNOW the served logistic's test bias "
+        "went from +2.4 to +9.8 points, with no ROC-AUC gain on the demo or the monthly CRM "
+        "export). always, never: regardless of the split.",
     )
 
     @model_validator(mode="before")

@@ -166,6 +166,14 @@ class Fold:
             for name, levels in self.encoding.categories.items()
         ]
 
+    @property
+    def refits_churn(self) -> bool:
+        """Whether the chosen churn fit is refit on training + validation rows (``churn.refit``:
+        by default only on an in-time split, whose validation rows are a random part)."""
+        when = self.config.churn.refit
+        in_time = self.data.split.in_time
+        return self.refit and (when == "always" or (when == "in_time" and in_time))
+
     def refit_rows(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
         """The matrix and labels of ``task`` on the training and validation rows together."""
         parts = ("train", "validation")
@@ -267,7 +275,7 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     model.fit(m["train"], fold.y("train", "churn"), **fit_args)
     valid_p = model.predict_proba(m["validation"])[:, 1]
     refit = None
-    if fold.refit and config.refit:
+    if fold.refits_churn:
         refit = fold.refit_record("churn", model.best_iteration_)
         model = _refit(fold, "churn", model, refit.rounds)
     return Fitted(
@@ -346,7 +354,7 @@ def _logistic(fold: Fold) -> Fitted:
     )
     valid_p = apply(ab, model.raw_score(m["validation"]))
     refit = None
-    if fold.refit and fold.config.churn.refit:  # the calibration stays the first fit's
+    if fold.refits_churn:  # the calibration stays the first fit's
         refit = fold.refit_record("churn", None)
         model = fit(*fold.refit_rows("churn"))
     return Fitted(

@@ -79,8 +79,21 @@ def _first_and_refit(fold: Fold, task: str, name: str) -> tuple[Fitted, Fitted]:
     return first, refit
 
 
+def _always(fold: Fold) -> Fold:
+    """``fold`` with ``churn.refit: always`` (the small fold is out of time, not refit by default)."""
+    churn = fold.config.churn.model_copy(update={"refit": "always"})
+    return Fold(fold.config.model_copy(update={"churn": churn}), fold.data)
+
+
+def test_an_out_of_time_churn_fit_is_not_refit_by_default(small_fold: Fold) -> None:
+    assert small_fold.config.churn.refit == "in_time"  # the default
+    assert not small_fold.data.split.in_time
+    assert not small_fold.refits_churn
+    assert _always(small_fold).refits_churn
+
+
 def test_the_served_churn_booster_is_refit_on_every_non_test_row(small_fold: Fold) -> None:
-    assert small_fold.config.churn.refit  # the default
+    small_fold = _always(small_fold)
     first, refit = _first_and_refit(small_fold, "churn", "lightgbm")
     assert refit.servable is not None
     assert refit.servable.refit is not None
@@ -122,6 +135,7 @@ def test_the_served_churn_booster_is_refit_on_every_non_test_row(small_fold: Fol
 
 
 def test_the_served_logistic_is_refit_with_the_first_fits_calibration(small_fold: Fold) -> None:
+    small_fold = _always(small_fold)
     first, refit = _first_and_refit(small_fold, "churn", "logistic")
     assert refit.servable is not None
     assert refit.servable.refit is not None
@@ -145,6 +159,7 @@ def test_the_served_logistic_is_refit_with_the_first_fits_calibration(small_fold
 def test_the_card_says_the_served_churn_model_was_refit_and_on_how_many_rows(
     small_fold: Fold,
 ) -> None:
+    small_fold = _always(small_fold)
     evaluation = evaluate_candidates(small_fold, [c for c in CANDIDATES if c.task == "churn"])
     (chosen,) = [r for r in evaluation.results if r.bundle is not None]
     card = chosen.bundle.card  # type: ignore[union-attr]
