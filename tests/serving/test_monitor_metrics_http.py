@@ -1,10 +1,16 @@
-"""The monitoring gauges on the real service's /metrics (the session's server, one worker).
+"""The monitoring gauges on the real service's /metrics (a server of this module's, one worker).
 
 The served quantiles and tier shares are those of the last ``WINDOW`` customers the worker
 scored: the test fills the window with its own requests, so each gauge equals the quantile of
 the answers it got. The latest generation's and the last verdict's gauges are read from the
 workspace's score history at each scrape: they equal the history's figures, and follow a verdict
 recorded after the server started.
+
+The module starts a server of its own rather than using the session's: every ``bentoml serve``
+start empties the Prometheus folder of its BentoML home (which all the session's servers share),
+so once another test has started a server after the session's, the session server's gauges are
+no longer on its /metrics (gone, or another server's). The module's tests run one after the
+other (``--dist loadscope`` keeps a module on one worker), with no other server started between.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +34,29 @@ from tests.conftest import TrainedProject
 from tests.helpers import Server, http
 from tests.serving.support import feature_values
 
-pytestmark = pytest.mark.slow  # the session's trained project and server
+pytestmark = pytest.mark.slow  # the session's trained project, a real server
+
+
+@pytest.fixture(scope="module")
+def service(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The retain service on the session's package and workspace, in a process of this module's
+    (shadows the session's ``service``: see the module docstring)."""
+    log: Path = tmp_path_factory.mktemp("logs_monitor_metrics") / "service.log"
+    server = Server({"RETAIN_MAX_BATCH": "500"}, log)
+    try:
+        if not server.wait_ready():
+            pytest.fail(f"service did not become ready:\n{server.output()[-4000:]}")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def model_info(service: Server) -> ModelInfo:
+    """What this module's server says it serves."""
+    status, body = http("POST", f"{service.url}/model_info", {})
+    assert status == 200, body
+    return ModelInfo.model_validate(body)
 
 
 def _gauges(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -68,7 +97,9 @@ def test_served_quantiles_and_tier_shares_are_those_of_the_last_window_of_answer
         }
         for cid, row in feature_table.iloc[:500].iterrows()
     ]
-    churn, value, tiers = [], [], []
+    churn: list[float] = []
+    value: list[float] = []
+    tiers: list[str] = []
     while len(churn) < WINDOW + len(items):  # more than the window: only the last WINDOW count
         status, body = http("POST", f"{service.url}/score", {"customers": items})
         assert status == 200, body

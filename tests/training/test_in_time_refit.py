@@ -33,7 +33,11 @@ def in_time(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentConfig,
             "data": {
                 "snapshots": {
                     "path": str(path),
-                    "columns": {"customer_id": "customerID", "churned": "Churn"},
+                    "columns": {
+                        "customer_id": "customerID",
+                        "churned": "Churn",
+                        "future_value": "Revenue90d",
+                    },
                     "as_of": "2024-06-30",
                 }
             },

