@@ -106,6 +106,7 @@ def main() -> None:
                 for c, v in zip(columns, record, strict=True)
             ]
             lines.append("| " + " | ".join(values) + " |")
+        policies = list(evaluation.table["policy"])  # type: ignore[attr-defined]
         lines += [
             "",
             f"**Verdict:** {evaluation.verdict}.",  # type: ignore[attr-defined]
@@ -118,9 +119,10 @@ def main() -> None:
             "seed (the random policy's row shows the noise); the true profit at equal budget "
             "does not depend on that noise.",
             "",
-            "| seed | random | churn_risk | response | t_learner | x_learner | dr_learner "
-            "| x_learner profit | churn_risk profit | ceiling Qini |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| seed | "
+            + " | ".join(policies)
+            + " | x_learner profit | churn_risk profit | ceiling Qini |",
+            "|---|" + "---|" * (len(policies) + 3),
         ]
         for seed in (DEMO_SEED, *OTHER_SEEDS):
             if seed == DEMO_SEED:
