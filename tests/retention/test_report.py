@@ -154,8 +154,12 @@ def cheap_offer_scores(trained: TrainedProject, folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def report(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report")
-    scores = cheap_offer_scores(trained, folder / "scores")
-    return write_report(scores, trained.config, folder / "report.html")
+    with pytest.MonkeyPatch.context() as env:
+        # a ledger and score history of its own: what other modules on this worker scored or
+        # planned in the session's workspace would add sections this page is not about
+        env.setenv("RETAIN_LEDGER_URL", f"sqlite:///{folder / 'ledger.db'}")
+        scores = cheap_offer_scores(trained, folder / "scores")
+        return write_report(scores, trained.config, folder / "report.html")
 
 
 @pytest.fixture(scope="module")

@@ -96,6 +96,8 @@ def test_two_workers_answer_as_one_then_read_the_rescored_table(
     log_before = len(two_workers.output())
     day = (trained.as_of - pd.Timedelta(days=30)).date().isoformat()
     monkeypatch.setenv("RETAIN_FEATURE_TABLE", str(table))
+    # its generation goes to a history of its own: the session's stays as the other tests left it
+    monkeypatch.setenv("RETAIN_LEDGER_URL", f"sqlite:///{table.parent / 'history.db'}")
     run = score_base(
         trained.config, Cutoff.parse(day), out_dir=table.parent / "scores", progress=False
     )
