@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast fuzz soak bench results results-models results-dask-sample results-leaks results-basket bench-features bench-serving bench-scoring bench-labelled bench-scale docs clean
+.PHONY: help venv demo test test-fast lint typecheck pytest pytest-fast fuzz soak bench results results-models results-dask-sample results-leaks results-basket results-monitor bench-features bench-serving bench-scoring bench-labelled bench-scale docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -73,7 +73,7 @@ soak: venv ## 60 s of good and bad requests on 127.0.0.1: errors, /readyz under 
 
 bench: bench-features bench-serving bench-scoring bench-labelled ## All benchmarks (results under experiments/results)
 
-results: bench results-models results-dask-sample results-leaks results-basket ## Regenerate every table the README quotes
+results: bench results-models results-dask-sample results-leaks results-basket results-monitor ## Regenerate every table the README quotes
 
 results-models: venv ## Model tables: demo data, CDNOW (../shared/data/cdnow), demo CRM exports, uplift, calibration
 	$(BIN)/python experiments/eval_models.py
@@ -84,6 +84,9 @@ results-leaks: venv ## The leak check on every honest data set and two planted l
 
 results-basket: venv ## Product features on a log with planted product-level churn drivers vs BG/NBD (~3 min)
 	$(BIN)/python experiments/eval_basket.py
+
+results-monitor: venv ## The monitor on the demo twins: a planted price rise caught, false alarms on its quiet twin
+	$(BIN)/python experiments/monitor_twins.py
 
 results-dask-sample: venv ## Dask training on a customer sample: test ROC-AUC whole vs 50% vs 10% (20k demo customers)
 	$(BIN)/python experiments/eval_dask_sample.py

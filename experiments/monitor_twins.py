@@ -41,6 +41,28 @@ PERIODS = [
 ]
 
 
+def twin_config(path: Path, data_dir: Path) -> Path:
+    """A small, untuned experiment YAML for one twin's retail log: the same for both twins."""
+    import yaml
+
+    short = {"n_estimators": 60, "early_stopping_rounds": 20}
+    config = {
+        "name": f"twin-{path.stem}",
+        "data": {
+            "transactions": {"path": str(data_dir / "transactions.csv")},
+            "customers": {"path": str(data_dir / "customers.csv")},
+        },
+        "horizon_days": 90,
+        "seed": 42,
+        "tuning": {"enabled": False},
+        "split": {"cutoffs": TRAIN_CUTOFFS},
+        "churn": {"lightgbm": short},
+        "clv": {"lightgbm": short},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def run_twins(out: Path, customers: int, seed: int, periods: list[str] = PERIODS) -> dict[str, Any]:
     """Train before the change, score every period on both logs; each period's verdict."""
     from core.config_file import ConfigFile, load_config
@@ -51,18 +73,12 @@ def run_twins(out: Path, customers: int, seed: int, periods: list[str] = PERIODS
     from serving.batch import score_base
     from serving.score_history import ScoreHistory
     from serving.store import package
-    from tests.helpers import FAST_LIGHTGBM, write_config
     from training.pipeline import train
 
     source = write_demo(out / "demo", customers=customers, seed=seed, businesses=("retail",))
     planted, twin = write_twins(source["retail"], out / "twins", PriceRise(start=CHANGE))
-    small: dict[str, Any] = {
-        "split": {"cutoffs": TRAIN_CUTOFFS},
-        "churn": {"lightgbm": FAST_LIGHTGBM},
-        "clv": {"lightgbm": FAST_LIGHTGBM},
-    }
     configs = {
-        name: write_config(out / f"{name}.yaml", folder, **small)
+        name: twin_config(out / f"{name}.yaml", folder)
         for name, folder in (("planted", planted), ("twin", twin))
     }
     train(load_config(configs["twin"]), progress=False, log=lambda _: None)
