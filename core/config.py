@@ -63,6 +63,15 @@ class SplitConfig(_Frozen):
         description="A labelled table with one as_of day: cross-validation folds on the "
         "non-test rows, reported beside the test metrics; 0 skips it.",
     )
+    round_origins: int = Field(
+        3,
+        ge=0,
+        description="Out of time: a booster refit on the training and validation rows takes "
+        "the median early-stopped rounds over the validation cutoff and up to this many "
+        "replayed past origins (each of the latest cutoffs the run may see as a test cutoff, "
+        "split as the real run is); with no usable past origin, the validation cutoff's "
+        "rounds, and the model card says so. 0: the validation cutoff's rounds.",
+    )
 
 
 class LightGBMTrees(_Frozen):

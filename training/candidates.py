@@ -37,8 +37,11 @@ from training.calibrators import apply, fit_calibrator
 from training.evaluation import TARGETS
 from training.frame import TrainingData
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
+from training.origin_rounds import FitRounds, origin_rounds
 
 PARTS = ("train", "validation", "test")
+REFIT_PARTS = ("train", "validation")
+"""The parts a refit learns from, in the order of its rows."""
 HIGH_CARDINALITY = 12
 """A categorical column with more levels than this is high-cardinality: tuning searches the
 boosters' categorical smoothing (``cat_smooth``, ``min_data_per_group``) for it."""
@@ -176,22 +179,36 @@ class Fold:
 
     def refit_rows(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
         """The matrix and labels of ``task`` on the training and validation rows together."""
-        parts = ("train", "validation")
         return (
-            np.vstack([self.matrices[p] for p in parts]),
-            np.concatenate([self.y(p, task) for p in parts]),
+            np.vstack([self.matrices[p] for p in REFIT_PARTS]),
+            np.concatenate([self.y(p, task) for p in REFIT_PARTS]),
         )
 
-    def refit_record(self, task: Task, early_stopped: int | None) -> Refit:
+    def refit_record(
+        self, task: Task, early_stopped: int | None, fit_rounds: FitRounds | None = None
+    ) -> Refit:
         """The card's record of a refit of ``task``: its rows, and its rounds: the k-fold
-        early-stopped ones when tuning found them (an in-time split), else ``early_stopped``,
-        the first fit's on validation (None: a model without rounds)."""
+        early-stopped ones when tuning found them (an in-time split); out of time, with
+        ``fit_rounds``, the median over replayed origins (``training.origin_rounds``); else
+        ``early_stopped``, the first fit's on validation (None: a model without rounds)."""
         tuned = self.tuning.get(task)
         rounds, where = early_stopped, "early stopping on the validation rows"
-        if not self.data.split.in_time:
-            where = f"early stopping on {self.data.split.validation.date()}"
+        split = self.data.split
+        if not split.in_time:
+            where = f"early stopping on {split.validation.date()}"
         if early_stopped is not None and tuned is not None and tuned.rounds is not None:
             rounds, where = tuned.rounds, f"{len(tuned.folds)}-fold early stopping"
+        elif early_stopped is not None and fit_rounds is not None and not split.in_time:
+            chosen = origin_rounds(
+                np.concatenate([self.frames[p][CUTOFF].to_numpy() for p in REFIT_PARTS]),
+                self.refit_rows(task)[1],
+                validation=split.validation,
+                validation_rounds=early_stopped,
+                horizon_days=self.config.horizon_days,
+                origins=self.config.split.round_origins,
+                fit_rounds=fit_rounds,
+            )
+            rounds, where = chosen.rounds, chosen.source(split.validation)
         return Refit(
             rows=len(self.frames["train"]) + len(self.frames["validation"]),
             first_rows=len(self.frames["train"]),
@@ -276,7 +293,8 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     valid_p = model.predict_proba(m["validation"])[:, 1]
     refit = None
     if fold.refits_churn:
-        refit = fold.refit_record("churn", model.best_iteration_)
+        rounds = _round_fitter(fold, "churn", model)
+        refit = fold.refit_record("churn", model.best_iteration_, rounds)
         model = _refit(fold, "churn", model, refit.rounds)
     return Fitted(
         model.predict_proba(m["test"])[:, 1],
@@ -406,7 +424,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
     valid_pred = model.predict(m["validation"])
     refit = None
     if fold.refit and fold.config.clv.refit:
-        refit = fold.refit_record("clv", model.best_iteration_)
+        refit = fold.refit_record("clv", model.best_iteration_, _round_fitter(fold, "clv", model))
         model = _refit(fold, "clv", model, refit.rounds)
     return Fitted(
         model.predict(m["test"]),
@@ -452,11 +470,42 @@ def _refit(
     return again
 
 
+def _round_fitter(
+    fold: Fold, task: Task, model: Booster, starts: dict[str, np.ndarray] | None = None
+) -> FitRounds:
+    """Fits ``model``'s settings on some refit rows, early-stopped on others (a replayed
+    origin), and returns the rounds: what ``training.origin_rounds`` replays."""
+    rows: list[tuple[np.ndarray, np.ndarray]] = []  # stacked on the first replay only
+    margin = None if starts is None else np.concatenate([starts[p] for p in REFIT_PARTS])
+    fit_args = fold.lightgbm_fit_args(task)
+
+    def fit_rounds(train: np.ndarray, origin: np.ndarray) -> int:
+        rows[:] = rows or [fold.refit_rows(task)]
+        X, y = rows[0]
+        replayed = clone(model).set_params(verbose=0)
+        args = {**fit_args, "eval_set": (X[origin], y[origin])}
+        if isinstance(replayed, LightGBMChurn):
+            replayed.set_params(calibration=None).fit(X[train], y[train], **args)
+        else:
+            margins = {} if margin is None else {"base_margin": margin[train]}
+            if margin is not None:
+                margins["eval_base_margin"] = margin[origin]
+            replayed.fit(X[train], y[train], **args, **margins)
+        return int(replayed.best_iteration_)
+
+    return fit_rounds
+
+
 def _refit_params(refit: Refit | None) -> dict[str, Any]:
     """The refit's MLflow params: whether the served model was refit, and on how many rows."""
     if refit is None:
         return {"refit": False}
-    return {"refit": True, "refit_rows": refit.rows, "refit_rounds": refit.rounds}
+    return {
+        "refit": True,
+        "refit_rows": refit.rows,
+        "refit_rounds": refit.rounds,
+        "refit_rounds_from": refit.rounds_from,
+    }
 
 
 def _refit_notes(name: str, refit: Refit | None) -> list[str]:
@@ -496,7 +545,8 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     valid_pred = model.predict(m["validation"], starts["validation"])
     refit = None
     if fold.refit and config.refit:  # the validation rows teach the level: no rescaling
-        refit = fold.refit_record("clv", model.best_iteration_)
+        rounds = _round_fitter(fold, "clv", model, starts)
+        refit = fold.refit_record("clv", model.best_iteration_, rounds)
         model = _refit(fold, "clv", model, refit.rounds, starts)
     elif config.btyd_recalibrate and valid_pred.sum() > 0:
         scale = float(y_valid.sum() / valid_pred.sum())
