@@ -242,6 +242,14 @@ class ChurnConfig(_Frozen):
         "before it is within promotion.selection_se standard errors of it (a tie: the earlier "
         "wins). Every candidate is still evaluated.",
     )
+    high_cardinality: Literal["auto", "native", "target"] = Field(
+        "auto",
+        description="How the LightGBM churn model reads a categorical column of more than 12 "
+        "levels: native (LightGBM's categorical splits, their smoothing searched by tuning), "
+        "target (each level's out-of-fold churn rate on the training rows, smoothed toward the "
+        "overall rate, carried in the served model), or auto (both fitted, the better on "
+        "validation by promotion.churn_metric kept; the card says which).",
+    )
     refit: Literal["in_time", "always", "never"] = Field(
         "in_time",
         description="When to fit the chosen churn model again on the training and validation "

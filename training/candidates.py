@@ -10,10 +10,11 @@ tracked only. Servable candidates of a task compete on the validation cutoff
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from model.card import Refit, Task, Tuning
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
 from model.servable import ServableModel
+from model.target_encoding import FOLDS, SMOOTHING, TargetEncodedBooster, target_encode
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.calibrators import apply, fit_calibrator
@@ -38,6 +40,7 @@ from training.evaluation import TARGETS
 from training.frame import TrainingData
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
 from training.origin_rounds import FitRounds, origin_rounds
+from training.selection import validation_score
 
 PARTS = ("train", "validation", "test")
 REFIT_PARTS = ("train", "validation")
@@ -66,6 +69,12 @@ class Fold:
     refit: bool = True
     """Whether servable fits are refit on training + validation rows (``churn.refit``,
     ``clv.refit``); tuning folds skip it, since only their validation scores count."""
+    target_encoded: dict[Task, list[str]] = field(default_factory=dict)
+    """Per task, the high-cardinality columns its served LightGBM model reads target-encoded
+    (``churn.high_cardinality``), set by the fit that chose it: the card says so."""
+    target_tables: dict[int, np.ndarray] = field(default_factory=dict)
+    """Set on a fold whose matrices hold churn rates in place of these columns' codes (by
+    column index): its boosters read them as numbers, not categories."""
 
     def __post_init__(self) -> None:
         self.frames = self.parts or {part: self.data.part(part) for part in PARTS}
@@ -162,9 +171,20 @@ class Fold:
             + (", searched by tuning" if searched else "")
         )
         high = set(self.high_cardinality)
+        encoded = set(self.target_encoded.get(task, ()))
+        target = (
+            f"target-encoded for LightGBM (each level's out-of-fold churn rate over {FOLDS} "
+            f"folds of the training rows, smoothed toward the overall rate with weight "
+            f"{SMOOTHING:g} rows; chosen over native categorical splits)"
+        )
         return [
-            f"{task}: {name}: categorical, {len(levels)} levels, LightGBM's native categorical "
-            + (f"splits with smoothing ({smoothing})" if name in high else "splits")
+            f"{task}: {name}: categorical, {len(levels)} levels, "
+            + (
+                target
+                if name in encoded
+                else "LightGBM's native categorical "
+                + (f"splits with smoothing ({smoothing})" if name in high else "splits")
+            )
             + "; the logistic model one-hot encodes its levels of 20 rows or more"
             for name, levels in self.encoding.categories.items()
         ]
@@ -221,7 +241,9 @@ class Fold:
         return {
             "eval_set": (self.matrices["validation"], self.y("validation", task)),
             "feature_names": list(self.encoding.columns),
-            "categorical": self.encoding.categorical_indices,
+            "categorical": [
+                j for j in self.encoding.categorical_indices if j not in self.target_tables
+            ],
         }
 
 
@@ -269,6 +291,58 @@ class Candidate:
 
 
 def _lightgbm_churn(fold: Fold) -> Fitted:
+    """The churn booster; with high-cardinality columns, read natively or target-encoded
+    (``churn.high_cardinality``; auto: the better on validation, tuning folds read natively)."""
+    mode, high = fold.config.churn.high_cardinality, fold.high_cardinality
+    if not high or mode == "native" or (mode == "auto" and not fold.refit):
+        return _lightgbm_churn_fit(fold)
+    encoded = _target_encoded_fold(fold, high)
+    target = _lightgbm_churn_fit(encoded)
+    assert target.servable is not None
+    booster = cast(LightGBMModel, target.servable.model)
+    target.servable = replace(
+        target.servable, model=TargetEncodedBooster(booster, encoded.target_tables)
+    )
+    if mode == "target":
+        fold.target_encoded["churn"] = high
+        target.params["high_cardinality"] = "target"
+        return target
+    native = _lightgbm_churn_fit(fold)
+    y = fold.y("validation", "churn")
+    scores = {
+        name: validation_score("churn", y, fit.validation_pred, fold.config)
+        for name, fit in (("target", target), ("native", native))
+        if fit.validation_pred is not None
+    }
+    chosen = "target" if scores["target"] > scores["native"] else "native"
+    metric = fold.config.promotion.churn_metric
+    line = (
+        f"churn/lightgbm: {', '.join(high)} read "
+        f"{'target-encoded' if chosen == 'target' else 'by native categorical splits'}: "
+        f"validation {metric} {scores['target']:.4f} target-encoded, "
+        f"{scores['native']:.4f} native categorical"
+    )
+    kept = target if chosen == "target" else native
+    if chosen == "target":
+        fold.target_encoded["churn"] = high
+    kept.notes.append(line)
+    kept.fit_metrics |= {f"high_cardinality.validation.{k}": v for k, v in scores.items()}
+    kept.params["high_cardinality"] = chosen
+    return kept
+
+
+def _target_encoded_fold(fold: Fold, columns: list[str]) -> Fold:
+    """A copy of ``fold`` whose matrices read ``columns`` as out-of-fold churn rates."""
+    names = list(fold.encoding.columns)
+    at = {names.index(c): len(fold.encoding.categories[c]) for c in columns}
+    encoded = target_encode(fold.matrices, fold.y("train", "churn"), at, seed=fold.config.seed)
+    out = copy.copy(fold)
+    out.matrices = encoded.matrices
+    out.target_tables = encoded.tables
+    return out
+
+
+def _lightgbm_churn_fit(fold: Fold) -> Fitted:
     m, config = fold.matrices, fold.config.churn
     model = LightGBMChurn(
         **fold.lightgbm_estimator("churn"),
