@@ -172,6 +172,12 @@ class Fold:
         )
         high = set(self.high_cardinality)
         encoded = set(self.target_encoded.get(task, ()))
+        mode = self.config.churn.high_cardinality if task == "churn" else "native"
+        if mode == "target":
+            encoded = high
+        pending = (
+            high if mode == "auto" and task not in self.target_encoded else set()
+        )  # before the fit: either reading may win
         target = (
             f"target-encoded for LightGBM (each level's out-of-fold churn rate over {FOLDS} "
             f"folds of the training rows, smoothed toward the overall rate with weight "
@@ -184,6 +190,12 @@ class Fold:
                 if name in encoded
                 else "LightGBM's native categorical "
                 + (f"splits with smoothing ({smoothing})" if name in high else "splits")
+                + (
+                    " or target-encoded, whichever scores better on validation (the "
+                    "churn/lightgbm note says which)"
+                    if name in pending
+                    else ""
+                )
             )
             + "; the logistic model one-hot encodes its levels of 20 rows or more"
             for name, levels in self.encoding.categories.items()
@@ -323,8 +335,7 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
         f"{scores['native']:.4f} native categorical"
     )
     kept = target if chosen == "target" else native
-    if chosen == "target":
-        fold.target_encoded["churn"] = high
+    fold.target_encoded["churn"] = high if chosen == "target" else []
     kept.notes.append(line)
     kept.fit_metrics |= {f"high_cardinality.validation.{k}": v for k, v in scores.items()}
     kept.params["high_cardinality"] = chosen

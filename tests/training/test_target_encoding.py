@@ -138,4 +138,10 @@ def test_auto_keeps_the_reading_that_scores_better_on_validation(
     assert fitted.params["high_cardinality"] == ("target" if target > native else "native")
     chosen_target = isinstance(fitted.servable.model, TargetEncodedBooster)  # type: ignore[union-attr]
     assert chosen_target == (target > native)
-    assert (auto.target_encoded == {"churn": [STATE]}) == chosen_target
+    assert auto.target_encoded == {"churn": [STATE] if chosen_target else []}
+    # the card (written after the fit) says which reading won; before the fit, that either may
+    (note,) = auto.category_notes("churn")
+    assert ("target-encoded for LightGBM" in note) == chosen_target
+    assert "whichever scores better" not in note
+    (before,) = Fold(auto.config, auto.data).category_notes("churn")
+    assert "or target-encoded, whichever scores better on validation" in before
