@@ -119,6 +119,7 @@ def monthly_fold(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> F
     return Fold(config, load_training_data(config, progress=False))
 
 
+@pytest.mark.slow  # eight small boosters: about 12 s on a loaded machine
 def test_the_clv_refit_takes_the_median_rounds_of_boosters_replayed_by_hand(
     monthly_fold: Fold,
 ) -> None:
