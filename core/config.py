@@ -63,6 +63,15 @@ class SplitConfig(_Frozen):
         description="A labelled table with one as_of day: cross-validation folds on the "
         "non-test rows, reported beside the test metrics; 0 skips it.",
     )
+    round_origins: int = Field(
+        3,
+        ge=0,
+        description="Out of time: a booster refit on the training and validation rows takes "
+        "the median early-stopped rounds over the validation cutoff and up to this many "
+        "replayed past origins (each of the latest cutoffs the run may see as a test cutoff, "
+        "split as the real run is); with no usable past origin, the validation cutoff's "
+        "rounds, and the model card says so. 0: the validation cutoff's rounds.",
+    )
 
 
 class LightGBMTrees(_Frozen):
@@ -232,6 +241,14 @@ class ChurnConfig(_Frozen):
         "preference: the best by promotion.churn_metric becomes the challenger, unless one listed "
         "before it is within promotion.selection_se standard errors of it (a tie: the earlier "
         "wins). Every candidate is still evaluated.",
+    )
+    high_cardinality: Literal["auto", "native", "target"] = Field(
+        "auto",
+        description="How the LightGBM churn model reads a categorical column of more than 12 "
+        "levels: native (LightGBM's categorical splits, their smoothing searched by tuning), "
+        "target (each level's out-of-fold churn rate on the training rows, smoothed toward the "
+        "overall rate, carried in the served model), or auto (both fitted, the better on "
+        "validation by promotion.churn_metric kept; the card says which).",
     )
     refit: Literal["in_time", "always", "never"] = Field(
         "in_time",

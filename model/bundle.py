@@ -31,6 +31,10 @@ from model.card import ModelCard, Task
 from model.encoding import FeatureEncoding
 from model.linear import LINEAR_FILE, LinearChurn
 from model.servable import ServableModel, load_servable
+from model.target_encoding import TargetEncodedBooster
+
+SERVABLE_TYPES = (LightGBMModel, LinearChurn, TargetEncodedBooster)
+"""Every servable model a bundle may name (imported here, so each is registered by its tag)."""
 
 ModelKind = Task
 BUNDLE_FILE = "bundle.json"

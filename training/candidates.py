@@ -10,10 +10,11 @@ tracked only. Servable candidates of a task compete on the validation cutoff
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -31,14 +32,19 @@ from model.card import Refit, Task, Tuning
 from model.encoding import FeatureEncoding
 from model.linear import LinearChurn
 from model.servable import ServableModel
+from model.target_encoding import FOLDS, SMOOTHING, TargetEncodedBooster, target_encode
 from training.baselines import BtydBaseline, fit_btyd, last_period_spend
 from training.calibration_choice import CalibrationChoice, FitRaw, RawScorer, choose_calibrator
 from training.calibrators import apply, fit_calibrator
 from training.evaluation import TARGETS
 from training.frame import TrainingData
 from training.models import HurdleSpend, LightGBMChurn, LightGBMSpend, RecencyRule
+from training.origin_rounds import FitRounds, origin_rounds
+from training.selection import validation_score
 
 PARTS = ("train", "validation", "test")
+REFIT_PARTS = ("train", "validation")
+"""The parts a refit learns from, in the order of its rows."""
 HIGH_CARDINALITY = 12
 """A categorical column with more levels than this is high-cardinality: tuning searches the
 boosters' categorical smoothing (``cat_smooth``, ``min_data_per_group``) for it."""
@@ -63,6 +69,12 @@ class Fold:
     refit: bool = True
     """Whether servable fits are refit on training + validation rows (``churn.refit``,
     ``clv.refit``); tuning folds skip it, since only their validation scores count."""
+    target_encoded: dict[Task, list[str]] = field(default_factory=dict)
+    """Per task, the high-cardinality columns its served LightGBM model reads target-encoded
+    (``churn.high_cardinality``), set by the fit that chose it: the card says so."""
+    target_tables: dict[int, np.ndarray] = field(default_factory=dict)
+    """Set on a fold whose matrices hold churn rates in place of these columns' codes (by
+    column index): its boosters read them as numbers, not categories."""
 
     def __post_init__(self) -> None:
         self.frames = self.parts or {part: self.data.part(part) for part in PARTS}
@@ -159,9 +171,32 @@ class Fold:
             + (", searched by tuning" if searched else "")
         )
         high = set(self.high_cardinality)
+        encoded = set(self.target_encoded.get(task, ()))
+        mode = self.config.churn.high_cardinality if task == "churn" else "native"
+        if mode == "target":
+            encoded = high
+        pending = (
+            high if mode == "auto" and task not in self.target_encoded else set()
+        )  # before the fit: either reading may win
+        target = (
+            f"target-encoded for LightGBM (each level's out-of-fold churn rate over {FOLDS} "
+            f"folds of the training rows, smoothed toward the overall rate with weight "
+            f"{SMOOTHING:g} rows; chosen over native categorical splits)"
+        )
         return [
-            f"{task}: {name}: categorical, {len(levels)} levels, LightGBM's native categorical "
-            + (f"splits with smoothing ({smoothing})" if name in high else "splits")
+            f"{task}: {name}: categorical, {len(levels)} levels, "
+            + (
+                target
+                if name in encoded
+                else "LightGBM's native categorical "
+                + (f"splits with smoothing ({smoothing})" if name in high else "splits")
+                + (
+                    " or target-encoded, whichever scores better on validation (the "
+                    "churn/lightgbm note says which)"
+                    if name in pending
+                    else ""
+                )
+            )
             + "; the logistic model one-hot encodes its levels of 20 rows or more"
             for name, levels in self.encoding.categories.items()
         ]
@@ -176,22 +211,36 @@ class Fold:
 
     def refit_rows(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
         """The matrix and labels of ``task`` on the training and validation rows together."""
-        parts = ("train", "validation")
         return (
-            np.vstack([self.matrices[p] for p in parts]),
-            np.concatenate([self.y(p, task) for p in parts]),
+            np.vstack([self.matrices[p] for p in REFIT_PARTS]),
+            np.concatenate([self.y(p, task) for p in REFIT_PARTS]),
         )
 
-    def refit_record(self, task: Task, early_stopped: int | None) -> Refit:
+    def refit_record(
+        self, task: Task, early_stopped: int | None, fit_rounds: FitRounds | None = None
+    ) -> Refit:
         """The card's record of a refit of ``task``: its rows, and its rounds: the k-fold
-        early-stopped ones when tuning found them (an in-time split), else ``early_stopped``,
-        the first fit's on validation (None: a model without rounds)."""
+        early-stopped ones when tuning found them (an in-time split); out of time, with
+        ``fit_rounds``, the median over replayed origins (``training.origin_rounds``); else
+        ``early_stopped``, the first fit's on validation (None: a model without rounds)."""
         tuned = self.tuning.get(task)
         rounds, where = early_stopped, "early stopping on the validation rows"
-        if not self.data.split.in_time:
-            where = f"early stopping on {self.data.split.validation.date()}"
+        split = self.data.split
+        if not split.in_time:
+            where = f"early stopping on {split.validation.date()}"
         if early_stopped is not None and tuned is not None and tuned.rounds is not None:
             rounds, where = tuned.rounds, f"{len(tuned.folds)}-fold early stopping"
+        elif early_stopped is not None and fit_rounds is not None and not split.in_time:
+            chosen = origin_rounds(
+                np.concatenate([self.frames[p][CUTOFF].to_numpy() for p in REFIT_PARTS]),
+                self.refit_rows(task)[1],
+                validation=split.validation,
+                validation_rounds=early_stopped,
+                horizon_days=self.config.horizon_days,
+                origins=self.config.split.round_origins,
+                fit_rounds=fit_rounds,
+            )
+            rounds, where = chosen.rounds, chosen.source(split.validation)
         return Refit(
             rows=len(self.frames["train"]) + len(self.frames["validation"]),
             first_rows=len(self.frames["train"]),
@@ -204,7 +253,9 @@ class Fold:
         return {
             "eval_set": (self.matrices["validation"], self.y("validation", task)),
             "feature_names": list(self.encoding.columns),
-            "categorical": self.encoding.categorical_indices,
+            "categorical": [
+                j for j in self.encoding.categorical_indices if j not in self.target_tables
+            ],
         }
 
 
@@ -252,6 +303,57 @@ class Candidate:
 
 
 def _lightgbm_churn(fold: Fold) -> Fitted:
+    """The churn booster; with high-cardinality columns, read natively or target-encoded
+    (``churn.high_cardinality``; auto: the better on validation, tuning folds read natively)."""
+    mode, high = fold.config.churn.high_cardinality, fold.high_cardinality
+    if not high or mode == "native" or (mode == "auto" and not fold.refit):
+        return _lightgbm_churn_fit(fold)
+    encoded = _target_encoded_fold(fold, high)
+    target = _lightgbm_churn_fit(encoded)
+    assert target.servable is not None
+    booster = cast(LightGBMModel, target.servable.model)
+    target.servable = replace(
+        target.servable, model=TargetEncodedBooster(booster, encoded.target_tables)
+    )
+    if mode == "target":
+        fold.target_encoded["churn"] = high
+        target.params["high_cardinality"] = "target"
+        return target
+    native = _lightgbm_churn_fit(fold)
+    y = fold.y("validation", "churn")
+    scores = {
+        name: validation_score("churn", y, fit.validation_pred, fold.config)
+        for name, fit in (("target", target), ("native", native))
+        if fit.validation_pred is not None
+    }
+    chosen = "target" if scores["target"] > scores["native"] else "native"
+    metric = fold.config.promotion.churn_metric
+    line = (
+        f"churn/lightgbm: {', '.join(high)} read "
+        f"{'target-encoded' if chosen == 'target' else 'by native categorical splits'}: "
+        f"validation {metric} {scores['target']:.4f} target-encoded, "
+        f"{scores['native']:.4f} native categorical"
+    )
+    kept = target if chosen == "target" else native
+    fold.target_encoded["churn"] = high if chosen == "target" else []
+    kept.notes.append(line)
+    kept.fit_metrics |= {f"high_cardinality.validation.{k}": v for k, v in scores.items()}
+    kept.params["high_cardinality"] = chosen
+    return kept
+
+
+def _target_encoded_fold(fold: Fold, columns: list[str]) -> Fold:
+    """A copy of ``fold`` whose matrices read ``columns`` as out-of-fold churn rates."""
+    names = list(fold.encoding.columns)
+    at = {names.index(c): len(fold.encoding.categories[c]) for c in columns}
+    encoded = target_encode(fold.matrices, fold.y("train", "churn"), at, seed=fold.config.seed)
+    out = copy.copy(fold)
+    out.matrices = encoded.matrices
+    out.target_tables = encoded.tables
+    return out
+
+
+def _lightgbm_churn_fit(fold: Fold) -> Fitted:
     m, config = fold.matrices, fold.config.churn
     model = LightGBMChurn(
         **fold.lightgbm_estimator("churn"),
@@ -276,7 +378,8 @@ def _lightgbm_churn(fold: Fold) -> Fitted:
     valid_p = model.predict_proba(m["validation"])[:, 1]
     refit = None
     if fold.refits_churn:
-        refit = fold.refit_record("churn", model.best_iteration_)
+        rounds = _round_fitter(fold, "churn", model)
+        refit = fold.refit_record("churn", model.best_iteration_, rounds)
         model = _refit(fold, "churn", model, refit.rounds)
     return Fitted(
         model.predict_proba(m["test"])[:, 1],
@@ -406,7 +509,7 @@ def _lightgbm_spend(fold: Fold) -> Fitted | None:
     valid_pred = model.predict(m["validation"])
     refit = None
     if fold.refit and fold.config.clv.refit:
-        refit = fold.refit_record("clv", model.best_iteration_)
+        refit = fold.refit_record("clv", model.best_iteration_, _round_fitter(fold, "clv", model))
         model = _refit(fold, "clv", model, refit.rounds)
     return Fitted(
         model.predict(m["test"]),
@@ -452,11 +555,42 @@ def _refit(
     return again
 
 
+def _round_fitter(
+    fold: Fold, task: Task, model: Booster, starts: dict[str, np.ndarray] | None = None
+) -> FitRounds:
+    """Fits ``model``'s settings on some refit rows, early-stopped on others (a replayed
+    origin), and returns the rounds: what ``training.origin_rounds`` replays."""
+    rows: list[tuple[np.ndarray, np.ndarray]] = []  # stacked on the first replay only
+    margin = None if starts is None else np.concatenate([starts[p] for p in REFIT_PARTS])
+    fit_args = fold.lightgbm_fit_args(task)
+
+    def fit_rounds(train: np.ndarray, origin: np.ndarray) -> int:
+        rows[:] = rows or [fold.refit_rows(task)]
+        X, y = rows[0]
+        replayed = clone(model).set_params(verbose=0)
+        args = {**fit_args, "eval_set": (X[origin], y[origin])}
+        if isinstance(replayed, LightGBMChurn):
+            replayed.set_params(calibration=None).fit(X[train], y[train], **args)
+        else:
+            margins = {} if margin is None else {"base_margin": margin[train]}
+            if margin is not None:
+                margins["eval_base_margin"] = margin[origin]
+            replayed.fit(X[train], y[train], **args, **margins)
+        return int(replayed.best_iteration_)
+
+    return fit_rounds
+
+
 def _refit_params(refit: Refit | None) -> dict[str, Any]:
     """The refit's MLflow params: whether the served model was refit, and on how many rows."""
     if refit is None:
         return {"refit": False}
-    return {"refit": True, "refit_rows": refit.rows, "refit_rounds": refit.rounds}
+    return {
+        "refit": True,
+        "refit_rows": refit.rows,
+        "refit_rounds": refit.rounds,
+        "refit_rounds_from": refit.rounds_from,
+    }
 
 
 def _refit_notes(name: str, refit: Refit | None) -> list[str]:
@@ -496,7 +630,8 @@ def _lightgbm_btyd_spend(fold: Fold) -> Fitted | None:
     valid_pred = model.predict(m["validation"], starts["validation"])
     refit = None
     if fold.refit and config.refit:  # the validation rows teach the level: no rescaling
-        refit = fold.refit_record("clv", model.best_iteration_)
+        rounds = _round_fitter(fold, "clv", model, starts)
+        refit = fold.refit_record("clv", model.best_iteration_, rounds)
         model = _refit(fold, "clv", model, refit.rounds, starts)
     elif config.btyd_recalibrate and valid_pred.sum() > 0:
         scale = float(y_valid.sum() / valid_pred.sum())

@@ -144,7 +144,9 @@ def test_an_unknown_model_tag_names_the_known_ones(tmp_path: Path) -> None:
     (folder / BUNDLE_FILE).write_text(json.dumps({**meta, "model": "neural"}))
     with pytest.raises(DataValidationError, match=r"a 'neural' model, which this version cannot"):
         ModelBundle.load(folder)
-    with pytest.raises(DataValidationError, match=r"'lightgbm', 'linear'"):
+    with pytest.raises(
+        DataValidationError, match=r"'lightgbm', 'lightgbm_target_encoded', 'linear'"
+    ):
         ModelBundle.load(folder)
 
 
