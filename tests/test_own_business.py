@@ -100,7 +100,7 @@ def businesses(
     counts = {}
     configs = {}
     for name, frame, file in (
-        ("shop", retail_log(customers=300), "Online Retail.csv"),
+        ("shop", retail_log(customers=300), "Online Retail.csv.gz"),
         ("telco", ibm_telco(customers=800), "Telco-Customer-Churn.csv"),
     ):
         before = user.commands
@@ -109,7 +109,11 @@ def businesses(
         frame.to_csv(folder / file, index=False)
         config = folder / "config.yaml"
         user.run("init", str(folder / file), "--out", str(config), "--name", name)
-        user.run("train", "--config", str(config), "--quiet")
+        trained = user.run("train", "--config", str(config), "--quiet").stdout
+        named = load_config(config).name
+        assert f"{named}-churn v1: champion" in trained, trained
+        if name == "shop":  # a log with amounts has a CLV model too
+            assert f"{named}-clv v1: champion" in trained, trained
         # from here on no --config: the current workspace is the one train chose
         user.run("package")
         user.run("score")

@@ -92,8 +92,7 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
     scored = ("--scores", str(home / "scores" / "scores.parquet"))
     # On these 1,589 campaign customers the response model is within one standard error of the
     # best policy's incremental profit on validation, but its gain over random order on the 477
-    # held-out customers is not significant: the uplift version is registered, not promoted, and
-    # the campaign falls back to risk-value targeting and says why.
+    # held-out customers is not significant: the uplift version is registered, not promoted.
     decided = next((line for line in trained.splitlines() if "uplift v1: " in line), trained)
     assert "targeting policy chosen on validation: response (" in trained
     assert "uplift v1: challenger (no champion yet; profit_at_budget " in decided, decided
@@ -107,14 +106,9 @@ def test_service_and_batch_scores_give_the_same_uplift_with_reasons_that_add_up(
     assert uplift["tags"]["retain.policy"] == "response"
     quoted = json.loads(uplift["tags"]["retain.policy_figures"])
     assert quoted["profit_at_budget_low"] < quoted["profit_at_budget"]
+    # a version the gate refused is not packaged (the campaign's fall-back when none is served is
+    # tested through the CLI in tests/retain/test_policy_crm.py)
     assert "retain-uplift" not in _retain(cli_env, "package", "--config", str(config))
-    _retain(cli_env, "score", "--config", str(config), "--out", str(home / "scores"))
-    campaign = _retain(cli_env, "campaign", "--config", str(config), "--budget", "500", *scored)
-    assert "no uplift model is served" in campaign
-    assert "falls back to risk-value (assumed acceptance)" in campaign
-    assert "the targeting policy chosen on past campaigns was not promoted (uplift version " in (
-        campaign
-    )
 
     # promoted by hand, the version serves the response model: the scores carry offer_response
     # and the campaign ranks by it, naming it

@@ -114,7 +114,7 @@ def monthly_fold(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> F
         demo_data / "retail",
         "origins",
         horizon_days=30,
-        split={"max_train_cutoffs": 5},
+        split={"max_train_cutoffs": 5, "round_origins": 3},
     )
     return Fold(config, load_training_data(config, progress=False))
 

@@ -41,8 +41,8 @@ def test_the_served_clv_booster_is_refit_on_training_and_validation_rows(
     assert refit.notes == [
         f"clv/{name}: refit on the training and validation rows "
         f"({rows['train'] + rows['validation']:,} rows, first fit {rows['train']:,}, {rounds} "
-        f"rounds by early stopping on {small_fold.data.split.validation.date()} (no usable "
-        "past origin among the cutoffs; split.round_origins=3)); its "
+        f"rounds by early stopping on {small_fold.data.split.validation.date()} (split.round_origins "
+        "is 0)); its "
         "validation score is the first fit's, the test rows stay out and score it"
     ]
     # the same booster by hand: every training and validation row, those rounds, no early stop
@@ -108,7 +108,7 @@ def test_the_served_churn_booster_is_refit_on_every_non_test_row(small_fold: Fol
         "first_rows": rows["train"],
         "rounds": rounds,
         "rounds_from": f"early stopping on {small_fold.data.split.validation.date()} "
-        "(no usable past origin among the cutoffs; split.round_origins=3)",
+        "(split.round_origins is 0)",
     }
     assert refit.params["refit_rows"] == rows["train"] + rows["validation"]
     assert refit.servable.best_iteration == rounds
