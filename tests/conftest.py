@@ -23,7 +23,7 @@ import pytest
 
 from core.cutoff import Cutoff
 from core.settings import TELEMETRY_OFF
-from tests.helpers import CDNOW_DIR, SMALL_TRAINING, Server, write_config
+from tests.helpers import CDNOW_DIR, SMALL_TRAINING, Server, running_server, write_config
 
 DEMO_ECONOMICS = {"currency": "GBP", "gross_margin": 0.4}
 """The economics of the session's trained demo project."""
@@ -175,13 +175,10 @@ def trained(
 @pytest.fixture(scope="session")
 def service(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The retain service as a real `bentoml serve` process on a free loopback port."""
-    server = Server({"RETAIN_MAX_BATCH": "500"}, tmp_path_factory.mktemp("logs") / "service.log")
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"service did not become ready:\n{server.output()[-4000:]}")
+    with running_server(
+        {"RETAIN_MAX_BATCH": "500"}, tmp_path_factory.mktemp("logs") / "service.log"
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -9,8 +9,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from model.card import Cutoffs, DataSummary, ModelCard
 from serving.cli import bentoml_serve_args
@@ -131,6 +135,19 @@ class Server:
                 os.killpg(self.process.pid, 9)
                 self.process.wait()
         self._log_file.close()
+
+
+@contextmanager
+def running_server(env: dict[str, str], log: Path, what: str = "service") -> Iterator[Server]:
+    """A ``Server`` started with ``env``, ready on /readyz (else the test fails with the end of
+    its log), and stopped when the block ends."""
+    server = Server(env, log)
+    try:
+        if not server.wait_ready():
+            pytest.fail(f"{what} did not become ready:\n{server.output()[-4000:]}")
+        yield server
+    finally:
+        server.stop()
 
 
 def write_config(path: Path, data_dir: Path, **overrides: Any) -> Path:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from serving.schemas import ModelInfo
-from tests.helpers import Server, http
+from tests.helpers import Server, http, running_server
 from tests.serving.support import API_KEY
 
 if TYPE_CHECKING:
@@ -27,13 +27,10 @@ def keyed_service(
 ) -> Iterator[Server]:
     """The retain service started with RETAIN_API_KEY set (a second real process)."""
     log = tmp_path_factory.mktemp("logs_keyed") / "service.log"
-    server = Server({"RETAIN_API_KEY": API_KEY, "RETAIN_MAX_BATCH": "500"}, log)
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"keyed service did not become ready:\n{server.output()[-4000:]}")
+    with running_server(
+        {"RETAIN_API_KEY": API_KEY, "RETAIN_MAX_BATCH": "500"}, log, what="keyed service"
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

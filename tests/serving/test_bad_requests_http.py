@@ -18,7 +18,7 @@ import pytest
 
 from serving.guard import CLIENT_ERRORS
 from tests.conftest import TrainedProject
-from tests.helpers import Server, http
+from tests.helpers import Server, http, running_server
 from tests.serving.support import assert_client_error, post_raw
 
 pytestmark = pytest.mark.slow  # starts the service on the trained demo project
@@ -37,13 +37,8 @@ def limited(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -
     """The service with a 20 kB body limit and 50 events per request."""
     log = tmp_path_factory.mktemp("logs_limited") / "service.log"
     env = {"RETAIN_MAX_BODY_BYTES": str(MAX_BODY), "RETAIN_MAX_EVENTS": str(MAX_EVENTS)}
-    server = Server(env, log)
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"limited service did not become ready:\n{server.output()[-4000:]}")
+    with running_server(env, log, what="limited service") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def events(**fields: Any) -> Body:

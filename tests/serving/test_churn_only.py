@@ -29,7 +29,7 @@ from core.economics import Economics
 from core.settings import TEST_KILL_AT
 from model.value_at_risk import DAYS_PER_MONTH
 from tests.conftest import TrainedProject
-from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http, workspace_of
+from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http, running_server, workspace_of
 
 pytestmark = pytest.mark.slow
 
@@ -126,21 +126,16 @@ def churn_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChurnOnly]:
         for line in scored.splitlines()
         if line.startswith("scores: ")
     )
-    server = Server(
+    with running_server(
         {
             "RETAIN_HOME": env["RETAIN_HOME"],
             "RETAIN_WORKSPACE": workspace_of(home, path)[0],  # the lookup table `score` wrote
             "BENTOML_HOME": env["BENTOML_HOME"],
         },
         home / "service.log",
-    )
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"service did not become ready:\n{server.output()[-4000:]}")
+    ) as server:
         scores = pd.read_parquet(scores_path).set_index("customer_id")
         yield ChurnOnly(env, path, export, scores, server, packaged, scored)
-    finally:
-        server.stop()
 
 
 def test_a_churn_only_export_is_packaged_without_a_clv_model(churn_only: ChurnOnly) -> None:

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from serving.lookup import read_feature_table, write_feature_table
 from serving.schemas import EXAMPLE_EVENTS_REQUEST
 from tests.conftest import TrainedProject
-from tests.helpers import Server, http
+from tests.helpers import Server, http, running_server
 
 pytestmark = pytest.mark.slow  # starts services on the trained demo project
 
@@ -104,13 +104,8 @@ def numeric(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -
     )
     folder = tmp_path_factory.mktemp("numeric_ids")
     path = write_feature_table(table.drop(columns="as_of"), trained.as_of, folder / "table.parquet")
-    server = Server({"RETAIN_FEATURE_TABLE": str(path)}, folder / "service.log")
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"service did not become ready:\n{server.output()[-4000:]}")
+    with running_server({"RETAIN_FEATURE_TABLE": str(path)}, folder / "service.log") as server:
         yield server, old_ids, path
-    finally:
-        server.stop()
 
 
 def test_a_numeric_id_is_found_however_the_export_wrote_it(numeric: Any, service: Server) -> None:

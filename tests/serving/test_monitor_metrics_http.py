@@ -31,7 +31,7 @@ from serving.metrics import QUANTILES, WINDOW
 from serving.schemas import ModelInfo
 from serving.score_history import ScoreHistory, verdicts_table
 from tests.conftest import TrainedProject
-from tests.helpers import Server, http
+from tests.helpers import Server, http, running_server
 from tests.serving.support import feature_values
 
 pytestmark = pytest.mark.slow  # the session's trained project, a real server
@@ -42,13 +42,8 @@ def service(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -
     """The retain service on the session's package and workspace, in a process of this module's
     (shadows the session's ``service``: see the module docstring)."""
     log: Path = tmp_path_factory.mktemp("logs_monitor_metrics") / "service.log"
-    server = Server({"RETAIN_MAX_BATCH": "500"}, log)
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"service did not become ready:\n{server.output()[-4000:]}")
+    with running_server({"RETAIN_MAX_BATCH": "500"}, log) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from core.workspace import workspace_name
-from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http
+from tests.helpers import FAST_LIGHTGBM, ROOT, Server, http, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -74,22 +74,17 @@ def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrmService]:
     cli(env, "score", "--config", str(path))
     workspace = workspace_name(config["name"])
     state = home / "workspaces" / workspace
-    server = Server(
+    with running_server(
         {
             "RETAIN_HOME": env["RETAIN_HOME"],
             "RETAIN_WORKSPACE": workspace,
             "BENTOML_HOME": str(state / "bentoml"),
         },
         home / "service.log",
-    )
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"service did not become ready:\n{server.output()[-4000:]}")
+    ) as server:
         export = pd.read_csv(data / "crm" / "snapshot.csv", dtype=str, keep_default_na=False)
         scores = pd.read_parquet(state / "scores" / "scores.parquet").set_index("customer_id")
         yield CrmService(server, export, scores)
-    finally:
-        server.stop()
 
 
 def row_item(row: pd.Series, **extra: Any) -> dict[str, Any]:

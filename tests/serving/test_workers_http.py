@@ -25,7 +25,7 @@ from core.cutoff import Cutoff
 from serving.batch import score_base
 from serving.shared_table import SHARED_SUFFIX
 from tests.conftest import TrainedProject
-from tests.helpers import Server, http
+from tests.helpers import Server, http, running_server
 
 pytestmark = pytest.mark.slow  # starts a two-worker server and rescoring the demo base
 
@@ -47,13 +47,10 @@ def table(trained: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def two_workers(table: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("logs_workers") / "service.log"
-    server = Server({"RETAIN_WORKERS": "2", "RETAIN_FEATURE_TABLE": str(table)}, log)
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"two-worker service did not become ready:\n{server.output()[-4000:]}")
+    with running_server(
+        {"RETAIN_WORKERS": "2", "RETAIN_FEATURE_TABLE": str(table)}, log, what="two-worker service"
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _answers(server: Server, ids: list[str]) -> list[dict[str, Any]]:
