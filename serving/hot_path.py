@@ -14,7 +14,8 @@ routes the guard (``serving.guard``) has the whole body in hand already, so it a
 
 BentoML's outer middlewares (request metrics, concurrency limit, timeout) still see every request.
 The service registers its routes at start-up (``register``), only when its models loaded, and only
-with the runtime tuning on (``RETAIN_RUNTIME_TUNING=0`` keeps BentoML's path for every request).
+with the runtime tuning on and no spans asked for (``RETAIN_RUNTIME_TUNING=0`` or
+``RETAIN_TRACING=1`` keep BentoML's path, with its request context and ids, for every request).
 """
 
 from __future__ import annotations

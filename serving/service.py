@@ -63,6 +63,7 @@ from serving.requests import (
 from serving.runtime import (
     check_prompt_timeout,
     install_prompt_timeout,
+    lean_path,
     quiet_client_error_tracebacks,
     runtime_tuning,
     tracing_config,
@@ -189,10 +190,9 @@ class Retain:
             versions["clv"] or "none (churn only)",
             self.scorer.uplift_label or "none",
         )
+        if lean_path():  # valid bodies skip BentoML's layers
+            register(self, SERVICE_NAME, ("score", "score_ids"))
         if RUNTIME_TUNING:
-            register(
-                self, SERVICE_NAME, ("score", "score_ids")
-            )  # valid bodies skip BentoML's layers
             gc.collect()
             gc.freeze()  # start-up objects (models, imports) leave the collector's view
 
