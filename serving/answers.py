@@ -28,6 +28,8 @@ ANSWER_TIER = "__retain_answer_tier"
 ANSWERS_KEY = b"retain.answers"
 """The Parquet metadata key holding the answers' basis (``answer_basis``) as JSON."""
 COLUMNS = (ANSWER, ANSWER_TIER)
+FEW_ROWS = 16
+"""Up to this many answers are read one by one, more with one vectorised ``take``."""
 
 
 def answer_basis(scorer: Scorer) -> dict[str, Any]:
@@ -57,6 +59,8 @@ class Answers:
 
     def take(self, rows: np.ndarray) -> list[bytes | None]:
         """The answers of the given row positions, in order."""
+        if len(rows) <= FEW_ROWS:  # scalar reads: 1.6 us for one row against 16 us for a take
+            return [self.records[row].as_py() for row in rows.tolist()]
         return self.records.take(pa.array(rows, type=pa.int64())).to_pylist()
 
 

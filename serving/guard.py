@@ -3,9 +3,11 @@
 In order: the Host header (allowed hosts, against DNS rebinding), the start-up state (a model
 that failed its checks makes /readyz and the scoring endpoints answer 503 with the reason, while
 /livez stays up), the API key (401), the content type (415: JSON only) and the body size (413),
-read here in full so BentoML never buffers more than the limit. Client errors are logged at INFO
-without the request's content, at most a few per interval. It also answers the documentation
-paths, the OpenAPI document and the Swagger page, with ``serving.api_docs``.
+read here in full so BentoML never buffers more than the limit. A valid body of a scoring route
+then goes straight to the service (``serving.hot_path``); any other request goes on to BentoML.
+Client errors are logged at INFO without the request's content, at most a few per interval. It
+also answers the documentation paths, the OpenAPI document and the Swagger page, with
+``serving.api_docs``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings as RuntimeSettings
 from serving.api_docs import DOCS_HEADERS, DOCS_PAGE, DOCS_SCRIPT, openapi
+from serving.hot_path import HOT_ROUTES
 from serving.metrics import before_scrape
 
 logger = logging.getLogger("bentoml.retain")
@@ -201,6 +204,13 @@ class GuardMiddleware:
                 f"request body over the limit of {s.max_body} bytes (RETAIN_MAX_BODY_BYTES)",
             )
             await self._answer(answer, scope, receive, send, path)
+            return
+        route = HOT_ROUTES.get(scope["path"])  # exactly: '/score/' stays BentoML's redirect
+        lean = None if route is None else await route.answer(body)
+        if lean is not None:  # a valid body, answered on the lean path (``serving.hot_path``)
+            await lean(scope, receive, send)
+            if 400 <= lean.status_code < 500:
+                CLIENT_ERRORS.info("client error %d on %s", lean.status_code, path)
             return
         status: list[int] = []
 

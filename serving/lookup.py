@@ -95,6 +95,19 @@ FileStamp = tuple[int, int, int]
 """(mtime in ns, size, inode) of a file: a rename over it or a rewrite changes it."""
 
 
+FEW_IDS = 16
+"""Up to this many ids are looked up one by one (0.2 us each), more with one vectorised call
+(65 us for an Index of one id, before its lookup)."""
+
+
+def _row(ids: pd.Index, key: str | int | float) -> int:
+    """The row position of ``key`` in the unique index ``ids``, -1 when absent (as ``get_indexer``)."""
+    try:
+        return int(ids.get_loc(key))
+    except KeyError:
+        return -1
+
+
 def _stamp(path: Path) -> FileStamp | None:
     try:
         s = path.stat()
@@ -143,7 +156,10 @@ class LookupSnapshot:
         Ids given exactly as the table keys them are found without normalising (a key is its own
         normal form); only the others go through ``normalise_ids``.
         """
-        positions = self.ids.get_indexer(pd.Index(ids, dtype=object))
+        if len(ids) <= FEW_IDS:  # a hash lookup each: building an Index costs 300x one lookup
+            positions = np.array([_row(self.ids, key) for key in ids], dtype=np.intp)
+        else:
+            positions = self.ids.get_indexer(pd.Index(ids, dtype=object))
         keys: list[Any] = list(ids)  # the found ones are keys as given
         missed = np.flatnonzero(positions < 0)
         if len(missed):

@@ -68,8 +68,10 @@ class Window:
     def add(self, values: np.ndarray) -> None:
         x = np.asarray(values, dtype=float)[-len(self.values) :]
         with self.lock:
-            ends = (self.at + np.arange(len(x))) % len(self.values)
-            self.values[ends] = x
+            if self.at + len(x) <= len(self.values):  # no wrap (most requests): a slice copy
+                self.values[self.at : self.at + len(x)] = x
+            else:
+                self.values[(self.at + np.arange(len(x))) % len(self.values)] = x
             self.at = (self.at + len(x)) % len(self.values)
             self.filled = min(self.filled + len(x), len(self.values))
 

@@ -48,6 +48,12 @@ def tracing_enabled() -> bool:
     return Settings.read().tracing
 
 
+def lean_path() -> bool:
+    """True when valid scoring bodies may skip BentoML's layers (``serving.hot_path``): with the
+    runtime tuning on and no spans asked for, which need BentoML's request context and ids."""
+    return runtime_tuning() and not tracing_enabled()
+
+
 def tracing_config() -> dict[str, Any]:
     """BentoML's ``tracing`` service settings: no spans at all unless tracing is asked for."""
     if tracing_enabled() or not runtime_tuning():

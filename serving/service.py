@@ -26,6 +26,8 @@ Latency: the default BentoML worker's tail is full garbage collections over a he
 every request's objects alive for 60 s (see ``serving.runtime``). Here the runtime is fixed, the
 heap is frozen after start-up, the access log is off, responses skip BentoML's per-request schema
 generation, small batches run on the event loop, and single records are encoded without pandas.
+A valid ``/score`` or ``/score_ids`` body goes from the guard straight to its method here, past
+BentoML's routing and IO layers (``serving.hot_path``); an invalid one takes BentoML's path.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from starlette.responses import Response
 from core.errors import RetainError
 from core.settings import Settings, disable_telemetry
 from serving.guard import HEALTH, GuardMiddleware, error
+from serving.hot_path import register
 from serving.lookup import LookupTable, feature_table_path
 from serving.metrics import SCRAPE_HOOKS, ModelMetrics, history_signals
 from serving.output import item_error, score_records
@@ -60,6 +63,7 @@ from serving.requests import (
 from serving.runtime import (
     check_prompt_timeout,
     install_prompt_timeout,
+    lean_path,
     quiet_client_error_tracebacks,
     runtime_tuning,
     tracing_config,
@@ -106,8 +110,11 @@ CLV_TAG = PACKAGED.clv if PACKAGED else None
 UPLIFT_TAG = (PACKAGED.uplift if PACKAGED else None) or NO_UPLIFT
 
 
+SERVICE_NAME = "retain"
+
+
 @bentoml.service(
-    name="retain",
+    name=SERVICE_NAME,
     workers=SETTINGS.workers,
     traffic={"timeout": 60, "max_concurrency": 512},
     logging={"access": {"enabled": False}},
@@ -183,6 +190,8 @@ class Retain:
             versions["clv"] or "none (churn only)",
             self.scorer.uplift_label or "none",
         )
+        if lean_path():  # valid bodies skip BentoML's layers
+            register(self, SERVICE_NAME, ("score", "score_ids"))
         if RUNTIME_TUNING:
             gc.collect()
             gc.freeze()  # start-up objects (models, imports) leave the collector's view

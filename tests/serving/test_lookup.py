@@ -15,7 +15,13 @@ import pandas as pd
 import pytest
 
 from core.errors import DataValidationError
-from serving.lookup import LookupTable, normalise_ids, read_feature_table, write_feature_table
+from serving.lookup import (
+    FEW_IDS,
+    LookupTable,
+    normalise_ids,
+    read_feature_table,
+    write_feature_table,
+)
 from serving.requests import lookup_ids
 from tests.serving.support import tiny_features, tiny_scorer
 
@@ -239,3 +245,7 @@ def test_ids_in_any_form_find_the_rows_the_keys_find(scorer: Any, tmp_path: Path
     assert positions.tolist() == [0, 0, 0, 0, 1, 1, 2, -1, -1]
     assert keys[:7] == ["12347", "12347", "12347", "12347", "5", "5", "77"]
     assert positions.tolist() == snapshot.ids.get_indexer(normalise_ids(asked)).tolist()
+    assert len(asked) <= FEW_IDS < 2 * len(asked)  # a few looked up one by one, more at once
+    many, many_keys = snapshot.positions(asked * 2)
+    assert many.tolist() == positions.tolist() * 2
+    assert many_keys == keys * 2

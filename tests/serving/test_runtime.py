@@ -25,7 +25,13 @@ import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import TELEMETRY_OFF
-from serving.runtime import EVERY_URL, PromptTimeoutMiddleware, check_prompt_timeout, tracing_config
+from serving.runtime import (
+    EVERY_URL,
+    PromptTimeoutMiddleware,
+    check_prompt_timeout,
+    lean_path,
+    tracing_config,
+)
 from tests.helpers import ROOT
 
 PROBE = """
@@ -110,6 +116,17 @@ def test_tracing_config_per_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETAIN_TRACING", "0")
     monkeypatch.setenv("RETAIN_RUNTIME_TUNING", "0")
     assert tracing_config() == {"sample_rate": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("tracing", "tuning", "lean"), [("0", "1", True), ("1", "1", False), ("0", "0", False)]
+)
+def test_the_lean_path_only_with_the_tuned_runtime_and_no_spans(
+    monkeypatch: pytest.MonkeyPatch, tracing: str, tuning: str, lean: bool
+) -> None:
+    monkeypatch.setenv("RETAIN_TRACING", tracing)
+    monkeypatch.setenv("RETAIN_RUNTIME_TUNING", tuning)
+    assert lean_path() is lean
 
 
 REQUEST: contextvars.ContextVar[object] = contextvars.ContextVar("request")

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from serving.answers import ANSWER, ANSWER_TIER, ANSWERS_KEY, answer_basis
+from serving.answers import ANSWER, ANSWER_TIER, ANSWERS_KEY, FEW_ROWS, answer_basis
 from serving.lookup import AS_OF, LookupTable, read_feature_table, write_feature_table
 from serving.shared_table import SHARED_SUFFIX
 from tests.serving.support import tiny_features, tiny_scorer
@@ -76,6 +76,8 @@ def test_two_workers_map_one_copy_equal_to_a_private_read(scorer: Any, tmp_path:
     assert second.answers is not None
     assert first.answers is not None
     assert second.answers.take(np.arange(len(frame))) == answers
+    assert len(frame) > FEW_ROWS  # read one by one for a few rows, by one vectorised take above
+    assert [second.answers.take(np.array([i, i]))[1] for i in range(len(frame))] == answers
     assert second.answers.tiers.tolist() == [i % 3 if a else -1 for i, a in enumerate(answers)]
     assert second.answers.count == 20
     assert (
