@@ -313,3 +313,18 @@ def test_the_architecture_page_names_no_module_that_is_gone() -> None:
         re.findall(r"`((?:" + "|".join(PACKAGES) + r")/\w+\.py)`", ARCHITECTURE.read_text())
     )
     assert sorted(m for m in named if not (ROOT / m).is_file()) == []
+
+
+def test_the_layer_table_has_one_row_per_package() -> None:
+    """Each package's row of the layer table is there once, whole: a merge that kept both sides of
+    a changed row (or left a conflict line) would show two rows, or a line that is no row."""
+    lines = ARCHITECTURE.read_text().splitlines()
+    rows = [re.match(r"\| `(\w+)/` \|", line) for line in lines]
+    named = [m.group(1) for m in rows if m]
+    assert sorted(named) == sorted(set(named)), "a package has two rows"
+    assert set(PACKAGES) <= set(named)
+    table = [i for i, m in enumerate(rows) if m]
+    inside = lines[table[0] : table[-1] + 1]
+    assert [line for line in inside if not line.startswith("| `")] == []
+    conflict = ("<<<<<<<", ">>>>>>>", "=======")
+    assert [line for line in lines if line.startswith(conflict)] == []
