@@ -6,7 +6,7 @@ ends before it), then scores monthly generations on the planted log and on its q
 Detection delay: periods from the change to the first "retrain recommended" on the planted log.
 False-alarm rate: the share of the twin's periods with that verdict.
 
-    python experiments/monitor_twins.py [--customers 2000] [--seed 7] [--out .retain/twins]
+    python experiments/monitor_twins.py [--customers 2000] [--seed 7] [--out EMPTY_FOLDER]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=ROOT / ".retain" / "twins")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="an empty folder for its state (default: a new one)"
+    )
     args = parser.parse_args()
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="twins-"))
+    elif args.out.exists() and any(args.out.iterdir()):  # an earlier run's history would mix in
+        raise SystemExit(f"error: --out {args.out} is not empty: give an empty or new folder")
     home = args.out / "home"
     os.environ.update(
         {"RETAIN_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"), "DO_NOT_TRACK": "1"}
