@@ -28,6 +28,8 @@ from model.encoding import FeatureEncoding
 from serving.lookup import AS_OF
 from serving.scorer import TIERS, EncodedBatch, ScoreArrays, Scorer
 
+FEW_RECORDS = 16
+"""Up to this many records ``score_json`` serialises one by one, more column by column."""
 RAISES, LOWERS = "raises risk", "lowers risk"
 RAISES_UPLIFT, LOWERS_UPLIFT = "raises uplift", "lowers uplift"
 """Directions of an uplift reason: the feature makes the offer work better, or worse."""
@@ -194,8 +196,9 @@ def score_json(
     once per distinct (feature, value); the records joined by numpy's elementwise concatenation.
     """
     n = len(ids)
-    if n == 0:
-        return np.empty(0, dtype=object)
+    if n <= FEW_RECORDS:  # the columns' fixed costs exceed a few records' dicts
+        records = score_records(scorer, ids, scores, batch, as_of)
+        return _objects([to_json(r, inf_nan_mode="null") for r in records])
     money = scorer.economics.money
     effect = scores.uplift
     if effect is not None and scorer.uplift is not None and batch.uplift is not None:
@@ -273,12 +276,13 @@ def _reasons_json(
     values, levels = reason_values(encoding, matrix, index)
     shown = contribution if digits is None else np.round(contribution, digits)
     # a reason's feature, value and label depend on its feature and value bits only
-    pairs = np.stack([index.ravel().astype(np.int64), values.ravel().view(np.int64)], axis=1)
-    distinct, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
+    bits = np.unique(values.ravel().view(np.int64), return_inverse=True)[1]
+    pairs = bits.reshape(-1).astype(np.int64) * len(encoding.columns) + index.ravel()
+    _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
     heads = []
-    flat_levels = levels.ravel()
-    for (j, _), at in zip(distinct.tolist(), first.tolist(), strict=True):
-        name = encoding.columns[j]
+    flat_index, flat_levels = index.ravel().tolist(), levels.ravel()
+    for at in first.tolist():
+        name = encoding.columns[flat_index[at]]
         v = float(values.flat[at])
         value = flat_levels[at] if flat_levels[at] is not None else (None if v != v else v)
         head = {"feature": name, "value": value, "label": reason_label(name, value, money)}
