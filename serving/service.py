@@ -289,6 +289,8 @@ class Retain:
                     ),
                     inf_nan_mode="null",
                 )
+        # the ``ScoreResponse`` shape serialised here, as /score_ids' answers: BentoML would
+        # regenerate a list return type's JSON schema on every response
         body = b'{"scores":[' + b",".join(out.tolist()) + b"]}"
         return Response(body, media_type="application/json")
 
