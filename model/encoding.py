@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,13 @@ import pandas as pd
 from core.errors import DataValidationError
 from features.catalogue import BTYD_DERIVED_NAMES
 from features.loading import parse_text
-from model.btyd_features import BTYD_SUMMARY, BtydParams, derive_btyd
+from model.btyd_features import (
+    BTYD_SUMMARY,
+    FEW_ROWS,
+    BtydParams,
+    derive_btyd,
+    derive_btyd_row,
+)
 
 _UNSAFE = re.compile(r"[^\w.\-]")
 """Characters a LightGBM feature name may not keep: it rewrites spaces and refuses JSON ones."""
@@ -134,13 +141,36 @@ class FeatureEncoding:
         return self.complete(out)
 
     def complete(self, matrix: np.ndarray) -> np.ndarray:
-        """Fill the derived columns of a matrix whose input columns are encoded (in place)."""
+        """Fill the derived columns of a matrix whose input columns are encoded (in place).
+
+        Up to ``FEW_ROWS`` rows (a request) row by row on Python floats, as ``derive_btyd``.
+        """
         if self.btyd is None:
             return matrix
-        index = {c: j for j, c in enumerate(self.columns)}
-        summary = matrix[:, [index[c] for c in BTYD_SUMMARY]]
-        matrix[:, [index[c] for c in BTYD_DERIVED_NAMES]] = derive_btyd(summary, self.btyd)
+        summary, derived = self.btyd_positions
+        if len(matrix) > FEW_ROWS:
+            matrix[:, derived] = derive_btyd(matrix[:, summary], self.btyd)
+            return matrix
+        for i, row in enumerate(matrix.tolist()):
+            values = derive_btyd_row([row[j] for j in summary], self.btyd)
+            for j, v in zip(derived, values, strict=True):
+                matrix[i, j] = v
         return matrix
+
+    @cached_property
+    def btyd_positions(self) -> tuple[list[int], list[int]]:
+        """Positions in ``columns`` of the btyd summary (``BTYD_SUMMARY`` order) and of the
+        derived columns (``BTYD_DERIVED_NAMES`` order): looked up once, not per request."""
+        index = {c: j for j, c in enumerate(self.columns)}
+        return [index[c] for c in BTYD_SUMMARY], [index[c] for c in BTYD_DERIVED_NAMES]
+
+    @cached_property
+    def level_codes(self) -> dict[str, dict[str, float]]:
+        """Per categorical feature, each level's code as a float: built once, not per request."""
+        return {
+            name: {level: float(k) for k, level in enumerate(levels)}
+            for name, levels in self.categories.items()
+        }
 
     def codes(self, name: str, values: pd.Series) -> np.ndarray:
         """Category codes of ``values`` for feature ``name``; unknown or missing is NaN."""

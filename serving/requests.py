@@ -194,7 +194,7 @@ def _encode_dicts(encoding: FeatureEncoding, rows: Sequence[dict[str, Any]]) -> 
             given = [r[name] for r in rows]
             if not math.isfinite(sum([v for v in given if type(v) is float])):
                 _raise_first_non_finite(rows)
-            lookup = {level: float(k) for k, level in enumerate(levels)}
+            lookup = encoding.level_codes[name]
             texts = [_category_text(v) for v in given]
             out[:, j] = [np.nan if t is None else lookup.get(t, np.nan) for t in texts]
     return encoding.complete(out)

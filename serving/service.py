@@ -49,7 +49,7 @@ from serving.guard import HEALTH, GuardMiddleware, error
 from serving.hot_path import register
 from serving.lookup import LookupTable, feature_table_path
 from serving.metrics import SCRAPE_HOOKS, ModelMetrics, history_signals
-from serving.output import item_error, score_records
+from serving.output import item_error, score_json, score_records
 from serving.package_manifest import Manifest
 from serving.requests import (
     FeatureKeyError,
@@ -233,7 +233,7 @@ class Retain:
     def _score(self, customers: list[CustomerInput]) -> Any:
         by_features = [i for i, c in enumerate(customers) if c.features is not None]
         by_events = [i for i, c in enumerate(customers) if c.features is None]
-        out: list[dict[str, Any]] = [{}] * len(customers)
+        out = np.full(len(customers), None, dtype=object)  # each customer's answer, JSON bytes
         scorer = self.scorer
         if by_features:
             items = [customers[i] for i in by_features]
@@ -246,11 +246,9 @@ class Retain:
                 )
             arrays = scorer.score(batch)
             self.metrics.scored("/score", arrays.tier, arrays.churn, arrays.clv)
-            recs = score_records(
+            out[by_features] = score_json(
                 scorer, [c.customer_id for c in items], arrays, batch, [c.as_of for c in items]
             )
-            for i, rec in zip(by_features, recs, strict=True):
-                out[i] = rec
         if by_events:
             items = [customers[i] for i in by_events]
             try:
@@ -282,15 +280,19 @@ class Retain:
                 raw=frame,
             )
             for j, (i, rec) in enumerate(zip(by_events, recs, strict=True)):
-                out[i] = (
+                out[i] = to_json(
                     rec
                     if known[j]
                     else item_error(
                         customers[i].customer_id,
                         "no transaction, subscription or signup on or before as_of",
-                    )
+                    ),
+                    inf_nan_mode="null",
                 )
-        return json_response({"scores": out})
+        # the ``ScoreResponse`` shape serialised here, as /score_ids' answers: BentoML would
+        # regenerate a list return type's JSON schema on every response
+        body = b'{"scores":[' + b",".join(out.tolist()) + b"]}"
+        return Response(body, media_type="application/json")
 
     @bentoml.api(route="/score_ids")
     async def score_ids(self, customer_ids: list[CustomerId]) -> ScoreResponse:
@@ -324,8 +326,7 @@ class Retain:
             arrays = live = self.scorer.score(batch)
             tiers.append(arrays.tier)
             ids = [keys[i] for i in todo.tolist()]
-            records = score_records(self.scorer, ids, arrays, batch, snapshot.as_of_days(rows))
-            parts[todo] = [to_json(r, inf_nan_mode="null") for r in records]
+            parts[todo] = score_json(self.scorer, ids, arrays, batch, snapshot.as_of_days(rows))
         if tiers:
             churn, clv = (None, None) if live is None else (live.churn, live.clv)
             self.metrics.scored("/score_ids", np.concatenate(tiers), churn, clv)
@@ -379,16 +380,6 @@ class Retain:
 cast(Any, Retain).add_asgi_middleware(GuardMiddleware)
 if RUNTIME_TUNING:  # start-up check: the app BentoML builds really runs the prompt timeout
     check_prompt_timeout(cast(Any, Retain).to_asgi())
-
-
-def json_response(payload: Any) -> Any:
-    """Serialise with pydantic-core (Rust) and bypass BentoML's per-request output schema work.
-
-    BentoML regenerates the JSON schema of a list return type on every response; the payload
-    here has the documented ``ScoreResponse`` shape (the contract tests parse it with it).
-    """
-    # a non-finite number can only come from a bug here: null keeps the JSON valid regardless
-    return Response(to_json(payload, inf_nan_mode="null"), media_type="application/json")
 
 
 def _first_overflow(frame: Any) -> tuple[int, str] | None:
