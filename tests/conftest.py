@@ -29,6 +29,14 @@ DEMO_ECONOMICS = {"currency": "GBP", "gross_margin": 0.4}
 """The economics of the session's trained demo project."""
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests first, each module's tests in their order: the workers take the
+    long modules early and the quick ones fill the end, rather than one long module running
+    alone at the end of the run (``--dist loadscope`` hands modules out in this order)."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point retain, MLflow and BentoML at a temporary home for the whole session."""
