@@ -20,7 +20,7 @@ import pytest
 from serving.hot_path import LEAN_LOG
 from serving.schemas import EXAMPLE_EVENTS_REQUEST
 from tests.conftest import TrainedProject
-from tests.helpers import Server
+from tests.helpers import Server, running_server
 from tests.serving.support import feature_values
 
 pytestmark = pytest.mark.slow  # starts a second service on the trained demo project
@@ -32,13 +32,9 @@ def bentoml_path(
 ) -> Iterator[Server]:
     """The service as the session's, but answering every request on BentoML's own path."""
     log = tmp_path_factory.mktemp("logs_bentoml_path") / "service.log"
-    server = Server({"RETAIN_MAX_BATCH": "500", "RETAIN_RUNTIME_TUNING": "0"}, log)
-    try:
-        if not server.wait_ready():
-            pytest.fail(f"BentoML-path service did not become ready:\n{server.output()[-4000:]}")
+    env = {"RETAIN_MAX_BATCH": "500", "RETAIN_RUNTIME_TUNING": "0"}
+    with running_server(env, log, what="BentoML-path service") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def post(server: Server, path: str, body: bytes) -> tuple[int, str, str, bytes]:
